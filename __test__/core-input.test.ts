@@ -1,0 +1,70 @@
+import test from 'ava'
+import { BACKENDS, core } from './helpers/cores.ts'
+import { batchInput, ZERO_HASH } from './helpers/batch.ts'
+import type { EncodeBatchInput } from '../ts/core/interface.ts'
+import { ChainlogError } from '../ts/errors.ts'
+
+// Every bad argument is a ChainlogError with ERR_INVALID_ARGUMENT: never a crash, never partial output.
+const ONE = Buffer.alloc(32, 1)
+const BAD_ENCODES: [string, Partial<EncodeBatchInput>][] = [
+  ['an empty batch', { payloads: Buffer.alloc(0), lengths: new Uint32Array(0), timestamps: new Float64Array(0) }],
+  ['a negative offset', { firstOffset: -1, prevHash: ONE }],
+  ['a fractional offset', { firstOffset: 1.5, prevHash: ONE }],
+  ['a NaN offset', { firstOffset: NaN, prevHash: ONE }],
+  ['an offset past 2^53', { firstOffset: 2 ** 53, prevHash: ONE }],
+  ['offsets that would pass 2^53 − 1', { firstOffset: Number.MAX_SAFE_INTEGER, prevHash: ONE, payloads: Buffer.from('ab'), lengths: Uint32Array.of(1, 1), timestamps: Float64Array.of(1, 1) }],
+  ['a short prev hash', { prevHash: Buffer.alloc(31) }],
+  ['a zero prev hash after offset 0', { firstOffset: 5, prevHash: ZERO_HASH }],
+  ['a non-zero prev hash at offset 0', { firstOffset: 0, prevHash: ONE }],
+  ['lengths that do not add up', { lengths: Uint32Array.of(3) }],
+  ['fewer timestamps than payloads', { timestamps: new Float64Array(0) }],
+  ['a negative timestamp', { timestamps: Float64Array.of(-1) }],
+  ['a fractional timestamp', { timestamps: Float64Array.of(1.25) }],
+  ['decreasing timestamps', { payloads: Buffer.from('ab'), lengths: Uint32Array.of(1, 1), timestamps: Float64Array.of(5, 4) }],
+  ['an unknown kind', { kind: 3 }],
+  ['an unknown codec', { codec: 3 }],
+  ['a zstd level out of range', { codec: 2, level: 99 }],
+  ['a stream name over 65535 bytes', { stream: 'x'.repeat(65536) }],
+]
+
+for (const backend of BACKENDS) {
+  for (const [what, over] of BAD_ENCODES) {
+    test(`${backend}: encodeBatch refuses ${what} with ERR_INVALID_ARGUMENT`, async (t) => {
+      const c = await core(backend)
+      const input = { ...batchInput({ payloads: ['e'] }), ...over }
+      const err = t.throws(() => c.encodeBatch(input), { instanceOf: ChainlogError })
+      t.is(err!.code, 'ERR_INVALID_ARGUMENT', err!.message)
+    })
+  }
+
+  test(`${backend}: scan and decode refuse bad positions and a bad hash name`, async (t) => {
+    const c = await core(backend)
+    const enc = c.encodeBatch(batchInput({ payloads: ['e'] }))
+    const scan = { hash: 'blake3' as const, stream: 's', data: enc.bytes, basePosition: 0, firstOffset: 0, prevHash: ZERO_HASH, prevTimestamp: null, verifyChain: true, final: true }
+    for (const over of [{ basePosition: -1 }, { basePosition: 0.5 }, { firstOffset: NaN }, { prevHash: Buffer.alloc(3) }, { hash: 'md5' as 'blake3' }, { prevTimestamp: -5 }]) {
+      const err = t.throws(() => c.scanSegment({ ...scan, ...over }), { instanceOf: ChainlogError }, JSON.stringify(over))
+      t.is(err!.code, 'ERR_INVALID_ARGUMENT')
+    }
+    const decode = { hash: 'blake3' as const, stream: 's', data: enc.bytes, basePosition: 0, positions: Float64Array.of(0), expectPrevHash: null, payloadsFrom: 0, maxPayloadBytes: 100 }
+    for (const over of [{ positions: Float64Array.of(-1) }, { positions: Float64Array.of(0.5) }, { maxPayloadBytes: 2 ** 31 }, { payloadsFrom: -1 }]) {
+      const err = t.throws(() => c.decodeRecords({ ...decode, ...over }), { instanceOf: ChainlogError }, JSON.stringify(over, (_k, v) => (v instanceof Float64Array ? [...v] : v)))
+      t.true(err!.code === 'ERR_INVALID_ARGUMENT' || err!.code === 'ERR_CORRUPT', err!.code)
+    }
+    t.is(t.throws(() => c.commitment('md5' as 'blake3', Buffer.alloc(1)), { instanceOf: ChainlogError })!.code, 'ERR_INVALID_ARGUMENT')
+    t.is(t.throws(() => c.compress(9, 0, Buffer.alloc(1)), { instanceOf: ChainlogError })!.code, 'ERR_INVALID_ARGUMENT')
+    t.is(t.throws(() => c.decompress(9, Buffer.alloc(1), 10), { instanceOf: ChainlogError })!.code, 'ERR_INVALID_ARGUMENT')
+  })
+
+  test(`${backend}: async scan and decode give the same results as the sync calls`, async (t) => {
+    const c = await core(backend)
+    const enc = c.encodeBatch(batchInput({ payloads: ['a', 'bb', 'ccc'] }))
+    const scan = { hash: 'blake3' as const, stream: 'orders', data: enc.bytes, basePosition: 0, firstOffset: 0, prevHash: ZERO_HASH, prevTimestamp: null, verifyChain: true, final: true }
+    t.deepEqual(await c.scanSegmentAsync(scan), c.scanSegment(scan))
+    const decode = { hash: 'blake3' as const, stream: 'orders', data: enc.bytes, basePosition: 0, positions: enc.positions, expectPrevHash: ZERO_HASH, payloadsFrom: 0, maxPayloadBytes: 100 }
+    t.deepEqual(await c.decodeRecordsAsync(decode), c.decodeRecords(decode))
+    const bad = Buffer.from(enc.bytes)
+    bad[60] ^= 1
+    const err = await t.throwsAsync(c.decodeRecordsAsync({ ...decode, data: bad }), { instanceOf: ChainlogError })
+    t.is(err!.code, 'ERR_CORRUPT')
+  })
+}

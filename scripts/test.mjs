@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// `npm test`: builds the native addon, type-checks, runs the Rust core's tests and every ava
+// suite (each against both cores), then prints one closing line "N passed, N failed" that CI reads.
+// ava's own summary is not in that form, so ava runs with --tap and its counts are parsed here.
+import { spawn } from 'node:child_process'
+
+const steps = [
+  { name: 'build the native addon', cmd: 'npm', args: ['run', '--silent', 'build:native'] },
+  { name: 'type-check', cmd: 'npm', args: ['run', '--silent', 'typecheck'] },
+  { name: 'Rust core tests', cmd: 'cargo', args: ['test', '--release', '-p', 'chainlog-core'], parse: parseCargo },
+  { name: 'ava (both cores)', cmd: 'npx', args: ['ava', '--tap', ...process.argv.slice(2)], parse: parseTap },
+]
+
+function parseCargo(out) {
+  let passed = 0, failed = 0, skipped = 0
+  for (const m of out.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/g)) {
+    passed += Number(m[1]); failed += Number(m[2]); skipped += Number(m[3])
+  }
+  return { passed, failed, skipped }
+}
+
+function parseTap(out) {
+  const count = (label) => Number(out.match(new RegExp(`^# ${label} (\\d+)$`, 'm'))?.[1] ?? 0)
+  return { passed: count('pass'), failed: count('fail'), skipped: count('skip') + count('todo') }
+}
+
+function run({ cmd, args }) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d) => { out += d; process.stdout.write(d) })
+    child.on('close', (code, signal) => resolve({ code: code ?? 1, signal, out }))
+  })
+}
+
+const total = { passed: 0, failed: 0, skipped: 0 }
+let broken = false
+for (const step of steps) {
+  console.log(`\n== ${step.name}: ${step.cmd} ${step.args.join(' ')}`)
+  const { code, signal, out } = await run(step)
+  if (step.parse) {
+    const r = step.parse(out)
+    total.passed += r.passed; total.failed += r.failed; total.skipped += r.skipped
+    if (code !== 0 && r.failed === 0) total.failed++ // the runner itself failed (crash, timeout, no summary)
+  } else if (code !== 0) {
+    total.failed++
+  }
+  if (code !== 0) {
+    broken = true
+    console.log(`== ${step.name} failed (exit ${code}${signal ? `, ${signal}` : ''})`)
+    if (!step.parse) break // nothing after a failed build is meaningful
+  }
+}
+const skipped = total.skipped ? `, ${total.skipped} skipped` : ''
+console.log(`\n${total.passed} passed, ${total.failed} failed${skipped}`)
+process.exit(broken || total.failed > 0 ? 1 : 0)

@@ -1,0 +1,20 @@
+/**
+ * Format constants of SPEC §2, shared by the JS core and the engine. The Rust core has its own
+ * copy in crates/chainlog-core/src/format.rs; the SPEC vectors keep the two honest.
+ */
+export const RECORD_START = 0xbadc0ffe
+export const RECORD_END = 0xc0ffee42
+/** Bytes before the stored payload: START, offset, timestamp, prev_hash, kind, form, length. */
+export const HEADER_BYTES = 58
+/** Framing bytes per record: header + CRC + END. */
+export const RECORD_OVERHEAD = 66
+export const HASH_BYTES = 32
+/** Checkpoint payload: prev_hash (32) ‖ u64 offset. Also the size of a redacted payload. */
+export const CHECKPOINT_PAYLOAD_BYTES = 40
+/** Largest payload, stored or decompressed: larger is an error, never an allocation. */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024
+/** Offsets, timestamps and positions are JS numbers: safe integers only. */
+export const MAX_SAFE = Number.MAX_SAFE_INTEGER
+/** Domain tag of the v1 chain hash. */
+export const HASH_DOMAIN = 'chainlog:record:v1'
+export const DEFAULT_ZSTD_LEVEL = 3

@@ -1,0 +1,33 @@
+import { ChainlogError } from '../errors.ts'
+import type { BackendName, ChainlogCore } from './interface.ts'
+import { createJsCore } from './js/index.ts'
+import { loadNativeCore } from './native.ts'
+
+export type BackendChoice = 'auto' | BackendName
+
+let jsCore: Promise<ChainlogCore> | undefined
+let native: ReturnType<typeof loadNativeCore> | undefined
+
+/** Why the native core did not load, or null when it did (or was never tried). */
+export function nativeLoadError(): string | null {
+  return native && 'error' in native ? native.error : null
+}
+
+/**
+ * The core for `backend`: 'native' fails with ERR_UNSUPPORTED when no binary loads; 'auto' picks
+ * native when it loads and the JS core otherwise. Cores are loaded once per process.
+ */
+export async function loadCore(backend: BackendChoice = 'auto'): Promise<ChainlogCore> {
+  if (backend !== 'auto' && backend !== 'native' && backend !== 'js') {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `backend must be 'auto', 'native' or 'js', got ${String(backend)}`)
+  }
+  if (backend !== 'js') {
+    native ??= loadNativeCore()
+    if ('core' in native) return native.core
+    if (backend === 'native') {
+      throw new ChainlogError('ERR_UNSUPPORTED', `the native core is not available: ${native.error}`)
+    }
+  }
+  jsCore ??= createJsCore()
+  return jsCore
+}
