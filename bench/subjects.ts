@@ -1,0 +1,164 @@
+/**
+ * The things a workload is run against, behind one small interface: chainlog on each core, the
+ * peers (hypercore, classic-level) and the raw-disk baseline. Each adapter does what its library
+ * does best for the operation (batch appends, its own read stream), so the comparison is fair.
+ */
+import { closeSync, fdatasyncSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { Log } from '../ts/index.ts'
+
+export type SubjectName = 'native' | 'js' | 'hypercore' | 'level' | 'raw'
+export type Codec = 'none' | 'zstd' | 'lz4'
+
+export interface SubjectOptions {
+  sync: 'always' | 'never'
+  compression?: Codec
+}
+
+export interface Subject {
+  /** Appends one batch; resolves when the subject says it is written (and synced, under 'always'). */
+  append(batch: Buffer[]): Promise<void>
+  /** Reads every record in order (chainlog: chain verified from checkpoints); returns the count. */
+  readAll(): Promise<number>
+  /** Reads the record at `index`, or returns undefined when the subject has no random access. */
+  get(index: number): Promise<Buffer | undefined>
+  close(): Promise<void>
+}
+
+const STREAM = 'bench'
+const CHUNK = 64 * 1024
+
+export async function openSubject(name: SubjectName, dir: string, opts: SubjectOptions): Promise<Subject> {
+  switch (name) {
+    case 'native':
+    case 'js':
+      return openChainlog(name, dir, opts)
+    case 'hypercore':
+      return openHypercore(dir)
+    case 'level':
+      return openLevel(dir, opts)
+    case 'raw':
+      return openRaw(dir, opts)
+  }
+}
+
+async function openChainlog(backend: 'native' | 'js', dir: string, opts: SubjectOptions): Promise<Subject> {
+  const log = await Log.open(dir, { backend, sync: opts.sync, compression: opts.compression ?? 'none' })
+  return {
+    async append(batch) {
+      await log.append(STREAM, batch)
+    },
+    async readAll() {
+      let n = 0
+      for await (const _record of log.iterate(STREAM, { verify: 'checkpoint' })) n++
+      return n
+    },
+    async get(index) {
+      return (await log.get(STREAM, index))?.payload
+    },
+    close: () => log.close(),
+  }
+}
+
+// hypercore never fsyncs on append, so it is only compared under sync 'never' (and said so).
+async function openHypercore(dir: string): Promise<Subject> {
+  const { default: Hypercore } = await import('hypercore')
+  const core = new Hypercore(dir)
+  await core.ready()
+  return {
+    async append(batch) {
+      await core.append(batch)
+    },
+    async readAll() {
+      let n = 0
+      for await (const _block of core.createReadStream()) n++
+      return n
+    },
+    get: (index) => core.get(index),
+    close: () => core.close(),
+  }
+}
+
+async function openLevel(dir: string, opts: SubjectOptions): Promise<Subject> {
+  const { ClassicLevel } = await import('classic-level')
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await db.open()
+  let next = 0
+  // Big-endian keys keep LevelDB's order equal to append order.
+  const key = (i: number) => {
+    const k = Buffer.alloc(8)
+    k.writeBigUInt64BE(BigInt(i))
+    return k
+  }
+  return {
+    async append(batch) {
+      await db.batch(batch.map((value) => ({ type: 'put' as const, key: key(next++), value })), { sync: opts.sync === 'always' })
+    },
+    async readAll() {
+      let n = 0
+      for await (const _entry of db.iterator()) n++
+      return n
+    },
+    get: (index) => db.get(key(index)),
+    close: () => db.close(),
+  }
+}
+
+/**
+ * The physical limit: the same number of framed bytes (payload + 66 bytes of framing per record)
+ * written with fs.writeSync in 64 KiB chunks, no hashing; fdatasync per batch under 'always'.
+ */
+function openRaw(dir: string, opts: SubjectOptions): Subject {
+  const file = join(dir, 'raw.log')
+  const fd = openSync(file, 'a')
+  const pending = Buffer.alloc(CHUNK)
+  let fill = 0
+  const flush = () => {
+    if (fill > 0) writeSync(fd, pending, 0, fill)
+    fill = 0
+  }
+  return {
+    async append(batch) {
+      for (const payload of batch) {
+        const frame = payload.length + 66
+        if (fill + frame > CHUNK) flush()
+        if (frame > CHUNK) {
+          writeSync(fd, Buffer.alloc(66))
+          writeSync(fd, payload)
+          continue
+        }
+        pending.fill(0, fill, fill + 58)
+        payload.copy(pending, fill + 58)
+        pending.fill(0, fill + 58 + payload.length, fill + frame)
+        fill += frame
+      }
+      flush()
+      if (opts.sync === 'always') fdatasyncSync(fd)
+    },
+    async readAll() {
+      flush()
+      const rfd = openSync(file, 'r')
+      const buf = Buffer.alloc(CHUNK)
+      let bytes = 0
+      for (let n; (n = readSync(rfd, buf, 0, CHUNK, null)) > 0; ) bytes += n
+      closeSync(rfd)
+      return bytes
+    },
+    async get() {
+      return undefined
+    },
+    async close() {
+      flush()
+      closeSync(fd)
+    },
+  }
+}
+
+/** Bytes of all files under `dir`: what a workload left on disk (for compression ratios). */
+export function bytesOnDisk(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size
+  }
+  return total
+}

@@ -1,0 +1,69 @@
+/**
+ * The workloads of SPEC §5 (W1–W6) as data: sizes for the full and the quick run, which subjects
+ * each applies to, and how many records a prepared store holds. bench/worker.ts runs one of them
+ * once; bench/run.ts runs them all and reports.
+ */
+import type { Codec, SubjectName } from './subjects.ts'
+
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5-read' | 'W5-get' | 'W6'
+
+export interface Workload {
+  id: WorkloadId
+  title: string
+  subjects: SubjectName[]
+  /** W4 runs once per codec on each chainlog core. */
+  codecs?: Codec[]
+  /** Workloads that read or reopen an existing store need it written once per subject first. */
+  prepared?: boolean
+  /** Records (or for W6, bytes) at each scale. */
+  full: number
+  quick: number
+  size: number
+  batch: number
+  note?: string
+}
+
+const CHAINLOG: SubjectName[] = ['native', 'js']
+
+export const WORKLOADS: Workload[] = [
+  {
+    id: 'W1', title: '256 B events, batches of 1000, sync never', size: 256, batch: 1000,
+    subjects: [...CHAINLOG, 'hypercore', 'level', 'raw'], full: 1_000_000, quick: 100_000,
+    note: 'hypercore never fsyncs: compared here, under sync never, only',
+  },
+  {
+    id: 'W2', title: '256 B events, batches of 1000, sync always', size: 256, batch: 1000,
+    subjects: [...CHAINLOG, 'level', 'raw'], full: 1_000_000, quick: 100_000,
+    note: 'level: classic-level batch with sync: true; raw: fdatasync per batch',
+  },
+  {
+    id: 'W3', title: '256 concurrent producers of single 256 B events, sync always', size: 256, batch: 1,
+    subjects: [...CHAINLOG, 'level'], full: 100_000, quick: 20_000,
+  },
+  {
+    id: 'W4', title: '4 KiB JSON-like events, batches of 100, sync never, per codec', size: 4096, batch: 100,
+    subjects: CHAINLOG, codecs: ['none', 'zstd', 'lz4'], full: 100_000, quick: 10_000,
+  },
+  {
+    id: 'W5-read', title: 'sequential read of the W1 stream (chainlog: chain verified from checkpoints)', size: 256, batch: 1000,
+    subjects: [...CHAINLOG, 'hypercore', 'level', 'raw'], prepared: true, full: 1_000_000, quick: 100_000,
+    note: 'raw: the segment bytes read with readSync in 64 KiB chunks, nothing parsed',
+  },
+  {
+    id: 'W5-get', title: '100,000 random gets from the W1 stream, one at a time', size: 256, batch: 1000,
+    subjects: [...CHAINLOG, 'hypercore', 'level'], prepared: true, full: 1_000_000, quick: 100_000,
+  },
+  {
+    id: 'W6', title: 'reopen after kill -9 mid-append (bytes in the stream)', size: 4096, batch: 256,
+    subjects: CHAINLOG, prepared: true, full: 1024 * 1024 * 1024, quick: 128 * 1024 * 1024,
+  },
+]
+
+export const RANDOM_GETS = { full: 100_000, quick: 20_000 }
+export const W3_PRODUCERS = 256
+
+export function workload(id: string): Workload {
+  const w = WORKLOADS.find((x) => x.id === id)
+  if (!w) throw new Error(`unknown workload ${id}; known: ${WORKLOADS.map((x) => x.id).join(', ')}`)
+  return w
+}
