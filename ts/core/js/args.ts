@@ -1,0 +1,83 @@
+/**
+ * Argument checks shared by the JS core's entry points (scan-rules.md §4–6). Every failure is
+ * ERR_INVALID_ARGUMENT, thrown before any work is done.
+ */
+import { ChainlogError } from '../../errors.ts'
+import type { HashAlgorithm } from '../interface.ts'
+import { HASH_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE } from '../format.ts'
+
+/** Largest UTF-8 length of a stream name (it is hashed behind a u16). */
+export const MAX_STREAM_BYTES = 65535
+export const MAX_ZSTD_LEVEL = 22
+
+export function invalid(message: string): ChainlogError {
+  return new ChainlogError('ERR_INVALID_ARGUMENT', message)
+}
+
+export function isSafeIndex(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_SAFE
+}
+
+export function checkSafeIndex(value: unknown, what: string): number {
+  if (!isSafeIndex(value)) throw invalid(`${what} must be a non-negative safe integer, got ${String(value)}`)
+  return value
+}
+
+export function checkNullableSafeIndex(value: unknown, what: string): number | null {
+  return value === null ? null : checkSafeIndex(value, what)
+}
+
+export function checkHashName(value: unknown): HashAlgorithm {
+  if (value !== 'blake3' && value !== 'sha256') throw invalid(`hash must be 'blake3' or 'sha256', got ${String(value)}`)
+  return value
+}
+
+export function checkBytes(value: unknown, what: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw invalid(`${what} must be a Uint8Array`)
+  return value
+}
+
+export function checkHash32(value: unknown, what: string): Uint8Array {
+  const bytes = checkBytes(value, what)
+  if (bytes.length !== HASH_BYTES) throw invalid(`${what} must be ${HASH_BYTES} bytes, got ${bytes.length}`)
+  return bytes
+}
+
+export function checkNullableHash32(value: unknown, what: string): Uint8Array | null {
+  return value === null ? null : checkHash32(value, what)
+}
+
+/** The UTF-8 bytes of a stream name, at most MAX_STREAM_BYTES long. */
+export function checkStream(value: unknown): Buffer {
+  if (typeof value !== 'string') throw invalid(`stream must be a string, got ${typeof value}`)
+  const bytes = Buffer.from(value, 'utf8')
+  if (bytes.length > MAX_STREAM_BYTES) {
+    throw invalid(`stream name must be at most ${MAX_STREAM_BYTES} UTF-8 bytes, got ${bytes.length}`)
+  }
+  return bytes
+}
+
+export function checkMaxPayloadBytes(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PAYLOAD_BYTES) {
+    throw invalid(`maxPayloadBytes must be an integer in 0..${MAX_PAYLOAD_BYTES}, got ${String(value)}`)
+  }
+  return value
+}
+
+/** zstd level 0..22; 0 means the default. */
+export function checkZstdLevel(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_ZSTD_LEVEL) {
+    throw invalid(`zstd level must be an integer in 0..${MAX_ZSTD_LEVEL}, got ${String(value)}`)
+  }
+  return value
+}
+
+/** A view of `data` as a Buffer (no copy), for Buffer's fast read methods and indexOf. */
+export function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+}
+
+export function isAllZero(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] !== 0) return false
+  return true
+}

@@ -1,0 +1,139 @@
+/**
+ * encodeBatch (scan-rules.md §6): frame a batch of payloads as consecutive records of one
+ * stream, chained from prevHash, into one output buffer.
+ */
+import { crc32 } from 'node:zlib'
+import type { EncodeBatchInput, EncodeBatchResult } from '../interface.ts'
+import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT } from '../interface.ts'
+import { HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
+import {
+  checkBytes, checkHash32, checkHashName, checkSafeIndex, checkStream, checkZstdLevel, invalid, isAllZero, isSafeIndex,
+} from './args.ts'
+import { lz4StoreInto, lz4StoredBound } from './codec.ts'
+import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP } from './frame.ts'
+import { ChainHasher, writeU64, type Digests } from './hash.ts'
+import { zstdCompress } from './zstd.ts'
+
+const MAX_KIND = 2
+
+/** Reused LZ4 output; a compressed form is copied into the batch only when it is smaller. */
+let lz4Scratch = Buffer.alloc(lz4StoredBound(64 * 1024))
+
+function validate(input: EncodeBatchInput) {
+  if (input === null || typeof input !== 'object') throw invalid('encodeBatch needs an input object')
+  const algorithm = checkHashName(input.hash)
+  const streamBytes = checkStream(input.stream)
+  const payloads = checkBytes(input.payloads, 'payloads')
+  const lengths = input.lengths
+  if (!(lengths instanceof Uint32Array)) throw invalid('lengths must be a Uint32Array')
+  const n = lengths.length
+  if (n < 1) throw invalid('a batch needs at least one record')
+  let sum = 0
+  let maxLength = 0
+  for (let k = 0; k < n; k++) {
+    const l = lengths[k]
+    if (l > MAX_PAYLOAD_BYTES) throw invalid(`lengths[${k}] = ${l} exceeds ${MAX_PAYLOAD_BYTES} bytes`)
+    sum += l
+    if (l > maxLength) maxLength = l
+  }
+  if (sum !== payloads.length) throw invalid(`lengths add up to ${sum} bytes, payloads has ${payloads.length}`)
+  const timestamps = input.timestamps
+  if (!(timestamps instanceof Float64Array)) throw invalid('timestamps must be a Float64Array')
+  if (timestamps.length !== n) throw invalid(`${timestamps.length} timestamps for ${n} payloads`)
+  for (let k = 0; k < n; k++) {
+    const t = timestamps[k]
+    if (!isSafeIndex(t)) throw invalid(`timestamps[${k}] must be a non-negative safe integer, got ${t}`)
+    if (k > 0 && t < timestamps[k - 1]) throw invalid(`timestamps[${k}] = ${t} is before timestamps[${k - 1}] = ${timestamps[k - 1]}`)
+  }
+  const firstOffset = checkSafeIndex(input.firstOffset, 'firstOffset')
+  if (firstOffset > MAX_SAFE - (n - 1)) throw invalid(`offsets ${firstOffset}..+${n - 1} pass 2^53 − 1`)
+  const prevHash = checkHash32(input.prevHash, 'prevHash')
+  if ((firstOffset === 0) !== isAllZero(prevHash)) {
+    throw invalid(firstOffset === 0 ? 'prevHash must be all zeros at offset 0' : `prevHash must not be all zeros at offset ${firstOffset}`)
+  }
+  const kind = input.kind
+  if (typeof kind !== 'number' || !Number.isInteger(kind) || kind < 0 || kind > MAX_KIND) throw invalid(`kind must be 0..2, got ${String(kind)}`)
+  const codec = input.codec
+  if (codec !== CODEC_NONE && codec !== CODEC_LZ4 && codec !== CODEC_ZSTD) throw invalid(`codec must be 0, 1 or 2, got ${String(codec)}`)
+  const level = codec === CODEC_ZSTD ? checkZstdLevel(input.level) : 0
+  const wantHashes = input.wantHashes ?? false
+  if (typeof wantHashes !== 'boolean') throw invalid('wantHashes must be a boolean')
+  return { algorithm, streamBytes, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes }
+}
+
+export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBatchResult {
+  const v = validate(input)
+  const { payloads, lengths, n, timestamps, kind } = v
+  // A checkpoint is never compressed.
+  const codec = kind === KIND_CHECKPOINT ? CODEC_NONE : v.codec
+  const hasher = new ChainHasher(digests, v.algorithm, v.streamBytes)
+  // Compressed forms are kept only when strictly smaller, so this bounds the output.
+  const out = Buffer.allocUnsafe(RECORD_OVERHEAD * n + v.sum)
+  const positions = new Float64Array(n)
+  const hashes = v.wantHashes ? Buffer.allocUnsafe(n * HASH_BYTES) : null
+  const cur = Buffer.alloc(HASH_BYTES)
+  if (codec === CODEC_LZ4 && lz4Scratch.length < lz4StoredBound(v.maxLength)) lz4Scratch = Buffer.alloc(lz4StoredBound(v.maxLength))
+
+  // The hash of the record before: prevHash, then each record's hash in turn.
+  let prev: Uint8Array = v.prevHash
+  let prevAt = 0
+  let op = 0
+  let p = 0
+  for (let k = 0; k < n; k++) {
+    const length = lengths[k]
+    const payload = payloads.subarray(p, p + length)
+    p += length
+    const offset = v.firstOffset + k
+    const timestamp = timestamps[k]
+    const at = op
+    positions[k] = at
+
+    out.writeUInt32LE(RECORD_START, at)
+    writeU64(out, offset, at + AT_OFFSET)
+    writeU64(out, timestamp, at + AT_TIMESTAMP)
+    out.set(prev.subarray(prevAt, prevAt + HASH_BYTES), at + AT_PREV)
+    out[at + AT_KIND] = kind
+
+    let form = FORM_NONE
+    let stored = length
+    const body = at + HEADER_BYTES
+    if (codec === CODEC_LZ4) {
+      const end = lz4StoreInto(payload, lz4Scratch, 0)
+      if (end < length) {
+        out.set(lz4Scratch.subarray(0, end), body)
+        form = FORM_LZ4
+        stored = end
+      }
+    } else if (codec === CODEC_ZSTD) {
+      const frame = zstdCompress(payload, v.level)
+      if (frame.length < length) {
+        out.set(frame, body)
+        form = FORM_ZSTD
+        stored = frame.length
+      }
+    }
+    if (form === FORM_NONE) out.set(payload, body)
+    out[at + AT_FORM] = form
+    out.writeUInt32LE(stored, at + AT_LENGTH)
+    const crcAt = body + stored
+    out.writeUInt32LE(crc32(out.subarray(at, crcAt)), crcAt)
+    out.writeUInt32LE(RECORD_END, crcAt + 4)
+    op = crcAt + 8
+
+    hasher.commit(payload)
+    const hashOut = hashes ?? cur
+    const hashAt = hashes === null ? 0 : k * HASH_BYTES
+    hasher.chain(prev, prevAt, offset, timestamp, kind, length, hashOut, hashAt)
+    prev = hashOut
+    prevAt = hashAt
+  }
+
+  const lastHash = Buffer.from(prev.subarray(prevAt, prevAt + HASH_BYTES))
+  return {
+    // Compression may leave the buffer partly unused: hand back only the framed bytes.
+    bytes: op === out.length ? out : out.subarray(0, op),
+    positions,
+    lastHash,
+    hashes,
+  }
+}

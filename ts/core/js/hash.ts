@@ -1,0 +1,130 @@
+/**
+ * Hashing for the JS core: BLAKE3 through one reused hash-wasm hasher, SHA-256 through
+ * node:crypto, and the SPEC §2 chain hash built in one reusable preimage buffer.
+ */
+import { hash as cryptoHash } from 'node:crypto'
+import { createBLAKE3, type IHasher } from 'hash-wasm'
+import type { HashAlgorithm } from '../interface.ts'
+import { HASH_BYTES, HASH_DOMAIN } from '../format.ts'
+
+export type Digest = (data: Uint8Array, out: Uint8Array, outOffset: number) => void
+
+export interface Digests {
+  blake3: Digest
+  sha256: Digest
+}
+
+/** Loads the WebAssembly BLAKE3 once; the returned digests are synchronous. */
+export async function createDigests(): Promise<Digests> {
+  const blake3: IHasher = await createBLAKE3(256)
+  return {
+    blake3(data, out, outOffset) {
+      blake3.init()
+      blake3.update(data)
+      out.set(blake3.digest('binary'), outOffset)
+    },
+    sha256(data, out, outOffset) {
+      out.set(cryptoHash('sha256', data, 'buffer'), outOffset)
+    },
+  }
+}
+
+const DOMAIN = Buffer.from(HASH_DOMAIN, 'ascii')
+/** prev_hash ‖ offset u64 ‖ timestamp u64 ‖ kind u8 ‖ u64 len(payload) ‖ commitment. */
+const TAIL_BYTES = HASH_BYTES + 8 + 8 + 1 + 8 + HASH_BYTES
+
+/**
+ * The chain hash of one stream under one algorithm. The preimage
+ * `"chainlog:record:v1" ‖ u16 len(stream) ‖ stream ‖ prev ‖ offset ‖ ts ‖ kind ‖ u64 len ‖ commitment`
+ * is kept in one buffer: the stream prefix is written once, the per-record fields in place.
+ */
+export class ChainHasher {
+  readonly digest: Digest
+  private readonly pre: Buffer
+  private readonly prevAt: number
+  /** Where the commitment sits in the preimage: commitInto() writes it there directly. */
+  private readonly commitAt: number
+
+  constructor(digests: Digests, algorithm: HashAlgorithm, streamBytes: Uint8Array) {
+    this.digest = digests[algorithm]
+    const prefix = DOMAIN.length + 2 + streamBytes.length
+    this.pre = Buffer.alloc(prefix + TAIL_BYTES)
+    DOMAIN.copy(this.pre, 0)
+    this.pre.writeUInt16LE(streamBytes.length, DOMAIN.length)
+    this.pre.set(streamBytes, DOMAIN.length + 2)
+    this.prevAt = prefix
+    this.commitAt = prefix + TAIL_BYTES - HASH_BYTES
+  }
+
+  /** H(payload) into the preimage's commitment slot. */
+  commit(payload: Uint8Array): void {
+    this.digest(payload, this.pre, this.commitAt)
+  }
+
+  /** Set the commitment slot from 32 given bytes (a redacted record's stored commitment). */
+  setCommitment(bytes: Uint8Array, at: number): void {
+    this.pre.set(bytes.subarray(at, at + HASH_BYTES), this.commitAt)
+  }
+
+  /** Copy the current commitment out. */
+  commitmentInto(out: Uint8Array, outOffset: number): void {
+    out.set(this.pre.subarray(this.commitAt, this.commitAt + HASH_BYTES), outOffset)
+  }
+
+  /**
+   * The chain hash with the commitment currently in the slot; `prev` is read from
+   * prevBytes[prevAt..prevAt+32]. Writes 32 bytes to out[outOffset..].
+   */
+  chain(
+    prevBytes: Uint8Array, prevAt: number, offset: number, timestamp: number, kind: number,
+    payloadLength: number, out: Uint8Array, outOffset: number,
+  ): void {
+    const pre = this.pre
+    let p = this.prevAt
+    pre.set(prevBytes.subarray(prevAt, prevAt + HASH_BYTES), p)
+    p += HASH_BYTES
+    p = writeU64(pre, offset, p)
+    p = writeU64(pre, timestamp, p)
+    pre[p++] = kind
+    writeU64(pre, payloadLength, p)
+    this.digest(pre, out, outOffset)
+  }
+
+  /**
+   * The chain hash of the framed record at rec[i..], its fields taken byte for byte from the
+   * record (prev_hash, offset, timestamp, kind), with the commitment currently in the slot.
+   */
+  chainOfRecord(rec: Uint8Array, i: number, payloadLength: number, out: Uint8Array, outOffset: number): void {
+    const pre = this.pre
+    let p = this.prevAt
+    pre.set(rec.subarray(i + 20, i + 52), p) // prev_hash
+    p += HASH_BYTES
+    pre.set(rec.subarray(i + 4, i + 20), p) // offset ‖ timestamp
+    p += 16
+    pre[p++] = rec[i + 52] // kind
+    writeU64(pre, payloadLength, p)
+    this.digest(pre, out, outOffset)
+  }
+}
+
+/** Writes a non-negative safe integer as u64 LE; returns the position after it. */
+export function writeU64(buf: Uint8Array, value: number, at: number): number {
+  const lo = value >>> 0
+  const hi = (value - lo) / 4294967296
+  buf[at] = lo
+  buf[at + 1] = lo >>> 8
+  buf[at + 2] = lo >>> 16
+  buf[at + 3] = lo >>> 24
+  buf[at + 4] = hi
+  buf[at + 5] = hi >>> 8
+  buf[at + 6] = hi >>> 16
+  buf[at + 7] = hi >>> 24
+  return at + 8
+}
+
+/** Reads a u64 LE as a number: exact up to MAX_SAFE, larger values come back > MAX_SAFE. */
+export function readU64(buf: Uint8Array, at: number): number {
+  const lo = (buf[at] | (buf[at + 1] << 8) | (buf[at + 2] << 16) | (buf[at + 3] << 24)) >>> 0
+  const hi = (buf[at + 4] | (buf[at + 5] << 8) | (buf[at + 6] << 16) | (buf[at + 7] << 24)) >>> 0
+  return hi * 4294967296 + lo
+}
