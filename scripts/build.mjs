@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// `npm run build`: the published package's compiled code and types, from ts/.
+//
+//   dist/index.js    ESM build of ts/index.ts     (exports "import")
+//   dist/index.cjs   CommonJS build of the same   (exports "require")
+//   dist/cli.js      the `chainlog` command (ESM), importing ./index.js rather than a second copy
+//   index.d.ts       one self-contained declaration file for ESM users (exports "import" types)
+//   dist/index.d.cts the same declarations for CommonJS users (exports "require" types)
+//
+// esbuild bundles our own modules (so the .ts import specifiers disappear) and leaves every
+// package dependency external: hash-wasm, @bokuweb/zstd-wasm and fzstd load their WebAssembly
+// themselves, from their own install, under either module system. In the CommonJS build
+// `import.meta.url` does not exist; it is defined as the file URL of __filename, so code that
+// locates files relative to itself (the native loader's native/ directory) works in both builds.
+//
+//   node scripts/build.mjs           everything
+//   node scripts/build.mjs --js      the JavaScript only (skips declarations; a second faster)
+import { build } from 'esbuild'
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const DIST = join(ROOT, 'dist')
+const jsOnly = process.argv.includes('--js')
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+
+const common = {
+  absWorkingDir: ROOT,
+  bundle: true,
+  platform: 'node',
+  target: `node${pkg.engines.node.match(/\d+/)[0]}`,
+  packages: 'external', // dependencies stay dependencies
+  logLevel: 'warning',
+  legalComments: 'none',
+  sourcemap: false,
+}
+
+/** The CLI imports the public API (ts/index.ts); in dist it uses the ESM build next to it. */
+const cliUsesLibrary = {
+  name: 'cli-uses-library',
+  setup(b) {
+    const library = resolve(ROOT, 'ts/index.ts')
+    b.onResolve({ filter: /index\.ts$/ }, (args) =>
+      resolve(args.resolveDir, args.path) === library ? { path: './index.js', external: true } : undefined)
+  },
+}
+
+rmSync(DIST, { recursive: true, force: true })
+mkdirSync(DIST)
+await Promise.all([
+  build({ ...common, entryPoints: ['ts/index.ts'], format: 'esm', outfile: 'dist/index.js' }),
+  build({
+    ...common,
+    entryPoints: ['ts/index.ts'],
+    format: 'cjs',
+    outfile: 'dist/index.cjs',
+    define: { 'import.meta.url': '__chainlogModuleUrl' },
+    banner: { js: "const __chainlogModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  }),
+  build({
+    ...common,
+    entryPoints: ['ts/cli/main.ts'],
+    format: 'esm',
+    outfile: 'dist/cli.js',
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [cliUsesLibrary],
+  }),
+])
+
+if (!jsOnly) {
+  // One declaration file, bundled from the sources (so it cannot drift from the code), with the
+  // TSDoc comments kept. The same text serves CommonJS users as a .d.cts file.
+  const dts = join(ROOT, 'index.d.ts')
+  execFileSync(process.execPath, [
+    join(ROOT, 'node_modules/dts-bundle-generator/dist/bin/dts-bundle-generator.js'),
+    '--silent', '--no-banner', '--export-referenced-types=false', '-o', dts, 'ts/index.ts',
+  ], { cwd: ROOT, stdio: 'inherit' })
+  writeFileSync(dts, `// Generated from ts/index.ts by scripts/build.mjs (npm run build): do not edit.\n${readFileSync(dts, 'utf8')}`)
+  copyFileSync(dts, join(DIST, 'index.d.cts'))
+}
+console.log(`built dist/index.js, dist/index.cjs, dist/cli.js${jsOnly ? '' : ', index.d.ts, dist/index.d.cts'}`)
