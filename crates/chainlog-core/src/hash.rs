@@ -1,0 +1,100 @@
+//! Commitment and chain hash of SPEC §2, with BLAKE3 or SHA-256.
+use crate::error::{invalid, Result};
+use crate::format::{HASH_BYTES, HASH_DOMAIN, MAX_STREAM_BYTES};
+use sha2::{Digest, Sha256};
+
+pub type Hash = [u8; HASH_BYTES];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    Blake3,
+    Sha256,
+}
+
+impl HashAlgorithm {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "blake3" => Ok(HashAlgorithm::Blake3),
+            "sha256" => Ok(HashAlgorithm::Sha256),
+            _ => Err(invalid(format!("hash must be 'blake3' or 'sha256', got '{name}'"))),
+        }
+    }
+}
+
+/// H(payload): the commitment to the uncompressed payload.
+pub fn commitment(alg: HashAlgorithm, payload: &[u8]) -> Hash {
+    match alg {
+        HashAlgorithm::Blake3 => *blake3::hash(payload).as_bytes(),
+        HashAlgorithm::Sha256 => Sha256::digest(payload).into(),
+    }
+}
+
+/// The fields of one record that its chain hash covers, besides the stream.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordFields<'a> {
+    pub prev_hash: &'a Hash,
+    pub offset: u64,
+    pub timestamp: u64,
+    pub kind: u8,
+    pub payload_length: u64,
+    pub commitment: &'a Hash,
+}
+
+/// Chain hashes of one stream. The domain tag and stream name are laid out once, so each record
+/// costs two hasher updates and no allocation.
+pub struct ChainHasher {
+    alg: HashAlgorithm,
+    /// "chainlog:record:v1" ‖ u16 len(stream) ‖ stream
+    prefix: Vec<u8>,
+}
+
+/// prev_hash ‖ offset ‖ timestamp ‖ kind ‖ u64 len(payload) ‖ commitment
+const TAIL_BYTES: usize = HASH_BYTES + 8 + 8 + 1 + 8 + HASH_BYTES;
+
+impl ChainHasher {
+    pub fn new(alg: HashAlgorithm, stream: &[u8]) -> Result<Self> {
+        if stream.len() > MAX_STREAM_BYTES {
+            return Err(invalid(format!(
+                "stream name must be at most {MAX_STREAM_BYTES} UTF-8 bytes, got {}",
+                stream.len()
+            )));
+        }
+        let mut prefix = Vec::with_capacity(HASH_DOMAIN.len() + 2 + stream.len());
+        prefix.extend_from_slice(HASH_DOMAIN);
+        prefix.extend_from_slice(&(stream.len() as u16).to_le_bytes());
+        prefix.extend_from_slice(stream);
+        Ok(ChainHasher { alg, prefix })
+    }
+
+    pub fn algorithm(&self) -> HashAlgorithm {
+        self.alg
+    }
+
+    pub fn commitment(&self, payload: &[u8]) -> Hash {
+        commitment(self.alg, payload)
+    }
+
+    pub fn record_hash(&self, r: &RecordFields<'_>) -> Hash {
+        let mut tail = [0u8; TAIL_BYTES];
+        tail[0..32].copy_from_slice(r.prev_hash);
+        tail[32..40].copy_from_slice(&r.offset.to_le_bytes());
+        tail[40..48].copy_from_slice(&r.timestamp.to_le_bytes());
+        tail[48] = r.kind;
+        tail[49..57].copy_from_slice(&r.payload_length.to_le_bytes());
+        tail[57..89].copy_from_slice(r.commitment);
+        match self.alg {
+            HashAlgorithm::Blake3 => {
+                let mut h = blake3::Hasher::new();
+                h.update(&self.prefix);
+                h.update(&tail);
+                *h.finalize().as_bytes()
+            }
+            HashAlgorithm::Sha256 => {
+                let mut h = Sha256::new();
+                h.update(&self.prefix);
+                h.update(tail);
+                h.finalize().into()
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! chainlog's core: the record format of SPEC §2 and the rules of ts/core/scan-rules.md, with no
+//! Node types. The napi binding (crates/chainlog-node) only converts arguments and maps errors.
+//!
+//! No input makes it panic or allocate a size read from the input before that size is checked
+//! against the data length or a cap.
+pub mod codec;
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod format;
+pub mod frame;
+pub mod hash;
+pub mod scan;
+
+pub use codec::{compress, decompress};
+pub use decode::{decode_records, DecodeInput, DecodeOutput};
+pub use encode::{encode_batch, EncodeInput, EncodeOutput};
+pub use error::{Error, Result};
+pub use hash::{commitment, ChainHasher, Hash, HashAlgorithm, RecordFields};
+pub use scan::{find_valid_record, scan_segment, FindResult, FindState, ScanInput, ScanOutput, ScanStop};
+
+/// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
+pub const CORE_ABI: u32 = 1;
