@@ -1,0 +1,292 @@
+/**
+ * Group commit for one stream. Calls take effect in call order. While one write+fsync is in
+ * flight, later calls queue; the next group takes everything queued (up to a byte budget),
+ * checks each call's conditions against the head as it will be after the calls before it,
+ * encodes the accepted events with as few core.encodeBatch calls as possible (checkpoints due
+ * by the policy go in the same write), and issues one write and, if any call asked for it, one
+ * fdatasync. A failed write or fsync is cut back to the last good length and every call of the
+ * group gets ERR_IO; the stream stays usable. A call is resolved only after its group's write
+ * (and fsync) completed, so all events of one append land together or not at all.
+ */
+import { KIND_DATA, type EncodeBatchResult } from './core/interface.ts'
+import { MAX_SAFE, RECORD_OVERHEAD } from './core/format.ts'
+import { ChainlogError } from './errors.ts'
+import { ioError } from './durable.ts'
+import { checkpointDue, encodeCheckpoint } from './checkpoint.ts'
+import type { AppendResult, CheckpointResult } from './options.ts'
+import { writeFully } from './segment.ts'
+import type { Stream } from './stream.ts'
+
+/** Payload bytes one group may carry (besides the first call, which always goes). */
+export const MAX_GROUP_BYTES = 64 * 1024 * 1024
+
+export interface AppendRequest {
+  type: 'append'
+  payloads: Buffer
+  lengths: Uint32Array
+  expectedOffset?: number
+  expectedHash?: Buffer
+  timestamp?: number
+  sync: boolean
+  resolve: (r: AppendResult) => void
+  reject: (e: unknown) => void
+}
+
+export interface CheckpointRequest {
+  type: 'checkpoint'
+  sync: boolean
+  /** close(): only if data was appended since the last checkpoint. */
+  onlyIfDirty: boolean
+  resolve: (r: CheckpointResult | null) => void
+  reject: (e: unknown) => void
+}
+
+type Request = AppendRequest | CheckpointRequest
+
+/** What planning decided for one request. */
+type Outcome =
+  | { req: AppendRequest; error: null; first: number; last: number; next: number; endRecord: number }
+  | { req: CheckpointRequest; error: null; offset: number; endRecord: number }
+  | { req: CheckpointRequest; error: null; offset: null; endRecord: -1 }
+  | { req: Request; error: unknown }
+
+export class CommitQueue {
+  private pending: Request[] = []
+  private running = false
+  private idleWaiters: Array<() => void> = []
+
+  constructor(private readonly stream: Stream) {}
+
+  append(req: Omit<AppendRequest, 'type' | 'resolve' | 'reject'>): Promise<AppendResult> {
+    return new Promise((resolve, reject) => this.enqueue({ ...req, type: 'append', resolve, reject }))
+  }
+
+  checkpoint(sync: boolean, onlyIfDirty: boolean): Promise<CheckpointResult | null> {
+    return new Promise((resolve, reject) => this.enqueue({ type: 'checkpoint', sync, onlyIfDirty, resolve, reject }))
+  }
+
+  /** Resolves once nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (!this.running && this.pending.length === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  private enqueue(req: Request): void {
+    this.pending.push(req)
+    if (!this.running) {
+      this.running = true
+      // Start on a microtask so calls made in the same tick share the first group.
+      queueMicrotask(() => void this.drain())
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const group = this.take()
+        try {
+          await commitGroup(this.stream, group)
+        } catch (err) {
+          for (const r of group) r.reject(err) // never expected: commitGroup settles its own
+        }
+      }
+    } finally {
+      this.running = false
+      const w = this.idleWaiters
+      this.idleWaiters = []
+      for (const f of w) f()
+    }
+  }
+
+  private take(): Request[] {
+    const budget = Math.min(MAX_GROUP_BYTES, this.stream.ctx.options.maxSegmentBytes)
+    let bytes = 0
+    let n = 0
+    for (const r of this.pending) {
+      const size = r.type === 'append' ? r.payloads.length + r.lengths.length * RECORD_OVERHEAD : RECORD_OVERHEAD + 40
+      if (n > 0 && bytes + size > budget) break
+      bytes += size
+      n++
+    }
+    return this.pending.splice(0, n)
+  }
+}
+
+async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
+  if (stream.corrupt !== null) {
+    const c = stream.corrupt
+    const err = new ChainlogError(c.code, `stream ${stream.name} is damaged at offset ${c.offset} (${c.reason}); appends are refused until it is repaired`, {
+      stream: stream.name, offset: c.offset, position: c.position,
+    })
+    for (const r of group) r.reject(err)
+    return
+  }
+  if (stream.broken !== null) {
+    for (const r of group) r.reject(stream.broken)
+    return
+  }
+  const { core, hash, options } = stream.ctx
+  const every = options.checkpointEvery
+  try {
+    if (every !== false) await stream.loadPolicyState(every)
+  } catch (err) {
+    for (const r of group) r.reject(err)
+    return
+  }
+
+  // ---- plan: conditions in call order, against the head as it will be ----
+  let nextOffset = stream.nextOffset
+  let head = stream.headHash
+  let lastTs = stream.lastTimestamp
+  let since = stream.sinceCheckpoint ?? 0
+  let dirty = stream.dirtySinceCheckpoint
+  let lastCheckpoint: number | null = null
+  let planned = 0
+  const parts: Buffer[] = []
+  const positions: number[] = []
+  const hashes: Buffer[] = []
+  let total = 0
+  let run: { first: number; prev: Buffer; payloads: Buffer[]; lengths: number[]; timestamps: number[] } | null = null
+
+  const push = (r: EncodeBatchResult) => {
+    for (let k = 0; k < r.positions.length; k++) {
+      positions.push(total + r.positions[k])
+      hashes.push(r.hashes!.subarray(k * 32, k * 32 + 32))
+    }
+    parts.push(r.bytes)
+    total += r.bytes.length
+    head = r.lastHash
+  }
+  const flushRun = () => {
+    if (run === null) return
+    const r = core.encodeBatch({
+      hash, stream: stream.name, firstOffset: run.first, prevHash: run.prev, kind: KIND_DATA, codec: options.codec, level: options.level,
+      payloads: run.payloads.length === 1 ? run.payloads[0] : Buffer.concat(run.payloads), lengths: Uint32Array.from(run.lengths),
+      timestamps: Float64Array.from(run.timestamps), wantHashes: true,
+    })
+    run = null
+    push(r)
+  }
+  const addCheckpoint = () => {
+    flushRun()
+    push(encodeCheckpoint(core, hash, stream.name, nextOffset, head, lastTs))
+    lastCheckpoint = nextOffset
+    if (nextOffset === 0) lastTs = 0
+    nextOffset++
+    planned++
+    since = 0
+    dirty = false
+  }
+
+  const outcomes: Outcome[] = []
+  try {
+    for (const req of group) {
+      if (req.type === 'checkpoint') {
+        if (req.onlyIfDirty && !dirty) {
+          outcomes.push({ req, error: null, offset: null, endRecord: -1 })
+          continue
+        }
+        const offset = nextOffset
+        addCheckpoint()
+        outcomes.push({ req, error: null, offset, endRecord: planned - 1 })
+        continue
+      }
+      const n = req.lengths.length
+      if (req.expectedOffset !== undefined && req.expectedOffset !== nextOffset) {
+        outcomes.push({ req, error: conflict(stream.name, `expected offset ${req.expectedOffset}, the stream's next offset is ${nextOffset}`, nextOffset, req.expectedOffset) })
+        continue
+      }
+      if (req.expectedHash !== undefined) {
+        flushRun()
+        if (!head.equals(req.expectedHash)) {
+          outcomes.push({
+            req,
+            error: conflict(stream.name, `expected head hash ${req.expectedHash.toString('hex')}, the stream's head (next offset ${nextOffset}) is ${head.toString('hex')}`, nextOffset, req.expectedOffset),
+          })
+          continue
+        }
+      }
+      if (req.timestamp !== undefined && req.timestamp < lastTs) {
+        outcomes.push({ req, error: new ChainlogError('ERR_INVALID_ARGUMENT', `timestamp: expected at least ${lastTs} (the stream's last timestamp), got ${req.timestamp}`, { stream: stream.name }) })
+        continue
+      }
+      if (nextOffset + n - 1 > MAX_SAFE) {
+        outcomes.push({ req, error: new ChainlogError('ERR_INVALID_ARGUMENT', `stream ${stream.name}: ${n} records after offset ${nextOffset} would pass 2^53 − 1`, { stream: stream.name }) })
+        continue
+      }
+      // The clock never goes backwards within a stream: clamp to the last timestamp.
+      const ts = req.timestamp ?? Math.max(Date.now(), lastTs)
+      if (run === null) run = { first: nextOffset, prev: head, payloads: [], lengths: [], timestamps: [] }
+      run.payloads.push(req.payloads)
+      for (let k = 0; k < n; k++) {
+        run.lengths.push(req.lengths[k])
+        run.timestamps.push(ts)
+      }
+      const first = nextOffset
+      nextOffset += n
+      planned += n
+      lastTs = ts
+      since += n
+      dirty = true
+      if (checkpointDue(since, every)) addCheckpoint()
+      outcomes.push({ req, error: null, first, last: first + n - 1, next: nextOffset, endRecord: planned - 1 })
+    }
+    flushRun()
+  } catch (err) {
+    // An encoder failure (say, an unavailable codec) fails the whole group; nothing is written.
+    for (const r of group) r.reject(err)
+    return
+  }
+
+  const accepted = outcomes.filter((o) => o.error === null && 'endRecord' in o && o.endRecord >= 0)
+  if (total > 0) {
+    const bytes = parts.length === 1 ? parts[0] : Buffer.concat(parts, total)
+    const sync = accepted.some((o) => o.req.sync)
+    let seg
+    try {
+      seg = await stream.prepareWrite(total)
+    } catch (err) {
+      const e = ioError(err, `stream ${stream.name}: cannot prepare the segment for ${total} bytes`, { stream: stream.name })
+      for (const o of outcomes) o.req.reject(o.error ?? e)
+      return
+    }
+    const goodLength = seg.size
+    try {
+      await writeFully(seg.handle!, bytes, goodLength)
+      if (sync) await seg.handle!.datasync()
+    } catch (err) {
+      await stream.rollback(seg, goodLength)
+      const e = ioError(err, `stream ${stream.name}: write of ${total} bytes at position ${goodLength} of ${seg.path} failed and was rolled back`, {
+        stream: stream.name, position: goodLength,
+      })
+      for (const o of outcomes) o.req.reject(o.error ?? e)
+      return
+    }
+    stream.commitWrite(seg, positions, total, sync)
+    seg.nextOffset = nextOffset
+    stream.nextOffset = nextOffset
+    stream.headHash = head
+    stream.lastTimestamp = lastTs
+    stream.sinceCheckpoint = since
+    stream.dirtySinceCheckpoint = dirty
+    if (lastCheckpoint !== null) stream.lastCheckpoint = lastCheckpoint
+  }
+  for (const o of outcomes) {
+    if (o.error !== null) o.req.reject(o.error)
+    else if (o.req.type === 'append') {
+      const a = o as Extract<Outcome, { first: number }>
+      a.req.resolve({ firstOffset: a.first, lastOffset: a.last, nextOffset: a.next, hash: Buffer.from(hashes[a.endRecord]) })
+    } else {
+      const c = o as Extract<Outcome, { offset: number | null }>
+      c.req.resolve(c.offset === null ? null : { offset: c.offset, hash: Buffer.from(hashes[c.endRecord]) })
+    }
+  }
+  if (total > 0) {
+    stream.wake()
+    await stream.maybePersistIndex()
+  }
+}
+
+function conflict(stream: string, message: string, nextOffset: number, expectedOffset: number | undefined): ChainlogError {
+  return new ChainlogError('ERR_OFFSET_CONFLICT', `stream ${stream}: ${message}; nothing was written`, { stream, offset: nextOffset, expectedOffset, nextOffset })
+}

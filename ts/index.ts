@@ -1,0 +1,7 @@
+/** The chainlog package: the Log, its error class, and the option and result types. */
+export { Log, RECOVERY_WARNING } from './log.ts'
+export { ChainlogError, ERROR_CODES, type ErrorCode, type ChainlogErrorDetails } from './errors.ts'
+export type {
+  LogOptions, AppendOptions, AppendResult, ReadOptions, IterateOptions, GetOptions, LogRecord, HeadInfo, CheckpointResult,
+  VerifyOptions, VerifyReport, StreamReport, VerifyProblem, RecoveryEvent, SyncMode, VerifyMode, CompressionOption,
+} from './options.ts'

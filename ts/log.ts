@@ -1,0 +1,304 @@
+/**
+ * The public Log (SPEC §3). It owns the store (chainlog.json, the LOCK, the stream map) and turns
+ * each public call into validated arguments and a call on one Stream: appends go through the
+ * stream's CommitQueue, reads through a RecordCursor, verify through verify.ts.
+ */
+import { promises as fsp } from 'node:fs'
+import { resolve as resolvePath } from 'node:path'
+import type { BackendName, ChainlogCore } from './core/interface.ts'
+import { loadCore } from './core/load.ts'
+import { ChainlogError } from './errors.ts'
+import { StoreLock } from './lock.ts'
+import {
+  collectEvents, offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions,
+  resolveVerifyOptions, type AppendOptions, type AppendResult, type CheckpointResult, type GetOptions, type HeadInfo, type IterateOptions,
+  type LogOptions, type LogRecord, type ReadOptions, type RecoveryEvent, type ResolvedOptions, type VerifyOptions, type VerifyReport,
+} from './options.ts'
+import { damageError, offsetAtTime, RecordCursor } from './record-reader.ts'
+import { discoverStreams, openStore } from './store.ts'
+import { streamName } from './stream-name.ts'
+import { findCheckpointAtOrBefore } from './checkpoint.ts'
+import { Stream, ZERO_HASH, type StoreContext } from './stream.ts'
+import { bytesToVerify, verifyStream } from './verify.ts'
+import { describe } from './stream-name.ts'
+
+/** Streams recovered at once during open. */
+const OPEN_CONCURRENCY = 8
+/** Warning code emitted when open cut a torn tail or found damage. */
+export const RECOVERY_WARNING = 'CHAINLOG_RECOVERY'
+
+export class Log {
+  /** What open-time recovery did: torn tails cut off, damage found (nothing cut). */
+  readonly recovered: readonly RecoveryEvent[]
+  private closed = false
+  private closing: Promise<void> | null = null
+  private readonly streamsByName = new Map<string, Stream>()
+
+  private constructor(
+    private readonly ctx: StoreContext,
+    private readonly lock: StoreLock | null,
+    streams: Stream[],
+    recovered: RecoveryEvent[],
+  ) {
+    for (const s of streams) this.streamsByName.set(s.name, s)
+    this.recovered = Object.freeze(recovered)
+  }
+
+  /** Opens (or creates) the store at `dir`: takes the LOCK unless readOnly, recovers every stream's tail. */
+  static async open(dir: string, options?: LogOptions): Promise<Log> {
+    if (typeof dir !== 'string' || dir.length === 0) {
+      throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a non-empty path string, got ${describe(dir)}`)
+    }
+    const opts: ResolvedOptions = resolveLogOptions(options)
+    const core: ChainlogCore = await loadCore(opts.backend)
+    const root = resolvePath(dir)
+    let lock: StoreLock | null = null
+    if (!opts.readOnly) {
+      try {
+        await fsp.mkdir(root, { recursive: true })
+      } catch (err) {
+        throw new ChainlogError('ERR_IO', `cannot create the store directory ${root}: ${(err as Error).message}`, { cause: err, errno: (err as NodeJS.ErrnoException).code })
+      }
+      lock = await StoreLock.acquire(root)
+    }
+    try {
+      const store = await openStore(root, { hash: opts.hash, readOnly: opts.readOnly })
+      const ctx: StoreContext = { dir: root, core, hash: store.hash, options: opts, readOnly: opts.readOnly }
+      const names = await discoverStreams(root)
+      const recovered: RecoveryEvent[] = []
+      const streams: Stream[] = new Array(names.length)
+      let next = 0
+      const worker = async () => {
+        while (next < names.length) {
+          const i = next++
+          streams[i] = await Stream.open(ctx, names[i], recovered)
+        }
+      }
+      await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, names.length) }, worker))
+      for (const e of recovered) {
+        process.emitWarning(
+          e.action === 'truncated'
+            ? `chainlog: stream ${e.stream}: cut a torn tail of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} (${e.reason})`
+            : `chainlog: stream ${e.stream}: damage at position ${e.position} of segment ${e.segment}, offset ${e.offset}; nothing was cut, appends are refused (${e.reason})`,
+          { code: RECOVERY_WARNING },
+        )
+      }
+      return new Log(ctx, lock, streams, recovered)
+    } catch (err) {
+      await lock?.release()
+      throw err
+    }
+  }
+
+  get backend(): BackendName {
+    return this.ctx.core.name
+  }
+
+  /** Appends events to a stream; see SPEC §3 for conditions, ordering and group commit. */
+  async append(stream: string | number, events: Uint8Array | string | Array<Uint8Array | string>, options?: AppendOptions): Promise<AppendResult> {
+    this.checkWritable()
+    const name = streamName(stream)
+    const { payloads, lengths } = collectEvents(events, this.ctx.options.maxRecordBytes)
+    const opts = resolveAppendOptions(options, this.ctx.options.sync)
+    return this.streamForWrite(name).queue.append({ payloads, lengths, ...opts })
+  }
+
+  /** Writes a checkpoint record now. */
+  async checkpoint(stream: string | number): Promise<CheckpointResult> {
+    this.checkWritable()
+    const s = this.streamForWrite(streamName(stream))
+    return (await s.queue.checkpoint(this.ctx.options.sync === 'always', false))!
+  }
+
+  async read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]> {
+    this.checkOpen()
+    const s = this.streamsByName.get(streamName(stream))
+    const o = resolveReadOptions(options)
+    if (s === undefined || o.limit === 0) return []
+    let from = o.from
+    if (o.fromTime !== null) from = Math.max(from, await offsetAtTime(s, o.fromTime))
+    const end = s.nextOffset
+    if (from >= end) {
+      if (s.corrupt !== null && from >= s.corrupt.offset && from < Number.MAX_SAFE_INTEGER) throw damageError(s)
+      return []
+    }
+    const cursor = new RecordCursor(s, from, o.verify)
+    const out: LogRecord[] = []
+    let bytes = 0
+    for (;;) {
+      const batch = await cursor.next(end)
+      if (batch === null) break
+      for (const r of batch) {
+        // maxBytes is soft: the first record always comes, then stop before exceeding it.
+        if (out.length > 0 && bytes + r.payload.length > o.maxBytes) return out
+        out.push(r)
+        bytes += r.payload.length
+        if (out.length >= o.limit) return out
+      }
+    }
+    if (s.corrupt !== null) throw damageError(s)
+    return out
+  }
+
+  /** Records from `from` on with bounded memory; with follow, waits for new ones until close() or break. */
+  iterate(stream: string | number, options?: IterateOptions): AsyncIterable<LogRecord> {
+    this.checkOpen()
+    const name = streamName(stream)
+    const o = resolveIterateOptions(options)
+    const self = this
+    return {
+      async *[Symbol.asyncIterator]() {
+        let cursor: RecordCursor | null = null
+        let s: Stream | undefined
+        for (;;) {
+          if (self.closed) return
+          s ??= self.streamsByName.get(name)
+          if (s !== undefined) {
+            cursor ??= new RecordCursor(s, o.from, o.verify)
+            const batch = await cursor.next(s.nextOffset)
+            if (batch !== null) {
+              yield* batch
+              continue
+            }
+            if (s.corrupt !== null) throw damageError(s)
+          }
+          if (!o.follow) return
+          await self.waitForAppend(name)
+        }
+      },
+    }
+  }
+
+  async get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined> {
+    this.checkOpen()
+    const s = this.streamsByName.get(streamName(stream))
+    offsetArg(offset, 'offset')
+    const o = resolveGetOptions(options)
+    if (s === undefined) return undefined
+    if (offset >= s.nextOffset) {
+      if (s.corrupt !== null && offset >= s.corrupt.offset) throw damageError(s)
+      return undefined
+    }
+    const cursor = new RecordCursor(s, offset, o.verify)
+    for (;;) {
+      const batch = await cursor.next(offset + 1)
+      if (batch === null) return undefined // a checkpoint sits at that offset
+      if (batch.length > 0) return batch[0]
+    }
+  }
+
+  async head(stream: string | number): Promise<HeadInfo> {
+    this.checkOpen()
+    const s = this.streamsByName.get(streamName(stream))
+    if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null }
+    if (s.lastCheckpoint === undefined) {
+      // Unknown since open: look back from the head (O(distance to it)).
+      s.lastCheckpoint = s.nextOffset === 0 ? null : await findCheckpointAtOrBefore(s, s.nextOffset - 1)
+    }
+    return { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint: s.lastCheckpoint }
+  }
+
+  async verify(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport> {
+    this.checkOpen()
+    const o = resolveVerifyOptions(options)
+    let targets: Stream[]
+    if (stream === undefined) targets = [...this.streamsByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
+    else {
+      const name = streamName(stream)
+      const s = this.streamsByName.get(name)
+      targets = s === undefined ? [] : [s]
+      if (s === undefined) {
+        return { ok: true, streams: [{ stream: name, records: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }] }
+      }
+    }
+    const bytesTotal = targets.reduce((n, s) => n + bytesToVerify(s), 0)
+    let bytesDone = 0
+    const progress = {
+      add: (n: number) => {
+        if (n <= 0) return
+        bytesDone = Math.min(bytesTotal, bytesDone + n)
+        o.onProgress?.({ bytesDone, bytesTotal })
+      },
+    }
+    const streams = []
+    for (const s of targets) streams.push(await verifyStream(s, progress))
+    return { ok: streams.every((r) => r.problems.length === 0), streams }
+  }
+
+  async streams(): Promise<string[]> {
+    this.checkOpen()
+    return [...this.streamsByName.keys()].sort()
+  }
+
+  /** Waits for queued appends and makes everything written so far durable. */
+  async flush(): Promise<void> {
+    this.checkOpen()
+    const all = [...this.streamsByName.values()]
+    await Promise.all(all.map((s) => s.queue.idle()))
+    if (this.ctx.readOnly) return
+    for (const s of all) await s.persist()
+  }
+
+  /** Finishes queued appends, checkpoints changed streams, saves indexes and manifests, releases the LOCK. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true
+    const all = [...this.streamsByName.values()]
+    let first: unknown = null
+    try {
+      await Promise.all(all.map((s) => s.queue.idle()))
+      if (!this.ctx.readOnly) {
+        await Promise.all(
+          all.map(async (s) => {
+            try {
+              if (s.corrupt === null && s.broken === null) await s.queue.checkpoint(true, true)
+              await s.persist()
+            } catch (err) {
+              first ??= err
+            }
+          }),
+        )
+      }
+    } finally {
+      for (const s of all) await s.closeHandles()
+      await this.lock?.release()
+    }
+    if (first !== null) throw first
+  }
+
+  private waitForAppend(name: string): Promise<void> {
+    const s = this.streamsByName.get(name)
+    if (s !== undefined) return s.waitForAppend()
+    // The stream does not exist yet: poll for its creation cheaply via the next append anywhere.
+    return new Promise((resolve) => {
+      this.creationWaiters.push(resolve)
+    })
+  }
+
+  private creationWaiters: Array<() => void> = []
+
+  private streamForWrite(name: string): Stream {
+    let s = this.streamsByName.get(name)
+    if (s === undefined) {
+      s = Stream.empty(this.ctx, name)
+      this.streamsByName.set(name, s)
+      const w = this.creationWaiters
+      this.creationWaiters = []
+      for (const f of w) f()
+    }
+    return s
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ChainlogError('ERR_CLOSED', 'the log is closed; expected an open log')
+  }
+
+  private checkWritable(): void {
+    this.checkOpen()
+    if (this.ctx.readOnly) throw new ChainlogError('ERR_READ_ONLY', 'the log was opened with readOnly: true; expected a writable log')
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The offset index of a segment (SPEC §2, `.idx`): the byte position of every record, so a read
+ * seeks in O(1). It is a cache: written atomically, loaded only after its size, magic, version,
+ * CRC and every entry are checked against the segment, and rebuilt from the segment when missing,
+ * stale or bad. Entry i is the record at offset segment.firstOffset + i.
+ *
+ *   0  "VDXI" | 4  version 1 | 5  3 zero bytes | 8  u64 count N | 16  N × u64 position | CRC-32
+ */
+import { promises as fsp } from 'node:fs'
+import { RECORD_OVERHEAD } from './core/format.ts'
+import { ioError, writeFileAtomic } from './durable.ts'
+
+export const INDEX_MAGIC = 'VDXI'
+export const INDEX_VERSION = 1
+export const INDEX_HEADER_BYTES = 16
+export const INDEX_CRC_BYTES = 4
+export const INDEX_ENTRY_BYTES = 8
+
+/** A growable list of record positions (a Float64Array: positions are safe integers). */
+export class PositionList {
+  private data: Float64Array
+  length = 0
+
+  constructor(capacity = 64) {
+    this.data = new Float64Array(Math.max(capacity, 8))
+  }
+
+  static from(values: ArrayLike<number>): PositionList {
+    const list = new PositionList(values.length)
+    for (let i = 0; i < values.length; i++) list.push(values[i])
+    return list
+  }
+
+  push(position: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2)
+      bigger.set(this.data)
+      this.data = bigger
+    }
+    this.data[this.length++] = position
+  }
+
+  at(i: number): number {
+    return this.data[i]
+  }
+
+  last(): number {
+    return this.data[this.length - 1]
+  }
+
+  truncate(length: number): void {
+    this.length = Math.min(this.length, length)
+  }
+
+  /** A view of entries [from, to); valid until the next push. */
+  slice(from: number, to: number): Float64Array {
+    return this.data.subarray(from, to)
+  }
+
+  /** Largest j in (i, limit] with at(j) − at(i) ≤ bytes, where at(length) is `end`; at least i + 1. */
+  chunkEnd(i: number, limit: number, end: number, bytes: number): number {
+    const pos = (k: number) => (k >= this.length ? end : this.data[k])
+    const start = this.data[i]
+    let lo = i + 1
+    let hi = limit
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2)
+      if (pos(mid) - start <= bytes) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+}
+
+export function encodeIndex(positions: PositionList, crc32: (data: Uint8Array) => number): Buffer {
+  const n = positions.length
+  const buf = Buffer.alloc(INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES + INDEX_CRC_BYTES)
+  buf.write(INDEX_MAGIC, 0, 'latin1')
+  buf[4] = INDEX_VERSION
+  buf.writeBigUInt64LE(BigInt(n), 8)
+  for (let i = 0; i < n; i++) buf.writeBigUInt64LE(BigInt(positions.at(i)), INDEX_HEADER_BYTES + i * INDEX_ENTRY_BYTES)
+  const body = INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES
+  buf.writeUInt32LE(crc32(buf.subarray(0, body)) >>> 0, body)
+  return buf
+}
+
+export type IndexCheck = { ok: true; positions: PositionList } | { ok: false; reason: string }
+
+/**
+ * Decodes and checks an index against the segment it describes: every entry must be a position
+ * inside the first `validLength` bytes, starting at 0 and at least a record apart. Entries past
+ * the validated length are dropped, never trusted.
+ */
+export function decodeIndex(bytes: Uint8Array, validLength: number, crc32: (data: Uint8Array) => number): IndexCheck {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (buf.length < INDEX_HEADER_BYTES + INDEX_CRC_BYTES) {
+    return { ok: false, reason: `expected at least ${INDEX_HEADER_BYTES + INDEX_CRC_BYTES} bytes, found ${buf.length}` }
+  }
+  if (buf.toString('latin1', 0, 4) !== INDEX_MAGIC) return { ok: false, reason: `expected magic ${INDEX_MAGIC}, found ${buf.toString('hex', 0, 4)}` }
+  if (buf[4] !== INDEX_VERSION) return { ok: false, reason: `expected version ${INDEX_VERSION}, found ${buf[4]}` }
+  if (buf[5] !== 0 || buf[6] !== 0 || buf[7] !== 0) return { ok: false, reason: 'expected 3 zero bytes after the version' }
+  const count = buf.readBigUInt64LE(8)
+  // The count is checked against the file size before it sizes anything.
+  const expectedSize = BigInt(INDEX_HEADER_BYTES + INDEX_CRC_BYTES) + count * BigInt(INDEX_ENTRY_BYTES)
+  if (expectedSize !== BigInt(buf.length)) {
+    return { ok: false, reason: `count ${count} needs ${expectedSize} bytes, the file has ${buf.length}` }
+  }
+  const n = Number(count)
+  const body = INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES
+  const stored = buf.readUInt32LE(body)
+  const actual = crc32(buf.subarray(0, body)) >>> 0
+  if (stored !== actual) return { ok: false, reason: `CRC mismatch: stored ${hex32(stored)}, computed ${hex32(actual)}` }
+  const positions = new PositionList(n)
+  let prev = -RECORD_OVERHEAD
+  for (let i = 0; i < n; i++) {
+    const big = buf.readBigUInt64LE(INDEX_HEADER_BYTES + i * INDEX_ENTRY_BYTES)
+    if (big >= BigInt(validLength)) break // past the validated bytes: not trusted
+    const p = Number(big)
+    if ((i === 0 && p !== 0) || p - prev < RECORD_OVERHEAD) {
+      return { ok: false, reason: `entry ${i} (${p}) is not a record position after ${prev < 0 ? 'the start' : prev}` }
+    }
+    positions.push(p)
+    prev = p
+  }
+  return { ok: true, positions }
+}
+
+/**
+ * Loads `path` if it exists and checks out against a segment of `validLength` bytes; null when
+ * missing or bad (the caller rebuilds). An index larger than a segment of that length could need
+ * is refused before it is read.
+ */
+export async function loadIndex(path: string, validLength: number, crc32: (data: Uint8Array) => number): Promise<IndexCheck | null> {
+  let handle
+  try {
+    handle = await fsp.open(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    return { ok: false, reason: `cannot open: ${(err as Error).message}` }
+  }
+  try {
+    const { size } = await handle.stat()
+    const maxEntries = Math.floor(validLength / RECORD_OVERHEAD) + 1
+    const maxSize = INDEX_HEADER_BYTES + INDEX_CRC_BYTES + maxEntries * INDEX_ENTRY_BYTES
+    // A stale index of a longer (since truncated) segment may be a little larger; allow slack of
+    // one segment's worth but never more than a segment could need.
+    if (size > maxSize * 2 + 1024) return { ok: false, reason: `${size} bytes is more than a ${validLength}-byte segment can need` }
+    const buf = Buffer.alloc(size)
+    const { bytesRead } = await handle.read(buf, 0, size, 0)
+    return decodeIndex(buf.subarray(0, bytesRead), validLength, crc32)
+  } catch (err) {
+    return { ok: false, reason: `cannot read: ${(err as Error).message}` }
+  } finally {
+    await handle.close()
+  }
+}
+
+export async function saveIndex(path: string, positions: PositionList, crc32: (data: Uint8Array) => number): Promise<void> {
+  try {
+    await writeFileAtomic(path, encodeIndex(positions, crc32))
+  } catch (err) {
+    throw ioError(err, `cannot write the index ${path}`)
+  }
+}
+
+function hex32(n: number): string {
+  return '0x' + n.toString(16).padStart(8, '0')
+}

@@ -1,0 +1,150 @@
+/**
+ * Reading records of a stream: seek with the offset index, decode one bounded chunk per core call
+ * (core.decodeRecordsAsync, never per record), and verify the chain from an anchor:
+ * 'checkpoint' = the nearest checkpoint at or before `from` (O(distance)), 'genesis' = offset 0,
+ * 'none' = CRCs only. Checkpoint records are skipped. Used by read, get and iterate.
+ */
+import { KIND_CHECKPOINT, KIND_TOMBSTONE } from './core/interface.ts'
+import { HASH_BYTES, MAX_PAYLOAD_BYTES } from './core/format.ts'
+import { ChainlogError } from './errors.ts'
+import { checkpointPayloadMatches, findCheckpointAtOrBefore } from './checkpoint.ts'
+import type { LogRecord, VerifyMode } from './options.ts'
+import { segmentFileName } from './segment.ts'
+import { ZERO_HASH, type Stream } from './stream.ts'
+
+/** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */
+export const READ_CHUNK_BYTES = 1024 * 1024
+/** Bytes of a record header read to learn its timestamp (START, offset, timestamp). */
+const TIMESTAMP_PROBE_BYTES = 20
+
+/** A position in a stream's chain, advanced chunk by chunk. */
+export class RecordCursor {
+  private offset = 0
+  private expectPrev: Buffer | null = null
+  /** Offset of the checkpoint the chain is anchored on, checked when it is decoded. */
+  private anchor: number | null = null
+  private started = false
+
+  constructor(
+    private readonly stream: Stream,
+    private readonly from: number,
+    private readonly verify: VerifyMode,
+  ) {}
+
+  /** Where verification must start for `from`. */
+  private async start(): Promise<void> {
+    this.started = true
+    const s = this.stream
+    if (this.verify === 'none') {
+      this.offset = this.from
+      return
+    }
+    if (this.verify === 'checkpoint') {
+      const c = await findCheckpointAtOrBefore(s, this.from)
+      if (c !== null) {
+        this.offset = c
+        this.anchor = c
+        return
+      }
+    }
+    this.offset = 0
+    this.expectPrev = ZERO_HASH
+  }
+
+  /**
+   * The data records of the next chunk below `end` (maybe none, if the chunk held only
+   * checkpoints or records before `from`); null once `end` is reached.
+   */
+  async next(end: number): Promise<LogRecord[] | null> {
+    if (!this.started) {
+      if (this.from >= end) return null // nothing to read yet: anchor once there is
+      await this.start()
+    }
+    if (this.offset >= end) return null
+    const s = this.stream
+    const seg = s.segmentFor(this.offset)
+    const index = await s.indexOf(seg)
+    const i = this.offset - seg.firstOffset
+    const limit = Math.min(Math.min(end, seg.nextOffset) - seg.firstOffset, index.length)
+    if (i >= limit) {
+      throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: offset ${this.offset} is not readable in ${segmentFileName(seg.num)} (${index.length} valid records from offset ${seg.firstOffset})`, {
+        stream: s.name, offset: this.offset,
+      })
+    }
+    const j = index.chunkEnd(i, limit, seg.size, READ_CHUNK_BYTES)
+    const startPos = index.at(i)
+    const endPos = j < index.length ? index.at(j) : seg.size
+    const data = await s.readSegment(seg, startPos, endPos - startPos)
+    const positions = Float64Array.from(index.slice(i, j))
+    const anchored = this.anchor !== null && this.anchor === this.offset
+    // Anchored on a checkpoint: its own prev_hash starts the chain (its payload is checked below).
+    const expectPrev = this.verify === 'none' ? null : anchored ? data.subarray(20, 20 + HASH_BYTES) : this.expectPrev
+    const d = await s.core.decodeRecordsAsync({
+      hash: s.hash, stream: s.name, data, basePosition: startPos, positions, expectPrevHash: expectPrev,
+      payloadsFrom: anchored ? 0 : Math.max(0, this.from - this.offset), maxPayloadBytes: MAX_PAYLOAD_BYTES,
+    })
+    const out: LogRecord[] = []
+    for (let k = 0; k < d.count; k++) {
+      const offset = this.offset + k
+      if (d.offsets[k] !== offset) {
+        throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the record at position ${positions[k]} of ${segmentFileName(seg.num)} has offset ${d.offsets[k]}, expected ${offset}`, {
+          stream: s.name, offset, position: positions[k],
+        })
+      }
+      const payloadStart = k === 0 ? 0 : d.payloadEnds[k - 1]
+      if (anchored && k === 0) {
+        const payload = d.payloads.subarray(payloadStart, d.payloadEnds[0])
+        if (d.kinds[0] !== KIND_CHECKPOINT || !checkpointPayloadMatches(payload, d.prevHashes.subarray(0, HASH_BYTES), offset)) {
+          throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: the checkpoint anchor at offset ${offset} does not hold its own prev_hash and offset`, { stream: s.name, offset })
+        }
+      }
+      if (d.kinds[k] === KIND_CHECKPOINT || offset < this.from) continue
+      out.push({
+        offset,
+        timestamp: d.timestamps[k],
+        kind: d.kinds[k] === KIND_TOMBSTONE ? 'tombstone' : 'data',
+        payload: d.payloads.subarray(payloadStart, d.payloadEnds[k]),
+        hash: Buffer.from(d.hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES)),
+        prevHash: Buffer.from(d.prevHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES)),
+      })
+    }
+    this.offset += d.count
+    if (this.verify !== 'none') this.expectPrev = Buffer.from(d.hashes.subarray((d.count - 1) * HASH_BYTES, d.count * HASH_BYTES))
+    return out
+  }
+}
+
+/** ERR_CORRUPT for a reader that reached a stream's damage. */
+export function damageError(s: Stream): ChainlogError {
+  const c = s.corrupt!
+  return new ChainlogError(c.code, `stream ${s.name}: the record at offset ${c.offset} (${segmentFileName(c.segment)}, position ${c.position}) is damaged: ${c.reason}`, {
+    stream: s.name, offset: c.offset, position: c.position,
+  })
+}
+
+/** First offset whose timestamp is ≥ `time` (nextOffset if none): binary search, O(log n) header reads. */
+export async function offsetAtTime(s: Stream, time: number): Promise<number> {
+  let lo = 0
+  let hi = s.nextOffset
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2)
+    if ((await timestampAt(s, mid)) >= time) hi = mid
+    else lo = mid + 1
+  }
+  return lo
+}
+
+async function timestampAt(s: Stream, offset: number): Promise<number> {
+  const seg = s.segmentFor(offset)
+  const index = await s.indexOf(seg)
+  const i = offset - seg.firstOffset
+  if (i >= index.length) {
+    throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: offset ${offset} is not readable in ${segmentFileName(seg.num)}`, { stream: s.name, offset })
+  }
+  const header = await s.readSegment(seg, index.at(i), TIMESTAMP_PROBE_BYTES)
+  const found = header.readBigUInt64LE(4)
+  if (found !== BigInt(offset)) {
+    throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the record at position ${index.at(i)} has offset ${found}, expected ${offset}`, { stream: s.name, offset })
+  }
+  return Number(header.readBigUInt64LE(12))
+}

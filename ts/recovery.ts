@@ -1,0 +1,120 @@
+/**
+ * Open-time recovery of a stream's tail (SPEC §3 "open / recovery"). The active segment is
+ * validated from its last indexed record to end of file, so the cost is O(tail), and the chain
+ * head and next offset are taken from the records found, never from the manifest.
+ *
+ * What a bad record at position P means, and what is done about it:
+ *
+ * | the record at P                              | a valid record after P? | decision   | action                                         |
+ * |----------------------------------------------|-------------------------|------------|------------------------------------------------|
+ * | incomplete (file ends inside it)             | no                      | torn tail  | truncate to P, fsync, report, warn             |
+ * | bad START / CRC / END / length               | no                      | torn tail  | truncate to P, fsync, report, warn             |
+ * | incomplete or bad framing                    | yes                     | corruption | keep every byte; reads up to P; appends ERR_CORRUPT |
+ * | well framed, wrong offset/timestamp/shape    | (not asked)             | corruption | as above                                       |
+ * | well framed, broken prev link (chain)        | (not asked)             | corruption | as above (ERR_CHAIN_BROKEN)                    |
+ * | any                                          | any, read-only open     | —          | nothing written; the view ends at P            |
+ * | in a sealed segment                          | any                     | —          | never truncated here; reads and verify report it |
+ *
+ * A trailing segment file with no valid record at all (a crash right after a rotation created
+ * it) is dropped, and the segment before it becomes the tail again and is validated the same way.
+ */
+import type { FileHandle } from 'node:fs/promises'
+import { KIND_CHECKPOINT, type ChainlogCore, type HashAlgorithm } from './core/interface.ts'
+import { loadIndex, PositionList } from './offset-index.ts'
+import { scanRange, type RangeScan } from './segment-scan.ts'
+import type { Segment } from './segment.ts'
+import type { RecoveryEvent } from './options.ts'
+
+export interface CorruptMark {
+  code: 'ERR_CORRUPT' | 'ERR_CHAIN_BROKEN'
+  /** First offset that cannot be read (the offset of the bad record, or where it should be). */
+  offset: number
+  segment: number
+  position: number
+  reason: string
+}
+
+export interface TailRecovery {
+  index: PositionList
+  /** Validated length of the segment (after any truncation). */
+  size: number
+  nextOffset: number
+  count: number
+  lastTimestamp: number | null
+  lastHash: Buffer | null
+  /** Offset of the last checkpoint seen in the validated tail, or null. */
+  lastCheckpoint: number | null
+  corrupt: CorruptMark | null
+  event: RecoveryEvent | null
+}
+
+export interface TailInput {
+  core: ChainlogCore
+  hash: HashAlgorithm
+  stream: string
+  segment: Segment
+  handle: FileHandle
+  fileSize: number
+  /** false for read-only opens and for a segment that is followed by other data. */
+  mayTruncate: boolean
+}
+
+export async function recoverTail(input: TailInput): Promise<TailRecovery> {
+  const { core, segment, handle, fileSize } = input
+  const crc = (d: Uint8Array) => core.crc32(d)
+  const loaded = await loadIndex(segment.indexPath, fileSize, crc)
+  let index = loaded?.ok ? loaded.positions : new PositionList()
+  let scan = await scanTail(input, index)
+  if (scan.count === 0 && index.length > 0 && scan.outcome !== 'end') {
+    // The last indexed position does not hold the record the index promised: the index is
+    // wrong, not the data. Validate the whole segment instead.
+    index = new PositionList()
+    scan = await scanTail(input, index)
+  }
+  const last = scan.lastCheckpointSeen
+  const base = {
+    index, count: index.length, nextOffset: scan.nextOffset ?? segment.firstOffset,
+    lastTimestamp: scan.lastTimestamp, lastHash: scan.lastHash, lastCheckpoint: last,
+  }
+  if (scan.outcome === 'end') return { ...base, size: fileSize, corrupt: null, event: null }
+  if (scan.outcome === 'torn') {
+    if (!input.mayTruncate) return { ...base, size: scan.stopPosition, corrupt: null, event: null }
+    await handle.truncate(scan.stopPosition)
+    await handle.datasync()
+    const event: RecoveryEvent = {
+      stream: input.stream, segment: segment.num, action: 'truncated', position: scan.stopPosition, offset: scan.nextOffset,
+      bytes: fileSize - scan.stopPosition, reason: scan.reason,
+    }
+    return { ...base, size: scan.stopPosition, corrupt: null, event }
+  }
+  const corrupt: CorruptMark = {
+    code: scan.outcome === 'chain' ? 'ERR_CHAIN_BROKEN' : 'ERR_CORRUPT',
+    offset: scan.nextOffset ?? segment.firstOffset, segment: segment.num, position: scan.stopPosition,
+    reason: scan.reason,
+  }
+  const event: RecoveryEvent = {
+    stream: input.stream, segment: segment.num, action: 'corrupt', position: scan.stopPosition, offset: corrupt.offset,
+    bytes: fileSize - scan.stopPosition, reason: scan.reason,
+  }
+  return { ...base, size: scan.stopPosition, corrupt, event }
+}
+
+/** Scans from the last entry of `index` (which it drops and re-adds) to end of file. */
+async function scanTail(input: TailInput, index: PositionList): Promise<RangeScan & { lastCheckpointSeen: number | null }> {
+  const { segment } = input
+  const startEntry = Math.max(index.length - 1, 0)
+  const start = index.length > 0 ? index.at(startEntry) : 0
+  index.truncate(startEntry)
+  let lastCheckpointSeen: number | null = null
+  const scan = await scanRange(input.core, input.handle, {
+    hash: input.hash, stream: input.stream, start, end: input.fileSize, firstOffset: segment.firstOffset + startEntry,
+    prevHash: null, prevTimestamp: null, verifyChain: true,
+    onRecords: (r) => {
+      for (let k = 0; k < r.count; k++) {
+        index.push(r.positions[k])
+        if (r.kinds[k] === KIND_CHECKPOINT) lastCheckpointSeen = r.offsets[k]
+      }
+    },
+  })
+  return { ...scan, lastCheckpointSeen }
+}

@@ -1,0 +1,41 @@
+/**
+ * Stream names (SPEC §2): 1–128 bytes of [A-Za-z0-9_.-] not starting with '.', or a non-negative
+ * safe integer stored as its decimal string. The rule exists so that a name can never address a
+ * path outside its stream directory.
+ */
+import { ChainlogError } from './errors.ts'
+
+export const MAX_STREAM_NAME_BYTES = 128
+const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/
+
+/** The stored form of a stream name, or ERR_INVALID_ARGUMENT. */
+export function streamName(name: unknown): string {
+  if (typeof name === 'number') {
+    if (Number.isSafeInteger(name) && name >= 0) return String(name)
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream: expected a non-negative safe integer or a name, got the number ${name}`)
+  }
+  if (typeof name !== 'string') {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream: expected a string or a non-negative integer, got ${describe(name)}`)
+  }
+  if (name.length < 1 || name.length > MAX_STREAM_NAME_BYTES || !NAME_PATTERN.test(name)) {
+    throw new ChainlogError(
+      'ERR_INVALID_ARGUMENT',
+      `stream: expected 1–${MAX_STREAM_NAME_BYTES} characters of [A-Za-z0-9_.-] not starting with '.', got ${JSON.stringify(name.slice(0, 200))}`,
+    )
+  }
+  return name
+}
+
+/** Whether a directory entry is a valid stored stream name (used for discovery). */
+export function isStreamName(name: string): boolean {
+  return name.length >= 1 && name.length <= MAX_STREAM_NAME_BYTES && NAME_PATTERN.test(name)
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 80))}`
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${typeof value} ${String(value)}`
+  if (value instanceof Uint8Array) return `${value.length} bytes`
+  return typeof value === 'object' ? `an object (${Object.prototype.toString.call(value)})` : typeof value
+}

@@ -1,0 +1,495 @@
+/**
+ * One stream's state: its segments, chain head, next offset, last timestamp, checkpoint policy
+ * state and corruption mark, and the file work that changes it (open with recovery, creation,
+ * rotation, index and manifest persistence). Appends go through its CommitQueue; reads through
+ * record-reader.ts; both see the state kept here.
+ */
+import { promises as fsp } from 'node:fs'
+import { join } from 'node:path'
+import type { ChainlogCore, HashAlgorithm } from './core/interface.ts'
+import { MAX_SAFE } from './core/format.ts'
+import { ChainlogError } from './errors.ts'
+import { fsyncDir, ioError, isTempFile, makeDirDurable } from './durable.ts'
+import { CommitQueue } from './commit-queue.ts'
+import { findCheckpointAtOrBefore, type CheckpointSource } from './checkpoint.ts'
+import { manifestOf, readManifest, writeManifest, type Manifest } from './manifest.ts'
+import { loadIndex, PositionList, saveIndex } from './offset-index.ts'
+import type { RecoveryEvent, ResolvedOptions } from './options.ts'
+import { recoverTail, type CorruptMark } from './recovery.ts'
+import { scanRange } from './segment-scan.ts'
+import { fileSize, listSegmentNumbers, readRange, Segment, segmentFileName, segmentPath, withSegmentReader } from './segment.ts'
+import { streamDirectory } from './store.ts'
+
+export const ZERO_HASH: Buffer = Buffer.alloc(32)
+/** Sealed-segment indexes kept in memory per stream (the active one is always kept). */
+const MAX_CACHED_INDEXES = 8
+/** Persist the active segment's index after this many new bytes, bounding the open-time tail scan. */
+export const INDEX_PERSIST_BYTES = 16 * 1024 * 1024
+/** Bytes read to find the first offset of a segment. */
+const FIRST_RECORD_PROBE_BYTES = 64 * 1024
+
+export interface StoreContext {
+  readonly dir: string
+  readonly core: ChainlogCore
+  readonly hash: HashAlgorithm
+  readonly options: ResolvedOptions
+  readonly readOnly: boolean
+}
+
+export class Stream implements CheckpointSource {
+  readonly dir: string
+  readonly queue: CommitQueue
+  segments: Segment[] = []
+  nextOffset = 0
+  headHash: Buffer = ZERO_HASH
+  /** Timestamp of the last record (0 for an empty stream): the clock never goes below it. */
+  lastTimestamp = 0
+  /** Offset of the last checkpoint; null: none; undefined: not looked up yet. */
+  lastCheckpoint: number | null | undefined = null
+  /** Records since the last checkpoint; undefined until looked up (first append). */
+  sinceCheckpoint: number | undefined = 0
+  /** Data appended in this session after the last checkpoint (close() checkpoints it). */
+  dirtySinceCheckpoint = false
+  /** Written with sync 'never' and not yet fdatasynced. */
+  unsynced = false
+  /** Damage found at open: reads stop there, appends fail. */
+  corrupt: CorruptMark | null = null
+  /** A failed write could not be rolled back: appends fail with this until reopened. */
+  broken: ChainlogError | null = null
+  private readonly sealedIndexes = new Map<number, Promise<PositionList>>()
+  private waiters: Array<() => void> = []
+  private bytesSinceIndexPersist = 0
+  private manifestStale = false
+
+  private constructor(
+    readonly ctx: StoreContext,
+    readonly name: string,
+  ) {
+    this.dir = streamDirectory(ctx.dir, name)
+    this.queue = new CommitQueue(this)
+  }
+
+  get core(): ChainlogCore {
+    return this.ctx.core
+  }
+
+  get hash(): HashAlgorithm {
+    return this.ctx.hash
+  }
+
+  get active(): Segment | undefined {
+    return this.segments[this.segments.length - 1]
+  }
+
+  /** A stream with no data on disk yet (created on its first append). */
+  static empty(ctx: StoreContext, name: string): Stream {
+    return new Stream(ctx, name)
+  }
+
+  /**
+   * Opens an existing stream directory: segment list from the directory listing and the
+   * segments' first records (the manifest only fills gaps), then tail recovery of the active
+   * segment. Recovery events are pushed to `events`.
+   */
+  static async open(ctx: StoreContext, name: string, events: RecoveryEvent[]): Promise<Stream> {
+    const s = new Stream(ctx, name)
+    await s.load(events)
+    return s
+  }
+
+  private async load(events: RecoveryEvent[]): Promise<void> {
+    const { core, readOnly } = this.ctx
+    if (!readOnly) await this.removeTempFiles()
+    const nums = await listSegmentNumbers(this.dir)
+    const { manifest, problem: manifestProblem } = await readManifest(this.dir)
+    this.manifestStale = manifest === null
+    let structural: string | null = null
+
+    let contiguous = 0
+    while (contiguous < nums.length && nums[contiguous] === contiguous) contiguous++
+    if (contiguous < nums.length) {
+      structural = `${segmentFileName(nums[contiguous])} exists but ${segmentFileName(contiguous)} is missing`
+    }
+    const lost = manifest?.segments.find((m) => m.segment_num >= contiguous && (m.size_bytes > 0 || m.next_offset > m.first_offset))
+    if (lost !== undefined && structural === null) {
+      structural = `the manifest lists ${segmentFileName(lost.segment_num)} (offsets ${lost.first_offset}..${lost.next_offset}) but its file is missing`
+    }
+
+    // Sizes and first offsets, from the files.
+    const found: { num: number; size: number; first: number | null }[] = []
+    for (let num = 0; num < contiguous; num++) {
+      const path = segmentPath(this.dir, num)
+      const info = await withSegmentReader(path, async (h) => {
+        const size = await fileSize(h)
+        const first = num === 0 ? 0 : size === 0 ? null : await probeFirstOffset(core, this.hash, this.name, h, size)
+        return { num, size, first }
+      })
+      found.push(info)
+    }
+    // Trailing empty files (a crash right after a rotation created one) hold nothing: drop them.
+    while (found.length > 1 && found[found.length - 1].size === 0) {
+      const gone = found.pop()!
+      if (!readOnly) await this.removeSegmentFile(gone.num)
+      this.manifestStale = true
+    }
+    for (let i = 1; i < found.length; i++) {
+      const f = found[i]
+      if (f.first === null) f.first = manifest?.segments.find((m) => m.segment_num === f.num)?.first_offset ?? null
+      const prevFirst = found[i - 1].first as number
+      if (f.size === 0 || f.first === null || f.first <= prevFirst) {
+        structural ??= f.size === 0 ? `${segmentFileName(f.num)} is empty but later segments exist` :
+          f.first === null ? `the first record of ${segmentFileName(f.num)} is unreadable and no manifest gives its offset` :
+          `${segmentFileName(f.num)} starts at offset ${f.first}, not after ${segmentFileName(found[i - 1].num)} (offset ${prevFirst})`
+        found.length = i
+        break
+      }
+    }
+    for (const f of found) this.segments.push(new Segment(f.num, segmentPath(this.dir, f.num), f.first as number, f.size, f.first as number))
+    for (let i = 0; i + 1 < this.segments.length; i++) this.segments[i].nextOffset = this.segments[i + 1].firstOffset
+
+    // Tail recovery; a tail segment with no valid record at all is dropped and the one before
+    // it becomes the tail.
+    while (this.segments.length > 0) {
+      const seg = this.active!
+      const mayTruncate = !readOnly && structural === null
+      const handle = await openSegment(seg.path, readOnly)
+      let keepHandle = false // handed to the segment as its writer, or already closed
+      try {
+        const size = await fileSize(handle)
+        const rec = await recoverTail({ core, hash: this.hash, stream: this.name, segment: seg, handle, fileSize: size, mayTruncate })
+        if (rec.event !== null) events.push(rec.event)
+        if (rec.count === 0 && rec.corrupt === null && seg.num > 0 && structural === null) {
+          this.segments.pop()
+          if (!readOnly) {
+            await handle.close()
+            keepHandle = true
+            await this.removeSegmentFile(seg.num)
+          }
+          this.manifestStale = true
+          continue
+        }
+        seg.index = rec.index
+        seg.persistedEntries = 0
+        seg.size = rec.size
+        seg.nextOffset = rec.nextOffset
+        this.nextOffset = rec.nextOffset
+        this.lastCheckpoint = rec.lastCheckpoint ?? undefined
+        if (rec.count > 0) {
+          this.headHash = rec.lastHash ?? ZERO_HASH
+          this.lastTimestamp = rec.lastTimestamp ?? 0
+        } else if (seg.num > 0) {
+          const prev = await this.lastRecordOf(this.segments[this.segments.length - 2])
+          this.headHash = prev.hash
+          this.lastTimestamp = prev.timestamp
+        }
+        this.corrupt = rec.corrupt
+        if (this.corrupt === null && structural !== null) {
+          this.corrupt = { code: 'ERR_CORRUPT', offset: this.nextOffset, segment: seg.num, position: seg.size, reason: structural }
+          events.push({ stream: this.name, segment: seg.num, action: 'corrupt', position: seg.size, offset: this.nextOffset, bytes: 0, reason: structural })
+        }
+        if (!readOnly && this.corrupt === null) {
+          seg.handle = handle
+          keepHandle = true
+        }
+      } finally {
+        if (!keepHandle) await handle.close()
+      }
+      break
+    }
+    if (this.segments.length === 0 && structural !== null) {
+      this.corrupt = { code: 'ERR_CORRUPT', offset: 0, segment: 0, position: 0, reason: structural }
+      events.push({ stream: this.name, segment: 0, action: 'corrupt', position: 0, offset: 0, bytes: 0, reason: structural })
+    }
+    this.sinceCheckpoint = this.nextOffset === 0 ? 0 : undefined
+    if (!readOnly && this.corrupt === null && this.segments.length > 0 && (this.manifestStale || manifestProblem !== null || !sameSegments(manifest, this.segments))) {
+      await writeManifest(this.dir, manifestOf(this.segments))
+      this.manifestStale = false
+    }
+  }
+
+  private async removeTempFiles(): Promise<void> {
+    let names: string[]
+    try {
+      names = await fsp.readdir(this.dir)
+    } catch {
+      return
+    }
+    for (const n of names) if (isTempFile(n)) await fsp.rm(join(this.dir, n), { force: true }).catch(() => {})
+  }
+
+  private async removeSegmentFile(num: number): Promise<void> {
+    const path = segmentPath(this.dir, num)
+    try {
+      await fsp.rm(path, { force: true })
+      await fsp.rm(path + '.idx', { force: true })
+      await fsyncDir(this.dir)
+    } catch (err) {
+      throw ioError(err, `cannot remove the empty segment ${path}`, { stream: this.name })
+    }
+  }
+
+  /** Hash and timestamp of the last record of a (sealed) segment. */
+  private async lastRecordOf(seg: Segment): Promise<{ hash: Buffer; timestamp: number }> {
+    const index = await this.indexOf(seg)
+    if (index.length === 0 || index.length !== seg.records) {
+      throw new ChainlogError('ERR_CORRUPT', `stream ${this.name}: ${segmentFileName(seg.num)} holds ${index.length} readable records, expected ${seg.records}`, { stream: this.name })
+    }
+    const start = index.last()
+    const data = await this.readSegment(seg, start, seg.size - start)
+    const d = await this.core.decodeRecordsAsync({
+      hash: this.hash, stream: this.name, data, basePosition: start, positions: Float64Array.of(start),
+      expectPrevHash: null, payloadsFrom: 1, maxPayloadBytes: 1024 * 1024 * 1024,
+    })
+    return { hash: Buffer.from(d.hashes.subarray(0, 32)), timestamp: d.timestamps[0] }
+  }
+
+  /** The segment holding `offset` (the last one whose first offset is ≤ it). */
+  segmentFor(offset: number): Segment {
+    const segs = this.segments
+    let lo = 0
+    let hi = segs.length - 1
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2)
+      if (segs[mid].firstOffset <= offset) lo = mid
+      else hi = mid - 1
+    }
+    return segs[lo]
+  }
+
+  /**
+   * Record positions of a segment. The active segment's are in memory; a sealed segment's are
+   * loaded from its `.idx` when it checks out (right count, every entry inside the file) and
+   * rebuilt from the segment otherwise. A rebuild that stops early (damage) returns the records
+   * before the damage; readers fail with ERR_CORRUPT past them.
+   */
+  indexOf(seg: Segment): Promise<PositionList> {
+    if (seg.index !== null) return Promise.resolve(seg.index)
+    const cached = this.sealedIndexes.get(seg.num)
+    if (cached !== undefined) {
+      this.sealedIndexes.delete(seg.num)
+      this.sealedIndexes.set(seg.num, cached)
+      return cached
+    }
+    const p = this.loadSealedIndex(seg)
+    p.catch(() => this.sealedIndexes.delete(seg.num))
+    this.sealedIndexes.set(seg.num, p)
+    while (this.sealedIndexes.size > MAX_CACHED_INDEXES) this.sealedIndexes.delete(this.sealedIndexes.keys().next().value as number)
+    return p
+  }
+
+  private async loadSealedIndex(seg: Segment): Promise<PositionList> {
+    const crc = (d: Uint8Array) => this.core.crc32(d)
+    const loaded = await loadIndex(seg.indexPath, seg.size, crc)
+    if (loaded?.ok && loaded.positions.length === seg.records) return loaded.positions
+    const positions = new PositionList()
+    const scan = await withSegmentReader(seg.path, (handle) =>
+      scanRange(this.core, handle, {
+        hash: this.hash, stream: this.name, start: 0, end: seg.size, firstOffset: seg.firstOffset, prevHash: null,
+        prevTimestamp: null, verifyChain: false,
+        onRecords: (r) => {
+          for (let k = 0; k < r.count; k++) positions.push(r.positions[k])
+        },
+      }),
+    )
+    if (scan.outcome === 'end' && positions.length === seg.records && !this.ctx.readOnly) {
+      await saveIndex(seg.indexPath, positions, crc).catch(() => {}) // a cache: the next load rebuilds again
+    }
+    positions.truncate(seg.records)
+    return positions
+  }
+
+  async readSegment(seg: Segment, position: number, length: number): Promise<Buffer> {
+    const data = await withSegmentReader(seg.path, (h) => readRange(h, position, length))
+    if (data.length !== length) {
+      throw new ChainlogError('ERR_CORRUPT', `stream ${this.name}: ${segmentFileName(seg.num)} ends at ${position + data.length}, expected at least ${position + length} bytes`, {
+        stream: this.name, position: position + data.length,
+      })
+    }
+    return data
+  }
+
+  // ---- write side (called from the commit queue only) ----
+
+  /** Records since the last checkpoint, looked up once (bounded by checkpointEvery). */
+  async loadPolicyState(every: number): Promise<void> {
+    if (this.sinceCheckpoint !== undefined) return
+    const c = await findCheckpointAtOrBefore(this, this.nextOffset - 1, every)
+    if (c !== null) this.lastCheckpoint = c
+    this.sinceCheckpoint = c !== null ? this.nextOffset - c - 1 : Math.min(this.nextOffset, every)
+  }
+
+  /** Makes the active segment ready for `bytes` more: creates the stream or rotates. */
+  async prepareWrite(bytes: number): Promise<Segment> {
+    if (this.segments.length === 0) await this.create()
+    const seg = this.active!
+    if (seg.size > 0 && seg.size + bytes > this.ctx.options.maxSegmentBytes) return this.rotate()
+    return seg
+  }
+
+  private async create(): Promise<void> {
+    await makeDirDurable(this.dir)
+    const seg = await this.createSegment(0, 0)
+    try {
+      await writeManifest(this.dir, manifestOf([seg]))
+    } catch (err) {
+      await seg.handle?.close()
+      throw err
+    }
+    this.segments.push(seg)
+    this.sinceCheckpoint = 0
+  }
+
+  /** Seals the active segment (synced, index saved) and starts the next one. */
+  private async rotate(): Promise<Segment> {
+    const old = this.active!
+    try {
+      await old.handle!.datasync()
+    } catch (err) {
+      throw ioError(err, `cannot fsync ${old.path} before sealing it`, { stream: this.name })
+    }
+    const seg = await this.createSegment(old.num + 1, this.nextOffset)
+    try {
+      await writeManifest(this.dir, manifestOf([...this.segments, seg]))
+    } catch (err) {
+      await seg.handle?.close()
+      await fsp.rm(seg.path, { force: true }).catch(() => {})
+      throw err
+    }
+    this.segments.push(seg)
+    this.unsynced = false
+    const handle = old.handle!
+    old.handle = null
+    await this.persistIndex(old).catch(() => {}) // a cache: rebuilt from the segment if lost
+    const index = old.index!
+    old.index = null
+    this.sealedIndexes.set(old.num, Promise.resolve(index))
+    await handle.close().catch(() => {})
+    return seg
+  }
+
+  private async createSegment(num: number, firstOffset: number): Promise<Segment> {
+    const path = segmentPath(this.dir, num)
+    const seg = new Segment(num, path, firstOffset, 0, firstOffset)
+    try {
+      seg.handle = await fsp.open(path, 'w+')
+      await fsyncDir(this.dir)
+    } catch (err) {
+      await seg.handle?.close().catch(() => {})
+      throw ioError(err, `cannot create ${path}`, { stream: this.name })
+    }
+    seg.index = new PositionList()
+    return seg
+  }
+
+  /** Records a successful write of `bytes` at the end of the active segment. */
+  commitWrite(seg: Segment, positions: ArrayLike<number>, bytes: number, synced: boolean): void {
+    const base = seg.size
+    for (let k = 0; k < positions.length; k++) seg.index!.push(base + positions[k])
+    seg.size += bytes
+    this.bytesSinceIndexPersist += bytes
+    if (!synced) this.unsynced = true
+    else this.unsynced = false
+    this.manifestStale = true
+  }
+
+  /** Cuts a failed write off the end of the active segment. */
+  async rollback(seg: Segment, goodLength: number): Promise<void> {
+    try {
+      await seg.handle!.truncate(goodLength)
+      await seg.handle!.datasync()
+    } catch (err) {
+      this.broken = ioError(err, `stream ${this.name}: a failed write could not be rolled back to ${goodLength} bytes of ${seg.path}; reopen the log to recover`, { stream: this.name })
+    }
+  }
+
+  /** Saves the active index now and then, so the open-time tail scan stays short. */
+  async maybePersistIndex(): Promise<void> {
+    const seg = this.active
+    if (seg === undefined || this.bytesSinceIndexPersist < INDEX_PERSIST_BYTES) return
+    this.bytesSinceIndexPersist = 0
+    await this.persistIndex(seg).catch(() => {})
+  }
+
+  private async persistIndex(seg: Segment): Promise<void> {
+    if (seg.index === null || seg.index.length === seg.persistedEntries) return
+    const count = seg.index.length
+    await saveIndex(seg.indexPath, seg.index, (d) => this.core.crc32(d))
+    seg.persistedEntries = count
+  }
+
+  /** fdatasync, index and manifest: everything of this stream made durable (flush / close). */
+  async persist(): Promise<void> {
+    const seg = this.active
+    if (seg === undefined || this.ctx.readOnly) return
+    if (seg.handle !== null && this.unsynced) {
+      try {
+        await seg.handle.datasync()
+      } catch (err) {
+        throw ioError(err, `cannot fsync ${seg.path}`, { stream: this.name })
+      }
+      this.unsynced = false
+    }
+    if (this.corrupt !== null) return
+    await this.persistIndex(seg)
+    if (this.manifestStale) {
+      await writeManifest(this.dir, manifestOf(this.segments))
+      this.manifestStale = false
+    }
+  }
+
+  async closeHandles(): Promise<void> {
+    for (const seg of this.segments) {
+      const h = seg.handle
+      seg.handle = null
+      if (h !== null) await h.close().catch(() => {})
+    }
+    this.wake()
+  }
+
+  // ---- followers ----
+
+  /** Resolves on the next commit (or when the log closes). */
+  waitForAppend(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+
+  wake(): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const f of w) f()
+  }
+
+  checkOffsetRange(n: number): void {
+    if (this.nextOffset + n - 1 > MAX_SAFE) {
+      throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream ${this.name}: ${n} records after offset ${this.nextOffset} would pass 2^53 − 1`, { stream: this.name })
+    }
+  }
+}
+
+async function openSegment(path: string, readOnly: boolean) {
+  try {
+    return await fsp.open(path, readOnly ? 'r' : 'r+')
+  } catch (err) {
+    throw ioError(err, `cannot open the segment ${path}`)
+  }
+}
+
+function sameSegments(manifest: Manifest | null, segments: readonly Segment[]): boolean {
+  if (manifest === null) return false
+  const want = manifestOf(segments)
+  return JSON.stringify(want) === JSON.stringify(manifest)
+}
+
+/** Offset of a segment's first record (null when it cannot be read), without reading the segment. */
+async function probeFirstOffset(core: ChainlogCore, hash: HashAlgorithm, stream: string, handle: import('node:fs/promises').FileHandle, size: number): Promise<number | null> {
+  let want = Math.min(size, FIRST_RECORD_PROBE_BYTES)
+  for (;;) {
+    const data = await readRange(handle, 0, want)
+    const r = core.scanSegment({
+      hash, stream, data, basePosition: 0, firstOffset: null, prevHash: null, prevTimestamp: null, verifyChain: false, final: want >= size,
+    })
+    if (r.count > 0) return r.offsets[0]
+    if (r.stop !== 'partial' || r.needBytes > size || r.needBytes <= want) return null
+    want = r.needBytes
+  }
+}
