@@ -7,7 +7,7 @@
  * larger than the cap, the input must be exactly one zstd frame (no skippable frames, nothing
  * after it), and block sizes must be possible for that content size.
  */
-import { compress as wasmCompress, init as wasmInit } from '@bokuweb/zstd-wasm'
+import { compress as wasmCompress, compressUsingDict, createCCtx, init as wasmInit } from '@bokuweb/zstd-wasm'
 import { decompress as fzstdDecompress } from 'fzstd'
 import { ChainlogError } from '../../errors.ts'
 import { DEFAULT_ZSTD_LEVEL } from '../format.ts'
@@ -20,17 +20,39 @@ const BLOCK_RLE = 1
 const BLOCK_COMPRESSED = 2
 
 let ready: Promise<void> | undefined
+/**
+ * One compression context reused for every call: ZSTD_compress builds and frees a context per
+ * call, ZSTD_compress_usingDict with an empty dictionary on a kept context writes the same frame
+ * (libzstd's ZSTD_compressCCtx is exactly that call) without the setup cost. Checked at load.
+ */
+let cctx = 0
+const NO_DICT = new Uint8Array(0)
 
 /** Loads the zstd WebAssembly module once. */
 export function initZstd(): Promise<void> {
-  ready ??= wasmInit()
+  ready ??= wasmInit().then(() => {
+    const ctx = createCCtx()
+    if (ctx !== 0 && reusedContextAgrees(ctx)) cctx = ctx
+  })
   return ready
+}
+
+function reusedContextAgrees(ctx: number): boolean {
+  for (const size of [0, 1, 100, 5000, 70000]) {
+    const data = new Uint8Array(size)
+    for (let i = 0; i < size; i++) data[i] = (i * i + (i >>> 5)) & 0x3f
+    for (const level of [1, 3, 19]) {
+      if (Buffer.compare(wasmCompress(data, level), compressUsingDict(ctx, data, NO_DICT, level)) !== 0) return false
+    }
+  }
+  return true
 }
 
 /** One zstd frame of `data` at `level` (0 means DEFAULT_ZSTD_LEVEL). */
 export function zstdCompress(data: Uint8Array, level: number): Uint8Array {
+  const lv = level === 0 ? DEFAULT_ZSTD_LEVEL : level
   try {
-    return wasmCompress(data, level === 0 ? DEFAULT_ZSTD_LEVEL : level)
+    return cctx !== 0 ? compressUsingDict(cctx, data, NO_DICT, lv) : wasmCompress(data, lv)
   } catch (cause) {
     throw new ChainlogError('ERR_UNSUPPORTED', `zstd compression of ${data.length} bytes failed: ${String(cause)}`, { cause })
   }
