@@ -1,0 +1,59 @@
+import type { ExecutionContext } from 'ava'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Log, type LogOptions } from '../../ts/index.ts'
+import type { BackendName } from '../../ts/core/interface.ts'
+
+/** A fresh directory, removed when the test ends. */
+export function tempDir(t: ExecutionContext, label = 'log'): string {
+  const dir = mkdtempSync(join(tmpdir(), `chainlog-${label}-`))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** Opens a Log on `dir` with the test's backend; closed (errors ignored) when the test ends. */
+export async function openLog(t: ExecutionContext, backend: BackendName, dir: string, options: LogOptions = {}): Promise<Log> {
+  const log = await Log.open(dir, { backend, ...options })
+  t.teardown(() => log.close().catch(() => {}))
+  return log
+}
+
+export function segmentFile(dir: string, stream: string, num = 0): string {
+  return join(dir, stream, `segment_${String(num).padStart(6, '0')}.log`)
+}
+
+export function readSegment(dir: string, stream: string, num = 0): Buffer {
+  return readFileSync(segmentFile(dir, stream, num))
+}
+
+export function writeSegment(dir: string, stream: string, num: number, bytes: Uint8Array): void {
+  writeFileSync(segmentFile(dir, stream, num), bytes)
+}
+
+export function segmentSize(dir: string, stream: string, num = 0): number {
+  return statSync(segmentFile(dir, stream, num)).size
+}
+
+export function segmentNumbers(dir: string, stream: string): number[] {
+  return readdirSync(join(dir, stream))
+    .map((n) => /^segment_(\d+)\.log$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b)
+}
+
+/** Payload strings of records. */
+export function texts(records: { payload: Buffer }[]): string[] {
+  return records.map((r) => r.payload.toString())
+}
+
+/** The events event-<from>..event-<to-1>. */
+export function events(from: number, to: number): string[] {
+  return Array.from({ length: to - from }, (_, i) => `event-${from + i}`)
+}
+
+/** Code of a thrown ChainlogError (or undefined). */
+export function codeOf(err: unknown): string | undefined {
+  return (err as { code?: string } | undefined)?.code
+}
