@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// `npm test`: builds the native addon, type-checks, runs the Rust core's tests and every ava
-// suite (each against both cores), then prints one closing line "N passed, N failed" that CI reads.
+// `npm test`: builds the native addon, type-checks, builds the package (dist/, index.d.ts), runs
+// the Rust core's tests and every ava suite (each against both cores; the CLI and pack tests), then prints one closing line "N passed, N failed" that CI reads.
 // ava's own summary is not in that form, so ava runs with --tap and its counts are parsed here.
 import { spawn } from 'node:child_process'
 
 const steps = [
   { name: 'build the native addon', cmd: 'npm', args: ['run', '--silent', 'build:native'] },
   { name: 'type-check', cmd: 'npm', args: ['run', '--silent', 'typecheck'] },
+  // The CLI and pack tests run the built package (dist/, index.d.ts), so it is built first.
+  { name: 'build the package', cmd: 'npm', args: ['run', '--silent', 'build'] },
   { name: 'Rust core tests', cmd: 'cargo', args: ['test', '--release', '-p', 'chainlog-core'], parse: parseCargo },
   { name: 'ava (both cores)', cmd: 'npx', args: ['ava', '--tap', ...process.argv.slice(2)], parse: parseTap },
 ]

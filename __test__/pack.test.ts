@@ -1,0 +1,191 @@
+import test from 'ava'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { assertBuilt, ROOT } from './helpers/dist.ts'
+
+// The package as npm users get it: `npm pack`, installed from the tarball into a fresh project,
+// used through `import` and `require`, on the native core and then without any binary.
+//
+// How the binary reaches the installed package: exactly as on a user's machine, through its
+// platform package. The test stages npm/<platform>/ with the locally built
+// native/chainlog.<platform>.node, packs it, and installs that tarball next to chainlog's.
+// (The published chainlog lists the six platform packages as optionalDependencies; npm installs
+// the one matching the machine. See npm/README.md for why they are wired in at publish time.)
+
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+
+/** napi-rs's name for this machine's binary: linux-x64-gnu, darwin-arm64, win32-x64-msvc… */
+function hostPlatform(): string {
+  const base = `${process.platform}-${process.arch}`
+  if (process.platform === 'win32') return `${base}-msvc`
+  if (process.platform !== 'linux') return base
+  const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime
+  return `${base}-${glibc ? 'gnu' : 'musl'}`
+}
+
+/** The environment for child npm and node processes, without what `npm test` put in ours. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'CHAINLOG_NATIVE_DIR' && k !== 'NODE_OPTIONS'))
+  return { ...env, ...extra }
+}
+
+function npm(args: string[], cwd: string): string {
+  return execFileSync(NPM, args, { cwd, env: cleanEnv(), encoding: 'utf8', shell: process.platform === 'win32', stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+const PLATFORM = hostPlatform()
+const BINARY = `chainlog.${PLATFORM}.node`
+let work = ''
+let app = ''
+let packed: { files: Array<{ path: string }>; filename: string }
+
+// A script a user might write, once per module system: append (zstd, so the WebAssembly codec
+// runs on the JS core), read back, verify, and catch a ChainlogError by class and code.
+const USAGE = (load: string) => `${load}
+const dir = process.argv[2]
+const log = await Log.open(dir, { backend: 'auto', compression: 'zstd' })
+const second = await Log.open(dir + '-b', { backend: 'auto' }) // the fallback warning comes once per process
+const big = 'chainlog '.repeat(200)
+const appended = await log.append('orders', ['placed', 'paid', big])
+const records = await log.read('orders')
+const got = await log.get('orders', 1)
+const report = await log.verify()
+let error = null
+try { await log.append('../escape', 'x') } catch (e) { error = (e instanceof ChainlogError) + ' ' + e.code }
+console.log(JSON.stringify({
+  backend: log.backend, backendB: second.backend, lastOffset: appended.lastOffset, hash: appended.hash.length,
+  payloads: records.map((r) => r.payload.toString()).map((p) => (p.length > 20 ? p.length : p)),
+  got: got.payload.toString(), ok: report.ok, error,
+}))
+await second.close()
+await log.close()
+`
+const ESM = USAGE(`import { Log, ChainlogError } from 'chainlog'`)
+const CJS = `(async () => {\n${USAGE(`const { Log, ChainlogError } = require('chainlog')`)}})().catch((e) => { console.error(e); process.exit(1) })\n`
+
+const TYPES_MTS = `import { Log, ChainlogError, type LogRecord } from 'chainlog'
+const log: Log = await Log.open('x', { compression: 'zstd', backend: 'auto' })
+const r: { firstOffset: number; hash: Buffer } = await log.append('s', ['a'])
+const records: LogRecord[] = await log.read('s', { from: r.firstOffset, verify: 'checkpoint' })
+const code: string = new ChainlogError('ERR_IO', 'x').code
+export { records, code }
+`
+const TYPES_CTS = `import chainlog = require('chainlog')
+async function main(): Promise<boolean> {
+  const log = await chainlog.Log.open('x', { readOnly: true })
+  const report = await log.verify(undefined, { onProgress: ({ bytesDone, bytesTotal }) => void (bytesDone / bytesTotal) })
+  return report.ok
+}
+export = main
+`
+
+test.before(() => {
+  assertBuilt()
+  work = mkdtempSync(join(tmpdir(), 'chainlog-pack-'))
+  // The package: scripts are skipped (prepack would rebuild dist/ under the feet of the other
+  // test files); npm test has just built it and assertBuilt checked it is current.
+  packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT))[0]
+
+  // This machine's platform package, as the release publishes it.
+  const native = join(ROOT, 'native', BINARY)
+  if (!existsSync(native)) throw new Error(`no ${native}: run npm run build:native`)
+  const plat = join(work, 'platform')
+  mkdirSync(plat)
+  for (const f of ['package.json', 'README.md']) copyFileSync(join(ROOT, 'npm', PLATFORM, f), join(plat, f))
+  copyFileSync(native, join(plat, BINARY))
+  const platformTgz = JSON.parse(npm(['pack', '--json', '--pack-destination', work], plat))[0].filename
+
+  app = join(work, 'app')
+  mkdirSync(app)
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
+  writeFileSync(join(app, 'esm.mjs'), ESM)
+  writeFileSync(join(app, 'cjs.cjs'), CJS)
+  writeFileSync(join(app, 'types.mts'), TYPES_MTS)
+  writeFileSync(join(app, 'types.cts'), TYPES_CTS)
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true,
+      types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
+    },
+    files: ['types.mts', 'types.cts'],
+  }))
+  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed.filename), join(work, platformTgz)], app)
+})
+
+test.after.always(() => { if (work) rmSync(work, { recursive: true, force: true }) })
+
+function run(file: string, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(work, 'store-'))
+  const r = spawnSync(process.execPath, [file, join(dir, 'log')], { cwd: app, env: cleanEnv(env), encoding: 'utf8', timeout: 60_000 })
+  if (r.status !== 0) throw new Error(`${file} exited ${r.status}: ${r.stderr}`)
+  return { result: JSON.parse(r.stdout.trim().split('\n').pop()!), stderr: r.stderr }
+}
+
+const EXPECTED = { lastOffset: 2, hash: 32, payloads: ['placed', 'paid', 1800], got: 'paid', ok: true, error: 'true ERR_INVALID_ARGUMENT' }
+
+test.serial('the tarball holds the compiled builds, the types and the CLI, and no sources or binaries', (t) => {
+  const files = packed.files.map((f) => f.path).sort()
+  for (const f of ['package.json', 'index.d.ts', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.cts', 'dist/cli.js', 'README.md', 'LICENSE']) {
+    t.true(files.includes(f), `${f} is packed`)
+  }
+  const stray = files.filter((f) => /^(ts|__test__|crates|target|bench|scripts|npm|native)\//.test(f) || /\.(ts|node)$/.test(f) && !f.endsWith('.d.ts'))
+  t.deepEqual(stray, [], 'no TypeScript sources, tests, Rust, benchmarks or binaries')
+  const pkg = JSON.parse(readFileSync(join(app, 'node_modules', 'chainlog', 'package.json'), 'utf8'))
+  t.deepEqual(Object.keys(pkg.exports['.']), ['import', 'require'])
+  t.is(pkg.bin.chainlog, 'dist/cli.js')
+  t.truthy(pkg.engines.node)
+})
+
+test.serial('import and require both append, read and verify on the native core from the platform package', (t) => {
+  for (const file of ['esm.mjs', 'cjs.cjs']) {
+    const { result, stderr } = run(file)
+    t.like(result, { backend: 'native', backendB: 'native', ...EXPECTED }, file)
+    t.notRegex(stderr, /Warning/, `${file}: no warning when the native core loads`)
+  }
+})
+
+test.serial('the types resolve for import and for require', (t) => {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+  const r = spawnSync(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], { cwd: app, encoding: 'utf8' })
+  t.is(r.status, 0, r.stdout + r.stderr)
+})
+
+test.serial('the installed chainlog command verifies a store, and bench says where it runs', (t) => {
+  const dir = mkdtempSync(join(work, 'cli-'))
+  const bin = join(app, 'node_modules', '.bin', process.platform === 'win32' ? 'chainlog.cmd' : 'chainlog')
+  const cli = (args: string[], input?: string) =>
+    spawnSync(bin, args, { cwd: app, env: cleanEnv(), encoding: 'utf8', input, shell: process.platform === 'win32', timeout: 60_000 })
+  t.is(cli(['append', dir, 'events'], 'one\ntwo\n').status, 0)
+  const v = cli(['verify', dir])
+  t.is(v.status, 0, v.stderr)
+  t.regex(v.stdout, /verify: ok/)
+  const b = cli(['bench'])
+  t.is(b.status, 2)
+  t.regex(b.stderr, /source checkout/)
+})
+
+test.serial('with the platform package removed, auto falls back to the JS core and says so once', (t) => {
+  rmSync(join(app, 'node_modules', '@chainlog'), { recursive: true, force: true })
+  const empty = mkdtempSync(join(work, 'no-native-'))
+  for (const file of ['esm.mjs', 'cjs.cjs']) {
+    const { result, stderr } = run(file, { CHAINLOG_NATIVE_DIR: empty })
+    t.like(result, { backend: 'js', backendB: 'js', ...EXPECTED }, file)
+    const warnings = stderr.match(/CHAINLOG_NATIVE_UNAVAILABLE/g) ?? []
+    t.is(warnings.length, 1, `${file}: one warning per process; stderr: ${stderr}`)
+    t.regex(stderr, /falling back to the JavaScript core/)
+  }
+})
+
+test('npm/ platform packages match package.json (names, version, os/cpu/libc)', (t) => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'platform-packages.mjs'), '--check'], { encoding: 'utf8' })
+  t.is(r.status, 0, r.stderr)
+  const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+  for (const p of ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']) {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'npm', p, 'package.json'), 'utf8'))
+    t.is(pkg.name, `@chainlog/${p}`)
+    t.is(pkg.version, root.version)
+    t.is(pkg.main, `chainlog.${p}.node`)
+  }
+})

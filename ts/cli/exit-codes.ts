@@ -1,0 +1,35 @@
+/**
+ * The CLI's exit codes and how a failure maps onto them. Scripts depend on these numbers.
+ *
+ *   0  all good
+ *   1  problems found: verify reported damage, or a read hit a broken chain or corrupt record
+ *   2  usage error: bad or missing arguments, or a <dir> that is not a chainlog store
+ *   3  I/O error: the store exists but could not be read or written (permissions, EIO, locked…)
+ */
+import { ChainlogError } from '../index.ts'
+
+export const EXIT_OK = 0
+export const EXIT_PROBLEMS = 1
+export const EXIT_USAGE = 2
+export const EXIT_IO = 3
+
+/** A failure the CLI has already described; `exitCode` is one of the codes above. */
+export class CliFailure extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message)
+    this.name = 'CliFailure'
+  }
+}
+
+export const usageError = (message: string) => new CliFailure(message, EXIT_USAGE)
+
+/** The exit code for an error thrown by the engine or by the CLI itself. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CliFailure) return err.exitCode
+  const code = (err as { code?: unknown } | null)?.code
+  if (err instanceof ChainlogError || typeof code === 'string') {
+    if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_RECORD_TOO_LARGE') return EXIT_USAGE
+    if (code === 'ERR_CHAIN_BROKEN' || code === 'ERR_CORRUPT') return EXIT_PROBLEMS
+  }
+  return EXIT_IO
+}

@@ -1,0 +1,130 @@
+/**
+ * The `chainlog` command line (package.json "bin"). Commands that only read open the store
+ * read-only, so they run next to a live writer. Exit codes: see exit-codes.ts.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { appendCommand } from './append.ts'
+import { benchCommand } from './bench.ts'
+import { EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.ts'
+import { inspectCommand } from './inspect.ts'
+import { packageRoot } from './package-root.ts'
+import { readCommand, tailCommand } from './read.ts'
+import { verifyCommand } from './verify.ts'
+
+/** A non-negative safe integer argument, as offsets and counts are. */
+function count(value: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('expected a non-negative integer.')
+  return Number(value)
+}
+
+/** A time: milliseconds since the epoch, or a date string Date.parse understands (ISO 8601). */
+function time(value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value)
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError('expected milliseconds since the epoch or an ISO 8601 date.')
+  return ms
+}
+
+function program(): Command {
+  const p = new Command('chainlog')
+    .description('Inspect, verify, read and append to chainlog stores (tamper-evident append-only event logs).')
+    .version(packageRoot().version, '-V, --version')
+    .showHelpAfterError('(run chainlog --help or chainlog <command> --help for usage)')
+    .exitOverride()
+    .addHelpText('after', '\nExit codes: 0 all good, 1 problems found, 2 usage error (including a <dir> that is not a store), 3 I/O error.')
+
+  p.command('verify')
+    .description('check every record of one stream or all: framing, CRCs, offsets, hash chain, checkpoints, index')
+    .argument('<dir>', 'store directory')
+    .argument('[stream]', 'only this stream (default: all)')
+    .option('--json', 'print the report as JSON')
+    .option('--progress', 'always draw the progress bar (default: on a terminal, for large stores)')
+    .option('--no-progress', 'never draw the progress bar')
+    .action(async (dir: string, stream: string | undefined, o: { json?: boolean; progress?: boolean }) => {
+      process.exitCode = await verifyCommand(dir, stream, { json: o.json, progress: progressMode(o.progress) })
+    })
+
+  p.command('inspect')
+    .description('show streams, heads, checkpoints, segments and sizes (no checking)')
+    .argument('<dir>', 'store directory')
+    .argument('[stream]', 'only this stream (default: all)')
+    .option('--json', 'print as JSON')
+    .action(async (dir: string, stream: string | undefined, o: { json?: boolean }) => {
+      process.exitCode = await inspectCommand(dir, stream, o)
+    })
+
+  p.command('read')
+    .description('print records (data records only, in offset order), verified as they are read')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .option('--from <offset>', 'first offset', count)
+    .option('--from-time <time>', 'first record with a timestamp at or after this (ms since the epoch, or ISO 8601)', time)
+    .option('--limit <n>', 'at most this many records', count)
+    .addOption(new Option('--verify <mode>', 'how much of the chain to check').choices(['checkpoint', 'genesis', 'none']).default('checkpoint'))
+    .option('--json', 'one JSON object per line (payload as text, or payloadBase64 when not UTF-8)')
+    .action(async (dir: string, stream: string, o: { from?: number; fromTime?: number; limit?: number; json?: boolean; verify: 'checkpoint' | 'genesis' | 'none' }) => {
+      process.exitCode = await readCommand(dir, stream, o)
+    })
+
+  p.command('tail')
+    .description('print the last records of a stream, then follow new appends until interrupted')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .option('-n, --lines <n>', 'how many existing records to print first', count, 10)
+    .option('--from <offset>', 'start at this offset instead', count)
+    .option('--json', 'one JSON object per line')
+    .action(async (dir: string, stream: string, o: { lines: number; from?: number; json?: boolean }) => {
+      process.exitCode = await tailCommand(dir, stream, o)
+    })
+
+  p.command('append')
+    .description('append one event per line of stdin (creates the store if needed)')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .addOption(new Option('--compression <codec>', 'payload compression').choices(['none', 'zstd', 'lz4']))
+    .addOption(new Option('--hash <algorithm>', 'chain hash of a new store').choices(['blake3', 'sha256']))
+    .addOption(new Option('--sync <mode>', 'fsync each append (always) or not (never)').choices(['always', 'never']))
+    .option('--json', 'print the result as JSON on stdout')
+    .action(async (dir: string, stream: string, o: { compression?: 'none' | 'zstd' | 'lz4'; hash?: 'blake3' | 'sha256'; sync?: 'always' | 'never'; json?: boolean }) => {
+      process.exitCode = await appendCommand(dir, stream, o)
+    })
+
+  p.command('bench')
+    .description('run the quick benchmark (from a source checkout only)')
+    .option('--full', 'the full suite instead of --quick')
+    .option('--only <ids>', 'only these workloads, e.g. W1,W3')
+    .option('--dry-run', 'print the command instead of running it')
+    .action(async (o: { full?: boolean; only?: string; dryRun?: boolean }) => {
+      process.exitCode = await benchCommand(o)
+    })
+  return p
+}
+
+function progressMode(flag: boolean | undefined): boolean | undefined {
+  // commander sets `progress` to true by default because of --no-progress; only the explicit
+  // --progress on the command line forces the bar on.
+  if (flag === false) return false
+  return process.argv.includes('--progress') ? true : undefined
+}
+
+export async function main(argv: string[]): Promise<number> {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK) // the reader went away (| head)
+    throw err
+  })
+  try {
+    await program().parseAsync(argv)
+    return Number(process.exitCode ?? EXIT_OK)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; a parse error, or no command at all, is a usage error.
+      // Commander has printed the message already.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
+    }
+    const code = exitCodeFor(err)
+    const e = err as { code?: string; message?: string }
+    process.stderr.write(`chainlog: ${e.code && !e.message?.includes(e.code) ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`)
+    return code
+  }
+}
+
+process.exitCode = await main(process.argv)

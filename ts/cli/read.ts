@@ -1,0 +1,118 @@
+/**
+ * `chainlog read <dir> <stream>` prints records page by page (bounded memory on any stream);
+ * `chainlog tail <dir> <stream>` prints the last few and then follows new appends (polling).
+ * Both open the store read-only and verify as they read (the engine's checkpoint mode).
+ */
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Log, LogRecord, VerifyMode } from '../index.ts'
+import { EXIT_OK } from './exit-codes.ts'
+import { recordJson, recordLine } from './output.ts'
+import { withStore } from './store-dir.ts'
+
+/** Records fetched per read call: bounds memory while keeping calls few. */
+const PAGE_RECORDS = 1000
+
+export interface ReadCommandOptions {
+  from?: number
+  fromTime?: number
+  limit?: number
+  json?: boolean
+  verify?: VerifyMode
+}
+
+export async function readCommand(dir: string, stream: string, opts: ReadCommandOptions): Promise<number> {
+  await withStore(dir, { readOnly: true }, async (log) => {
+    let remaining = opts.limit ?? Infinity
+    let page = await log.read(stream, {
+      from: opts.from, fromTime: opts.fromTime, verify: opts.verify, limit: Math.min(remaining, PAGE_RECORDS),
+    })
+    while (page.length > 0 && remaining > 0) {
+      await print(page, opts.json)
+      remaining -= page.length
+      if (remaining <= 0) break
+      page = await log.read(stream, { from: page[page.length - 1].offset + 1, verify: opts.verify, limit: Math.min(remaining, PAGE_RECORDS) })
+    }
+  })
+  return EXIT_OK
+}
+
+export interface TailCommandOptions {
+  lines?: number
+  from?: number
+  json?: boolean
+}
+
+/** How often tail looks for new records. */
+const TAIL_POLL_MS = 250
+
+/**
+ * Prints from `from`, or the last `lines` records, then follows until SIGINT or SIGTERM.
+ *
+ * The writer is usually another process, and the engine's `iterate({ follow: true })` wakes only
+ * on appends made through the same Log. So tail polls instead: when the stream's segment files
+ * change size, it opens the store read-only again (which sees every append made before it opened)
+ * and iterates from the next offset it has not printed yet.
+ */
+export async function tailCommand(dir: string, stream: string, opts: TailCommandOptions): Promise<number> {
+  let stopped = false
+  let wake = () => {}
+  const stop = () => { stopped = true; wake() }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    let seen = segmentSizes(dir, stream)
+    let next = await withStore(dir, { readOnly: true }, async (log) =>
+      printFrom(log, stream, opts.from ?? (await startOfLast(log, stream, opts.lines ?? 10)), opts.json))
+    while (!stopped) {
+      await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, TAIL_POLL_MS) })
+      const now = segmentSizes(dir, stream)
+      if (stopped || now === seen) continue
+      seen = now
+      next = await withStore(dir, { readOnly: true }, (log) => printFrom(log, stream, next, opts.json))
+    }
+  } finally {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  }
+  return EXIT_OK
+}
+
+/** Prints every record from `from` on; returns the offset after the last one printed. */
+async function printFrom(log: Log, stream: string, from: number, json: boolean | undefined): Promise<number> {
+  let next = from
+  for await (const record of log.iterate(stream, { from })) {
+    await print([record], json)
+    next = record.offset + 1
+  }
+  return next
+}
+
+/** A cheap fingerprint of the stream's segment files (names and sizes): changes on every append. */
+function segmentSizes(dir: string, stream: string): string {
+  const streamDir = join(dir, stream)
+  try {
+    return readdirSync(streamDir).filter((f) => f.endsWith('.log')).sort().map((f) => `${f}:${statSync(join(streamDir, f)).size}`).join(',')
+  } catch {
+    return '' // not created yet
+  }
+}
+
+/** The offset from which the last `lines` data records start (checkpoints leave gaps in offsets). */
+async function startOfLast(log: Log, stream: string, lines: number): Promise<number> {
+  const { nextOffset } = await log.head(stream)
+  if (lines === 0) return nextOffset
+  // Go back far enough to cover `lines` data records plus any checkpoints between them.
+  let from = Math.max(0, nextOffset - lines)
+  for (;;) {
+    const records = await log.read(stream, { from, verify: 'none' })
+    if (records.length >= lines || from === 0) return records.length > lines ? records[records.length - lines].offset : from
+    from = Math.max(0, from - lines)
+  }
+}
+
+/** Writes records to stdout, waiting for the pipe to drain (`| head` closes it early: exit quietly). */
+async function print(records: LogRecord[], json: boolean | undefined): Promise<void> {
+  const text = records.map((r) => (json ? JSON.stringify(recordJson(r)) : recordLine(r))).join('\n') + '\n'
+  if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve))
+}

@@ -1,0 +1,33 @@
+import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { Log, type LogOptions } from '../index.ts'
+import { usageError } from './exit-codes.ts'
+
+/** The store file every chainlog data directory has (SPEC §2). */
+const STORE_FILE = 'chainlog.json'
+
+/**
+ * Opens the store at `dir`. Commands that only read pass readOnly: they take no lock, write
+ * nothing, and work next to a running writer. A <dir> that does not exist or holds no store is a
+ * usage error (exit 2), not an I/O error: the command named the wrong place, nothing was read.
+ * Only `append` may create a store (`create: true`).
+ */
+export async function openStore(dir: string, options: LogOptions & { create?: boolean }): Promise<Log> {
+  const { create = false, ...logOptions } = options
+  if (!create) {
+    if (!existsSync(dir)) throw usageError(`no such directory: ${dir}`)
+    if (!statSync(dir).isDirectory()) throw usageError(`not a directory: ${dir}`)
+    if (!existsSync(join(dir, STORE_FILE))) throw usageError(`not a chainlog store (no ${STORE_FILE}): ${dir}`)
+  }
+  return Log.open(dir, logOptions)
+}
+
+/** Runs `body` with the store open and always closes it. */
+export async function withStore<T>(dir: string, options: LogOptions & { create?: boolean }, body: (log: Log) => Promise<T>): Promise<T> {
+  const log = await openStore(dir, options)
+  try {
+    return await body(log)
+  } finally {
+    await log.close()
+  }
+}
