@@ -9,6 +9,7 @@
  */
 import { compress as wasmCompress, compressUsingDict, createCCtx, init as wasmInit } from '@bokuweb/zstd-wasm'
 import { decompress as fzstdDecompress } from 'fzstd'
+import { createXXHash64, type IHasher } from 'hash-wasm'
 import { ChainlogError } from '../../errors.ts'
 import { DEFAULT_ZSTD_LEVEL } from '../format.ts'
 
@@ -18,6 +19,12 @@ const MAX_BLOCK_BYTES = 128 * 1024
 const BLOCK_RAW = 0
 const BLOCK_RLE = 1
 const BLOCK_COMPRESSED = 2
+/**
+ * Largest input compressed in the zstd WebAssembly heap (2 GiB at most, holding input and output
+ * side by side). @bokuweb/zstd-wasm does not check its mallocs, so a failed one would write over
+ * the module's memory: larger inputs are refused before they get there.
+ */
+export const MAX_ZSTD_WASM_INPUT = 512 * 1024 * 1024
 
 let ready: Promise<void> | undefined
 /**
@@ -27,10 +34,13 @@ let ready: Promise<void> | undefined
  */
 let cctx = 0
 const NO_DICT = new Uint8Array(0)
+/** XXH64 for frames that carry a content checksum (fzstd skips it; libzstd checks it). */
+let xxh64: IHasher | undefined
 
 /** Loads the zstd WebAssembly module once. */
 export function initZstd(): Promise<void> {
-  ready ??= wasmInit().then(() => {
+  ready ??= Promise.all([wasmInit(), createXXHash64()]).then(([, hasher]) => {
+    xxh64 = hasher
     const ctx = createCCtx()
     if (ctx !== 0 && reusedContextAgrees(ctx)) cctx = ctx
   })
@@ -51,6 +61,9 @@ function reusedContextAgrees(ctx: number): boolean {
 /** One zstd frame of `data` at `level` (0 means DEFAULT_ZSTD_LEVEL). */
 export function zstdCompress(data: Uint8Array, level: number): Uint8Array {
   const lv = level === 0 ? DEFAULT_ZSTD_LEVEL : level
+  if (data.length > MAX_ZSTD_WASM_INPUT) {
+    throw new ChainlogError('ERR_UNSUPPORTED', `the JS core compresses at most ${MAX_ZSTD_WASM_INPUT} bytes with zstd, got ${data.length}`)
+  }
   try {
     return cctx !== 0 ? compressUsingDict(cctx, data, NO_DICT, lv) : wasmCompress(data, lv)
   } catch (cause) {
@@ -67,6 +80,16 @@ function corrupt(message: string): ChainlogError {
  * structure as far as it can be checked without decoding. Throws ERR_CORRUPT otherwise.
  */
 export function zstdFrameContentSize(src: Uint8Array, maxBytes: number): number {
+  return walkFrame(src, maxBytes).contentSize
+}
+
+interface FrameInfo {
+  contentSize: number
+  /** Position of the 4-byte content checksum, or -1 when the frame has none. */
+  checksumAt: number
+}
+
+function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
   const len = src.length
   if (len < 6) throw corrupt(`${len} bytes is shorter than a frame header`)
   const magic = (src[0] | (src[1] << 8) | (src[2] << 16) | (src[3] << 24)) >>> 0
@@ -127,23 +150,31 @@ export function zstdFrameContentSize(src: Uint8Array, maxBytes: number): number 
     if (known > contentSize) throw corrupt(`blocks decode to more than the declared ${contentSize} bytes`)
     if (last) break
   }
+  const checksumAt = checksum ? p : -1
   if (checksum) p += 4
   if (p !== len) throw corrupt(p > len ? 'truncated frame checksum' : `${len - p} bytes after the frame (exactly one frame expected)`)
-  if (known + compressedBlocks * blockMax < contentSize) {
-    throw corrupt(`blocks cannot fill the declared ${contentSize} bytes`)
+  if (compressedBlocks === 0 ? known !== contentSize : known + compressedBlocks * blockMax < contentSize) {
+    throw corrupt(`blocks cannot decode to the declared ${contentSize} bytes`)
   }
-  return contentSize
+  return { contentSize, checksumAt }
 }
 
 /** Decompresses the single frame `src` into a new buffer of its declared size (≤ maxBytes). */
 export function zstdDecompress(src: Uint8Array, maxBytes: number): Buffer {
-  const size = zstdFrameContentSize(src, maxBytes)
+  const { contentSize: size, checksumAt } = walkFrame(src, maxBytes)
   const out = Buffer.alloc(size)
   try {
     // fzstd decodes straight into `out`; with an output buffer given it allocates no window.
     fzstdDecompress(src, new Uint8Array(out.buffer, out.byteOffset, size))
   } catch (cause) {
     throw new ChainlogError('ERR_CORRUPT', `zstd payload does not decode: ${String((cause as Error)?.message ?? cause)}`, { cause })
+  }
+  if (checksumAt >= 0 && xxh64 !== undefined) {
+    // The checksum is the low 32 bits of XXH64(content), stored little-endian; digest() is big-endian.
+    const digest = xxh64.init().update(out).digest('binary')
+    if (src[checksumAt] !== digest[7] || src[checksumAt + 1] !== digest[6] || src[checksumAt + 2] !== digest[5] || src[checksumAt + 3] !== digest[4]) {
+      throw corrupt('content checksum does not match')
+    }
   }
   return out
 }
