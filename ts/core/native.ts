@@ -1,0 +1,351 @@
+/**
+ * The native core: finds and loads the napi-rs binary built from crates/chainlog-node, refuses a
+ * stale one (abiVersion ≠ CORE_ABI), and wraps it as a ChainlogCore.
+ *
+ * The Rust side checks every value (safe integers, ranges, lengths, hash names) and reports
+ * failures as errors whose message starts with the code ("ERR_CORRUPT: …"); this file checks
+ * only JS types, which the binding cannot see before napi's conversion, and turns the code
+ * prefix back into a ChainlogError.
+ *
+ * Search order: $CHAINLOG_NATIVE_DIR only, when set; else the platform package
+ * (@chainlog/<platform>, see npm/README.md), then <repo root>/native/ (npm run build:native).
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ChainlogError, isErrorCode } from '../errors.ts'
+import {
+  CORE_ABI,
+  type ChainlogCore,
+  type DecodeInput,
+  type DecodeResult,
+  type EncodeBatchInput,
+  type EncodeBatchResult,
+  type FindValidRecordInput,
+  type FindValidRecordResult,
+  type HashAlgorithm,
+  type RecordHashInput,
+  type ScanInput,
+  type ScanResult,
+  type ScanStop,
+} from './interface.ts'
+
+/** The raw binding (crates/chainlog-node/src/lib.rs). Nullable results come back as undefined. */
+interface RawScanResult extends Omit<ScanResult, 'nextOffset' | 'lastTimestamp' | 'lastHash' | 'stopOffset' | 'stop'> {
+  nextOffset?: number
+  lastTimestamp?: number
+  lastHash?: Buffer
+  stopOffset?: number
+  stop: string
+}
+
+interface RawBinding {
+  abiVersion(): number
+  encodeBatch(input: EncodeBatchInput): Omit<EncodeBatchResult, 'hashes'> & { hashes?: Buffer }
+  scanSegment(input: ScanInput): RawScanResult
+  scanSegmentAsync(input: ScanInput): Promise<RawScanResult>
+  findValidRecord(input: FindValidRecordInput): { state: string; position: number; needBytes: number }
+  decodeRecords(input: DecodeInput): DecodeResult
+  decodeRecordsAsync(input: DecodeInput): Promise<DecodeResult>
+  commitment(hash: string, payload: Uint8Array): Buffer
+  recordHash(hash: string, input: RecordHashInput): Buffer
+  crc32(data: Uint8Array): number
+  compress(codec: number, level: number, data: Uint8Array): Buffer
+  decompress(form: number, stored: Uint8Array, maxBytes: number): Buffer
+}
+
+const BINARY_NAME = 'chainlog'
+const PACKAGE_SCOPE = '@chainlog'
+
+// ---- finding the binary ----------------------------------------------------------------------
+
+function isMusl(): boolean {
+  try {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+    return !report?.header?.glibcVersionRuntime
+  } catch {
+    return existsSync('/etc/alpine-release')
+  }
+}
+
+/** Platform tags to try, best first (napi-rs naming: linux-x64-gnu, darwin-arm64, win32-x64-msvc). */
+function platformTags(): string[] {
+  const { platform, arch } = process
+  if (platform === 'linux') {
+    const libcs = isMusl() ? ['musl', 'gnu'] : ['gnu', 'musl'] // a wrong guess falls back cleanly
+    return libcs.map((libc) => `linux-${arch}-${libc}`)
+  }
+  if (platform === 'win32') return [`win32-${arch}-msvc`]
+  return [`${platform}-${arch}`]
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0] : String(err)
+}
+
+/** <repo root>/native; in the bundled dist/ build this file sits one level below the root. */
+function localNativeDir(): string {
+  const here = fileURLToPath(new URL('.', import.meta.url))
+  for (const up of ['../..', '..']) {
+    const dir = join(here, up, 'native')
+    if (existsSync(dir)) return dir
+  }
+  return join(here, '../..', 'native')
+}
+
+type Candidate = { where: string; load: () => unknown }
+
+function candidates(require: NodeRequire): Candidate[] {
+  const tags = platformTags()
+  const fromDir = (dir: string): Candidate[] => {
+    let files: string[]
+    try {
+      files = readdirSync(dir)
+    } catch {
+      return []
+    }
+    const wanted = [...tags.map((t) => `${BINARY_NAME}.${t}.node`), `${BINARY_NAME}.node`]
+    return wanted.filter((f) => files.includes(f)).map((f) => ({ where: join(dir, f), load: () => require(join(dir, f)) }))
+  }
+  const override = process.env.CHAINLOG_NATIVE_DIR
+  if (override) return fromDir(override)
+  const packages = tags.flatMap((t) => [`${PACKAGE_SCOPE}/${t}`, `${BINARY_NAME}-${t}`])
+  return [
+    ...packages.map((name) => ({ where: name, load: () => require(name) })),
+    ...fromDir(localNativeDir()),
+  ]
+}
+
+/** Loads the native core, or says why it could not. */
+export function loadNativeCore(): { core: ChainlogCore } | { error: string } {
+  const require = createRequire(import.meta.url)
+  const tried: string[] = []
+  const list = candidates(require)
+  for (const c of list) {
+    let binding: RawBinding
+    try {
+      binding = c.load() as RawBinding
+    } catch (err) {
+      const missing = (err as { code?: string }).code === 'MODULE_NOT_FOUND' && !c.where.endsWith('.node')
+      if (!missing) tried.push(`${c.where}: ${describe(err)}`)
+      continue
+    }
+    const abi = typeof binding?.abiVersion === 'function' ? binding.abiVersion() : undefined
+    if (abi !== CORE_ABI) {
+      tried.push(`${c.where}: ABI version ${String(abi)}, this chainlog needs ${CORE_ABI} (a stale or foreign binary)`)
+      continue
+    }
+    return { core: wrap(binding) }
+  }
+  const where = process.env.CHAINLOG_NATIVE_DIR
+    ? `CHAINLOG_NATIVE_DIR=${process.env.CHAINLOG_NATIVE_DIR}`
+    : `${PACKAGE_SCOPE}/${platformTags()[0]} or ${localNativeDir()}`
+  return { error: tried.length ? tried.join('; ') : `no ${BINARY_NAME} binary for ${platformTags()[0]} in ${where}` }
+}
+
+// ---- the wrapper -------------------------------------------------------------------------------
+
+function invalid(message: string): ChainlogError {
+  return new ChainlogError('ERR_INVALID_ARGUMENT', message)
+}
+
+/** Turns a binding error ("ERR_CODE: message") into a ChainlogError; anything else is napi refusing a type. */
+function toChainlogError(err: unknown): ChainlogError {
+  if (err instanceof ChainlogError) return err
+  const message = describe(err)
+  const m = /^(ERR_[A-Z_]+): /.exec(message)
+  if (m && isErrorCode(m[1])) return new ChainlogError(m[1], message.slice(m[0].length))
+  return new ChainlogError('ERR_INVALID_ARGUMENT', `native core refused its arguments: ${message}`, { cause: err })
+}
+
+function call<T>(body: () => T): T {
+  try {
+    return body()
+  } catch (err) {
+    throw toChainlogError(err)
+  }
+}
+
+async function callAsync<T>(body: () => Promise<T>): Promise<T> {
+  try {
+    return await body()
+  } catch (err) {
+    throw toChainlogError(err)
+  }
+}
+
+// JS types only: the values (safe integers, ranges, lengths) are checked in Rust.
+function object(v: unknown, what: string): void {
+  if (v === null || typeof v !== 'object') throw invalid(`${what} needs an input object`)
+}
+function number(v: unknown, what: string): void {
+  if (typeof v !== 'number') throw invalid(`${what} must be a number, got ${typeof v}`)
+}
+function nullableNumber(v: unknown, what: string): void {
+  if (v !== null && v !== undefined) number(v, what)
+}
+function bytes(v: unknown, what: string): void {
+  if (!(v instanceof Uint8Array)) throw invalid(`${what} must be a Uint8Array`)
+}
+function nullableBytes(v: unknown, what: string): void {
+  if (v !== null && v !== undefined) bytes(v, what)
+}
+function string(v: unknown, what: string): void {
+  if (typeof v !== 'string') throw invalid(`${what} must be a string`)
+}
+function boolean(v: unknown, what: string): void {
+  if (typeof v !== 'boolean') throw invalid(`${what} must be a boolean`)
+}
+
+/** napi's Option<T> takes undefined, not null: nullable fields are passed as undefined. */
+function rawScan(input: ScanInput): ScanInput {
+  return {
+    ...input,
+    firstOffset: input.firstOffset ?? undefined,
+    prevHash: input.prevHash ?? undefined,
+    prevTimestamp: input.prevTimestamp ?? undefined,
+  } as unknown as ScanInput
+}
+
+function rawDecode(input: DecodeInput): DecodeInput {
+  return { ...input, expectPrevHash: input.expectPrevHash ?? undefined } as unknown as DecodeInput
+}
+
+function checkScan(input: ScanInput): void {
+  object(input, 'scanSegment')
+  string(input.hash, 'hash')
+  string(input.stream, 'stream')
+  bytes(input.data, 'data')
+  number(input.basePosition, 'basePosition')
+  nullableNumber(input.firstOffset, 'firstOffset')
+  nullableBytes(input.prevHash, 'prevHash')
+  nullableNumber(input.prevTimestamp, 'prevTimestamp')
+  boolean(input.verifyChain, 'verifyChain')
+  boolean(input.final, 'final')
+}
+
+function checkDecode(input: DecodeInput): void {
+  object(input, 'decodeRecords')
+  string(input.hash, 'hash')
+  string(input.stream, 'stream')
+  bytes(input.data, 'data')
+  number(input.basePosition, 'basePosition')
+  if (!(input.positions instanceof Float64Array)) throw invalid('positions must be a Float64Array')
+  nullableBytes(input.expectPrevHash, 'expectPrevHash')
+  number(input.payloadsFrom, 'payloadsFrom')
+  number(input.maxPayloadBytes, 'maxPayloadBytes')
+}
+
+function scanResult(r: RawScanResult): ScanResult {
+  return {
+    count: r.count,
+    positions: r.positions,
+    offsets: r.offsets,
+    timestamps: r.timestamps,
+    kinds: r.kinds,
+    validLength: r.validLength,
+    nextOffset: r.nextOffset ?? null,
+    lastTimestamp: r.lastTimestamp ?? null,
+    lastHash: r.lastHash ?? null,
+    stop: r.stop as ScanStop,
+    stopPosition: r.stopPosition,
+    stopOffset: r.stopOffset ?? null,
+    reason: r.reason,
+    needBytes: r.needBytes,
+    nextValidPosition: r.nextValidPosition,
+    searchFrom: r.searchFrom,
+  }
+}
+
+function wrap(native: RawBinding): ChainlogCore {
+  const core = {
+    name: 'native',
+    abiVersion: () => native.abiVersion(),
+
+    encodeBatch(input: EncodeBatchInput): EncodeBatchResult {
+      object(input, 'encodeBatch')
+      string(input.hash, 'hash')
+      string(input.stream, 'stream')
+      number(input.firstOffset, 'firstOffset')
+      bytes(input.prevHash, 'prevHash')
+      number(input.kind, 'kind')
+      number(input.codec, 'codec')
+      number(input.level, 'level')
+      bytes(input.payloads, 'payloads')
+      if (!(input.lengths instanceof Uint32Array)) throw invalid('lengths must be a Uint32Array')
+      if (!(input.timestamps instanceof Float64Array)) throw invalid('timestamps must be a Float64Array')
+      if (input.wantHashes !== undefined) boolean(input.wantHashes, 'wantHashes')
+      const r = call(() => native.encodeBatch(input))
+      return { bytes: r.bytes, positions: r.positions, lastHash: r.lastHash, hashes: r.hashes ?? null }
+    },
+
+    scanSegment(input: ScanInput): ScanResult {
+      checkScan(input)
+      return scanResult(call(() => native.scanSegment(rawScan(input))))
+    },
+
+    async scanSegmentAsync(input: ScanInput): Promise<ScanResult> {
+      checkScan(input)
+      return scanResult(await callAsync(() => native.scanSegmentAsync(rawScan(input))))
+    },
+
+    findValidRecord(input: FindValidRecordInput): FindValidRecordResult {
+      object(input, 'findValidRecord')
+      bytes(input.data, 'data')
+      number(input.basePosition, 'basePosition')
+      boolean(input.final, 'final')
+      const r = call(() => native.findValidRecord(input))
+      return { state: r.state as FindValidRecordResult['state'], position: r.position, needBytes: r.needBytes }
+    },
+
+    decodeRecords(input: DecodeInput): DecodeResult {
+      checkDecode(input)
+      return call(() => native.decodeRecords(rawDecode(input)))
+    },
+
+    async decodeRecordsAsync(input: DecodeInput): Promise<DecodeResult> {
+      checkDecode(input)
+      return callAsync(() => native.decodeRecordsAsync(rawDecode(input)))
+    },
+
+    commitment(hash: HashAlgorithm, payload: Uint8Array): Buffer {
+      string(hash, 'hash')
+      bytes(payload, 'payload')
+      return call(() => native.commitment(hash, payload))
+    },
+
+    recordHash(hash: HashAlgorithm, input: RecordHashInput): Buffer {
+      string(hash, 'hash')
+      object(input, 'recordHash')
+      string(input.stream, 'stream')
+      bytes(input.prevHash, 'prevHash')
+      number(input.offset, 'offset')
+      number(input.timestamp, 'timestamp')
+      number(input.kind, 'kind')
+      number(input.payloadLength, 'payloadLength')
+      bytes(input.commitment, 'commitment')
+      return call(() => native.recordHash(hash, input))
+    },
+
+    crc32(data: Uint8Array): number {
+      bytes(data, 'data')
+      return call(() => native.crc32(data))
+    },
+
+    compress(codec: number, level: number, data: Uint8Array): Buffer {
+      number(codec, 'codec')
+      number(level, 'level')
+      bytes(data, 'data')
+      return call(() => native.compress(codec, level, data))
+    },
+
+    decompress(form: number, stored: Uint8Array, maxBytes: number): Buffer {
+      number(form, 'form')
+      bytes(stored, 'stored')
+      number(maxBytes, 'maxBytes')
+      return call(() => native.decompress(form, stored, maxBytes))
+    },
+  } satisfies ChainlogCore
+  return core
+}
