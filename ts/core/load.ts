@@ -5,8 +5,12 @@ import { loadNativeCore } from './native.ts'
 
 export type BackendChoice = 'auto' | BackendName
 
+/** Code of the one-line warning emitted when backend 'auto' falls back to the JS core. */
+export const NATIVE_FALLBACK_WARNING = 'CHAINLOG_NATIVE_UNAVAILABLE'
+
 let jsCore: Promise<ChainlogCore> | undefined
 let native: ReturnType<typeof loadNativeCore> | undefined
+let fallbackWarned = false
 
 /** Why the native core did not load, or null when it did (or was never tried). */
 export function nativeLoadError(): string | null {
@@ -15,7 +19,8 @@ export function nativeLoadError(): string | null {
 
 /**
  * The core for `backend`: 'native' fails with ERR_UNSUPPORTED when no binary loads; 'auto' picks
- * native when it loads and the JS core otherwise. Cores are loaded once per process.
+ * native when it loads and the JS core otherwise, saying so once per process with a warning
+ * (code CHAINLOG_NATIVE_UNAVAILABLE). Cores are loaded once per process.
  */
 export async function loadCore(backend: BackendChoice = 'auto'): Promise<ChainlogCore> {
   if (backend !== 'auto' && backend !== 'native' && backend !== 'js') {
@@ -26,6 +31,11 @@ export async function loadCore(backend: BackendChoice = 'auto'): Promise<Chainlo
     if ('core' in native) return native.core
     if (backend === 'native') {
       throw new ChainlogError('ERR_UNSUPPORTED', `the native core is not available: ${native.error}`)
+    }
+    if (!fallbackWarned) {
+      // Once per process: the JS core is correct but slower, and a missing binary is worth knowing about.
+      fallbackWarned = true
+      process.emitWarning(`chainlog: the native core did not load, falling back to the JavaScript core (${native.error})`, { code: NATIVE_FALLBACK_WARNING })
     }
   }
   jsCore ??= createJsCore()
