@@ -56,7 +56,7 @@ for (const backend of BACKENDS) {
       () => log.get('s', -1), () => log.get('s', 1.5), () => log.get('s', '0' as unknown as number), () => log.get('s', 2 ** 53),
       () => log.read('s', { from: -1 }), () => log.read('s', { from: 0.5 }), () => log.read('s', { limit: -1 }),
       () => log.read('s', { maxBytes: 1.1 }), () => log.read('s', { verify: 'all' as 'none' }), () => log.read('s', { fromTime: -5 }),
-      () => log.read('s', { frm: 1 } as object), () => log.read('s', 5 as object),
+      () => log.read('s', { frm: 1 } as object), () => log.read('s', 5 as unknown as object),
       () => log.append('s', 'x', { expectedOffset: -1 }), () => log.append('s', 'x', { expectedOffset: 0.5 }),
       () => log.append('s', 'x', { expectedHash: Buffer.alloc(31) }), () => log.append('s', 'x', { expectedHash: 'ab' as unknown as Buffer }),
       () => log.append('s', 'x', { timestamp: -1 }), () => log.append('s', 'x', { sync: 'sometimes' as 'never' }),

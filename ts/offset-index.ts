@@ -44,6 +44,10 @@ export class PositionList {
     return this.data[i]
   }
 
+  set(i: number, position: number): void {
+    this.data[i] = position
+  }
+
   last(): number {
     return this.data[this.length - 1]
   }

@@ -9,7 +9,8 @@ import { HASH_BYTES, MAX_PAYLOAD_BYTES } from './core/format.ts'
 import { ChainlogError } from './errors.ts'
 import { checkpointPayloadMatches, findCheckpointAtOrBefore } from './checkpoint.ts'
 import type { LogRecord, VerifyMode } from './options.ts'
-import { segmentFileName } from './segment.ts'
+import { segmentFileName, type Segment } from './segment.ts'
+import type { PositionList } from './offset-index.ts'
 import { ZERO_HASH, type Stream } from './stream.ts'
 
 /** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */
@@ -63,7 +64,33 @@ export class RecordCursor {
     if (this.offset >= end) return null
     const s = this.stream
     const seg = s.segmentFor(this.offset)
-    const index = await s.indexOf(seg)
+    let index = await s.indexOf(seg)
+    let out: LogRecord[] | null = null
+    let count = 0
+    let lastHash: Buffer | null = null
+    try {
+      ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, Infinity))
+    } catch (err) {
+      if (!(err instanceof ChainlogError) || err.code !== 'ERR_CORRUPT') throw err
+      if (await s.repairIndex(seg, index)) {
+        // An index read from disk may be wrong where its CRC is right: rebuilt, try once more.
+        index = await s.indexOf(seg)
+        ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, Infinity))
+      } else {
+        // Damaged data: return the records before the bad one; the next call fails on it.
+        const bad = err.details.position
+        if (typeof bad !== 'number' || bad <= index.at(this.offset - seg.firstOffset)) throw err
+        ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, bad))
+      }
+    }
+    this.offset += count
+    if (this.verify !== 'none') this.expectPrev = lastHash
+    return out
+  }
+
+  /** Decodes the records from this.offset up to `end`, at most a chunk, and only those starting before `stopBefore`. */
+  private async decodeChunk(seg: Segment, index: PositionList, end: number, stopBefore: number): Promise<{ out: LogRecord[]; count: number; lastHash: Buffer }> {
+    const s = this.stream
     const i = this.offset - seg.firstOffset
     const limit = Math.min(Math.min(end, seg.nextOffset) - seg.firstOffset, index.length)
     if (i >= limit) {
@@ -71,7 +98,8 @@ export class RecordCursor {
         stream: s.name, offset: this.offset,
       })
     }
-    const j = index.chunkEnd(i, limit, seg.size, READ_CHUNK_BYTES)
+    let j = index.chunkEnd(i, limit, seg.size, READ_CHUNK_BYTES)
+    while (j > i + 1 && index.at(j - 1) >= stopBefore) j--
     const startPos = index.at(i)
     const endPos = j < index.length ? index.at(j) : seg.size
     const data = await s.readSegment(seg, startPos, endPos - startPos)
@@ -108,9 +136,7 @@ export class RecordCursor {
         prevHash: Buffer.from(d.prevHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES)),
       })
     }
-    this.offset += d.count
-    if (this.verify !== 'none') this.expectPrev = Buffer.from(d.hashes.subarray((d.count - 1) * HASH_BYTES, d.count * HASH_BYTES))
-    return out
+    return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray((d.count - 1) * HASH_BYTES, d.count * HASH_BYTES)) }
   }
 }
 

@@ -36,6 +36,8 @@ export interface CorruptMark {
 
 export interface TailRecovery {
   index: PositionList
+  /** Entries before the tail came from the `.idx` file: checked in shape, not each against the data. */
+  indexFromDisk: boolean
   /** Validated length of the segment (after any truncation). */
   size: number
   nextOffset: number
@@ -64,16 +66,18 @@ export async function recoverTail(input: TailInput): Promise<TailRecovery> {
   const crc = (d: Uint8Array) => core.crc32(d)
   const loaded = await loadIndex(segment.indexPath, fileSize, crc)
   let index = loaded?.ok ? loaded.positions : new PositionList()
+  let indexFromDisk = index.length > 1
   let scan = await scanTail(input, index)
   if (scan.count === 0 && index.length > 0 && scan.outcome !== 'end') {
     // The last indexed position does not hold the record the index promised: the index is
     // wrong, not the data. Validate the whole segment instead.
     index = new PositionList()
+    indexFromDisk = false
     scan = await scanTail(input, index)
   }
   const last = scan.lastCheckpointSeen
   const base = {
-    index, count: index.length, nextOffset: scan.nextOffset ?? segment.firstOffset,
+    index, indexFromDisk, count: index.length, nextOffset: scan.nextOffset ?? segment.firstOffset,
     lastTimestamp: scan.lastTimestamp, lastHash: scan.lastHash, lastCheckpoint: last,
   }
   if (scan.outcome === 'end') return { ...base, size: fileSize, corrupt: null, event: null }

@@ -57,6 +57,8 @@ export class Stream implements CheckpointSource {
   /** A failed write could not be rolled back: appends fail with this until reopened. */
   broken: ChainlogError | null = null
   private readonly sealedIndexes = new Map<number, Promise<PositionList>>()
+  /** Index entries read from `.idx` files and not yet checked one by one against the data. */
+  private readonly untrustedIndexes = new WeakSet<PositionList>()
   private waiters: Array<() => void> = []
   private bytesSinceIndexPersist = 0
   private manifestStale = false
@@ -135,6 +137,7 @@ export class Stream implements CheckpointSource {
     for (let i = 1; i < found.length; i++) {
       const f = found[i]
       if (f.first === null) f.first = manifest?.segments.find((m) => m.segment_num === f.num)?.first_offset ?? null
+      if (f.first === null && i === found.length - 1) f.first = await this.offsetAfter(found[i - 1])
       const prevFirst = found[i - 1].first as number
       if (f.size === 0 || f.first === null || f.first <= prevFirst) {
         structural ??= f.size === 0 ? `${segmentFileName(f.num)} is empty but later segments exist` :
@@ -169,6 +172,7 @@ export class Stream implements CheckpointSource {
           continue
         }
         seg.index = rec.index
+        if (rec.indexFromDisk) this.untrustedIndexes.add(rec.index)
         seg.persistedEntries = 0
         seg.size = rec.size
         seg.nextOffset = rec.nextOffset
@@ -205,6 +209,20 @@ export class Stream implements CheckpointSource {
       await writeManifest(this.dir, manifestOf(this.segments))
       this.manifestStale = false
     }
+  }
+
+  /**
+   * The offset after the last valid record of a segment, found like tail recovery (from its
+   * last indexed record) but cutting nothing; null if it does not end cleanly. Used when the
+   * segment after it has no readable first record and no manifest entry.
+   */
+  private async offsetAfter(f: { num: number; size: number; first: number | null }): Promise<number | null> {
+    if (f.first === null) return null
+    const seg = new Segment(f.num, segmentPath(this.dir, f.num), f.first, f.size, f.first)
+    const rec = await withSegmentReader(seg.path, (handle) =>
+      recoverTail({ core: this.core, hash: this.hash, stream: this.name, segment: seg, handle, fileSize: f.size, mayTruncate: false }),
+    )
+    return rec.corrupt === null && rec.size === f.size ? rec.nextOffset : null
   }
 
   private async removeTempFiles(): Promise<void> {
@@ -280,7 +298,16 @@ export class Stream implements CheckpointSource {
   private async loadSealedIndex(seg: Segment): Promise<PositionList> {
     const crc = (d: Uint8Array) => this.core.crc32(d)
     const loaded = await loadIndex(seg.indexPath, seg.size, crc)
-    if (loaded?.ok && loaded.positions.length === seg.records) return loaded.positions
+    if (loaded?.ok && loaded.positions.length === seg.records) {
+      this.untrustedIndexes.add(loaded.positions)
+      return loaded.positions
+    }
+    return this.rebuildIndex(seg)
+  }
+
+  /** Positions of a sealed segment from a scan of its records (saved as its `.idx` when whole). */
+  private async rebuildIndex(seg: Segment): Promise<PositionList> {
+    const crc = (d: Uint8Array) => this.core.crc32(d)
     const positions = new PositionList()
     const scan = await withSegmentReader(seg.path, (handle) =>
       scanRange(this.core, handle, {
@@ -296,6 +323,41 @@ export class Stream implements CheckpointSource {
     }
     positions.truncate(seg.records)
     return positions
+  }
+
+  /**
+   * Called by a reader that found a record where `index` said one would be and it was not: if
+   * that index came from an `.idx` file, rebuild it from the data and report true (read again);
+   * false means the data itself is damaged.
+   */
+  async repairIndex(seg: Segment, index: PositionList): Promise<boolean> {
+    if (!this.untrustedIndexes.has(index)) return false
+    this.untrustedIndexes.delete(index)
+    if (seg.index === index) {
+      // The active segment: rescan its committed bytes and correct the entries in place (appends
+      // may be pushing to the same list meanwhile).
+      const rebuilt = new PositionList()
+      await withSegmentReader(seg.path, (handle) =>
+        scanRange(this.core, handle, {
+          hash: this.hash, stream: this.name, start: 0, end: seg.size, firstOffset: seg.firstOffset, prevHash: null, prevTimestamp: null,
+          verifyChain: false, onRecords: (r) => { for (let k = 0; k < r.count; k++) rebuilt.push(r.positions[k]) },
+        }),
+      )
+      let changed = false
+      for (let i = 0; i < Math.min(rebuilt.length, index.length); i++) {
+        if (index.at(i) !== rebuilt.at(i)) {
+          index.set(i, rebuilt.at(i))
+          changed = true
+        }
+      }
+      if (changed) seg.persistedEntries = 0
+      return changed
+    }
+    const p = this.rebuildIndex(seg)
+    this.sealedIndexes.set(seg.num, p)
+    const rebuilt = await p
+    for (let i = 0; i < Math.min(rebuilt.length, index.length); i++) if (index.at(i) !== rebuilt.at(i)) return true
+    return rebuilt.length !== index.length
   }
 
   async readSegment(seg: Segment, position: number, length: number): Promise<Buffer> {

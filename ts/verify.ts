@@ -57,7 +57,8 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
       } else if (!isActive && onDisk > size) {
         problem({ offset: nextOffsets[n], code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} has ${onDisk - size} bytes after its last record` })
       }
-      const end = Math.min(size, onDisk)
+      // A damaged stream takes no appends: check all of its bytes, not only those before the damage.
+      const end = isActive && s.corrupt !== null ? onDisk : Math.min(size, onDisk)
       for (;;) {
         const r = await scanRange(s.core, handle, {
           hash: s.hash, stream: s.name, start, end, firstOffset: expectOffset, prevHash, prevTimestamp: prevTs, verifyChain: true,
@@ -102,7 +103,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
     }
     await checkIndex(s, seg, scanned, n === segments.length - 1, size, problem)
   }
-  await checkManifest(s, segments, problem)
+  if (s.corrupt === null) await checkManifest(s, segments, problem) // else it disagrees with the damage by design
   const head = { nextOffset: expectOffset ?? s.nextOffset, hash: prevHash ?? s.headHash }
   if (problems.length === 0 && expectOffset === s.nextOffset && prevHash !== null && !prevHash.equals(s.headHash)) {
     problem({ offset: s.nextOffset, code: 'ERR_CHAIN_BROKEN', message: `the chain ends in ${prevHash.toString('hex')}, the stream's head is ${s.headHash.toString('hex')}` })
