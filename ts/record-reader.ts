@@ -78,14 +78,30 @@ export class RecordCursor {
         ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, Infinity))
       } else {
         // Damaged data: return the records before the bad one; the next call fails on it.
-        const bad = err.details.position
-        if (typeof bad !== 'number' || bad <= index.at(this.offset - seg.firstOffset)) throw err
+        const bad = await this.firstBadPosition(seg, index, end)
+        if (bad <= index.at(this.offset - seg.firstOffset)) throw err
         ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, bad))
       }
     }
     this.offset += count
     if (this.verify !== 'none') this.expectPrev = lastHash
     return out
+  }
+
+  /** Where the records of the next chunk stop being valid (one scan call over the chunk). */
+  private async firstBadPosition(seg: Segment, index: PositionList, end: number): Promise<number> {
+    const s = this.stream
+    const i = this.offset - seg.firstOffset
+    const limit = Math.min(Math.min(end, seg.nextOffset) - seg.firstOffset, index.length)
+    const j = index.chunkEnd(i, limit, seg.size, READ_CHUNK_BYTES)
+    const startPos = index.at(i)
+    const endPos = j < index.length ? index.at(j) : seg.size
+    const data = await s.readSegment(seg, startPos, endPos - startPos)
+    const r = await s.core.scanSegmentAsync({
+      hash: s.hash, stream: s.name, data, basePosition: startPos, firstOffset: this.offset, prevHash: null, prevTimestamp: null,
+      verifyChain: true, final: true,
+    })
+    return r.stop === 'end' ? startPos : r.stopPosition
   }
 
   /** Decodes the records from this.offset up to `end`, at most a chunk, and only those starting before `stopBefore`. */
