@@ -1,0 +1,167 @@
+import test from 'ava'
+import { promises as fsp } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import { BACKENDS } from './helpers/cores.ts'
+import { codeOf, openLog, segmentSize, tempDir, texts } from './helpers/log-dir.ts'
+import { ChainlogError } from '../ts/index.ts'
+
+/** FileHandle.prototype, to count and fail writes and fsyncs (tests here run serially). */
+async function fileHandleProto(dir: string): Promise<FileHandle> {
+  const h = await fsp.open(`${dir}/probe`, 'w')
+  await h.close()
+  return Object.getPrototypeOf(h) as FileHandle
+}
+
+type Patch = { write?: FileHandle['write']; datasync?: FileHandle['datasync'] }
+
+/** Replaces FileHandle methods for the duration of the test. */
+function patch(t: { teardown(fn: () => void): void }, proto: FileHandle, methods: Patch): void {
+  const saved = { write: proto.write, datasync: proto.datasync }
+  Object.assign(proto, methods)
+  t.teardown(() => Object.assign(proto, saved))
+}
+
+function errno(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: injected`), { code })
+}
+
+for (const backend of BACKENDS) {
+  test.serial(`${backend}: many concurrent appends get consecutive offsets in call order`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t), { checkpointEvery: false })
+    const calls = Array.from({ length: 300 }, (_, i) => log.append('s', i % 3 === 0 ? [`e${i}a`, `e${i}b`] : `e${i}`))
+    const results = await Promise.all(calls)
+    let next = 0
+    for (const [i, r] of results.entries()) {
+      t.is(r.firstOffset, next, `call ${i}`)
+      next = r.nextOffset
+    }
+    const expected = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? [`e${i}a`, `e${i}b`] : [`e${i}`])).flat()
+    t.deepEqual(texts(await log.read('s', { verify: 'genesis' })), expected)
+  })
+
+  test.serial(`${backend}: concurrent appends are coalesced into few writes and fsyncs`, async (t) => {
+    const dir = tempDir(t)
+    const proto = await fileHandleProto(dir)
+    const log = await openLog(t, backend, dir)
+    await log.append('s', 'warm-up') // creates the stream
+    let writes = 0
+    let syncs = 0
+    const { write, datasync } = proto
+    patch(t, proto, {
+      write: function (this: FileHandle, ...args: Parameters<FileHandle['write']>) { writes++; return (write as (...a: unknown[]) => unknown).apply(this, args) } as FileHandle['write'],
+      datasync: function (this: FileHandle) { syncs++; return datasync.call(this) },
+    })
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append('s', `e${i}`)))
+    t.is(results[199].lastOffset, 200)
+    t.true(syncs <= 10, `200 appends took ${syncs} fsyncs`)
+    t.true(writes <= 10, `200 appends took ${writes} writes`)
+  })
+
+  test.serial(`${backend}: sync 'never' does not fsync; sync 'always' does; flush() makes 'never' writes durable`, async (t) => {
+    const dir = tempDir(t)
+    const proto = await fileHandleProto(dir)
+    const log = await openLog(t, backend, dir, { sync: 'never' })
+    await log.append('s', 'create')
+    let syncs = 0
+    const { datasync } = proto
+    patch(t, proto, { datasync: function (this: FileHandle) { syncs++; return datasync.call(this) } })
+    await log.append('s', 'a')
+    t.is(syncs, 0)
+    await log.append('s', 'b', { sync: 'always' })
+    t.is(syncs, 1)
+    await log.append('s', 'c')
+    await log.flush()
+    t.is(syncs, 2)
+  })
+
+  test.serial(`${backend}: a write failing with ENOSPC is ERR_IO with errno and cause, nothing lands, and the stream stays usable`, async (t) => {
+    const dir = tempDir(t)
+    const proto = await fileHandleProto(dir)
+    const log = await openLog(t, backend, dir, { checkpointEvery: false })
+    await log.append('s', ['a', 'b'])
+    const good = segmentSize(dir, 's')
+    const { write } = proto
+    let fail = true
+    patch(t, proto, {
+      write: async function (this: FileHandle, ...args: Parameters<FileHandle['write']>) {
+        if (fail) {
+          fail = false
+          // Half of the bytes reach the file, then the disk is full.
+          const [buf, offset, length, position] = args as unknown as [Buffer, number, number, number]
+          await (write as (...a: unknown[]) => Promise<unknown>).call(this, buf, offset, Math.floor(length / 2), position)
+          throw errno('ENOSPC')
+        }
+        return (write as (...a: unknown[]) => unknown).apply(this, args)
+      } as FileHandle['write'],
+    })
+    const calls = [log.append('s', 'c'), log.append('s', ['d', 'e'])] // one group: both fail together
+    for (const r of await Promise.allSettled(calls)) {
+      t.is(r.status, 'rejected')
+      const err = (r as PromiseRejectedResult).reason as ChainlogError
+      t.is(err.code, 'ERR_IO')
+      t.is(err.details.errno, 'ENOSPC')
+      t.is((err.cause as NodeJS.ErrnoException).code, 'ENOSPC')
+    }
+    t.is(segmentSize(dir, 's'), good, 'rolled back to the last good length')
+    t.deepEqual(texts(await log.read('s')), ['a', 'b'])
+    const r = await log.append('s', 'f')
+    t.is(r.firstOffset, 2)
+    t.deepEqual(texts(await log.read('s', { verify: 'genesis' })), ['a', 'b', 'f'])
+    await log.close()
+    const again = await openLog(t, backend, dir)
+    t.deepEqual(again.recovered, [])
+    t.true((await again.verify()).ok)
+  })
+
+  test.serial(`${backend}: an fsync failing with EIO is ERR_IO, the write is cut back, and later appends work`, async (t) => {
+    const dir = tempDir(t)
+    const proto = await fileHandleProto(dir)
+    const log = await openLog(t, backend, dir, { checkpointEvery: false })
+    await log.append('s', 'a')
+    const good = segmentSize(dir, 's')
+    const { datasync } = proto
+    let fail = true
+    patch(t, proto, {
+      datasync: function (this: FileHandle) {
+        if (fail) {
+          fail = false
+          return Promise.reject(errno('EIO'))
+        }
+        return datasync.call(this)
+      },
+    })
+    const err = await t.throwsAsync(log.append('s', 'b'))
+    t.is(codeOf(err), 'ERR_IO')
+    t.is((err as ChainlogError).details.errno, 'EIO')
+    t.is(segmentSize(dir, 's'), good)
+    t.is((await log.head('s')).nextOffset, 1)
+    await log.append('s', 'c')
+    t.deepEqual(texts(await log.read('s')), ['a', 'c'])
+  })
+
+  test.serial(`${backend}: a group with a failing conditional call still writes the others in one write`, async (t) => {
+    const dir = tempDir(t)
+    const proto = await fileHandleProto(dir)
+    const log = await openLog(t, backend, dir, { checkpointEvery: false })
+    await log.append('s', 'base')
+    let writes = 0
+    const { write } = proto
+    patch(t, proto, { write: function (this: FileHandle, ...args: Parameters<FileHandle['write']>) { writes++; return (write as (...a: unknown[]) => unknown).apply(this, args) } as FileHandle['write'] })
+    const results = await Promise.allSettled([
+      log.append('s', 'x', { expectedOffset: 1 }),
+      log.append('s', 'lost', { expectedOffset: 1 }),
+      log.append('s', 'y', { expectedOffset: 2 }),
+    ])
+    t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'])
+    t.is(writes, 1)
+    t.deepEqual(texts(await log.read('s')), ['base', 'x', 'y'])
+  })
+
+  test.serial(`${backend}: appends to different streams proceed independently`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t))
+    const calls = []
+    for (let i = 0; i < 50; i++) for (const s of ['a', 'b', 'c']) calls.push(log.append(s, `${s}${i}`))
+    await Promise.all(calls)
+    for (const s of ['a', 'b', 'c']) t.deepEqual(texts(await log.read(s)), Array.from({ length: 50 }, (_, i) => `${s}${i}`))
+  })
+}
