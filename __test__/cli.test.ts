@@ -4,12 +4,12 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Log } from '../ts/index.ts'
-import { assertBuilt, CLI, ROOT } from './helpers/dist.ts'
+import { CLI, ensureBuilt, ROOT } from './helpers/dist.ts'
 
 // Every test runs the built `chainlog` binary (dist/cli.js, as package.json "bin" names it) in a
 // child process and checks its output and exit code: 0 ok, 1 problems, 2 usage, 3 I/O.
 
-test.before(() => assertBuilt())
+test.before(() => ensureBuilt())
 
 const dirs: string[] = []
 test.after.always(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { assertBuilt, ROOT } from './helpers/dist.ts'
+import { ensureBuilt, ROOT } from './helpers/dist.ts'
 
 // The package as npm users get it: `npm pack`, installed from the tarball into a fresh project,
 // used through `import` and `require`, on the native core and then without any binary.
@@ -82,10 +82,10 @@ export = main
 `
 
 test.before(() => {
-  assertBuilt()
+  ensureBuilt()
   work = mkdtempSync(join(tmpdir(), 'chainlog-pack-'))
   // The package: scripts are skipped (prepack would rebuild dist/ under the feet of the other
-  // test files); npm test has just built it and assertBuilt checked it is current.
+  // test files); npm test has just built it, and ensureBuilt rebuilt it if ts/ changed since.
   packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT))[0]
 
   // This machine's platform package, as the release publishes it.

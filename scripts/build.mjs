@@ -15,9 +15,11 @@
 //
 //   node scripts/build.mjs           everything
 //   node scripts/build.mjs --js      the JavaScript only (skips declarations; a second faster)
+//   node scripts/build.mjs --list-undocumented   also list public declarations without TSDoc
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -35,6 +37,7 @@ const common = {
   logLevel: 'warning',
   legalComments: 'none',
   sourcemap: false,
+  write: false, // written below, atomically
 }
 
 /** The CLI imports the public API (ts/index.ts); in dist it uses the ESM build next to it. */
@@ -47,9 +50,15 @@ const cliUsesLibrary = {
   },
 }
 
-rmSync(DIST, { recursive: true, force: true })
-mkdirSync(DIST)
-await Promise.all([
+mkdirSync(DIST, { recursive: true })
+// Every output is written to a temporary name and renamed into place, so a test (or a tail)
+// running dist/ while it is rebuilt never sees a half-written file.
+const writeAtomic = (file, contents) => {
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, contents)
+  renameSync(tmp, file)
+}
+const results = await Promise.all([
   build({ ...common, entryPoints: ['ts/index.ts'], format: 'esm', outfile: 'dist/index.js' }),
   build({
     ...common,
@@ -68,16 +77,52 @@ await Promise.all([
     plugins: [cliUsesLibrary],
   }),
 ])
+for (const { outputFiles } of results) {
+  for (const f of outputFiles) {
+    if (f.path.endsWith('.cjs') && f.text.includes('import.meta')) throw new Error(`${f.path}: import.meta survived in the CommonJS build`)
+    writeAtomic(f.path, f.contents)
+  }
+}
+chmodSync(join(DIST, 'cli.js'), 0o755)
 
 if (!jsOnly) {
   // One declaration file, bundled from the sources (so it cannot drift from the code), with the
   // TSDoc comments kept. The same text serves CommonJS users as a .d.cts file.
   const dts = join(ROOT, 'index.d.ts')
+  const generated = join(DIST, `index.${process.pid}.tmp.d.ts`)
   execFileSync(process.execPath, [
     join(ROOT, 'node_modules/dts-bundle-generator/dist/bin/dts-bundle-generator.js'),
-    '--silent', '--no-banner', '--export-referenced-types=false', '-o', dts, 'ts/index.ts',
+    '--silent', '--no-banner', '--export-referenced-types=false', '-o', generated, 'ts/index.ts',
   ], { cwd: ROOT, stdio: 'inherit' })
-  writeFileSync(dts, `// Generated from ts/index.ts by scripts/build.mjs (npm run build): do not edit.\n${readFileSync(dts, 'utf8')}`)
-  copyFileSync(dts, join(DIST, 'index.d.cts'))
+  const text = `// Generated from ts/index.ts by scripts/build.mjs (npm run build): do not edit.\n${readFileSync(generated, 'utf8')}`
+  rmSync(generated)
+  writeAtomic(dts, text)
+  writeAtomic(join(DIST, 'index.d.cts'), text)
+  const undocumented = undocumentedDeclarations(dts)
+  if (undocumented.length) {
+    const list = process.argv.includes('--list-undocumented') ? `:\n  ${undocumented.join('\n  ')}` : ` (${undocumented.slice(0, 4).join(', ')}, …; --list-undocumented lists them)`
+    console.warn(`warning: ${undocumented.length} public declarations in index.d.ts have no TSDoc comment${list}`)
+  }
+}
+
+/** Exported declarations, and their members, that carry no /** … *\/ comment. */
+function undocumentedDeclarations(file) {
+  const ts = createRequire(import.meta.url)('typescript')
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true)
+  const documented = (node) => ts.getJSDocCommentsAndTags(node).length > 0
+  const missing = []
+  for (const statement of source.statements) {
+    const names = ts.isVariableStatement(statement) ? statement.declarationList.declarations.map((d) => d.name.getText()) : [statement.name?.getText()]
+    if (!names[0]) continue
+    if (!documented(statement)) missing.push(names.join(', '))
+    if (ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement)) {
+      for (const member of statement.members) {
+        const name = member.name?.getText() ?? (ts.isConstructorDeclaration(member) ? 'constructor' : undefined)
+        if (name === undefined || name.startsWith('#') || member.modifiers?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword)) continue
+        if (!documented(member)) missing.push(`${names[0]}.${name}`)
+      }
+    }
+  }
+  return missing
 }
 console.log(`built dist/index.js, dist/index.cjs, dist/cli.js${jsOnly ? '' : ', index.d.ts, dist/index.d.cts'}`)

@@ -1,9 +1,15 @@
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const CLI = join(ROOT, 'dist', 'cli.js')
+
+const OUTPUTS = ['dist/index.js', 'dist/index.cjs', 'dist/cli.js', 'dist/index.d.cts', 'index.d.ts'].map((f) => join(ROOT, f))
+/** Held while one test process builds, so parallel test files do not build at once. */
+const LOCK = join(ROOT, '.tmp', 'build.lock')
+const LOCK_STALE_MS = 120_000
 
 function newestMtime(dir: string): number {
   let newest = 0
@@ -14,15 +20,38 @@ function newestMtime(dir: string): number {
   return newest
 }
 
+function isFresh(): boolean {
+  if (!OUTPUTS.every((f) => existsSync(f))) return false
+  return Math.min(...OUTPUTS.map((f) => statSync(f).mtimeMs)) >= newestMtime(join(ROOT, 'ts'))
+}
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
 /**
- * The CLI and pack tests run the built package (dist/), as users get it. `npm test` builds it
- * first; a test run on its own against a missing or stale build fails here with what to do,
- * rather than testing old code.
+ * The CLI and pack tests run the built package (dist/, index.d.ts), as users get it. `npm test`
+ * builds it just before; a test file run on its own rebuilds it when it is missing or older than
+ * ts/, rather than testing old code. One process builds at a time; the build replaces each file
+ * atomically.
  */
-export function assertBuilt(): void {
-  const built = ['dist/index.js', 'dist/index.cjs', 'dist/cli.js', 'dist/index.d.cts', 'index.d.ts'].map((f) => join(ROOT, f))
-  const missing = built.filter((f) => !existsSync(f))
-  if (missing.length) throw new Error(`not built: ${missing.join(', ')} (run npm run build)`)
-  const oldest = Math.min(...built.map((f) => statSync(f).mtimeMs))
-  if (newestMtime(join(ROOT, 'ts')) > oldest) throw new Error('dist/ is older than ts/ (run npm run build)')
+export function ensureBuilt(): void {
+  if (isFresh()) return
+  mkdirSync(join(ROOT, '.tmp'), { recursive: true })
+  const deadline = Date.now() + LOCK_STALE_MS
+  for (;;) {
+    try {
+      mkdirSync(LOCK)
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const held = statSync(LOCK, { throwIfNoEntry: false })
+      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) rmdirSync(LOCK, { recursive: false })
+      if (Date.now() > deadline) throw new Error(`${LOCK} held for over ${LOCK_STALE_MS} ms`)
+      sleep(100)
+    }
+  }
+  try {
+    if (!isFresh()) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'pipe' })
+  } finally {
+    rmdirSync(LOCK)
+  }
 }
