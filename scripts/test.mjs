@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: builds the native addon, type-checks, builds the package (dist/, index.d.ts), runs
-// the Rust core's tests and every ava suite (each against both cores; the CLI and pack tests), then prints one closing line "N passed, N failed" that CI reads.
+// the Rust core's tests and every ava suite (each against both cores, then the CLI and pack
+// tests on the built package), then prints one closing line "N passed, N failed" that CI reads.
 // ava's own summary is not in that form, so ava runs with --tap and its counts are parsed here.
 import { spawn } from 'node:child_process'
 
