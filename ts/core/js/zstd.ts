@@ -10,8 +10,26 @@
 import { compress as wasmCompress, compressUsingDict, createCCtx, init as wasmInit } from '@bokuweb/zstd-wasm'
 import { decompress as fzstdDecompress } from 'fzstd'
 import { createXXHash64, type IHasher } from 'hash-wasm'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { ChainlogError } from '../../errors.ts'
 import { DEFAULT_ZSTD_LEVEL } from '../format.ts'
+
+/** The Emscripten module behind @bokuweb/zstd-wasm: the exports its decompress() wrapper uses. */
+interface ZstdModule {
+  HEAPU8: Uint8Array
+  _malloc(size: number): number
+  _free(ptr: number): void
+  _ZSTD_createDCtx(): number
+  _ZSTD_decompress_usingDict(dctx: number, dst: number, dstCap: number, src: number, srcSize: number, dict: number, dictSize: number): number
+  _ZSTD_isError(code: number): number
+}
+
+/**
+ * Largest frame (input or output) decoded inside the zstd WebAssembly heap, which never shrinks;
+ * larger ones are decoded by fzstd in JS memory.
+ */
+const MAX_LIBZSTD_DECODE = 64 * 1024 * 1024
 
 const ZSTD_MAGIC = 0xfd2fb528
 /** zstd Block_Maximum_Size: no block decodes to more than this. */
@@ -36,15 +54,52 @@ let cctx = 0
 const NO_DICT = new Uint8Array(0)
 /** XXH64 for frames that carry a content checksum (fzstd skips it; libzstd checks it). */
 let xxh64: IHasher | undefined
+let zstdModule: ZstdModule | null = null
+/** One decompression context reused for every call. */
+let dctx = 0
+
+/**
+ * @bokuweb/zstd-wasm's public decompress() mallocs without checking the result; the module
+ * itself is used instead, with checked allocations. Same instance as the package's own.
+ */
+function loadZstdModule(): ZstdModule | null {
+  try {
+    // The package exports only its entry point; its module.js sits beside it (same cache entry).
+    const require = createRequire(import.meta.url)
+    const entry = require.resolve('@bokuweb/zstd-wasm')
+    const m = require(join(dirname(entry), 'module.js')).Module as ZstdModule
+    const ok = typeof m?._malloc === 'function' && typeof m._ZSTD_decompress_usingDict === 'function' &&
+      typeof m._ZSTD_createDCtx === 'function' && typeof m._ZSTD_isError === 'function' && m.HEAPU8 instanceof Uint8Array
+    return ok ? m : null
+  } catch {
+    return null
+  }
+}
 
 /** Loads the zstd WebAssembly module once. */
 export function initZstd(): Promise<void> {
   ready ??= Promise.all([wasmInit(), createXXHash64()]).then(([, hasher]) => {
     xxh64 = hasher
+    zstdModule = loadZstdModule()
+    if (zstdModule !== null) {
+      dctx = zstdModule._ZSTD_createDCtx()
+      if (dctx !== 0 && !libzstdRoundTrips()) dctx = 0
+    }
     const ctx = createCCtx()
     if (ctx !== 0 && reusedContextAgrees(ctx)) cctx = ctx
   })
   return ready
+}
+
+function libzstdRoundTrips(): boolean {
+  try {
+    const data = new Uint8Array(70000)
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 251
+    const out = libzstdDecompress(wasmCompress(data, 3), data.length)
+    return out !== null && out.equals(data)
+  } catch {
+    return false
+  }
 }
 
 function reusedContextAgrees(ctx: number): boolean {
@@ -87,8 +142,20 @@ interface FrameInfo {
   contentSize: number
   /** Position of the 4-byte content checksum, or -1 when the frame has none. */
   checksumAt: number
+  /** Largest output one block may have: min(128 KiB, window size). */
+  blockMax: number
+  /** Output of the raw and RLE blocks, whose sizes the block headers give. */
+  knownOutput: number
+  compressedBlocks: number
+  /** A block header claims more than the block maximum. */
+  oversizedBlock: boolean
 }
 
+/**
+ * Structural checks of the one frame `src` must be: magic, header, a declared content size
+ * within the cap, no dictionary, block headers that stay inside src, and the frame ending
+ * exactly at the end of src (no second frame, skippable or not).
+ */
 function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
   const len = src.length
   if (len < 6) throw corrupt(`${len} bytes is shorter than a frame header`)
@@ -123,9 +190,9 @@ function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
   if (singleSegment) windowSize = contentSize
   const blockMax = Math.min(MAX_BLOCK_BYTES, Math.max(windowSize, 1))
 
-  // Walk the blocks: the frame must end exactly at the end of src.
-  let known = 0 // output of raw and RLE blocks
+  let knownOutput = 0
   let compressedBlocks = 0
+  let oversizedBlock = false
   for (;;) {
     if (p + 3 > len) throw corrupt('truncated block header')
     const header = src[p] | (src[p + 1] << 8) | (src[p + 2] << 16)
@@ -133,13 +200,13 @@ function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
     const last = header & 1
     const type = (header >>> 1) & 3
     const size = header >>> 3
-    if (size > blockMax) throw corrupt(`block of ${size} bytes exceeds the block maximum ${blockMax}`)
+    if (size > blockMax) oversizedBlock = true
     if (type === BLOCK_RAW) {
       p += size
-      known += size
+      knownOutput += size
     } else if (type === BLOCK_RLE) {
       p += 1
-      known += size
+      knownOutput += size
     } else if (type === BLOCK_COMPRESSED) {
       p += size
       compressedBlocks++
@@ -147,21 +214,59 @@ function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
       throw corrupt('reserved block type')
     }
     if (p > len) throw corrupt('truncated block')
-    if (known > contentSize) throw corrupt(`blocks decode to more than the declared ${contentSize} bytes`)
     if (last) break
   }
   const checksumAt = checksum ? p : -1
   if (checksum) p += 4
   if (p !== len) throw corrupt(p > len ? 'truncated frame checksum' : `${len - p} bytes after the frame (exactly one frame expected)`)
-  if (compressedBlocks === 0 ? known !== contentSize : known + compressedBlocks * blockMax < contentSize) {
-    throw corrupt(`blocks cannot decode to the declared ${contentSize} bytes`)
-  }
-  return { contentSize, checksumAt }
+  return { contentSize, checksumAt, blockMax, knownOutput, compressedBlocks, oversizedBlock }
 }
 
-/** Decompresses the single frame `src` into a new buffer of its declared size (≤ maxBytes). */
+/**
+ * Decompresses the single frame `src` into a new buffer of its declared size (≤ maxBytes).
+ * libzstd (the same decoder as the native core's) decides what decodes; fzstd is the fallback
+ * for outputs too large for the WebAssembly heap.
+ */
 export function zstdDecompress(src: Uint8Array, maxBytes: number): Buffer {
-  const { contentSize: size, checksumAt } = walkFrame(src, maxBytes)
+  const frame = walkFrame(src, maxBytes)
+  if (frame.contentSize <= MAX_LIBZSTD_DECODE && src.length <= MAX_LIBZSTD_DECODE) {
+    const out = libzstdDecompress(src, frame.contentSize)
+    if (out !== null) return out
+  }
+  return fzstdDecompressFrame(src, frame)
+}
+
+/** null when the WebAssembly heap cannot hold input and output (the caller falls back). */
+function libzstdDecompress(src: Uint8Array, size: number): Buffer | null {
+  const m = zstdModule
+  if (m === null || dctx === 0) return null
+  const srcPtr = m._malloc(Math.max(1, src.length))
+  if (srcPtr === 0) return null
+  const dstPtr = m._malloc(Math.max(1, size))
+  if (dstPtr === 0) {
+    m._free(srcPtr)
+    return null
+  }
+  try {
+    m.HEAPU8.set(src, srcPtr)
+    const result = m._ZSTD_decompress_usingDict(dctx, dstPtr, size, srcPtr, src.length, 0, 0)
+    if (m._ZSTD_isError(result)) throw corrupt(`libzstd error ${-(result | 0)} while decoding`)
+    if (result >>> 0 !== size) throw corrupt(`decoded ${result >>> 0} bytes, the frame declares ${size}`)
+    return Buffer.from(m.HEAPU8.subarray(dstPtr, dstPtr + size))
+  } finally {
+    m._free(dstPtr)
+    m._free(srcPtr)
+  }
+}
+
+function fzstdDecompressFrame(src: Uint8Array, frame: FrameInfo): Buffer {
+  const size = frame.contentSize
+  // fzstd does not report how much it wrote: refuse what cannot add up before decoding.
+  if (frame.oversizedBlock) throw corrupt(`a block exceeds the block maximum of ${frame.blockMax} bytes`)
+  const possible = frame.compressedBlocks === 0
+    ? frame.knownOutput === size
+    : frame.knownOutput <= size && frame.knownOutput + frame.compressedBlocks * frame.blockMax >= size
+  if (!possible) throw corrupt(`blocks cannot decode to the declared ${size} bytes`)
   const out = Buffer.alloc(size)
   try {
     // fzstd decodes straight into `out`; with an output buffer given it allocates no window.
@@ -169,10 +274,11 @@ export function zstdDecompress(src: Uint8Array, maxBytes: number): Buffer {
   } catch (cause) {
     throw new ChainlogError('ERR_CORRUPT', `zstd payload does not decode: ${String((cause as Error)?.message ?? cause)}`, { cause })
   }
-  if (checksumAt >= 0 && xxh64 !== undefined) {
+  if (frame.checksumAt >= 0 && xxh64 !== undefined) {
     // The checksum is the low 32 bits of XXH64(content), stored little-endian; digest() is big-endian.
+    const at = frame.checksumAt
     const digest = xxh64.init().update(out).digest('binary')
-    if (src[checksumAt] !== digest[7] || src[checksumAt + 1] !== digest[6] || src[checksumAt + 2] !== digest[5] || src[checksumAt + 3] !== digest[4]) {
+    if (src[at] !== digest[7] || src[at + 1] !== digest[6] || src[at + 2] !== digest[5] || src[at + 3] !== digest[4]) {
       throw corrupt('content checksum does not match')
     }
   }
