@@ -84,6 +84,17 @@ pub fn check_frame(data: &[u8], i: usize) -> Frame {
     Frame::Valid(header)
 }
 
+/// The header at `i` of a record already known to pass the frame check (no CRC work): None
+/// if it does not even fit, so callers never index out of bounds.
+pub fn check_header(data: &[u8], i: usize) -> Option<Header> {
+    let rest = data.get(i..)?;
+    if rest.len() < HEADER_BYTES {
+        return None;
+    }
+    let (_, header) = read_header(rest);
+    (header.length as u64 <= MAX_PAYLOAD_BYTES && rest.len() >= header.record_len()).then_some(header)
+}
+
 /// The stored payload of a record that passed the frame check at `i`.
 pub fn stored_payload<'a>(data: &'a [u8], i: usize, header: &Header) -> &'a [u8] {
     &data[i + HEADER_BYTES..i + HEADER_BYTES + header.length]

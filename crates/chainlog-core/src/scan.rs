@@ -1,7 +1,9 @@
 //! scanSegment and findValidRecord (ts/core/scan-rules.md §3, §4), step by step in that order.
 use crate::codec::decompress_into;
 use crate::format::*;
-use crate::frame::{check_frame, offset_hint, stored_payload, Frame, Header};
+
+
+use crate::frame::{check_frame, check_header, offset_hint, stored_payload, Frame, Header};
 use crate::hash::{ChainHasher, Hash, RecordFields};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,91 +100,195 @@ impl ScanOutput {
     }
 }
 
-/// Why a well-framed record at i breaks a rule (scan-rules §4, valid → 1..7), or None.
-struct RecordCheck<'s> {
-    hasher: &'s ChainHasher,
-    verify: bool,
-    scratch: Vec<u8>,
+/// Rules 1..5 of scan-rules §4 for a well-framed record (those that need no hashing).
+fn check_record(h: &Header, payload: &[u8], exp_offset: Option<u64>, prev_ts: Option<u64>) -> Result<(), (ScanStop, String)> {
+    let corrupt = |m: String| Err((ScanStop::Corrupt, m));
+    let chain = |m: String| Err((ScanStop::Chain, m));
+    if h.offset > MAX_SAFE {
+        return corrupt(format!("offset {} is past 2^53 - 1", h.offset));
+    }
+    if let Some(e) = exp_offset.filter(|&e| e != h.offset) {
+        return corrupt(format!("offset {} where {e} was expected", h.offset));
+    }
+    if h.timestamp > MAX_SAFE {
+        return corrupt(format!("timestamp {} is past 2^53 - 1", h.timestamp));
+    }
+    if let Some(p) = prev_ts.filter(|&p| h.timestamp < p) {
+        return corrupt(format!("timestamp {} goes back from {p}", h.timestamp));
+    }
+    let checkpoint = h.kind == KIND_CHECKPOINT;
+    if checkpoint && (h.form != FORM_NONE || h.length != CHECKPOINT_PAYLOAD_BYTES) {
+        return corrupt(format!("checkpoint with form {} and {} payload bytes (must be form 0, 40 bytes)", h.form, h.length));
+    }
+    if h.form == FORM_REDACTED && h.length != CHECKPOINT_PAYLOAD_BYTES {
+        return corrupt(format!("redacted record with {} payload bytes (must be 40)", h.length));
+    }
+    let zero_prev = h.prev_hash == ZERO_HASH;
+    if h.offset == 0 && !zero_prev {
+        return chain("record at offset 0 has a non-zero prev_hash".into());
+    }
+    if h.offset != 0 && zero_prev {
+        return chain(format!("record at offset {} has a zero prev_hash", h.offset));
+    }
+    if checkpoint && (payload[..HASH_BYTES] != h.prev_hash || payload[HASH_BYTES..] != h.offset.to_le_bytes()) {
+        return chain(format!("checkpoint at offset {} does not carry its prev_hash and offset", h.offset));
+    }
+    Ok(())
 }
 
-impl RecordCheck<'_> {
-    fn check(
-        &mut self,
-        h: &Header,
-        payload: &[u8],
-        exp_offset: Option<u64>,
-        prev_ts: Option<u64>,
-        exp_prev: Option<&Hash>,
-    ) -> Result<Option<Hash>, (ScanStop, String)> {
-        let corrupt = |m: String| Err((ScanStop::Corrupt, m));
-        let chain = |m: String| Err((ScanStop::Chain, m));
-        if h.offset > MAX_SAFE {
-            return corrupt(format!("offset {} is past 2^53 - 1", h.offset));
-        }
-        if let Some(e) = exp_offset.filter(|&e| e != h.offset) {
-            return corrupt(format!("offset {} where {e} was expected", h.offset));
-        }
-        if h.timestamp > MAX_SAFE {
-            return corrupt(format!("timestamp {} is past 2^53 - 1", h.timestamp));
-        }
-        if let Some(p) = prev_ts.filter(|&p| h.timestamp < p) {
-            return corrupt(format!("timestamp {} goes back from {p}", h.timestamp));
-        }
-        let checkpoint = h.kind == KIND_CHECKPOINT;
-        if checkpoint && (h.form != FORM_NONE || h.length != CHECKPOINT_PAYLOAD_BYTES) {
-            return corrupt(format!("checkpoint with form {} and {} payload bytes (must be form 0, 40 bytes)", h.form, h.length));
-        }
-        if h.form == FORM_REDACTED && h.length != CHECKPOINT_PAYLOAD_BYTES {
-            return corrupt(format!("redacted record with {} payload bytes (must be 40)", h.length));
-        }
-        let zero_prev = h.prev_hash == ZERO_HASH;
-        if h.offset == 0 && !zero_prev {
-            return chain("record at offset 0 has a non-zero prev_hash".into());
-        }
-        if h.offset != 0 && zero_prev {
-            return chain(format!("record at offset {} has a zero prev_hash", h.offset));
-        }
-        if checkpoint && (payload[..HASH_BYTES] != h.prev_hash || payload[HASH_BYTES..] != h.offset.to_le_bytes()) {
-            return chain(format!("checkpoint at offset {} does not carry its prev_hash and offset", h.offset));
-        }
-        if !self.verify {
-            return Ok(None);
-        }
-        if let Some(e) = exp_prev.filter(|&e| *e != h.prev_hash) {
-            let _ = e;
-            return chain(format!("record at offset {} does not link to the record before it", h.offset));
-        }
-        let (length, commitment) = if h.form == FORM_REDACTED {
+/// Rule 7: the chain hash of a record that passed the frame check and rules 1..5 (so a redacted
+/// payload is 40 bytes). Err is why its payload does not decode.
+fn record_hash_at(hasher: &ChainHasher, data: &[u8], i: usize, scratch: &mut Vec<u8>) -> Result<Hash, String> {
+    let h = match check_header(data, i) {
+        Some(h) => h,
+        None => return Err(format!("no record at {i}")),
+    };
+    let payload = stored_payload(data, i, &h);
+    let (length, commitment) = match h.form {
+        FORM_REDACTED => {
             let mut len = [0u8; 8];
             len.copy_from_slice(&payload[..8]);
             let len = u64::from_le_bytes(len);
             if len > MAX_PAYLOAD_BYTES {
-                return corrupt(format!("redacted record claims {len} payload bytes, over {MAX_PAYLOAD_BYTES}"));
+                return Err(format!("redacted record claims {len} payload bytes, over {MAX_PAYLOAD_BYTES}"));
             }
             let mut c = [0u8; HASH_BYTES];
             c.copy_from_slice(&payload[8..]);
             (len, c)
-        } else if h.form == FORM_NONE {
-            (payload.len() as u64, self.hasher.commitment(payload))
-        } else {
-            self.scratch.clear();
-            if let Err(e) = decompress_into(h.form, payload, MAX_PAYLOAD_BYTES, &mut self.scratch) {
-                return corrupt(format!("payload of offset {} does not decompress: {}", h.offset, e.message()));
+        }
+        FORM_NONE => (payload.len() as u64, hasher.commitment(payload)),
+        form => {
+            scratch.clear();
+            if let Err(e) = decompress_into(form, payload, MAX_PAYLOAD_BYTES, scratch) {
+                return Err(format!("payload of offset {} does not decompress: {}", h.offset, e.message()));
             }
-            (self.scratch.len() as u64, self.hasher.commitment(&self.scratch))
-        };
-        Ok(Some(self.hasher.record_hash(&RecordFields {
-            prev_hash: &h.prev_hash,
-            offset: h.offset,
-            timestamp: h.timestamp,
-            kind: h.kind,
-            payload_length: length,
-            commitment: &commitment,
-        })))
+            (scratch.len() as u64, hasher.commitment(scratch))
+        }
+    };
+    Ok(hasher.record_hash(&RecordFields {
+        prev_hash: &h.prev_hash,
+        offset: h.offset,
+        timestamp: h.timestamp,
+        kind: h.kind,
+        payload_length: length,
+        commitment: &commitment,
+    }))
+}
+
+/// Records hashed per step of the verify pass: bounds the memory of the hash list.
+const VERIFY_WINDOW: usize = 1 << 16;
+/// Fewer records than this are hashed on the calling thread alone.
+const PARALLEL_MIN_RECORDS: usize = 4096;
+const MAX_HASH_THREADS: usize = 4;
+
+/// Rule 7 for records `positions` (relative), in parallel when there are many: hashing is
+/// independent per record; only the linking (rule 6) is sequential.
+fn hash_records(hasher: &ChainHasher, data: &[u8], positions: &[usize], out: &mut Vec<Result<Hash, String>>) {
+    out.clear();
+    let threads = if positions.len() < PARALLEL_MIN_RECORDS {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_HASH_THREADS)
+    };
+    if threads <= 1 {
+        let mut scratch = Vec::new();
+        out.extend(positions.iter().map(|&i| record_hash_at(hasher, data, i, &mut scratch)));
+        return;
+    }
+    let per = positions.len().div_ceil(threads);
+    let parts: Vec<Vec<Result<Hash, String>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = positions
+            .chunks(per)
+            .skip(1)
+            .map(|chunk| {
+                s.spawn(move || {
+                    let mut scratch = Vec::new();
+                    chunk.iter().map(|&i| record_hash_at(hasher, data, i, &mut scratch)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut scratch = Vec::new();
+        let first = positions[..per].iter().map(|&i| record_hash_at(hasher, data, i, &mut scratch)).collect();
+        let mut parts = vec![first];
+        for h in handles {
+            // A hashing thread cannot panic on any input; if it did, report it, not abort.
+            parts.push(h.join().unwrap_or_else(|_| vec![Err("hashing thread failed".to_string())]));
+        }
+        parts
+    });
+    for p in parts {
+        out.extend(p);
     }
 }
 
+/// Rules 6 and 7 over the records a CRC-mode scan accepted: stops at the first record whose
+/// prev_hash does not link (chain) or whose payload does not decode (corrupt).
+fn verify_links(input: &ScanInput<'_>, out: &mut ScanOutput) {
+    let mut exp_prev = input.prev_hash;
+    let mut hashes = Vec::new();
+    let mut rel = Vec::new();
+    let count = out.count();
+    let mut from = 0;
+    while from < count {
+        let to = (from + VERIFY_WINDOW).min(count);
+        rel.clear();
+        rel.extend(out.positions[from..to].iter().map(|&p| (p - input.base) as usize));
+        hash_records(input.hasher, input.data, &rel, &mut hashes);
+        for k in from..to {
+            let i = rel[k - from];
+            let prev_hash = input.data[i + AT_PREV_HASH..i + AT_PREV_HASH + HASH_BYTES].try_into().ok();
+            if let Some(e) = exp_prev.filter(|e| Some(*e) != prev_hash) {
+                let _ = e;
+                let why = format!("record at offset {} does not link to the record before it", out.offsets[k]);
+                truncate_at(input, out, k, exp_prev, ScanStop::Chain, why);
+                return;
+            }
+            match &hashes[k - from] {
+                Ok(h) => exp_prev = Some(*h),
+                Err(why) => {
+                    let why = why.clone();
+                    truncate_at(input, out, k, exp_prev, ScanStop::Corrupt, why);
+                    return;
+                }
+            }
+        }
+        from = to;
+    }
+    out.last_hash = exp_prev;
+}
+
+/// Turns a CRC-mode result into one that stops at record k (which broke rule 6 or 7).
+fn truncate_at(input: &ScanInput<'_>, out: &mut ScanOutput, k: usize, last_hash: Option<Hash>, stop: ScanStop, why: String) {
+    let pos = out.positions[k];
+    let i = (pos - input.base) as usize;
+    out.positions.truncate(k);
+    out.offsets.truncate(k);
+    out.timestamps.truncate(k);
+    out.kinds.truncate(k);
+    out.next_offset = if k > 0 { Some(out.offsets[k - 1] + 1) } else { input.first_offset };
+    out.last_timestamp = if k > 0 { Some(out.timestamps[k - 1]) } else { input.prev_timestamp };
+    out.last_hash = last_hash;
+    out.stop = stop;
+    out.stop_position = pos;
+    out.valid_length = i as u64;
+    out.stop_offset = offset_hint(input.data, i);
+    out.reason = format!("record at position {pos}: {why}");
+    out.need_bytes = 0;
+    out.next_valid_position = None;
+    out.search_from = None;
+}
+
+/// scanSegment: a CRC-mode pass (frame checks, rules 1..5), then in verify mode the hashing and
+/// linking pass, which can only stop earlier. The result is the one of scan-rules §4 in order.
 pub fn scan_segment(input: &ScanInput<'_>) -> ScanOutput {
+    let mut out = scan_frames(input);
+    if input.verify_chain {
+        verify_links(input, &mut out);
+    }
+    out
+}
+
+fn scan_frames(input: &ScanInput<'_>) -> ScanOutput {
     let data = input.data;
     let len = data.len();
     let base = input.base;
@@ -194,7 +300,7 @@ pub fn scan_segment(input: &ScanInput<'_>) -> ScanOutput {
         valid_length: 0,
         next_offset: input.first_offset,
         last_timestamp: input.prev_timestamp,
-        last_hash: if input.verify_chain { input.prev_hash } else { None },
+        last_hash: None,
         stop: ScanStop::End,
         stop_position: base + len as u64,
         stop_offset: None,
@@ -204,9 +310,7 @@ pub fn scan_segment(input: &ScanInput<'_>) -> ScanOutput {
         search_from: None,
     };
     let mut exp_offset = input.first_offset;
-    let mut exp_prev = input.prev_hash;
     let mut prev_ts = input.prev_timestamp;
-    let mut rules = RecordCheck { hasher: input.hasher, verify: input.verify_chain, scratch: Vec::new() };
     let mut i = 0usize;
     let stop = |out: &mut ScanOutput, i: usize, stop: ScanStop, reason: String| {
         out.stop = stop;
@@ -255,26 +359,18 @@ pub fn scan_segment(input: &ScanInput<'_>) -> ScanOutput {
             }
         };
         let payload = stored_payload(data, i, &header);
-        match rules.check(&header, payload, exp_offset, prev_ts, exp_prev.as_ref()) {
-            Err((kind, why)) => {
-                stop(&mut out, i, kind, format!("record at position {pos}: {why}"));
-                return out;
-            }
-            Ok(hash) => {
-                out.positions.push(pos);
-                out.offsets.push(header.offset);
-                out.timestamps.push(header.timestamp);
-                out.kinds.push(header.kind);
-                exp_offset = Some(header.offset + 1);
-                out.next_offset = exp_offset;
-                prev_ts = Some(header.timestamp);
-                out.last_timestamp = prev_ts;
-                if let Some(h) = hash {
-                    exp_prev = Some(h);
-                    out.last_hash = Some(h);
-                }
-                i += header.record_len();
-            }
+        if let Err((kind, why)) = check_record(&header, payload, exp_offset, prev_ts) {
+            stop(&mut out, i, kind, format!("record at position {pos}: {why}"));
+            return out;
         }
+        out.positions.push(pos);
+        out.offsets.push(header.offset);
+        out.timestamps.push(header.timestamp);
+        out.kinds.push(header.kind);
+        exp_offset = Some(header.offset + 1);
+        out.next_offset = exp_offset;
+        prev_ts = Some(header.timestamp);
+        out.last_timestamp = prev_ts;
+        i += header.record_len();
     }
 }

@@ -500,3 +500,37 @@ fn random_garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn verified_scans_of_many_records_stop_at_the_same_record_as_the_rules_say() {
+    // Enough records for the parallel hashing path and more than one verify window.
+    let n = 70_000u64;
+    let payloads: Vec<Vec<u8>> = (0..n).map(|k| format!("event-{k}").into_bytes()).collect();
+    let ts: Vec<u64> = (0..n).collect();
+    let r = encode(HashAlgorithm::Blake3, "s", 0, ZERO_HASH, KIND_DATA, CODEC_NONE, &payloads, &ts).unwrap();
+    let hasher = ChainHasher::new(HashAlgorithm::Blake3, b"s").unwrap();
+    let full = scan(&r.bytes, true, true);
+    assert_eq!((full.stop, full.count()), (ScanStop::End, n as usize));
+    assert_eq!(full.last_hash, Some(r.last_hash));
+    for k in [3_000usize, 65_535, 66_000, 69_998] {
+        let at = r.positions[k] as usize;
+        let len = payloads[k].len();
+        let mut bad = r.bytes.clone();
+        bad[at + 58] ^= 0x20;
+        let crc = crc32fast::hash(&bad[at..at + 58 + len]);
+        bad[at + 58 + len..at + 62 + len].copy_from_slice(&crc.to_le_bytes());
+        let s = scan(&bad, true, true);
+        assert_eq!((s.stop, s.count()), (ScanStop::Chain, k + 1), "tampered record {k}");
+        assert_eq!(s.stop_position, r.positions[k + 1]);
+        assert_eq!(s.stop_offset, Some(k as u64 + 1));
+        assert_eq!(s.next_offset, Some(k as u64 + 1));
+        assert_eq!(s.last_timestamp, Some(k as u64));
+        let original: Hash = r.hashes.as_ref().unwrap()[k * 32..(k + 1) * 32].try_into().unwrap();
+        let s2 = scan_segment(&ScanInput {
+            hasher: &hasher, data: &bad[..r.positions[k + 1] as usize], base: 0, first_offset: Some(0),
+            prev_hash: Some(ZERO_HASH), prev_timestamp: None, verify_chain: true, final_: true,
+        });
+        assert_eq!(s2.stop, ScanStop::End, "the tampered record itself still frames");
+        assert_ne!(s2.last_hash, Some(original), "its recomputed hash is not the original one");
+    }
+}
