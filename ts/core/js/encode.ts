@@ -11,7 +11,7 @@ import {
 } from './args.ts'
 import { lz4StoreInto, lz4StoredBound } from './codec.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP } from './frame.ts'
-import { ChainHasher, writeU64, type Digests } from './hash.ts'
+import { ChainHasher, copy32, writeU64, type Digests } from './hash.ts'
 import { zstdCompress } from './zstd.ts'
 
 const MAX_KIND = 2
@@ -91,7 +91,7 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
     out.writeUInt32LE(RECORD_START, at)
     writeU64(out, offset, at + AT_OFFSET)
     writeU64(out, timestamp, at + AT_TIMESTAMP)
-    out.set(prev.subarray(prevAt, prevAt + HASH_BYTES), at + AT_PREV)
+    copy32(prev, prevAt, out, at + AT_PREV)
     out[at + AT_KIND] = kind
 
     let form = FORM_NONE

@@ -83,12 +83,7 @@ export class ChainHasher {
 
   /** Set the commitment slot from 32 given bytes (a redacted record's stored commitment). */
   setCommitment(bytes: Uint8Array, at: number): void {
-    this.pre.set(bytes.subarray(at, at + HASH_BYTES), this.commitAt)
-  }
-
-  /** Copy the current commitment out. */
-  commitmentInto(out: Uint8Array, outOffset: number): void {
-    out.set(this.pre.subarray(this.commitAt, this.commitAt + HASH_BYTES), outOffset)
+    copy32(bytes, at, this.pre, this.commitAt)
   }
 
   /**
@@ -101,7 +96,7 @@ export class ChainHasher {
   ): void {
     const pre = this.pre
     let p = this.prevAt
-    pre.set(prevBytes.subarray(prevAt, prevAt + HASH_BYTES), p)
+    copy32(prevBytes, prevAt, pre, p)
     p += HASH_BYTES
     p = writeU64(pre, offset, p)
     p = writeU64(pre, timestamp, p)
@@ -117,14 +112,25 @@ export class ChainHasher {
   chainOfRecord(rec: Uint8Array, i: number, payloadLength: number, out: Uint8Array, outOffset: number): void {
     const pre = this.pre
     let p = this.prevAt
-    pre.set(rec.subarray(i + 20, i + 52), p) // prev_hash
+    copy32(rec, i + 20, pre, p) // prev_hash
     p += HASH_BYTES
-    pre.set(rec.subarray(i + 4, i + 20), p) // offset ‖ timestamp
+    for (let k = 0; k < 16; k++) pre[p + k] = rec[i + 4 + k] // offset ‖ timestamp
     p += 16
     pre[p++] = rec[i + 52] // kind
     writeU64(pre, payloadLength, p)
     this.digest(pre, out, outOffset)
   }
+}
+
+/** Copies 32 bytes; for a hash-sized copy a loop beats creating a view to set() from. */
+export function copy32(src: Uint8Array, from: number, dst: Uint8Array, to: number): void {
+  for (let k = 0; k < HASH_BYTES; k++) dst[to + k] = src[from + k]
+}
+
+/** True if a[ai..ai+32) equals b[bi..bi+32). */
+export function equal32(a: Uint8Array, ai: number, b: Uint8Array, bi: number): boolean {
+  for (let k = 0; k < HASH_BYTES; k++) if (a[ai + k] !== b[bi + k]) return false
+  return true
 }
 
 /** Writes a non-negative safe integer as u64 LE; returns the position after it. */

@@ -13,7 +13,7 @@ import {
 } from './args.ts'
 import { findValid } from './find.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP, checkFrame, FRAME_VALID, readU32, startsLikeStart } from './frame.ts'
-import { ChainHasher, readU64, type Digests } from './hash.ts'
+import { ChainHasher, equal32, readU64, type Digests } from './hash.ts'
 import { payloadOf, redactedCommitmentAt, redactedLength } from './payload.ts'
 
 /** Growable per-record result columns; sized by what the data can hold, at most. */
@@ -72,7 +72,6 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
   const hasher = verify ? new ChainHasher(digests, algorithm, streamBytes) : null
   // Hash of the last counted record (verify mode); its 32 bytes are the expected prev_hash.
   let last: Buffer | null = prevHash === null ? null : Buffer.from(prevHash)
-  const hashOut = Buffer.alloc(HASH_BYTES)
   let expOffset = firstOffset
   let prevTs = prevTimestamp
 
@@ -147,14 +146,14 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
     }
     if (kind === KIND_CHECKPOINT) {
       const p = i + HEADER_BYTES
-      if (d.compare(d, i + AT_PREV, i + AT_PREV + HASH_BYTES, p, p + HASH_BYTES) !== 0 || readU64(d, p + HASH_BYTES) !== offset) {
+      if (!equal32(d, i + AT_PREV, d, p) || readU64(d, p + HASH_BYTES) !== offset) {
         stop = 'chain'
         reason = `checkpoint at position ${at} (offset ${offset}) does not carry its prev_hash and offset`
         break
       }
     }
     if (hasher !== null) {
-      if (last !== null && d.compare(last, 0, HASH_BYTES, i + AT_PREV, i + AT_PREV + HASH_BYTES) !== 0) {
+      if (last !== null && !equal32(last, 0, d, i + AT_PREV)) {
         stop = 'chain'
         reason = `record at position ${at} (offset ${offset}) does not link to the hash of the record before it`
         break
@@ -175,9 +174,8 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
         reason = `record at position ${at} (offset ${offset}): ${err.message}`
         break scan
       }
-      hasher.chainOfRecord(d, i, payloadLength, hashOut, 0)
       last ??= Buffer.alloc(HASH_BYTES)
-      hashOut.copy(last, 0)
+      hasher.chainOfRecord(d, i, payloadLength, last, 0)
     }
     cols.push(at, offset, timestamp, kind)
     expOffset = offset + 1
