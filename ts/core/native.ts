@@ -12,7 +12,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ChainlogError, isErrorCode } from '../errors.ts'
 import {
@@ -84,14 +84,15 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0] : String(err)
 }
 
-/** <repo root>/native; in the bundled dist/ build this file sits one level below the root. */
+/** <package root>/native: the nearest directory above this file with a package.json (the repo
+ * root from ts/core/, the package root from the bundled dist/). */
 function localNativeDir(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url))
-  for (const up of ['../..', '..']) {
-    const dir = join(here, up, 'native')
-    if (existsSync(dir)) return dir
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let up = 0; up < 3; up++) {
+    if (existsSync(join(dir, 'package.json'))) break
+    dir = dirname(dir)
   }
-  return join(here, '../..', 'native')
+  return join(dir, 'native')
 }
 
 type Candidate = { where: string; load: () => unknown }

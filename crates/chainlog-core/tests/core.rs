@@ -50,6 +50,7 @@ fn payload(rng: &mut Rng, size: usize) -> Vec<u8> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn encode(
     hash: HashAlgorithm,
     stream: &str,
