@@ -23,8 +23,9 @@ export function checkSafeIndex(value: unknown, what: string): number {
   return value
 }
 
+/** null, or (as the native binding reads an optional) undefined, mean "not given". */
 export function checkNullableSafeIndex(value: unknown, what: string): number | null {
-  return value === null ? null : checkSafeIndex(value, what)
+  return value === null || value === undefined ? null : checkSafeIndex(value, what)
 }
 
 export function checkHashName(value: unknown): HashAlgorithm {
@@ -44,7 +45,7 @@ export function checkHash32(value: unknown, what: string): Uint8Array {
 }
 
 export function checkNullableHash32(value: unknown, what: string): Uint8Array | null {
-  return value === null ? null : checkHash32(value, what)
+  return value === null || value === undefined ? null : checkHash32(value, what)
 }
 
 /** The UTF-8 bytes of a stream name, at most MAX_STREAM_BYTES long. */

@@ -23,10 +23,7 @@ export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResul
   if (!(positions instanceof Float64Array)) throw invalid('positions must be a Float64Array')
   for (let k = 0; k < positions.length; k++) checkSafeIndex(positions[k], `positions[${k}]`)
   const expectPrev = checkNullableHash32(input.expectPrevHash, 'expectPrevHash')
-  const payloadsFrom = input.payloadsFrom
-  if (typeof payloadsFrom !== 'number' || !Number.isInteger(payloadsFrom) || payloadsFrom < 0) {
-    throw invalid(`payloadsFrom must be a non-negative integer, got ${String(payloadsFrom)}`)
-  }
+  const payloadsFrom = checkSafeIndex(input.payloadsFrom, 'payloadsFrom')
   const cap = checkMaxPayloadBytes(input.maxPayloadBytes)
 
   const d = asBuffer(data)
