@@ -33,6 +33,7 @@ export class Log {
   private closed = false
   private closing: Promise<void> | null = null
   private readonly streamsByName = new Map<string, Stream>()
+  private creationWaiters: Array<() => void> = []
 
   private constructor(
     private readonly ctx: StoreContext,
@@ -153,6 +154,8 @@ export class Log {
         for (;;) {
           if (self.closed) return
           s ??= self.streamsByName.get(name)
+          // Commits seen before looking: if one lands while we look, we look again instead of waiting.
+          const seen = s?.commits
           if (s !== undefined) {
             cursor ??= new RecordCursor(s, o.from, o.verify)
             const batch = await cursor.next(s.nextOffset)
@@ -163,7 +166,9 @@ export class Log {
             if (s.corrupt !== null) throw damageError(s)
           }
           if (!o.follow) return
-          await self.waitForAppend(name)
+          if (self.closed) return
+          s ??= self.streamsByName.get(name)
+          if (s === undefined || s.commits === seen) await self.waitForAppend(name)
         }
       },
     }
@@ -265,21 +270,20 @@ export class Log {
       }
     } finally {
       for (const s of all) await s.closeHandles()
+      const w = this.creationWaiters
+      this.creationWaiters = []
+      for (const f of w) f() // followers of streams that never appeared end too
       await this.lock?.release()
     }
     if (first !== null) throw first
   }
 
+  /** Resolves on the stream's next commit, on its creation if it does not exist yet, or on close(). */
   private waitForAppend(name: string): Promise<void> {
     const s = this.streamsByName.get(name)
     if (s !== undefined) return s.waitForAppend()
-    // The stream does not exist yet: poll for its creation cheaply via the next append anywhere.
-    return new Promise((resolve) => {
-      this.creationWaiters.push(resolve)
-    })
+    return new Promise((resolve) => this.creationWaiters.push(resolve))
   }
-
-  private creationWaiters: Array<() => void> = []
 
   private streamForWrite(name: string): Stream {
     let s = this.streamsByName.get(name)

@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from './core/interface.ts'
-import { MAX_SAFE } from './core/format.ts'
+import { MAX_PAYLOAD_BYTES } from './core/format.ts'
 import { ChainlogError } from './errors.ts'
 import { fsyncDir, ioError, isTempFile, makeDirDurable } from './durable.ts'
 import { CommitQueue } from './commit-queue.ts'
@@ -24,7 +24,7 @@ export const ZERO_HASH: Buffer = Buffer.alloc(32)
 /** Sealed-segment indexes kept in memory per stream (the active one is always kept). */
 const MAX_CACHED_INDEXES = 8
 /** Persist the active segment's index after this many new bytes, bounding the open-time tail scan. */
-export const INDEX_PERSIST_BYTES = 16 * 1024 * 1024
+export const INDEX_PERSIST_BYTES = 64 * 1024 * 1024
 /** Bytes read to find the first offset of a segment. */
 const FIRST_RECORD_PROBE_BYTES = 64 * 1024
 
@@ -60,6 +60,8 @@ export class Stream implements CheckpointSource {
   /** Index entries read from `.idx` files and not yet checked one by one against the data. */
   private readonly untrustedIndexes = new WeakSet<PositionList>()
   private waiters: Array<() => void> = []
+  /** Wake-ups so far (commits and close): lets a follower tell whether it missed one. */
+  commits = 0
   private bytesSinceIndexPersist = 0
   private manifestStale = false
 
@@ -256,7 +258,7 @@ export class Stream implements CheckpointSource {
     const data = await this.readSegment(seg, start, seg.size - start)
     const d = await this.core.decodeRecordsAsync({
       hash: this.hash, stream: this.name, data, basePosition: start, positions: Float64Array.of(start),
-      expectPrevHash: null, payloadsFrom: 1, maxPayloadBytes: 1024 * 1024 * 1024,
+      expectPrevHash: null, payloadsFrom: 1, maxPayloadBytes: MAX_PAYLOAD_BYTES,
     })
     return { hash: Buffer.from(d.hashes.subarray(0, 32)), timestamp: d.timestamps[0] }
   }
@@ -516,15 +518,10 @@ export class Stream implements CheckpointSource {
   }
 
   wake(): void {
+    this.commits++
     const w = this.waiters
     this.waiters = []
     for (const f of w) f()
-  }
-
-  checkOffsetRange(n: number): void {
-    if (this.nextOffset + n - 1 > MAX_SAFE) {
-      throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream ${this.name}: ${n} records after offset ${this.nextOffset} would pass 2^53 − 1`, { stream: this.name })
-    }
   }
 }
 
