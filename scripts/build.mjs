@@ -18,7 +18,7 @@
 //   node scripts/build.mjs --list-undocumented   also list public declarations without TSDoc
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,6 +51,7 @@ const cliUsesLibrary = {
 }
 
 mkdirSync(DIST, { recursive: true })
+for (const f of readdirSync(DIST)) if (f.includes('.tmp')) rmSync(join(DIST, f)) // left by an interrupted build
 // Every output is written to a temporary name and renamed into place, so a test (or a tail)
 // running dist/ while it is rebuilt never sees a half-written file.
 const writeAtomic = (file, contents) => {
