@@ -18,6 +18,7 @@ const MAX_KIND = 2
 
 /** Reused LZ4 output; a compressed form is copied into the batch only when it is smaller. */
 let lz4Scratch = Buffer.alloc(lz4StoredBound(64 * 1024))
+const MAX_KEPT_SCRATCH = 16 * 1024 * 1024
 
 function validate(input: EncodeBatchInput) {
   if (input === null || typeof input !== 'object') throw invalid('encodeBatch needs an input object')
@@ -72,7 +73,12 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
   const positions = new Float64Array(n)
   const hashes = v.wantHashes ? Buffer.allocUnsafe(n * HASH_BYTES) : null
   const cur = Buffer.alloc(HASH_BYTES)
-  if (codec === CODEC_LZ4 && lz4Scratch.length < lz4StoredBound(v.maxLength)) lz4Scratch = Buffer.alloc(lz4StoredBound(v.maxLength))
+  let lz4Out = lz4Scratch
+  if (codec === CODEC_LZ4 && lz4Out.length < lz4StoredBound(v.maxLength)) {
+    lz4Out = Buffer.alloc(lz4StoredBound(v.maxLength))
+    // Keep a grown buffer for the next batch, unless it is too big to pin.
+    if (lz4Out.length <= MAX_KEPT_SCRATCH) lz4Scratch = lz4Out
+  }
 
   // The hash of the record before: prevHash, then each record's hash in turn.
   let prev: Uint8Array = v.prevHash
@@ -98,9 +104,9 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
     let stored = length
     const body = at + HEADER_BYTES
     if (codec === CODEC_LZ4) {
-      const end = lz4StoreInto(payload, lz4Scratch, 0)
+      const end = lz4StoreInto(payload, lz4Out, 0)
       if (end < length) {
-        out.set(lz4Scratch.subarray(0, end), body)
+        out.set(lz4Out.subarray(0, end), body)
         form = FORM_LZ4
         stored = end
       }

@@ -9,11 +9,14 @@ import { lz4ClaimedLength, lz4DecodeInto } from './codec.ts'
 import { readU64 } from './hash.ts'
 import { zstdDecompress } from './zstd.ts'
 
-/** Reused output for LZ4 payloads that are hashed but not returned; grows on demand. */
+/** Reused output for LZ4 payloads; grows on demand up to MAX_KEPT_SCRATCH. */
 let scratch = Buffer.alloc(64 * 1024)
+/** Larger payloads get a buffer of their own, so one huge record does not pin memory. */
+const MAX_KEPT_SCRATCH = 16 * 1024 * 1024
 
 function scratchOf(n: number): Buffer {
-  if (scratch.length < n) scratch = Buffer.alloc(Math.max(n, scratch.length * 2))
+  if (n > MAX_KEPT_SCRATCH) return Buffer.alloc(n)
+  if (scratch.length < n) scratch = Buffer.alloc(Math.min(MAX_KEPT_SCRATCH, Math.max(n, scratch.length * 2)))
   return scratch
 }
 
