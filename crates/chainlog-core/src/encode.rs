@@ -1,6 +1,6 @@
 //! encodeBatch (ts/core/scan-rules.md §6): frames a batch of payloads into consecutive records.
 use crate::codec::{compress_into, zstd_level};
-use crate::error::{invalid, Result};
+use crate::error::{invalid, Error, Result};
 use crate::format::*;
 use crate::frame::{write_record, Header};
 use crate::hash::{ChainHasher, Hash, HashAlgorithm, RecordFields};
@@ -85,52 +85,132 @@ fn check(input: &EncodeInput<'_>) -> Result<i32> {
     }
 }
 
-pub fn encode_batch(input: &EncodeInput<'_>) -> Result<EncodeOutput> {
-    let level = check(input)?;
-    let hasher = ChainHasher::new(input.hash, input.stream)?;
-    let n = input.lengths.len();
-    // Never larger: a compressed form is kept only when strictly smaller than the payload.
-    let mut bytes = Vec::with_capacity(input.payloads.len() + n * RECORD_OVERHEAD);
-    let mut positions = Vec::with_capacity(n);
-    let mut hashes = if input.want_hashes { Some(Vec::with_capacity(n * HASH_BYTES)) } else { None };
+/// The per-record work that does not depend on the chain: commitments and stored forms of a run
+/// of consecutive records. Runs of a large batch are prepared on several threads.
+struct Prepared {
+    commitments: Vec<Hash>,
+    forms: Vec<u8>,
+    /// Compressed payloads of the records whose form is not 0, end to end.
+    compressed: Vec<u8>,
+    /// Per record: end of its bytes in `compressed` (the previous end when it is stored as is).
+    compressed_ends: Vec<usize>,
+}
+
+/// Batches smaller than this (records or payload bytes) are prepared on the calling thread.
+const PARALLEL_MIN_RECORDS: usize = 256;
+const PARALLEL_MIN_BYTES: usize = 1 << 20;
+const MAX_ENCODE_THREADS: usize = 4;
+
+/// Prepares the records whose lengths are `lengths`, their payloads starting at `start`.
+fn prepare(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32, lengths: &[u32], start: usize) -> Result<Prepared> {
+    let n = lengths.len();
+    let mut p = Prepared {
+        commitments: Vec::with_capacity(n),
+        forms: Vec::with_capacity(n),
+        compressed: Vec::new(),
+        compressed_ends: Vec::with_capacity(n),
+    };
+    let compress = input.codec != CODEC_NONE && input.kind != KIND_CHECKPOINT;
     let mut scratch = Vec::new();
-    let mut prev = input.prev_hash;
-    let mut at = 0usize;
-    for k in 0..n {
-        let len = input.lengths[k] as usize;
-        let payload = &input.payloads[at..at + len];
-        at += len;
+    let mut at = start;
+    for &len in lengths {
+        let payload = &input.payloads[at..at + len as usize];
+        at += len as usize;
+        p.commitments.push(hasher.commitment(payload));
         let mut form = FORM_NONE;
-        let mut stored = payload;
-        if input.codec != CODEC_NONE && input.kind != KIND_CHECKPOINT {
+        if compress {
             scratch.clear();
             compress_into(input.codec, level, payload, &mut scratch)?;
             if scratch.len() < payload.len() {
                 form = input.codec;
-                stored = &scratch;
+                p.compressed.extend_from_slice(&scratch);
             }
         }
-        let header = Header {
-            offset: input.first_offset + k as u64,
-            timestamp: input.timestamps[k],
-            prev_hash: prev,
-            kind: input.kind,
-            form,
-            length: stored.len(),
-        };
-        positions.push(bytes.len() as u64);
-        write_record(&mut bytes, &header, stored);
-        let commitment = hasher.commitment(payload);
-        prev = hasher.record_hash(&RecordFields {
-            prev_hash: &header.prev_hash,
-            offset: header.offset,
-            timestamp: header.timestamp,
-            kind: header.kind,
-            payload_length: len as u64,
-            commitment: &commitment,
-        });
-        if let Some(h) = hashes.as_mut() {
-            h.extend_from_slice(&prev);
+        p.forms.push(form);
+        p.compressed_ends.push(p.compressed.len());
+    }
+    Ok(p)
+}
+
+fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Result<Vec<Prepared>> {
+    let n = input.lengths.len();
+    let threads = if n < PARALLEL_MIN_RECORDS && input.payloads.len() < PARALLEL_MIN_BYTES {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |t| t.get()).min(MAX_ENCODE_THREADS).min(n)
+    };
+    if threads <= 1 {
+        return Ok(vec![prepare(input, hasher, level, input.lengths, 0)?]);
+    }
+    // Runs of about equal payload bytes, each at least one record.
+    let per = (input.payloads.len() / threads).max(1);
+    let mut runs = Vec::with_capacity(threads);
+    let (mut first, mut start, mut bytes) = (0usize, 0usize, 0usize);
+    for (k, &len) in input.lengths.iter().enumerate() {
+        bytes += len as usize;
+        if (bytes >= per && runs.len() + 1 < threads) || k + 1 == n {
+            runs.push((first, k + 1, start));
+            first = k + 1;
+            start += bytes;
+            bytes = 0;
+        }
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = runs[1..]
+            .iter()
+            .map(|&(a, b, start)| s.spawn(move || prepare(input, hasher, level, &input.lengths[a..b], start)))
+            .collect();
+        let (a, b, start) = runs[0];
+        let mut parts = vec![prepare(input, hasher, level, &input.lengths[a..b], start)?];
+        for h in handles {
+            parts.push(h.join().unwrap_or_else(|_| Err(Error::Unsupported("an encoding thread failed".into())))?);
+        }
+        Ok(parts)
+    })
+}
+
+pub fn encode_batch(input: &EncodeInput<'_>) -> Result<EncodeOutput> {
+    let level = check(input)?;
+    let hasher = ChainHasher::new(input.hash, input.stream)?;
+    let n = input.lengths.len();
+    let parts = prepare_all(input, &hasher, level)?;
+    // Never larger: a compressed form is kept only when strictly smaller than the payload.
+    let mut bytes = Vec::with_capacity(input.payloads.len() + n * RECORD_OVERHEAD);
+    let mut positions = Vec::with_capacity(n);
+    let mut hashes = if input.want_hashes { Some(Vec::with_capacity(n * HASH_BYTES)) } else { None };
+    let mut prev = input.prev_hash;
+    let mut at = 0usize;
+    let mut k = 0usize;
+    for part in &parts {
+        let mut c_at = 0usize;
+        for ((commitment, &form), &c_end) in part.commitments.iter().zip(&part.forms).zip(&part.compressed_ends) {
+            let len = input.lengths[k] as usize;
+            let payload = &input.payloads[at..at + len];
+            at += len;
+            let stored = if form == FORM_NONE { payload } else { &part.compressed[c_at..c_end] };
+            c_at = c_end;
+            let header = Header {
+                offset: input.first_offset + k as u64,
+                timestamp: input.timestamps[k],
+                prev_hash: prev,
+                kind: input.kind,
+                form,
+                length: stored.len(),
+            };
+            positions.push(bytes.len() as u64);
+            write_record(&mut bytes, &header, stored);
+            prev = hasher.record_hash(&RecordFields {
+                prev_hash: &header.prev_hash,
+                offset: header.offset,
+                timestamp: header.timestamp,
+                kind: header.kind,
+                payload_length: len as u64,
+                commitment,
+            });
+            if let Some(h) = hashes.as_mut() {
+                h.extend_from_slice(&prev);
+            }
+            k += 1;
         }
     }
     Ok(EncodeOutput { bytes, positions, last_hash: prev, hashes })

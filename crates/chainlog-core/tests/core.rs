@@ -535,3 +535,24 @@ fn verified_scans_of_many_records_stop_at_the_same_record_as_the_rules_say() {
         assert_ne!(s2.last_hash, Some(original), "its recomputed hash is not the original one");
     }
 }
+
+#[test]
+fn a_large_batch_encodes_to_the_same_bytes_as_one_record_at_a_time() {
+    // Large batches prepare commitments and compressed forms on several threads.
+    let mut rng = Rng(11);
+    for codec in [CODEC_NONE, CODEC_LZ4, CODEC_ZSTD] {
+        let payloads: Vec<Vec<u8>> = (0..600).map(|_| { let size = rng.below(3000) as usize; payload(&mut rng, size) }).collect();
+        let ts: Vec<u64> = (0..600).map(|k| 50 + k / 3).collect();
+        let all = encode(HashAlgorithm::Sha256, "big", 0, ZERO_HASH, KIND_DATA, codec, &payloads, &ts).unwrap();
+        let mut one_by_one = Vec::new();
+        let mut prev = ZERO_HASH;
+        for (k, p) in payloads.iter().enumerate() {
+            let r = encode(HashAlgorithm::Sha256, "big", k as u64, prev, KIND_DATA, codec, std::slice::from_ref(p), &ts[k..k + 1]).unwrap();
+            one_by_one.extend_from_slice(&r.bytes);
+            prev = r.last_hash;
+        }
+        assert!(all.bytes == one_by_one, "codec {codec}");
+        assert_eq!(all.last_hash, prev);
+        assert_eq!(all.positions.len(), 600);
+    }
+}
