@@ -111,6 +111,7 @@ export declare class Log {
 	private closed;
 	private closing;
 	private readonly streamsByName;
+	private creationWaiters;
 	private constructor();
 	/** Opens (or creates) the store at `dir`: takes the LOCK unless readOnly, recovers every stream's tail. */
 	static open(dir: string, options?: LogOptions): Promise<Log>;
@@ -131,8 +132,8 @@ export declare class Log {
 	/** Finishes queued appends, checkpoints changed streams, saves indexes and manifests, releases the LOCK. */
 	close(): Promise<void>;
 	private shutdown;
+	/** Resolves on the stream's next commit, on its creation if it does not exist yet, or on close(). */
 	private waitForAppend;
-	private creationWaiters;
 	private streamForWrite;
 	private checkOpen;
 	private checkWritable;
