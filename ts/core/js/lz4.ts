@@ -29,9 +29,10 @@ export function maxCompressedSize(n: number): number {
   return 16 + 4 + Math.floor((n * 110) / 100)
 }
 
-// One pair of tables per process: compression is synchronous, so they are never shared.
-const table16 = new Uint16Array(HASHTABLE_SIZE)
-const table32 = new Uint32Array(HASHTABLE_SIZE)
+// One table per process: compression is synchronous, so it is never shared. lz4_flex's u16
+// table (inputs under 64 KiB) only ever holds positions below 65535, so a u32 table holds the
+// same values; one element type keeps the loop monomorphic.
+const table = new Uint32Array(HASHTABLE_SIZE)
 
 // 889523592379 (lz4_flex hash5 prime) split into 32-bit halves.
 const P_HI = 207
@@ -85,14 +86,12 @@ export function compressBlock(input: Uint8Array, out: Uint8Array, op: number): n
   if (n < LZ4_MIN_LENGTH) return lastLiterals(out, op, input, 0, n)
 
   const small = n < U16_TABLE_LIMIT
-  const table: Uint16Array | Uint32Array = small ? table16 : table32
-  const hashAt = small ? hash4 : hash5
   table.fill(0)
 
   const endPosCheck = n - MFLIMIT
   let literalStart = 0
   // A block cannot start with a match: seed the table with position 0 and start at 1.
-  table[hashAt(input, 0)] = 0
+  table[small ? hash4(input, 0) : hash5(input, 0)] = 0
   let cur = 1
 
   for (;;) {
@@ -106,7 +105,7 @@ export function compressBlock(input: Uint8Array, out: Uint8Array, op: number): n
       cur = nextCur
       nextCur += stepSize
       if (cur > endPosCheck) return lastLiterals(out, op, input, literalStart, n)
-      const h = hashAt(input, cur)
+      const h = small ? hash4(input, cur) : hash5(input, cur)
       candidate = table[h]
       table[h] = cur
       if (cur - candidate > MAX_DISTANCE) continue
@@ -130,7 +129,7 @@ export function compressBlock(input: Uint8Array, out: Uint8Array, op: number): n
     while (dup < limit && input[cur + dup] === input[candidate + dup]) dup++
     cur += dup
 
-    table[hashAt(input, cur - 2)] = cur - 2
+    table[small ? hash4(input, cur - 2) : hash5(input, cur - 2)] = cur - 2
 
     out[op++] = (litLen < 0xf ? litLen << 4 : 0xf0) | (dup < 0xf ? dup : 0xf)
     if (litLen >= 0xf) op = writeInteger(out, op, litLen - 0xf)
