@@ -56,14 +56,14 @@ export interface CheckpointSource {
 }
 
 /**
- * Offset of the last checkpoint at or before `offset`, looking back at most `maxRecords` records
- * (null: none found in that distance, or none before the stream start). Reads windows of at most
- * SCAN_CHUNK_BYTES backwards, so the cost is O(distance to the checkpoint).
+ * Offset of the last checkpoint at or before `offset` and at or after `minOffset`, looking back at
+ * most `maxRecords` records (null: none there). Reads windows of at most SCAN_CHUNK_BYTES
+ * backwards, so the cost is O(distance to the checkpoint).
  */
-export async function findCheckpointAtOrBefore(src: CheckpointSource, offset: number, maxRecords = Infinity): Promise<number | null> {
+export async function findCheckpointAtOrBefore(src: CheckpointSource, offset: number, maxRecords = Infinity, minOffset = 0): Promise<number | null> {
   let hi = offset
   let looked = 0
-  while (hi >= 0 && looked < maxRecords) {
+  while (hi >= minOffset && looked < maxRecords) {
     const seg = src.segmentFor(hi)
     const index = await src.indexOf(seg)
     const iHi = hi - seg.firstOffset
@@ -78,7 +78,7 @@ export async function findCheckpointAtOrBefore(src: CheckpointSource, offset: nu
       if (endPos - index.at(mid) <= SCAN_CHUNK_BYTES) top = mid
       else lo = mid + 1
     }
-    const iLo = Math.max(lo, iHi - (maxRecords - looked) + 1, 0)
+    const iLo = Math.max(lo, iHi - (maxRecords - looked) + 1, minOffset - seg.firstOffset, 0)
     const start = index.at(iLo)
     const data = await src.readSegment(seg, start, endPos - start)
     const r = await src.core.scanSegmentAsync({

@@ -269,7 +269,10 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
     stream.lastTimestamp = lastTs
     stream.sinceCheckpoint = since
     stream.dirtySinceCheckpoint = dirty
-    if (lastCheckpoint !== null) stream.lastCheckpoint = lastCheckpoint
+    if (lastCheckpoint !== null) {
+      stream.lastCheckpoint = lastCheckpoint
+      stream.learnCheckpoint(lastCheckpoint, nextOffset - 1)
+    }
   }
   for (const o of outcomes) {
     if (o.error !== null) o.req.reject(o.error)

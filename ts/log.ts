@@ -3,7 +3,7 @@
  * each public call into validated arguments and a call on one Stream: appends go through the
  * stream's CommitQueue, reads through a RecordCursor, verify through verify.ts.
  */
-import { promises as fsp } from 'node:fs'
+import { makeDirDurable } from './durable.ts'
 import { resolve as resolvePath } from 'node:path'
 import type { BackendName, ChainlogCore } from './core/interface.ts'
 import { loadCore } from './core/load.ts'
@@ -17,7 +17,6 @@ import {
 import { damageError, offsetAtTime, RecordCursor } from './record-reader.ts'
 import { discoverStreams, openStore } from './store.ts'
 import { streamName } from './stream-name.ts'
-import { findCheckpointAtOrBefore } from './checkpoint.ts'
 import { Stream, ZERO_HASH, type StoreContext } from './stream.ts'
 import { bytesToVerify, verifyStream } from './verify.ts'
 import { describe } from './stream-name.ts'
@@ -55,13 +54,10 @@ export class Log {
     const root = resolvePath(dir)
     let lock: StoreLock | null = null
     if (!opts.readOnly) {
-      try {
-        await fsp.mkdir(root, { recursive: true })
-      } catch (err) {
-        throw new ChainlogError('ERR_IO', `cannot create the store directory ${root}: ${(err as Error).message}`, { cause: err, errno: (err as NodeJS.ErrnoException).code })
-      }
+      await makeDirDurable(root)
       lock = await StoreLock.acquire(root)
     }
+    const opened: Stream[] = []
     try {
       const store = await openStore(root, { hash: opts.hash, readOnly: opts.readOnly })
       const ctx: StoreContext = { dir: root, core, hash: store.hash, options: opts, readOnly: opts.readOnly }
@@ -73,6 +69,7 @@ export class Log {
         while (next < names.length) {
           const i = next++
           streams[i] = await Stream.open(ctx, names[i], recovered)
+          opened.push(streams[i])
         }
       }
       await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, names.length) }, worker))
@@ -86,6 +83,7 @@ export class Log {
       }
       return new Log(ctx, lock, streams, recovered)
     } catch (err) {
+      for (const s of opened) await s.closeHandles()
       await lock?.release()
       throw err
     }
@@ -198,7 +196,7 @@ export class Log {
     if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null }
     if (s.lastCheckpoint === undefined) {
       // Unknown since open: look back from the head (O(distance to it)).
-      s.lastCheckpoint = s.nextOffset === 0 ? null : await findCheckpointAtOrBefore(s, s.nextOffset - 1)
+      s.lastCheckpoint = s.nextOffset === 0 ? null : await s.checkpointAtOrBefore(s.nextOffset - 1)
     }
     return { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint: s.lastCheckpoint }
   }

@@ -7,7 +7,7 @@
 import { KIND_CHECKPOINT, KIND_TOMBSTONE } from './core/interface.ts'
 import { HASH_BYTES, MAX_PAYLOAD_BYTES } from './core/format.ts'
 import { ChainlogError } from './errors.ts'
-import { checkpointPayloadMatches, findCheckpointAtOrBefore } from './checkpoint.ts'
+import { checkpointPayloadMatches } from './checkpoint.ts'
 import type { LogRecord, VerifyMode } from './options.ts'
 import { segmentFileName, type Segment } from './segment.ts'
 import type { PositionList } from './offset-index.ts'
@@ -41,7 +41,7 @@ export class RecordCursor {
       return
     }
     if (this.verify === 'checkpoint') {
-      const c = await findCheckpointAtOrBefore(s, this.from)
+      const c = await s.checkpointAtOrBefore(this.from)
       if (c !== null) {
         this.offset = c
         this.anchor = c
@@ -148,8 +148,8 @@ export class RecordCursor {
         timestamp: d.timestamps[k],
         kind: d.kinds[k] === KIND_TOMBSTONE ? 'tombstone' : 'data',
         payload: d.payloads.subarray(payloadStart, d.payloadEnds[k]),
-        hash: Buffer.from(d.hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES)),
-        prevHash: Buffer.from(d.prevHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES)),
+        hash: d.hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES),
+        prevHash: d.prevHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES),
       })
     }
     return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray((d.count - 1) * HASH_BYTES, d.count * HASH_BYTES)) }

@@ -39,6 +39,9 @@ export class Segment {
   persistedEntries = 0
   /** Writer handle, open only on the active segment of a writable log. */
   handle: FileHandle | null = null
+  /** Cached read handle (opening a file costs more than reading a record) and its users. */
+  reader: Promise<FileHandle> | null = null
+  readerUsers = 0
 
   constructor(
     readonly num: number,

@@ -5,6 +5,7 @@
  * record-reader.ts; both see the state kept here.
  */
 import { promises as fsp } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from './core/interface.ts'
 import { MAX_PAYLOAD_BYTES } from './core/format.ts'
@@ -25,6 +26,8 @@ export const ZERO_HASH: Buffer = Buffer.alloc(32)
 const MAX_CACHED_INDEXES = 8
 /** Persist the active segment's index after this many new bytes, bounding the open-time tail scan. */
 export const INDEX_PERSIST_BYTES = 64 * 1024 * 1024
+/** Read handles kept open per stream (least recently used closed first). */
+const MAX_OPEN_READERS = 4
 /** Bytes read to find the first offset of a segment. */
 const FIRST_RECORD_PROBE_BYTES = 64 * 1024
 
@@ -60,6 +63,12 @@ export class Stream implements CheckpointSource {
   /** Index entries read from `.idx` files and not yet checked one by one against the data. */
   private readonly untrustedIndexes = new WeakSet<PositionList>()
   private waiters: Array<() => void> = []
+  /**
+   * What backward searches learned: a checkpoint at cpAt[i] (−1: the stream start) and none in
+   * (cpAt[i], cpReach[i]]. Answers repeated lookups (random gets) without scanning again.
+   */
+  private cpAt: number[] = []
+  private cpReach: number[] = []
   /** Wake-ups so far (commits and close): lets a follower tell whether it missed one. */
   commits = 0
   private bytesSinceIndexPersist = 0
@@ -180,6 +189,7 @@ export class Stream implements CheckpointSource {
         seg.nextOffset = rec.nextOffset
         this.nextOffset = rec.nextOffset
         this.lastCheckpoint = rec.lastCheckpoint ?? undefined
+        if (rec.lastCheckpoint !== null) this.learnCheckpoint(rec.lastCheckpoint, rec.nextOffset - 1)
         if (rec.count > 0) {
           this.headHash = rec.lastHash ?? ZERO_HASH
           this.lastTimestamp = rec.lastTimestamp ?? 0
@@ -363,13 +373,90 @@ export class Stream implements CheckpointSource {
   }
 
   async readSegment(seg: Segment, position: number, length: number): Promise<Buffer> {
-    const data = await withSegmentReader(seg.path, (h) => readRange(h, position, length))
+    const handle = await this.acquireReader(seg)
+    let data: Buffer
+    try {
+      data = await readRange(handle, position, length)
+    } catch (err) {
+      throw ioError(err, `cannot read ${seg.path} at ${position}`, { stream: this.name, position })
+    } finally {
+      this.releaseReader(seg)
+    }
     if (data.length !== length) {
       throw new ChainlogError('ERR_CORRUPT', `stream ${this.name}: ${segmentFileName(seg.num)} ends at ${position + data.length}, expected at least ${position + length} bytes`, {
         stream: this.name, position: position + data.length,
       })
     }
     return data
+  }
+
+  /** The last checkpoint at or before `offset` (null: none), remembering what each search learns. */
+  async checkpointAtOrBefore(offset: number): Promise<number | null> {
+    let i = -1
+    for (let lo = 0, hi = this.cpAt.length - 1; lo <= hi; ) {
+      const mid = (lo + hi) >> 1
+      if (this.cpAt[mid] <= offset) {
+        i = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    if (i >= 0 && this.cpReach[i] >= offset) return this.cpAt[i] < 0 ? null : this.cpAt[i]
+    const floor = i >= 0 ? this.cpReach[i] + 1 : 0
+    const found = await findCheckpointAtOrBefore(this, offset, Infinity, floor)
+    if (found === null) {
+      if (i >= 0) this.cpReach[i] = Math.max(this.cpReach[i], offset)
+      else this.learnCheckpoint(-1, offset)
+      return i >= 0 && this.cpAt[i] >= 0 ? this.cpAt[i] : null
+    }
+    this.learnCheckpoint(found, offset)
+    return found
+  }
+
+  /** Records "a checkpoint at `at` (−1: stream start) and none in (at, reach]". */
+  learnCheckpoint(at: number, reach: number): void {
+    let k = this.cpAt.length
+    while (k > 0 && this.cpAt[k - 1] > at) k--
+    if (k > 0 && this.cpAt[k - 1] === at) {
+      this.cpReach[k - 1] = Math.max(this.cpReach[k - 1], reach)
+      return
+    }
+    this.cpAt.splice(k, 0, at)
+    this.cpReach.splice(k, 0, reach)
+  }
+
+  private readonly readers: Segment[] = []
+
+  private async acquireReader(seg: Segment): Promise<FileHandle> {
+    seg.readerUsers++
+    const k = this.readers.indexOf(seg)
+    if (k >= 0) this.readers.splice(k, 1)
+    this.readers.push(seg)
+    if (seg.reader === null) {
+      seg.reader = fsp.open(seg.path, 'r')
+      seg.reader.catch(() => {})
+    }
+    this.evictReaders()
+    try {
+      return await seg.reader
+    } catch (err) {
+      seg.readerUsers--
+      seg.reader = null
+      const i = this.readers.indexOf(seg)
+      if (i >= 0) this.readers.splice(i, 1)
+      throw ioError(err, `cannot open the segment ${seg.path}`, { stream: this.name })
+    }
+  }
+
+  private releaseReader(seg: Segment): void {
+    seg.readerUsers--
+    if (seg.readerUsers === 0 && !this.readers.includes(seg)) closeReader(seg) // evicted while in use
+  }
+
+  private evictReaders(): void {
+    while (this.readers.length > MAX_OPEN_READERS) {
+      const old = this.readers.shift()!
+      if (old.readerUsers === 0) closeReader(old)
+    }
   }
 
   // ---- write side (called from the commit queue only) ----
@@ -502,6 +589,7 @@ export class Stream implements CheckpointSource {
   }
 
   async closeHandles(): Promise<void> {
+    for (const seg of this.readers.splice(0)) closeReader(seg)
     for (const seg of this.segments) {
       const h = seg.handle
       seg.handle = null
@@ -523,6 +611,12 @@ export class Stream implements CheckpointSource {
     this.waiters = []
     for (const f of w) f()
   }
+}
+
+function closeReader(seg: Segment): void {
+  const p = seg.reader
+  seg.reader = null
+  p?.then((h) => h.close()).catch(() => {})
 }
 
 async function openSegment(path: string, readOnly: boolean) {
