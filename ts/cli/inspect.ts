@@ -6,9 +6,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Log } from '../index.ts'
-import { EXIT_OK, usageError } from './exit-codes.ts'
+import { EXIT_OK } from './exit-codes.ts'
 import { bytes, hex, toJson } from './output.ts'
-import { withStore } from './store-dir.ts'
+import { requireStream, withStore } from './store-dir.ts'
 
 const SEGMENT_FILE = /^segment_(\d+)\.log$/
 
@@ -32,8 +32,8 @@ export async function inspectCommand(dir: string, stream: string | undefined, op
   let store: Record<string, unknown> = {}
   const streams = await withStore(dir, { readOnly: true }, async (log) => {
     store = JSON.parse(readFileSync(join(dir, 'chainlog.json'), 'utf8')) as Record<string, unknown>
+    if (stream !== undefined) await requireStream(log, dir, stream)
     const names = await log.streams()
-    if (stream !== undefined && !names.includes(String(stream))) throw usageError(`no stream named ${JSON.stringify(stream)} in ${dir} (streams: ${names.join(', ') || 'none'})`)
     const infos: StreamInfo[] = []
     for (const name of stream === undefined ? names : [String(stream)]) infos.push(await streamInfo(log, dir, name))
     return infos

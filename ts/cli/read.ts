@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { Log, LogRecord, VerifyMode } from '../index.ts'
 import { EXIT_OK } from './exit-codes.ts'
 import { recordJson, recordLine } from './output.ts'
-import { withStore } from './store-dir.ts'
+import { requireStream, withStore } from './store-dir.ts'
 
 /** Records fetched per read call: bounds memory while keeping calls few. */
 const PAGE_RECORDS = 1000
@@ -23,6 +23,7 @@ export interface ReadCommandOptions {
 
 export async function readCommand(dir: string, stream: string, opts: ReadCommandOptions): Promise<number> {
   await withStore(dir, { readOnly: true }, async (log) => {
+    await requireStream(log, dir, stream)
     let remaining = opts.limit ?? Infinity
     let page = await log.read(stream, {
       from: opts.from, fromTime: opts.fromTime, verify: opts.verify, limit: Math.min(remaining, PAGE_RECORDS),
@@ -62,8 +63,10 @@ export async function tailCommand(dir: string, stream: string, opts: TailCommand
   process.once('SIGTERM', stop)
   try {
     let seen = segmentSizes(dir, stream)
-    let next = await withStore(dir, { readOnly: true }, async (log) =>
-      printFrom(log, stream, opts.from ?? (await startOfLast(log, stream, opts.lines ?? 10)), opts.json))
+    let next = await withStore(dir, { readOnly: true }, async (log) => {
+      if (!(await log.streams()).includes(String(stream))) process.stderr.write(`chainlog: no stream named ${JSON.stringify(stream)} yet; waiting for it\n`)
+      return printFrom(log, stream, opts.from ?? (await startOfLast(log, stream, opts.lines ?? 10)), opts.json)
+    })
     while (!stopped) {
       await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, TAIL_POLL_MS) })
       const now = segmentSizes(dir, stream)

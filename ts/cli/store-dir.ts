@@ -31,3 +31,15 @@ export async function withStore<T>(dir: string, options: LogOptions & { create?:
     await log.close()
   }
 }
+
+/**
+ * Fails with a usage error when the store has no stream `stream`. The engine treats an unknown
+ * stream as an empty one; on the command line that is almost always a typo worth pointing out.
+ */
+export async function requireStream(log: Log, dir: string, stream: string): Promise<void> {
+  await log.head(stream) // an invalid name is the engine's ERR_INVALID_ARGUMENT, with its reason
+  const names = await log.streams()
+  if (!names.includes(String(stream))) {
+    throw usageError(`no stream named ${JSON.stringify(stream)} in ${dir} (streams: ${names.join(', ') || 'none'})`)
+  }
+}

@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress'
 import type { VerifyReport } from '../index.ts'
 import { EXIT_OK, EXIT_PROBLEMS } from './exit-codes.ts'
 import { bytes, hex, toJson } from './output.ts'
-import { withStore } from './store-dir.ts'
+import { requireStream, withStore } from './store-dir.ts'
 
 /** Below this much data a check is quick and a bar would only flicker (auto mode). */
 const PROGRESS_MIN_BYTES = 64 * 1024 * 1024
@@ -20,6 +20,7 @@ export interface VerifyCommandOptions {
 
 export async function verifyCommand(dir: string, stream: string | undefined, opts: VerifyCommandOptions): Promise<number> {
   const report = await withStore(dir, { readOnly: true }, async (log) => {
+    if (stream !== undefined) await requireStream(log, dir, stream)
     const bar = progressBar(opts.progress)
     try {
       return await log.verify(stream, { onProgress: bar.update })
