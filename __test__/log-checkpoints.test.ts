@@ -138,3 +138,24 @@ for (const backend of BACKENDS) {
     t.is(report.streams[0].problems[0].offset, 2)
   })
 }
+
+for (const backend of BACKENDS) {
+  test(`${backend}: random gets and reads anchored on remembered checkpoints match a full read`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t), { checkpointEvery: 7, maxSegmentBytes: 2000 })
+    for (let i = 0; i < 120; i += 3) await log.append('s', events(i, i + 3))
+    await log.checkpoint('s')
+    await log.append('s', events(120, 125))
+    const all = await log.read('s', { verify: 'genesis' })
+    t.deepEqual(texts(all), events(0, 125))
+    const byOffset = new Map(all.map((r) => [r.offset, r.payload.toString()]))
+    const head = await log.head('s')
+    let x = 12345
+    for (let k = 0; k < 150; k++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31
+      const offset = x % head.nextOffset
+      t.is((await log.get('s', offset))?.payload.toString(), byOffset.get(offset), `offset ${offset}`)
+      const from = (await log.read('s', { from: offset, limit: 2 })).map((r) => r.offset)
+      t.deepEqual(from, all.filter((r) => r.offset >= offset).slice(0, 2).map((r) => r.offset))
+    }
+  })
+}

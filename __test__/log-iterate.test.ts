@@ -86,3 +86,25 @@ for (const backend of BACKENDS) {
     t.deepEqual(seen, [3, 4, 5])
   })
 }
+
+for (const backend of BACKENDS) {
+  test(`${backend}: follow never misses an append that lands while it is reading (30 quick races)`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t))
+    for (let trial = 0; trial < 30; trial++) {
+      const stream = `race-${trial}`
+      await log.append(stream, 'before')
+      const seen: string[] = []
+      const done = (async () => {
+        for await (const r of log.iterate(stream, { follow: true })) {
+          seen.push(r.payload.toString())
+          if (seen.length === 4) break
+        }
+      })()
+      await new Promise((r) => setTimeout(r, trial % 4))
+      await log.append(stream, 'one')
+      await log.append(stream, ['two', 'three'])
+      await done
+      t.deepEqual(seen, ['before', 'one', 'two', 'three'])
+    }
+  })
+}

@@ -299,3 +299,67 @@ for (const backend of BACKENDS) {
     t.is(records[2].payload.toString(), 'gone')
   })
 }
+
+const MiB = 1024 * 1024
+
+for (const backend of BACKENDS) {
+  test(`${backend}: a tail header claiming a huge length is torn (cut) without allocating that length`, async (t) => {
+    const dir = await store(t, backend, 3)
+    const header = Buffer.alloc(58)
+    header.writeUInt32LE(0xbadc0ffe, 0)
+    header.writeBigUInt64LE(3n, 4)
+    header.writeUInt32LE(1024 * MiB - 1, 54) // L just under the 1 GiB cap
+    appendFileSync(segmentFile(dir, 's'), Buffer.concat([header, Buffer.alloc(100)]))
+    const log = await openLog(t, backend, dir)
+    t.is(log.recovered[0]?.action, 'truncated')
+    t.is(segmentSize(dir, 's'), 3 * REC)
+  })
+
+  test(`${backend}: a huge claimed length in the middle, with valid records after it, is corruption`, async (t) => {
+    const dir = await store(t, backend, 6)
+    rmSync(segmentFile(dir, 's') + '.idx')
+    const seg = readSegment(dir, 's')
+    seg.writeUInt32LE(512 * MiB, 2 * REC + 54)
+    writeSegment(dir, 's', 0, seg)
+    const log = await openLog(t, backend, dir)
+    t.like(log.recovered[0], { action: 'corrupt', offset: 2 })
+    t.is(segmentSize(dir, 's'), 6 * REC)
+  })
+
+  test(`${backend}: a bad record followed by more than a scan chunk of zeros is a torn tail`, async (t) => {
+    const dir = await store(t, backend, 3)
+    appendFileSync(segmentFile(dir, 's'), Buffer.alloc(9 * MiB))
+    const log = await openLog(t, backend, dir)
+    t.is(log.recovered[0]?.action, 'truncated')
+    t.is(segmentSize(dir, 's'), 3 * REC)
+  })
+
+  test(`${backend}: a bad record followed by more than a scan chunk of zeros and then a valid record is corruption`, async (t) => {
+    const dir = await store(t, backend, 3)
+    const seg = readSegment(dir, 's')
+    appendFileSync(segmentFile(dir, 's'), Buffer.concat([Buffer.alloc(9 * MiB), seg.subarray(0, REC)]))
+    const size = segmentSize(dir, 's')
+    const log = await openLog(t, backend, dir)
+    t.like(log.recovered[0], { action: 'corrupt', position: 3 * REC })
+    t.is(segmentSize(dir, 's'), size)
+  })
+
+  test(`${backend}: records larger than a scan chunk recover whole, and are cut when torn`, async (t) => {
+    const dir = tempDir(t)
+    const big = Buffer.alloc(6 * MiB, 0x61)
+    const a = await Log.open(dir, { backend, checkpointEvery: false })
+    await a.append('s', ['small', big])
+    await a.append('s', big)
+    await a.flush()
+    await (a as unknown as { lock: { release(): Promise<void> } }).lock.release()
+    rmSync(segmentFile(dir, 's') + '.idx') // scan the whole segment: chunks end inside records
+    const whole = segmentSize(dir, 's')
+    truncateSync(segmentFile(dir, 's'), whole - 3 * MiB)
+    const log = await openLog(t, backend, dir)
+    t.is(log.recovered[0]?.action, 'truncated')
+    const records = await log.read('s', { verify: 'genesis' })
+    t.is(records.length, 2)
+    t.true(records[1].payload.equals(big))
+    t.is((await log.head('s')).nextOffset, 2)
+  })
+}
