@@ -152,6 +152,21 @@ test.serial('the types resolve for import and for require', (t) => {
   t.is(r.status, 0, r.stdout + r.stderr)
 })
 
+test.serial('ESM and CommonJS builds export the same values, and index.d.ts declares exactly those', (t) => {
+  const script = `const esm = Object.keys(await import('chainlog')).sort()
+    const cjs = Object.keys((await import('node:module')).createRequire(import.meta.url)('chainlog')).sort()
+    console.log(JSON.stringify({ esm, cjs }))`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env: cleanEnv(), encoding: 'utf8' })
+  t.is(r.status, 0, r.stderr)
+  const { esm, cjs } = JSON.parse(r.stdout)
+  t.deepEqual(esm, cjs)
+  const dts = readFileSync(join(app, 'node_modules', 'chainlog', 'index.d.ts'), 'utf8')
+  const declared = [...dts.matchAll(/^export declare (?:const|class|function|let|var) (\w+)/gm)].map((m) => m[1]).sort()
+  t.deepEqual(declared, esm.filter((k: string) => k !== 'default'))
+  t.true(esm.includes('Log') && esm.includes('ChainlogError'))
+  t.is(readFileSync(join(app, 'node_modules', 'chainlog', 'dist', 'index.d.cts'), 'utf8'), dts, 'the CommonJS types are the same declarations')
+})
+
 test.serial('the installed chainlog command verifies a store, and bench says where it runs', (t) => {
   const dir = mkdtempSync(join(work, 'cli-'))
   const bin = join(app, 'node_modules', '.bin', process.platform === 'win32' ? 'chainlog.cmd' : 'chainlog')
