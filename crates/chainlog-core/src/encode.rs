@@ -156,14 +156,21 @@ fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Res
         }
     }
     std::thread::scope(|s| {
+        // A run whose thread cannot be started is prepared here instead (no panic on spawn).
         let handles: Vec<_> = runs[1..]
             .iter()
-            .map(|&(a, b, start)| s.spawn(move || prepare(input, hasher, level, &input.lengths[a..b], start)))
+            .map(|&(a, b, start)| {
+                let job = move || prepare(input, hasher, level, &input.lengths[a..b], start);
+                std::thread::Builder::new().spawn_scoped(s, job).map_err(|_| (a, b, start))
+            })
             .collect();
         let (a, b, start) = runs[0];
         let mut parts = vec![prepare(input, hasher, level, &input.lengths[a..b], start)?];
         for h in handles {
-            parts.push(h.join().unwrap_or_else(|_| Err(Error::Unsupported("an encoding thread failed".into())))?);
+            parts.push(match h {
+                Ok(h) => h.join().unwrap_or_else(|_| Err(Error::Unsupported("an encoding thread failed".into())))?,
+                Err((a, b, start)) => prepare(input, hasher, level, &input.lengths[a..b], start)?,
+            });
         }
         Ok(parts)
     })

@@ -196,23 +196,25 @@ fn hash_records(hasher: &ChainHasher, data: &[u8], positions: &[usize], out: &mu
         return;
     }
     let per = positions.len().div_ceil(threads);
+    let hash_chunk = move |chunk: &[usize]| {
+        let mut scratch = Vec::new();
+        chunk.iter().map(|&i| record_hash_at(hasher, data, i, &mut scratch)).collect::<Vec<_>>()
+    };
     let parts: Vec<Vec<Result<Hash, String>>> = std::thread::scope(|s| {
+        // A chunk whose thread cannot be started is hashed here instead (no panic on spawn).
         let handles: Vec<_> = positions
             .chunks(per)
             .skip(1)
-            .map(|chunk| {
-                s.spawn(move || {
-                    let mut scratch = Vec::new();
-                    chunk.iter().map(|&i| record_hash_at(hasher, data, i, &mut scratch)).collect::<Vec<_>>()
-                })
-            })
+            .map(|chunk| (chunk, std::thread::Builder::new().spawn_scoped(s, move || hash_chunk(chunk))))
             .collect();
-        let mut scratch = Vec::new();
-        let first = positions[..per].iter().map(|&i| record_hash_at(hasher, data, i, &mut scratch)).collect();
-        let mut parts = vec![first];
-        for h in handles {
-            // A hashing thread cannot panic on any input; if it did, report it, not abort.
-            parts.push(h.join().unwrap_or_else(|_| vec![Err("hashing thread failed".to_string())]));
+        let mut parts = vec![hash_chunk(&positions[..per])];
+        for (chunk, h) in handles {
+            parts.push(match h {
+                // A hashing thread cannot panic on any input; if one did, its records are
+                // reported as failed (one entry per record), not the process aborted.
+                Ok(h) => h.join().unwrap_or_else(|_| vec![Err("hashing thread failed".to_string()); chunk.len()]),
+                Err(_) => hash_chunk(chunk),
+            });
         }
         parts
     });
@@ -243,10 +245,13 @@ fn verify_links(input: &ScanInput<'_>, out: &mut ScanOutput) {
                 truncate_at(input, out, k, exp_prev, ScanStop::Chain, why);
                 return;
             }
-            match &hashes[k - from] {
-                Ok(h) => exp_prev = Some(*h),
-                Err(why) => {
-                    let why = why.clone();
+            match hashes.get(k - from) {
+                Some(Ok(h)) => exp_prev = Some(*h),
+                other => {
+                    let why = match other {
+                        Some(Err(why)) => why.clone(),
+                        _ => "its hash was not computed".to_string(),
+                    };
                     truncate_at(input, out, k, exp_prev, ScanStop::Corrupt, why);
                     return;
                 }
