@@ -76,3 +76,34 @@ for (const backend of BACKENDS) {
     t.is(report.streams[0].records, 0)
   })
 }
+
+for (const backend of BACKENDS) {
+  test(`${backend}: verify reports an offset index that disagrees with the data`, async (t) => {
+    const dir = tempDir(t)
+    const log = await Log.open(dir, { backend, checkpointEvery: false, maxSegmentBytes: 4 * 73 })
+    for (let i = 0; i < 10; i++) await log.append('s', `event-${i}`)
+    await log.close()
+    const { readFileSync, writeFileSync } = await import('node:fs')
+    const path = `${dir}/s/segment_000000.log.idx`
+    const idx = readFileSync(path)
+    idx.writeBigUInt64LE(80n, 16 + 8) // entry 1: 80 instead of 73, CRC fixed up
+    const { crc32 } = (await import('node:zlib')) as unknown as { crc32(b: Buffer): number }
+    idx.writeUInt32LE(crc32(idx.subarray(0, idx.length - 4)), idx.length - 4)
+    writeFileSync(path, idx)
+    const again = await openLog(t, backend, dir)
+    const report = await again.verify('s')
+    t.false(report.ok)
+    t.is(report.streams[0].problems[0].offset, 1)
+    t.regex(report.streams[0].problems[0].message, /index/)
+  })
+
+  test(`${backend}: verify while appends are in flight reports no false problems`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t), { checkpointEvery: 10 })
+    await log.append('s', 'first')
+    const appends = Array.from({ length: 200 }, (_, i) => log.append('s', `e${i}`))
+    const reports = await Promise.all([log.verify('s'), log.verify('s')])
+    await Promise.all(appends)
+    for (const r of reports) t.deepEqual(r.streams[0].problems, [])
+    t.true((await log.verify()).ok)
+  })
+}

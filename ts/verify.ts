@@ -7,7 +7,7 @@
  */
 import { KIND_CHECKPOINT } from './core/interface.ts'
 import { manifestOf, readManifest } from './manifest.ts'
-import { loadIndex, type PositionList } from './offset-index.ts'
+import { loadIndex, PositionList } from './offset-index.ts'
 import type { StreamReport, VerifyProblem } from './options.ts'
 import { scanRange } from './segment-scan.ts'
 import { fileSize, segmentFileName, withSegmentReader, type Segment } from './segment.ts'
@@ -98,8 +98,9 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
     })
     progress.add(size - done)
     records += segRecords
-    if (segRecords !== seg.records && problems.length === 0) {
-      problem({ offset: seg.firstOffset + segRecords, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} holds ${segRecords} valid records, expected ${seg.records}` })
+    const expected = nextOffsets[n] - seg.firstOffset
+    if (segRecords !== expected && problems.length === 0) {
+      problem({ offset: seg.firstOffset + segRecords, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} holds ${segRecords} valid records, expected ${expected}` })
     }
     await checkIndex(s, seg, scanned, n === segments.length - 1, size, problem)
   }
@@ -131,7 +132,11 @@ async function checkIndex(s: Stream, seg: Segment, scanned: number[], isActive: 
   const loaded = await loadIndex(seg.indexPath, size, (d) => s.core.crc32(d))
   // A shorter index is stale (the tail since it was saved), not wrong; a wrong entry is damage.
   if (loaded !== null && loaded.ok) compare('the index file', loaded.positions)
-  if (isActive && seg.index !== null) compare('the in-memory index', seg.index)
+  if (isActive && seg.index !== null) {
+    // Appends may have added entries since the sizes were taken: compare the snapshot's part.
+    const snapshot = seg.index.slice(0, seg.index.length).filter((p) => p < size)
+    compare('the in-memory index', PositionList.from(snapshot))
+  }
 }
 
 async function checkManifest(s: Stream, segments: Segment[], problem: (p: VerifyProblem) => void): Promise<void> {
