@@ -499,6 +499,12 @@ fn random_garbage_never_panics() {
         for form in [FORM_LZ4, FORM_ZSTD] {
             let _ = decompress(form, &d[..d.len().min(200)], 1 << 16);
         }
+        let hasher = ChainHasher::new(HashAlgorithm::Sha256, b"s").unwrap();
+        let positions: Vec<u64> = (0..4).map(|_| rng.below(d.len() as u64 + 100)).chain(s.bounds.iter().copied()).collect();
+        let _ = decode_records(&DecodeInput {
+            hasher: &hasher, data: d, base: rng.below(3), positions: &positions, expect_prev_hash: Some(ZERO_HASH),
+            payloads_from: rng.below(4), max_payload_bytes: rng.below(1000),
+        });
     }
 }
 
