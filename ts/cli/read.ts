@@ -10,7 +10,7 @@ import { EXIT_OK } from './exit-codes.ts'
 import { recordJson, recordLine } from './output.ts'
 import { requireStream, withStore } from './store-dir.ts'
 
-/** Records fetched per read call: bounds memory while keeping calls few. */
+/** Records printed per write to stdout. */
 const PAGE_RECORDS = 1000
 
 export interface ReadCommandOptions {
@@ -24,16 +24,25 @@ export interface ReadCommandOptions {
 export async function readCommand(dir: string, stream: string, opts: ReadCommandOptions): Promise<number> {
   await withStore(dir, { readOnly: true }, async (log) => {
     await requireStream(log, dir, stream)
-    let remaining = opts.limit ?? Infinity
-    let page = await log.read(stream, {
-      from: opts.from, fromTime: opts.fromTime, verify: opts.verify, limit: Math.min(remaining, PAGE_RECORDS),
-    })
-    while (page.length > 0 && remaining > 0) {
-      await print(page, opts.json)
-      remaining -= page.length
-      if (remaining <= 0) break
-      page = await log.read(stream, { from: page[page.length - 1].offset + 1, verify: opts.verify, limit: Math.min(remaining, PAGE_RECORDS) })
+    const limit = opts.limit ?? Infinity
+    if (limit === 0) return
+    // The engine's read() seeks by time; iterate() then streams from there with bounded memory
+    // and verifies the chain once along the way (paging with read() would re-verify from the
+    // nearest checkpoint on every page).
+    let from = opts.from ?? 0
+    if (opts.fromTime !== undefined) {
+      const first = await log.read(stream, { from, fromTime: opts.fromTime, limit: 1, verify: opts.verify })
+      if (first.length === 0) return
+      from = first[0].offset
     }
+    const page: LogRecord[] = []
+    let count = 0
+    for await (const record of log.iterate(stream, { from, verify: opts.verify })) {
+      page.push(record)
+      if (++count >= limit) break
+      if (page.length >= PAGE_RECORDS) await print(page.splice(0), opts.json)
+    }
+    if (page.length > 0) await print(page, opts.json)
   })
   return EXIT_OK
 }
