@@ -3,6 +3,7 @@ import type { BackendName, ChainlogCore } from './interface.ts'
 import { createJsCore } from './js/index.ts'
 import { loadNativeCore } from './native.ts'
 
+/** The `backend` option: 'auto' (native when a binary loads, else JS with one warning), 'native' (ERR_UNSUPPORTED without a binary), or 'js'. */
 export type BackendChoice = 'auto' | BackendName
 
 /** Code of the one-line warning emitted when backend 'auto' falls back to the JS core. */
