@@ -10,6 +10,11 @@ import { zstdCompress, zstdDecompress } from './zstd.ts'
 
 /** u32 LE uncompressed length before the raw LZ4 block. */
 export const LZ4_PREFIX_BYTES = 4
+/**
+ * An LZ4 block decodes to at most 255 bytes per byte: a sequence of 3 + k bytes (token, offset,
+ * k length bytes) yields at most 19 + 255·k, and literals copy one for one.
+ */
+const LZ4_MAX_EXPANSION = 255
 
 /** The LZ4 stored form (u32 length ‖ block) of `data` into `out` at `op`; returns its end. */
 export function lz4StoreInto(data: Uint8Array, out: Uint8Array, op: number): number {
@@ -44,6 +49,11 @@ export function lz4ClaimedLength(stored: Uint8Array, start: number, end: number,
   if (end - start < LZ4_PREFIX_BYTES) throw new ChainlogError('ERR_CORRUPT', `lz4 payload of ${end - start} bytes has no length prefix`)
   const n = (stored[start] | (stored[start + 1] << 8) | (stored[start + 2] << 16) | (stored[start + 3] << 24)) >>> 0
   if (n > maxBytes) throw new ChainlogError('ERR_CORRUPT', `lz4 payload claims ${n} bytes, over the cap of ${maxBytes}`)
+  const blockLength = end - start - LZ4_PREFIX_BYTES
+  if (n > LZ4_MAX_EXPANSION * blockLength) {
+    // Refused before allocating: no block of this length can decode to that much.
+    throw new ChainlogError('ERR_CORRUPT', `lz4 payload claims ${n} bytes from a ${blockLength}-byte block`)
+  }
   return n
 }
 

@@ -229,6 +229,12 @@ function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
  */
 export function zstdDecompress(src: Uint8Array, maxBytes: number): Buffer {
   const frame = walkFrame(src, maxBytes)
+  // Before allocating: no block regenerates more than 128 KiB, so blocks that cannot add up to
+  // the declared size are refused here (libzstd would refuse them after the allocation).
+  const size = frame.contentSize
+  if (frame.knownOutput > size || frame.knownOutput + frame.compressedBlocks * MAX_BLOCK_BYTES < size) {
+    throw corrupt(`blocks cannot decode to the declared ${size} bytes`)
+  }
   if (frame.contentSize <= MAX_LIBZSTD_DECODE && src.length <= MAX_LIBZSTD_DECODE) {
     const out = libzstdDecompress(src, frame.contentSize)
     if (out !== null) return out
