@@ -156,7 +156,15 @@ function toChainlogError(err: unknown): ChainlogError {
   if (err instanceof ChainlogError) return err
   const message = describe(err)
   const m = /^(ERR_[A-Z_]+): /.exec(message)
-  if (m && isErrorCode(m[1])) return new ChainlogError(m[1], message.slice(m[0].length))
+  if (m && isErrorCode(m[1])) {
+    // Where, as the JS core reports it: "record at position P (offset O)", "no valid record at position P".
+    const details: { position?: number; offset?: number } = {}
+    const position = /\bposition (\d+)/.exec(message)
+    const offset = /\(offset (\d+)\)/.exec(message)
+    if (position) details.position = Number(position[1])
+    if (offset && Number(offset[1]) <= Number.MAX_SAFE_INTEGER) details.offset = Number(offset[1])
+    return new ChainlogError(m[1], message.slice(m[0].length), details)
+  }
   return new ChainlogError('ERR_INVALID_ARGUMENT', `native core refused its arguments: ${message}`, { cause: err })
 }
 

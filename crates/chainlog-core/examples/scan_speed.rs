@@ -15,8 +15,17 @@ fn main() {
     for b in 0..batches {
         let ts = vec![1_700_000_000_000u64 + (b * n) as u64; n];
         let r = encode_batch(&EncodeInput {
-            hash: HashAlgorithm::Blake3, stream: b"bench", first_offset: (b * n) as u64, prev_hash: prev, kind: 0,
-            codec: 0, level: 0, payloads: &payloads, lengths: &lengths, timestamps: &ts, want_hashes: false,
+            hash: HashAlgorithm::Blake3,
+            stream: b"bench",
+            first_offset: (b * n) as u64,
+            prev_hash: prev,
+            kind: 0,
+            codec: 0,
+            level: 0,
+            payloads: &payloads,
+            lengths: &lengths,
+            timestamps: &ts,
+            want_hashes: false,
         })
         .unwrap();
         prev = r.last_hash;
@@ -28,28 +37,61 @@ fn main() {
     for verify in [true, false] {
         let t = Instant::now();
         let r = scan_segment(&ScanInput {
-            hasher: &hasher, data: &seg, base: 0, first_offset: Some(0), prev_hash: Some(ZERO_HASH), prev_timestamp: None,
-            verify_chain: verify, final_: true,
+            hasher: &hasher,
+            data: &seg,
+            base: 0,
+            first_offset: Some(0),
+            prev_hash: Some(ZERO_HASH),
+            prev_timestamp: None,
+            verify_chain: verify,
+            final_: true,
         });
         let s = t.elapsed().as_secs_f64();
-        println!("scan verify={verify}: {:?} {} records, {:.2} M records/s, {:.0} MB/s", r.stop, r.count(), r.count() as f64 / s / 1e6, seg.len() as f64 / s / 1e6);
+        println!(
+            "scan verify={verify}: {:?} {} records, {:.2} M records/s, {:.0} MB/s",
+            r.stop,
+            r.count(),
+            r.count() as f64 / s / 1e6,
+            seg.len() as f64 / s / 1e6
+        );
     }
     let m = 1_000_000;
     let t = Instant::now();
     let mut acc = 0u8;
     for i in 0..m {
-        acc ^= commitment(HashAlgorithm::Blake3, &payloads[(i % n) * 256..(i % n) * 256 + 256])[0];
+        acc ^= commitment(
+            HashAlgorithm::Blake3,
+            &payloads[(i % n) * 256..(i % n) * 256 + 256],
+        )[0];
     }
-    println!("blake3 256 B: {:.0} ns", t.elapsed().as_nanos() as f64 / m as f64);
+    println!(
+        "blake3 256 B: {:.0} ns",
+        t.elapsed().as_nanos() as f64 / m as f64
+    );
     let c = [1u8; 32];
     let t = Instant::now();
     for i in 0..m {
-        acc ^= hasher.record_hash(&RecordFields { prev_hash: &c, offset: i as u64, timestamp: 5, kind: 0, payload_length: 256, commitment: &c })[0];
+        acc ^= hasher.record_hash(&RecordFields {
+            prev_hash: &c,
+            offset: i as u64,
+            timestamp: 5,
+            kind: 0,
+            payload_length: 256,
+            commitment: &c,
+        })[0];
     }
-    println!("record hash: {:.0} ns", t.elapsed().as_nanos() as f64 / m as f64);
+    println!(
+        "record hash: {:.0} ns",
+        t.elapsed().as_nanos() as f64 / m as f64
+    );
     let t = Instant::now();
     for i in 0..m {
-        acc ^= crc32fast::hash(&payloads[(i % n) * 256..(i % n) * 256 + 256 + 66.min(n * 256 - (i % n) * 256 - 256)]) as u8;
+        acc ^= crc32fast::hash(
+            &payloads[(i % n) * 256..(i % n) * 256 + 256 + 66.min(n * 256 - (i % n) * 256 - 256)],
+        ) as u8;
     }
-    println!("crc32 322 B: {:.0} ns  ({acc})", t.elapsed().as_nanos() as f64 / m as f64);
+    println!(
+        "crc32 322 B: {:.0} ns  ({acc})",
+        t.elapsed().as_nanos() as f64 / m as f64
+    );
 }

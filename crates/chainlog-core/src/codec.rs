@@ -4,7 +4,10 @@
 //! Decompression never allocates past the caller's cap, nor past what the input could possibly
 //! expand to.
 use crate::error::{corrupt, invalid, Error, Result};
-use crate::format::{CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, DEFAULT_ZSTD_LEVEL, FORM_LZ4, FORM_NONE, FORM_ZSTD, MAX_ZSTD_LEVEL};
+use crate::format::{
+    CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, DEFAULT_ZSTD_LEVEL, FORM_LZ4, FORM_NONE, FORM_ZSTD,
+    MAX_ZSTD_LEVEL,
+};
 use std::cell::RefCell;
 use zstd_sys as zs;
 
@@ -71,9 +74,15 @@ fn zstd_error(code: usize) -> Option<String> {
 /// Resolves a zstd level: 0..=22, 0 meaning the default (3).
 pub fn zstd_level(level: i64) -> Result<i32> {
     if !(0..=MAX_ZSTD_LEVEL as i64).contains(&level) {
-        return Err(invalid(format!("zstd level must be 0..{MAX_ZSTD_LEVEL}, got {level}")));
+        return Err(invalid(format!(
+            "zstd level must be 0..{MAX_ZSTD_LEVEL}, got {level}"
+        )));
     }
-    Ok(if level == 0 { DEFAULT_ZSTD_LEVEL } else { level as i32 })
+    Ok(if level == 0 {
+        DEFAULT_ZSTD_LEVEL
+    } else {
+        level as i32
+    })
 }
 
 /// Appends the stored form of `data` under `codec` to `out`. `level` is a resolved zstd level.
@@ -84,14 +93,21 @@ pub fn compress_into(codec: u8, level: i32, data: &[u8], out: &mut Vec<u8>) -> R
             let len = u32::try_from(data.len()).map_err(|_| invalid("lz4 input over 4 GiB"))?;
             let start = out.len();
             out.extend_from_slice(&len.to_le_bytes());
-            out.resize(start + LZ4_LENGTH_PREFIX + lz4_flex::block::get_maximum_output_size(data.len()), 0);
+            out.resize(
+                start + LZ4_LENGTH_PREFIX + lz4_flex::block::get_maximum_output_size(data.len()),
+                0,
+            );
             // compress_into runs the same compressor as block::compress (and so compress_prepend_size).
             let n = lz4_flex::block::compress_into(data, &mut out[start + LZ4_LENGTH_PREFIX..])
                 .map_err(|e| Error::Unsupported(format!("lz4 compression failed: {e}")))?;
             out.truncate(start + LZ4_LENGTH_PREFIX + n);
         }
         CODEC_ZSTD => zstd_compress_into(level, data, out)?,
-        _ => return Err(invalid(format!("codec must be 0 (none), 1 (lz4) or 2 (zstd), got {codec}"))),
+        _ => {
+            return Err(invalid(format!(
+                "codec must be 0 (none), 1 (lz4) or 2 (zstd), got {codec}"
+            )))
+        }
     }
     Ok(())
 }
@@ -105,7 +121,9 @@ fn zstd_compress_into(level: i32, data: &[u8], out: &mut Vec<u8>) -> Result<()> 
         if slot.is_none() {
             *slot = ZstdCCtx::create();
         }
-        let cctx = slot.as_mut().ok_or_else(|| Error::Unsupported("cannot create a zstd context".into()))?;
+        let cctx = slot
+            .as_mut()
+            .ok_or_else(|| Error::Unsupported("cannot create a zstd context".into()))?;
         let spare = out.spare_capacity_mut();
         // SAFETY: ZSTD_compressCCtx writes at most `spare.len()` bytes into the spare capacity and
         // returns how many it wrote (or an error code); those bytes are then marked initialized.
@@ -131,7 +149,11 @@ fn zstd_compress_into(level: i32, data: &[u8], out: &mut Vec<u8>) -> Result<()> 
 
 /// The stored form of `data` as a new buffer (the `compress` call of the core interface).
 pub fn compress(codec: u8, level: i64, data: &[u8]) -> Result<Vec<u8>> {
-    let level = if codec == CODEC_ZSTD { zstd_level(level)? } else { DEFAULT_ZSTD_LEVEL };
+    let level = if codec == CODEC_ZSTD {
+        zstd_level(level)?
+    } else {
+        DEFAULT_ZSTD_LEVEL
+    };
     let mut out = Vec::new();
     compress_into(codec, level, data, &mut out)?;
     Ok(out)
@@ -139,12 +161,20 @@ pub fn compress(codec: u8, level: i64, data: &[u8]) -> Result<Vec<u8>> {
 
 /// Appends the payload held by `stored` in `form` (0, 1 or 2) to `out`; at most `max_bytes`.
 /// On error `out` is left as it was. Returns the payload length.
-pub fn decompress_into(form: u8, stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Result<usize> {
+pub fn decompress_into(
+    form: u8,
+    stored: &[u8],
+    max_bytes: u64,
+    out: &mut Vec<u8>,
+) -> Result<usize> {
     let start = out.len();
     let res = match form {
         FORM_NONE => {
             if stored.len() as u64 > max_bytes {
-                Err(corrupt(format!("payload of {} bytes is over the cap of {max_bytes}", stored.len())))
+                Err(corrupt(format!(
+                    "payload of {} bytes is over the cap of {max_bytes}",
+                    stored.len()
+                )))
             } else {
                 out.extend_from_slice(stored);
                 Ok(stored.len())
@@ -152,7 +182,9 @@ pub fn decompress_into(form: u8, stored: &[u8], max_bytes: u64, out: &mut Vec<u8
         }
         FORM_LZ4 => lz4_decompress_into(stored, max_bytes, out),
         FORM_ZSTD => zstd_decompress_into(stored, max_bytes, out),
-        _ => Err(invalid(format!("form must be 0 (none), 1 (lz4) or 2 (zstd) to decompress, got {form}"))),
+        _ => Err(invalid(format!(
+            "form must be 0 (none), 1 (lz4) or 2 (zstd) to decompress, got {form}"
+        ))),
     };
     if res.is_err() {
         out.truncate(start);
@@ -175,14 +207,24 @@ fn try_grow(out: &mut Vec<u8>, extra: usize) -> Result<()> {
 fn lz4_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Result<usize> {
     let (prefix, block) = match stored.split_first_chunk::<LZ4_LENGTH_PREFIX>() {
         Some(split) => split,
-        None => return Err(corrupt(format!("lz4 payload of {} bytes has no length prefix", stored.len()))),
+        None => {
+            return Err(corrupt(format!(
+                "lz4 payload of {} bytes has no length prefix",
+                stored.len()
+            )))
+        }
     };
     let claimed = u32::from_le_bytes(*prefix) as u64;
     if claimed > max_bytes {
-        return Err(corrupt(format!("lz4 payload claims {claimed} bytes, over the cap of {max_bytes}")));
+        return Err(corrupt(format!(
+            "lz4 payload claims {claimed} bytes, over the cap of {max_bytes}"
+        )));
     }
     if claimed > (block.len() as u64).saturating_mul(LZ4_MAX_RATIO) + LZ4_MAX_RATIO {
-        return Err(corrupt(format!("lz4 block of {} bytes cannot hold {claimed} bytes", block.len())));
+        return Err(corrupt(format!(
+            "lz4 block of {} bytes cannot hold {claimed} bytes",
+            block.len()
+        )));
     }
     let claimed = claimed as usize; // ≤ max_bytes ≤ 1 GiB
     let start = out.len();
@@ -190,7 +232,9 @@ fn lz4_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Resu
     out.resize(start + claimed, 0);
     match lz4_flex::block::decompress_into(block, &mut out[start..]) {
         Ok(n) if n == claimed => Ok(n),
-        Ok(n) => Err(corrupt(format!("lz4 block decodes to {n} bytes, its prefix says {claimed}"))),
+        Ok(n) => Err(corrupt(format!(
+            "lz4 block decodes to {n} bytes, its prefix says {claimed}"
+        ))),
         Err(e) => Err(corrupt(format!("lz4 block does not decode: {e}"))),
     }
 }
@@ -208,10 +252,15 @@ fn zstd_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Res
         size => size,
     };
     if size > max_bytes {
-        return Err(corrupt(format!("zstd frame holds {size} bytes, over the cap of {max_bytes}")));
+        return Err(corrupt(format!(
+            "zstd frame holds {size} bytes, over the cap of {max_bytes}"
+        )));
     }
     if size > (stored.len() as u64).saturating_mul(ZSTD_MAX_RATIO) + ZSTD_MAX_BLOCK {
-        return Err(corrupt(format!("zstd frame of {} bytes cannot hold {size} bytes", stored.len())));
+        return Err(corrupt(format!(
+            "zstd frame of {} bytes cannot hold {size} bytes",
+            stored.len()
+        )));
     }
     // SAFETY: reads at most stored.len() bytes.
     let frame = unsafe { zs::ZSTD_findFrameCompressedSize(stored.as_ptr().cast(), stored.len()) };
@@ -219,7 +268,10 @@ fn zstd_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Res
         return Err(corrupt(format!("zstd frame is damaged or cut: {e}")));
     }
     if frame != stored.len() {
-        return Err(corrupt(format!("zstd payload is {} bytes but its frame is {frame}", stored.len())));
+        return Err(corrupt(format!(
+            "zstd payload is {} bytes but its frame is {frame}",
+            stored.len()
+        )));
     }
     let size = size as usize; // ≤ max_bytes ≤ 1 GiB
     try_grow(out, size)?;
@@ -229,7 +281,9 @@ fn zstd_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Res
         if slot.is_none() {
             *slot = ZstdDCtx::create();
         }
-        let dctx = slot.as_mut().ok_or_else(|| Error::Unsupported("cannot create a zstd context".into()))?;
+        let dctx = slot
+            .as_mut()
+            .ok_or_else(|| Error::Unsupported("cannot create a zstd context".into()))?;
         let spare = &mut out.spare_capacity_mut()[..size];
         // SAFETY: ZSTD_decompressDCtx writes at most `size` bytes into the spare capacity and
         // returns how many it wrote (or an error code).
@@ -248,7 +302,9 @@ fn zstd_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Res
         Ok(code)
     })?;
     if written != size {
-        return Err(corrupt(format!("zstd frame decodes to {written} bytes, its header says {size}")));
+        return Err(corrupt(format!(
+            "zstd frame decodes to {written} bytes, its header says {size}"
+        )));
     }
     // SAFETY: `written` bytes were initialized by zstd, within the reserved capacity.
     unsafe { out.set_len(start + written) };
@@ -256,4 +312,5 @@ fn zstd_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Res
 }
 
 #[allow(dead_code)]
-const _FORMS_ARE_CODECS: () = assert!(FORM_LZ4 == CODEC_LZ4 && FORM_ZSTD == CODEC_ZSTD && FORM_NONE == CODEC_NONE);
+const _FORMS_ARE_CODECS: () =
+    assert!(FORM_LZ4 == CODEC_LZ4 && FORM_ZSTD == CODEC_ZSTD && FORM_NONE == CODEC_NONE);

@@ -31,7 +31,10 @@ pub struct DecodeOutput {
 
 pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
     if input.max_payload_bytes > MAX_PAYLOAD_BYTES {
-        return Err(invalid(format!("maxPayloadBytes must be 0..{MAX_PAYLOAD_BYTES}, got {}", input.max_payload_bytes)));
+        return Err(invalid(format!(
+            "maxPayloadBytes must be 0..{MAX_PAYLOAD_BYTES}, got {}",
+            input.max_payload_bytes
+        )));
     }
     let n = input.positions.len();
     let mut out = DecodeOutput {
@@ -48,29 +51,46 @@ pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
     let mut expect = input.expect_prev_hash;
     let check_chain = input.expect_prev_hash.is_some();
     for (k, &pos) in input.positions.iter().enumerate() {
-        let frame = match pos.checked_sub(input.base).and_then(|i| usize::try_from(i).ok()) {
+        let frame = match pos
+            .checked_sub(input.base)
+            .and_then(|i| usize::try_from(i).ok())
+        {
             Some(i) => (i, check_frame(input.data, i)),
             None => (0, Frame::Invalid),
         };
         let (i, h) = match frame {
             (i, Frame::Valid(h)) => (i, h),
-            _ => return Err(corrupt(format!("no valid record at position {pos} (record {k} of {n})"))),
+            _ => {
+                return Err(corrupt(format!(
+                    "no valid record at position {pos} (record {k} of {n})"
+                )))
+            }
         };
         let stored = stored_payload(input.data, i, &h);
         let wanted = (k as u64) >= input.payloads_from;
-        let at_offset = |e: Error| corrupt(format!("record at position {pos} (offset {}): {}", h.offset, e.message()));
+        let at_offset = |e: Error| {
+            corrupt(format!(
+                "record at position {pos} (offset {}): {}",
+                h.offset,
+                e.message()
+            ))
+        };
         let (length, commitment) = match h.form {
             FORM_REDACTED => {
                 if stored.len() != CHECKPOINT_PAYLOAD_BYTES {
-                    return Err(corrupt(format!("redacted record at position {pos} has {} payload bytes, not 40", stored.len())));
+                    return Err(corrupt(format!(
+                        "record at position {pos} (offset {}): redacted payload of {} bytes, not 40",
+                        h.offset,
+                        stored.len()
+                    )));
                 }
                 let mut len = [0u8; 8];
                 len.copy_from_slice(&stored[..8]);
                 let len = u64::from_le_bytes(len);
                 if len > input.max_payload_bytes {
                     return Err(corrupt(format!(
-                        "redacted record at position {pos} claims {len} payload bytes, over the cap of {}",
-                        input.max_payload_bytes
+                        "record at position {pos} (offset {}): redacted payload claims {len} bytes, over the cap of {}",
+                        h.offset, input.max_payload_bytes
                     )));
                 }
                 let mut c = [0u8; HASH_BYTES];
@@ -79,18 +99,29 @@ pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
             }
             FORM_NONE if !wanted => {
                 if stored.len() as u64 > input.max_payload_bytes {
-                    return Err(at_offset(corrupt(format!("{} bytes over the cap of {}", stored.len(), input.max_payload_bytes))));
+                    return Err(at_offset(corrupt(format!(
+                        "{} bytes over the cap of {}",
+                        stored.len(),
+                        input.max_payload_bytes
+                    ))));
                 }
                 (stored.len() as u64, input.hasher.commitment(stored))
             }
             form => {
-                let buf = if wanted { &mut out.payloads } else { &mut scratch };
+                let buf = if wanted {
+                    &mut out.payloads
+                } else {
+                    &mut scratch
+                };
                 if !wanted {
                     buf.clear();
                 }
                 let start = buf.len();
                 decompress_into(form, stored, input.max_payload_bytes, buf).map_err(at_offset)?;
-                (buf.len().saturating_sub(start) as u64, input.hasher.commitment(&buf[start..]))
+                (
+                    buf.len().saturating_sub(start) as u64,
+                    input.hasher.commitment(&buf[start..]),
+                )
             }
         };
         let hash = input.hasher.record_hash(&RecordFields {
@@ -107,7 +138,11 @@ pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
                 return Err(Error::ChainBroken(format!(
                     "record at position {pos} (offset {}) does not link to {}",
                     h.offset,
-                    if k == 0 { "the expected prev hash".to_string() } else { format!("the record at {}", input.positions[k - 1]) }
+                    if k == 0 {
+                        "the expected prev hash".to_string()
+                    } else {
+                        format!("the record at {}", input.positions[k - 1])
+                    }
                 )));
             }
             expect = Some(hash);

@@ -33,7 +33,10 @@ pub struct EncodeOutput {
 
 fn check(input: &EncodeInput<'_>) -> Result<i32> {
     if input.stream.len() > MAX_STREAM_BYTES {
-        return Err(invalid(format!("stream name must be at most {MAX_STREAM_BYTES} UTF-8 bytes, got {}", input.stream.len())));
+        return Err(invalid(format!(
+            "stream name must be at most {MAX_STREAM_BYTES} UTF-8 bytes, got {}",
+            input.stream.len()
+        )));
     }
     let n = input.lengths.len();
     if n == 0 {
@@ -42,15 +45,23 @@ fn check(input: &EncodeInput<'_>) -> Result<i32> {
     let mut sum: u64 = 0;
     for (k, &len) in input.lengths.iter().enumerate() {
         if len as u64 > MAX_PAYLOAD_BYTES {
-            return Err(invalid(format!("payload {k} is {len} bytes, over the limit of {MAX_PAYLOAD_BYTES}")));
+            return Err(invalid(format!(
+                "payload {k} is {len} bytes, over the limit of {MAX_PAYLOAD_BYTES}"
+            )));
         }
         sum += len as u64;
     }
     if sum != input.payloads.len() as u64 {
-        return Err(invalid(format!("lengths add up to {sum} but payloads has {} bytes", input.payloads.len())));
+        return Err(invalid(format!(
+            "lengths add up to {sum} but payloads has {} bytes",
+            input.payloads.len()
+        )));
     }
     if input.timestamps.len() != n {
-        return Err(invalid(format!("{n} payloads need {n} timestamps, got {}", input.timestamps.len())));
+        return Err(invalid(format!(
+            "{n} payloads need {n} timestamps, got {}",
+            input.timestamps.len()
+        )));
     }
     for k in 1..n {
         if input.timestamps[k] < input.timestamps[k - 1] {
@@ -62,21 +73,33 @@ fn check(input: &EncodeInput<'_>) -> Result<i32> {
         }
     }
     if input.first_offset > MAX_SAFE || input.first_offset + (n as u64 - 1) > MAX_SAFE {
-        return Err(invalid(format!("offsets {}..+{n} would pass 2^53 - 1", input.first_offset)));
+        return Err(invalid(format!(
+            "offsets {}..+{n} would pass 2^53 - 1",
+            input.first_offset
+        )));
     }
     let zero_prev = input.prev_hash == ZERO_HASH;
     if zero_prev != (input.first_offset == 0) {
         return Err(invalid(if zero_prev {
-            format!("prevHash is all zeros but firstOffset is {}", input.first_offset)
+            format!(
+                "prevHash is all zeros but firstOffset is {}",
+                input.first_offset
+            )
         } else {
             "prevHash must be all zeros at offset 0".to_string()
         }));
     }
     if input.kind > MAX_KIND {
-        return Err(invalid(format!("kind must be 0..{MAX_KIND}, got {}", input.kind)));
+        return Err(invalid(format!(
+            "kind must be 0..{MAX_KIND}, got {}",
+            input.kind
+        )));
     }
     if input.codec > CODEC_ZSTD {
-        return Err(invalid(format!("codec must be 0 (none), 1 (lz4) or 2 (zstd), got {}", input.codec)));
+        return Err(invalid(format!(
+            "codec must be 0 (none), 1 (lz4) or 2 (zstd), got {}",
+            input.codec
+        )));
     }
     if input.codec == CODEC_ZSTD {
         zstd_level(input.level)
@@ -102,7 +125,13 @@ const PARALLEL_MIN_BYTES: usize = 1 << 20;
 const MAX_ENCODE_THREADS: usize = 4;
 
 /// Prepares the records whose lengths are `lengths`, their payloads starting at `start`.
-fn prepare(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32, lengths: &[u32], start: usize) -> Result<Prepared> {
+fn prepare(
+    input: &EncodeInput<'_>,
+    hasher: &ChainHasher,
+    level: i32,
+    lengths: &[u32],
+    start: usize,
+) -> Result<Prepared> {
     let n = lengths.len();
     let mut p = Prepared {
         commitments: Vec::with_capacity(n),
@@ -137,7 +166,10 @@ fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Res
     let threads = if n < PARALLEL_MIN_RECORDS && input.payloads.len() < PARALLEL_MIN_BYTES {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |t| t.get()).min(MAX_ENCODE_THREADS).min(n)
+        std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(MAX_ENCODE_THREADS)
+            .min(n)
     };
     if threads <= 1 {
         return Ok(vec![prepare(input, hasher, level, input.lengths, 0)?]);
@@ -161,14 +193,18 @@ fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Res
             .iter()
             .map(|&(a, b, start)| {
                 let job = move || prepare(input, hasher, level, &input.lengths[a..b], start);
-                std::thread::Builder::new().spawn_scoped(s, job).map_err(|_| (a, b, start))
+                std::thread::Builder::new()
+                    .spawn_scoped(s, job)
+                    .map_err(|_| (a, b, start))
             })
             .collect();
         let (a, b, start) = runs[0];
         let mut parts = vec![prepare(input, hasher, level, &input.lengths[a..b], start)?];
         for h in handles {
             parts.push(match h {
-                Ok(h) => h.join().unwrap_or_else(|_| Err(Error::Unsupported("an encoding thread failed".into())))?,
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    Err(Error::Unsupported("an encoding thread failed".into()))
+                })?,
                 Err((a, b, start)) => prepare(input, hasher, level, &input.lengths[a..b], start)?,
             });
         }
@@ -184,17 +220,30 @@ pub fn encode_batch(input: &EncodeInput<'_>) -> Result<EncodeOutput> {
     // Never larger: a compressed form is kept only when strictly smaller than the payload.
     let mut bytes = Vec::with_capacity(input.payloads.len() + n * RECORD_OVERHEAD);
     let mut positions = Vec::with_capacity(n);
-    let mut hashes = if input.want_hashes { Some(Vec::with_capacity(n * HASH_BYTES)) } else { None };
+    let mut hashes = if input.want_hashes {
+        Some(Vec::with_capacity(n * HASH_BYTES))
+    } else {
+        None
+    };
     let mut prev = input.prev_hash;
     let mut at = 0usize;
     let mut k = 0usize;
     for part in &parts {
         let mut c_at = 0usize;
-        for ((commitment, &form), &c_end) in part.commitments.iter().zip(&part.forms).zip(&part.compressed_ends) {
+        for ((commitment, &form), &c_end) in part
+            .commitments
+            .iter()
+            .zip(&part.forms)
+            .zip(&part.compressed_ends)
+        {
             let len = input.lengths[k] as usize;
             let payload = &input.payloads[at..at + len];
             at += len;
-            let stored = if form == FORM_NONE { payload } else { &part.compressed[c_at..c_end] };
+            let stored = if form == FORM_NONE {
+                payload
+            } else {
+                &part.compressed[c_at..c_end]
+            };
             c_at = c_end;
             let header = Header {
                 offset: input.first_offset + k as u64,
@@ -220,5 +269,10 @@ pub fn encode_batch(input: &EncodeInput<'_>) -> Result<EncodeOutput> {
             k += 1;
         }
     }
-    Ok(EncodeOutput { bytes, positions, last_hash: prev, hashes })
+    Ok(EncodeOutput {
+        bytes,
+        positions,
+        last_hash: prev,
+        hashes,
+    })
 }

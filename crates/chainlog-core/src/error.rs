@@ -28,7 +28,10 @@ impl Error {
 
     pub fn message(&self) -> &str {
         match self {
-            Error::InvalidArgument(m) | Error::Corrupt(m) | Error::ChainBroken(m) | Error::Unsupported(m) => m,
+            Error::InvalidArgument(m)
+            | Error::Corrupt(m)
+            | Error::ChainBroken(m)
+            | Error::Unsupported(m) => m,
         }
     }
 }
@@ -51,10 +54,16 @@ pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
 
 /// A JS number that must be a non-negative safe integer (offsets, timestamps, positions).
 pub fn safe_integer(value: f64, what: &str) -> Result<u64> {
-    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= crate::format::MAX_SAFE as f64 {
+    if value.is_finite()
+        && value >= 0.0
+        && value.fract() == 0.0
+        && value <= crate::format::MAX_SAFE as f64
+    {
         Ok(value as u64)
     } else {
-        Err(invalid(format!("{what} must be a non-negative safe integer, got {value}")))
+        Err(invalid(format!(
+            "{what} must be a non-negative safe integer, got {value}"
+        )))
     }
 }
 

@@ -66,10 +66,18 @@ pub fn check_frame(data: &[u8], i: usize) -> Frame {
     let rest = data.get(i..).unwrap_or(&[]);
     if rest.len() < HEADER_BYTES {
         let n = rest.len().min(4);
-        return if rest[..n] == START_BYTES[..n] { Frame::Undecided(RECORD_OVERHEAD as u64) } else { Frame::Invalid };
+        return if rest[..n] == START_BYTES[..n] {
+            Frame::Undecided(RECORD_OVERHEAD as u64)
+        } else {
+            Frame::Invalid
+        };
     }
     let (start, header) = read_header(rest);
-    if start != RECORD_START || header.kind > MAX_KIND || header.form > MAX_FORM || header.length as u64 > MAX_PAYLOAD_BYTES {
+    if start != RECORD_START
+        || header.kind > MAX_KIND
+        || header.form > MAX_FORM
+        || header.length as u64 > MAX_PAYLOAD_BYTES
+    {
         return Frame::Invalid;
     }
     let total = header.record_len(); // ≤ 66 + 1 GiB: no overflow
@@ -92,7 +100,8 @@ pub fn check_header(data: &[u8], i: usize) -> Option<Header> {
         return None;
     }
     let (_, header) = read_header(rest);
-    (header.length as u64 <= MAX_PAYLOAD_BYTES && rest.len() >= header.record_len()).then_some(header)
+    (header.length as u64 <= MAX_PAYLOAD_BYTES && rest.len() >= header.record_len())
+        .then_some(header)
 }
 
 /// The stored payload of a record that passed the frame check at `i`.

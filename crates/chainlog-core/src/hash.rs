@@ -16,7 +16,9 @@ impl HashAlgorithm {
         match name {
             "blake3" => Ok(HashAlgorithm::Blake3),
             "sha256" => Ok(HashAlgorithm::Sha256),
-            _ => Err(invalid(format!("hash must be 'blake3' or 'sha256', got '{name}'"))),
+            _ => Err(invalid(format!(
+                "hash must be 'blake3' or 'sha256', got '{name}'"
+            ))),
         }
     }
 }

@@ -17,7 +17,9 @@ pub use decode::{decode_records, DecodeInput, DecodeOutput};
 pub use encode::{encode_batch, EncodeInput, EncodeOutput};
 pub use error::{Error, Result};
 pub use hash::{commitment, ChainHasher, Hash, HashAlgorithm, RecordFields};
-pub use scan::{find_valid_record, scan_segment, FindResult, FindState, ScanInput, ScanOutput, ScanStop};
+pub use scan::{
+    find_valid_record, scan_segment, FindResult, FindState, ScanInput, ScanOutput, ScanStop,
+};
 
 /// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
 pub const CORE_ABI: u32 = 1;

@@ -2,7 +2,6 @@
 use crate::codec::decompress_into;
 use crate::format::*;
 
-
 use crate::frame::{check_frame, check_header, offset_hint, stored_payload, Frame, Header};
 use crate::hash::{ChainHasher, Hash, RecordFields};
 
@@ -29,14 +28,28 @@ pub fn find_valid_record(data: &[u8], base: u64, final_: bool) -> FindResult {
     while let Some(k) = memchr::memchr(start_byte, &data[j..]) {
         let at = j + k;
         match check_frame(data, at) {
-            Frame::Valid(_) => return FindResult { state: FindState::Found, position: base + at as u64, need_bytes: 0 },
+            Frame::Valid(_) => {
+                return FindResult {
+                    state: FindState::Found,
+                    position: base + at as u64,
+                    need_bytes: 0,
+                }
+            }
             Frame::Undecided(need) if !final_ => {
-                return FindResult { state: FindState::More, position: base + at as u64, need_bytes: need }
+                return FindResult {
+                    state: FindState::More,
+                    position: base + at as u64,
+                    need_bytes: need,
+                }
             }
             _ => j = at + 1,
         }
     }
-    FindResult { state: FindState::None, position: base + data.len() as u64, need_bytes: 0 }
+    FindResult {
+        state: FindState::None,
+        position: base + data.len() as u64,
+        need_bytes: 0,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +114,12 @@ impl ScanOutput {
 }
 
 /// Rules 1..5 of scan-rules §4 for a well-framed record (those that need no hashing).
-fn check_record(h: &Header, payload: &[u8], exp_offset: Option<u64>, prev_ts: Option<u64>) -> Result<(), (ScanStop, String)> {
+fn check_record(
+    h: &Header,
+    payload: &[u8],
+    exp_offset: Option<u64>,
+    prev_ts: Option<u64>,
+) -> Result<(), (ScanStop, String)> {
     let corrupt = |m: String| Err((ScanStop::Corrupt, m));
     let chain = |m: String| Err((ScanStop::Chain, m));
     if h.offset > MAX_SAFE {
@@ -118,27 +136,46 @@ fn check_record(h: &Header, payload: &[u8], exp_offset: Option<u64>, prev_ts: Op
     }
     let checkpoint = h.kind == KIND_CHECKPOINT;
     if checkpoint && (h.form != FORM_NONE || h.length != CHECKPOINT_PAYLOAD_BYTES) {
-        return corrupt(format!("checkpoint with form {} and {} payload bytes (must be form 0, 40 bytes)", h.form, h.length));
+        return corrupt(format!(
+            "checkpoint with form {} and {} payload bytes (must be form 0, 40 bytes)",
+            h.form, h.length
+        ));
     }
     if h.form == FORM_REDACTED && h.length != CHECKPOINT_PAYLOAD_BYTES {
-        return corrupt(format!("redacted record with {} payload bytes (must be 40)", h.length));
+        return corrupt(format!(
+            "redacted record with {} payload bytes (must be 40)",
+            h.length
+        ));
     }
     let zero_prev = h.prev_hash == ZERO_HASH;
     if h.offset == 0 && !zero_prev {
         return chain("record at offset 0 has a non-zero prev_hash".into());
     }
     if h.offset != 0 && zero_prev {
-        return chain(format!("record at offset {} has a zero prev_hash", h.offset));
+        return chain(format!(
+            "record at offset {} has a zero prev_hash",
+            h.offset
+        ));
     }
-    if checkpoint && (payload[..HASH_BYTES] != h.prev_hash || payload[HASH_BYTES..] != h.offset.to_le_bytes()) {
-        return chain(format!("checkpoint at offset {} does not carry its prev_hash and offset", h.offset));
+    if checkpoint
+        && (payload[..HASH_BYTES] != h.prev_hash || payload[HASH_BYTES..] != h.offset.to_le_bytes())
+    {
+        return chain(format!(
+            "checkpoint at offset {} does not carry its prev_hash and offset",
+            h.offset
+        ));
     }
     Ok(())
 }
 
 /// Rule 7: the chain hash of a record that passed the frame check and rules 1..5 (so a redacted
 /// payload is 40 bytes). Err is why its payload does not decode.
-fn record_hash_at(hasher: &ChainHasher, data: &[u8], i: usize, scratch: &mut Vec<u8>) -> Result<Hash, String> {
+fn record_hash_at(
+    hasher: &ChainHasher,
+    data: &[u8],
+    i: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<Hash, String> {
     let h = match check_header(data, i) {
         Some(h) => h,
         None => return Err(format!("no record at {i}")),
@@ -150,7 +187,9 @@ fn record_hash_at(hasher: &ChainHasher, data: &[u8], i: usize, scratch: &mut Vec
             len.copy_from_slice(&payload[..8]);
             let len = u64::from_le_bytes(len);
             if len > MAX_PAYLOAD_BYTES {
-                return Err(format!("redacted record claims {len} payload bytes, over {MAX_PAYLOAD_BYTES}"));
+                return Err(format!(
+                    "redacted record claims {len} payload bytes, over {MAX_PAYLOAD_BYTES}"
+                ));
             }
             let mut c = [0u8; HASH_BYTES];
             c.copy_from_slice(&payload[8..]);
@@ -160,7 +199,11 @@ fn record_hash_at(hasher: &ChainHasher, data: &[u8], i: usize, scratch: &mut Vec
         form => {
             scratch.clear();
             if let Err(e) = decompress_into(form, payload, MAX_PAYLOAD_BYTES, scratch) {
-                return Err(format!("payload of offset {} does not decompress: {}", h.offset, e.message()));
+                return Err(format!(
+                    "payload of offset {} does not decompress: {}",
+                    h.offset,
+                    e.message()
+                ));
             }
             (scratch.len() as u64, hasher.commitment(scratch))
         }
@@ -183,36 +226,57 @@ const MAX_HASH_THREADS: usize = 4;
 
 /// Rule 7 for records `positions` (relative), in parallel when there are many: hashing is
 /// independent per record; only the linking (rule 6) is sequential.
-fn hash_records(hasher: &ChainHasher, data: &[u8], positions: &[usize], out: &mut Vec<Result<Hash, String>>) {
+fn hash_records(
+    hasher: &ChainHasher,
+    data: &[u8],
+    positions: &[usize],
+    out: &mut Vec<Result<Hash, String>>,
+) {
     out.clear();
     let threads = if positions.len() < PARALLEL_MIN_RECORDS {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_HASH_THREADS)
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_HASH_THREADS)
     };
     if threads <= 1 {
         let mut scratch = Vec::new();
-        out.extend(positions.iter().map(|&i| record_hash_at(hasher, data, i, &mut scratch)));
+        out.extend(
+            positions
+                .iter()
+                .map(|&i| record_hash_at(hasher, data, i, &mut scratch)),
+        );
         return;
     }
     let per = positions.len().div_ceil(threads);
     let hash_chunk = move |chunk: &[usize]| {
         let mut scratch = Vec::new();
-        chunk.iter().map(|&i| record_hash_at(hasher, data, i, &mut scratch)).collect::<Vec<_>>()
+        chunk
+            .iter()
+            .map(|&i| record_hash_at(hasher, data, i, &mut scratch))
+            .collect::<Vec<_>>()
     };
     let parts: Vec<Vec<Result<Hash, String>>> = std::thread::scope(|s| {
         // A chunk whose thread cannot be started is hashed here instead (no panic on spawn).
         let handles: Vec<_> = positions
             .chunks(per)
             .skip(1)
-            .map(|chunk| (chunk, std::thread::Builder::new().spawn_scoped(s, move || hash_chunk(chunk))))
+            .map(|chunk| {
+                (
+                    chunk,
+                    std::thread::Builder::new().spawn_scoped(s, move || hash_chunk(chunk)),
+                )
+            })
             .collect();
         let mut parts = vec![hash_chunk(&positions[..per])];
         for (chunk, h) in handles {
             parts.push(match h {
                 // A hashing thread cannot panic on any input; if one did, its records are
                 // reported as failed (one entry per record), not the process aborted.
-                Ok(h) => h.join().unwrap_or_else(|_| vec![Err("hashing thread failed".to_string()); chunk.len()]),
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    vec![Err("hashing thread failed".to_string()); chunk.len()]
+                }),
                 Err(_) => hash_chunk(chunk),
             });
         }
@@ -234,14 +298,23 @@ fn verify_links(input: &ScanInput<'_>, out: &mut ScanOutput) {
     while from < count {
         let to = (from + VERIFY_WINDOW).min(count);
         rel.clear();
-        rel.extend(out.positions[from..to].iter().map(|&p| (p - input.base) as usize));
+        rel.extend(
+            out.positions[from..to]
+                .iter()
+                .map(|&p| (p - input.base) as usize),
+        );
         hash_records(input.hasher, input.data, &rel, &mut hashes);
         for k in from..to {
             let i = rel[k - from];
-            let prev_hash = input.data[i + AT_PREV_HASH..i + AT_PREV_HASH + HASH_BYTES].try_into().ok();
+            let prev_hash = input.data[i + AT_PREV_HASH..i + AT_PREV_HASH + HASH_BYTES]
+                .try_into()
+                .ok();
             if let Some(e) = exp_prev.filter(|e| Some(*e) != prev_hash) {
                 let _ = e;
-                let why = format!("record at offset {} does not link to the record before it", out.offsets[k]);
+                let why = format!(
+                    "record at offset {} does not link to the record before it",
+                    out.offsets[k]
+                );
                 truncate_at(input, out, k, exp_prev, ScanStop::Chain, why);
                 return;
             }
@@ -263,15 +336,30 @@ fn verify_links(input: &ScanInput<'_>, out: &mut ScanOutput) {
 }
 
 /// Turns a CRC-mode result into one that stops at record k (which broke rule 6 or 7).
-fn truncate_at(input: &ScanInput<'_>, out: &mut ScanOutput, k: usize, last_hash: Option<Hash>, stop: ScanStop, why: String) {
+fn truncate_at(
+    input: &ScanInput<'_>,
+    out: &mut ScanOutput,
+    k: usize,
+    last_hash: Option<Hash>,
+    stop: ScanStop,
+    why: String,
+) {
     let pos = out.positions[k];
     let i = (pos - input.base) as usize;
     out.positions.truncate(k);
     out.offsets.truncate(k);
     out.timestamps.truncate(k);
     out.kinds.truncate(k);
-    out.next_offset = if k > 0 { Some(out.offsets[k - 1] + 1) } else { input.first_offset };
-    out.last_timestamp = if k > 0 { Some(out.timestamps[k - 1]) } else { input.prev_timestamp };
+    out.next_offset = if k > 0 {
+        Some(out.offsets[k - 1] + 1)
+    } else {
+        input.first_offset
+    };
+    out.last_timestamp = if k > 0 {
+        Some(out.timestamps[k - 1])
+    } else {
+        input.prev_timestamp
+    };
     out.last_hash = last_hash;
     out.stop = stop;
     out.stop_position = pos;
@@ -332,7 +420,12 @@ fn scan_frames(input: &ScanInput<'_>) -> ScanOutput {
         let pos = base + i as u64;
         let header = match check_frame(data, i) {
             Frame::Undecided(need) if !input.final_ => {
-                stop(&mut out, i, ScanStop::Partial, format!("data ends inside the record at position {pos}"));
+                stop(
+                    &mut out,
+                    i,
+                    ScanStop::Partial,
+                    format!("data ends inside the record at position {pos}"),
+                );
                 out.need_bytes = need;
                 return out;
             }
@@ -341,13 +434,27 @@ fn scan_frames(input: &ScanInput<'_>) -> ScanOutput {
                 let next = find_valid_record(&data[i + 1..], pos + 1, input.final_);
                 match next.state {
                     FindState::Found => {
-                        stop(&mut out, i, ScanStop::Corrupt, format!(
-                            "bad record at position {pos}, and a valid record follows at {}", next.position));
+                        stop(
+                            &mut out,
+                            i,
+                            ScanStop::Corrupt,
+                            format!(
+                                "bad record at position {pos}, and a valid record follows at {}",
+                                next.position
+                            ),
+                        );
                         out.next_valid_position = Some(next.position);
                     }
                     FindState::More => {
-                        stop(&mut out, i, ScanStop::Unresolved, format!(
-                            "bad record at position {pos}; a candidate at {} needs more bytes", next.position));
+                        stop(
+                            &mut out,
+                            i,
+                            ScanStop::Unresolved,
+                            format!(
+                                "bad record at position {pos}; a candidate at {} needs more bytes",
+                                next.position
+                            ),
+                        );
                         out.search_from = Some(next.position);
                     }
                     FindState::None if input.final_ => {
@@ -365,7 +472,12 @@ fn scan_frames(input: &ScanInput<'_>) -> ScanOutput {
         };
         let payload = stored_payload(data, i, &header);
         if let Err((kind, why)) = check_record(&header, payload, exp_offset, prev_ts) {
-            stop(&mut out, i, kind, format!("record at position {pos}: {why}"));
+            stop(
+                &mut out,
+                i,
+                kind,
+                format!("record at position {pos}: {why}"),
+            );
             return out;
         }
         out.positions.push(pos);

@@ -46,7 +46,12 @@ fn payload(rng: &mut Rng, size: usize) -> Vec<u8> {
     match rng.below(3) {
         0 => (0..size).map(|_| rng.next() as u8).collect(),
         1 => vec![rng.next() as u8; size],
-        _ => b"{\"id\":42,\"user\":\"alice\",\"amount\":12.50}\n".iter().copied().cycle().take(size).collect(),
+        _ => b"{\"id\":42,\"user\":\"alice\",\"amount\":12.50}\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(size)
+            .collect(),
     }
 }
 
@@ -86,17 +91,40 @@ struct Segment {
 }
 
 fn segment(rng: &mut Rng, records: u64) -> Segment {
-    let mut s = Segment { bytes: Vec::new(), bounds: Vec::new(), hashes: Vec::new() };
+    let mut s = Segment {
+        bytes: Vec::new(),
+        bounds: Vec::new(),
+        hashes: Vec::new(),
+    };
     let mut prev = ZERO_HASH;
     let mut offset = 0;
     while offset < records {
         let n = (1 + rng.below(4)).min(records - offset);
-        let ps: Vec<Vec<u8>> = (0..n).map(|_| { let size = rng.below(300) as usize; payload(rng, size) }).collect();
+        let ps: Vec<Vec<u8>> = (0..n)
+            .map(|_| {
+                let size = rng.below(300) as usize;
+                payload(rng, size)
+            })
+            .collect();
         let ts: Vec<u64> = (0..n).map(|k| 1000 + offset + k).collect();
-        let r = encode(HashAlgorithm::Blake3, "s", offset, prev, KIND_DATA, rng.below(3) as u8, &ps, &ts).unwrap();
+        let r = encode(
+            HashAlgorithm::Blake3,
+            "s",
+            offset,
+            prev,
+            KIND_DATA,
+            rng.below(3) as u8,
+            &ps,
+            &ts,
+        )
+        .unwrap();
         for (k, p) in r.positions.iter().enumerate() {
             s.bounds.push(s.bytes.len() as u64 + p);
-            s.hashes.push(r.hashes.as_ref().unwrap()[k * 32..k * 32 + 32].try_into().unwrap());
+            s.hashes.push(
+                r.hashes.as_ref().unwrap()[k * 32..k * 32 + 32]
+                    .try_into()
+                    .unwrap(),
+            );
         }
         s.bytes.extend_from_slice(&r.bytes);
         prev = r.last_hash;
@@ -121,7 +149,11 @@ fn scan(data: &[u8], verify_chain: bool, final_: bool) -> ScanOutput {
 }
 
 fn record_index(s: &Segment, p: u64) -> usize {
-    s.bounds.iter().rposition(|&b| b <= p).unwrap().min(s.bounds.len() - 2)
+    s.bounds
+        .iter()
+        .rposition(|&b| b <= p)
+        .unwrap()
+        .min(s.bounds.len() - 2)
 }
 
 #[test]
@@ -144,7 +176,17 @@ fn commitments_and_chain_hashes_match_the_spec_vectors() {
             assert_eq!(hex(&prev), *want, "{alg:?} h{i}");
         }
         let ps: Vec<Vec<u8>> = (0..3).map(|i| format!("event-{i}").into_bytes()).collect();
-        let r = encode(alg, "orders", 0, ZERO_HASH, KIND_DATA, CODEC_NONE, &ps, &[1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002]).unwrap();
+        let r = encode(
+            alg,
+            "orders",
+            0,
+            ZERO_HASH,
+            KIND_DATA,
+            CODEC_NONE,
+            &ps,
+            &[1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002],
+        )
+        .unwrap();
         assert_eq!(hex(&r.last_hash), hs[2]);
         assert_eq!(r.positions, vec![0, 73, 146]);
     }
@@ -152,10 +194,26 @@ fn commitments_and_chain_hashes_match_the_spec_vectors() {
 
 #[test]
 fn the_framing_vector_is_byte_exact() {
-    let r = encode(HashAlgorithm::Blake3, "orders", 0, ZERO_HASH, KIND_DATA, CODEC_NONE, &[b"event-0".to_vec()], &[1_700_000_000_000]).unwrap();
+    let r = encode(
+        HashAlgorithm::Blake3,
+        "orders",
+        0,
+        ZERO_HASH,
+        KIND_DATA,
+        CODEC_NONE,
+        &[b"event-0".to_vec()],
+        &[1_700_000_000_000],
+    )
+    .unwrap();
     let want = format!(
         "fe0fdcba{}{}{}0000{}{}{}{}",
-        "0000000000000000", "0068e5cf8b010000", "00".repeat(32), "07000000", "6576656e742d30", "ca7ae720", "42eeffc0"
+        "0000000000000000",
+        "0068e5cf8b010000",
+        "00".repeat(32),
+        "07000000",
+        "6576656e742d30",
+        "ca7ae720",
+        "42eeffc0"
     );
     assert_eq!(hex(&r.bytes), want);
     assert_eq!(crc32fast::hash(&r.bytes[..65]), 0x20E7_7ACA);
@@ -165,7 +223,10 @@ fn the_framing_vector_is_byte_exact() {
 fn crc32_is_zlibs() {
     assert_eq!(crc32fast::hash(b""), 0);
     assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
-    assert_eq!(crc32fast::hash(b"The quick brown fox jumps over the lazy dog"), 0x414F_A339);
+    assert_eq!(
+        crc32fast::hash(b"The quick brown fox jumps over the lazy dog"),
+        0x414F_A339
+    );
 }
 
 #[test]
@@ -174,7 +235,11 @@ fn lz4_form_is_a_u32_length_then_lz4_flex_block_compress() {
     for size in [0usize, 1, 12, 13, 100, 4096, 65535, 65536, 200_000] {
         let data = payload(&mut rng, size);
         let got = compress(CODEC_LZ4, 0, &data).unwrap();
-        assert_eq!(got, lz4_flex::block::compress_prepend_size(&data), "size {size}");
+        assert_eq!(
+            got,
+            lz4_flex::block::compress_prepend_size(&data),
+            "size {size}"
+        );
         let mut manual = (size as u32).to_le_bytes().to_vec();
         manual.extend_from_slice(&lz4_flex::block::compress(&data));
         assert_eq!(got, manual);
@@ -192,87 +257,265 @@ fn zstd_form_is_one_frame_with_content_size_and_no_checksum() {
             assert_eq!(&z[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
             let fhd = z[4];
             // A content size is present when its size flag is set or the frame is single-segment.
-            assert!(fhd >> 6 != 0 || fhd & 0x20 != 0, "content size in the header");
+            assert!(
+                fhd >> 6 != 0 || fhd & 0x20 != 0,
+                "content size in the header"
+            );
             assert_eq!(fhd & 0x04, 0, "no checksum");
             assert_eq!(decompress(FORM_ZSTD, &z, MAX_PAYLOAD_BYTES).unwrap(), data);
         }
-        assert_eq!(compress(CODEC_ZSTD, 0, &data).unwrap(), compress(CODEC_ZSTD, 3, &data).unwrap(), "level 0 is 3");
+        assert_eq!(
+            compress(CODEC_ZSTD, 0, &data).unwrap(),
+            compress(CODEC_ZSTD, 3, &data).unwrap(),
+            "level 0 is 3"
+        );
     }
-    assert!(matches!(compress(CODEC_ZSTD, 23, b"x"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(compress(CODEC_ZSTD, -1, b"x"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(compress(3, 0, b"x"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        compress(CODEC_ZSTD, 23, b"x"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        compress(CODEC_ZSTD, -1, b"x"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        compress(3, 0, b"x"),
+        Err(Error::InvalidArgument(_))
+    ));
 }
 
 #[test]
 fn decompression_is_capped_and_strict() {
     // A claimed lz4 length over the cap, or more than the block could hold: an error, no allocation.
-    assert!(matches!(decompress(FORM_LZ4, &[0xff, 0xff, 0xff, 0xff, 0], MAX_PAYLOAD_BYTES), Err(Error::Corrupt(_))));
-    assert!(matches!(decompress(FORM_LZ4, &[1, 0], 100), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        decompress(FORM_LZ4, &[0xff, 0xff, 0xff, 0xff, 0], MAX_PAYLOAD_BYTES),
+        Err(Error::Corrupt(_))
+    ));
+    assert!(matches!(
+        decompress(FORM_LZ4, &[1, 0], 100),
+        Err(Error::Corrupt(_))
+    ));
     let zeros = vec![0u8; 4 << 20];
     let bomb = compress(CODEC_ZSTD, 3, &zeros).unwrap();
-    assert!(matches!(decompress(FORM_ZSTD, &bomb, 1 << 20), Err(Error::Corrupt(_))));
-    assert_eq!(decompress(FORM_ZSTD, &bomb, 4 << 20).unwrap().len(), 4 << 20, "exactly the cap is allowed");
+    assert!(matches!(
+        decompress(FORM_ZSTD, &bomb, 1 << 20),
+        Err(Error::Corrupt(_))
+    ));
+    assert_eq!(
+        decompress(FORM_ZSTD, &bomb, 4 << 20).unwrap().len(),
+        4 << 20,
+        "exactly the cap is allowed"
+    );
     let lz = compress(CODEC_LZ4, 0, &zeros).unwrap();
-    assert!(matches!(decompress(FORM_LZ4, &lz, (4 << 20) - 1), Err(Error::Corrupt(_))));
-    assert!(matches!(decompress(FORM_NONE, b"abc", 2), Err(Error::Corrupt(_))));
-    assert!(matches!(decompress(FORM_REDACTED, b"abc", 10), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        decompress(FORM_LZ4, &lz, (4 << 20) - 1),
+        Err(Error::Corrupt(_))
+    ));
+    assert!(matches!(
+        decompress(FORM_NONE, b"abc", 2),
+        Err(Error::Corrupt(_))
+    ));
+    assert!(matches!(
+        decompress(FORM_REDACTED, b"abc", 10),
+        Err(Error::InvalidArgument(_))
+    ));
     // Every cut of a frame or block is an error; so is a frame with trailing bytes.
     for form in [FORM_LZ4, FORM_ZSTD] {
         let good = compress(form, 3, b"hello hello hello hello hello").unwrap();
         for cut in 0..good.len() {
-            assert!(decompress(form, &good[..cut], 1000).is_err(), "form {form} cut {cut}");
+            assert!(
+                decompress(form, &good[..cut], 1000).is_err(),
+                "form {form} cut {cut}"
+            );
         }
     }
     let mut trailing = compress(CODEC_ZSTD, 3, b"hello").unwrap();
     trailing.push(0);
-    assert!(matches!(decompress(FORM_ZSTD, &trailing, 100), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        decompress(FORM_ZSTD, &trailing, 100),
+        Err(Error::Corrupt(_))
+    ));
     // A frame without a content size (streaming-style header) is refused.
     let no_size = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 0x01, 0x00, 0x00];
-    assert!(matches!(decompress(FORM_ZSTD, &no_size, 100), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        decompress(FORM_ZSTD, &no_size, 100),
+        Err(Error::Corrupt(_))
+    ));
     // A tiny frame claiming 1 GiB is refused before any allocation.
     let mut claim = vec![0x28, 0xb5, 0x2f, 0xfd, 0xa0];
     claim.extend_from_slice(&(1u32 << 30).to_le_bytes());
     claim.extend_from_slice(&[0x01, 0x00, 0x00]);
-    assert!(matches!(decompress(FORM_ZSTD, &claim, MAX_PAYLOAD_BYTES), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        decompress(FORM_ZSTD, &claim, MAX_PAYLOAD_BYTES),
+        Err(Error::Corrupt(_))
+    ));
 }
 
 #[test]
 fn encode_batch_refuses_bad_arguments() {
     let one = [1u8; 32];
     let bad = [
-        encode(HashAlgorithm::Blake3, "s", 0, ZERO_HASH, KIND_DATA, 0, &[], &[]),
-        encode(HashAlgorithm::Blake3, "s", 5, ZERO_HASH, KIND_DATA, 0, &[b"e".to_vec()], &[1]),
-        encode(HashAlgorithm::Blake3, "s", 0, one, KIND_DATA, 0, &[b"e".to_vec()], &[1]),
-        encode(HashAlgorithm::Blake3, "s", MAX_SAFE, one, KIND_DATA, 0, &[b"a".to_vec(), b"b".to_vec()], &[1, 1]),
-        encode(HashAlgorithm::Blake3, "s", 0, ZERO_HASH, KIND_DATA, 0, &[b"a".to_vec(), b"b".to_vec()], &[5, 4]),
-        encode(HashAlgorithm::Blake3, "s", 0, ZERO_HASH, KIND_DATA, 0, &[b"a".to_vec()], &[]),
-        encode(HashAlgorithm::Blake3, "s", 0, ZERO_HASH, 3, 0, &[b"a".to_vec()], &[1]),
-        encode(HashAlgorithm::Blake3, "s", 0, ZERO_HASH, KIND_DATA, 3, &[b"a".to_vec()], &[1]),
-        encode(HashAlgorithm::Blake3, &"x".repeat(65536), 0, ZERO_HASH, KIND_DATA, 0, &[b"a".to_vec()], &[1]),
+        encode(
+            HashAlgorithm::Blake3,
+            "s",
+            0,
+            ZERO_HASH,
+            KIND_DATA,
+            0,
+            &[],
+            &[],
+        ),
+        encode(
+            HashAlgorithm::Blake3,
+            "s",
+            5,
+            ZERO_HASH,
+            KIND_DATA,
+            0,
+            &[b"e".to_vec()],
+            &[1],
+        ),
+        encode(
+            HashAlgorithm::Blake3,
+            "s",
+            0,
+            one,
+            KIND_DATA,
+            0,
+            &[b"e".to_vec()],
+            &[1],
+        ),
+        encode(
+            HashAlgorithm::Blake3,
+            "s",
+            MAX_SAFE,
+            one,
+            KIND_DATA,
+            0,
+            &[b"a".to_vec(), b"b".to_vec()],
+            &[1, 1],
+        ),
+        encode(
+            HashAlgorithm::Blake3,
+            "s",
+            0,
+            ZERO_HASH,
+            KIND_DATA,
+            0,
+            &[b"a".to_vec(), b"b".to_vec()],
+            &[5, 4],
+        ),
+        encode(
+            HashAlgorithm::Blake3,
+            "s",
+            0,
+            ZERO_HASH,
+            KIND_DATA,
+            0,
+            &[b"a".to_vec()],
+            &[],
+        ),
+        encode(
+            HashAlgorithm::Blake3,
+            "s",
+            0,
+            ZERO_HASH,
+            3,
+            0,
+            &[b"a".to_vec()],
+            &[1],
+        ),
+        encode(
+            HashAlgorithm::Blake3,
+            "s",
+            0,
+            ZERO_HASH,
+            KIND_DATA,
+            3,
+            &[b"a".to_vec()],
+            &[1],
+        ),
+        encode(
+            HashAlgorithm::Blake3,
+            &"x".repeat(65536),
+            0,
+            ZERO_HASH,
+            KIND_DATA,
+            0,
+            &[b"a".to_vec()],
+            &[1],
+        ),
     ];
     for (k, r) in bad.into_iter().enumerate() {
-        assert!(matches!(r, Err(Error::InvalidArgument(_))), "case {k}: {r:?}");
+        assert!(
+            matches!(r, Err(Error::InvalidArgument(_))),
+            "case {k}: {r:?}"
+        );
     }
     let lengths = [3u32];
     let r = encode_batch(&EncodeInput {
-        hash: HashAlgorithm::Blake3, stream: b"s", first_offset: 0, prev_hash: ZERO_HASH, kind: 0, codec: 0,
-        level: 0, payloads: b"ab", lengths: &lengths, timestamps: &[1], want_hashes: false,
+        hash: HashAlgorithm::Blake3,
+        stream: b"s",
+        first_offset: 0,
+        prev_hash: ZERO_HASH,
+        kind: 0,
+        codec: 0,
+        level: 0,
+        payloads: b"ab",
+        lengths: &lengths,
+        timestamps: &[1],
+        want_hashes: false,
     });
-    assert!(matches!(r, Err(Error::InvalidArgument(_))), "lengths that do not add up");
-    assert!(matches!(error::safe_integer(1.5, "x"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(error::safe_integer(f64::NAN, "x"), Err(Error::InvalidArgument(_))));
-    assert!(matches!(error::safe_integer(9007199254740992.0, "x"), Err(Error::InvalidArgument(_))));
-    assert_eq!(error::safe_integer(9007199254740991.0, "x").unwrap(), MAX_SAFE);
+    assert!(
+        matches!(r, Err(Error::InvalidArgument(_))),
+        "lengths that do not add up"
+    );
+    assert!(matches!(
+        error::safe_integer(1.5, "x"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        error::safe_integer(f64::NAN, "x"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        error::safe_integer(9007199254740992.0, "x"),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        error::safe_integer(9007199254740991.0, "x").unwrap(),
+        MAX_SAFE
+    );
 }
 
 #[test]
 fn compressed_forms_are_kept_only_when_strictly_smaller_and_never_for_checkpoints() {
-    let r = encode(HashAlgorithm::Blake3, "s", 0, ZERO_HASH, KIND_DATA, CODEC_ZSTD, &[vec![7u8; 1000], b"ab".to_vec()], &[1, 1]).unwrap();
+    let r = encode(
+        HashAlgorithm::Blake3,
+        "s",
+        0,
+        ZERO_HASH,
+        KIND_DATA,
+        CODEC_ZSTD,
+        &[vec![7u8; 1000], b"ab".to_vec()],
+        &[1, 1],
+    )
+    .unwrap();
     assert_eq!(r.bytes[53], FORM_ZSTD);
     assert_eq!(r.bytes[r.positions[1] as usize + 53], FORM_NONE);
     let mut cp = r.last_hash.to_vec();
     cp.extend_from_slice(&2u64.to_le_bytes());
-    let c = encode(HashAlgorithm::Blake3, "s", 2, r.last_hash, KIND_CHECKPOINT, CODEC_LZ4, &[cp], &[1]).unwrap();
+    let c = encode(
+        HashAlgorithm::Blake3,
+        "s",
+        2,
+        r.last_hash,
+        KIND_CHECKPOINT,
+        CODEC_LZ4,
+        &[cp],
+        &[1],
+    )
+    .unwrap();
     assert_eq!(c.bytes[53], FORM_NONE);
     let mut seg = r.bytes.clone();
     seg.extend_from_slice(&c.bytes);
@@ -297,8 +540,13 @@ fn a_whole_segment_scans_to_a_clean_end_and_decodes() {
     }
     let hasher = ChainHasher::new(HashAlgorithm::Blake3, b"s").unwrap();
     let d = decode_records(&DecodeInput {
-        hasher: &hasher, data: &s.bytes, base: 0, positions: &s.bounds[..40], expect_prev_hash: Some(ZERO_HASH),
-        payloads_from: 10, max_payload_bytes: MAX_PAYLOAD_BYTES,
+        hasher: &hasher,
+        data: &s.bytes,
+        base: 0,
+        positions: &s.bounds[..40],
+        expect_prev_hash: Some(ZERO_HASH),
+        payloads_from: 10,
+        max_payload_bytes: MAX_PAYLOAD_BYTES,
     })
     .unwrap();
     assert_eq!(d.hashes, s.hashes.concat());
@@ -313,7 +561,16 @@ fn a_cut_segment_ends_at_its_last_whole_record() {
         let k = record_index(&s, cut as u64);
         let on_boundary = s.bounds[k] == cut as u64;
         let r = scan(&s.bytes[..cut], cut % 2 == 0, true);
-        assert_eq!(r.stop, if on_boundary { ScanStop::End } else { ScanStop::Torn }, "cut {cut}: {}", r.reason);
+        assert_eq!(
+            r.stop,
+            if on_boundary {
+                ScanStop::End
+            } else {
+                ScanStop::Torn
+            },
+            "cut {cut}: {}",
+            r.reason
+        );
         assert_eq!(r.count(), k);
         assert_eq!(r.stop_position, s.bounds[k]);
         if !on_boundary {
@@ -381,14 +638,23 @@ fn tampering_with_a_fixed_crc_breaks_the_chain_or_the_offset_rule() {
     let crc = crc32fast::hash(&bad[at..at + 58 + len]);
     bad[at + 58 + len..at + 62 + len].copy_from_slice(&crc.to_le_bytes());
     let r = scan(&bad, false, true);
-    assert_eq!((r.stop, r.stop_position, r.count()), (ScanStop::Corrupt, at as u64, 2));
+    assert_eq!(
+        (r.stop, r.stop_position, r.count()),
+        (ScanStop::Corrupt, at as u64, 2)
+    );
 }
 
 #[test]
 fn crafted_lengths_never_allocate_or_hang() {
     let mut rng = Rng(5);
     let s = segment(&mut rng, 3);
-    for len in [u32::MAX, 0x7fff_ffff, (1 << 30) + 1, 1 << 30, s.bytes.len() as u32] {
+    for len in [
+        u32::MAX,
+        0x7fff_ffff,
+        (1 << 30) + 1,
+        1 << 30,
+        s.bytes.len() as u32,
+    ] {
         let mut bad = s.bytes.clone();
         let at = s.bounds[2] as usize + 54;
         bad[at..at + 4].copy_from_slice(&len.to_le_bytes());
@@ -398,7 +664,14 @@ fn crafted_lengths_never_allocate_or_hang() {
         let at = s.bounds[1] as usize + 54;
         mid[at..at + 4].copy_from_slice(&len.to_le_bytes());
         let m = scan(&mid, false, false);
-        assert!(matches!(m.stop, ScanStop::Corrupt | ScanStop::Unresolved | ScanStop::Partial), "length {len}: {:?}", m.stop);
+        assert!(
+            matches!(
+                m.stop,
+                ScanStop::Corrupt | ScanStop::Unresolved | ScanStop::Partial
+            ),
+            "length {len}: {:?}",
+            m.stop
+        );
         assert_eq!(m.count(), 1);
     }
 }
@@ -407,13 +680,24 @@ fn crafted_lengths_never_allocate_or_hang() {
 fn garbage_tails_are_torn_and_find_valid_record_skips_garbage() {
     let mut rng = Rng(6);
     let s = segment(&mut rng, 5);
-    for tail in [vec![0u8; 4096], payload(&mut rng, 3000), vec![0xfe, 0x0f, 0xdc, 0xba, 1, 2, 3]] {
+    for tail in [
+        vec![0u8; 4096],
+        payload(&mut rng, 3000),
+        vec![0xfe, 0x0f, 0xdc, 0xba, 1, 2, 3],
+    ] {
         let mut data = s.bytes.clone();
         data.extend_from_slice(&tail);
         let r = scan(&data, true, true);
-        assert_eq!((r.stop, r.stop_position, r.count()), (ScanStop::Torn, s.bytes.len() as u64, 5));
+        assert_eq!(
+            (r.stop, r.stop_position, r.count()),
+            (ScanStop::Torn, s.bytes.len() as u64, 5)
+        );
         let u = scan(&data, true, false);
-        assert!(matches!(u.stop, ScanStop::Unresolved | ScanStop::Partial), "{:?}", u.stop);
+        assert!(
+            matches!(u.stop, ScanStop::Unresolved | ScanStop::Partial),
+            "{:?}",
+            u.stop
+        );
     }
     let mut garbage: Vec<u8> = (0..500).map(|_| rng.next() as u8).collect();
     garbage.extend_from_slice(&[0xfe, 0x0f, 0xdc, 0xba]);
@@ -421,10 +705,20 @@ fn garbage_tails_are_torn_and_find_valid_record_skips_garbage() {
     let mut data = garbage.clone();
     data.extend_from_slice(&s.bytes);
     let f = find_valid_record(&data, 1000, true);
-    assert_eq!(f, FindResult { state: FindState::Found, position: 1000 + garbage.len() as u64, need_bytes: 0 });
+    assert_eq!(
+        f,
+        FindResult {
+            state: FindState::Found,
+            position: 1000 + garbage.len() as u64,
+            need_bytes: 0
+        }
+    );
     assert_eq!(find_valid_record(&garbage, 0, true).state, FindState::None);
     let more = find_valid_record(&data[..garbage.len() + 30], 0, false);
-    assert_eq!((more.state, more.position), (FindState::More, garbage.len() as u64));
+    assert_eq!(
+        (more.state, more.position),
+        (FindState::More, garbage.len() as u64)
+    );
     assert!(more.need_bytes > 30);
 }
 
@@ -440,10 +734,20 @@ fn chunked_scans_find_the_same_records_as_one_scan() {
             let end = (pos + 1 + rng.below(900)).min(s.bytes.len() as u64);
             let fin = end == s.bytes.len() as u64;
             let r = scan_segment(&ScanInput {
-                hasher: &hasher, data: &s.bytes[pos as usize..end as usize], base: pos, first_offset: off,
-                prev_hash: prev, prev_timestamp: ts, verify_chain: true, final_: fin,
+                hasher: &hasher,
+                data: &s.bytes[pos as usize..end as usize],
+                base: pos,
+                first_offset: off,
+                prev_hash: prev,
+                prev_timestamp: ts,
+                verify_chain: true,
+                final_: fin,
             });
-            assert!(matches!(r.stop, ScanStop::End | ScanStop::Partial), "{}", r.reason);
+            assert!(
+                matches!(r.stop, ScanStop::End | ScanStop::Partial),
+                "{}",
+                r.reason
+            );
             found.extend_from_slice(&r.positions);
             pos = r.stop_position;
             prev = r.last_hash;
@@ -461,25 +765,58 @@ fn chunked_scans_find_the_same_records_as_one_scan() {
 #[test]
 fn decode_reports_broken_links_damage_and_caps() {
     let ps = vec![b"a".to_vec(), b"bb".to_vec(), vec![0u8; 10_000]];
-    let r = encode(HashAlgorithm::Blake3, "orders", 0, ZERO_HASH, KIND_DATA, CODEC_ZSTD, &ps, &[1, 2, 3]).unwrap();
+    let r = encode(
+        HashAlgorithm::Blake3,
+        "orders",
+        0,
+        ZERO_HASH,
+        KIND_DATA,
+        CODEC_ZSTD,
+        &ps,
+        &[1, 2, 3],
+    )
+    .unwrap();
     let run = |stream: &[u8], data: &[u8], expect: Option<Hash>, max: u64| {
         let hasher = ChainHasher::new(HashAlgorithm::Blake3, stream).unwrap();
         decode_records(&DecodeInput {
-            hasher: &hasher, data, base: 0, positions: &r.positions, expect_prev_hash: expect, payloads_from: 0,
+            hasher: &hasher,
+            data,
+            base: 0,
+            positions: &r.positions,
+            expect_prev_hash: expect,
+            payloads_from: 0,
             max_payload_bytes: max,
         })
     };
     let ok = run(b"orders", &r.bytes, Some(ZERO_HASH), MAX_PAYLOAD_BYTES).unwrap();
     assert_eq!(ok.payloads, ps.concat());
     assert_eq!(ok.forms, vec![0, 0, 2]);
-    assert!(matches!(run(b"orders", &r.bytes, Some([1; 32]), 1 << 20), Err(Error::ChainBroken(_))));
-    assert!(matches!(run(b"other", &r.bytes, Some(ZERO_HASH), 1 << 20), Err(Error::ChainBroken(_))));
-    assert!(matches!(run(b"orders", &r.bytes, None, 9_999), Err(Error::Corrupt(_))));
-    assert!(matches!(run(b"orders", &r.bytes[..100], None, 1 << 20), Err(Error::Corrupt(_))));
+    assert!(matches!(
+        run(b"orders", &r.bytes, Some([1; 32]), 1 << 20),
+        Err(Error::ChainBroken(_))
+    ));
+    assert!(matches!(
+        run(b"other", &r.bytes, Some(ZERO_HASH), 1 << 20),
+        Err(Error::ChainBroken(_))
+    ));
+    assert!(matches!(
+        run(b"orders", &r.bytes, None, 9_999),
+        Err(Error::Corrupt(_))
+    ));
+    assert!(matches!(
+        run(b"orders", &r.bytes[..100], None, 1 << 20),
+        Err(Error::Corrupt(_))
+    ));
     let mut flipped = r.bytes.clone();
     flipped[r.positions[1] as usize + 58] ^= 1;
-    assert!(matches!(run(b"orders", &flipped, Some(ZERO_HASH), 1 << 20), Err(Error::Corrupt(_))));
-    assert!(matches!(run(b"orders", &r.bytes, None, MAX_PAYLOAD_BYTES + 1), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        run(b"orders", &flipped, Some(ZERO_HASH), 1 << 20),
+        Err(Error::Corrupt(_))
+    ));
+    assert!(matches!(
+        run(b"orders", &r.bytes, None, MAX_PAYLOAD_BYTES + 1),
+        Err(Error::InvalidArgument(_))
+    ));
 }
 
 #[test]
@@ -500,10 +837,18 @@ fn random_garbage_never_panics() {
             let _ = decompress(form, &d[..d.len().min(200)], 1 << 16);
         }
         let hasher = ChainHasher::new(HashAlgorithm::Sha256, b"s").unwrap();
-        let positions: Vec<u64> = (0..4).map(|_| rng.below(d.len() as u64 + 100)).chain(s.bounds.iter().copied()).collect();
+        let positions: Vec<u64> = (0..4)
+            .map(|_| rng.below(d.len() as u64 + 100))
+            .chain(s.bounds.iter().copied())
+            .collect();
         let _ = decode_records(&DecodeInput {
-            hasher: &hasher, data: d, base: rng.below(3), positions: &positions, expect_prev_hash: Some(ZERO_HASH),
-            payloads_from: rng.below(4), max_payload_bytes: rng.below(1000),
+            hasher: &hasher,
+            data: d,
+            base: rng.below(3),
+            positions: &positions,
+            expect_prev_hash: Some(ZERO_HASH),
+            payloads_from: rng.below(4),
+            max_payload_bytes: rng.below(1000),
         });
     }
 }
@@ -514,7 +859,17 @@ fn verified_scans_of_many_records_stop_at_the_same_record_as_the_rules_say() {
     let n = 70_000u64;
     let payloads: Vec<Vec<u8>> = (0..n).map(|k| format!("event-{k}").into_bytes()).collect();
     let ts: Vec<u64> = (0..n).collect();
-    let r = encode(HashAlgorithm::Blake3, "s", 0, ZERO_HASH, KIND_DATA, CODEC_NONE, &payloads, &ts).unwrap();
+    let r = encode(
+        HashAlgorithm::Blake3,
+        "s",
+        0,
+        ZERO_HASH,
+        KIND_DATA,
+        CODEC_NONE,
+        &payloads,
+        &ts,
+    )
+    .unwrap();
     let hasher = ChainHasher::new(HashAlgorithm::Blake3, b"s").unwrap();
     let full = scan(&r.bytes, true, true);
     assert_eq!((full.stop, full.count()), (ScanStop::End, n as usize));
@@ -527,18 +882,38 @@ fn verified_scans_of_many_records_stop_at_the_same_record_as_the_rules_say() {
         let crc = crc32fast::hash(&bad[at..at + 58 + len]);
         bad[at + 58 + len..at + 62 + len].copy_from_slice(&crc.to_le_bytes());
         let s = scan(&bad, true, true);
-        assert_eq!((s.stop, s.count()), (ScanStop::Chain, k + 1), "tampered record {k}");
+        assert_eq!(
+            (s.stop, s.count()),
+            (ScanStop::Chain, k + 1),
+            "tampered record {k}"
+        );
         assert_eq!(s.stop_position, r.positions[k + 1]);
         assert_eq!(s.stop_offset, Some(k as u64 + 1));
         assert_eq!(s.next_offset, Some(k as u64 + 1));
         assert_eq!(s.last_timestamp, Some(k as u64));
-        let original: Hash = r.hashes.as_ref().unwrap()[k * 32..(k + 1) * 32].try_into().unwrap();
+        let original: Hash = r.hashes.as_ref().unwrap()[k * 32..(k + 1) * 32]
+            .try_into()
+            .unwrap();
         let s2 = scan_segment(&ScanInput {
-            hasher: &hasher, data: &bad[..r.positions[k + 1] as usize], base: 0, first_offset: Some(0),
-            prev_hash: Some(ZERO_HASH), prev_timestamp: None, verify_chain: true, final_: true,
+            hasher: &hasher,
+            data: &bad[..r.positions[k + 1] as usize],
+            base: 0,
+            first_offset: Some(0),
+            prev_hash: Some(ZERO_HASH),
+            prev_timestamp: None,
+            verify_chain: true,
+            final_: true,
         });
-        assert_eq!(s2.stop, ScanStop::End, "the tampered record itself still frames");
-        assert_ne!(s2.last_hash, Some(original), "its recomputed hash is not the original one");
+        assert_eq!(
+            s2.stop,
+            ScanStop::End,
+            "the tampered record itself still frames"
+        );
+        assert_ne!(
+            s2.last_hash,
+            Some(original),
+            "its recomputed hash is not the original one"
+        );
     }
 }
 
@@ -547,13 +922,38 @@ fn a_large_batch_encodes_to_the_same_bytes_as_one_record_at_a_time() {
     // Large batches prepare commitments and compressed forms on several threads.
     let mut rng = Rng(11);
     for codec in [CODEC_NONE, CODEC_LZ4, CODEC_ZSTD] {
-        let payloads: Vec<Vec<u8>> = (0..600).map(|_| { let size = rng.below(3000) as usize; payload(&mut rng, size) }).collect();
+        let payloads: Vec<Vec<u8>> = (0..600)
+            .map(|_| {
+                let size = rng.below(3000) as usize;
+                payload(&mut rng, size)
+            })
+            .collect();
         let ts: Vec<u64> = (0..600).map(|k| 50 + k / 3).collect();
-        let all = encode(HashAlgorithm::Sha256, "big", 0, ZERO_HASH, KIND_DATA, codec, &payloads, &ts).unwrap();
+        let all = encode(
+            HashAlgorithm::Sha256,
+            "big",
+            0,
+            ZERO_HASH,
+            KIND_DATA,
+            codec,
+            &payloads,
+            &ts,
+        )
+        .unwrap();
         let mut one_by_one = Vec::new();
         let mut prev = ZERO_HASH;
         for (k, p) in payloads.iter().enumerate() {
-            let r = encode(HashAlgorithm::Sha256, "big", k as u64, prev, KIND_DATA, codec, std::slice::from_ref(p), &ts[k..k + 1]).unwrap();
+            let r = encode(
+                HashAlgorithm::Sha256,
+                "big",
+                k as u64,
+                prev,
+                KIND_DATA,
+                codec,
+                std::slice::from_ref(p),
+                &ts[k..k + 1],
+            )
+            .unwrap();
             one_by_one.extend_from_slice(&r.bytes);
             prev = r.last_hash;
         }

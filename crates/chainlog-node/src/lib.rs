@@ -29,7 +29,9 @@ fn small_int(value: f64, what: &str, lo: i64, hi: i64) -> CoreResult<i64> {
     if value.is_finite() && value.fract() == 0.0 && value >= lo as f64 && value <= hi as f64 {
         Ok(value as i64)
     } else {
-        Err(invalid(format!("{what} must be an integer in {lo}..{hi}, got {value}")))
+        Err(invalid(format!(
+            "{what} must be an integer in {lo}..{hi}, got {value}"
+        )))
     }
 }
 
@@ -86,7 +88,11 @@ fn encode_batch_inner(input: &EncodeBatchInput) -> CoreResult<EncodeBatchResult>
     let kind = small_int(input.kind, "kind", 0, MAX_KIND as i64)? as u8;
     let codec = small_int(input.codec, "codec", 0, 2)? as u8;
     // The range of the level is the core's to check (only for zstd); here only "an integer".
-    let level = if codec == core::format::CODEC_ZSTD { small_int(input.level, "zstd level", 0, 22)? } else { 0 };
+    let level = if codec == core::format::CODEC_ZSTD {
+        small_int(input.level, "zstd level", 0, 22)?
+    } else {
+        0
+    };
     let timestamps = safe_integers(&input.timestamps, "timestamp")?;
     let out = core::encode_batch(&core::EncodeInput {
         hash,
@@ -166,13 +172,20 @@ impl ScanJob {
         let hasher = hasher(&input.hash, &input.stream)?;
         let base = safe_integer(input.base_position, "basePosition")?;
         if base + input.data.len() as u64 > MAX_SAFE {
-            return Err(invalid(format!("basePosition {base} + {} bytes passes 2^53 - 1", input.data.len())));
+            return Err(invalid(format!(
+                "basePosition {base} + {} bytes passes 2^53 - 1",
+                input.data.len()
+            )));
         }
         Ok(ScanJob {
             hasher,
             base,
             first_offset: opt_safe(input.first_offset, "firstOffset")?,
-            prev_hash: input.prev_hash.as_deref().map(|h| hash_arg(h, "prevHash")).transpose()?,
+            prev_hash: input
+                .prev_hash
+                .as_deref()
+                .map(|h| hash_arg(h, "prevHash"))
+                .transpose()?,
             prev_timestamp: opt_safe(input.prev_timestamp, "prevTimestamp")?,
             verify_chain: input.verify_chain,
             final_: input.r#final,
@@ -260,7 +273,10 @@ pub struct FindValidRecordResult {
 pub fn find_valid_record(input: FindValidRecordInput) -> Result<FindValidRecordResult> {
     let base = safe_integer(input.base_position, "basePosition").map_err(to_js_error)?;
     if base + input.data.len() as u64 > MAX_SAFE {
-        let msg = format!("basePosition {base} + {} bytes passes 2^53 - 1", input.data.len());
+        let msg = format!(
+            "basePosition {base} + {} bytes passes 2^53 - 1",
+            input.data.len()
+        );
         return Err(to_js_error(invalid(msg)));
     }
     let r = core::find_valid_record(&input.data, base, input.r#final);
@@ -269,7 +285,11 @@ pub fn find_valid_record(input: FindValidRecordInput) -> Result<FindValidRecordR
         core::FindState::None => "none",
         core::FindState::More => "more",
     };
-    Ok(FindValidRecordResult { state: state.into(), position: r.position as f64, need_bytes: r.need_bytes as f64 })
+    Ok(FindValidRecordResult {
+        state: state.into(),
+        position: r.position as f64,
+        need_bytes: r.need_bytes as f64,
+    })
 }
 
 // ---- decodeRecords ----------------------------------------------------------------------------
@@ -313,13 +333,19 @@ impl DecodeJob {
     fn new(input: DecodeInput) -> CoreResult<Self> {
         let max = safe_integer(input.max_payload_bytes, "maxPayloadBytes")?;
         if max > MAX_PAYLOAD_BYTES {
-            return Err(invalid(format!("maxPayloadBytes must be 0..{MAX_PAYLOAD_BYTES}, got {max}")));
+            return Err(invalid(format!(
+                "maxPayloadBytes must be 0..{MAX_PAYLOAD_BYTES}, got {max}"
+            )));
         }
         Ok(DecodeJob {
             hasher: hasher(&input.hash, &input.stream)?,
             base: safe_integer(input.base_position, "basePosition")?,
             positions: safe_integers(&input.positions, "position")?,
-            expect_prev_hash: input.expect_prev_hash.as_deref().map(|h| hash_arg(h, "expectPrevHash")).transpose()?,
+            expect_prev_hash: input
+                .expect_prev_hash
+                .as_deref()
+                .map(|h| hash_arg(h, "expectPrevHash"))
+                .transpose()?,
             payloads_from: safe_integer(input.payloads_from, "payloadsFrom")?,
             max_payload_bytes: max,
             data: input.data,
@@ -425,7 +451,11 @@ pub fn crc32(data: Uint8Array) -> u32 {
 pub fn compress(codec: f64, level: f64, data: Uint8Array) -> Result<Buffer> {
     let run = || -> CoreResult<Vec<u8>> {
         let codec = small_int(codec, "codec", 0, 2)? as u8;
-        let level = if codec == core::format::CODEC_ZSTD { small_int(level, "zstd level", 0, 22)? } else { 0 };
+        let level = if codec == core::format::CODEC_ZSTD {
+            small_int(level, "zstd level", 0, 22)?
+        } else {
+            0
+        };
         core::compress(codec, level, &data)
     };
     run().map(Buffer::from).map_err(to_js_error)
@@ -437,7 +467,9 @@ pub fn decompress(form: f64, stored: Uint8Array, max_bytes: f64) -> Result<Buffe
         let form = small_int(form, "form", 0, 2)? as u8;
         let max = safe_integer(max_bytes, "maxBytes")?;
         if max > MAX_PAYLOAD_BYTES {
-            return Err(invalid(format!("maxBytes must be 0..{MAX_PAYLOAD_BYTES}, got {max}")));
+            return Err(invalid(format!(
+                "maxBytes must be 0..{MAX_PAYLOAD_BYTES}, got {max}"
+            )));
         }
         core::decompress(form, &stored, max)
     };
