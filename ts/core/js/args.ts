@@ -48,6 +48,17 @@ export function checkNullableHash32(value: unknown, what: string): Uint8Array | 
   return value === null || value === undefined ? null : checkHash32(value, what)
 }
 
+/** A stream name of at most MAX_STREAM_BYTES UTF-8 bytes (checked without encoding it when possible). */
+export function checkStreamName(value: unknown): string {
+  if (typeof value !== 'string') throw invalid(`stream must be a string, got ${typeof value}`)
+  // A UTF-16 unit takes 1 to 3 UTF-8 bytes: short names need no count, long ones are counted.
+  if (value.length * 3 > MAX_STREAM_BYTES) {
+    const bytes = Buffer.byteLength(value, 'utf8')
+    if (bytes > MAX_STREAM_BYTES) throw invalid(`stream name must be at most ${MAX_STREAM_BYTES} UTF-8 bytes, got ${bytes}`)
+  }
+  return value
+}
+
 /** The UTF-8 bytes of a stream name, at most MAX_STREAM_BYTES long. */
 export function checkStream(value: unknown): Buffer {
   if (typeof value !== 'string') throw invalid(`stream must be a string, got ${typeof value}`)

@@ -7,16 +7,16 @@ import type { DecodeInput, DecodeResult } from '../interface.ts'
 import { HASH_BYTES, MAX_SAFE } from '../format.ts'
 import { FORM_LZ4 } from '../interface.ts'
 import {
-  asBuffer, checkBytes, checkHashName, checkMaxPayloadBytes, checkNullableHash32, checkSafeIndex, checkStream, invalid,
+  asBuffer, checkBytes, checkHashName, checkMaxPayloadBytes, checkNullableHash32, checkSafeIndex, checkStream, checkStreamName, invalid,
 } from './args.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP, checkFrame, FRAME_VALID, readU32 } from './frame.ts'
-import { ChainHasher, readU64, type Digests } from './hash.ts'
+import { chainHasherFor, readU64, type Digests } from './hash.ts'
 import { payloadOf, redactedCommitmentAt, redactedLength } from './payload.ts'
 
 export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResult {
   if (input === null || typeof input !== 'object') throw invalid('decodeRecords needs an input object')
   const algorithm = checkHashName(input.hash)
-  const streamBytes = checkStream(input.stream)
+  const stream = checkStreamName(input.stream)
   const data = checkBytes(input.data, 'data')
   const base = checkSafeIndex(input.basePosition, 'basePosition')
   const positions = input.positions
@@ -29,7 +29,7 @@ export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResul
   const d = asBuffer(data)
   const len = d.length
   const n = positions.length
-  const hasher = new ChainHasher(digests, algorithm, streamBytes)
+  const hasher = chainHasherFor(digests, algorithm, stream, checkStream)
   const offsets = new Float64Array(n)
   const timestamps = new Float64Array(n)
   const kinds = new Uint8Array(n)

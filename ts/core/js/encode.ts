@@ -7,11 +7,11 @@ import type { EncodeBatchInput, EncodeBatchResult } from '../interface.ts'
 import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT } from '../interface.ts'
 import { HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 import {
-  checkBytes, checkHash32, checkHashName, checkSafeIndex, checkStream, checkZstdLevel, invalid, isAllZero, isSafeIndex,
+  checkBytes, checkHash32, checkHashName, checkSafeIndex, checkStream, checkStreamName, checkZstdLevel, invalid, isAllZero, isSafeIndex,
 } from './args.ts'
 import { lz4StoreInto, lz4StoredBound } from './codec.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP } from './frame.ts'
-import { ChainHasher, copy32, writeU64, type Digests } from './hash.ts'
+import { chainHasherFor, copy32, writeU64, type Digests } from './hash.ts'
 import { zstdCompress } from './zstd.ts'
 
 const MAX_KIND = 2
@@ -23,7 +23,7 @@ const MAX_KEPT_SCRATCH = 16 * 1024 * 1024
 function validate(input: EncodeBatchInput) {
   if (input === null || typeof input !== 'object') throw invalid('encodeBatch needs an input object')
   const algorithm = checkHashName(input.hash)
-  const streamBytes = checkStream(input.stream)
+  const stream = checkStreamName(input.stream)
   const payloads = checkBytes(input.payloads, 'payloads')
   const lengths = input.lengths
   if (!(lengths instanceof Uint32Array)) throw invalid('lengths must be a Uint32Array')
@@ -59,7 +59,7 @@ function validate(input: EncodeBatchInput) {
   const level = codec === CODEC_ZSTD ? checkZstdLevel(input.level) : 0
   const wantHashes = input.wantHashes ?? false
   if (typeof wantHashes !== 'boolean') throw invalid('wantHashes must be a boolean')
-  return { algorithm, streamBytes, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes }
+  return { algorithm, stream, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes }
 }
 
 export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBatchResult {
@@ -67,7 +67,7 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
   const { payloads, lengths, n, timestamps, kind } = v
   // A checkpoint is never compressed.
   const codec = kind === KIND_CHECKPOINT ? CODEC_NONE : v.codec
-  const hasher = new ChainHasher(digests, v.algorithm, v.streamBytes)
+  const hasher = chainHasherFor(digests, v.algorithm, v.stream, checkStream)
   // Compressed forms are kept only when strictly smaller, so this bounds the output.
   const out = Buffer.allocUnsafe(RECORD_OVERHEAD * n + v.sum)
   const positions = new Float64Array(n)

@@ -122,6 +122,27 @@ export class ChainHasher {
   }
 }
 
+/** Chain hashers by stream name, per algorithm: a read of one record should not rebuild one. */
+const MAX_CACHED_HASHERS = 256
+const hasherCache = new WeakMap<Digests, Map<string, ChainHasher>>()
+
+/**
+ * The ChainHasher of `stream` under `algorithm`, cached. `streamBytes` validates and encodes the
+ * name; it is only called for a name not seen before.
+ */
+export function chainHasherFor(digests: Digests, algorithm: HashAlgorithm, stream: string, streamBytes: (s: unknown) => Uint8Array): ChainHasher {
+  let byName = hasherCache.get(digests)
+  if (byName === undefined) hasherCache.set(digests, (byName = new Map()))
+  const key = algorithm === 'blake3' ? 'b' + stream : 's' + stream
+  let hasher = byName.get(key)
+  if (hasher === undefined) {
+    hasher = new ChainHasher(digests, algorithm, streamBytes(stream))
+    if (byName.size >= MAX_CACHED_HASHERS) byName.clear()
+    byName.set(key, hasher)
+  }
+  return hasher
+}
+
 /** Copies 32 bytes; for a hash-sized copy a loop beats creating a view to set() from. */
 export function copy32(src: Uint8Array, from: number, dst: Uint8Array, to: number): void {
   for (let k = 0; k < HASH_BYTES; k++) dst[to + k] = src[from + k]

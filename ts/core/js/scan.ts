@@ -8,12 +8,12 @@ import type { ScanInput, ScanResult, ScanStop } from '../interface.ts'
 import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../format.ts'
 import { FORM_NONE, FORM_REDACTED, KIND_CHECKPOINT } from '../interface.ts'
 import {
-  asBuffer, checkBytes, checkHashName, checkNullableHash32, checkNullableSafeIndex, checkSafeIndex, checkStream, invalid,
+  asBuffer, checkBytes, checkHashName, checkNullableHash32, checkNullableSafeIndex, checkSafeIndex, checkStream, checkStreamName, invalid,
   isAllZero,
 } from './args.ts'
 import { findValid } from './find.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP, checkFrame, FRAME_VALID, readU32, startsLikeStart } from './frame.ts'
-import { ChainHasher, equal32, readU64, type Digests } from './hash.ts'
+import { chainHasherFor, equal32, readU64, type Digests } from './hash.ts'
 import { payloadOf, redactedCommitmentAt, redactedLength } from './payload.ts'
 
 /** Growable per-record result columns; sized by what the data can hold, at most. */
@@ -54,7 +54,7 @@ const INITIAL_CAPACITY = 1024
 export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
   if (input === null || typeof input !== 'object') throw invalid('scanSegment needs an input object')
   const algorithm = checkHashName(input.hash)
-  const streamBytes = checkStream(input.stream)
+  const stream = checkStreamName(input.stream)
   const data = checkBytes(input.data, 'data')
   const base = checkSafeIndex(input.basePosition, 'basePosition')
   if (base > MAX_SAFE - data.length) throw invalid(`basePosition ${base} + ${data.length} bytes passes 2^53 − 1`)
@@ -69,7 +69,7 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
   const d = asBuffer(data)
   const len = d.length
   const cols = new Columns(Math.min(INITIAL_CAPACITY, Math.floor(len / RECORD_OVERHEAD) + 1))
-  const hasher = verify ? new ChainHasher(digests, algorithm, streamBytes) : null
+  const hasher = verify ? chainHasherFor(digests, algorithm, stream, checkStream) : null
   // Hash of the last counted record (verify mode); its 32 bytes are the expected prev_hash.
   let last: Buffer | null = prevHash === null ? null : Buffer.from(prevHash)
   let expOffset = firstOffset
