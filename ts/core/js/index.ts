@@ -1,10 +1,19 @@
 /**
  * The portable JS core: the ChainlogCore contract (ts/core/interface.ts) in TypeScript, with
- * WebAssembly only for BLAKE3 (hash-wasm) and zstd compression (@bokuweb/zstd-wasm). It writes
+ * WebAssembly only for BLAKE3 (hash-wasm) and zstd (@bokuweb/zstd-wasm's libzstd). It writes
  * the same bytes and hashes as the native core, following ts/core/scan-rules.md step by step.
  *
- * Module map: args (argument checks), hash (BLAKE3/SHA-256, chain hash), lz4 (lz4_flex port),
- * zstd, codec (stored forms), frame (frame check), find (findValidRecord), scan, decode, encode.
+ * Module map, one job each:
+ *   args         argument checks (ERR_INVALID_ARGUMENT), shared by every entry point
+ *   hash         BLAKE3 / SHA-256 digests and the SPEC §2 chain hash (ChainHasher)
+ *   blake3-wasm  direct binding to hash-wasm's BLAKE3 module (checked against its public API)
+ *   lz4          port of lz4_flex 0.14.0 block::compress, and a bounds-checked block decoder
+ *   zstd         libzstd (wasm) compress/decompress with frame checks; fzstd fallback
+ *   codec        stored forms: compress / capped decompress by codec and form number
+ *   frame        the frame check of scan-rules.md §2 and record field offsets
+ *   find         findValidRecord (§3)
+ *   payload      a record's uncompressed payload or redacted prefix, for hashing
+ *   scan         scanSegment (§4)      decode  decodeRecords (§5)      encode  encodeBatch (§6)
  */
 import { crc32 } from 'node:zlib'
 import { CORE_ABI, type ChainlogCore, type RecordHashInput } from '../interface.ts'

@@ -1,11 +1,13 @@
 /**
- * zstd for the JS core: compression with @bokuweb/zstd-wasm (libzstd's ZSTD_compress, so the
- * frame carries its content size and no checksum, as the native core writes it), decompression
- * with fzstd into one buffer of exactly the frame's declared content size.
+ * zstd for the JS core. Compression: @bokuweb/zstd-wasm (libzstd's ZSTD_compress on a kept
+ * context, so the frame carries its content size and no checksum, as the native core writes it).
+ * Decompression: the same libzstd build, so damaged frames are accepted or refused as the native
+ * core's libzstd does; fzstd (pure JS) only for frames over 64 MiB or when the wasm heap is full.
  *
  * Before anything is allocated the frame is walked: the header must declare a content size no
  * larger than the cap, the input must be exactly one zstd frame (no skippable frames, nothing
- * after it), and block sizes must be possible for that content size.
+ * after it), and its blocks must be able to add up to the declared size. The output is exactly
+ * the declared size.
  */
 import { compress as wasmCompress, compressUsingDict, createCCtx, init as wasmInit } from '@bokuweb/zstd-wasm'
 import { decompress as fzstdDecompress } from 'fzstd'
