@@ -1,8 +1,8 @@
 import test from 'ava'
 import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs'
 import { BACKENDS, core } from './helpers/cores.ts'
-import { codeOf, events, openLog, readSegment, segmentFile, segmentNumbers, segmentSize, tempDir, texts, writeSegment } from './helpers/log-dir.ts'
-import { Log, RECOVERY_WARNING } from '../ts/index.ts'
+import { abandon, codeOf, events, recoveryWarnings, openLog, readSegment, segmentFile, segmentNumbers, segmentSize, tempDir, texts, writeSegment } from './helpers/log-dir.ts'
+import { Log } from '../ts/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
 import { KIND_TOMBSTONE } from '../ts/core/interface.ts'
 
@@ -13,7 +13,7 @@ async function store(t: Parameters<typeof tempDir>[0], backend: BackendName, n: 
   for (let i = 0; i < n; i += 2) await log.append('s', events(i, Math.min(i + 2, n)))
   await log.flush() // writes the index and manifest, like a long-running writer would
   // Leave without close(): no closing checkpoint, like a crash after the last acknowledged append.
-  await (log as unknown as { lock: { release(): Promise<void> } }).lock.release()
+  await abandon(log)
   return dir
 }
 
@@ -46,6 +46,8 @@ for (const backend of BACKENDS) {
     appendFileSync(segmentFile(dir, 's'), readSegment(dir, 's').subarray(0, 40)) // half a record
     const a = await Log.open(dir, { backend, checkpointEvery: false })
     t.is(a.recovered[0]?.action, 'truncated')
+    await new Promise((r) => setImmediate(r))
+    t.true(recoveryWarnings.some((w) => w.message.includes(dir) && w.message.includes('cut a torn tail of 40 bytes')), 'a process warning reports the cut')
     await a.append('s', 'event-6')
     await a.close()
     const b = await openLog(t, backend, dir, { checkpointEvery: false })
@@ -86,16 +88,12 @@ for (const backend of BACKENDS) {
       const seg = readSegment(dir, 's')
       seg[2 * REC + at] ^= 0x5a
       writeSegment(dir, 's', 0, seg)
-      const warnings: Error[] = []
-      const onWarning = (w: Error) => warnings.push(w)
-      process.on('warning', onWarning)
-      t.teardown(() => process.off('warning', onWarning))
       const log = await openLog(t, backend, dir)
       t.is(segmentSize(dir, 's'), 6 * REC, 'never truncated')
       t.is(log.recovered.length, 1)
       t.like(log.recovered[0], { action: 'corrupt', position: 2 * REC, offset: 2 })
       await new Promise((r) => setImmediate(r))
-      t.true(warnings.some((w) => (w as Error & { code?: string }).code === RECOVERY_WARNING))
+      t.true(recoveryWarnings.some((w) => w.message.includes(dir) && w.message.includes('damage at position 146')), 'a process warning names the store and the damage')
       t.deepEqual(texts(await log.read('s', { limit: 2 })), events(0, 2))
       t.is((await log.get('s', 1))?.payload.toString(), 'event-1')
       t.is(codeOf(await t.throwsAsync(log.read('s'))), 'ERR_CORRUPT')
@@ -351,7 +349,7 @@ for (const backend of BACKENDS) {
     await a.append('s', ['small', big])
     await a.append('s', big)
     await a.flush()
-    await (a as unknown as { lock: { release(): Promise<void> } }).lock.release()
+    await abandon(a)
     rmSync(segmentFile(dir, 's') + '.idx') // scan the whole segment: chunks end inside records
     const whole = segmentSize(dir, 's')
     truncateSync(segmentFile(dir, 's'), whole - 3 * MiB)

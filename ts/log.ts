@@ -76,8 +76,8 @@ export class Log {
       for (const e of recovered) {
         process.emitWarning(
           e.action === 'truncated'
-            ? `chainlog: stream ${e.stream}: cut a torn tail of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} (${e.reason})`
-            : `chainlog: stream ${e.stream}: damage at position ${e.position} of segment ${e.segment}, offset ${e.offset}; nothing was cut, appends are refused (${e.reason})`,
+            ? `chainlog ${root}: stream ${e.stream}: cut a torn tail of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} (${e.reason})`
+            : `chainlog ${root}: stream ${e.stream}: damage at position ${e.position} of segment ${e.segment}, offset ${e.offset}; nothing was cut, appends are refused (${e.reason})`,
           { code: RECOVERY_WARNING },
         )
       }

@@ -2,8 +2,20 @@ import type { ExecutionContext } from 'ava'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Log, type LogOptions } from '../../ts/index.ts'
+import { Log, RECOVERY_WARNING, type LogOptions } from '../../ts/index.ts'
 import type { BackendName } from '../../ts/core/interface.ts'
+
+/** Recovery warnings emitted in this process (collected, not printed). */
+export const recoveryWarnings: Error[] = []
+
+// Recovery warns by design and these tests recover on purpose hundreds of times: keep Node's
+// default printer for every other warning, collect ours.
+const printers = process.listeners('warning')
+process.removeAllListeners('warning')
+process.on('warning', (w) => {
+  if ((w as Error & { code?: string }).code === RECOVERY_WARNING) recoveryWarnings.push(w)
+  else for (const p of printers) p(w)
+})
 
 /** A fresh directory, removed when the test ends. */
 export function tempDir(t: ExecutionContext, label = 'log'): string {
@@ -56,4 +68,14 @@ export function events(from: number, to: number): string[] {
 /** Code of a thrown ChainlogError (or undefined). */
 export function codeOf(err: unknown): string | undefined {
   return (err as { code?: string } | undefined)?.code
+}
+
+/**
+ * Leaves a Log as a crash would (no closing checkpoint, no final index or manifest write) but
+ * without leaking its file handles or its LOCK within this test process.
+ */
+export async function abandon(log: Log): Promise<void> {
+  const internals = log as unknown as { lock: { release(): Promise<void> }; streamsByName: Map<string, { closeHandles(): Promise<void> }> }
+  for (const s of internals.streamsByName.values()) await s.closeHandles()
+  await internals.lock.release()
 }
