@@ -123,6 +123,10 @@ test('verify --progress draws a progress bar on stderr and keeps stdout clean fo
   t.is(r.status, 0, r.stderr)
   t.true(JSON.parse(r.stdout).ok)
   t.regex(r.stderr, /verifying \[.*\] 100%/)
+  const quiet = chainlog(['verify', dir, '--no-progress'])
+  t.is(quiet.status, 0)
+  t.notRegex(quiet.stderr, /verifying/)
+  t.is(chainlog(['verify', dir]).stderr, '', 'no bar by default when stderr is not a terminal')
 })
 
 /** Flips one payload byte of the record at `offset` in the stream's first segment. */

@@ -40,7 +40,8 @@ function program(): Command {
     .option('--progress', 'always draw the progress bar (default: on a terminal, for large stores)')
     .option('--no-progress', 'never draw the progress bar')
     .action(async (dir: string, stream: string | undefined, o: { json?: boolean; progress?: boolean }) => {
-      process.exitCode = await verifyCommand(dir, stream, { json: o.json, progress: progressMode(o.progress) })
+      // --progress defined before --no-progress: undefined unless one of them is given
+      process.exitCode = await verifyCommand(dir, stream, { json: o.json, progress: o.progress })
     })
 
   p.command('inspect')
@@ -97,13 +98,6 @@ function program(): Command {
       process.exitCode = await benchCommand(o)
     })
   return p
-}
-
-function progressMode(flag: boolean | undefined): boolean | undefined {
-  // commander sets `progress` to true by default because of --no-progress; only the explicit
-  // --progress on the command line forces the bar on.
-  if (flag === false) return false
-  return process.argv.includes('--progress') ? true : undefined
 }
 
 export async function main(argv: string[]): Promise<number> {
