@@ -86,6 +86,13 @@ for (const [rel, text] of Object.entries(platformFiles(readJson(rootFile)))) {
   stale.push(rel)
   if (!check) { mkdirSync(dirname(file), { recursive: true }); writeFileSync(file, text) }
 }
+// The table must cover exactly the targets `napi build` is configured for (package.json "napi").
+const napiTargets = [...(readJson(rootFile).napi?.targets ?? [])].sort()
+const tableTargets = Object.values(PLATFORMS).map((t) => t.triple).sort()
+if (JSON.stringify(napiTargets) !== JSON.stringify(tableTargets)) {
+  console.error(`package.json napi.targets (${napiTargets.join(', ')}) differ from the table here (${tableTargets.join(', ')})`)
+  process.exit(1)
+}
 if (check && stale.length) {
   console.error(`out of date (run node scripts/platform-packages.mjs): ${stale.join(', ')}`)
   process.exit(1)
