@@ -128,7 +128,8 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
   const { core, hash, options } = stream.ctx
   const every = options.checkpointEvery
   try {
-    if (every !== false) await stream.loadPolicyState(every)
+    // Only appends consult the policy; a checkpoint (say, at close) must not depend on the look-back.
+    if (every !== false && group.some((r) => r.type === 'append')) await stream.loadPolicyState(every)
   } catch (err) {
     for (const r of group) r.reject(err)
     return

@@ -258,7 +258,7 @@ export class Log {
         await Promise.all(
           all.map(async (s) => {
             try {
-              if (s.corrupt === null && s.broken === null) await s.queue.checkpoint(true, true)
+              if (s.corrupt === null && s.broken === null && s.dirtySinceCheckpoint) await s.queue.checkpoint(true, true)
               await s.persist()
             } catch (err) {
               first ??= err

@@ -1,0 +1,61 @@
+import test from 'ava'
+import { BACKENDS, core } from './helpers/cores.ts'
+import { decodeIndex, encodeIndex, PositionList } from '../ts/offset-index.ts'
+
+// Vectors of SEED-ENGINE.md §3.7: the .idx format is unchanged from the seed.
+const THREE = '5644584901000000030000000000000000000000000000006400000000000000fa0000000000000068dd6a6b'
+const EMPTY = '564458490100000000000000000000004cf61b82'
+
+for (const backend of BACKENDS) {
+  test(`${backend}: the index of positions 0, 100, 250 and the empty index match the seed's bytes`, async (t) => {
+    const c = await core(backend)
+    const crc = (d: Uint8Array) => c.crc32(d)
+    t.is(encodeIndex(PositionList.from([0, 100, 250]), crc).toString('hex'), THREE)
+    t.is(encodeIndex(new PositionList(), crc).toString('hex'), EMPTY)
+    const r = decodeIndex(Buffer.from(THREE, 'hex'), 1000, crc)
+    t.true(r.ok)
+    if (r.ok) t.deepEqual([...r.positions.slice(0, r.positions.length)], [0, 100, 250])
+  })
+
+  test(`${backend}: a large index round-trips`, async (t) => {
+    const c = await core(backend)
+    const crc = (d: Uint8Array) => c.crc32(d)
+    const positions = PositionList.from(Array.from({ length: 10_000 }, (_, i) => i * 73))
+    const r = decodeIndex(encodeIndex(positions, crc), 10_000 * 73, crc)
+    t.true(r.ok)
+    if (r.ok) {
+      t.is(r.positions.length, 10_000)
+      t.is(r.positions.at(9_999), 9_999 * 73)
+    }
+  })
+
+  test(`${backend}: bad indexes are refused with a reason, never trusted`, async (t) => {
+    const c = await core(backend)
+    const crc = (d: Uint8Array) => c.crc32(d)
+    const good = Buffer.from(THREE, 'hex')
+    const cases: [string, Buffer][] = [
+      ['short', good.subarray(0, 10)],
+      ['magic', Buffer.concat([Buffer.from('XXXX'), good.subarray(4)])],
+      ['version', Buffer.from(good).fill(0xff, 4, 5)],
+      ['count past the file (truncated entries)', good.subarray(0, good.length - 12)],
+      ['crafted huge count', (() => { const b = Buffer.from(good); b.writeBigUInt64LE(2n ** 61n, 8); return b })()],
+      ['crc', (() => { const b = Buffer.from(good); b[20] ^= 1; return b })()],
+    ]
+    for (const [label, bytes] of cases) {
+      const r = decodeIndex(bytes, 1000, crc)
+      t.false(r.ok, label)
+      if (!r.ok) t.true(r.reason.length > 0)
+    }
+    // Entries that are not record positions (not increasing by at least one record) are bad too.
+    t.false(decodeIndex(encodeIndex(PositionList.from([0, 10]), crc), 1000, crc).ok)
+    t.false(decodeIndex(encodeIndex(PositionList.from([5, 100]), crc), 1000, crc).ok)
+  })
+
+  test(`${backend}: entries at or past the validated segment length are dropped`, async (t) => {
+    const c = await core(backend)
+    const crc = (d: Uint8Array) => c.crc32(d)
+    const r = decodeIndex(Buffer.from(THREE, 'hex'), 250, crc)
+    t.true(r.ok)
+    if (r.ok) t.is(r.positions.length, 2)
+  })
+}
