@@ -1,5 +1,9 @@
 //! decodeRecords (ts/core/scan-rules.md §5): payloads, metadata and recomputed hashes of records
 //! at known positions, optionally checking that they link.
+//!
+//! Two passes: each record is decoded and hashed on its own (steps 1-3; runs of a large call on
+//! several threads), then the links are checked in order (step 4). The first record that fails
+//! either way decides the error, as in a single sequential pass.
 use crate::codec::decompress_into;
 use crate::error::{corrupt, invalid, Error, Result};
 use crate::format::*;
@@ -29,6 +33,190 @@ pub struct DecodeOutput {
     pub payload_ends: Vec<u64>,
 }
 
+impl DecodeOutput {
+    fn with_capacity(n: usize) -> Self {
+        DecodeOutput {
+            offsets: Vec::with_capacity(n),
+            timestamps: Vec::with_capacity(n),
+            kinds: Vec::with_capacity(n),
+            forms: Vec::with_capacity(n),
+            prev_hashes: Vec::with_capacity(n * HASH_BYTES),
+            hashes: Vec::with_capacity(n * HASH_BYTES),
+            payloads: Vec::new(),
+            payload_ends: Vec::with_capacity(n),
+        }
+    }
+
+    fn hash(&self, j: usize) -> &[u8] {
+        &self.hashes[j * HASH_BYTES..(j + 1) * HASH_BYTES]
+    }
+
+    fn prev_hash(&self, j: usize) -> &[u8] {
+        &self.prev_hashes[j * HASH_BYTES..(j + 1) * HASH_BYTES]
+    }
+}
+
+/// Calls with fewer records than this are decoded on the calling thread.
+const PARALLEL_MIN_RECORDS: usize = 1024;
+const MAX_DECODE_THREADS: usize = 4;
+
+/// Steps 1-3 for record k, appended to `out` (payload_ends relative to `out.payloads`).
+fn decode_one(
+    input: &DecodeInput<'_>,
+    k: usize,
+    out: &mut DecodeOutput,
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    let pos = input.positions[k];
+    let n = input.positions.len();
+    let frame = match pos
+        .checked_sub(input.base)
+        .and_then(|i| usize::try_from(i).ok())
+    {
+        Some(i) => (i, check_frame(input.data, i)),
+        None => (0, Frame::Invalid),
+    };
+    let (i, h) = match frame {
+        (i, Frame::Valid(h)) => (i, h),
+        _ => {
+            return Err(corrupt(format!(
+                "no valid record at position {pos} (record {k} of {n})"
+            )))
+        }
+    };
+    let stored = stored_payload(input.data, i, &h);
+    let wanted = (k as u64) >= input.payloads_from;
+    let max = input.max_payload_bytes;
+    let at = |what: String| {
+        corrupt(format!(
+            "record at position {pos} (offset {}): {what}",
+            h.offset
+        ))
+    };
+    let (length, commitment) = match h.form {
+        FORM_REDACTED => {
+            if stored.len() != CHECKPOINT_PAYLOAD_BYTES {
+                return Err(at(format!(
+                    "redacted payload of {} bytes, not 40",
+                    stored.len()
+                )));
+            }
+            let mut len = [0u8; 8];
+            len.copy_from_slice(&stored[..8]);
+            let len = u64::from_le_bytes(len);
+            if len > max {
+                return Err(at(format!(
+                    "redacted payload claims {len} bytes, over the cap of {max}"
+                )));
+            }
+            let mut c = [0u8; HASH_BYTES];
+            c.copy_from_slice(&stored[8..]);
+            (len, c)
+        }
+        FORM_NONE if !wanted => {
+            if stored.len() as u64 > max {
+                return Err(at(format!("{} bytes over the cap of {max}", stored.len())));
+            }
+            (stored.len() as u64, input.hasher.commitment(stored))
+        }
+        form => {
+            let buf = if wanted {
+                &mut out.payloads
+            } else {
+                &mut *scratch
+            };
+            if !wanted {
+                buf.clear();
+            }
+            let start = buf.len();
+            decompress_into(form, stored, max, buf).map_err(|e| at(e.message().to_string()))?;
+            (
+                buf.len().saturating_sub(start) as u64,
+                input.hasher.commitment(&buf[start..]),
+            )
+        }
+    };
+    let hash = input.hasher.record_hash(&RecordFields {
+        prev_hash: &h.prev_hash,
+        offset: h.offset,
+        timestamp: h.timestamp,
+        kind: h.kind,
+        payload_length: length,
+        commitment: &commitment,
+    });
+    out.offsets.push(h.offset);
+    out.timestamps.push(h.timestamp);
+    out.kinds.push(h.kind);
+    out.forms.push(h.form);
+    out.prev_hashes.extend_from_slice(&h.prev_hash);
+    out.hashes.extend_from_slice(&hash);
+    out.payload_ends.push(out.payloads.len() as u64);
+    Ok(())
+}
+
+/// Records from..to decoded; stops at the first that fails (its index and error).
+struct Part {
+    first: usize,
+    out: DecodeOutput,
+    failure: Option<(usize, Error)>,
+}
+
+fn decode_part(input: &DecodeInput<'_>, first: usize, to: usize) -> Part {
+    let mut part = Part {
+        first,
+        out: DecodeOutput::with_capacity(to - first),
+        failure: None,
+    };
+    let mut scratch = Vec::new();
+    for k in first..to {
+        if let Err(e) = decode_one(input, k, &mut part.out, &mut scratch) {
+            part.failure = Some((k, e));
+            break;
+        }
+    }
+    part
+}
+
+fn decode_parts(input: &DecodeInput<'_>) -> Vec<Part> {
+    let n = input.positions.len();
+    let threads = if n < PARALLEL_MIN_RECORDS {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(MAX_DECODE_THREADS)
+    };
+    if threads <= 1 {
+        return vec![decode_part(input, 0, n)];
+    }
+    let per = n.div_ceil(threads);
+    let runs: Vec<(usize, usize)> = (0..n).step_by(per).map(|a| (a, (a + per).min(n))).collect();
+    std::thread::scope(|s| {
+        // A run whose thread cannot be started is decoded here instead (no panic on spawn).
+        let handles: Vec<_> = runs[1..]
+            .iter()
+            .map(|&(a, b)| {
+                (
+                    (a, b),
+                    std::thread::Builder::new().spawn_scoped(s, move || decode_part(input, a, b)),
+                )
+            })
+            .collect();
+        let mut parts = vec![decode_part(input, runs[0].0, runs[0].1)];
+        for ((a, b), h) in handles {
+            parts.push(match h {
+                Ok(h) => h.join().unwrap_or_else(|_| Part {
+                    first: a,
+                    out: DecodeOutput::default(),
+                    failure: Some((a, Error::Unsupported("a decoding thread failed".into()))),
+                }),
+                Err(_) => decode_part(input, a, b),
+            });
+        }
+        parts
+    })
+}
+
 pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
     if input.max_payload_bytes > MAX_PAYLOAD_BYTES {
         return Err(invalid(format!(
@@ -36,124 +224,51 @@ pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
             input.max_payload_bytes
         )));
     }
-    let n = input.positions.len();
-    let mut out = DecodeOutput {
-        offsets: Vec::with_capacity(n),
-        timestamps: Vec::with_capacity(n),
-        kinds: Vec::with_capacity(n),
-        forms: Vec::with_capacity(n),
-        prev_hashes: Vec::with_capacity(n * HASH_BYTES),
-        hashes: Vec::with_capacity(n * HASH_BYTES),
-        payloads: Vec::new(),
-        payload_ends: Vec::with_capacity(n),
-    };
-    let mut scratch = Vec::new();
+    let parts = decode_parts(input);
+    // Step 4, in order: each record's prev_hash against the hash before it.
     let mut expect = input.expect_prev_hash;
-    let check_chain = input.expect_prev_hash.is_some();
-    for (k, &pos) in input.positions.iter().enumerate() {
-        let frame = match pos
-            .checked_sub(input.base)
-            .and_then(|i| usize::try_from(i).ok())
-        {
-            Some(i) => (i, check_frame(input.data, i)),
-            None => (0, Frame::Invalid),
-        };
-        let (i, h) = match frame {
-            (i, Frame::Valid(h)) => (i, h),
-            _ => {
-                return Err(corrupt(format!(
-                    "no valid record at position {pos} (record {k} of {n})"
-                )))
-            }
-        };
-        let stored = stored_payload(input.data, i, &h);
-        let wanted = (k as u64) >= input.payloads_from;
-        let at_offset = |e: Error| {
-            corrupt(format!(
-                "record at position {pos} (offset {}): {}",
-                h.offset,
-                e.message()
-            ))
-        };
-        let (length, commitment) = match h.form {
-            FORM_REDACTED => {
-                if stored.len() != CHECKPOINT_PAYLOAD_BYTES {
-                    return Err(corrupt(format!(
-                        "record at position {pos} (offset {}): redacted payload of {} bytes, not 40",
-                        h.offset,
-                        stored.len()
+    for part in &parts {
+        for j in 0..part.out.offsets.len() {
+            if let Some(e) = expect {
+                if part.out.prev_hash(j) != e {
+                    let k = part.first + j;
+                    return Err(Error::ChainBroken(format!(
+                        "record at position {} (offset {}) does not link to {}",
+                        input.positions[k],
+                        part.out.offsets[j],
+                        if k == 0 {
+                            "the expected prev hash".to_string()
+                        } else {
+                            format!("the record at {}", input.positions[k - 1])
+                        }
                     )));
                 }
-                let mut len = [0u8; 8];
-                len.copy_from_slice(&stored[..8]);
-                let len = u64::from_le_bytes(len);
-                if len > input.max_payload_bytes {
-                    return Err(corrupt(format!(
-                        "record at position {pos} (offset {}): redacted payload claims {len} bytes, over the cap of {}",
-                        h.offset, input.max_payload_bytes
-                    )));
-                }
-                let mut c = [0u8; HASH_BYTES];
-                c.copy_from_slice(&stored[8..]);
-                (len, c)
+                let mut next = [0u8; HASH_BYTES];
+                next.copy_from_slice(part.out.hash(j));
+                expect = Some(next);
             }
-            FORM_NONE if !wanted => {
-                if stored.len() as u64 > input.max_payload_bytes {
-                    return Err(at_offset(corrupt(format!(
-                        "{} bytes over the cap of {}",
-                        stored.len(),
-                        input.max_payload_bytes
-                    ))));
-                }
-                (stored.len() as u64, input.hasher.commitment(stored))
-            }
-            form => {
-                let buf = if wanted {
-                    &mut out.payloads
-                } else {
-                    &mut scratch
-                };
-                if !wanted {
-                    buf.clear();
-                }
-                let start = buf.len();
-                decompress_into(form, stored, input.max_payload_bytes, buf).map_err(at_offset)?;
-                (
-                    buf.len().saturating_sub(start) as u64,
-                    input.hasher.commitment(&buf[start..]),
-                )
-            }
-        };
-        let hash = input.hasher.record_hash(&RecordFields {
-            prev_hash: &h.prev_hash,
-            offset: h.offset,
-            timestamp: h.timestamp,
-            kind: h.kind,
-            payload_length: length,
-            commitment: &commitment,
-        });
-        if check_chain {
-            if let Some(e) = expect.filter(|e| *e != h.prev_hash) {
-                let _ = e;
-                return Err(Error::ChainBroken(format!(
-                    "record at position {pos} (offset {}) does not link to {}",
-                    h.offset,
-                    if k == 0 {
-                        "the expected prev hash".to_string()
-                    } else {
-                        format!("the record at {}", input.positions[k - 1])
-                    }
-                )));
-            }
-            expect = Some(hash);
         }
-        out.offsets.push(h.offset);
-        out.timestamps.push(h.timestamp);
-        out.kinds.push(h.kind);
-        out.forms.push(h.form);
-        out.prev_hashes.extend_from_slice(&h.prev_hash);
-        out.hashes.extend_from_slice(&hash);
-        out.payload_ends.push(out.payloads.len() as u64);
+        if let Some((_, e)) = &part.failure {
+            return Err(e.clone());
+        }
+    }
+    let mut parts = parts.into_iter();
+    let mut out = match parts.next() {
+        Some(first) => first.out,
+        None => DecodeOutput::default(),
+    };
+    for part in parts {
+        let shift = out.payloads.len() as u64;
+        let p = part.out;
+        out.offsets.extend_from_slice(&p.offsets);
+        out.timestamps.extend_from_slice(&p.timestamps);
+        out.kinds.extend_from_slice(&p.kinds);
+        out.forms.extend_from_slice(&p.forms);
+        out.prev_hashes.extend_from_slice(&p.prev_hashes);
+        out.hashes.extend_from_slice(&p.hashes);
+        out.payloads.extend_from_slice(&p.payloads);
+        out.payload_ends
+            .extend(p.payload_ends.iter().map(|e| e + shift));
     }
     Ok(out)
 }

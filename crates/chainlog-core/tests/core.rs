@@ -962,3 +962,89 @@ fn a_large_batch_encodes_to_the_same_bytes_as_one_record_at_a_time() {
         assert_eq!(all.positions.len(), 600);
     }
 }
+
+#[test]
+fn a_large_decode_equals_small_decodes_and_reports_the_first_failure() {
+    // Large calls decode runs of records on several threads; the result must not show it.
+    let mut rng = Rng(12);
+    let payloads: Vec<Vec<u8>> = (0..3000)
+        .map(|_| {
+            let size = rng.below(400) as usize;
+            payload(&mut rng, size)
+        })
+        .collect();
+    let ts: Vec<u64> = (0..3000).collect();
+    let mut bytes = Vec::new();
+    let mut positions = Vec::new();
+    let mut prev = ZERO_HASH;
+    for (b, chunk) in payloads.chunks(100).enumerate() {
+        let r = encode(
+            HashAlgorithm::Blake3,
+            "d",
+            b as u64 * 100,
+            prev,
+            KIND_DATA,
+            (b % 3) as u8,
+            chunk,
+            &ts[b * 100..b * 100 + chunk.len()],
+        )
+        .unwrap();
+        positions.extend(r.positions.iter().map(|p| p + bytes.len() as u64));
+        bytes.extend_from_slice(&r.bytes);
+        prev = r.last_hash;
+    }
+    let hasher = ChainHasher::new(HashAlgorithm::Blake3, b"d").unwrap();
+    let run = |data: &[u8], from: u64| {
+        decode_records(&DecodeInput {
+            hasher: &hasher,
+            data,
+            base: 0,
+            positions: &positions,
+            expect_prev_hash: Some(ZERO_HASH),
+            payloads_from: from,
+            max_payload_bytes: MAX_PAYLOAD_BYTES,
+        })
+    };
+    let all = run(&bytes, 1234).unwrap();
+    assert_eq!(all.offsets, (0..3000).collect::<Vec<_>>());
+    assert_eq!(all.payloads, payloads[1234..].concat());
+    assert_eq!(all.payload_ends[1233], 0);
+    assert_eq!(all.payload_ends[2999], all.payloads.len() as u64);
+    let mut end = 0;
+    for (k, p) in payloads.iter().enumerate().skip(1234) {
+        end += p.len() as u64;
+        assert_eq!(all.payload_ends[k], end);
+    }
+    let tamper = |data: &mut Vec<u8>, k: usize| {
+        // Rewrites the prev_hash of record k with a fixed CRC: well framed, breaks the link.
+        let at = positions[k] as usize;
+        let len = u32::from_le_bytes(data[at + 54..at + 58].try_into().unwrap()) as usize;
+        data[at + 20] ^= 1;
+        let crc = crc32fast::hash(&data[at..at + 58 + len]);
+        data[at + 58 + len..at + 62 + len].copy_from_slice(&crc.to_le_bytes());
+    };
+    let damage = |data: &mut Vec<u8>, k: usize| data[positions[k] as usize + 1] ^= 1;
+    let position_in = |e: Error| {
+        let m = e.message();
+        let after = &m[m.find("position ").unwrap() + 9..];
+        after
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let mut d = bytes.clone();
+    damage(&mut d, 2500);
+    let e = run(&d, 0).unwrap_err();
+    assert!(matches!(e, Error::Corrupt(_)));
+    assert_eq!(position_in(e), positions[2500]);
+    tamper(&mut d, 2100);
+    let e = run(&d, 0).unwrap_err();
+    assert!(matches!(e, Error::ChainBroken(_)), "{e}");
+    assert_eq!(position_in(e), positions[2100]);
+    damage(&mut d, 900);
+    let e = run(&d, 0).unwrap_err();
+    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    assert_eq!(position_in(e), positions[900]);
+}
