@@ -248,6 +248,7 @@ test('bad arguments exit 2 with a usage message', (t) => {
     [['verify', dir, '--bogus'], /unknown option '--bogus'/],
     [['read', dir, '../escape'], /ERR_INVALID_ARGUMENT/],
     [['read', dir, 'typo'], /no stream named "typo" .*\(streams: s\)/],
+    [['append', dir, 's', '--hash', 'sha256'], /ERR_STORE_MISMATCH/],
     [['verify', dir, 'typo'], /no stream named "typo"/],
   ]
   for (const [args, message] of cases) {

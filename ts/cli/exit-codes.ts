@@ -3,7 +3,8 @@
  *
  *   0  all good
  *   1  problems found: verify reported damage, or a read hit a broken chain or corrupt record
- *   2  usage error: bad or missing arguments, or a <dir> that is not a chainlog store
+ *   2  usage error: bad or missing arguments, an unknown stream, a <dir> that is not a chainlog
+ *      store, or --hash differing from the store's
  *   3  I/O error: the store exists but could not be read or written (permissions, EIO, locked…)
  */
 import { ChainlogError } from '../index.ts'
@@ -28,7 +29,8 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof CliFailure) return err.exitCode
   const code = (err as { code?: unknown } | null)?.code
   if (err instanceof ChainlogError || typeof code === 'string') {
-    if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_RECORD_TOO_LARGE') return EXIT_USAGE
+    // A bad stream name or option, a line too large, --hash differing from the store's own
+    if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_RECORD_TOO_LARGE' || code === 'ERR_STORE_MISMATCH') return EXIT_USAGE
     if (code === 'ERR_CHAIN_BROKEN' || code === 'ERR_CORRUPT') return EXIT_PROBLEMS
   }
   return EXIT_IO
