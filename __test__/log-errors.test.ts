@@ -155,3 +155,13 @@ for (const backend of BACKENDS) {
     await log.append('s', 'ok')
   })
 }
+
+for (const backend of BACKENDS) {
+  test(`${backend}: a stream whose only append failed does not appear in streams()`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t))
+    t.is(codeOf(await t.throwsAsync(log.append('ghost', 'x', { expectedOffset: 5 }))), 'ERR_OFFSET_CONFLICT')
+    await log.append('real', 'x')
+    t.deepEqual(await log.streams(), ['real'])
+    t.deepEqual((await log.verify()).streams.map((s) => s.stream), ['real'])
+  })
+}

@@ -118,7 +118,7 @@ export class Log {
     if (o.fromTime !== null) from = Math.max(from, await offsetAtTime(s, o.fromTime))
     const end = s.nextOffset
     if (from >= end) {
-      if (s.corrupt !== null && from >= s.corrupt.offset && from < Number.MAX_SAFE_INTEGER) throw damageError(s)
+      if (s.corrupt !== null && from >= s.corrupt.offset) throw damageError(s) // what lies past the damage is unknown
       return []
     }
     const cursor = new RecordCursor(s, from, o.verify)
@@ -205,7 +205,7 @@ export class Log {
     this.checkOpen()
     const o = resolveVerifyOptions(options)
     let targets: Stream[]
-    if (stream === undefined) targets = [...this.streamsByName.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
+    if (stream === undefined) targets = [...this.streamsByName.values()].filter((s) => s.segments.length > 0).sort((a, b) => (a.name < b.name ? -1 : 1))
     else {
       const name = streamName(stream)
       const s = this.streamsByName.get(name)
@@ -230,7 +230,8 @@ export class Log {
 
   async streams(): Promise<string[]> {
     this.checkOpen()
-    return [...this.streamsByName.keys()].sort()
+    // Only streams with data on disk: a stream whose first appends all failed does not exist.
+    return [...this.streamsByName.values()].filter((s) => s.segments.length > 0).map((s) => s.name).sort()
   }
 
   /** Waits for queued appends and makes everything written so far durable. */
