@@ -235,7 +235,8 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
     flushRun()
   } catch (err) {
     // An encoder failure (say, an unavailable codec) fails the whole group; nothing is written.
-    for (const r of group) r.reject(err)
+    const decided = new Map<Request, unknown>(outcomes.map((o) => [o.req, o.error]))
+    for (const r of group) r.reject(decided.get(r) ?? err)
     return
   }
 
