@@ -3,6 +3,12 @@
 //!
 //! No input makes it panic or allocate a size read from the input before that size is checked
 //! against the data length or a cap.
+//!
+//! Module map: `format` (constants and limits), `error` (the four codes), `hash` (commitment and
+//! chain hash), `codec` (LZ4/zstd stored forms, capped), `frame` (framing and the frame check),
+//! `encode` (encodeBatch), `scan` (scanSegment, findValidRecord), `decode` (decodeRecords).
+//! Large calls spread per-record hashing and (de)compression over a few threads; whatever is
+//! order-dependent (chain links, rules, framing) stays one sequential pass.
 pub mod codec;
 pub mod decode;
 pub mod encode;
