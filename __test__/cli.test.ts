@@ -168,13 +168,16 @@ test('verify exits 1 on a damaged store and names the stream and the offset', (t
   t.is(good.status, 0, 'an undamaged stream of a damaged store still verifies')
 })
 
-test('read stops with exit 1 at a damaged record', (t) => {
+test('read prints the records before a damaged one, then stops with exit 1', (t) => {
   const events = Array.from({ length: 10 }, (_, i) => `event-${i}`)
   const dir = storeWith('s', events)
   damage(dir, 's', 6, 7)
-  const r = chainlog(['read', dir, 's', '--verify', 'genesis'])
+  const r = chainlog(['read', dir, 's', '--verify', 'genesis', '--json'])
   t.is(r.status, 1, r.stderr)
   t.regex(r.stderr, /ERR_(CORRUPT|CHAIN_BROKEN)/)
+  const printed = lines(r.stdout).map((l) => JSON.parse(l).payload)
+  t.deepEqual(printed, events.slice(0, printed.length), 'what was printed is intact and in order')
+  t.false(printed.includes('event-6'), 'the damaged record is not printed')
 })
 
 test('inspect shows streams, heads, checkpoints and segment sizes', async (t) => {

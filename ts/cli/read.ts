@@ -1,5 +1,5 @@
 /**
- * `chainlog read <dir> <stream>` prints records page by page (bounded memory on any stream);
+ * `chainlog read <dir> <stream>` streams records to stdout (bounded memory on any stream);
  * `chainlog tail <dir> <stream>` prints the last few and then follows new appends (polling).
  * Both open the store read-only and verify as they read (the engine's checkpoint mode).
  */
@@ -37,12 +37,16 @@ export async function readCommand(dir: string, stream: string, opts: ReadCommand
     }
     const page: LogRecord[] = []
     let count = 0
-    for await (const record of log.iterate(stream, { from, verify: opts.verify })) {
-      page.push(record)
-      if (++count >= limit) break
-      if (page.length >= PAGE_RECORDS) await print(page.splice(0), opts.json)
+    try {
+      for await (const record of log.iterate(stream, { from, verify: opts.verify })) {
+        page.push(record)
+        if (++count >= limit) break
+        if (page.length >= PAGE_RECORDS) await print(page.splice(0), opts.json)
+      }
+    } finally {
+      // Everything read before a damaged record is printed before its error is reported.
+      if (page.length > 0) await print(page, opts.json)
     }
-    if (page.length > 0) await print(page, opts.json)
   })
   return EXIT_OK
 }
