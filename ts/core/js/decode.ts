@@ -3,9 +3,8 @@
  * known positions, optionally checking that they link up.
  */
 import { ChainlogError } from '../../errors.ts'
-import type { DecodeInput, DecodeResult } from '../interface.ts'
+import { FORM_LZ4, type DecodeInput, type DecodeResult } from '../interface.ts'
 import { HASH_BYTES, MAX_SAFE } from '../format.ts'
-import { FORM_LZ4 } from '../interface.ts'
 import {
   asBuffer, checkBytes, checkHashName, checkMaxPayloadBytes, checkNullableHash32, checkSafeIndex, checkStream, checkStreamName, invalid,
 } from './args.ts'

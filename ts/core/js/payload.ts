@@ -3,7 +3,7 @@
  * form's stored length and commitment (SPEC §2). Shared by scan and decode.
  */
 import { ChainlogError } from '../../errors.ts'
-import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, HEADER_BYTES } from '../format.ts'
+import { CHECKPOINT_PAYLOAD_BYTES, HEADER_BYTES } from '../format.ts'
 import { FORM_LZ4, FORM_NONE, FORM_REDACTED, FORM_ZSTD } from '../interface.ts'
 import { lz4ClaimedLength, lz4DecodeInto } from './codec.ts'
 import { readU64 } from './hash.ts'
@@ -57,5 +57,3 @@ export function redactedLength(d: Uint8Array, i: number, storedLength: number, c
 export function redactedCommitmentAt(i: number): number {
   return i + HEADER_BYTES + 8
 }
-
-export { HASH_BYTES }
