@@ -132,7 +132,12 @@ export function loadNativeCore(): { core: ChainlogCore } | { error: string } {
       if (!missing) tried.push(`${c.where}: ${describe(err)}`)
       continue
     }
-    const abi = typeof binding?.abiVersion === 'function' ? binding.abiVersion() : undefined
+    let abi: unknown
+    try {
+      abi = typeof binding?.abiVersion === 'function' ? binding.abiVersion() : undefined
+    } catch (err) {
+      abi = `unreadable (${describe(err)})`
+    }
     if (abi !== CORE_ABI) {
       tried.push(`${c.where}: ABI version ${String(abi)}, this chainlog needs ${CORE_ABI} (a stale or foreign binary)`)
       continue
