@@ -165,3 +165,22 @@ for (const backend of BACKENDS) {
     for (const s of ['a', 'b', 'c']) t.deepEqual(texts(await log.read(s)), Array.from({ length: 50 }, (_, i) => `${s}${i}`))
   })
 }
+
+for (const backend of BACKENDS) {
+  test.serial(`${backend}: the first append to a new stream fsyncs the new directory and file entries before it resolves`, async (t) => {
+    const dir = tempDir(t)
+    const proto = await fileHandleProto(dir)
+    const log = await openLog(t, backend, dir)
+    const synced: string[] = []
+    const { datasync } = proto
+    const sync = proto.sync
+    patch(t, proto, { datasync: function (this: FileHandle) { synced.push('datasync'); return datasync.call(this) } })
+    Object.assign(proto, { sync: function (this: FileHandle) { synced.push('sync'); return sync.call(this) } })
+    t.teardown(() => Object.assign(proto, { sync }))
+    await log.append('fresh', 'x')
+    // The store dir (for the new stream dir), the stream dir (for the segment), the manifest
+    // (file and dir): then the data.
+    t.true(synced.filter((s) => s === 'sync').length >= 3, synced.join(','))
+    t.is(synced[synced.length - 1], 'datasync')
+  })
+}
