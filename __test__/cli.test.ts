@@ -58,6 +58,22 @@ test('append writes one event per stdin line, and read prints them back in order
   t.true(out[2].endsWith('{"id":3,"note":"tab\\there"}'), 'control characters are escaped so a record stays on one line')
 })
 
+test('read prints a payload that is not UTF-8 as base64', async (t) => {
+  const dir = join(tempDir(), 'store')
+  const log = await Log.open(dir)
+  const binary = Buffer.from([0xff, 0x00, 0xfe, 0x41])
+  await log.append('bin', [binary, 'text'])
+  await log.close()
+  const j = chainlog(['read', dir, 'bin', '--json'])
+  t.is(j.status, 0, j.stderr)
+  const [first, second] = lines(j.stdout).map((l) => JSON.parse(l))
+  t.is(first.payload, undefined)
+  t.deepEqual(Buffer.from(first.payloadBase64, 'base64'), binary)
+  t.is(second.payload, 'text')
+  const human = lines(chainlog(['read', dir, 'bin']).stdout)
+  t.true(human[0].endsWith(`\tbase64:${binary.toString('base64')}`))
+})
+
 test('append adds to an existing stream, continuing its offsets', (t) => {
   const dir = join(tempDir(), 'store')
   const a1 = chainlog(['append', dir, 's', '--json'], 'a\nb\n')
