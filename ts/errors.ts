@@ -16,23 +16,32 @@ export const ERROR_CODES = [
   'ERR_IO',
 ] as const
 
+/** One of the stable error codes of SPEC §4 (see ERROR_CODES). */
 export type ErrorCode = (typeof ERROR_CODES)[number]
 
+/** Structured context of a ChainlogError: where it happened and what caused it. */
 export interface ChainlogErrorDetails {
   /** The underlying error (for ERR_IO: the fs error). */
   cause?: unknown
   /** errno code of an I/O failure, e.g. 'ENOSPC'. */
   errno?: string
+  /** The stream the error concerns. */
   stream?: string
+  /** The record offset the error concerns (for ERR_OFFSET_CONFLICT: the stream's next offset). */
   offset?: number
+  /** Byte position within the segment file, for damage found on disk. */
   position?: number
   [key: string]: unknown
 }
 
+/** The one error class chainlog throws: test `code`, which is stable, rather than the message. */
 export class ChainlogError extends Error {
+  /** The stable error code, e.g. 'ERR_OFFSET_CONFLICT'. */
   readonly code: ErrorCode
+  /** Where the error happened (stream, offset, position) and its cause. */
   readonly details: ChainlogErrorDetails
 
+  /** Creates an error with its code, a message saying what was expected, what was found and where, and details. */
   constructor(code: ErrorCode, message: string, details: ChainlogErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = 'ChainlogError'

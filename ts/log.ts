@@ -26,6 +26,7 @@ const OPEN_CONCURRENCY = 8
 /** Warning code emitted when open cut a torn tail or found damage. */
 export const RECOVERY_WARNING = 'CHAINLOG_RECOVERY'
 
+/** An open chainlog store: many named streams in one directory. Create one with `Log.open(dir, options)`; call `close()` when done. */
 export class Log {
   /** What open-time recovery did: torn tails cut off, damage found (nothing cut). */
   readonly recovered: readonly RecoveryEvent[]
@@ -89,6 +90,7 @@ export class Log {
     }
   }
 
+  /** The core this log runs on: 'native' or 'js'. */
   get backend(): BackendName {
     return this.ctx.core.name
   }
@@ -109,6 +111,7 @@ export class Log {
     return (await s.queue.checkpoint(this.ctx.options.sync === 'always', false))!
   }
 
+  /** Data records of a stream in offset order (checkpoints skipped), from `from` or the first record at or after `fromTime`, capped by `limit` and (softly) `maxBytes`, checked per `verify` (default 'checkpoint'). Returns [] past the end. */
   async read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]> {
     this.checkOpen()
     const s = this.streamsByName.get(streamName(stream))
@@ -172,6 +175,7 @@ export class Log {
     }
   }
 
+  /** The data record at `offset`, or undefined when there is none (past the end, or a checkpoint sits there). Checked per `verify`. */
   async get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined> {
     this.checkOpen()
     const s = this.streamsByName.get(streamName(stream))
@@ -190,6 +194,7 @@ export class Log {
     }
   }
 
+  /** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
   async head(stream: string | number): Promise<HeadInfo> {
     this.checkOpen()
     const s = this.streamsByName.get(streamName(stream))
@@ -201,6 +206,7 @@ export class Log {
     return { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint: s.lastCheckpoint }
   }
 
+  /** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
   async verify(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport> {
     this.checkOpen()
     const o = resolveVerifyOptions(options)
@@ -228,6 +234,7 @@ export class Log {
     return { ok: streams.every((r) => r.problems.length === 0), streams }
   }
 
+  /** The names of the store's streams. */
   async streams(): Promise<string[]> {
     this.checkOpen()
     // Only streams with data on disk: a stream whose first appends all failed does not exist.

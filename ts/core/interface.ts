@@ -16,7 +16,9 @@
  */
 export const CORE_ABI = 1
 
+/** The chain hash of a store, fixed when it is created (chainlog.json). */
 export type HashAlgorithm = 'blake3' | 'sha256'
+/** Which core a log runs on: the Rust binary ('native') or the portable JavaScript core ('js'). */
 export type BackendName = 'native' | 'js'
 
 /** Record kind byte (SPEC §2). */
