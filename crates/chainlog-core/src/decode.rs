@@ -9,6 +9,7 @@ use crate::error::{corrupt, invalid, Error, Result};
 use crate::format::*;
 use crate::frame::{check_frame, stored_payload, Frame};
 use crate::hash::{ChainHasher, Hash, RecordFields};
+use crate::parallel::threads_for;
 
 pub struct DecodeInput<'a> {
     pub hasher: &'a ChainHasher,
@@ -55,10 +56,6 @@ impl DecodeOutput {
         &self.prev_hashes[j * HASH_BYTES..(j + 1) * HASH_BYTES]
     }
 }
-
-/// Calls with fewer records than this are decoded on the calling thread.
-const PARALLEL_MIN_RECORDS: usize = 1024;
-const MAX_DECODE_THREADS: usize = 4;
 
 /// Steps 1-3 for record k, appended to `out` (payload_ends relative to `out.payloads`).
 fn decode_one(
@@ -179,13 +176,7 @@ fn decode_part(input: &DecodeInput<'_>, first: usize, to: usize) -> Part {
 
 fn decode_parts(input: &DecodeInput<'_>) -> Vec<Part> {
     let n = input.positions.len();
-    let threads = if n < PARALLEL_MIN_RECORDS {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .min(MAX_DECODE_THREADS)
-    };
+    let threads = threads_for(n, input.data.len());
     if threads <= 1 {
         return vec![decode_part(input, 0, n)];
     }

@@ -4,6 +4,7 @@ use crate::error::{invalid, Error, Result};
 use crate::format::*;
 use crate::frame::{write_record, Header};
 use crate::hash::{ChainHasher, Hash, HashAlgorithm, RecordFields};
+use crate::parallel::threads_for;
 
 pub struct EncodeInput<'a> {
     pub hash: HashAlgorithm,
@@ -119,11 +120,6 @@ struct Prepared {
     compressed_ends: Vec<usize>,
 }
 
-/// Batches smaller than this (records or payload bytes) are prepared on the calling thread.
-const PARALLEL_MIN_RECORDS: usize = 256;
-const PARALLEL_MIN_BYTES: usize = 1 << 20;
-const MAX_ENCODE_THREADS: usize = 4;
-
 /// Prepares the records whose lengths are `lengths`, their payloads starting at `start`.
 fn prepare(
     input: &EncodeInput<'_>,
@@ -163,14 +159,7 @@ fn prepare(
 
 fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Result<Vec<Prepared>> {
     let n = input.lengths.len();
-    let threads = if n < PARALLEL_MIN_RECORDS && input.payloads.len() < PARALLEL_MIN_BYTES {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, |t| t.get())
-            .min(MAX_ENCODE_THREADS)
-            .min(n)
-    };
+    let threads = threads_for(n, input.payloads.len());
     if threads <= 1 {
         return Ok(vec![prepare(input, hasher, level, input.lengths, 0)?]);
     }

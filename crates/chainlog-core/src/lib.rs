@@ -16,6 +16,7 @@ pub mod error;
 pub mod format;
 pub mod frame;
 pub mod hash;
+mod parallel;
 pub mod scan;
 
 pub use codec::{compress, decompress};

@@ -4,6 +4,7 @@ use crate::format::*;
 
 use crate::frame::{check_frame, check_header, offset_hint, stored_payload, Frame, Header};
 use crate::hash::{ChainHasher, Hash, RecordFields};
+use crate::parallel::threads_for;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FindState {
@@ -220,9 +221,6 @@ fn record_hash_at(
 
 /// Records hashed per step of the verify pass: bounds the memory of the hash list.
 const VERIFY_WINDOW: usize = 1 << 16;
-/// Fewer records than this are hashed on the calling thread alone.
-const PARALLEL_MIN_RECORDS: usize = 4096;
-const MAX_HASH_THREADS: usize = 4;
 
 /// Rule 7 for records `positions` (relative), in parallel when there are many: hashing is
 /// independent per record; only the linking (rule 6) is sequential.
@@ -233,13 +231,11 @@ fn hash_records(
     out: &mut Vec<Result<Hash, String>>,
 ) {
     out.clear();
-    let threads = if positions.len() < PARALLEL_MIN_RECORDS {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_HASH_THREADS)
+    let span = match (positions.first(), positions.last()) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0,
     };
+    let threads = threads_for(positions.len(), span);
     if threads <= 1 {
         let mut scratch = Vec::new();
         out.extend(
