@@ -7,7 +7,7 @@
 #![deny(clippy::all)]
 
 use chainlog_core::error::{hash_arg, safe_integer};
-use chainlog_core::format::{MAX_KIND, MAX_PAYLOAD_BYTES, MAX_SAFE};
+use chainlog_core::format::{HASH_BYTES, MAX_KIND, MAX_PAYLOAD_BYTES, MAX_SAFE};
 use chainlog_core::{self as core, ChainHasher, HashAlgorithm};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -306,17 +306,46 @@ pub struct DecodeInput {
     pub max_payload_bytes: f64,
 }
 
-#[napi(object, object_from_js = false)]
-pub struct DecodeResult {
-    pub count: u32,
-    pub offsets: Float64Array,
-    pub timestamps: Float64Array,
-    pub kinds: Uint8Array,
-    pub forms: Uint8Array,
-    pub prev_hashes: Buffer,
-    pub hashes: Buffer,
-    pub payloads: Buffer,
-    pub payload_ends: Float64Array,
+/// A decode result packed into ONE Float64Array (ts/core/native.ts unpacks it into views): each
+/// Buffer or typed array napi creates costs a few microseconds (an external ArrayBuffer and its
+/// finalizer), which dominated a one-record decode (a random `get`) with nine of them.
+///
+/// f64 words: [0] payload bytes P · [1..1+N) offsets · [1+N..1+2N) timestamps · [1+2N..1+3N)
+/// payload ends; then bytes: prev hashes 32N · hashes 32N · kinds N · forms N · payloads P.
+fn decode_result(out: core::DecodeOutput) -> Float64Array {
+    let n = out.offsets.len();
+    let p = out.payloads.len();
+    let head = 1 + 3 * n;
+    let total = head * 8 + 2 * HASH_BYTES * n + 2 * n + p;
+    let mut words = vec![0f64; total.div_ceil(8)];
+    words[0] = p as f64;
+    for (k, &v) in out.offsets.iter().enumerate() {
+        words[1 + k] = v as f64;
+    }
+    for (k, &v) in out.timestamps.iter().enumerate() {
+        words[1 + n + k] = v as f64;
+    }
+    for (k, &v) in out.payload_ends.iter().enumerate() {
+        words[1 + 2 * n + k] = v as f64;
+    }
+    {
+        // SAFETY: a [f64] viewed as bytes (every bit pattern is a valid f64; u8 has alignment 1).
+        let bytes: &mut [u8] = unsafe {
+            std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8)
+        };
+        let mut at = head * 8;
+        for part in [
+            &out.prev_hashes,
+            &out.hashes,
+            &out.kinds,
+            &out.forms,
+            &out.payloads,
+        ] {
+            bytes[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+    }
+    Float64Array::new(words)
 }
 
 pub struct DecodeJob {
@@ -365,29 +394,15 @@ impl DecodeJob {
     }
 }
 
-fn decode_result(out: core::DecodeOutput) -> DecodeResult {
-    DecodeResult {
-        count: out.offsets.len() as u32,
-        offsets: f64s(out.offsets),
-        timestamps: f64s(out.timestamps),
-        kinds: Uint8Array::new(out.kinds),
-        forms: Uint8Array::new(out.forms),
-        prev_hashes: out.prev_hashes.into(),
-        hashes: out.hashes.into(),
-        payloads: out.payloads.into(),
-        payload_ends: f64s(out.payload_ends),
-    }
-}
-
 #[napi]
-pub fn decode_records(input: DecodeInput) -> Result<DecodeResult> {
+pub fn decode_records(input: DecodeInput) -> Result<Float64Array> {
     let job = DecodeJob::new(input).map_err(to_js_error)?;
     job.compute().map(decode_result).map_err(to_js_error)
 }
 
 impl Task for DecodeJob {
     type Output = core::DecodeOutput;
-    type JsValue = DecodeResult;
+    type JsValue = Float64Array;
 
     fn compute(&mut self) -> Result<Self::Output> {
         DecodeJob::compute(self).map_err(to_js_error)
@@ -398,7 +413,7 @@ impl Task for DecodeJob {
     }
 }
 
-#[napi(ts_return_type = "Promise<DecodeResult>")]
+#[napi(ts_return_type = "Promise<Float64Array>")]
 pub fn decode_records_async(input: DecodeInput) -> Result<AsyncTask<DecodeJob>> {
     Ok(AsyncTask::new(DecodeJob::new(input).map_err(to_js_error)?))
 }
