@@ -145,15 +145,18 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
   let planned = 0
   const parts: Buffer[] = []
   const positions: number[] = []
-  const hashes: Buffer[] = []
+  // Chain hashes per encoded part (N × 32 bytes each), found by record number: no per-record views.
+  const hashParts: Buffer[] = []
+  const hashPartStarts: number[] = []
+  let encoded = 0
   let total = 0
   let run: { first: number; prev: Buffer; payloads: Buffer[]; lengths: number[]; timestamps: number[] } | null = null
 
   const push = (r: EncodeBatchResult) => {
-    for (let k = 0; k < r.positions.length; k++) {
-      positions.push(total + r.positions[k])
-      hashes.push(r.hashes!.subarray(k * 32, k * 32 + 32))
-    }
+    for (let k = 0; k < r.positions.length; k++) positions.push(total + r.positions[k])
+    hashParts.push(r.hashes!)
+    hashPartStarts.push(encoded)
+    encoded += r.positions.length
     parts.push(r.bytes)
     total += r.bytes.length
     head = r.lastHash
@@ -276,14 +279,20 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
       stream.learnCheckpoint(lastCheckpoint, nextOffset - 1)
     }
   }
+  let part = 0
+  const hashOf = (record: number): Buffer => {
+    while (part + 1 < hashPartStarts.length && hashPartStarts[part + 1] <= record) part++ // outcomes come in record order
+    const at = (record - hashPartStarts[part]) * 32
+    return Buffer.from(hashParts[part].subarray(at, at + 32))
+  }
   for (const o of outcomes) {
     if (o.error !== null) o.req.reject(o.error)
     else if (o.req.type === 'append') {
       const a = o as Extract<Outcome, { first: number }>
-      a.req.resolve({ firstOffset: a.first, lastOffset: a.last, nextOffset: a.next, hash: Buffer.from(hashes[a.endRecord]) })
+      a.req.resolve({ firstOffset: a.first, lastOffset: a.last, nextOffset: a.next, hash: hashOf(a.endRecord) })
     } else {
       const c = o as Extract<Outcome, { offset: number | null }>
-      c.req.resolve(c.offset === null ? null : { offset: c.offset, hash: Buffer.from(hashes[c.endRecord]) })
+      c.req.resolve(c.offset === null ? null : { offset: c.offset, hash: hashOf(c.endRecord) })
     }
   }
   if (total > 0) {

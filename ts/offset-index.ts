@@ -76,13 +76,21 @@ export class PositionList {
   }
 }
 
+const TWO_32 = 2 ** 32
+const TWO_21 = 2 ** 21
+
 export function encodeIndex(positions: PositionList, crc32: (data: Uint8Array) => number): Buffer {
   const n = positions.length
   const buf = Buffer.alloc(INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES + INDEX_CRC_BYTES)
   buf.write(INDEX_MAGIC, 0, 'latin1')
   buf[4] = INDEX_VERSION
   buf.writeBigUInt64LE(BigInt(n), 8)
-  for (let i = 0; i < n; i++) buf.writeBigUInt64LE(BigInt(positions.at(i)), INDEX_HEADER_BYTES + i * INDEX_ENTRY_BYTES)
+  // Two u32 halves, not a BigInt per entry: positions are safe integers (< 2^53).
+  for (let i = 0, at = INDEX_HEADER_BYTES; i < n; i++, at += INDEX_ENTRY_BYTES) {
+    const p = positions.at(i)
+    buf.writeUInt32LE(p >>> 0, at)
+    buf.writeUInt32LE(Math.floor(p / TWO_32), at + 4)
+  }
   const body = INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES
   buf.writeUInt32LE(crc32(buf.subarray(0, body)) >>> 0, body)
   return buf
@@ -117,9 +125,11 @@ export function decodeIndex(bytes: Uint8Array, validLength: number, crc32: (data
   const positions = new PositionList(n)
   let prev = -RECORD_OVERHEAD
   for (let i = 0; i < n; i++) {
-    const big = buf.readBigUInt64LE(INDEX_HEADER_BYTES + i * INDEX_ENTRY_BYTES)
-    if (big >= BigInt(validLength)) break // past the validated bytes: not trusted
-    const p = Number(big)
+    const at = INDEX_HEADER_BYTES + i * INDEX_ENTRY_BYTES
+    const hi = buf.readUInt32LE(at + 4)
+    // hi ≥ 2^21 is a value ≥ 2^53, past any validated length; below that, p is exact.
+    const p = hi >= TWO_21 ? Infinity : hi * TWO_32 + buf.readUInt32LE(at)
+    if (p >= validLength) break // past the validated bytes: not trusted
     if ((i === 0 && p !== 0) || p - prev < RECORD_OVERHEAD) {
       return { ok: false, reason: `entry ${i} (${p}) is not a record position after ${prev < 0 ? 'the start' : prev}` }
     }
