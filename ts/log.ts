@@ -14,7 +14,7 @@ import {
   resolveVerifyOptions, type AppendOptions, type AppendResult, type CheckpointResult, type GetOptions, type HeadInfo, type IterateOptions,
   type LogOptions, type LogRecord, type ReadOptions, type RecoveryEvent, type ResolvedOptions, type VerifyOptions, type VerifyReport,
 } from './options.ts'
-import { damageError, offsetAtTime, RecordCursor } from './record-reader.ts'
+import { damageError, FALLBACK, getVerified, offsetAtTime, RecordCursor } from './record-reader.ts'
 import { discoverStreams, openStore } from './store.ts'
 import { streamName } from './stream-name.ts'
 import { Stream, ZERO_HASH, type StoreContext } from './stream.ts'
@@ -185,6 +185,10 @@ export class Log {
     if (offset >= s.nextOffset) {
       if (s.corrupt !== null && offset >= s.corrupt.offset) throw damageError(s)
       return undefined
+    }
+    if (o.verify === 'checkpoint') {
+      const r = await getVerified(s, offset)
+      if (r !== FALLBACK) return r
     }
     const cursor = new RecordCursor(s, offset, o.verify)
     for (;;) {

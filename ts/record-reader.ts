@@ -4,7 +4,7 @@
  * 'checkpoint' = the nearest checkpoint at or before `from` (O(distance)), 'genesis' = offset 0,
  * 'none' = CRCs only. Checkpoint records are skipped. Used by read, get and iterate.
  */
-import { KIND_CHECKPOINT, KIND_TOMBSTONE } from './core/interface.ts'
+import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodeResult } from './core/interface.ts'
 import { HASH_BYTES, MAX_PAYLOAD_BYTES } from './core/format.ts'
 import { ChainlogError } from './errors.ts'
 import { checkpointPayloadMatches } from './checkpoint.ts'
@@ -12,6 +12,7 @@ import type { LogRecord, VerifyMode } from './options.ts'
 import { segmentFileName, type Segment } from './segment.ts'
 import type { PositionList } from './offset-index.ts'
 import { ZERO_HASH, type Stream } from './stream.ts'
+import { VerifiedInterval } from './verified-hashes.ts'
 
 /** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */
 export const READ_CHUNK_BYTES = 1024 * 1024
@@ -25,12 +26,23 @@ export class RecordCursor {
   /** Offset of the checkpoint the chain is anchored on, checked when it is decoded. */
   private anchor: number | null = null
   private started = false
+  /** Sees every decoded chunk (verified unless verify is 'none'): `first` is its first offset. */
+  onChunk: ((first: number, d: DecodeResult) => void) | null = null
 
   constructor(
     private readonly stream: Stream,
     private readonly from: number,
     private readonly verify: VerifyMode,
   ) {}
+
+  /** A cursor that goes on from a verified chain position: `prevHash` is the hash of offset − 1. */
+  static resume(stream: Stream, offset: number, prevHash: Buffer, from: number): RecordCursor {
+    const c = new RecordCursor(stream, from, 'checkpoint')
+    c.started = true
+    c.offset = offset
+    c.expectPrev = prevHash
+    return c
+  }
 
   /** Where verification must start for `from`. */
   private async start(): Promise<void> {
@@ -127,6 +139,7 @@ export class RecordCursor {
       hash: s.hash, stream: s.name, data, basePosition: startPos, positions, expectPrevHash: expectPrev,
       payloadsFrom: anchored ? 0 : Math.max(0, this.from - this.offset), maxPayloadBytes: MAX_PAYLOAD_BYTES,
     })
+    this.onChunk?.(this.offset, d)
     const out: LogRecord[] = []
     for (let k = 0; k < d.count; k++) {
       const offset = this.offset + k
@@ -189,4 +202,99 @@ async function timestampAt(s: Stream, offset: number): Promise<number> {
     throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the record at position ${index.at(i)} has offset ${found}, expected ${offset}`, { stream: s.name, offset })
   }
   return Number(header.readBigUInt64LE(12))
+}
+
+/** Records verified per interval fill beyond the policy's interval (a fill stops at the next checkpoint). */
+const FILL_SLACK_RECORDS = 1
+
+/**
+ * `get` with verify 'checkpoint' through the verified-hash cache (ts/verified-hashes.ts): the
+ * interval holding `offset` is verified once, from its checkpoint; then each get decodes only its
+ * own record and checks its recomputed hash (and its prev_hash) against the verified chain. Returns
+ * `fallback` when the cache cannot answer (say, an interval too large to cache, or damage: the
+ * plain path then reports it as before).
+ */
+export async function getVerified(s: Stream, offset: number): Promise<LogRecord | undefined | typeof FALLBACK> {
+  const c = await s.checkpointAtOrBefore(offset)
+  const anchor = c ?? -1
+  let v: VerifiedInterval | null | undefined = s.verified.get(anchor)
+  if (v === undefined || offset >= v.end) {
+    v = await fillInterval(s, anchor, v, offset)
+    if (v === null) return FALLBACK
+  }
+  const interval = v
+  const seg = s.segmentFor(offset)
+  const index = await s.indexOf(seg)
+  const i = offset - seg.firstOffset
+  if (i >= index.length) return FALLBACK
+  const pos = index.at(i)
+  const endPos = i + 1 < index.length ? index.at(i + 1) : seg.size
+  let d: DecodeResult
+  try {
+    const data = s.readSegmentSync(seg, pos, endPos - pos) ?? (await s.readSegment(seg, pos, endPos - pos))
+    const prev = offset > interval.start ? interval.hashAt(offset - 1) : anchor < 0 ? ZERO_HASH : null
+    d = s.core.decodeRecords({
+      hash: s.hash, stream: s.name, data, basePosition: pos, positions: Float64Array.of(pos), expectPrevHash: prev,
+      payloadsFrom: 0, maxPayloadBytes: MAX_PAYLOAD_BYTES,
+    })
+  } catch (err) {
+    if (err instanceof ChainlogError && (err.code === 'ERR_CORRUPT' || err.code === 'ERR_CHAIN_BROKEN')) return FALLBACK
+    throw err
+  }
+  if (d.offsets[0] !== offset) return FALLBACK
+  const hash = d.hashes.subarray(0, HASH_BYTES)
+  if (!hash.equals(interval.hashAt(offset))) {
+    s.verified.clear()
+    throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: the record at offset ${offset} (position ${pos} of ${segmentFileName(seg.num)}) no longer has the hash verified for it`, {
+      stream: s.name, offset, position: pos,
+    })
+  }
+  if (d.kinds[0] === KIND_CHECKPOINT) return undefined
+  return {
+    offset,
+    timestamp: d.timestamps[0],
+    kind: d.kinds[0] === KIND_TOMBSTONE ? 'tombstone' : 'data',
+    payload: d.payloads,
+    hash,
+    prevHash: d.prevHashes,
+  }
+}
+
+export const FALLBACK: unique symbol = Symbol('fallback')
+
+/**
+ * Verifies the interval anchored at `anchor` (−1: the stream start) far enough to hold `offset`:
+ * from the anchor, or on from what `known` already verified, up to the next checkpoint (or the
+ * policy's interval, or the stream's end). Null when the interval cannot be cached.
+ */
+async function fillInterval(s: Stream, anchor: number, known: VerifiedInterval | undefined, offset: number): Promise<VerifiedInterval | null> {
+  const every = s.ctx.options.checkpointEvery
+  const start = anchor < 0 ? 0 : anchor
+  const span = every === false ? offset + 1 - start : Math.max(every + FILL_SLACK_RECORDS, offset + 1 - start)
+  const end = Math.min(s.nextOffset, start + span)
+  const v = known ?? new VerifiedInterval(start, end - start)
+  const cursor = v.count > 0 ? RecordCursor.resume(s, v.end, Buffer.from(v.hashAt(v.end - 1)), end) : new RecordCursor(s, anchor < 0 ? 0 : anchor, 'checkpoint')
+  let done = false
+  cursor.onChunk = (first, d) => {
+    if (done || first !== v.end) return
+    let n = d.count
+    for (let k = 0; k < d.count; k++) {
+      if (d.kinds[k] === KIND_CHECKPOINT && first + k > start) {
+        n = k
+        done = true // the next interval starts here
+        break
+      }
+    }
+    v.push(d.hashes, 0, n)
+  }
+  // The fresh cursor anchors itself (checkpointAtOrBefore(anchor) is the anchor itself).
+  try {
+    while (!done && v.end < end && (await cursor.next(end)) !== null) {}
+  } catch (err) {
+    // Damage further on: what was verified before it stays usable; the plain path reports the rest.
+    if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
+  }
+  if (v.count === 0) return null
+  s.verified.set(anchor, v)
+  return offset < v.end ? v : null
 }

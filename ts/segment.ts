@@ -41,6 +41,8 @@ export class Segment {
   handle: FileHandle | null = null
   /** Cached read handle (opening a file costs more than reading a record) and its users. */
   reader: Promise<FileHandle> | null = null
+  /** The same handle once opened (for synchronous small reads). */
+  readerHandle: FileHandle | null = null
   readerUsers = 0
 
   constructor(

@@ -4,7 +4,7 @@
  * rotation, index and manifest persistence). Appends go through its CommitQueue; reads through
  * record-reader.ts; both see the state kept here.
  */
-import { promises as fsp } from 'node:fs'
+import { promises as fsp, readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from './core/interface.ts'
@@ -20,6 +20,7 @@ import { recoverTail, type CorruptMark } from './recovery.ts'
 import { scanRange } from './segment-scan.ts'
 import { fileSize, listSegmentNumbers, readRange, Segment, segmentFileName, segmentPath, withSegmentReader } from './segment.ts'
 import { streamDirectory } from './store.ts'
+import { VerifiedHashes } from './verified-hashes.ts'
 
 export const ZERO_HASH: Buffer = Buffer.alloc(32)
 /** Sealed-segment indexes kept in memory per stream (the active one is always kept). */
@@ -71,6 +72,8 @@ export class Stream implements CheckpointSource {
   private cpReach: number[] = []
   /** Wake-ups so far (commits and close): lets a follower tell whether it missed one. */
   commits = 0
+  /** Chain hashes verified by gets, per checkpoint interval (cleared when bytes are cut). */
+  readonly verified = new VerifiedHashes()
   private bytesSinceIndexPersist = 0
   private manifestStale = false
 
@@ -390,6 +393,33 @@ export class Stream implements CheckpointSource {
     return data
   }
 
+  /**
+   * The same read with a synchronous pread when the segment's read handle is already open: a small
+   * random read through libuv's pool costs more than the read itself. Null: use readSegment.
+   */
+  readSegmentSync(seg: Segment, position: number, length: number): Buffer | null {
+    const handle = seg.readerHandle
+    if (handle === null) return null
+    const k = this.readers.indexOf(seg)
+    if (k < 0) return null
+    if (k !== this.readers.length - 1) {
+      this.readers.splice(k, 1)
+      this.readers.push(seg)
+    }
+    const buf = Buffer.allocUnsafe(length)
+    let done = 0
+    try {
+      while (done < length) {
+        const n = readSync(handle.fd, buf, done, length - done, position + done)
+        if (n === 0) return null // short: readSegment reports it
+        done += n
+      }
+    } catch {
+      return null
+    }
+    return buf
+  }
+
   /** The last checkpoint at or before `offset` (null: none), remembering what each search learns. */
   async checkpointAtOrBefore(offset: number): Promise<number | null> {
     let i = -1
@@ -432,8 +462,11 @@ export class Stream implements CheckpointSource {
     if (k >= 0) this.readers.splice(k, 1)
     this.readers.push(seg)
     if (seg.reader === null) {
-      seg.reader = fsp.open(seg.path, 'r')
-      seg.reader.catch(() => {})
+      const opening = fsp.open(seg.path, 'r')
+      seg.reader = opening
+      opening.then((h) => {
+        if (seg.reader === opening) seg.readerHandle = h
+      }, () => {})
     }
     this.evictReaders()
     try {
@@ -545,6 +578,7 @@ export class Stream implements CheckpointSource {
 
   /** Cuts a failed write off the end of the active segment. */
   async rollback(seg: Segment, goodLength: number): Promise<void> {
+    this.verified.clear()
     try {
       await seg.handle!.truncate(goodLength)
       await seg.handle!.datasync()
@@ -616,6 +650,7 @@ export class Stream implements CheckpointSource {
 function closeReader(seg: Segment): void {
   const p = seg.reader
   seg.reader = null
+  seg.readerHandle = null
   p?.then((h) => h.close()).catch(() => {})
 }
 
