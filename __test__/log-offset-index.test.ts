@@ -1,6 +1,9 @@
 import test from 'ava'
 import { BACKENDS, core } from './helpers/cores.ts'
 import { decodeIndex, encodeIndex, PositionList } from '../ts/offset-index.ts'
+import { truncateSync } from 'node:fs'
+import { abandon, segmentFile, tempDir } from './helpers/log-dir.ts'
+import { Log } from '../ts/index.ts'
 
 // Vectors of SEED-ENGINE.md §3.7: the .idx format is unchanged from the seed.
 const THREE = '5644584901000000030000000000000000000000000000006400000000000000fa0000000000000068dd6a6b'
@@ -57,5 +60,28 @@ for (const backend of BACKENDS) {
     const r = decodeIndex(Buffer.from(THREE, 'hex'), 250, crc)
     t.true(r.ok)
     if (r.ok) t.is(r.positions.length, 2)
+  })
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: an index saved before the segment lost its tail is dropped at open, so appends refilling those bytes leave verify ok`, async (t) => {
+    // Regression: the stale .idx stayed on disk; its entries past the cut pointed into bytes the
+    // next appends wrote, and verify() then reported a healthy store as damaged.
+    const dir = tempDir(t)
+    const log = await Log.open(dir, { backend, checkpointEvery: false })
+    for (let i = 0; i < 6; i++) await log.append('s', `event-${i}`)
+    await log.flush() // .idx lists 6 records
+    await abandon(log)
+    truncateSync(segmentFile(dir, 's'), 4 * 73) // lost the last two (a cut at a record boundary)
+    const again = await Log.open(dir, { backend, checkpointEvery: false })
+    t.deepEqual(again.recovered, [])
+    await again.append('s', 'a-longer-event-4') // 82 bytes: ends past the stale entry at 365
+    const report = await again.verify('s')
+    t.deepEqual(report.streams[0].problems, [])
+    await abandon(again)
+    const third = await Log.open(dir, { backend, checkpointEvery: false })
+    t.true((await third.verify('s')).ok)
+    t.is((await third.get('s', 4))?.payload.toString(), 'a-longer-event-4')
+    await third.close()
   })
 }

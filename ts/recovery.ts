@@ -18,9 +18,10 @@
  * A trailing segment file with no valid record at all (a crash right after a rotation created
  * it) is dropped, and the segment before it becomes the tail again and is validated the same way.
  */
+import { promises as fsp } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { KIND_CHECKPOINT, type ChainlogCore, type HashAlgorithm } from './core/interface.ts'
-import { loadIndex, PositionList } from './offset-index.ts'
+import { INDEX_CRC_BYTES, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, loadIndex, PositionList } from './offset-index.ts'
 import { scanRange, type RangeScan } from './segment-scan.ts'
 import type { Segment } from './segment.ts'
 import type { RecoveryEvent } from './options.ts'
@@ -67,13 +68,23 @@ export async function recoverTail(input: TailInput): Promise<TailRecovery> {
   const loaded = await loadIndex(segment.indexPath, fileSize, crc)
   let index = loaded?.ok ? loaded.positions : new PositionList()
   let indexFromDisk = index.length > 1
+  // Entries of the file past the segment's length were dropped by loadIndex (the segment was cut
+  // since the index was saved); the file also counts them.
+  let stale = loaded?.ok === true && (await indexFileEntries(segment.indexPath)) > index.length
   let scan = await scanTail(input, index)
   if (scan.count === 0 && index.length > 0 && scan.outcome !== 'end') {
     // The last indexed position does not hold the record the index promised: the index is
     // wrong, not the data. Validate the whole segment instead.
     index = new PositionList()
     indexFromDisk = false
+    stale = true
     scan = await scanTail(input, index)
+  }
+  if (stale && input.mayTruncate) {
+    // Appends would refill the bytes the stale entries point into and make them look valid
+    // again (verify would then report the index as damage): drop the file; the next persist
+    // writes it from the validated positions.
+    await fsp.rm(segment.indexPath, { force: true }).catch(() => {})
   }
   const last = scan.lastCheckpointSeen
   const base = {
@@ -121,4 +132,14 @@ async function scanTail(input: TailInput, index: PositionList): Promise<RangeSca
     },
   })
   return { ...scan, lastCheckpointSeen }
+}
+
+/** Number of entries an index file claims by its size (0 when it cannot be read). */
+async function indexFileEntries(path: string): Promise<number> {
+  try {
+    const { size } = await fsp.stat(path)
+    return Math.max(0, Math.floor((size - INDEX_HEADER_BYTES - INDEX_CRC_BYTES) / INDEX_ENTRY_BYTES))
+  } catch {
+    return 0
+  }
 }
