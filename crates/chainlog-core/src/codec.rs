@@ -20,6 +20,9 @@ const ZSTD_MAX_BLOCK: u64 = 128 * 1024;
 /// An LZ4 sequence extends a match by 255 per input byte at most.
 const LZ4_MAX_RATIO: u64 = 256;
 const LZ4_LENGTH_PREFIX: usize = 4;
+/// A thread keeps its zstd compression context only after inputs up to this size (the context's
+/// tables are sized by the input: a 1 GiB payload at level 19 would leave about 100 MB behind).
+const KEEP_ZSTD_CCTX_MAX_INPUT: usize = 1 << 20;
 const ZSTD_CONTENTSIZE_UNKNOWN: u64 = u64::MAX;
 const ZSTD_CONTENTSIZE_ERROR: u64 = u64::MAX - 1;
 
@@ -137,6 +140,10 @@ fn zstd_compress_into(level: i32, data: &[u8], out: &mut Vec<u8>) -> Result<()> 
                 level,
             )
         };
+        if data.len() > KEEP_ZSTD_CCTX_MAX_INPUT {
+            // Its tables grew with the input: free them rather than keep them for the thread's life.
+            *slot = None;
+        }
         if let Some(e) = zstd_error(code) {
             return Err(Error::Unsupported(format!("zstd compression failed: {e}")));
         }
