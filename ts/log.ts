@@ -124,7 +124,8 @@ export class Log {
       if (s.corrupt !== null && from >= s.corrupt.offset) throw damageError(s) // what lies past the damage is unknown
       return []
     }
-    const cursor = new RecordCursor(s, from, o.verify)
+    // Prefetch only when the whole range is wanted (a limit would waste the chunk read ahead).
+    const cursor = new RecordCursor(s, from, o.verify, o.limit === Infinity && o.maxBytes === Infinity)
     const out: LogRecord[] = []
     let bytes = 0
     for (;;) {
@@ -149,33 +150,58 @@ export class Log {
     const o = resolveIterateOptions(options)
     const self = this
     return {
-      async *[Symbol.asyncIterator]() {
+      [Symbol.asyncIterator](): AsyncIterator<LogRecord> {
+        // A plain iterator over decoded chunks, not an async generator: records already decoded
+        // are handed out without resuming a generator per record.
         let cursor: RecordCursor | null = null
         let s: Stream | undefined
-        for (;;) {
-          if (self.closed) return
-          s ??= self.streamsByName.get(name)
-          // Commits seen before looking: if one lands while we look, we look again instead of waiting.
-          const seen = s?.commits
-          if (s !== undefined) {
-            cursor ??= new RecordCursor(s, o.from, o.verify)
-            const batch = await cursor.next(s.nextOffset)
-            if (batch !== null) {
-              yield* batch
-              continue
+        let batch: LogRecord[] = []
+        let at = 0
+        let finished = false
+        const done: IteratorReturnResult<undefined> = { value: undefined, done: true }
+        const refill = async (): Promise<IteratorResult<LogRecord>> => {
+          try {
+            for (;;) {
+              if (finished || self.closed) break
+              s ??= self.streamsByName.get(name)
+              // Commits seen before looking: if one lands while we look, we look again instead of waiting.
+              const seen = s?.commits
+              if (s !== undefined) {
+                cursor ??= new RecordCursor(s, o.from, o.verify, true)
+                const next = await cursor.next(s.nextOffset)
+                if (next !== null) {
+                  if (next.length === 0) continue
+                  batch = next
+                  at = 1
+                  return { value: next[0], done: false }
+                }
+                if (s.corrupt !== null) throw damageError(s)
+              }
+              if (!o.follow || self.closed) break
+              s ??= self.streamsByName.get(name)
+              if (s === undefined || s.commits === seen) await self.waitForAppend(name)
             }
-            if (s.corrupt !== null) throw damageError(s)
+          } catch (err) {
+            finished = true
+            batch = []
+            throw err
           }
-          if (!o.follow) return
-          if (self.closed) return
-          s ??= self.streamsByName.get(name)
-          if (s === undefined || s.commits === seen) await self.waitForAppend(name)
+          finished = true
+          batch = []
+          return done
+        }
+        return {
+          next: () => (at < batch.length ? Promise.resolve({ value: batch[at++], done: false }) : refill()),
+          return: async () => {
+            finished = true
+            batch = []
+            return done
+          },
         }
       },
     }
   }
 
-  /** The data record at `offset`, or undefined when there is none (past the end, or a checkpoint sits there). Checked per `verify`. */
   async get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined> {
     this.checkOpen()
     const s = this.streamsByName.get(streamName(stream))

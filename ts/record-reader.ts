@@ -19,6 +19,12 @@ export const READ_CHUNK_BYTES = 1024 * 1024
 /** Bytes of a record header read to learn its timestamp (START, offset, timestamp). */
 const TIMESTAMP_PROBE_BYTES = 20
 
+interface Chunk {
+  out: LogRecord[]
+  count: number
+  lastHash: Buffer | null
+}
+
 /** A position in a stream's chain, advanced chunk by chunk. */
 export class RecordCursor {
   private offset = 0
@@ -29,10 +35,18 @@ export class RecordCursor {
   /** Sees every decoded chunk (verified unless verify is 'none'): `first` is its first offset. */
   onChunk: ((first: number, d: DecodeResult) => void) | null = null
 
+  /** The next chunk, read and decoded while the caller consumes this one (see `prefetch`). */
+  private pending: Promise<Chunk> | null = null
+
+  /**
+   * prefetch: once a chunk is returned, start reading and decoding the next one (the native core
+   * hashes on the libuv pool while the caller walks the records): one more chunk of memory.
+   */
   constructor(
     private readonly stream: Stream,
     private readonly from: number,
     private readonly verify: VerifyMode,
+    private readonly prefetch = false,
   ) {}
 
   /** A cursor that goes on from a verified chain position: `prevHash` is the hash of offset − 1. */
@@ -74,6 +88,20 @@ export class RecordCursor {
       await this.start()
     }
     if (this.offset >= end) return null
+    const p = this.pending ?? this.load(end)
+    this.pending = null
+    const { out, count, lastHash } = await p
+    this.offset += count
+    if (this.verify !== 'none') this.expectPrev = lastHash
+    if (this.prefetch && this.offset < end) {
+      this.pending = this.load(end)
+      this.pending.catch(() => {}) // reported by the next call, which awaits it
+    }
+    return out
+  }
+
+  /** Reads and decodes the chunk at this.offset (below `end`), repairing an untrusted index once. */
+  private async load(end: number): Promise<Chunk> {
     const s = this.stream
     const seg = s.segmentFor(this.offset)
     let index = await s.indexOf(seg)
@@ -95,9 +123,7 @@ export class RecordCursor {
         ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, bad))
       }
     }
-    this.offset += count
-    if (this.verify !== 'none') this.expectPrev = lastHash
-    return out
+    return { out: out!, count, lastHash }
   }
 
   /** Where the records of the next chunk stop being valid (one scan call over the chunk). */

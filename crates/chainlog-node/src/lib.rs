@@ -312,7 +312,7 @@ pub struct DecodeInput {
 ///
 /// f64 words: [0] payload bytes P · [1..1+N) offsets · [1+N..1+2N) timestamps · [1+2N..1+3N)
 /// payload ends; then bytes: prev hashes 32N · hashes 32N · kinds N · forms N · payloads P.
-fn decode_result(out: core::DecodeOutput) -> Float64Array {
+fn pack_decode(out: core::DecodeOutput) -> Vec<f64> {
     let n = out.offsets.len();
     let p = out.payloads.len();
     let head = 1 + 3 * n;
@@ -345,7 +345,7 @@ fn decode_result(out: core::DecodeOutput) -> Float64Array {
             at += part.len();
         }
     }
-    Float64Array::new(words)
+    words
 }
 
 pub struct DecodeJob {
@@ -397,19 +397,24 @@ impl DecodeJob {
 #[napi]
 pub fn decode_records(input: DecodeInput) -> Result<Float64Array> {
     let job = DecodeJob::new(input).map_err(to_js_error)?;
-    job.compute().map(decode_result).map_err(to_js_error)
+    job.compute()
+        .map(|out| Float64Array::new(pack_decode(out)))
+        .map_err(to_js_error)
 }
 
 impl Task for DecodeJob {
-    type Output = core::DecodeOutput;
+    /// Packed on the pool thread: the JS thread only wraps the words.
+    type Output = Vec<f64>;
     type JsValue = Float64Array;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        DecodeJob::compute(self).map_err(to_js_error)
+        DecodeJob::compute(self)
+            .map(pack_decode)
+            .map_err(to_js_error)
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(decode_result(output))
+        Ok(Float64Array::new(output))
     }
 }
 
