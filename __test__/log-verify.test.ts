@@ -107,3 +107,26 @@ for (const backend of BACKENDS) {
     t.true((await log.verify()).ok)
   })
 }
+
+for (const backend of BACKENDS) {
+  test(`${backend}: damage to a record's offset field is reported at the offset the record should have, not the one it claims`, async (t) => {
+    // Regression: verify reported the damaged field's value (e.g. 2 ^ 0x40 = 66) as the offset.
+    const dir = tempDir(t)
+    const log = await Log.open(dir, { backend, checkpointEvery: false })
+    await log.append('s', events(0, 5))
+    await log.close()
+    for (const [at, mask] of [[4, 0x40], [9, 0x01], [11, 0x80]] as const) {
+      const seg = readSegment(dir, 's')
+      seg[2 * 73 + at] ^= mask
+      writeSegment(dir, 's', 0, seg)
+      const again = await openLog(t, backend, dir)
+      const problems = (await again.verify('s')).streams[0].problems
+      t.is(problems[0]?.offset, 2, JSON.stringify(problems))
+      t.is(problems[0]?.code, 'ERR_CORRUPT')
+      await again.close()
+      seg[2 * 73 + at] ^= mask
+      writeSegment(dir, 's', 0, seg)
+    }
+  })
+}
+

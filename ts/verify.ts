@@ -79,7 +79,8 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
         prevTs = r.lastTimestamp
         if (r.outcome === 'end') break
         problem({
-          offset: r.stopOffset ?? r.nextOffset,
+          // The offset the record should have: a damaged record's own offset field may be the damage.
+          offset: r.nextOffset ?? r.stopOffset,
           code: r.outcome === 'chain' ? 'ERR_CHAIN_BROKEN' : 'ERR_CORRUPT',
           message: `${segmentFileName(seg.num)}, position ${r.stopPosition}: ${r.outcome === 'torn' ? 'incomplete record at the end: ' : ''}${r.reason}`,
         })
