@@ -43,6 +43,9 @@ export interface CheckpointRequest {
 
 type Request = AppendRequest | CheckpointRequest
 
+/** An append's conditions and sync choice, as resolved from its options. */
+export type AppendConditions = Pick<AppendRequest, 'expectedOffset' | 'expectedHash' | 'timestamp' | 'sync'>
+
 /** What planning decided for one request. */
 type Outcome =
   | { req: AppendRequest; error: null; first: number; last: number; next: number; endRecord: number }
@@ -57,8 +60,14 @@ export class CommitQueue {
 
   constructor(private readonly stream: Stream) {}
 
-  append(req: Omit<AppendRequest, 'type' | 'resolve' | 'reject'>): Promise<AppendResult> {
-    return new Promise((resolve, reject) => this.enqueue({ ...req, type: 'append', resolve, reject }))
+  append(payloads: Buffer, lengths: Uint32Array, o: AppendConditions): Promise<AppendResult> {
+    // One object shape for every request (no spread): this runs once per append.
+    return new Promise((resolve, reject) =>
+      this.enqueue({
+        type: 'append', payloads, lengths, expectedOffset: o.expectedOffset, expectedHash: o.expectedHash, timestamp: o.timestamp,
+        sync: o.sync, resolve, reject,
+      }),
+    )
   }
 
   checkpoint(sync: boolean, onlyIfDirty: boolean): Promise<CheckpointResult | null> {

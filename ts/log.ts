@@ -96,12 +96,17 @@ export class Log {
   }
 
   /** Appends events to a stream; see SPEC §3 for conditions, ordering and group commit. */
-  async append(stream: string | number, events: Uint8Array | string | Array<Uint8Array | string>, options?: AppendOptions): Promise<AppendResult> {
-    this.checkWritable()
-    const name = streamName(stream)
-    const { payloads, lengths } = collectEvents(events, this.ctx.options.maxRecordBytes)
-    const opts = resolveAppendOptions(options, this.ctx.options.sync)
-    return this.streamForWrite(name).queue.append({ payloads, lengths, ...opts })
+  append(stream: string | number, events: Uint8Array | string | Array<Uint8Array | string>, options?: AppendOptions): Promise<AppendResult> {
+    // Not an async function: the queue's promise is returned as is (one promise per append, not two).
+    try {
+      this.checkWritable()
+      const name = streamName(stream)
+      const { payloads, lengths } = collectEvents(events, this.ctx.options.maxRecordBytes)
+      const o = resolveAppendOptions(options, this.ctx.options.sync)
+      return this.streamForWrite(name).queue.append(payloads, lengths, o)
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /** Writes a checkpoint record now. */
