@@ -7,6 +7,7 @@
  *   0  "VDXI" | 4  version 1 | 5  3 zero bytes | 8  u64 count N | 16  N × u64 position | CRC-32
  */
 import { promises as fsp } from 'node:fs'
+import { endianness } from 'node:os'
 import { RECORD_OVERHEAD } from './core/format.ts'
 import { ioError, writeFileAtomic } from './durable.ts'
 
@@ -78,6 +79,7 @@ export class PositionList {
 
 const TWO_32 = 2 ** 32
 const TWO_21 = 2 ** 21
+const LITTLE_ENDIAN = endianness() === 'LE'
 
 export function encodeIndex(positions: PositionList, crc32: (data: Uint8Array) => number): Buffer {
   const n = positions.length
@@ -85,11 +87,21 @@ export function encodeIndex(positions: PositionList, crc32: (data: Uint8Array) =
   buf.write(INDEX_MAGIC, 0, 'latin1')
   buf[4] = INDEX_VERSION
   buf.writeBigUInt64LE(BigInt(n), 8)
-  // Two u32 halves, not a BigInt per entry: positions are safe integers (< 2^53).
-  for (let i = 0, at = INDEX_HEADER_BYTES; i < n; i++, at += INDEX_ENTRY_BYTES) {
-    const p = positions.at(i)
-    buf.writeUInt32LE(p >>> 0, at)
-    buf.writeUInt32LE(Math.floor(p / TWO_32), at + 4)
+  // Two u32 halves, not a BigInt per entry: positions are safe integers (< 2^53). Through a
+  // Uint32Array view when the host is little-endian (Buffer.alloc starts at offset 0).
+  if (LITTLE_ENDIAN && buf.byteOffset % 4 === 0) {
+    const words = new Uint32Array(buf.buffer, buf.byteOffset + INDEX_HEADER_BYTES, n * 2)
+    for (let i = 0; i < n; i++) {
+      const p = positions.at(i)
+      words[2 * i] = p >>> 0
+      words[2 * i + 1] = Math.floor(p / TWO_32)
+    }
+  } else {
+    for (let i = 0, at = INDEX_HEADER_BYTES; i < n; i++, at += INDEX_ENTRY_BYTES) {
+      const p = positions.at(i)
+      buf.writeUInt32LE(p >>> 0, at)
+      buf.writeUInt32LE(Math.floor(p / TWO_32), at + 4)
+    }
   }
   const body = INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES
   buf.writeUInt32LE(crc32(buf.subarray(0, body)) >>> 0, body)
@@ -124,11 +136,13 @@ export function decodeIndex(bytes: Uint8Array, validLength: number, crc32: (data
   if (stored !== actual) return { ok: false, reason: `CRC mismatch: stored ${hex32(stored)}, computed ${hex32(actual)}` }
   const positions = new PositionList(n)
   let prev = -RECORD_OVERHEAD
+  const aligned = LITTLE_ENDIAN && buf.byteOffset % 4 === 0
+  const words = aligned ? new Uint32Array(buf.buffer, buf.byteOffset + INDEX_HEADER_BYTES, n * 2) : null
   for (let i = 0; i < n; i++) {
     const at = INDEX_HEADER_BYTES + i * INDEX_ENTRY_BYTES
-    const hi = buf.readUInt32LE(at + 4)
+    const hi = words !== null ? words[2 * i + 1] : buf.readUInt32LE(at + 4)
     // hi ≥ 2^21 is a value ≥ 2^53, past any validated length; below that, p is exact.
-    const p = hi >= TWO_21 ? Infinity : hi * TWO_32 + buf.readUInt32LE(at)
+    const p = hi >= TWO_21 ? Infinity : hi * TWO_32 + (words !== null ? words[2 * i] : buf.readUInt32LE(at))
     if (p >= validLength) break // past the validated bytes: not trusted
     if ((i === 0 && p !== 0) || p - prev < RECORD_OVERHEAD) {
       return { ok: false, reason: `entry ${i} (${p}) is not a record position after ${prev < 0 ? 'the start' : prev}` }
