@@ -97,7 +97,7 @@ let encoder: ChainlogCore
 function materialize(s: { hash: 'blake3' | 'sha256'; payloads?: Uint8Array[]; codec?: number; damages?: Damage[]; raw?: Uint8Array }): { data: Buffer; clean: boolean; positions: Float64Array } {
   if (s.raw !== undefined) return { data: Buffer.from(s.raw), clean: false, positions: new Float64Array() }
   const enc = encoder.encodeBatch(batchInput({ payloads: s.payloads!, hash: s.hash, codec: s.codec, level: 1 }))
-  let data = Buffer.from(enc.bytes)
+  let data: Buffer = Buffer.from(enc.bytes)
   for (const d of s.damages!) data = apply(data, d)
   return { data, clean: s.damages!.length === 0, positions: enc.positions }
 }
@@ -167,7 +167,7 @@ for (const backend of BACKENDS) {
         )
         if (clean && extra.length === 0) {
           if (r instanceof ChainlogError) throw r
-          t.true(Buffer.from(r.payloads).equals(Buffer.concat(s.payloads!)))
+          t.true(Buffer.from(r.payloads).equals(Buffer.concat((s as { payloads: Uint8Array[] }).payloads)))
         }
         if (r instanceof ChainlogError && !['ERR_CORRUPT', 'ERR_CHAIN_BROKEN', 'ERR_INVALID_ARGUMENT'].includes(r.code)) throw r
       }),

@@ -160,7 +160,7 @@ async function reopenAndCheck(t: ExecutionContext, backend: BackendName, b: Buil
 
 for (const backend of BACKENDS) {
   test(`${backend}: torn tails: a cut at every byte of the last batch recovers to the last whole record, losing nothing before it`, async (t) => {
-    const stores = faultSize(2, 24)
+    const stores = faultSize(2, 12)
     for (let s = 0; s < stores; s++) {
       const seed = SEED + s * 13 + (backend === 'js' ? 5000 : 0)
       const b = await build(t, backend, seed, { appends: int(rng(seed), 3, 12), lastBatch: faultSize(3, 2 + (s % 7)), maxPayload: faultSize(40, 300), sync: 'always' })
