@@ -5,7 +5,7 @@
  * 'none' = CRCs only. Checkpoint records are skipped. Used by read, get and iterate.
  */
 import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodeResult } from './core/interface.ts'
-import { HASH_BYTES, MAX_PAYLOAD_BYTES } from './core/format.ts'
+import { HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START } from './core/format.ts'
 import { ChainlogError } from './errors.ts'
 import { checkpointPayloadMatches } from './checkpoint.ts'
 import type { LogRecord, VerifyMode } from './options.ts'
@@ -18,6 +18,9 @@ import { VerifiedInterval } from './verified-hashes.ts'
 export const READ_CHUNK_BYTES = 1024 * 1024
 /** Bytes of a record header read to learn its timestamp (START, offset, timestamp). */
 const TIMESTAMP_PROBE_BYTES = 20
+/** Where a record header holds its prev_hash (after START, offset and timestamp). */
+const PREV_HASH_START = 20
+const PREV_HASH_END = PREV_HASH_START + HASH_BYTES
 
 interface Chunk {
   out: LogRecord[]
@@ -92,12 +95,51 @@ export class RecordCursor {
     this.pending = null
     const { out, count, lastHash } = await p
     this.offset += count
-    if (this.verify !== 'none') this.expectPrev = lastHash
+    if (this.verify !== 'none') {
+      // The chunk's links confirm every hash in it but the last: the next record's prev_hash (or
+      // the head hash at the stream's end) must confirm that one before the chunk is handed out.
+      await this.confirm(lastHash!)
+      this.expectPrev = lastHash
+    }
     if (this.prefetch && this.offset < end) {
       this.pending = this.load(end)
       this.pending.catch(() => {}) // reported by the next call, which awaits it
     }
     return out
+  }
+
+  /**
+   * Checks that `hash` (of the record at this.offset − 1) is the one the chain continues from: the
+   * prev_hash in the header of the record at this.offset, or the stream's head hash when that
+   * record is the last. Without it a changed record whose CRC was fixed would be returned whenever
+   * it is the last one read (a limit, a get, a chunk's or the stream's end).
+   */
+  private async confirm(hash: Buffer): Promise<void> {
+    const s = this.stream
+    const offset = this.offset
+    let next: Buffer
+    if (offset >= s.nextOffset) next = s.headHash
+    else {
+      const seg = s.segmentFor(offset)
+      const index = await s.indexOf(seg)
+      const i = offset - seg.firstOffset
+      if (i >= index.length) {
+        throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: offset ${offset} is not readable in ${segmentFileName(seg.num)}, so the record before it cannot be confirmed`, { stream: s.name, offset })
+      }
+      const header = await s.readSegment(seg, index.at(i), PREV_HASH_END)
+      const found = header.readBigUInt64LE(4)
+      if (header.readUInt32LE(0) !== RECORD_START || found !== BigInt(offset)) {
+        throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the record at position ${index.at(i)} of ${segmentFileName(seg.num)} is not offset ${offset}, so the record before it cannot be confirmed`, {
+          stream: s.name, offset, position: index.at(i),
+        })
+      }
+      next = header.subarray(PREV_HASH_START, PREV_HASH_END)
+    }
+    if (!next.equals(hash)) {
+      throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: the record at offset ${offset - 1} hashes to ${hash.toString('hex')}, but the chain goes on from ${next.toString('hex')}`, {
+        stream: s.name, offset: offset - 1,
+      })
+    }
   }
 
   /** Reads and decodes the chunk at this.offset (below `end`), repairing an untrusted index once. */
@@ -165,7 +207,6 @@ export class RecordCursor {
       hash: s.hash, stream: s.name, data, basePosition: startPos, positions, expectPrevHash: expectPrev,
       payloadsFrom: anchored ? 0 : Math.max(0, this.from - this.offset), maxPayloadBytes: MAX_PAYLOAD_BYTES,
     })
-    this.onChunk?.(this.offset, d)
     const out: LogRecord[] = []
     for (let k = 0; k < d.count; k++) {
       const offset = this.offset + k
@@ -191,6 +232,7 @@ export class RecordCursor {
         prevHash: d.prevHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES),
       })
     }
+    this.onChunk?.(this.offset, d)
     return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray((d.count - 1) * HASH_BYTES, d.count * HASH_BYTES)) }
   }
 }
@@ -241,7 +283,9 @@ const FILL_SLACK_RECORDS = 1
  * plain path then reports it as before).
  */
 export async function getVerified(s: Stream, offset: number): Promise<LogRecord | undefined | typeof FALLBACK> {
-  const c = await s.checkpointAtOrBefore(offset)
+  // Synchronous lookups first: each await costs about as much as the rest of a cached get.
+  const known = s.checkpointKnown(offset)
+  const c = known !== undefined ? known : await s.checkpointAtOrBefore(offset)
   const anchor = c ?? -1
   let v: VerifiedInterval | null | undefined = s.verified.get(anchor)
   if (v === undefined || offset >= v.end) {
@@ -250,7 +294,7 @@ export async function getVerified(s: Stream, offset: number): Promise<LogRecord 
   }
   const interval = v
   const seg = s.segmentFor(offset)
-  const index = await s.indexOf(seg)
+  const index = s.indexIfLoaded(seg) ?? (await s.indexOf(seg))
   const i = offset - seg.firstOffset
   if (i >= index.length) return FALLBACK
   const pos = index.at(i)
@@ -301,21 +345,30 @@ async function fillInterval(s: Stream, anchor: number, known: VerifiedInterval |
   const v = known ?? new VerifiedInterval(start, end - start)
   const cursor = v.count > 0 ? RecordCursor.resume(s, v.end, Buffer.from(v.hashAt(v.end - 1)), end) : new RecordCursor(s, anchor < 0 ? 0 : anchor, 'checkpoint')
   let done = false
+  // A chunk's last hash is confirmed only once cursor.next returns (the next record's prev_hash or
+  // the head hash): held here until then, and dropped if that fails.
+  let unconfirmed: Buffer | null = null
   cursor.onChunk = (first, d) => {
     if (done || first !== v.end) return
     let n = d.count
     for (let k = 0; k < d.count; k++) {
       if (d.kinds[k] === KIND_CHECKPOINT && first + k > start) {
         n = k
-        done = true // the next interval starts here
+        done = true // the next interval starts here; the checkpoint's link confirms the hashes before it
         break
       }
     }
-    v.push(d.hashes, 0, n)
+    if (n === d.count) {
+      v.push(d.hashes, 0, n - 1)
+      unconfirmed = Buffer.from(d.hashes.subarray((n - 1) * HASH_BYTES, n * HASH_BYTES))
+    } else v.push(d.hashes, 0, n)
   }
   // The fresh cursor anchors itself (checkpointAtOrBefore(anchor) is the anchor itself).
   try {
-    while (!done && v.end < end && (await cursor.next(end)) !== null) {}
+    while (!done && v.end < end && (await cursor.next(end)) !== null) {
+      if (unconfirmed !== null) v.push(unconfirmed, 0, 1)
+      unconfirmed = null
+    }
   } catch (err) {
     // Damage further on: what was verified before it stays usable; the plain path reports the rest.
     if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
