@@ -283,9 +283,7 @@ const FILL_SLACK_RECORDS = 1
  * plain path then reports it as before).
  */
 export async function getVerified(s: Stream, offset: number): Promise<LogRecord | undefined | typeof FALLBACK> {
-  // Synchronous lookups first: each await costs about as much as the rest of a cached get.
-  const known = s.checkpointKnown(offset)
-  const c = known !== undefined ? known : await s.checkpointAtOrBefore(offset)
+  const c = await s.checkpointAtOrBefore(offset)
   const anchor = c ?? -1
   let v: VerifiedInterval | null | undefined = s.verified.get(anchor)
   if (v === undefined || offset >= v.end) {
@@ -294,7 +292,7 @@ export async function getVerified(s: Stream, offset: number): Promise<LogRecord 
   }
   const interval = v
   const seg = s.segmentFor(offset)
-  const index = s.indexIfLoaded(seg) ?? (await s.indexOf(seg))
+  const index = await s.indexOf(seg)
   const i = offset - seg.firstOffset
   if (i >= index.length) return FALLBACK
   const pos = index.at(i)
