@@ -214,17 +214,19 @@ function boolean(v: unknown, what: string): void {
 }
 
 /** napi's Option<T> takes undefined, not null: nullable fields are passed as undefined. */
-function rawScan(input: ScanInput): ScanInput {
+// Built field by field, not with a spread: a spread copy costs more than the call on small inputs.
+function rawScan(i: ScanInput): ScanInput {
   return {
-    ...input,
-    firstOffset: input.firstOffset ?? undefined,
-    prevHash: input.prevHash ?? undefined,
-    prevTimestamp: input.prevTimestamp ?? undefined,
+    hash: i.hash, stream: i.stream, data: i.data, basePosition: i.basePosition, firstOffset: i.firstOffset ?? undefined,
+    prevHash: i.prevHash ?? undefined, prevTimestamp: i.prevTimestamp ?? undefined, verifyChain: i.verifyChain, final: i.final,
   } as unknown as ScanInput
 }
 
-function rawDecode(input: DecodeInput): DecodeInput {
-  return { ...input, expectPrevHash: input.expectPrevHash ?? undefined } as unknown as DecodeInput
+function rawDecode(i: DecodeInput): DecodeInput {
+  return {
+    hash: i.hash, stream: i.stream, data: i.data, basePosition: i.basePosition, positions: i.positions,
+    expectPrevHash: i.expectPrevHash ?? undefined, payloadsFrom: i.payloadsFrom, maxPayloadBytes: i.maxPayloadBytes,
+  } as unknown as DecodeInput
 }
 
 function checkScan(input: ScanInput): void {
