@@ -1,8 +1,9 @@
 /**
- * The LOCK file: one writer per store across processes. It is created with O_EXCL and holds the
- * owner's pid (and, on Linux, the owner's start time, so a recycled pid is not mistaken for the
+ * The LOCK file: one writer per store across processes. It is published whole with link() (which
+ * fails if it exists, like O_EXCL, but never shows an empty file) and holds the owner's pid (and, on Linux, the owner's start time, so a recycled pid is not mistaken for the
  * owner). A lock whose owner is gone is taken over; a live one is ERR_LOCKED.
  */
+import { randomBytes } from 'node:crypto'
 import { promises as fsp, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ChainlogError } from './errors.ts'
@@ -31,28 +32,29 @@ export class StoreLock {
   static async acquire(dir: string): Promise<StoreLock> {
     const path = join(dir, LOCK_FILE)
     const me: LockOwner = { pid: process.pid, start: processStart(process.pid) }
-    const content = JSON.stringify(me) + '\n'
-    for (let attempt = 0; attempt < MAX_TAKEOVER_ATTEMPTS; attempt++) {
-      try {
-        const handle = await fsp.open(path, 'wx')
-        try {
-          await handle.writeFile(content)
-        } finally {
-          await handle.close()
+    // The nonce tells our lock from a pid-and-start twin (two Logs in one process, say).
+    const content = JSON.stringify({ ...me, nonce: randomBytes(8).toString('hex') }) + '\n'
+    // The LOCK never exists empty or half written (a reader would take it for stale): its content
+    // is written and synced under a private name, then link() publishes it, failing if it exists.
+    const tmp = await writeTemp(dir, content)
+    try {
+      for (let attempt = 0; attempt < MAX_TAKEOVER_ATTEMPTS; attempt++) {
+        if (await publish(tmp, path)) return new StoreLock(path, content)
+        const existing = await readLock(path)
+        if (existing === null) continue // vanished between our link and read: try again
+        const owner = parseOwner(existing)
+        if (owner !== null && ownerAlive(owner)) {
+          throw new ChainlogError('ERR_LOCKED', `${dir} is locked by a live process (pid ${owner.pid}); expected no other writer`, { pid: owner.pid })
         }
-        return new StoreLock(path, content)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(err, `cannot create the lock ${path}`)
+        // The owner is dead (or the file is not a lock we understand). Reading, checking and
+        // removing it is not atomic, so takeovers are serialised: only the holder of the takeover
+        // mutex removes a LOCK, and only while it still holds what was found stale.
+        await withTakeoverMutex(dir, content, async () => {
+          if ((await readLock(path)) === existing) await fsp.rm(path, { force: true })
+        })
       }
-      const existing = await readLock(path)
-      if (existing === null) continue // vanished between our create and read: try again
-      const owner = parseOwner(existing)
-      if (owner !== null && ownerAlive(owner)) {
-        throw new ChainlogError('ERR_LOCKED', `${dir} is locked by a live process (pid ${owner.pid}); expected no other writer`, { pid: owner.pid })
-      }
-      // The owner is dead (or the file is not a lock we understand): remove it unless another
-      // process replaced it in the meantime, then race for O_EXCL again.
-      if ((await readLock(path)) === existing) await fsp.rm(path, { force: true }).catch(() => {})
+    } finally {
+      await fsp.rm(tmp, { force: true }).catch(() => {})
     }
     throw new ChainlogError('ERR_LOCKED', `${path}: could not take over a stale lock after ${MAX_TAKEOVER_ATTEMPTS} attempts (another process is racing for it)`)
   }
@@ -62,6 +64,83 @@ export class StoreLock {
     if (this.released) return
     this.released = true
     if ((await readLock(this.path)) === this.content) await fsp.rm(this.path, { force: true }).catch(() => {})
+  }
+}
+
+/** Writes `content` to a fresh private file in `dir`, synced; returns its path. */
+async function writeTemp(dir: string, content: string): Promise<string> {
+  const tmp = join(dir, `${LOCK_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    const handle = await fsp.open(tmp, 'wx')
+    try {
+      await handle.writeFile(content)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => {})
+    throw ioError(err, `cannot create the lock ${join(dir, LOCK_FILE)}`)
+  }
+  return tmp
+}
+
+/** link(tmp, path): true if `path` now holds tmp's content, false if `path` already existed. */
+async function publish(tmp: string, path: string): Promise<boolean> {
+  try {
+    await fsp.link(tmp, path)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw ioError(err, `cannot create the lock ${path}`)
+  }
+}
+
+/** Name of the mutex a stale LOCK is removed under (a file, published whole by link like the LOCK). */
+const TAKEOVER_FILE = `${LOCK_FILE}.takeover`
+/** How long a takeover waits for another process's takeover (each holds it for a few file operations). */
+const TAKEOVER_WAIT_MS = 5000
+
+/**
+ * Runs `fn` holding the takeover mutex. A mutex left by a dead process (it died inside its
+ * takeover) is removed by renaming it to a private name first, so only one process removes a given
+ * mutex, and a live one renamed by mistake is put back.
+ */
+async function withTakeoverMutex(dir: string, content: string, fn: () => Promise<void>): Promise<void> {
+  const path = join(dir, TAKEOVER_FILE)
+  const tmp = await writeTemp(dir, content)
+  try {
+    const deadline = Date.now() + TAKEOVER_WAIT_MS
+    for (;;) {
+      if (await publish(tmp, path)) break
+      const existing = await readLock(path)
+      if (existing !== null) {
+        const owner = parseOwner(existing)
+        if (owner !== null && ownerAlive(owner)) {
+          if (Date.now() > deadline) throw new ChainlogError('ERR_LOCKED', `${path}: another process (pid ${owner.pid}) is taking over the stale lock`, { pid: owner.pid })
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20))
+          continue
+        }
+        const claimed = `${tmp}.stale`
+        try {
+          await fsp.rename(path, claimed)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+          throw ioError(err, `cannot remove the stale ${path}`)
+        }
+        const got = await readLock(claimed)
+        // Not the dead one we read: a live takeover; put it back (unless a newer one exists).
+        if (got !== existing && got !== null) await fsp.link(claimed, path).catch(() => {})
+        await fsp.rm(claimed, { force: true }).catch(() => {})
+      }
+    }
+    try {
+      await fn()
+    } finally {
+      if ((await readLock(path).catch(() => null)) === content) await fsp.rm(path, { force: true }).catch(() => {})
+    }
+  } finally {
+    await fsp.rm(tmp, { force: true }).catch(() => {})
   }
 }
 
