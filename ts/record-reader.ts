@@ -26,6 +26,8 @@ interface Chunk {
   out: LogRecord[]
   count: number
   lastHash: Buffer | null
+  /** The last record's prev_hash: the hash of the record before it. */
+  lastPrev: Buffer | null
 }
 
 /** A position in a stream's chain, advanced chunk by chunk. */
@@ -51,6 +53,11 @@ export class RecordCursor {
     private readonly verify: VerifyMode,
     private readonly prefetch = false,
   ) {}
+
+  /** The next offset to decode: every record before it was handed out (or skipped) confirmed. */
+  get position(): number {
+    return this.offset
+  }
 
   /** A cursor that goes on from a verified chain position: `prevHash` is the hash of offset − 1. */
   static resume(stream: Stream, offset: number, prevHash: Buffer, from: number): RecordCursor {
@@ -93,13 +100,22 @@ export class RecordCursor {
     if (this.offset >= end) return null
     const p = this.pending ?? this.load(end)
     this.pending = null
-    const { out, count, lastHash } = await p
+    const { out, count, lastHash, lastPrev } = await p
     this.offset += count
     if (this.verify !== 'none') {
       // The chunk's links confirm every hash in it but the last: the next record's prev_hash (or
       // the head hash at the stream's end) must confirm that one before the chunk is handed out.
-      await this.confirm(lastHash!)
-      this.expectPrev = lastHash
+      try {
+        await this.confirm(lastHash!)
+        this.expectPrev = lastHash
+      } catch (err) {
+        // The next record is unreadable: hand out the records its predecessor's link confirms;
+        // the next call decodes the last one again and fails on it.
+        if (count < 2 || !(err instanceof ChainlogError) || err.code !== 'ERR_CORRUPT') throw err
+        this.offset -= 1
+        this.expectPrev = lastPrev
+        if (out.length > 0 && out[out.length - 1].offset === this.offset) out.pop()
+      }
     }
     if (this.prefetch && this.offset < end) {
       this.pending = this.load(end)
@@ -150,22 +166,23 @@ export class RecordCursor {
     let out: LogRecord[] | null = null
     let count = 0
     let lastHash: Buffer | null = null
+    let lastPrev: Buffer | null = null
     try {
-      ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, Infinity))
+      ;({ out, count, lastHash, lastPrev } = await this.decodeChunk(seg, index, end, Infinity))
     } catch (err) {
       if (!(err instanceof ChainlogError) || err.code !== 'ERR_CORRUPT') throw err
       if (await s.repairIndex(seg, index)) {
         // An index read from disk may be wrong where its CRC is right: rebuilt, try once more.
         index = await s.indexOf(seg)
-        ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, Infinity))
+        ;({ out, count, lastHash, lastPrev } = await this.decodeChunk(seg, index, end, Infinity))
       } else {
         // Damaged data: return the records before the bad one; the next call fails on it.
         const bad = await this.firstBadPosition(seg, index, end)
         if (bad <= index.at(this.offset - seg.firstOffset)) throw err
-        ;({ out, count, lastHash } = await this.decodeChunk(seg, index, end, bad))
+        ;({ out, count, lastHash, lastPrev } = await this.decodeChunk(seg, index, end, bad))
       }
     }
-    return { out: out!, count, lastHash }
+    return { out: out!, count, lastHash, lastPrev }
   }
 
   /** Where the records of the next chunk stop being valid (one scan call over the chunk). */
@@ -185,7 +202,7 @@ export class RecordCursor {
   }
 
   /** Decodes the records from this.offset up to `end`, at most a chunk, and only those starting before `stopBefore`. */
-  private async decodeChunk(seg: Segment, index: PositionList, end: number, stopBefore: number): Promise<{ out: LogRecord[]; count: number; lastHash: Buffer }> {
+  private async decodeChunk(seg: Segment, index: PositionList, end: number, stopBefore: number): Promise<{ out: LogRecord[]; count: number; lastHash: Buffer; lastPrev: Buffer }> {
     const s = this.stream
     const i = this.offset - seg.firstOffset
     const limit = Math.min(Math.min(end, seg.nextOffset) - seg.firstOffset, index.length)
@@ -233,7 +250,8 @@ export class RecordCursor {
       })
     }
     this.onChunk?.(this.offset, d)
-    return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray((d.count - 1) * HASH_BYTES, d.count * HASH_BYTES)) }
+    const last = (d.count - 1) * HASH_BYTES
+    return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray(last, last + HASH_BYTES)), lastPrev: Buffer.from(d.prevHashes.subarray(last, last + HASH_BYTES)) }
   }
 }
 
@@ -364,7 +382,7 @@ async function fillInterval(s: Stream, anchor: number, known: VerifiedInterval |
   // The fresh cursor anchors itself (checkpointAtOrBefore(anchor) is the anchor itself).
   try {
     while (!done && v.end < end && (await cursor.next(end)) !== null) {
-      if (unconfirmed !== null) v.push(unconfirmed, 0, 1)
+      if (unconfirmed !== null && cursor.position > v.end) v.push(unconfirmed, 0, 1) // not held back
       unconfirmed = null
     }
   } catch (err) {
