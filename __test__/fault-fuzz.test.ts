@@ -16,8 +16,8 @@ import { decodeIndex, encodeIndex, PositionList } from '../ts/offset-index.ts'
 import type { ChainlogCore, ScanResult } from '../ts/core/interface.ts'
 
 const SEED = Number(process.env.CHAINLOG_TEST_SEED ?? 9001)
-/** Runs per property per core: a share in `npm test`, 20,000 in the long run (200,000 in all; the Rust properties add 1,000,000). */
-const RUNS = faultSize(300, 20_000)
+/** Runs per property per core: a share in `npm test`, 100,000 in the long run (1,000,000 in all; the Rust properties add 1,000,000 more). */
+const RUNS = faultSize(300, 100_000)
 const MAX_PAYLOAD = 2 ** 30
 /** Slowest acceptable run: inputs are a few KiB. */
 const RUN_MS = 2000
