@@ -56,6 +56,8 @@ export class Stream implements CheckpointSource {
   dirtySinceCheckpoint = false
   /** Written with sync 'never' and not yet fdatasynced. */
   unsynced = false
+  /** Writes made with sync 'never' so far: persist clears `unsynced` only if none landed during its fdatasync. */
+  private unsyncedWrites = 0
   /** Damage found at open: reads stop there, appends fail. */
   corrupt: CorruptMark | null = null
   /** A failed write could not be rolled back: appends fail with this until reopened. */
@@ -571,8 +573,10 @@ export class Stream implements CheckpointSource {
     for (let k = 0; k < positions.length; k++) seg.index!.push(base + positions[k])
     seg.size += bytes
     this.bytesSinceIndexPersist += bytes
-    if (!synced) this.unsynced = true
-    else this.unsynced = false
+    if (!synced) {
+      this.unsynced = true
+      this.unsyncedWrites++
+    } else this.unsynced = false
     this.manifestStale = true
   }
 
@@ -607,12 +611,15 @@ export class Stream implements CheckpointSource {
     const seg = this.active
     if (seg === undefined || this.ctx.readOnly) return
     if (seg.handle !== null && this.unsynced) {
+      const writes = this.unsyncedWrites
       try {
         await seg.handle.datasync()
       } catch (err) {
         throw ioError(err, `cannot fsync ${seg.path}`, { stream: this.name })
       }
-      this.unsynced = false
+      // An append that landed during the fdatasync may not be in it: leave it for the next flush.
+      // (A rotation meanwhile synced the segment it sealed; the new one stays marked.)
+      if (this.unsyncedWrites === writes && this.active === seg) this.unsynced = false
     }
     if (this.corrupt !== null) return
     await this.persistIndex(seg)
