@@ -46,3 +46,29 @@ for (const backend of BACKENDS) {
     }
   })
 }
+
+for (const backend of BACKENDS) {
+  test(`${backend}: flush() returns under steady appends, after the appends made before it`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t), { sync: 'always' })
+    let stop = false
+    const writer = async () => {
+      while (!stop) await log.append('s', 'x')
+    }
+    const writers = [writer(), writer(), writer()]
+    try {
+      await new Promise((r) => setTimeout(r, 100))
+      const before = log.append('s', 'before-flush')
+      let beforeDone = false
+      void before.then(() => (beforeDone = true))
+      const outcome = await Promise.race([
+        log.flush().then(() => 'flushed'),
+        new Promise((r) => setTimeout(() => r('flush still waiting after 10 s'), 10_000)),
+      ])
+      t.is(outcome, 'flushed')
+      t.true(beforeDone, 'an append made before flush() settled before it returned')
+    } finally {
+      stop = true
+      await Promise.all(writers)
+    }
+  })
+}

@@ -28,6 +28,8 @@ export interface AppendRequest {
   expectedHash?: Buffer
   timestamp?: number
   sync: boolean
+  /** Call order in the queue (set by enqueue): flush() waits for the calls made before it. */
+  seq: number
   resolve: (r: AppendResult) => void
   reject: (e: unknown) => void
 }
@@ -37,6 +39,7 @@ export interface CheckpointRequest {
   sync: boolean
   /** close(): only if data was appended since the last checkpoint. */
   onlyIfDirty: boolean
+  seq: number
   resolve: (r: CheckpointResult | null) => void
   reject: (e: unknown) => void
 }
@@ -57,6 +60,10 @@ export class CommitQueue {
   private pending: Request[] = []
   private running = false
   private idleWaiters: Array<() => void> = []
+  /** Calls enqueued so far (the last one's seq), and every call with seq ≤ settledUpTo has settled. */
+  private enqueued = 0
+  private settledUpTo = 0
+  private barriers: Array<{ seq: number; resolve: () => void }> = []
 
   constructor(private readonly stream: Stream) {}
 
@@ -65,13 +72,13 @@ export class CommitQueue {
     return new Promise((resolve, reject) =>
       this.enqueue({
         type: 'append', payloads, lengths, expectedOffset: o.expectedOffset, expectedHash: o.expectedHash, timestamp: o.timestamp,
-        sync: o.sync, resolve, reject,
+        sync: o.sync, seq: 0, resolve, reject,
       }),
     )
   }
 
   checkpoint(sync: boolean, onlyIfDirty: boolean): Promise<CheckpointResult | null> {
-    return new Promise((resolve, reject) => this.enqueue({ type: 'checkpoint', sync, onlyIfDirty, resolve, reject }))
+    return new Promise((resolve, reject) => this.enqueue({ type: 'checkpoint', sync, onlyIfDirty, seq: 0, resolve, reject }))
   }
 
   /** Resolves once nothing is queued or in flight. */
@@ -80,7 +87,18 @@ export class CommitQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
+  /**
+   * Resolves once every call queued before this one has settled (later calls are not waited for,
+   * so steady appends cannot starve it).
+   */
+  settled(): Promise<void> {
+    const seq = this.enqueued
+    if (this.settledUpTo >= seq) return Promise.resolve()
+    return new Promise((resolve) => this.barriers.push({ seq, resolve }))
+  }
+
   private enqueue(req: Request): void {
+    req.seq = ++this.enqueued
     this.pending.push(req)
     if (!this.running) {
       this.running = true
@@ -98,13 +116,25 @@ export class CommitQueue {
         } catch (err) {
           for (const r of group) r.reject(err) // never expected: commitGroup settles its own
         }
+        this.advanceSettled()
       }
     } finally {
       this.running = false
+      this.advanceSettled()
       const w = this.idleWaiters
       this.idleWaiters = []
       for (const f of w) f()
     }
+  }
+
+  /** Pending calls are in seq order and none is in flight here: all before the first pending settled. */
+  private advanceSettled(): void {
+    this.settledUpTo = this.pending.length > 0 ? this.pending[0].seq - 1 : this.enqueued
+    if (this.barriers.length === 0) return
+    const ready = this.barriers.filter((b) => b.seq <= this.settledUpTo)
+    if (ready.length === 0) return
+    this.barriers = this.barriers.filter((b) => b.seq > this.settledUpTo)
+    for (const b of ready) b.resolve()
   }
 
   private take(): Request[] {
