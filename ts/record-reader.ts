@@ -152,8 +152,10 @@ export class RecordCursor {
       next = header.subarray(PREV_HASH_START, PREV_HASH_END)
     }
     if (!next.equals(hash)) {
-      throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: the record at offset ${offset - 1} hashes to ${hash.toString('hex')}, but the chain goes on from ${next.toString('hex')}`, {
-        stream: s.name, offset: offset - 1,
+      // Named at the successor, as verify does: its link (or the head) disagrees with the chain.
+      const after = offset >= s.nextOffset ? "the stream's head is" : `the record at offset ${offset} links to`
+      throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: the record at offset ${offset - 1} hashes to ${hash.toString('hex')}, but ${after} ${next.toString('hex')}`, {
+        stream: s.name, offset,
       })
     }
   }
