@@ -54,7 +54,7 @@ type Outcome =
   | { req: AppendRequest; error: null; first: number; last: number; next: number; endRecord: number }
   | { req: CheckpointRequest; error: null; offset: number; endRecord: number }
   | { req: CheckpointRequest; error: null; offset: null; endRecord: -1 }
-  | { req: Request; error: unknown }
+  | { req: Request; error: unknown; provisional?: boolean }
 
 export class CommitQueue {
   private pending: Request[] = []
@@ -112,7 +112,8 @@ export class CommitQueue {
       while (this.pending.length > 0) {
         const group = this.take()
         try {
-          await commitGroup(this.stream, group)
+          const retry = await commitGroup(this.stream, group)
+          if (retry.length > 0) this.pending.unshift(...retry)
         } catch (err) {
           for (const r of group) r.reject(err) // never expected: commitGroup settles its own
         }
@@ -151,18 +152,34 @@ export class CommitQueue {
   }
 }
 
-async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
+/**
+ * A group's write failed: its accepted calls get `e`. A call refused at planning against a head
+ * that calls before it in the group would have made (`provisional`) was judged against a head that
+ * never existed: it is returned to be planned again against the committed one. A refusal against
+ * the committed head stays final.
+ */
+function failWrite(outcomes: Outcome[], e: unknown): Request[] {
+  const retry: Request[] = []
+  for (const o of outcomes) {
+    if (o.error !== null && 'provisional' in o && o.provisional === true) retry.push(o.req)
+    else o.req.reject(o.error ?? e)
+  }
+  return retry
+}
+
+/** Commits a group; returns the calls to plan again (in order, before anything queued since). */
+async function commitGroup(stream: Stream, group: Request[]): Promise<Request[]> {
   if (stream.corrupt !== null) {
     const c = stream.corrupt
     const err = new ChainlogError(c.code, `stream ${stream.name} is damaged at offset ${c.offset} (${c.reason}); appends are refused until it is repaired`, {
       stream: stream.name, offset: c.offset, position: c.position,
     })
     for (const r of group) r.reject(err)
-    return
+    return []
   }
   if (stream.broken !== null) {
     for (const r of group) r.reject(stream.broken)
-    return
+    return []
   }
   const { core, hash, options } = stream.ctx
   const every = options.checkpointEvery
@@ -171,7 +188,7 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
     if (every !== false && group.some((r) => r.type === 'append')) await stream.loadPolicyState(every)
   } catch (err) {
     for (const r of group) r.reject(err)
-    return
+    return []
   }
 
   // ---- plan: conditions in call order, against the head as it will be ----
@@ -236,7 +253,7 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
       }
       const n = req.lengths.length
       if (req.expectedOffset !== undefined && req.expectedOffset !== nextOffset) {
-        outcomes.push({ req, error: conflict(stream.name, `expected offset ${req.expectedOffset}, the stream's next offset is ${nextOffset}`, nextOffset, req.expectedOffset) })
+        outcomes.push({ req, error: conflict(stream.name, `expected offset ${req.expectedOffset}, the stream's next offset is ${nextOffset}`, nextOffset, req.expectedOffset), provisional: planned > 0 })
         continue
       }
       if (req.expectedHash !== undefined) {
@@ -245,16 +262,17 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
           outcomes.push({
             req,
             error: conflict(stream.name, `expected head hash ${req.expectedHash.toString('hex')}, the stream's head (next offset ${nextOffset}) is ${head.toString('hex')}`, nextOffset, req.expectedOffset),
+            provisional: planned > 0,
           })
           continue
         }
       }
       if (req.timestamp !== undefined && req.timestamp < lastTs) {
-        outcomes.push({ req, error: new ChainlogError('ERR_INVALID_ARGUMENT', `timestamp: expected at least ${lastTs} (the stream's last timestamp), got ${req.timestamp}`, { stream: stream.name }) })
+        outcomes.push({ req, error: new ChainlogError('ERR_INVALID_ARGUMENT', `timestamp: expected at least ${lastTs} (the stream's last timestamp), got ${req.timestamp}`, { stream: stream.name }), provisional: planned > 0 })
         continue
       }
       if (nextOffset + n - 1 > MAX_SAFE) {
-        outcomes.push({ req, error: new ChainlogError('ERR_INVALID_ARGUMENT', `stream ${stream.name}: ${n} records after offset ${nextOffset} would pass 2^53 − 1`, { stream: stream.name }) })
+        outcomes.push({ req, error: new ChainlogError('ERR_INVALID_ARGUMENT', `stream ${stream.name}: ${n} records after offset ${nextOffset} would pass 2^53 − 1`, { stream: stream.name }), provisional: planned > 0 })
         continue
       }
       // The clock never goes backwards within a stream: clamp to the last timestamp.
@@ -279,7 +297,7 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
     // An encoder failure (say, an unavailable codec) fails the whole group; nothing is written.
     const decided = new Map<Request, unknown>(outcomes.map((o) => [o.req, o.error]))
     for (const r of group) r.reject(decided.get(r) ?? err)
-    return
+    return []
   }
 
   const accepted = outcomes.filter((o) => o.error === null && 'endRecord' in o && o.endRecord >= 0)
@@ -291,8 +309,7 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
       seg = await stream.prepareWrite(total)
     } catch (err) {
       const e = ioError(err, `stream ${stream.name}: cannot prepare the segment for ${total} bytes`, { stream: stream.name })
-      for (const o of outcomes) o.req.reject(o.error ?? e)
-      return
+      return failWrite(outcomes, e)
     }
     const goodLength = seg.size
     try {
@@ -303,8 +320,7 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
       const e = ioError(err, `stream ${stream.name}: write of ${total} bytes at position ${goodLength} of ${seg.path} failed and was rolled back`, {
         stream: stream.name, position: goodLength,
       })
-      for (const o of outcomes) o.req.reject(o.error ?? e)
-      return
+      return failWrite(outcomes, e)
     }
     stream.commitWrite(seg, positions, total, sync)
     seg.nextOffset = nextOffset
@@ -338,6 +354,7 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<void> {
     stream.wake()
     await stream.maybePersistIndex()
   }
+  return []
 }
 
 function conflict(stream: string, message: string, nextOffset: number, expectedOffset: number | undefined): ChainlogError {
