@@ -361,3 +361,32 @@ for (const backend of BACKENDS) {
     t.is((await log.head('s')).nextOffset, 2)
   })
 }
+
+for (const backend of BACKENDS) {
+  test(`${backend}: an active segment whose first record does not link to the sealed segment before it is damage, not a head`, async (t) => {
+    // Regression: with no index for the active segment, open scanned it from its first byte
+    // without checking that record's prev link, so a segment of another history (same offsets,
+    // its own consistent chain) became the head and appends extended a broken chain.
+    const build = async (second: string) => {
+      const dir = tempDir(t)
+      const log = await Log.open(dir, { backend, checkpointEvery: false, maxSegmentBytes: 4 * REC })
+      for (let i = 0; i < 10; i++) await log.append('s', i === 2 ? second : `event-${i}`, { timestamp: 1_700_000_000_000 + i })
+      await abandon(log)
+      return dir
+    }
+    const dir = await build('event-2')
+    const other = await build('EVENT-2')
+    const nums = segmentNumbers(dir, 's')
+    const last = nums[nums.length - 1]
+    t.true(last >= 2)
+    writeSegment(dir, 's', last, readSegment(other, 's', last))
+    rmSync(segmentFile(dir, 's', last) + '.idx', { force: true })
+    const size = segmentSize(dir, 's', last)
+    const log = await openLog(t, backend, dir)
+    t.like(log.recovered[0], { action: 'corrupt', segment: last, position: 0, offset: 4 * last })
+    t.is(codeOf(await t.throwsAsync(log.append('s', 'x'))), 'ERR_CHAIN_BROKEN')
+    t.is(segmentSize(dir, 's', last), size, 'nothing cut')
+    t.deepEqual(texts(await log.read('s', { limit: 4 * last })), events(0, 4 * last))
+    t.false((await log.verify('s')).ok)
+  })
+}

@@ -60,6 +60,12 @@ export interface TailInput {
   fileSize: number
   /** false for read-only opens and for a segment that is followed by other data. */
   mayTruncate: boolean
+  /**
+   * Hash and timestamp of the record before the segment (the previous segment's last; null when
+   * unknown), asked for only when the scan starts at the segment's first byte, so its first
+   * record's prev link is checked like every other.
+   */
+  recordBefore?: () => Promise<{ hash: Buffer; timestamp: number } | null>
 }
 
 export async function recoverTail(input: TailInput): Promise<TailRecovery> {
@@ -121,9 +127,10 @@ async function scanTail(input: TailInput, index: PositionList): Promise<RangeSca
   const start = index.length > 0 ? index.at(startEntry) : 0
   index.truncate(startEntry)
   let lastCheckpointSeen: number | null = null
+  const before = start === 0 && input.recordBefore !== undefined ? await input.recordBefore() : null
   const scan = await scanRange(input.core, input.handle, {
     hash: input.hash, stream: input.stream, start, end: input.fileSize, firstOffset: segment.firstOffset + startEntry,
-    prevHash: null, prevTimestamp: null, verifyChain: true,
+    prevHash: before?.hash ?? null, prevTimestamp: before?.timestamp ?? null, verifyChain: true,
     onRecords: (r) => {
       for (let k = 0; k < r.count; k++) {
         index.push(r.positions[k])

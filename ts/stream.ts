@@ -175,7 +175,9 @@ export class Stream implements CheckpointSource {
       let keepHandle = false // handed to the segment as its writer, or already closed
       try {
         const size = await fileSize(handle)
-        const rec = await recoverTail({ core, hash: this.hash, stream: this.name, segment: seg, handle, fileSize: size, mayTruncate })
+        const prev = this.segments.length > 1 ? this.segments[this.segments.length - 2] : null
+        const recordBefore = prev === null ? undefined : () => this.lastRecordOf(prev).catch(() => null) // damage there is reported by reads and verify
+        const rec = await recoverTail({ core, hash: this.hash, stream: this.name, segment: seg, handle, fileSize: size, mayTruncate, recordBefore })
         if (rec.event !== null) events.push(rec.event)
         if (rec.count === 0 && rec.corrupt === null && seg.num > 0 && structural === null) {
           this.segments.pop()
