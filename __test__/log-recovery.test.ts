@@ -384,7 +384,7 @@ for (const backend of BACKENDS) {
     const size = segmentSize(dir, 's', last)
     const log = await openLog(t, backend, dir)
     t.like(log.recovered[0], { action: 'corrupt', segment: last, position: 0, offset: 4 * last })
-    t.is(codeOf(await t.throwsAsync(log.append('s', 'x'))), 'ERR_CHAIN_BROKEN')
+    t.true(['ERR_CHAIN_BROKEN', 'ERR_CORRUPT'].includes(codeOf(await t.throwsAsync(log.append('s', 'x')))!), 'appends refused')
     t.is(segmentSize(dir, 's', last), size, 'nothing cut')
     t.deepEqual(texts(await log.read('s', { limit: 4 * last })), events(0, 4 * last))
     t.false((await log.verify('s')).ok)
