@@ -12,7 +12,7 @@ import type { LogRecord, VerifyMode } from './options.ts'
 import { segmentFileName, type Segment } from './segment.ts'
 import type { PositionList } from './offset-index.ts'
 import { ZERO_HASH, type Stream } from './stream.ts'
-import { VerifiedInterval } from './verified-hashes.ts'
+import { MAX_VERIFIED_HASH_BYTES, VerifiedInterval } from './verified-hashes.ts'
 
 /** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */
 export const READ_CHUNK_BYTES = 1024 * 1024
@@ -360,6 +360,9 @@ async function fillInterval(s: Stream, anchor: number, known: VerifiedInterval |
   const start = anchor < 0 ? 0 : anchor
   const span = every === false ? offset + 1 - start : Math.max(every + FILL_SLACK_RECORDS, offset + 1 - start)
   const end = Math.min(s.nextOffset, start + span)
+  // An interval that could not be kept is not built (its hashes would cost 32 bytes a record, say
+  // from offset 0 with no checkpoint): the caller's bounded cursor path reads it chunk by chunk.
+  if ((end - start) * HASH_BYTES > MAX_VERIFIED_HASH_BYTES) return null
   const v = known ?? new VerifiedInterval(start, end - start)
   const cursor = v.count > 0 ? RecordCursor.resume(s, v.end, Buffer.from(v.hashAt(v.end - 1)), end) : new RecordCursor(s, anchor < 0 ? 0 : anchor, 'checkpoint')
   let done = false

@@ -14,14 +14,17 @@ import { HASH_BYTES } from './core/format.ts'
 
 /** Memory for cached hashes per stream: 32 bytes a record, so about a million records. */
 export const MAX_VERIFIED_HASH_BYTES = 32 * 1024 * 1024
+/** Hashes an interval holds room for when created (64 KiB); it grows as it is filled. */
+const INITIAL_HASHES = 2048
 
 export class VerifiedInterval {
   private data: Buffer
   /** Records whose hashes are held: [start, start + count). */
   count = 0
 
+  /** `capacity` is a hint: at most INITIAL_HASHES are allocated up front, the rest as hashes come. */
   constructor(readonly start: number, capacity: number) {
-    this.data = Buffer.allocUnsafe(Math.max(capacity, 1) * HASH_BYTES)
+    this.data = Buffer.allocUnsafe(Math.min(Math.max(capacity, 1), INITIAL_HASHES) * HASH_BYTES)
   }
 
   get end(): number {
@@ -42,7 +45,8 @@ export class VerifiedInterval {
   push(hashes: Uint8Array, from: number, n: number): void {
     const need = (this.count + n) * HASH_BYTES
     if (need > this.data.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(need, this.data.length * 2))
+      // Doubling, but not past the budget unless this push itself needs more.
+      const bigger = Buffer.allocUnsafe(Math.max(need, Math.min(this.data.length * 2, MAX_VERIFIED_HASH_BYTES)))
       this.data.copy(bigger, 0, 0, this.count * HASH_BYTES)
       this.data = bigger
     }
