@@ -144,8 +144,12 @@ export class Stream implements CheckpointSource {
       })
       found.push(info)
     }
+    // Once a trailing segment is dropped, the tail is a segment that was sealed (synced before the
+    // next one was created): it is never truncated (SPEC); bytes past its last record are damage.
+    let sealedTail = false
     // Trailing empty files (a crash right after a rotation created one) hold nothing: drop them.
     while (found.length > 1 && found[found.length - 1].size === 0) {
+      sealedTail = true
       const gone = found.pop()!
       if (!readOnly) await this.removeSegmentFile(gone.num)
       this.manifestStale = true
@@ -170,7 +174,7 @@ export class Stream implements CheckpointSource {
     // it becomes the tail.
     while (this.segments.length > 0) {
       const seg = this.active!
-      const mayTruncate = !readOnly && structural === null
+      const mayTruncate = !readOnly && structural === null && !sealedTail
       const handle = await openSegment(seg.path, readOnly)
       let keepHandle = false // handed to the segment as its writer, or already closed
       try {
@@ -179,8 +183,14 @@ export class Stream implements CheckpointSource {
         const recordBefore = prev === null ? undefined : () => this.lastRecordOf(prev).catch(() => null) // damage there is reported by reads and verify
         const rec = await recoverTail({ core, hash: this.hash, stream: this.name, segment: seg, handle, fileSize: size, mayTruncate, recordBefore })
         if (rec.event !== null) events.push(rec.event)
+        if (sealedTail && rec.corrupt === null && rec.size < size) {
+          const reason = `${segmentFileName(seg.num)} was sealed but ends in ${size - rec.size} bytes that are not a whole record (a sealed segment is never cut)`
+          rec.corrupt = { code: 'ERR_CORRUPT', offset: rec.nextOffset, segment: seg.num, position: rec.size, reason }
+          events.push({ stream: this.name, segment: seg.num, action: 'corrupt', position: rec.size, offset: rec.nextOffset, bytes: size - rec.size, reason })
+        }
         if (rec.count === 0 && rec.corrupt === null && seg.num > 0 && structural === null) {
           this.segments.pop()
+          sealedTail = true
           if (!readOnly) {
             await handle.close()
             keepHandle = true
