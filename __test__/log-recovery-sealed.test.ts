@@ -39,4 +39,29 @@ for (const backend of BACKENDS) {
       t.deepEqual(texts(await log.read('other')), ['x', 'y', 'z'])
     })
   }
+
+  test(`${backend}: a tail segment with no valid record and an unreadable end of the segment before it mark only that stream corrupt`, async (t) => {
+    const dir = await store(t, backend, 12)
+    const nums = segmentNumbers(dir, 's')
+    t.true(nums.length >= 3)
+    const tailNum = nums[nums.length - 1]
+    const prevNum = nums[nums.length - 2]
+    // The record in the middle of the previous segment is damaged and its index is gone, so a
+    // rebuilt index stops early; the tail's first record is damaged (records follow it).
+    const prev = readSegment(dir, 's', prevNum)
+    prev[REC + 60] ^= 0xff
+    writeSegment(dir, 's', prevNum, prev)
+    rmSync(segmentFile(dir, 's', prevNum) + '.idx', { force: true })
+    const last = readSegment(dir, 's', tailNum)
+    t.true(last.length >= 2 * REC)
+    last[60] ^= 0xff
+    writeSegment(dir, 's', tailNum, last)
+    rmSync(segmentFile(dir, 's', tailNum) + '.idx', { force: true }) // recovery scans the tail from its first byte
+    const log = await openLog(t, backend, dir, { checkpointEvery: false, maxSegmentBytes: 5 * REC })
+    t.deepEqual(texts(await log.read('other')), ['x', 'y', 'z'])
+    await log.append('other', 'ok')
+    t.true(['ERR_CORRUPT', 'ERR_CHAIN_BROKEN'].includes(codeOf(await t.throwsAsync(log.read('s')))!))
+    t.true(['ERR_CORRUPT', 'ERR_CHAIN_BROKEN'].includes(codeOf(await t.throwsAsync(log.append('s', 'more')))!))
+    t.false((await log.verify('s')).ok)
+  })
 }

@@ -211,9 +211,18 @@ export class Stream implements CheckpointSource {
           this.headHash = rec.lastHash ?? ZERO_HASH
           this.lastTimestamp = rec.lastTimestamp ?? 0
         } else if (seg.num > 0) {
-          const prev = await this.lastRecordOf(this.segments[this.segments.length - 2])
-          this.headHash = prev.hash
-          this.lastTimestamp = prev.timestamp
+          const before = this.segments[this.segments.length - 2]
+          try {
+            const prev = await this.lastRecordOf(before)
+            this.headHash = prev.hash
+            this.lastTimestamp = prev.timestamp
+          } catch (err) {
+            // The segment before is damaged too: this stream is marked, the store still opens.
+            if (!(err instanceof ChainlogError)) throw err
+            const reason = `no valid record in ${segmentFileName(seg.num)} and the last record of ${segmentFileName(before.num)} is unreadable: ${err.message}`
+            rec.corrupt ??= { code: 'ERR_CORRUPT', offset: rec.nextOffset, segment: seg.num, position: 0, reason }
+            if (rec.event === null) events.push({ stream: this.name, segment: seg.num, action: 'corrupt', position: 0, offset: rec.nextOffset, bytes: size, reason })
+          }
         }
         this.corrupt = rec.corrupt
         if (this.corrupt === null && structural !== null) {
