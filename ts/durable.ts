@@ -4,7 +4,7 @@
  * ERR_IO. A rename is only durable once its directory is fsynced, so both always go together.
  */
 import { promises as fsp } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { ChainlogError, type ChainlogErrorDetails } from './errors.ts'
 
 /** Suffix of temp files written by writeFileAtomic; leftovers of a crash are removed on open. */
@@ -55,11 +55,19 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-/** Create a directory (and missing parents) and make its entry durable in its parent. */
+/**
+ * Create a directory (and missing parents) and make its entry durable in its parent: every level
+ * created now, and the directory itself even when it existed already (an earlier create may have
+ * made it and failed before its parent was fsynced; nothing else would ever sync that entry).
+ */
 export async function makeDirDurable(dir: string): Promise<void> {
   try {
     const created = await fsp.mkdir(dir, { recursive: true })
-    if (created !== undefined) await fsyncDir(dirname(dir))
+    const top = resolve(created ?? dir)
+    for (let d = resolve(dir); ; d = dirname(d)) {
+      await fsyncDir(dirname(d))
+      if (d === top || dirname(d) === d) break
+    }
   } catch (err) {
     throw ioError(err, `cannot create directory ${dir}`)
   }
