@@ -66,3 +66,24 @@ for (const backend of BACKENDS) {
     t.is((await log.append('s', 'next')).firstOffset, 2)
   })
 }
+
+for (const backend of BACKENDS) {
+  test.serial(`${backend}: a stream whose first append failed to write leaves no segment behind: not listed, also after a reopen`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir)
+    const fail = await failNextWrite(dir)
+    try {
+      t.is(codeOf(await t.throwsAsync(log.append('s', 'A'))), 'ERR_IO')
+    } finally {
+      fail.restore()
+    }
+    t.deepEqual(await log.streams(), [])
+    await log.close()
+    const again = await openLog(t, backend, dir)
+    t.deepEqual(await again.streams(), [])
+    t.true((await again.verify()).ok)
+    t.is((await again.append('s', 'B')).firstOffset, 0)
+    t.deepEqual(texts(await again.read('s')), ['B'])
+    t.deepEqual(await again.streams(), ['s'])
+  })
+}

@@ -13,7 +13,7 @@ import { ChainlogError } from './errors.ts'
 import { fsyncDir, ioError, isTempFile, makeDirDurable } from './durable.ts'
 import { CommitQueue } from './commit-queue.ts'
 import { findCheckpointAtOrBefore, type CheckpointSource } from './checkpoint.ts'
-import { manifestOf, readManifest, writeManifest, type Manifest } from './manifest.ts'
+import { MANIFEST_FILE, manifestOf, readManifest, writeManifest, type Manifest } from './manifest.ts'
 import { loadIndex, PositionList, saveIndex } from './offset-index.ts'
 import type { RecoveryEvent, ResolvedOptions } from './options.ts'
 import { recoverTail, type CorruptMark } from './recovery.ts'
@@ -609,6 +609,35 @@ export class Stream implements CheckpointSource {
       await seg.handle!.datasync()
     } catch (err) {
       this.broken = ioError(err, `stream ${this.name}: a failed write could not be rolled back to ${goodLength} bytes of ${seg.path}; reopen the log to recover`, { stream: this.name })
+      return
+    }
+    if (goodLength === 0 && this.nextOffset === 0 && this.segments.length === 1 && this.active === seg) await this.dropEmptyFirstSegment(seg)
+  }
+
+  /**
+   * The stream's first append failed: remove the empty segment_000000.log (and the manifest) that
+   * create() made, so the stream does not exist on disk (streams() after a reopen). Best effort: a
+   * file left behind is recovered as an empty stream, and the next append recreates it.
+   */
+  private async dropEmptyFirstSegment(seg: Segment): Promise<void> {
+    const handle = seg.handle
+    seg.handle = null
+    const k = this.readers.indexOf(seg)
+    if (k >= 0) {
+      this.readers.splice(k, 1)
+      closeReader(seg)
+    }
+    this.segments.length = 0
+    this.unsynced = false
+    this.manifestStale = false
+    try {
+      await handle?.close()
+      await fsp.rm(seg.path, { force: true })
+      await fsp.rm(seg.indexPath, { force: true })
+      await fsp.rm(join(this.dir, MANIFEST_FILE), { force: true })
+      await fsyncDir(this.dir)
+    } catch {
+      // left for open-time recovery
     }
   }
 
