@@ -171,8 +171,10 @@ function failWrite(outcomes: Outcome[], e: unknown): Request[] {
 async function commitGroup(stream: Stream, group: Request[]): Promise<Request[]> {
   if (stream.corrupt !== null) {
     const c = stream.corrupt
-    const err = new ChainlogError(c.code, `stream ${stream.name} is damaged at offset ${c.offset} (${c.reason}); appends are refused until it is repaired`, {
-      stream: stream.name, offset: c.offset, position: c.position,
+    // SPEC §3: appends to a damaged stream fail with ERR_CORRUPT, whatever the damage was (a bad
+    // frame or a broken link); the kind found is in the message and in details.damage.
+    const err = new ChainlogError('ERR_CORRUPT', `stream ${stream.name} is damaged at offset ${c.offset} (${c.code}: ${c.reason}); appends are refused until it is repaired`, {
+      stream: stream.name, offset: c.offset, position: c.position, damage: c.code,
     })
     for (const r of group) r.reject(err)
     return []
