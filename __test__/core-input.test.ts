@@ -37,6 +37,43 @@ for (const backend of BACKENDS) {
     })
   }
 
+  test(`${backend}: encodeBatch writes into \`into\` when it is large enough, and refuses one that overlaps an input`, async (t) => {
+    const c = await core(backend)
+    const input = batchInput({ payloads: ['first', 'second event', ''] })
+    const plain = c.encodeBatch(input)
+    const into = Buffer.alloc(plain.bytes.length + 100, 0xee)
+    const r = c.encodeBatch({ ...input, into })
+    t.is(r.bytes.buffer, into.buffer, 'bytes is a view of into')
+    t.is(r.bytes.byteOffset, into.byteOffset)
+    t.true(r.bytes.equals(plain.bytes))
+    t.deepEqual([...r.positions], [...plain.positions])
+    t.true(r.lastHash.equals(plain.lastHash))
+    // At an offset inside a larger buffer (the engine encodes a group's parts end to end).
+    const at = into.subarray(7)
+    const r2 = c.encodeBatch({ ...input, into: at })
+    t.is(r2.bytes.byteOffset, into.byteOffset + 7)
+    t.true(r2.bytes.equals(plain.bytes))
+    // Too short for the bound: a buffer of its own, `into` untouched.
+    const short = Buffer.alloc(plain.bytes.length - 1, 0xee) // uncompressed, the bytes are exactly the bound
+    const r3 = c.encodeBatch({ ...input, into: short })
+    t.not(r3.bytes.buffer, short.buffer)
+    t.true(r3.bytes.equals(plain.bytes))
+    t.true(short.every((b) => b === 0xee))
+    // Overlap with payloads or prevHash: refused, nothing written.
+    const shared = Buffer.alloc(4096, 0xee)
+    const payloads = shared.subarray(0, input.payloads.length)
+    payloads.set(input.payloads)
+    for (const bad of [{ payloads, into: shared.subarray(2) }, { payloads, into: shared }]) {
+      const err = t.throws(() => c.encodeBatch({ ...input, ...bad }), { instanceOf: ChainlogError })
+      t.is(err!.code, 'ERR_INVALID_ARGUMENT')
+    }
+    t.true(shared.subarray(payloads.length).every((b) => b === 0xee), 'nothing written on refusal')
+    const prev = Buffer.alloc(4096, 1)
+    const err = t.throws(() => c.encodeBatch({ ...input, firstOffset: 3, prevHash: prev.subarray(100, 132), into: prev }), { instanceOf: ChainlogError })
+    t.is(err!.code, 'ERR_INVALID_ARGUMENT')
+    t.is(t.throws(() => c.encodeBatch({ ...input, into: 'x' as unknown as Uint8Array }), { instanceOf: ChainlogError })!.code, 'ERR_INVALID_ARGUMENT')
+  })
+
   test(`${backend}: scan and decode refuse bad positions and a bad hash name`, async (t) => {
     const c = await core(backend)
     const enc = c.encodeBatch(batchInput({ payloads: ['e'] }))

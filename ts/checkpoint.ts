@@ -37,11 +37,12 @@ export function encodeCheckpoint(
   offset: number,
   prevHash: Buffer,
   timestamp: number,
+  into?: Uint8Array,
 ): EncodeBatchResult {
   return core.encodeBatch({
     hash, stream, firstOffset: offset, prevHash, kind: KIND_CHECKPOINT, codec: CODEC_NONE, level: 0,
     payloads: checkpointPayload(prevHash, offset), lengths: Uint32Array.of(CHECKPOINT_PAYLOAD_BYTES),
-    timestamps: Float64Array.of(offset === 0 ? 0 : timestamp), wantHashes: true,
+    timestamps: Float64Array.of(offset === 0 ? 0 : timestamp), wantHashes: true, into,
   })
 }
 

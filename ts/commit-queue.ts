@@ -19,6 +19,26 @@ import type { Stream } from './stream.ts'
 
 /** Payload bytes one group may carry (besides the first call, which always goes). */
 export const MAX_GROUP_BYTES = 64 * 1024 * 1024
+/** A group's write buffer is kept for the next group up to this size (larger ones are one-offs). */
+const MAX_KEPT_WRITE_BUFFER = 16 * 1024 * 1024
+/** A checkpoint record: the framing plus its 40-byte payload. */
+const CHECKPOINT_RECORD_BYTES = RECORD_OVERHEAD + 40
+
+/**
+ * The buffer a group's records are encoded into, end to end, and written from. One group is in
+ * flight at a time, so it is reused group after group: a steady stream of batches allocates (and
+ * the kernel zeroes, and the GC tracks) no fresh buffer per write.
+ */
+class WriteBuffer {
+  private buffer: Buffer | null = null
+
+  /** A buffer of at least `bytes`, or undefined when that is more than is worth keeping. */
+  get(bytes: number): Buffer | undefined {
+    if (bytes > MAX_KEPT_WRITE_BUFFER) return undefined
+    if (this.buffer === null || this.buffer.length < bytes) this.buffer = Buffer.allocUnsafe(Math.max(bytes, 64 * 1024))
+    return this.buffer
+  }
+}
 
 export interface AppendRequest {
   type: 'append'
@@ -64,6 +84,7 @@ export class CommitQueue {
   private enqueued = 0
   private settledUpTo = 0
   private barriers: Array<{ seq: number; resolve: () => void }> = []
+  private readonly writeBuffer = new WriteBuffer()
 
   constructor(private readonly stream: Stream) {}
 
@@ -112,7 +133,7 @@ export class CommitQueue {
       while (this.pending.length > 0) {
         const group = this.take()
         try {
-          const retry = await commitGroup(this.stream, group)
+          const retry = await commitGroup(this.stream, group, this.writeBuffer)
           if (retry.length > 0) this.pending.unshift(...retry)
         } catch (err) {
           for (const r of group) r.reject(err) // never expected: commitGroup settles its own
@@ -168,7 +189,7 @@ function failWrite(outcomes: Outcome[], e: unknown): Request[] {
 }
 
 /** Commits a group; returns the calls to plan again (in order, before anything queued since). */
-async function commitGroup(stream: Stream, group: Request[]): Promise<Request[]> {
+async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteBuffer): Promise<Request[]> {
   if (stream.corrupt !== null) {
     const c = stream.corrupt
     // SPEC §3: appends to a damaged stream fail with ERR_CORRUPT, whatever the damage was (a bad
@@ -202,16 +223,28 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<Request[]>
   let lastCheckpoint: number | null = null
   let planned = 0
   const parts: Buffer[] = []
-  const positions: number[] = []
+  // Record positions per encodeBatch call, each from its start `at` within the write.
+  const positionParts: Array<{ positions: Float64Array; at: number }> = []
   // Chain hashes per encoded part (N × 32 bytes each), found by record number: no per-record views.
   const hashParts: Buffer[] = []
   const hashPartStarts: number[] = []
   let encoded = 0
   let total = 0
-  let run: { first: number; prev: Buffer; payloads: Buffer[]; lengths: number[]; timestamps: number[] } | null = null
+  // The appends of the current encodeBatch call, each with its timestamp; records = their count.
+  let run: { first: number; prev: Buffer; reqs: AppendRequest[]; timestamps: number[]; records: number } | null = null
+
+  // Every record of the group fits here (checkpoints due included), so the parts land end to end.
+  let records = 0
+  let bound = 0
+  for (const r of group) if (r.type === 'append') (records += r.lengths.length), (bound += r.payloads.length + r.lengths.length * RECORD_OVERHEAD)
+  const checkpointsBound = group.length + (every === false ? 0 : Math.ceil(records / every) + 1)
+  const buffer = writeBuffer.get(bound + checkpointsBound * CHECKPOINT_RECORD_BYTES)
+  const into = () => buffer?.subarray(total)
+  let contiguous = buffer !== undefined
 
   const push = (r: EncodeBatchResult) => {
-    for (let k = 0; k < r.positions.length; k++) positions.push(total + r.positions[k])
+    if (r.bytes.buffer !== buffer?.buffer || r.bytes.byteOffset !== buffer.byteOffset + total) contiguous = false
+    positionParts.push({ positions: r.positions, at: total })
     hashParts.push(r.hashes!)
     hashPartStarts.push(encoded)
     encoded += r.positions.length
@@ -221,17 +254,30 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<Request[]>
   }
   const flushRun = () => {
     if (run === null) return
+    const { reqs, records } = run
+    // Typed arrays filled per call, not per record (a batch of 1000 events is one call).
+    let payloads = reqs[0].payloads
+    let lengths = reqs[0].lengths
+    const timestamps = new Float64Array(records)
+    if (reqs.length === 1) timestamps.fill(run.timestamps[0])
+    else {
+      payloads = Buffer.concat(reqs.map((q) => q.payloads))
+      lengths = new Uint32Array(records)
+      for (let i = 0, at = 0; i < reqs.length; at += reqs[i].lengths.length, i++) {
+        lengths.set(reqs[i].lengths, at)
+        timestamps.fill(run.timestamps[i], at, at + reqs[i].lengths.length)
+      }
+    }
     const r = core.encodeBatch({
       hash, stream: stream.name, firstOffset: run.first, prevHash: run.prev, kind: KIND_DATA, codec: options.codec, level: options.level,
-      payloads: run.payloads.length === 1 ? run.payloads[0] : Buffer.concat(run.payloads), lengths: Uint32Array.from(run.lengths),
-      timestamps: Float64Array.from(run.timestamps), wantHashes: true,
+      payloads, lengths, timestamps, wantHashes: true, into: into(),
     })
     run = null
     push(r)
   }
   const addCheckpoint = () => {
     flushRun()
-    push(encodeCheckpoint(core, hash, stream.name, nextOffset, head, lastTs))
+    push(encodeCheckpoint(core, hash, stream.name, nextOffset, head, lastTs, into()))
     lastCheckpoint = nextOffset
     if (nextOffset === 0) lastTs = 0
     nextOffset++
@@ -279,12 +325,10 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<Request[]>
       }
       // The clock never goes backwards within a stream: clamp to the last timestamp.
       const ts = req.timestamp ?? Math.max(Date.now(), lastTs)
-      if (run === null) run = { first: nextOffset, prev: head, payloads: [], lengths: [], timestamps: [] }
-      run.payloads.push(req.payloads)
-      for (let k = 0; k < n; k++) {
-        run.lengths.push(req.lengths[k])
-        run.timestamps.push(ts)
-      }
+      if (run === null) run = { first: nextOffset, prev: head, reqs: [], timestamps: [], records: 0 }
+      run.reqs.push(req)
+      run.timestamps.push(ts)
+      run.records += n
       const first = nextOffset
       nextOffset += n
       planned += n
@@ -304,7 +348,7 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<Request[]>
 
   const accepted = outcomes.filter((o) => o.error === null && 'endRecord' in o && o.endRecord >= 0)
   if (total > 0) {
-    const bytes = parts.length === 1 ? parts[0] : Buffer.concat(parts, total)
+    const bytes = parts.length === 1 ? parts[0] : contiguous ? buffer!.subarray(0, total) : Buffer.concat(parts, total)
     const sync = accepted.some((o) => o.req.sync)
     let seg
     try {
@@ -324,7 +368,7 @@ async function commitGroup(stream: Stream, group: Request[]): Promise<Request[]>
       })
       return failWrite(outcomes, e)
     }
-    stream.commitWrite(seg, positions, total, sync)
+    stream.commitWrite(seg, positionParts, total, sync)
     seg.nextOffset = nextOffset
     stream.nextOffset = nextOffset
     stream.headHash = head

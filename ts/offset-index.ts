@@ -41,6 +41,19 @@ export class PositionList {
     this.data[this.length++] = position
   }
 
+  /** Appends every entry of `positions` plus `base` (one encodeBatch call's records). */
+  pushShifted(positions: Float64Array, base: number): void {
+    const need = this.length + positions.length
+    if (need > this.data.length) {
+      const bigger = new Float64Array(Math.max(need, this.data.length * 2))
+      bigger.set(this.data.subarray(0, this.length))
+      this.data = bigger
+    }
+    const d = this.data
+    for (let k = 0, at = this.length; k < positions.length; k++, at++) d[at] = base + positions[k]
+    this.length = need
+  }
+
   at(i: number): number {
     return this.data[i]
   }

@@ -334,28 +334,39 @@ function bool(value: unknown, name: string): boolean {
   return value
 }
 
-/** The events of an append as one buffer plus lengths; strings are UTF-8. Copies the input. */
+/**
+ * The events of an append as one buffer plus lengths; strings are UTF-8. Copies the input (the
+ * caller may reuse its buffers once append returns). Two passes, no per-event objects: lengths
+ * are measured and checked first, then every event is copied into one allocation.
+ */
 export function collectEvents(events: unknown, maxRecordBytes: number): { payloads: Buffer; lengths: Uint32Array } {
   const list = Array.isArray(events) ? events : [events]
-  if (list.length === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'events: expected at least one event, got an empty array')
-  const bufs: Buffer[] = new Array(list.length)
-  const lengths = new Uint32Array(list.length)
+  const n = list.length
+  if (n === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'events: expected at least one event, got an empty array')
+  const lengths = new Uint32Array(n)
   let total = 0
-  for (let i = 0; i < list.length; i++) {
+  for (let i = 0; i < n; i++) {
     const e: unknown = list[i]
-    let b: Buffer
-    if (typeof e === 'string') b = Buffer.from(e, 'utf8')
-    else if (e instanceof Uint8Array) b = Buffer.from(e.buffer, e.byteOffset, e.byteLength)
+    let length: number
+    if (e instanceof Uint8Array) length = e.byteLength
+    else if (typeof e === 'string') length = Buffer.byteLength(e, 'utf8')
     else throw new ChainlogError('ERR_INVALID_ARGUMENT', `events[${i}]: expected a Uint8Array or a string, got ${describe(e)}`)
-    if (b.length > maxRecordBytes) {
-      throw new ChainlogError('ERR_RECORD_TOO_LARGE', `events[${i}]: ${b.length} bytes, expected at most maxRecordBytes = ${maxRecordBytes}`)
+    if (length > maxRecordBytes) {
+      throw new ChainlogError('ERR_RECORD_TOO_LARGE', `events[${i}]: ${length} bytes, expected at most maxRecordBytes = ${maxRecordBytes}`)
     }
-    total += b.length
+    total += length
     if (total > MAX_APPEND_BYTES) {
       throw new ChainlogError('ERR_INVALID_ARGUMENT', `events: more than ${MAX_APPEND_BYTES} payload bytes in one append (at event ${i}); split the batch`)
     }
-    bufs[i] = b
-    lengths[i] = b.length
+    lengths[i] = length
   }
-  return { payloads: Buffer.concat(bufs, total), lengths }
+  const payloads = Buffer.allocUnsafe(total)
+  let at = 0
+  for (let i = 0; i < n; i++) {
+    const e = list[i] as Uint8Array | string
+    if (typeof e === 'string') payloads.write(e, at, 'utf8')
+    else payloads.set(e, at)
+    at += lengths[i]
+  }
+  return { payloads, lengths }
 }

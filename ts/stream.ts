@@ -589,9 +589,9 @@ export class Stream implements CheckpointSource {
   }
 
   /** Records a successful write of `bytes` at the end of the active segment. */
-  commitWrite(seg: Segment, positions: ArrayLike<number>, bytes: number, synced: boolean): void {
-    const base = seg.size
-    for (let k = 0; k < positions.length; k++) seg.index!.push(base + positions[k])
+  /** A write landed: `parts` are the encodeBatch positions of its calls, each from `at` in the write. */
+  commitWrite(seg: Segment, parts: ReadonlyArray<{ positions: Float64Array; at: number }>, bytes: number, synced: boolean): void {
+    for (const p of parts) seg.index!.pushShifted(p.positions, seg.size + p.at)
     seg.size += bytes
     this.bytesSinceIndexPersist += bytes
     if (!synced) {

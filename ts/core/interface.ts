@@ -14,7 +14,7 @@
  * Bump CORE_ABI whenever this contract changes: the native loader refuses a binary whose
  * `abiVersion()` differs, so a stale build is never misused.
  */
-export const CORE_ABI = 2
+export const CORE_ABI = 3
 
 /** The chain hash of a store, fixed when it is created (chainlog.json). */
 export type HashAlgorithm = 'blake3' | 'sha256'
@@ -58,6 +58,12 @@ export interface EncodeBatchInput {
   timestamps: Float64Array
   /** Also return every record's hash, not only the last. */
   wantHashes?: boolean
+  /**
+   * Where to write the records when it is at least payloads.length + 66 × N bytes long: `bytes`
+   * is then a view of its start, and no buffer is allocated (an engine reuses one write buffer
+   * batch after batch). Shorter: ignored. Must not overlap `payloads` or `prevHash`.
+   */
+  into?: Uint8Array
 }
 
 export interface EncodeBatchResult {
@@ -235,4 +241,10 @@ export interface ChainlogCore {
   compress(codec: number, level: number, data: Uint8Array): Buffer
   /** Inverse of compress for FORM_NONE/LZ4/ZSTD; output over maxBytes is ERR_CORRUPT, never an allocation. */
   decompress(form: number, stored: Uint8Array, maxBytes: number): Buffer
+}
+
+/** Whether two views share any byte: both cores refuse an encodeBatch `into` that overlaps an input. */
+export function sharesMemory(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.buffer !== b.buffer) return false
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength
 }

@@ -29,6 +29,7 @@ import {
   type ScanInput,
   type ScanResult,
   type ScanStop,
+  sharesMemory,
 } from './interface.ts'
 
 /** The raw binding (crates/chainlog-node/src/lib.rs). Nullable results come back as undefined. */
@@ -42,7 +43,7 @@ interface RawScanResult extends Omit<ScanResult, 'nextOffset' | 'lastTimestamp' 
 
 interface RawBinding {
   abiVersion(): number
-  encodeBatch(input: EncodeBatchInput): Omit<EncodeBatchResult, 'hashes'> & { hashes?: Buffer }
+  encodeBatch(input: EncodeBatchInput): Omit<EncodeBatchResult, 'hashes' | 'bytes'> & { hashes?: Buffer; bytes?: Buffer; bytesLength: number }
   scanSegment(input: ScanInput): RawScanResult
   scanSegmentAsync(input: ScanInput): Promise<RawScanResult>
   findValidRecord(input: FindValidRecordInput): { state: string; position: number; needBytes: number }
@@ -319,8 +320,15 @@ function wrap(native: RawBinding): ChainlogCore {
       if (!(input.lengths instanceof Uint32Array)) throw invalid('lengths must be a Uint32Array')
       if (!(input.timestamps instanceof Float64Array)) throw invalid('timestamps must be a Float64Array')
       if (input.wantHashes !== undefined) boolean(input.wantHashes, 'wantHashes')
+      const into = input.into
+      if (into !== undefined) {
+        bytes(into, 'into')
+        if (sharesMemory(into, input.payloads) || sharesMemory(into, input.prevHash)) throw invalid('into must not overlap payloads or prevHash')
+      }
       const r = call(() => native.encodeBatch(input))
-      return { bytes: r.bytes, positions: r.positions, lastHash: r.lastHash, hashes: r.hashes ?? null }
+      // No `bytes` back: the records were written into `into`.
+      const out = r.bytes ?? Buffer.from(into!.buffer, into!.byteOffset, r.bytesLength)
+      return { bytes: out, positions: r.positions, lastHash: r.lastHash, hashes: r.hashes ?? null }
     },
 
     scanSegment(input: ScanInput): ScanResult {

@@ -22,6 +22,11 @@ pub struct EncodeInput<'a> {
     pub want_hashes: bool,
 }
 
+/// The most bytes `n` records holding `payload_bytes` bytes can take once framed.
+pub fn encoded_bound(payload_bytes: usize, n: usize) -> usize {
+    payload_bytes + n * RECORD_OVERHEAD
+}
+
 #[derive(Debug)]
 pub struct EncodeOutput {
     pub bytes: Vec<u8>,
@@ -202,12 +207,19 @@ fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Res
 }
 
 pub fn encode_batch(input: &EncodeInput<'_>) -> Result<EncodeOutput> {
+    encode_batch_reusing(input, Vec::new())
+}
+
+/// encode_batch into `bytes` (cleared first): a caller that encodes batch after batch passes the
+/// previous output back, so its capacity is reused instead of fresh pages faulted in each time.
+pub fn encode_batch_reusing(input: &EncodeInput<'_>, mut bytes: Vec<u8>) -> Result<EncodeOutput> {
     let level = check(input)?;
     let hasher = ChainHasher::new(input.hash, input.stream)?;
     let n = input.lengths.len();
     let parts = prepare_all(input, &hasher, level)?;
     // Never larger: a compressed form is kept only when strictly smaller than the payload.
-    let mut bytes = Vec::with_capacity(input.payloads.len() + n * RECORD_OVERHEAD);
+    bytes.clear();
+    bytes.reserve(encoded_bound(input.payloads.len(), n));
     let mut positions = Vec::with_capacity(n);
     let mut hashes = if input.want_hashes {
         Some(Vec::with_capacity(n * HASH_BYTES))

@@ -21,7 +21,7 @@ pub mod scan;
 
 pub use codec::{compress, decompress};
 pub use decode::{decode_records, DecodeInput, DecodeOutput};
-pub use encode::{encode_batch, EncodeInput, EncodeOutput};
+pub use encode::{encode_batch, encode_batch_reusing, encoded_bound, EncodeInput, EncodeOutput};
 pub use error::{Error, Result};
 pub use hash::{commitment, ChainHasher, Hash, HashAlgorithm, RecordFields};
 pub use scan::{
@@ -29,4 +29,4 @@ pub use scan::{
 };
 
 /// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
-pub const CORE_ABI: u32 = 2;
+pub const CORE_ABI: u32 = 3;

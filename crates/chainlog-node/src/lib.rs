@@ -71,17 +71,30 @@ pub struct EncodeBatchInput {
     pub lengths: Uint32Array,
     pub timestamps: Float64Array,
     pub want_hashes: Option<bool>,
+    /// Written into when at least encoded_bound bytes long (ts/core/interface.ts: `into`).
+    pub into: Option<Uint8Array>,
 }
 
 #[napi(object, object_from_js = false)]
 pub struct EncodeBatchResult {
-    pub bytes: Buffer,
+    /// A new buffer, or None when the records went into `into` (their length is bytes_length).
+    pub bytes: Option<Buffer>,
+    pub bytes_length: f64,
     pub positions: Float64Array,
     pub last_hash: Buffer,
     pub hashes: Option<Buffer>,
 }
 
-fn encode_batch_inner(input: &EncodeBatchInput) -> CoreResult<EncodeBatchResult> {
+thread_local! {
+    /// Encoded bytes bound for a caller's `into`: reused call after call, so a steady stream of
+    /// batches does not fault fresh pages in for every one (measured: the kernel zeroing them
+    /// cost more than the copy into `into`).
+    static ENCODE_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+/// A larger scratch is dropped after use rather than pinned.
+const MAX_KEPT_SCRATCH: usize = 16 << 20;
+
+fn encode_batch_inner(input: &mut EncodeBatchInput) -> CoreResult<EncodeBatchResult> {
     let hash = HashAlgorithm::parse(&input.hash)?;
     let first_offset = safe_integer(input.first_offset, "firstOffset")?;
     let prev_hash = hash_arg(&input.prev_hash, "prevHash")?;
@@ -94,7 +107,14 @@ fn encode_batch_inner(input: &EncodeBatchInput) -> CoreResult<EncodeBatchResult>
         0
     };
     let timestamps = safe_integers(&input.timestamps, "timestamp")?;
-    let out = core::encode_batch(&core::EncodeInput {
+    let bound = core::encoded_bound(input.payloads.len(), input.lengths.len());
+    let into_fits = input.into.as_ref().is_some_and(|b| b.len() >= bound);
+    let scratch = if into_fits {
+        ENCODE_SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
+    } else {
+        Vec::new()
+    };
+    let out = core::encode_batch_reusing(&core::EncodeInput {
         hash,
         stream: input.stream.as_bytes(),
         first_offset,
@@ -106,9 +126,24 @@ fn encode_batch_inner(input: &EncodeBatchInput) -> CoreResult<EncodeBatchResult>
         lengths: &input.lengths,
         timestamps: &timestamps,
         want_hashes: input.want_hashes.unwrap_or(false),
-    })?;
+    }, scratch)?;
+    let bytes_length = out.bytes.len() as f64;
+    let bytes = match input.into.as_mut() {
+        Some(into) if into_fits => {
+            // Safety: the JS side (ts/core/native.ts) refuses an `into` that overlaps the other
+            // inputs, and nothing else runs on this thread while we hold the slice.
+            let target: &mut [u8] = unsafe { Uint8Array::as_mut(into) };
+            target[..out.bytes.len()].copy_from_slice(&out.bytes);
+            if out.bytes.capacity() <= MAX_KEPT_SCRATCH {
+                ENCODE_SCRATCH.with(|s| *s.borrow_mut() = out.bytes);
+            }
+            None
+        }
+        _ => Some(out.bytes.into()),
+    };
     Ok(EncodeBatchResult {
-        bytes: out.bytes.into(),
+        bytes,
+        bytes_length,
         positions: f64s(out.positions),
         last_hash: out.last_hash.to_vec().into(),
         hashes: out.hashes.map(Buffer::from),
@@ -116,8 +151,8 @@ fn encode_batch_inner(input: &EncodeBatchInput) -> CoreResult<EncodeBatchResult>
 }
 
 #[napi]
-pub fn encode_batch(input: EncodeBatchInput) -> Result<EncodeBatchResult> {
-    encode_batch_inner(&input).map_err(to_js_error)
+pub fn encode_batch(mut input: EncodeBatchInput) -> Result<EncodeBatchResult> {
+    encode_batch_inner(&mut input).map_err(to_js_error)
 }
 
 // ---- scanSegment ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  */
 import { crc32 } from 'node:zlib'
 import type { EncodeBatchInput, EncodeBatchResult } from '../interface.ts'
-import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT } from '../interface.ts'
+import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT, sharesMemory } from '../interface.ts'
 import { HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 import {
   checkBytes, checkHash32, checkHashName, checkSafeIndex, checkStream, checkStreamName, checkZstdLevel, invalid, isAllZero, isSafeIndex,
@@ -59,7 +59,9 @@ function validate(input: EncodeBatchInput) {
   const level = codec === CODEC_ZSTD ? checkZstdLevel(input.level) : 0
   const wantHashes = input.wantHashes ?? false
   if (typeof wantHashes !== 'boolean') throw invalid('wantHashes must be a boolean')
-  return { algorithm, stream, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes }
+  const into = input.into === undefined ? undefined : checkBytes(input.into, 'into')
+  if (into !== undefined && (sharesMemory(into, payloads) || sharesMemory(into, prevHash))) throw invalid('into must not overlap payloads or prevHash')
+  return { algorithm, stream, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes, into }
 }
 
 export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBatchResult {
@@ -69,7 +71,8 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
   const codec = kind === KIND_CHECKPOINT ? CODEC_NONE : v.codec
   const hasher = chainHasherFor(digests, v.algorithm, v.stream, checkStream)
   // Compressed forms are kept only when strictly smaller, so this bounds the output.
-  const out = Buffer.allocUnsafe(RECORD_OVERHEAD * n + v.sum)
+  const bound = RECORD_OVERHEAD * n + v.sum
+  const out = v.into !== undefined && v.into.length >= bound ? Buffer.from(v.into.buffer, v.into.byteOffset, v.into.byteLength) : Buffer.allocUnsafe(bound)
   const positions = new Float64Array(n)
   const hashes = v.wantHashes ? Buffer.allocUnsafe(n * HASH_BYTES) : null
   const cur = Buffer.alloc(HASH_BYTES)
