@@ -3,7 +3,9 @@ import { promises as fsp } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { BACKENDS } from './helpers/cores.ts'
 import { codeOf, openLog, segmentSize, tempDir, texts } from './helpers/log-dir.ts'
+import { errno, interceptSegmentWrites } from './helpers/segment-writes.ts'
 import { ChainlogError } from '../ts/index.ts'
+import { SYNC_WRITE_MAX_BYTES } from '../ts/segment.ts'
 
 /** FileHandle.prototype, to count and fail writes and fsyncs (tests here run serially). */
 async function fileHandleProto(dir: string): Promise<FileHandle> {
@@ -12,17 +14,13 @@ async function fileHandleProto(dir: string): Promise<FileHandle> {
   return Object.getPrototypeOf(h) as FileHandle
 }
 
-type Patch = { write?: FileHandle['write']; datasync?: FileHandle['datasync'] }
+type Patch = { datasync?: FileHandle['datasync'] }
 
-/** Replaces FileHandle methods for the duration of the test. */
+/** Replaces FileHandle methods for the duration of the test (writes: helpers/segment-writes.ts). */
 function patch(t: { teardown(fn: () => void): void }, proto: FileHandle, methods: Patch): void {
-  const saved = { write: proto.write, datasync: proto.datasync }
+  const saved = { datasync: proto.datasync }
   Object.assign(proto, methods)
   t.teardown(() => Object.assign(proto, saved))
-}
-
-function errno(code: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${code}: injected`), { code })
 }
 
 for (const backend of BACKENDS) {
@@ -44,17 +42,14 @@ for (const backend of BACKENDS) {
     const proto = await fileHandleProto(dir)
     const log = await openLog(t, backend, dir)
     await log.append('s', 'warm-up') // creates the stream
-    let writes = 0
     let syncs = 0
-    const { write, datasync } = proto
-    patch(t, proto, {
-      write: function (this: FileHandle, ...args: Parameters<FileHandle['write']>) { writes++; return (write as (...a: unknown[]) => unknown).apply(this, args) } as FileHandle['write'],
-      datasync: function (this: FileHandle) { syncs++; return datasync.call(this) },
-    })
+    const { datasync } = proto
+    const writes = await interceptSegmentWrites(t, dir)
+    patch(t, proto, { datasync: function (this: FileHandle) { syncs++; return datasync.call(this) } })
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append('s', `e${i}`)))
     t.is(results[199].lastOffset, 200)
     t.true(syncs <= 10, `200 appends took ${syncs} fsyncs`)
-    t.true(writes <= 10, `200 appends took ${writes} writes`)
+    t.true(writes.count >= 1 && writes.count <= 10, `200 appends took ${writes.count} writes`)
   })
 
   test.serial(`${backend}: sync 'never' does not fsync; sync 'always' does; flush() makes 'never' writes durable`, async (t) => {
@@ -76,24 +71,11 @@ for (const backend of BACKENDS) {
 
   test.serial(`${backend}: a write failing with ENOSPC is ERR_IO with errno and cause, nothing lands, and the stream stays usable`, async (t) => {
     const dir = tempDir(t)
-    const proto = await fileHandleProto(dir)
     const log = await openLog(t, backend, dir, { checkpointEvery: false })
     await log.append('s', ['a', 'b'])
     const good = segmentSize(dir, 's')
-    const { write } = proto
-    let fail = true
-    patch(t, proto, {
-      write: async function (this: FileHandle, ...args: Parameters<FileHandle['write']>) {
-        if (fail) {
-          fail = false
-          // Half of the bytes reach the file, then the disk is full.
-          const [buf, offset, length, position] = args as unknown as [Buffer, number, number, number]
-          await (write as (...a: unknown[]) => Promise<unknown>).call(this, buf, offset, Math.floor(length / 2), position)
-          throw errno('ENOSPC')
-        }
-        return (write as (...a: unknown[]) => unknown).apply(this, args)
-      } as FileHandle['write'],
-    })
+    // Half of the bytes reach the file, then the disk is full.
+    ;(await interceptSegmentWrites(t, dir)).failNext('ENOSPC', { half: true })
     const calls = [log.append('s', 'c'), log.append('s', ['d', 'e'])] // one group: both fail together
     for (const r of await Promise.allSettled(calls)) {
       t.is(r.status, 'rejected')
@@ -111,6 +93,22 @@ for (const backend of BACKENDS) {
     const again = await openLog(t, backend, dir)
     t.deepEqual(again.recovered, [])
     t.true((await again.verify()).ok)
+  })
+
+  test.serial(`${backend}: a large write (through the thread pool, not writeSync) failing half-way is rolled back too`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { checkpointEvery: false })
+    await log.append('s', 'a')
+    const good = segmentSize(dir, 's')
+    const big = [Buffer.alloc(200_000, 1), Buffer.alloc(200_000, 2)] // over SYNC_WRITE_MAX_BYTES together
+    t.true(big[0].length + big[1].length > SYNC_WRITE_MAX_BYTES)
+    ;(await interceptSegmentWrites(t, dir)).failNext('ENOSPC', { half: true })
+    const err = await t.throwsAsync(log.append('s', big))
+    t.is(codeOf(err), 'ERR_IO')
+    t.is(segmentSize(dir, 's'), good)
+    await log.append('s', big)
+    const got = await log.read('s', { verify: 'genesis' })
+    t.deepEqual(got.map((r) => r.payload.length), [1, 200_000, 200_000])
   })
 
   test.serial(`${backend}: an fsync failing with EIO is ERR_IO, the write is cut back, and later appends work`, async (t) => {
@@ -144,16 +142,14 @@ for (const backend of BACKENDS) {
     const proto = await fileHandleProto(dir)
     const log = await openLog(t, backend, dir, { checkpointEvery: false })
     await log.append('s', 'base')
-    let writes = 0
-    const { write } = proto
-    patch(t, proto, { write: function (this: FileHandle, ...args: Parameters<FileHandle['write']>) { writes++; return (write as (...a: unknown[]) => unknown).apply(this, args) } as FileHandle['write'] })
+    const writes = await interceptSegmentWrites(t, dir)
     const results = await Promise.allSettled([
       log.append('s', 'x', { expectedOffset: 1 }),
       log.append('s', 'lost', { expectedOffset: 1 }),
       log.append('s', 'y', { expectedOffset: 2 }),
     ])
     t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'])
-    t.is(writes, 1)
+    t.is(writes.count, 1)
     t.deepEqual(texts(await log.read('s')), ['base', 'x', 'y'])
   })
 
