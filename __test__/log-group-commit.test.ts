@@ -100,7 +100,7 @@ for (const backend of BACKENDS) {
     const log = await openLog(t, backend, dir, { checkpointEvery: false })
     await log.append('s', 'a')
     const good = segmentSize(dir, 's')
-    const big = [Buffer.alloc(200_000, 1), Buffer.alloc(200_000, 2)] // over SYNC_WRITE_MAX_BYTES together
+    const big = [Buffer.alloc(600_000, 1), Buffer.alloc(600_000, 2)] // over SYNC_WRITE_MAX_BYTES together
     t.true(big[0].length + big[1].length > SYNC_WRITE_MAX_BYTES)
     ;(await interceptSegmentWrites(t, dir)).failNext('ENOSPC', { half: true })
     const err = await t.throwsAsync(log.append('s', big))
@@ -108,7 +108,7 @@ for (const backend of BACKENDS) {
     t.is(segmentSize(dir, 's'), good)
     await log.append('s', big)
     const got = await log.read('s', { verify: 'genesis' })
-    t.deepEqual(got.map((r) => r.payload.length), [1, 200_000, 200_000])
+    t.deepEqual(got.map((r) => r.payload.length), [1, 600_000, 600_000])
   })
 
   test.serial(`${backend}: an fsync failing with EIO is ERR_IO, the write is cut back, and later appends work`, async (t) => {
