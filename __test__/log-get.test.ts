@@ -42,4 +42,24 @@ for (const backend of BACKENDS) {
     t.is(await log.get('s', 2).then(() => 'resolved', codeOf), 'ERR_CHAIN_BROKEN')
     t.is((await log.get('s', 1))!.payload.toString(), 'event-1')
   })
+
+  test(`${backend}: once every interval of a multi-segment stream is cached, a record of a sealed segment rewritten with a correct CRC is caught by its next get`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { checkpointEvery: 5, maxSegmentBytes: 900 })
+    for (let i = 0; i < 40; i += 5) await log.append('s', events(i, i + 5))
+    const { nextOffset, segments } = await log.head('s')
+    t.true(segments > 1)
+    // Twice: the first round verifies and caches every interval, the second is served from the cache.
+    for (const _round of [0, 1]) for (let offset = 0; offset < nextOffset; offset++) await log.get('s', offset)
+    const seg = readSegment(dir, 's', 0)
+    const at = 2 * 73 // event-2: offsets 0..4 are 73-byte data records
+    t.is(seg.toString('latin1', at + 58, at + 65), 'event-2')
+    seg.write('EVENT', at + 58)
+    seg.writeUInt32LE(crc32(seg.subarray(at, at + 58 + 7)), at + 58 + 7)
+    writeSegment(dir, 's', 0, seg)
+    t.is(await log.get('s', 2).then(() => 'resolved', codeOf), 'ERR_CHAIN_BROKEN')
+    t.is(await log.get('s', 2).then(() => 'resolved', codeOf), 'ERR_CHAIN_BROKEN', 'still caught after the cache was dropped')
+    t.is((await log.get('s', 1))!.payload.toString(), 'event-1')
+    t.is((await log.get('s', 30))!.payload.toString(), 'event-25') // checkpoints at 5, 11, 17, 23, 29 take offsets
+  })
 }

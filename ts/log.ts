@@ -14,7 +14,7 @@ import {
   resolveVerifyOptions, type AppendOptions, type AppendResult, type CheckpointResult, type GetOptions, type HeadInfo, type IterateOptions,
   type LogOptions, type LogRecord, type ReadOptions, type RecoveryEvent, type ResolvedOptions, type VerifyOptions, type VerifyReport,
 } from './options.ts'
-import { damageError, FALLBACK, getVerified, offsetAtTime, RecordCursor } from './record-reader.ts'
+import { damageError, FALLBACK, getVerified, getVerifiedCached, MISS, offsetAtTime, RecordCursor } from './record-reader.ts'
 import { discoverStreams, openStore } from './store.ts'
 import { streamName } from './stream-name.ts'
 import { Stream, ZERO_HASH, type StoreContext } from './stream.ts'
@@ -218,7 +218,9 @@ export class Log {
       return undefined
     }
     if (o.verify === 'checkpoint') {
-      const r = await getVerified(s, offset)
+      // The common case of random gets (interval verified, index and handle open) without an await.
+      const cached = getVerifiedCached(s, offset)
+      const r = cached !== MISS ? cached : await getVerified(s, offset)
       if (r !== FALLBACK) return r
     }
     const cursor = new RecordCursor(s, offset, o.verify)

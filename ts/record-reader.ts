@@ -310,16 +310,56 @@ export async function getVerified(s: Stream, offset: number): Promise<LogRecord 
     v = await fillInterval(s, anchor, v, offset)
     if (v === null) return FALLBACK
   }
-  const interval = v
   const seg = s.segmentFor(offset)
   const index = await s.indexOf(seg)
   const i = offset - seg.firstOffset
   if (i >= index.length) return FALLBACK
   const pos = index.at(i)
   const endPos = i + 1 < index.length ? index.at(i + 1) : seg.size
+  let data: Buffer
+  try {
+    data = s.readSegmentSync(seg, pos, endPos - pos) ?? (await s.readSegment(seg, pos, endPos - pos))
+  } catch (err) {
+    if (err instanceof ChainlogError && err.code === 'ERR_CORRUPT') return FALLBACK
+    throw err
+  }
+  return checkAgainstInterval(s, v, anchor, offset, seg, pos, data)
+}
+
+/**
+ * getVerified without a single await, when everything it needs is already in memory: the
+ * checkpoint at or before `offset` (learned by earlier searches), a verified interval holding it,
+ * the segment's index, and an open read handle. The record's bytes are still read from the file
+ * now (one synchronous pread of that record) and its hash recomputed and compared, exactly as in
+ * getVerified; only the promise hops around it are gone. MISS: take the async path.
+ *
+ * The synchronous pread blocks the event loop for one small read. That is what an embedded store
+ * is expected to do for a point lookup (a page-cache hit costs about a microsecond, less than the
+ * round trip through libuv's pool, 20-50 µs); a cold read from a slow disk blocks for that disk's
+ * latency, which a caller doing random gets on such a disk pays either way.
+ */
+export function getVerifiedCached(s: Stream, offset: number): LogRecord | undefined | typeof FALLBACK | typeof MISS {
+  const c = s.checkpointKnown(offset)
+  if (c === undefined) return MISS
+  const anchor = c ?? -1
+  const v = s.verified.get(anchor)
+  if (v === undefined || offset >= v.end) return MISS
+  const seg = s.segmentFor(offset)
+  const index = s.indexIfLoaded(seg)
+  if (index === null) return MISS
+  const i = offset - seg.firstOffset
+  if (i >= index.length) return FALLBACK
+  const pos = index.at(i)
+  const endPos = i + 1 < index.length ? index.at(i + 1) : seg.size
+  const data = s.readSegmentSync(seg, pos, endPos - pos)
+  if (data === null) return MISS
+  return checkAgainstInterval(s, v, anchor, offset, seg, pos, data)
+}
+
+/** Decodes the one record in `data` and checks its recomputed hash against the verified interval. */
+function checkAgainstInterval(s: Stream, interval: VerifiedInterval, anchor: number, offset: number, seg: Segment, pos: number, data: Buffer): LogRecord | undefined | typeof FALLBACK {
   let d: DecodeResult
   try {
-    const data = s.readSegmentSync(seg, pos, endPos - pos) ?? (await s.readSegment(seg, pos, endPos - pos))
     const prev = offset > interval.start ? interval.hashAt(offset - 1) : anchor < 0 ? ZERO_HASH : null
     d = s.core.decodeRecords({
       hash: s.hash, stream: s.name, data, basePosition: pos, positions: Float64Array.of(pos), expectPrevHash: prev,
@@ -349,6 +389,8 @@ export async function getVerified(s: Stream, offset: number): Promise<LogRecord 
 }
 
 export const FALLBACK: unique symbol = Symbol('fallback')
+/** getVerifiedCached: not everything is in memory; use getVerified. */
+export const MISS: unique symbol = Symbol('miss')
 
 /**
  * Verifies the interval anchored at `anchor` (−1: the stream start) far enough to hold `offset`:
@@ -395,6 +437,9 @@ async function fillInterval(s: Stream, anchor: number, known: VerifiedInterval |
     if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
   }
   if (v.count === 0) return null
+  // Every hash pushed lies before the next checkpoint: no checkpoint in (anchor, v.end − 1], so
+  // the later gets of this interval find their anchor without a search (getVerifiedCached).
+  s.learnCheckpoint(anchor, v.end - 1)
   s.verified.set(anchor, v)
   return offset < v.end ? v : null
 }

@@ -63,6 +63,8 @@ export class Stream implements CheckpointSource {
   /** A failed write could not be rolled back: appends fail with this until reopened. */
   broken: ChainlogError | null = null
   private readonly sealedIndexes = new Map<number, Promise<PositionList>>()
+  /** What each of those promises resolved to, once it has (see indexIfLoaded). */
+  private readonly loadedIndexes = new WeakMap<Promise<PositionList>, PositionList>()
   /** Index entries read from `.idx` files and not yet checked one by one against the data. */
   private readonly untrustedIndexes = new WeakSet<PositionList>()
   private waiters: Array<() => void> = []
@@ -327,10 +329,24 @@ export class Stream implements CheckpointSource {
       return cached
     }
     const p = this.loadSealedIndex(seg)
-    p.catch(() => this.sealedIndexes.delete(seg.num))
+    p.then((list) => this.loadedIndexes.set(p, list), () => this.sealedIndexes.delete(seg.num))
     this.sealedIndexes.set(seg.num, p)
     while (this.sealedIndexes.size > MAX_CACHED_INDEXES) this.sealedIndexes.delete(this.sealedIndexes.keys().next().value as number)
     return p
+  }
+
+  /**
+   * The same list when it is already in memory (the active segment's, or a sealed one loaded and
+   * still cached), without a promise; null: call indexOf. Lets a random get run synchronously.
+   */
+  indexIfLoaded(seg: Segment): PositionList | null {
+    if (seg.index !== null) return seg.index
+    const cached = this.sealedIndexes.get(seg.num)
+    const list = cached === undefined ? undefined : this.loadedIndexes.get(cached)
+    if (list === undefined) return null
+    this.sealedIndexes.delete(seg.num)
+    this.sealedIndexes.set(seg.num, cached!)
+    return list
   }
 
   private async loadSealedIndex(seg: Segment): Promise<PositionList> {
@@ -392,6 +408,7 @@ export class Stream implements CheckpointSource {
       return changed
     }
     const p = this.rebuildIndex(seg)
+    p.then((list) => this.loadedIndexes.set(p, list), () => {})
     this.sealedIndexes.set(seg.num, p)
     const rebuilt = await p
     for (let i = 0; i < Math.min(rebuilt.length, index.length); i++) if (index.at(i) !== rebuilt.at(i)) return true
@@ -443,8 +460,15 @@ export class Stream implements CheckpointSource {
     return buf
   }
 
-  /** The last checkpoint at or before `offset` (null: none), remembering what each search learns. */
-  async checkpointAtOrBefore(offset: number): Promise<number | null> {
+  /** The last checkpoint at or before `offset` (null: none) when earlier searches already know it; undefined: search. */
+  checkpointKnown(offset: number): number | null | undefined {
+    const i = this.cpFloor(offset)
+    if (i >= 0 && this.cpReach[i] >= offset) return this.cpAt[i] < 0 ? null : this.cpAt[i]
+    return undefined
+  }
+
+  /** Index of the last entry of cpAt at or before `offset` (−1: none). */
+  private cpFloor(offset: number): number {
     let i = -1
     for (let lo = 0, hi = this.cpAt.length - 1; lo <= hi; ) {
       const mid = (lo + hi) >> 1
@@ -453,6 +477,12 @@ export class Stream implements CheckpointSource {
         lo = mid + 1
       } else hi = mid - 1
     }
+    return i
+  }
+
+  /** The last checkpoint at or before `offset` (null: none), remembering what each search learns. */
+  async checkpointAtOrBefore(offset: number): Promise<number | null> {
+    const i = this.cpFloor(offset)
     if (i >= 0 && this.cpReach[i] >= offset) return this.cpAt[i] < 0 ? null : this.cpAt[i]
     const floor = i >= 0 ? this.cpReach[i] + 1 : 0
     const found = await findCheckpointAtOrBefore(this, offset, Infinity, floor)
@@ -569,7 +599,9 @@ export class Stream implements CheckpointSource {
     await this.persistIndex(old).catch(() => {}) // a cache: rebuilt from the segment if lost
     const index = old.index!
     old.index = null
-    this.sealedIndexes.set(old.num, Promise.resolve(index))
+    const sealed = Promise.resolve(index)
+    this.loadedIndexes.set(sealed, index)
+    this.sealedIndexes.set(old.num, sealed)
     await handle.close().catch(() => {})
     return seg
   }
