@@ -143,10 +143,16 @@ fn prepare(
     let compress = input.codec != CODEC_NONE && input.kind != KIND_CHECKPOINT;
     let mut scratch = Vec::new();
     let mut at = start;
-    for &len in lengths {
-        let payload = &input.payloads[at..at + len as usize];
-        at += len as usize;
-        p.commitments.push(hasher.commitment(payload));
+    let payloads: Vec<&[u8]> = lengths
+        .iter()
+        .map(|&len| {
+            let payload = &input.payloads[at..at + len as usize];
+            at += len as usize;
+            payload
+        })
+        .collect();
+    hasher.commitments(&payloads, &mut p.commitments);
+    for payload in payloads {
         let mut form = FORM_NONE;
         if compress {
             scratch.clear();

@@ -76,6 +76,14 @@ impl ChainHasher {
         commitment(self.alg, payload)
     }
 
+    /// The commitment of each payload, in order, appended to `out` (BLAKE3: several at a time).
+    pub fn commitments(&self, payloads: &[&[u8]], out: &mut Vec<Hash>) {
+        match self.alg {
+            HashAlgorithm::Blake3 => crate::lanes::blake3_commitments(payloads, out),
+            HashAlgorithm::Sha256 => out.extend(payloads.iter().map(|p| commitment(self.alg, p))),
+        }
+    }
+
     pub fn record_hash(&self, r: &RecordFields<'_>) -> Hash {
         let mut tail = [0u8; TAIL_BYTES];
         tail[0..32].copy_from_slice(r.prev_hash);

@@ -16,6 +16,7 @@ pub mod error;
 pub mod format;
 pub mod frame;
 pub mod hash;
+mod lanes;
 mod parallel;
 pub mod scan;
 

@@ -1,0 +1,132 @@
+//! BLAKE3 commitments of many payloads at once. `blake3::hash` runs one input through one
+//! compression at a time, so a 256 B payload costs four sequential compressions. Here payloads of
+//! one chunk (65..=1024 bytes) that have the same number of leading full blocks go through
+//! blake3's SIMD lanes together (`hash_many`: 8 inputs per step with AVX2, 4 with SSE4.1), and
+//! each is then finished with its own last block, exactly as the reference does it. The result is
+//! the same hash, bit for bit (tests compare with `blake3::hash` at every length).
+//!
+//! `blake3::platform` is blake3's hidden, unstable API: the workspace pins blake3 to one exact
+//! version for it, and a bump must pass this module's tests.
+use crate::hash::Hash;
+use blake3::platform::Platform;
+use blake3::IncrementCounter;
+
+const BLOCK: usize = 64;
+const CHUNK: usize = 1024;
+/// BLAKE3's IV (the key words of an unkeyed hash) and the block flags of the spec.
+const IV: [u32; 8] = [
+    0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
+];
+const CHUNK_START: u8 = 1 << 0;
+const CHUNK_END: u8 = 1 << 1;
+const ROOT: u8 = 1 << 3;
+/// Leading full blocks of a one-chunk input longer than one block: 1..=15.
+const MAX_LEAD: usize = CHUNK / BLOCK - 1;
+
+/// BLAKE3 of each payload, in order, appended to `out`.
+pub fn blake3_commitments(payloads: &[&[u8]], out: &mut Vec<Hash>) {
+    let start = out.len();
+    out.resize(start + payloads.len(), [0u8; 32]);
+    let out = &mut out[start..];
+    // Payload indexes by their count of leading full blocks (index 0 unused).
+    let mut by_lead: [Vec<usize>; MAX_LEAD + 1] = Default::default();
+    for (i, p) in payloads.iter().enumerate() {
+        if p.len() <= BLOCK || p.len() > CHUNK {
+            out[i] = *blake3::hash(p).as_bytes();
+        } else {
+            by_lead[(p.len() - 1) / BLOCK].push(i);
+        }
+    }
+    let platform = Platform::detect();
+    let mut cvs = Vec::new();
+    for (lead, members) in by_lead.iter().enumerate() {
+        if members.is_empty() {
+            continue;
+        }
+        cvs.clear();
+        cvs.resize(members.len() * 32, 0u8);
+        lead_blocks(platform, lead, members, payloads, &mut cvs);
+        for (k, &i) in members.iter().enumerate() {
+            let mut cv = [0u32; 8];
+            for (w, bytes) in cv.iter_mut().zip(cvs[k * 32..k * 32 + 32].chunks_exact(4)) {
+                *w = u32::from_le_bytes(bytes.try_into().unwrap());
+            }
+            // The last block (1..=64 bytes, zero-padded) ends the chunk, which is the root.
+            let tail = &payloads[i][lead * BLOCK..];
+            let mut block = [0u8; BLOCK];
+            block[..tail.len()].copy_from_slice(tail);
+            platform.compress_in_place(&mut cv, &block, tail.len() as u8, 0, CHUNK_END | ROOT);
+            for (bytes, w) in out[i].chunks_exact_mut(4).zip(cv) {
+                bytes.copy_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// Chaining values after the first `lead` blocks of each member payload, 32 bytes each, into `cvs`.
+fn lead_blocks(platform: Platform, lead: usize, members: &[usize], payloads: &[&[u8]], cvs: &mut [u8]) {
+    // hash_many takes inputs of a length fixed at compile time: one instance per block count.
+    macro_rules! many {
+        ($($n:literal),*) => {
+            match lead {
+                $($n => {
+                    let inputs: Vec<&[u8; $n * BLOCK]> = members
+                        .iter()
+                        .map(|&i| payloads[i][..$n * BLOCK].try_into().unwrap())
+                        .collect();
+                    // Chunk counter 0 for every input (each is its own one-chunk tree); no end flag:
+                    // the last block is compressed separately.
+                    platform.hash_many(&inputs, &IV, 0, IncrementCounter::No, 0, CHUNK_START, 0, cvs);
+                })*
+                _ => unreachable!("lead is 1..=15"),
+            }
+        };
+    }
+    many!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(len: usize, seed: u32) -> Vec<u8> {
+        let mut s = seed;
+        (0..len)
+            .map(|_| {
+                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+                (s >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_hash_as_blake3_at_every_length() {
+        // Every length up to past two chunks, in one call (mixed lead counts) and one at a time.
+        let data: Vec<Vec<u8>> = (0..2200).map(|len| bytes(len, len as u32)).collect();
+        let refs: Vec<&[u8]> = data.iter().map(|d| d.as_slice()).collect();
+        let mut out = Vec::new();
+        blake3_commitments(&refs, &mut out);
+        for (d, h) in data.iter().zip(&out) {
+            assert_eq!(h, blake3::hash(d).as_bytes(), "length {}", d.len());
+        }
+        for d in &data[..1100] {
+            let mut one = vec![[7u8; 32]];
+            blake3_commitments(&[d.as_slice()], &mut one);
+            assert_eq!(one[0], [7u8; 32], "appends, keeps what was there");
+            assert_eq!(&one[1], blake3::hash(d).as_bytes(), "length {}", d.len());
+        }
+    }
+
+    #[test]
+    fn many_payloads_of_one_length_across_the_lanes() {
+        for len in [65, 128, 200, 256, 257, 1000, 1024] {
+            let data: Vec<Vec<u8>> = (0..37).map(|k| bytes(len, 1000 + k)).collect();
+            let refs: Vec<&[u8]> = data.iter().map(|d| d.as_slice()).collect();
+            let mut out = Vec::new();
+            blake3_commitments(&refs, &mut out);
+            for (d, h) in data.iter().zip(&out) {
+                assert_eq!(h, blake3::hash(d).as_bytes(), "length {len}");
+            }
+        }
+    }
+}
