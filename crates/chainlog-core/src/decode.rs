@@ -7,8 +7,8 @@
 use crate::codec::decompress_into;
 use crate::error::{corrupt, invalid, Error, Result};
 use crate::format::*;
-use crate::frame::{check_frame, stored_payload, Frame};
-use crate::hash::{ChainHasher, Hash, RecordFields};
+use crate::frame::{check_frame, stored_payload, Frame, Header};
+use crate::hash::{ChainHasher, Hash, HashAlgorithm, RecordFields};
 use crate::parallel::threads_for;
 
 pub struct DecodeInput<'a> {
@@ -57,12 +57,21 @@ impl DecodeOutput {
     }
 }
 
-/// Steps 1-3 for record k, appended to `out` (payload_ends relative to `out.payloads`).
+/// A stored-as-is record whose hashes are left to `hash_deferred`: its index in the part's output
+/// and where its payload lies in `input.data`.
+struct Deferred {
+    j: usize,
+    payload: std::ops::Range<usize>,
+}
+
+/// Steps 1-3 for record k, appended to `out` (payload_ends relative to `out.payloads`). With
+/// `deferred`, a record stored as is gets a placeholder hash and is listed there instead.
 fn decode_one(
     input: &DecodeInput<'_>,
     k: usize,
     out: &mut DecodeOutput,
     scratch: &mut Vec<u8>,
+    deferred: Option<&mut Vec<Deferred>>,
 ) -> Result<()> {
     let pos = input.positions[k];
     let n = input.positions.len();
@@ -83,6 +92,29 @@ fn decode_one(
     };
     let stored = stored_payload(input.data, i, &h);
     let wanted = (k as u64) >= input.payloads_from;
+    if let (FORM_NONE, Some(list)) = (h.form, deferred) {
+        let max = input.max_payload_bytes;
+        if stored.len() as u64 > max {
+            // The same words as the undeferred path below (decompress_into when wanted).
+            let what = if wanted { "payload of " } else { "" };
+            let is = if wanted { "is " } else { "" };
+            return Err(corrupt(format!(
+                "record at position {pos} (offset {}): {what}{} bytes {is}over the cap of {max}",
+                h.offset,
+                stored.len()
+            )));
+        }
+        if wanted {
+            out.payloads.extend_from_slice(stored);
+        }
+        let start = stored.as_ptr() as usize - input.data.as_ptr() as usize;
+        list.push(Deferred {
+            j: out.offsets.len(),
+            payload: start..start + stored.len(),
+        });
+        push_record(out, &h, &[0u8; HASH_BYTES]);
+        return Ok(());
+    }
     let max = input.max_payload_bytes;
     let at = |what: String| {
         corrupt(format!(
@@ -141,14 +173,59 @@ fn decode_one(
         payload_length: length,
         commitment: &commitment,
     });
+    push_record(out, &h, &hash);
+    Ok(())
+}
+
+fn push_record(out: &mut DecodeOutput, h: &Header, hash: &Hash) {
     out.offsets.push(h.offset);
     out.timestamps.push(h.timestamp);
     out.kinds.push(h.kind);
     out.forms.push(h.form);
     out.prev_hashes.extend_from_slice(&h.prev_hash);
-    out.hashes.extend_from_slice(&hash);
+    out.hashes.extend_from_slice(hash);
     out.payload_ends.push(out.payloads.len() as u64);
-    Ok(())
+}
+
+/// The commitments and chain hashes of the deferred records, each batch hashed together (BLAKE3
+/// runs several messages through its SIMD lanes at once), written over their placeholders.
+fn hash_deferred(input: &DecodeInput<'_>, out: &mut DecodeOutput, deferred: &[Deferred]) {
+    if deferred.is_empty() {
+        return;
+    }
+    let payloads: Vec<&[u8]> = deferred.iter().map(|d| &input.data[d.payload.clone()]).collect();
+    let mut commitments = Vec::with_capacity(deferred.len());
+    input.hasher.commitments(&payloads, &mut commitments);
+    let mut messages = Vec::new();
+    let mut ends = Vec::with_capacity(deferred.len());
+    for (d, commitment) in deferred.iter().zip(&commitments) {
+        let prev_hash: &Hash = out.prev_hash(d.j).try_into().expect("32 bytes");
+        input.hasher.append_message(
+            &RecordFields {
+                prev_hash,
+                offset: out.offsets[d.j],
+                timestamp: out.timestamps[d.j],
+                kind: out.kinds[d.j],
+                payload_length: d.payload.len() as u64,
+                commitment,
+            },
+            &mut messages,
+        );
+        ends.push(messages.len());
+    }
+    let slices: Vec<&[u8]> = ends
+        .iter()
+        .scan(0, |start, &end| {
+            let m = &messages[*start..end];
+            *start = end;
+            Some(m)
+        })
+        .collect();
+    let mut hashes = Vec::with_capacity(deferred.len());
+    input.hasher.hash_messages(&slices, &mut hashes);
+    for (d, hash) in deferred.iter().zip(&hashes) {
+        out.hashes[d.j * HASH_BYTES..(d.j + 1) * HASH_BYTES].copy_from_slice(hash);
+    }
 }
 
 /// Records from..to decoded; stops at the first that fails (its index and error).
@@ -165,12 +242,17 @@ fn decode_part(input: &DecodeInput<'_>, first: usize, to: usize) -> Part {
         failure: None,
     };
     let mut scratch = Vec::new();
+    // BLAKE3 hashes of records stored as is are computed together after the loop.
+    let batch = input.hasher.algorithm() == HashAlgorithm::Blake3;
+    let mut deferred = Vec::new();
     for k in first..to {
-        if let Err(e) = decode_one(input, k, &mut part.out, &mut scratch) {
+        let list = if batch { Some(&mut deferred) } else { None };
+        if let Err(e) = decode_one(input, k, &mut part.out, &mut scratch, list) {
             part.failure = Some((k, e));
             break;
         }
     }
+    hash_deferred(input, &mut part.out, &deferred);
     part
 }
 

@@ -53,6 +53,17 @@ pub struct ChainHasher {
 /// prev_hash ‖ offset ‖ timestamp ‖ kind ‖ u64 len(payload) ‖ commitment
 const TAIL_BYTES: usize = HASH_BYTES + 8 + 8 + 1 + 8 + HASH_BYTES;
 
+fn tail(r: &RecordFields<'_>) -> [u8; TAIL_BYTES] {
+    let mut tail = [0u8; TAIL_BYTES];
+    tail[0..32].copy_from_slice(r.prev_hash);
+    tail[32..40].copy_from_slice(&r.offset.to_le_bytes());
+    tail[40..48].copy_from_slice(&r.timestamp.to_le_bytes());
+    tail[48] = r.kind;
+    tail[49..57].copy_from_slice(&r.payload_length.to_le_bytes());
+    tail[57..89].copy_from_slice(r.commitment);
+    tail
+}
+
 impl ChainHasher {
     pub fn new(alg: HashAlgorithm, stream: &[u8]) -> Result<Self> {
         if stream.len() > MAX_STREAM_BYTES {
@@ -84,14 +95,19 @@ impl ChainHasher {
         }
     }
 
+    /// The whole message a chain hash hashes, appended to `out`: hashing it gives `record_hash`.
+    pub fn append_message(&self, r: &RecordFields<'_>, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(&tail(r));
+    }
+
+    /// Hashes of whole messages (from `append_message`), appended to `out`; BLAKE3 several at a time.
+    pub fn hash_messages(&self, messages: &[&[u8]], out: &mut Vec<Hash>) {
+        self.commitments(messages, out)
+    }
+
     pub fn record_hash(&self, r: &RecordFields<'_>) -> Hash {
-        let mut tail = [0u8; TAIL_BYTES];
-        tail[0..32].copy_from_slice(r.prev_hash);
-        tail[32..40].copy_from_slice(&r.offset.to_le_bytes());
-        tail[40..48].copy_from_slice(&r.timestamp.to_le_bytes());
-        tail[48] = r.kind;
-        tail[49..57].copy_from_slice(&r.payload_length.to_le_bytes());
-        tail[57..89].copy_from_slice(r.commitment);
+        let tail = tail(r);
         match self.alg {
             HashAlgorithm::Blake3 => {
                 let mut h = blake3::Hasher::new();
