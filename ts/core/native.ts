@@ -50,6 +50,11 @@ interface RawBinding {
   /** Packed into one array (see unpackDecode): one napi allocation per call, not nine. */
   decodeRecords(input: DecodeInput): Float64Array
   decodeRecordsAsync(input: DecodeInput): Promise<Float64Array>
+  /** One record into `out` (see decodeOne below). */
+  decodeOneInto(
+    hash: string, stream: string, data: Uint8Array, basePosition: number, position: number, expectPrevHash: Uint8Array | undefined,
+    payloadsFrom: number, maxPayloadBytes: number, out: Uint8Array,
+  ): number
   commitment(hash: string, payload: Uint8Array): Buffer
   recordHash(hash: string, input: RecordHashInput): Buffer
   crc32(data: Uint8Array): number
@@ -281,6 +286,39 @@ function unpackDecode(f: Float64Array, n: number): DecodeResult {
   }
 }
 
+/** decodeOneInto's output: f64 offset, f64 timestamp, kind, form, 6 zero bytes, prev hash, hash, payload. */
+const ONE_HEAD_BYTES = 24 + 2 * HASH_BYTES
+/** Scratch kept for one-record decodes; a payload too big for it goes through decodeRecords. */
+const ONE_SCRATCH_BYTES = 64 * 1024
+
+/**
+ * decodeRecords of one record (a random get) through decodeOneInto: positional arguments and a
+ * reused scratch buffer instead of an input object and a new external ArrayBuffer, which cost
+ * several times the decode of one small record. The result is copied out of the scratch (small
+ * pooled Buffers), so it is the same DecodeResult decodeRecords returns. Null: use decodeRecords.
+ */
+function decodeOne(native: RawBinding, scratch: { out: Buffer; f64: Float64Array }, input: DecodeInput): DecodeResult | null {
+  const n = call(() =>
+    native.decodeOneInto(
+      input.hash, input.stream, input.data, input.basePosition, input.positions[0], input.expectPrevHash ?? undefined,
+      input.payloadsFrom, input.maxPayloadBytes, scratch.out,
+    ),
+  )
+  if (n < 0) return null // a payload bigger than the scratch
+  const out = scratch.out
+  return {
+    count: 1,
+    offsets: Float64Array.of(scratch.f64[0]),
+    timestamps: Float64Array.of(scratch.f64[1]),
+    kinds: Uint8Array.of(out[16]),
+    forms: Uint8Array.of(out[17]),
+    prevHashes: Buffer.from(out.subarray(24, 24 + HASH_BYTES)),
+    hashes: Buffer.from(out.subarray(24 + HASH_BYTES, ONE_HEAD_BYTES)),
+    payloads: Buffer.from(out.subarray(ONE_HEAD_BYTES, ONE_HEAD_BYTES + n)),
+    payloadEnds: Float64Array.of(n),
+  }
+}
+
 function scanResult(r: RawScanResult): ScanResult {
   return {
     count: r.count,
@@ -303,6 +341,8 @@ function scanResult(r: RawScanResult): ScanResult {
 }
 
 function wrap(native: RawBinding): ChainlogCore {
+  const ab = new ArrayBuffer(ONE_SCRATCH_BYTES)
+  const scratch = { out: Buffer.from(ab), f64: new Float64Array(ab, 0, 2) }
   const core = {
     name: 'native',
     abiVersion: () => native.abiVersion(),
@@ -352,6 +392,10 @@ function wrap(native: RawBinding): ChainlogCore {
 
     decodeRecords(input: DecodeInput): DecodeResult {
       checkDecode(input)
+      if (input.positions.length === 1) {
+        const one = decodeOne(native, scratch, input)
+        if (one !== null) return one
+      }
       return unpackDecode(call(() => native.decodeRecords(rawDecode(input))), input.positions.length)
     },
 
