@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { build } from 'esbuild'
 import { fmt, summarize, type Summary } from './stats.ts'
 import { WORKLOADS, type Workload } from './workloads.ts'
 import type { RunResult } from './worker.ts'
@@ -25,7 +26,17 @@ const quick = args.quick ?? false
 const runs = Number(args.runs ?? 5)
 const only = args.only?.split(',')
 const workloads = WORKLOADS.filter((w) => !only || only.includes(w.id) || only.includes(w.id.split('-')[0]))
-const WORKER = new URL('./worker.ts', import.meta.url).pathname
+
+// The worker and W6's appender are bundled once (esbuild, our modules only) and run by plain node:
+// starting each of the ~150 worker processes through tsx cost ~0.4 s more, most of --quick's time.
+// The bundle sits in bench/.build/, inside the package, so the native loader finds native/.
+const BUILD = new URL('./.build/', import.meta.url).pathname
+await build({
+  entryPoints: ['worker.ts', 'appender.ts'].map((f) => new URL(`./${f}`, import.meta.url).pathname),
+  outdir: BUILD, outExtension: { '.js': '.mjs' }, bundle: true, packages: 'external',
+  platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning',
+})
+const WORKER = join(BUILD, 'worker.mjs')
 
 interface Variant {
   workload: Workload
@@ -49,7 +60,7 @@ interface Row {
 }
 
 function worker(argv: string[]): RunResult {
-  const out = execFileSync(process.execPath, ['--import=tsx', WORKER, ...argv, ...(quick ? ['--quick'] : [])], {
+  const out = execFileSync(process.execPath, [WORKER, ...argv, ...(quick ? ['--quick'] : [])], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024,
   })
   return JSON.parse(out.trim().split('\n').pop()!)
@@ -79,6 +90,7 @@ for (const w of workloads) {
   const results = new Map<string, RunResult[]>(variants.map((v) => [v.label, []]))
   const errors = new Map<string, string>()
   process.stderr.write(`${w.id}: ${w.title} `)
+  const workloadStarted = Date.now()
   for (let run = 0; run < runs; run++) {
     // Rotate the order each run, so no subject always goes first on a cold cache.
     for (let k = 0; k < variants.length; k++) {
@@ -94,7 +106,7 @@ for (const w of workloads) {
       process.stderr.write('.')
     }
   }
-  process.stderr.write('\n')
+  process.stderr.write(` ${((Date.now() - workloadStarted) / 1000).toFixed(0)} s\n`)
   for (const v of variants) {
     const rs = results.get(v.label)!
     const pick = (f: (r: RunResult) => number | undefined) => rs.map(f).filter((x): x is number => x !== undefined)

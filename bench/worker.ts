@@ -3,6 +3,7 @@
  * (so peak RSS belongs to that run, and no run inherits another's heap), and prints one JSON line.
  *
  *   node --import=tsx bench/worker.ts --workload W1 --subject native [--codec zstd] [--quick]
+ *   (bench/run.ts runs it bundled, as bench/.build/worker.mjs, to skip tsx's start-up)
  *   node --import=tsx bench/worker.ts --workload W5-read --subject js --dir D --prepare
  */
 import { spawn } from 'node:child_process'
@@ -132,7 +133,10 @@ async function reopenRun(dir: string): Promise<RunResult> {
   await (await Log.open(warm, { backend })).close()
   rmSync(warm, { recursive: true, force: true })
 
-  const child = spawn(process.execPath, ['--import=tsx', new URL('./appender.ts', import.meta.url).pathname, dir, backend], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // Bundled by bench/run.ts (worker.mjs beside appender.mjs), or run from source through tsx.
+  const bundled = import.meta.url.endsWith('.mjs')
+  const appender = new URL(bundled ? './appender.mjs' : './appender.ts', import.meta.url).pathname
+  const child = spawn(process.execPath, [...(bundled ? [] : ['--import=tsx']), appender, dir, backend], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
     child.stdout.once('data', () => resolve())
     child.once('exit', (code) => reject(new Error(`appender exited early (${code})`)))
