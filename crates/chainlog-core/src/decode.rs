@@ -193,7 +193,10 @@ fn hash_deferred(input: &DecodeInput<'_>, out: &mut DecodeOutput, deferred: &[De
     if deferred.is_empty() {
         return;
     }
-    let payloads: Vec<&[u8]> = deferred.iter().map(|d| &input.data[d.payload.clone()]).collect();
+    let payloads: Vec<&[u8]> = deferred
+        .iter()
+        .map(|d| &input.data[d.payload.clone()])
+        .collect();
     let mut commitments = Vec::with_capacity(deferred.len());
     input.hasher.commitments(&payloads, &mut commitments);
     let mut messages = Vec::new();
