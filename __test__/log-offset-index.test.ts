@@ -1,7 +1,8 @@
 import test from 'ava'
 import { BACKENDS, core } from './helpers/cores.ts'
 import { decodeIndex, encodeIndex, PositionList } from '../ts/offset-index.ts'
-import { truncateSync } from 'node:fs'
+import { readdirSync, readFileSync, truncateSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { abandon, segmentFile, tempDir } from './helpers/log-dir.ts'
 import { Log } from '../ts/index.ts'
 
@@ -83,5 +84,38 @@ for (const backend of BACKENDS) {
     t.true((await third.verify('s')).ok)
     t.is((await third.get('s', 4))?.payload.toString(), 'a-longer-event-4')
     await third.close()
+  })
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: appends save the active index by themselves once 8 MiB were added (no flush or close), so a crash leaves a short tail to scan; close waits for a save in flight`, async (t) => {
+    const dir = tempDir(t)
+    const log = await Log.open(dir, { backend, sync: 'never', checkpointEvery: false })
+    const batch = Array.from({ length: 256 }, (_, i) => Buffer.alloc(4096, i)) // 256 records, 1 MiB + framing
+    for (let i = 0; i < 9; i++) await log.append('s', batch)
+    const idx = segmentFile(dir, 's') + '.idx'
+    const c = await core(backend)
+    const saved = () => {
+      try {
+        const r = decodeIndex(readFileSync(idx), Number.MAX_SAFE_INTEGER, (d) => c.crc32(d))
+        return r.ok ? r.positions.length : 0
+      } catch {
+        return 0
+      }
+    }
+    // The save runs in the background: it lands without any further call.
+    const deadline = Date.now() + 10_000
+    while (saved() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    t.true(saved() >= 8 * 256, `the index on disk lists ${saved()} records, want at least the first 8 MiB's ${8 * 256}`)
+    // A crash now: reopening scans only the tail past the saved entries and finds every record.
+    await abandon(log)
+    const again = await Log.open(dir, { backend, sync: 'never', checkpointEvery: false })
+    t.is((await again.head('s')).nextOffset, 9 * 256)
+    t.true((await again.verify('s')).ok)
+    // Enough appends for another save, then close at once: close waits for it, no temp file stays.
+    for (let i = 0; i < 9; i++) await again.append('s', batch)
+    await again.close()
+    t.deepEqual(readdirSync(dirname(idx)).filter((f) => f.includes('.tmp-')), [])
+    t.is(saved(), 18 * 256 + 1) // and close's checkpoint
   })
 }

@@ -398,7 +398,7 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
   }
   if (total > 0) {
     stream.wake()
-    await stream.maybePersistIndex()
+    stream.maybePersistIndex()
   }
   return []
 }

@@ -7,13 +7,20 @@
  *
  * | the record at P                              | a valid record after P? | decision   | action                                         |
  * |----------------------------------------------|-------------------------|------------|------------------------------------------------|
- * | incomplete (file ends inside it)             | no                      | torn tail  | truncate to P, fsync, report, warn             |
- * | bad START / CRC / END / length               | no                      | torn tail  | truncate to P, fsync, report, warn             |
+ * | incomplete (file ends inside it)             | no                      | torn tail  | truncate to P, report, warn (synced later *)   |
+ * | bad START / CRC / END / length               | no                      | torn tail  | truncate to P, report, warn (synced later *)   |
  * | incomplete or bad framing                    | yes                     | corruption | keep every byte; reads up to P; appends ERR_CORRUPT |
  * | well framed, wrong offset/timestamp/shape    | (not asked)             | corruption | as above                                       |
  * | well framed, broken prev link (chain)        | (not asked)             | corruption | as above (ERR_CHAIN_BROKEN)                    |
  * | any                                          | any, read-only open     | —          | nothing written; the view ends at P            |
  * | in a sealed segment                          | any                     | —          | never truncated here; reads and verify report it |
+ *
+ * (*) The cut is made durable by the segment's next fdatasync (an append under sync 'always',
+ * flush, rotation or close), not at open: an fdatasync at open would also write out every page
+ * the crashed writer left unsynced (up to a whole segment under sync 'never'), and a cut that a
+ * power loss undoes only brings back the same torn bytes, which the next open cuts again. No
+ * acknowledged record depends on it: appends after the cut are acknowledged under 'always' only
+ * after an fdatasync that covers the cut too.
  *
  * A trailing segment file with no valid record at all (a crash right after a rotation created
  * it) is dropped, and the segment before it becomes the tail again and is validated the same way.
@@ -101,7 +108,6 @@ export async function recoverTail(input: TailInput): Promise<TailRecovery> {
   if (scan.outcome === 'torn') {
     if (!input.mayTruncate) return { ...base, size: scan.stopPosition, corrupt: null, event: null }
     await handle.truncate(scan.stopPosition)
-    await handle.datasync()
     const event: RecoveryEvent = {
       stream: input.stream, segment: segment.num, action: 'truncated', position: scan.stopPosition, offset: scan.nextOffset,
       bytes: fileSize - scan.stopPosition, reason: scan.reason,

@@ -25,8 +25,15 @@ import { VerifiedHashes } from './verified-hashes.ts'
 export const ZERO_HASH: Buffer = Buffer.alloc(32)
 /** Sealed-segment indexes kept in memory per stream (the active one is always kept). */
 const MAX_CACHED_INDEXES = 8
-/** Persist the active segment's index after this many new bytes, bounding the open-time tail scan. */
-export const INDEX_PERSIST_BYTES = 64 * 1024 * 1024
+/**
+ * The active segment's index is saved again once this many bytes were appended since the last
+ * save, and at least INDEX_REWRITE_FACTOR times the index's own size (a save rewrites the whole
+ * file): the open-time tail scan after a crash stays within max(8 MiB, 8 × index bytes), at most
+ * 64 MiB, while index rewrites stay under an eighth of the bytes appended.
+ */
+const INDEX_PERSIST_MIN_BYTES = 8 * 1024 * 1024
+const INDEX_PERSIST_MAX_BYTES = 64 * 1024 * 1024
+const INDEX_REWRITE_FACTOR = 8
 /** Read handles kept open per stream (least recently used closed first). */
 const MAX_OPEN_READERS = 4
 /** Bytes read to find the first offset of a segment. */
@@ -79,6 +86,8 @@ export class Stream implements CheckpointSource {
   /** Chain hashes verified by gets, per checkpoint interval (cleared when bytes are cut). */
   readonly verified = new VerifiedHashes()
   private bytesSinceIndexPersist = 0
+  /** Index saves run one after another (an older save never lands after a newer one); the last. */
+  private indexSaving: Promise<void> = Promise.resolve()
   private manifestStale = false
 
   private constructor(
@@ -204,6 +213,8 @@ export class Stream implements CheckpointSource {
         seg.index = rec.index
         if (rec.indexFromDisk) this.untrustedIndexes.add(rec.index)
         seg.persistedEntries = 0
+        // A torn tail was cut and not synced (ts/recovery.ts): the next fdatasync makes it durable.
+        if (rec.event?.action === 'truncated') this.unsynced = true
         seg.size = rec.size
         seg.nextOffset = rec.nextOffset
         this.nextOffset = rec.nextOffset
@@ -673,19 +684,35 @@ export class Stream implements CheckpointSource {
     }
   }
 
-  /** Saves the active index now and then, so the open-time tail scan stays short. */
-  async maybePersistIndex(): Promise<void> {
+  /**
+   * Saves the active index now and then, so the open-time tail scan stays short. The save (a
+   * write and two fsyncs) runs in the background: appends do not wait for a cache file; flush,
+   * rotation and close wait for it (persistIndex queues behind it).
+   */
+  maybePersistIndex(): void {
     const seg = this.active
-    if (seg === undefined || this.bytesSinceIndexPersist < INDEX_PERSIST_BYTES) return
+    if (seg === undefined || seg.index === null) return
+    const due = Math.min(INDEX_PERSIST_MAX_BYTES, Math.max(INDEX_PERSIST_MIN_BYTES, INDEX_REWRITE_FACTOR * 8 * seg.index.length))
+    if (this.bytesSinceIndexPersist < due) return
     this.bytesSinceIndexPersist = 0
-    await this.persistIndex(seg).catch(() => {})
+    void this.persistIndex(seg).catch(() => {}) // a cache: rebuilt from the segment if lost
   }
 
-  private async persistIndex(seg: Segment): Promise<void> {
-    if (seg.index === null || seg.index.length === seg.persistedEntries) return
-    const count = seg.index.length
-    await saveIndex(seg.indexPath, seg.index, (d) => this.core.crc32(d))
-    seg.persistedEntries = count
+  /** Saves `seg`'s index after the saves already queued; the entries are those present when it starts. */
+  private persistIndex(seg: Segment): Promise<void> {
+    const run = this.indexSaving.then(async () => {
+      if (seg.index === null || seg.index.length === seg.persistedEntries) return
+      const count = seg.index.length
+      await saveIndex(seg.indexPath, seg.index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
+      seg.persistedEntries = count
+    })
+    this.indexSaving = run.catch(() => {})
+    return run
+  }
+
+  /** Resolves once no index save is in flight (close must not leave one writing behind it). */
+  indexSaved(): Promise<void> {
+    return this.indexSaving
   }
 
   /** fdatasync, index and manifest: everything of this stream made durable (flush / close). */
@@ -712,6 +739,7 @@ export class Stream implements CheckpointSource {
   }
 
   async closeHandles(): Promise<void> {
+    await this.indexSaved()
     for (const seg of this.readers.splice(0)) closeReader(seg)
     for (const seg of this.segments) {
       const h = seg.handle
