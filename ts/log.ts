@@ -119,7 +119,7 @@ export class Log {
   /** Data records of a stream in offset order (checkpoints skipped), from `from` or the first record at or after `fromTime`, capped by `limit` and (softly) `maxBytes`, checked per `verify` (default 'checkpoint'). Returns [] past the end. */
   async read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]> {
     this.checkOpen()
-    const s = this.streamsByName.get(streamName(stream))
+    const s = this.streamNamed(stream)
     const o = resolveReadOptions(options)
     if (s === undefined || o.limit === 0) return []
     let from = o.from
@@ -209,7 +209,7 @@ export class Log {
 
   async get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined> {
     this.checkOpen()
-    const s = this.streamsByName.get(streamName(stream))
+    const s = this.streamNamed(stream)
     offsetArg(offset, 'offset')
     const o = resolveGetOptions(options)
     if (s === undefined) return undefined
@@ -234,7 +234,7 @@ export class Log {
   /** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
   async head(stream: string | number): Promise<HeadInfo> {
     this.checkOpen()
-    const s = this.streamsByName.get(streamName(stream))
+    const s = this.streamNamed(stream)
     if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null }
     if (s.lastCheckpoint === undefined) {
       // Unknown since open: look back from the head (O(distance to it)).
@@ -339,6 +339,11 @@ export class Log {
       for (const f of w) f()
     }
     return s
+  }
+
+  /** The stream called `stream`, if it exists. Names in the map were validated when added, so a hit skips validation. */
+  private streamNamed(stream: unknown): Stream | undefined {
+    return (typeof stream === 'string' ? this.streamsByName.get(stream) : undefined) ?? this.streamsByName.get(streamName(stream))
   }
 
   private checkOpen(): void {

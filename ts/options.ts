@@ -278,7 +278,11 @@ export function resolveIterateOptions(options: unknown): { from: number; verify:
   }
 }
 
-export function resolveGetOptions(options: unknown): { verify: VerifyMode } {
+/** get() with no options (random gets: one call each, so no object is made for them). */
+const GET_DEFAULTS: { readonly verify: VerifyMode } = Object.freeze({ verify: 'checkpoint' })
+
+export function resolveGetOptions(options: unknown): { readonly verify: VerifyMode } {
+  if (options === undefined) return GET_DEFAULTS
   const o = optionsObject(options, 'get options', ['verify'])
   return { verify: verifyMode(o.verify) }
 }

@@ -4,7 +4,7 @@
  * 'checkpoint' = the nearest checkpoint at or before `from` (O(distance)), 'genesis' = offset 0,
  * 'none' = CRCs only. Checkpoint records are skipped. Used by read, get and iterate.
  */
-import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodeResult } from './core/interface.ts'
+import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodedRecord, type DecodeResult } from './core/interface.ts'
 import { HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START } from './core/format.ts'
 import { ChainlogError } from './errors.ts'
 import { checkpointPayloadMatches } from './checkpoint.ts'
@@ -462,33 +462,31 @@ export function getVerifiedCached(s: Stream, offset: number): LogRecord | undefi
 
 /** Decodes the one record in `data` and checks its recomputed hash against the verified interval. */
 function checkAgainstInterval(s: Stream, interval: VerifiedInterval, anchor: number, offset: number, seg: Segment, pos: number, data: Buffer): LogRecord | undefined | typeof FALLBACK {
-  let d: DecodeResult
+  let d: DecodedRecord
   try {
-    const prev = offset > interval.start ? interval.hashAt(offset - 1) : anchor < 0 ? ZERO_HASH : null
-    d = s.core.decodeRecords({
-      hash: s.hash, stream: s.name, data, basePosition: pos, positions: Float64Array.of(pos), expectPrevHash: prev,
-      payloadsFrom: 0, maxPayloadBytes: MAX_PAYLOAD_BYTES,
-    })
+    d = s.core.decodeOne({ hash: s.hash, stream: s.name, data, basePosition: pos, position: pos, expectPrevHash: null, maxPayloadBytes: MAX_PAYLOAD_BYTES })
   } catch (err) {
-    if (err instanceof ChainlogError && (err.code === 'ERR_CORRUPT' || err.code === 'ERR_CHAIN_BROKEN')) return FALLBACK
+    if (err instanceof ChainlogError && err.code === 'ERR_CORRUPT') return FALLBACK
     throw err
   }
-  if (d.offsets[0] !== offset) return FALLBACK
-  const hash = d.hashes.subarray(0, HASH_BYTES)
-  if (!hash.equals(interval.hashAt(offset))) {
+  if (d.offset !== offset) return FALLBACK
+  // Its link: the cached hash before it (or zeros at the stream start); compared in place.
+  const linked = offset > interval.start ? interval.matches(offset - 1, d.prevHash) : anchor < 0 ? d.prevHash.equals(ZERO_HASH) : true
+  if (!linked) return FALLBACK // the plain path reports the broken link
+  if (!interval.matches(offset, d.hash)) {
     s.verified.clear()
     throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: the record at offset ${offset} (position ${pos} of ${segmentFileName(seg.num)}) no longer has the hash verified for it`, {
       stream: s.name, offset, position: pos,
     })
   }
-  if (d.kinds[0] === KIND_CHECKPOINT) return undefined
+  if (d.kind === KIND_CHECKPOINT) return undefined
   return {
     offset,
-    timestamp: d.timestamps[0],
-    kind: d.kinds[0] === KIND_TOMBSTONE ? 'tombstone' : 'data',
-    payload: d.payloads,
-    hash,
-    prevHash: d.prevHashes,
+    timestamp: d.timestamp,
+    kind: d.kind === KIND_TOMBSTONE ? 'tombstone' : 'data',
+    payload: d.payload,
+    hash: d.hash,
+    prevHash: d.prevHash,
   }
 }
 

@@ -41,6 +41,12 @@ export class VerifiedInterval {
     return this.data.subarray(at, at + HASH_BYTES)
   }
 
+  /** Whether `hash` is the cached hash of `offset` (start ≤ offset < end); compares in place, no view. */
+  matches(offset: number, hash: Uint8Array): boolean {
+    const at = (offset - this.start) * HASH_BYTES
+    return this.data.compare(hash, 0, HASH_BYTES, at, at + HASH_BYTES) === 0
+  }
+
   /** Appends `n` hashes (n × 32 bytes of `hashes` from record `from`) verified after `end`. */
   push(hashes: Uint8Array, from: number, n: number): void {
     const need = (this.count + n) * HASH_BYTES

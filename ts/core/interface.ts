@@ -205,6 +205,33 @@ export interface DecodeResult {
   payloadEnds: Float64Array
 }
 
+/** decodeOne: decodeRecords of the one record at `position`, its payload returned. */
+export interface DecodeOneInput {
+  hash: HashAlgorithm
+  stream: string
+  /** Bytes of a segment that contain the record at `position` whole. */
+  data: Uint8Array
+  basePosition: number
+  position: number
+  /** If not null, the record must carry this prev_hash (else ERR_CHAIN_BROKEN). */
+  expectPrevHash: Uint8Array | null
+  maxPayloadBytes: number
+}
+
+/** One decoded record: its fields as decodeRecords gives them for record 0. */
+export interface DecodedRecord {
+  offset: number
+  timestamp: number
+  kind: number
+  form: number
+  /** 32 bytes. */
+  prevHash: Buffer
+  /** 32 bytes: the chain hash recomputed from the record's content. */
+  hash: Buffer
+  /** Decompressed (empty for a redacted record). */
+  payload: Buffer
+}
+
 export interface RecordHashInput {
   stream: string
   prevHash: Uint8Array
@@ -226,6 +253,12 @@ export interface ChainlogCore {
   scanSegment(input: ScanInput): ScanResult
   findValidRecord(input: FindValidRecordInput): FindValidRecordResult
   decodeRecords(input: DecodeInput): DecodeResult
+  /**
+   * decodeRecords of one record (a random get), with the same checks and errors. Its own call
+   * because one record is where per-call costs show: the native core keeps a decoder per stream
+   * and returns plain fields instead of typed arrays.
+   */
+  decodeOne(input: DecodeOneInput): DecodedRecord
 
   /** Same work off the main thread where the core can (native: libuv pool; JS: same thread). */
   scanSegmentAsync(input: ScanInput): Promise<ScanResult>

@@ -18,7 +18,9 @@ import { ChainlogError, isErrorCode } from '../errors.ts'
 import {
   CORE_ABI,
   type ChainlogCore,
+  type DecodedRecord,
   type DecodeInput,
+  type DecodeOneInput,
   type DecodeResult,
   type EncodeBatchInput,
   type EncodeBatchResult,
@@ -50,11 +52,10 @@ interface RawBinding {
   /** Packed into one array (see unpackDecode): one napi allocation per call, not nine. */
   decodeRecords(input: DecodeInput): Float64Array
   decodeRecordsAsync(input: DecodeInput): Promise<Float64Array>
-  /** One record into `out` (see decodeOne below). */
-  decodeOneInto(
-    hash: string, stream: string, data: Uint8Array, basePosition: number, position: number, expectPrevHash: Uint8Array | undefined,
-    payloadsFrom: number, maxPayloadBytes: number, out: Uint8Array,
-  ): number
+  /** Keeps a stream's chain hasher; decodes one record into a scratch buffer (see decodeOne). */
+  RecordDecoder: new (hash: string, stream: string) => {
+    decodeOneInto(data: Uint8Array, basePosition: number, position: number, expectPrevHash: Uint8Array | undefined, maxPayloadBytes: number, out: Uint8Array): number
+  }
   commitment(hash: string, payload: Uint8Array): Buffer
   recordHash(hash: string, input: RecordHashInput): Buffer
   crc32(data: Uint8Array): number
@@ -248,6 +249,17 @@ function checkScan(input: ScanInput): void {
   boolean(input.final, 'final')
 }
 
+function checkDecodeOne(input: DecodeOneInput): void {
+  object(input, 'decodeOne')
+  string(input.hash, 'hash')
+  string(input.stream, 'stream')
+  bytes(input.data, 'data')
+  number(input.basePosition, 'basePosition')
+  number(input.position, 'position')
+  nullableBytes(input.expectPrevHash, 'expectPrevHash')
+  number(input.maxPayloadBytes, 'maxPayloadBytes')
+}
+
 function checkDecode(input: DecodeInput): void {
   object(input, 'decodeRecords')
   string(input.hash, 'hash')
@@ -286,36 +298,63 @@ function unpackDecode(f: Float64Array, n: number): DecodeResult {
   }
 }
 
-/** decodeOneInto's output: f64 offset, f64 timestamp, kind, form, 6 zero bytes, prev hash, hash, payload. */
+/** RecordDecoder.decodeOneInto's output: f64 offset, f64 timestamp, kind, form, 6 zero bytes, prev hash, hash, payload. */
 const ONE_HEAD_BYTES = 24 + 2 * HASH_BYTES
-/** Scratch kept for one-record decodes; a payload too big for it goes through decodeRecords. */
+/** Scratch kept for one-record decodes; a record too big for it goes through decodeRecords. */
 const ONE_SCRATCH_BYTES = 64 * 1024
+/** Decoders kept (one per store hash and stream); past this many the cache starts over. */
+const MAX_RECORD_DECODERS = 64
+
+type RecordDecoder = InstanceType<RawBinding['RecordDecoder']>
 
 /**
- * decodeRecords of one record (a random get) through decodeOneInto: positional arguments and a
- * reused scratch buffer instead of an input object and a new external ArrayBuffer, which cost
- * several times the decode of one small record. The result is copied out of the scratch (small
- * pooled Buffers), so it is the same DecodeResult decodeRecords returns. Null: use decodeRecords.
+ * decodeOne through a RecordDecoder of the stream (its hasher kept between calls) writing into a
+ * reused scratch buffer: no input object, strings or result vectors cross per call. The result's
+ * buffers are views of one copy out of the scratch.
  */
-function decodeOne(native: RawBinding, scratch: { out: Buffer; f64: Float64Array }, input: DecodeInput): DecodeResult | null {
-  const n = call(() =>
-    native.decodeOneInto(
-      input.hash, input.stream, input.data, input.basePosition, input.positions[0], input.expectPrevHash ?? undefined,
-      input.payloadsFrom, input.maxPayloadBytes, scratch.out,
-    ),
-  )
-  if (n < 0) return null // a payload bigger than the scratch
+/** Decoders by hash and stream, and the one used last (gets of one stream skip the key and lookup). */
+interface RecordDecoders {
+  byKey: Map<string, RecordDecoder>
+  last: RecordDecoder | null
+  lastStream: string
+  lastHash: string
+}
+
+function decodeOneNative(native: RawBinding, decoders: RecordDecoders, scratch: { out: Buffer; f64: Float64Array }, input: DecodeOneInput): DecodedRecord {
+  let decoder = decoders.last
+  if (decoder === null || decoders.lastStream !== input.stream || decoders.lastHash !== input.hash) {
+    const key = `${input.hash}/${input.stream}`
+    decoder = decoders.byKey.get(key) ?? null
+    if (decoder === null) {
+      if (decoders.byKey.size >= MAX_RECORD_DECODERS) decoders.byKey.clear()
+      const made = call(() => new native.RecordDecoder(input.hash, input.stream))
+      decoders.byKey.set(key, made)
+      decoder = made
+    }
+    decoders.last = decoder
+    decoders.lastStream = input.stream
+    decoders.lastHash = input.hash
+  }
+  let n: number
+  try {
+    n = decoder.decodeOneInto(input.data, input.basePosition, input.position, input.expectPrevHash ?? undefined, input.maxPayloadBytes, scratch.out)
+  } catch (err) {
+    throw toChainlogError(err)
+  }
+  if (n < 0) {
+    // Larger than the scratch: the general path.
+    const d = unpackDecode(call(() => native.decodeRecords(rawDecode({ ...input, positions: Float64Array.of(input.position), payloadsFrom: 0 }))), 1)
+    return {
+      offset: d.offsets[0], timestamp: d.timestamps[0], kind: d.kinds[0], form: d.forms[0],
+      prevHash: d.prevHashes.subarray(0, HASH_BYTES), hash: d.hashes.subarray(0, HASH_BYTES), payload: d.payloads,
+    }
+  }
   const out = scratch.out
+  const copy = Buffer.allocUnsafe(2 * HASH_BYTES + n)
+  out.copy(copy, 0, 24, ONE_HEAD_BYTES + n)
   return {
-    count: 1,
-    offsets: Float64Array.of(scratch.f64[0]),
-    timestamps: Float64Array.of(scratch.f64[1]),
-    kinds: Uint8Array.of(out[16]),
-    forms: Uint8Array.of(out[17]),
-    prevHashes: Buffer.from(out.subarray(24, 24 + HASH_BYTES)),
-    hashes: Buffer.from(out.subarray(24 + HASH_BYTES, ONE_HEAD_BYTES)),
-    payloads: Buffer.from(out.subarray(ONE_HEAD_BYTES, ONE_HEAD_BYTES + n)),
-    payloadEnds: Float64Array.of(n),
+    offset: scratch.f64[0], timestamp: scratch.f64[1], kind: out[16], form: out[17],
+    prevHash: copy.subarray(0, HASH_BYTES), hash: copy.subarray(HASH_BYTES, 2 * HASH_BYTES), payload: copy.subarray(2 * HASH_BYTES),
   }
 }
 
@@ -343,6 +382,7 @@ function scanResult(r: RawScanResult): ScanResult {
 function wrap(native: RawBinding): ChainlogCore {
   const ab = new ArrayBuffer(ONE_SCRATCH_BYTES)
   const scratch = { out: Buffer.from(ab), f64: new Float64Array(ab, 0, 2) }
+  const decoders: RecordDecoders = { byKey: new Map(), last: null, lastStream: '', lastHash: '' }
   const core = {
     name: 'native',
     abiVersion: () => native.abiVersion(),
@@ -392,11 +432,12 @@ function wrap(native: RawBinding): ChainlogCore {
 
     decodeRecords(input: DecodeInput): DecodeResult {
       checkDecode(input)
-      if (input.positions.length === 1) {
-        const one = decodeOne(native, scratch, input)
-        if (one !== null) return one
-      }
       return unpackDecode(call(() => native.decodeRecords(rawDecode(input))), input.positions.length)
+    },
+
+    decodeOne(input: DecodeOneInput): DecodedRecord {
+      checkDecodeOne(input)
+      return decodeOneNative(native, decoders, scratch, input)
     },
 
     async decodeRecordsAsync(input: DecodeInput): Promise<DecodeResult> {

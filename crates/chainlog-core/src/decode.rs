@@ -48,6 +48,17 @@ impl DecodeOutput {
         }
     }
 
+    fn clear(&mut self) {
+        self.offsets.clear();
+        self.timestamps.clear();
+        self.kinds.clear();
+        self.forms.clear();
+        self.prev_hashes.clear();
+        self.hashes.clear();
+        self.payloads.clear();
+        self.payload_ends.clear();
+    }
+
     fn hash(&self, j: usize) -> &[u8] {
         &self.hashes[j * HASH_BYTES..(j + 1) * HASH_BYTES]
     }
@@ -293,13 +304,55 @@ fn decode_parts(input: &DecodeInput<'_>) -> Vec<Part> {
     })
 }
 
-pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
+fn check_cap(input: &DecodeInput<'_>) -> Result<()> {
     if input.max_payload_bytes > MAX_PAYLOAD_BYTES {
         return Err(invalid(format!(
             "maxPayloadBytes must be 0..{MAX_PAYLOAD_BYTES}, got {}",
             input.max_payload_bytes
         )));
     }
+    Ok(())
+}
+
+/// Step 4's error: record k (at `offset`) does not carry the hash expected before it.
+fn link_error(input: &DecodeInput<'_>, k: usize, offset: u64) -> Error {
+    Error::ChainBroken(format!(
+        "record at position {} (offset {offset}) does not link to {}",
+        input.positions[k],
+        if k == 0 {
+            "the expected prev hash".to_string()
+        } else {
+            format!("the record at {}", input.positions[k - 1])
+        }
+    ))
+}
+
+/// decode_records of ONE record (`input.positions` holds one position) into `out`, whose
+/// buffers are cleared and reused, with `scratch` for decompression: a random get decodes one
+/// record, and there the batch machinery (its vectors, the deferred lane hashing) costs more
+/// than the record. The same checks, results and errors as decode_records.
+pub fn decode_one_record(
+    input: &DecodeInput<'_>,
+    out: &mut DecodeOutput,
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    check_cap(input)?;
+    if input.positions.len() != 1 {
+        return Err(invalid(format!(
+            "one position expected, got {}",
+            input.positions.len()
+        )));
+    }
+    out.clear();
+    decode_one(input, 0, out, scratch, None)?;
+    match input.expect_prev_hash {
+        Some(e) if out.prev_hash(0) != e => Err(link_error(input, 0, out.offsets[0])),
+        _ => Ok(()),
+    }
+}
+
+pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
+    check_cap(input)?;
     let parts = decode_parts(input);
     // Step 4, in order: each record's prev_hash against the hash before it.
     let mut expect = input.expect_prev_hash;
@@ -307,17 +360,7 @@ pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
         for j in 0..part.out.offsets.len() {
             if let Some(e) = expect {
                 if part.out.prev_hash(j) != e {
-                    let k = part.first + j;
-                    return Err(Error::ChainBroken(format!(
-                        "record at position {} (offset {}) does not link to {}",
-                        input.positions[k],
-                        part.out.offsets[j],
-                        if k == 0 {
-                            "the expected prev hash".to_string()
-                        } else {
-                            format!("the record at {}", input.positions[k - 1])
-                        }
-                    )));
+                    return Err(link_error(input, part.first + j, part.out.offsets[j]));
                 }
                 let mut next = [0u8; HASH_BYTES];
                 next.copy_from_slice(part.out.hash(j));

@@ -458,69 +458,84 @@ pub fn decode_records_async(input: DecodeInput) -> Result<AsyncTask<DecodeJob>> 
     Ok(AsyncTask::new(DecodeJob::new(input).map_err(to_js_error)?))
 }
 
-/// Bytes of `decodeOneInto`'s output before the payload: f64 offset, f64 timestamp, kind, form,
-/// 6 zero bytes, prev hash, hash.
+/// Bytes of `RecordDecoder.decodeOneInto`'s output before the payload: f64 offset, f64
+/// timestamp, kind, form, 6 zero bytes, prev hash, hash.
 const ONE_HEAD_BYTES: usize = 24 + 2 * HASH_BYTES;
 
-/// decodeRecords of ONE record (at `position`), with positional arguments, written into `out` (a
-/// scratch buffer the caller reuses) instead of a new ArrayBuffer. A random `get` decodes one
-/// record; there the input object's property lookups and the result's external ArrayBuffer (and
-/// its finalizer) cost several times the decode itself. Same checks and errors as decodeRecords.
-///
-/// `out`: f64 offset · f64 timestamp · kind u8 · form u8 · 6 zero bytes · prev hash 32 · hash 32 ·
-/// payload. Returns the payload length, or −(bytes needed) when `out` is too small (nothing else
-/// is written then). `out` must not overlap `data`.
+/// Decodes single records of one stream (a random `get`). It keeps the stream's chain hasher and
+/// its output buffers from call to call, takes positional arguments, and writes into a scratch
+/// buffer of the caller's: for one small record, converting an input object and two strings,
+/// allocating result vectors and an external ArrayBuffer cost several times the decode itself.
 #[napi]
-#[allow(clippy::too_many_arguments)]
-pub fn decode_one_into(
-    hash: String,
-    stream: String,
-    data: &[u8],
-    base_position: f64,
-    position: f64,
-    expect_prev_hash: Option<&[u8]>,
-    payloads_from: f64,
-    max_payload_bytes: f64,
-    mut out: Uint8ArraySlice,
-) -> Result<f64> {
-    // SAFETY: the JS thread is in this call, so nothing else touches `out` meanwhile, and the
-    // caller (ts/core/native.ts) passes a scratch buffer of its own that no input shares.
-    let out = unsafe { out.as_mut() };
-    let mut run = || -> CoreResult<f64> {
-        let max = safe_integer(max_payload_bytes, "maxPayloadBytes")?;
-        if max > MAX_PAYLOAD_BYTES {
-            return Err(invalid(format!(
-                "maxPayloadBytes must be 0..{MAX_PAYLOAD_BYTES}, got {max}"
-            )));
-        }
-        let hasher = hasher(&hash, &stream)?;
-        let positions = [safe_integer(position, "position")?];
-        let d = core::decode_records(&core::DecodeInput {
-            hasher: &hasher,
-            data,
-            base: safe_integer(base_position, "basePosition")?,
-            positions: &positions,
-            expect_prev_hash: expect_prev_hash
-                .map(|h| hash_arg(h, "expectPrevHash"))
-                .transpose()?,
-            payloads_from: safe_integer(payloads_from, "payloadsFrom")?,
-            max_payload_bytes: max,
-        })?;
-        let need = ONE_HEAD_BYTES + d.payloads.len();
-        if out.len() < need {
-            return Ok(-(need as f64));
-        }
-        out[0..8].copy_from_slice(&(d.offsets[0] as f64).to_le_bytes());
-        out[8..16].copy_from_slice(&(d.timestamps[0] as f64).to_le_bytes());
-        out[16] = d.kinds[0];
-        out[17] = d.forms[0];
-        out[18..24].fill(0);
-        out[24..24 + HASH_BYTES].copy_from_slice(&d.prev_hashes[..HASH_BYTES]);
-        out[24 + HASH_BYTES..ONE_HEAD_BYTES].copy_from_slice(&d.hashes[..HASH_BYTES]);
-        out[ONE_HEAD_BYTES..need].copy_from_slice(&d.payloads);
-        Ok(d.payloads.len() as f64)
-    };
-    run().map_err(to_js_error)
+pub struct RecordDecoder {
+    hasher: ChainHasher,
+    out: core::DecodeOutput,
+    scratch: Vec<u8>,
+}
+
+#[napi]
+impl RecordDecoder {
+    #[napi(constructor)]
+    pub fn new(hash: String, stream: String) -> Result<Self> {
+        Ok(RecordDecoder {
+            hasher: hasher(&hash, &stream).map_err(to_js_error)?,
+            out: core::DecodeOutput::default(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// decodeRecords of the one record at `position` (payload included), written into `out`:
+    /// f64 offset · f64 timestamp · kind u8 · form u8 · 6 zero bytes · prev hash 32 · hash 32 ·
+    /// payload. Same checks and errors as decodeRecords. Returns the payload length, or
+    /// −(bytes needed) when `out` is too small (nothing else is written then). `out` must not
+    /// overlap `data`.
+    #[napi]
+    pub fn decode_one_into(
+        &mut self,
+        data: &[u8],
+        base_position: f64,
+        position: f64,
+        expect_prev_hash: Option<&[u8]>,
+        max_payload_bytes: f64,
+        mut out: Uint8ArraySlice,
+    ) -> Result<f64> {
+        // SAFETY: the JS thread is in this call, so nothing else touches `out` meanwhile, and the
+        // caller (ts/core/native.ts) passes a scratch buffer of its own that no input shares.
+        let out = unsafe { out.as_mut() };
+        let mut run = || -> CoreResult<f64> {
+            let positions = [safe_integer(position, "position")?];
+            core::decode_one_record(
+                &core::DecodeInput {
+                    hasher: &self.hasher,
+                    data,
+                    base: safe_integer(base_position, "basePosition")?,
+                    positions: &positions,
+                    expect_prev_hash: expect_prev_hash
+                        .map(|h| hash_arg(h, "expectPrevHash"))
+                        .transpose()?,
+                    payloads_from: 0,
+                    max_payload_bytes: safe_integer(max_payload_bytes, "maxPayloadBytes")?,
+                },
+                &mut self.out,
+                &mut self.scratch,
+            )?;
+            let d = &self.out;
+            let need = ONE_HEAD_BYTES + d.payloads.len();
+            if out.len() < need {
+                return Ok(-(need as f64));
+            }
+            out[0..8].copy_from_slice(&(d.offsets[0] as f64).to_le_bytes());
+            out[8..16].copy_from_slice(&(d.timestamps[0] as f64).to_le_bytes());
+            out[16] = d.kinds[0];
+            out[17] = d.forms[0];
+            out[18..24].fill(0);
+            out[24..24 + HASH_BYTES].copy_from_slice(&d.prev_hashes[..HASH_BYTES]);
+            out[24 + HASH_BYTES..ONE_HEAD_BYTES].copy_from_slice(&d.hashes[..HASH_BYTES]);
+            out[ONE_HEAD_BYTES..need].copy_from_slice(&d.payloads);
+            Ok(d.payloads.len() as f64)
+        };
+        run().map_err(to_js_error)
+    }
 }
 
 // ---- hashes, CRC, codecs ----------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * known positions, optionally checking that they link up.
  */
 import { ChainlogError } from '../../errors.ts'
-import { FORM_LZ4, type DecodeInput, type DecodeResult } from '../interface.ts'
+import { FORM_LZ4, type DecodedRecord, type DecodeInput, type DecodeOneInput, type DecodeResult } from '../interface.ts'
 import { HASH_BYTES, MAX_SAFE } from '../format.ts'
 import {
   asBuffer, checkBytes, checkHashName, checkMaxPayloadBytes, checkNullableHash32, checkSafeIndex, checkStream, checkStreamName, invalid,
@@ -11,6 +11,20 @@ import {
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP, checkFrame, FRAME_VALID, readU32 } from './frame.ts'
 import { chainHasherFor, readU64, type Digests } from './hash.ts'
 import { payloadOf, redactedCommitmentAt, redactedLength } from './payload.ts'
+
+/** decodeOne: decodeRecords of one record (the JS core has no per-call cost worth a path of its own). */
+export function decodeOne(digests: Digests, input: DecodeOneInput): DecodedRecord {
+  if (input === null || typeof input !== 'object') throw invalid('decodeOne needs an input object')
+  if (typeof input.position !== 'number') throw invalid('position must be a number')
+  const d = decodeRecords(digests, {
+    hash: input.hash, stream: input.stream, data: input.data, basePosition: input.basePosition, positions: Float64Array.of(input.position),
+    expectPrevHash: input.expectPrevHash, payloadsFrom: 0, maxPayloadBytes: input.maxPayloadBytes,
+  })
+  return {
+    offset: d.offsets[0], timestamp: d.timestamps[0], kind: d.kinds[0], form: d.forms[0],
+    prevHash: d.prevHashes.subarray(0, HASH_BYTES), hash: d.hashes.subarray(0, HASH_BYTES), payload: d.payloads,
+  }
+}
 
 export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResult {
   if (input === null || typeof input !== 'object') throw invalid('decodeRecords needs an input object')

@@ -22,7 +22,7 @@ import {
   asBuffer, checkBytes, checkHash32, checkHashName, checkMaxPayloadBytes, checkSafeIndex, checkStream, invalid,
 } from './args.ts'
 import { compressStored, decompressStored } from './codec.ts'
-import { decodeRecords } from './decode.ts'
+import { decodeOne, decodeRecords } from './decode.ts'
 import { encodeBatch } from './encode.ts'
 import { findValid } from './find.ts'
 import { ChainHasher, createDigests } from './hash.ts'
@@ -50,6 +50,7 @@ export async function createJsCore(): Promise<ChainlogCore> {
     encodeBatch: (input) => encodeBatch(digests, input),
     scanSegment: (input) => scanSegment(digests, input),
     decodeRecords: (input) => decodeRecords(digests, input),
+    decodeOne: (input) => decodeOne(digests, input),
     scanSegmentAsync: (input) => later(() => scanSegment(digests, input)),
     decodeRecordsAsync: (input) => later(() => decodeRecords(digests, input)),
 
