@@ -42,7 +42,7 @@ export function encodeCheckpoint(
   return core.encodeBatch({
     hash, stream, firstOffset: offset, prevHash, kind: KIND_CHECKPOINT, codec: CODEC_NONE, level: 0,
     payloads: checkpointPayload(prevHash, offset), lengths: Uint32Array.of(CHECKPOINT_PAYLOAD_BYTES),
-    timestamps: Float64Array.of(offset === 0 ? 0 : timestamp), wantHashes: true, into,
+    timestamps: Float64Array.of(offset === 0 ? 0 : timestamp), wantHashes: false, into, // one record: lastHash is its hash
   })
 }
 

@@ -225,8 +225,10 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
   const parts: Buffer[] = []
   // Record positions per encodeBatch call, each from its start `at` within the write.
   const positionParts: Array<{ positions: Float64Array; at: number }> = []
-  // Chain hashes per encoded part (N × 32 bytes each), found by record number: no per-record views.
-  const hashParts: Buffer[] = []
+  // Chain hashes per encoded part (N × 32 bytes each, or only the last when no call ends inside
+  // the part), found by record number: no per-record views.
+  const hashParts: Array<Buffer | null> = []
+  const lastHashes: Buffer[] = []
   const hashPartStarts: number[] = []
   let encoded = 0
   let total = 0
@@ -245,7 +247,8 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
   const push = (r: EncodeBatchResult) => {
     if (r.bytes.buffer !== buffer?.buffer || r.bytes.byteOffset !== buffer.byteOffset + total) contiguous = false
     positionParts.push({ positions: r.positions, at: total })
-    hashParts.push(r.hashes!)
+    hashParts.push(r.hashes)
+    lastHashes.push(r.lastHash)
     hashPartStarts.push(encoded)
     encoded += r.positions.length
     parts.push(r.bytes)
@@ -270,7 +273,8 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
     }
     const r = core.encodeBatch({
       hash, stream: stream.name, firstOffset: run.first, prevHash: run.prev, kind: KIND_DATA, codec: options.codec, level: options.level,
-      payloads, lengths, timestamps, wantHashes: true, into: into(),
+      // With one call in the run, the only hash asked for is the run's last (lastHash).
+      payloads, lengths, timestamps, wantHashes: reqs.length > 1, into: into(),
     })
     run = null
     push(r)
@@ -383,8 +387,10 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
   let part = 0
   const hashOf = (record: number): Buffer => {
     while (part + 1 < hashPartStarts.length && hashPartStarts[part + 1] <= record) part++ // outcomes come in record order
+    const end = part + 1 < hashPartStarts.length ? hashPartStarts[part + 1] : encoded
+    if (record === end - 1) return Buffer.from(lastHashes[part])
     const at = (record - hashPartStarts[part]) * 32
-    return Buffer.from(hashParts[part].subarray(at, at + 32))
+    return Buffer.from(hashParts[part]!.subarray(at, at + 32))
   }
   for (const o of outcomes) {
     if (o.error !== null) o.req.reject(o.error)
