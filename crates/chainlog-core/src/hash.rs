@@ -26,6 +26,8 @@ impl HashAlgorithm {
 /// H(payload): the commitment to the uncompressed payload.
 pub fn commitment(alg: HashAlgorithm, payload: &[u8]) -> Hash {
     match alg {
+        // One chunk is a chain of dependent compressions: the latency-friendly path (lanes.rs).
+        HashAlgorithm::Blake3 if payload.len() <= crate::lanes::CHUNK => crate::lanes::blake3_one_chunk(payload),
         HashAlgorithm::Blake3 => *blake3::hash(payload).as_bytes(),
         HashAlgorithm::Sha256 => Sha256::digest(payload).into(),
     }
@@ -119,7 +121,7 @@ impl ChainHasher {
                 let n = self.prefix.len();
                 message[..n].copy_from_slice(&self.prefix);
                 message[n..n + TAIL_BYTES].copy_from_slice(&tail);
-                *blake3::hash(&message[..n + TAIL_BYTES]).as_bytes()
+                crate::lanes::blake3_one_chunk(&message[..n + TAIL_BYTES])
             }
             HashAlgorithm::Blake3 => {
                 let mut h = blake3::Hasher::new();
