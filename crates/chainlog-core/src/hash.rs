@@ -27,7 +27,9 @@ impl HashAlgorithm {
 pub fn commitment(alg: HashAlgorithm, payload: &[u8]) -> Hash {
     match alg {
         // One chunk is a chain of dependent compressions: the latency-friendly path (lanes.rs).
-        HashAlgorithm::Blake3 if payload.len() <= crate::lanes::CHUNK => crate::lanes::blake3_one_chunk(payload),
+        HashAlgorithm::Blake3 if payload.len() <= crate::lanes::CHUNK => {
+            crate::lanes::blake3_one_chunk(payload)
+        }
         HashAlgorithm::Blake3 => *blake3::hash(payload).as_bytes(),
         HashAlgorithm::Sha256 => Sha256::digest(payload).into(),
     }

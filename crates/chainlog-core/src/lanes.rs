@@ -84,7 +84,13 @@ pub fn blake3_commitments(payloads: &[&[u8]], out: &mut Vec<Hash>) {
             let tail = &payloads[i][lead * BLOCK..];
             let mut block = [0u8; BLOCK];
             block[..tail.len()].copy_from_slice(tail);
-            Platform::portable().compress_in_place(&mut cv, &block, tail.len() as u8, 0, CHUNK_END | ROOT);
+            Platform::portable().compress_in_place(
+                &mut cv,
+                &block,
+                tail.len() as u8,
+                0,
+                CHUNK_END | ROOT,
+            );
             for (bytes, w) in out[i].chunks_exact_mut(4).zip(cv) {
                 bytes.copy_from_slice(&w.to_le_bytes());
             }
@@ -96,7 +102,7 @@ pub fn blake3_commitments(payloads: &[&[u8]], out: &mut Vec<Hash>) {
 /// `blake3::hash`, without its general chunk-state machinery. Each block waits for the one
 /// before it, so what counts is a compression's latency, and there blake3's portable (scalar)
 /// compression wins: 52 ns against 86 ns for its AVX-512 one and 102 ns for SSE4.1 on this
-/// project's machine (AMD EPYC; tests/zz_timing.rs). The SIMD lanes stay for many inputs at once.
+/// project's machine (AMD EPYC; tests/latency_probe.rs). The SIMD lanes stay for many inputs at once.
 pub fn blake3_one_chunk(input: &[u8]) -> Hash {
     assert!(input.len() <= CHUNK, "one chunk at most");
     let platform = Platform::portable();
@@ -188,7 +194,11 @@ mod tests {
     fn one_chunk_hash_is_blake3_at_every_length() {
         for len in 0..=CHUNK {
             let d = bytes(len, 77 + len as u32);
-            assert_eq!(&blake3_one_chunk(&d), blake3::hash(&d).as_bytes(), "length {len}");
+            assert_eq!(
+                &blake3_one_chunk(&d),
+                blake3::hash(&d).as_bytes(),
+                "length {len}"
+            );
         }
     }
 
