@@ -1,11 +1,9 @@
-//! Timing probes, not tests (ignored; nothing is asserted about time): the latency of one BLAKE3
+//! Timing probes, not tests (nothing is asserted about time): the latency of one BLAKE3
 //! compression per blake3 platform, and of a chain hash and a record CRC. They are why lanes.rs
 //! runs dependent compressions through the portable one. Run:
-//!   cargo test --release -p chainlog-core --test latency_probe -- --ignored --nocapture
+//!   cargo run --release -p chainlog-core --example latency_probe
 use chainlog_core::format::*;
 use chainlog_core::*;
-#[test]
-#[ignore]
 fn record_hash_and_crc_latency() {
     let h = ChainHasher::new(HashAlgorithm::Blake3, b"bench").unwrap();
     let c = [3u8; 32];
@@ -36,8 +34,6 @@ fn record_hash_and_crc_latency() {
         t.elapsed().as_secs_f64() * 1e9 / 1e6
     );
 }
-#[test]
-#[ignore]
 fn one_compression_latency_per_platform() {
     use blake3::platform::Platform;
     let iv: [u32; 8] = [
@@ -63,4 +59,9 @@ fn one_compression_latency_per_platform() {
             cv[0]
         );
     }
+}
+
+fn main() {
+    one_compression_latency_per_platform();
+    record_hash_and_crc_latency();
 }
