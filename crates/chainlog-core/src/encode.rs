@@ -2,10 +2,11 @@
 use crate::codec::{compress_into, zstd_level};
 use crate::error::{invalid, Error, Result};
 use crate::format::*;
-use crate::frame::{write_record, Header};
+use crate::frame::{write_record, write_record_at, Header};
 use crate::hash::{ChainHasher, Hash, HashAlgorithm, RecordFields};
 use crate::parallel::threads_for;
 
+#[derive(Debug, Clone, Copy)]
 pub struct EncodeInput<'a> {
     pub hash: HashAlgorithm,
     pub stream: &'a [u8],
@@ -213,19 +214,90 @@ fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Res
 }
 
 pub fn encode_batch(input: &EncodeInput<'_>) -> Result<EncodeOutput> {
-    encode_batch_reusing(input, Vec::new())
+    let level = check(input)?;
+    // Never larger: a compressed form is kept only when strictly smaller than the payload.
+    let mut bytes = Vec::with_capacity(encoded_bound(input.payloads.len(), input.lengths.len()));
+    let records = encode_records(input, level, &mut bytes)?;
+    Ok(EncodeOutput {
+        bytes,
+        positions: records.positions,
+        last_hash: records.last_hash,
+        hashes: records.hashes,
+    })
 }
 
-/// encode_batch into `bytes` (cleared first): a caller that encodes batch after batch passes the
-/// previous output back, so its capacity is reused instead of fresh pages faulted in each time.
-pub fn encode_batch_reusing(input: &EncodeInput<'_>, mut bytes: Vec<u8>) -> Result<EncodeOutput> {
+/// What encode_batch_into wrote at the start of its buffer.
+#[derive(Debug)]
+pub struct EncodedInto {
+    pub len: usize,
+    pub positions: Vec<u64>,
+    pub last_hash: Hash,
+    pub hashes: Option<Vec<u8>>,
+}
+
+/// encode_batch straight into `out`, the caller's buffer (no copy out of an intermediate one);
+/// None when `out` is shorter than `encoded_bound`. Bad input fails exactly as in encode_batch.
+pub fn encode_batch_into(input: &EncodeInput<'_>, out: &mut [u8]) -> Result<Option<EncodedInto>> {
     let level = check(input)?;
+    if out.len() < encoded_bound(input.payloads.len(), input.lengths.len()) {
+        return Ok(None);
+    }
+    let mut sink = SliceSink { out, len: 0 };
+    let records = encode_records(input, level, &mut sink)?;
+    Ok(Some(EncodedInto {
+        len: sink.len,
+        positions: records.positions,
+        last_hash: records.last_hash,
+        hashes: records.hashes,
+    }))
+}
+
+/// Where encode_records puts the records, end to end.
+trait RecordSink {
+    fn len(&self) -> usize;
+    fn put(&mut self, header: &Header, stored: &[u8]);
+}
+
+impl RecordSink for Vec<u8> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn put(&mut self, header: &Header, stored: &[u8]) {
+        write_record(self, header, stored)
+    }
+}
+
+/// A caller's buffer, checked by the caller to hold encoded_bound bytes.
+struct SliceSink<'a> {
+    out: &'a mut [u8],
+    len: usize,
+}
+
+impl RecordSink for SliceSink<'_> {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn put(&mut self, header: &Header, stored: &[u8]) {
+        self.len += write_record_at(&mut self.out[self.len..], header, stored);
+    }
+}
+
+struct Records {
+    positions: Vec<u64>,
+    last_hash: Hash,
+    hashes: Option<Vec<u8>>,
+}
+
+/// The records of a checked batch, framed and chained into `sink`.
+fn encode_records(
+    input: &EncodeInput<'_>,
+    level: i32,
+    sink: &mut impl RecordSink,
+) -> Result<Records> {
     let hasher = ChainHasher::new(input.hash, input.stream)?;
     let n = input.lengths.len();
     let parts = prepare_all(input, &hasher, level)?;
-    // Never larger: a compressed form is kept only when strictly smaller than the payload.
-    bytes.clear();
-    bytes.reserve(encoded_bound(input.payloads.len(), n));
+    let start = sink.len();
     let mut positions = Vec::with_capacity(n);
     let mut hashes = if input.want_hashes {
         Some(Vec::with_capacity(n * HASH_BYTES))
@@ -260,8 +332,8 @@ pub fn encode_batch_reusing(input: &EncodeInput<'_>, mut bytes: Vec<u8>) -> Resu
                 form,
                 length: stored.len(),
             };
-            positions.push(bytes.len() as u64);
-            write_record(&mut bytes, &header, stored);
+            positions.push((sink.len() - start) as u64);
+            sink.put(&header, stored);
             prev = hasher.record_hash(&RecordFields {
                 prev_hash: &header.prev_hash,
                 offset: header.offset,
@@ -276,8 +348,7 @@ pub fn encode_batch_reusing(input: &EncodeInput<'_>, mut bytes: Vec<u8>) -> Resu
             k += 1;
         }
     }
-    Ok(EncodeOutput {
-        bytes,
+    Ok(Records {
         positions,
         last_hash: prev,
         hashes,

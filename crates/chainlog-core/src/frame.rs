@@ -122,15 +122,24 @@ pub fn offset_hint(data: &[u8], i: usize) -> Option<u64> {
 /// Appends one framed record. `stored.len()` must be ≤ MAX_PAYLOAD_BYTES (the caller checked).
 pub fn write_record(out: &mut Vec<u8>, header_fields: &Header, stored: &[u8]) {
     let start = out.len();
-    out.extend_from_slice(&START_BYTES);
-    out.extend_from_slice(&header_fields.offset.to_le_bytes());
-    out.extend_from_slice(&header_fields.timestamp.to_le_bytes());
-    out.extend_from_slice(&header_fields.prev_hash);
-    out.push(header_fields.kind);
-    out.push(header_fields.form);
-    out.extend_from_slice(&(stored.len() as u32).to_le_bytes());
-    out.extend_from_slice(stored);
-    let crc = crc32fast::hash(&out[start..]);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&END_BYTES);
+    out.resize(start + RECORD_OVERHEAD + stored.len(), 0);
+    write_record_at(&mut out[start..], header_fields, stored);
+}
+
+/// Writes the record at the start of `out` (which must hold its 66 + L bytes); returns 66 + L.
+pub fn write_record_at(out: &mut [u8], header_fields: &Header, stored: &[u8]) -> usize {
+    let l = stored.len();
+    let record = &mut out[..RECORD_OVERHEAD + l];
+    record[..4].copy_from_slice(&START_BYTES);
+    record[AT_OFFSET..AT_OFFSET + 8].copy_from_slice(&header_fields.offset.to_le_bytes());
+    record[AT_TIMESTAMP..AT_TIMESTAMP + 8].copy_from_slice(&header_fields.timestamp.to_le_bytes());
+    record[AT_PREV_HASH..AT_PREV_HASH + HASH_BYTES].copy_from_slice(&header_fields.prev_hash);
+    record[AT_KIND] = header_fields.kind;
+    record[AT_FORM] = header_fields.form;
+    record[AT_LENGTH..AT_LENGTH + 4].copy_from_slice(&(l as u32).to_le_bytes());
+    record[HEADER_BYTES..HEADER_BYTES + l].copy_from_slice(stored);
+    let crc = crc32fast::hash(&record[..HEADER_BYTES + l]);
+    record[HEADER_BYTES + l..HEADER_BYTES + l + 4].copy_from_slice(&crc.to_le_bytes());
+    record[HEADER_BYTES + l + 4..].copy_from_slice(&END_BYTES);
+    RECORD_OVERHEAD + l
 }

@@ -22,7 +22,9 @@ pub mod scan;
 
 pub use codec::{compress, decompress};
 pub use decode::{decode_one_record, decode_records, DecodeInput, DecodeOutput};
-pub use encode::{encode_batch, encode_batch_reusing, encoded_bound, EncodeInput, EncodeOutput};
+pub use encode::{
+    encode_batch, encode_batch_into, encoded_bound, EncodeInput, EncodeOutput, EncodedInto,
+};
 pub use error::{Error, Result};
 pub use hash::{commitment, ChainHasher, Hash, HashAlgorithm, RecordFields};
 pub use scan::{

@@ -1048,3 +1048,67 @@ fn a_large_decode_equals_small_decodes_and_reports_the_first_failure() {
     assert!(matches!(e, Error::Corrupt(_)), "{e}");
     assert_eq!(position_in(e), positions[900]);
 }
+
+#[test]
+fn encode_batch_into_writes_what_encode_batch_returns_and_nothing_past_it() {
+    let mut rng = Rng(0x1270);
+    for case in 0..40 {
+        let n = 1 + rng.below(300) as usize;
+        let sizes: Vec<usize> = (0..n)
+            .map(|_| [0, 1, 64, 256, 300, 5000][rng.below(6) as usize])
+            .collect();
+        let payloads: Vec<u8> = sizes.iter().flat_map(|&s| payload(&mut rng, s)).collect();
+        let lengths: Vec<u32> = sizes.iter().map(|&s| s as u32).collect();
+        let timestamps = vec![1_700_000_000_000u64; n];
+        let input = EncodeInput {
+            hash: if case % 2 == 0 {
+                HashAlgorithm::Blake3
+            } else {
+                HashAlgorithm::Sha256
+            },
+            stream: b"orders",
+            first_offset: 7,
+            prev_hash: [case as u8 + 1; 32],
+            kind: 0,
+            codec: (case % 3) as u8,
+            level: 0,
+            payloads: &payloads,
+            lengths: &lengths,
+            timestamps: &timestamps,
+            want_hashes: case % 4 != 0,
+        };
+        let want = encode_batch(&input).unwrap();
+        let bound = encoded_bound(payloads.len(), n);
+        let mut out = vec![0xAAu8; bound + 9];
+        assert!(
+            encode_batch_into(&input, &mut out[..bound - 1])
+                .unwrap()
+                .is_none(),
+            "case {case}: short of the bound"
+        );
+        let got = encode_batch_into(&input, &mut out).unwrap().expect("fits");
+        assert!(
+            out[..got.len] == want.bytes[..],
+            "case {case}: bytes differ"
+        );
+        assert!(
+            out[got.len..bound].iter().all(|&b| b == 0xAA)
+                && out[bound..].iter().all(|&b| b == 0xAA),
+            "case {case}: wrote past its records"
+        );
+        assert_eq!(
+            (got.positions, got.last_hash, got.hashes),
+            (want.positions, want.last_hash, want.hashes),
+            "case {case}"
+        );
+        // Refused input: the same error either way.
+        let bad = EncodeInput {
+            prev_hash: ZERO_HASH,
+            ..input
+        };
+        assert_eq!(
+            format!("{:?}", encode_batch_into(&bad, &mut out).unwrap_err()),
+            format!("{:?}", encode_batch(&bad).unwrap_err())
+        );
+    }
+}

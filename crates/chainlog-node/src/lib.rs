@@ -85,15 +85,6 @@ pub struct EncodeBatchResult {
     pub hashes: Option<Buffer>,
 }
 
-thread_local! {
-    /// Encoded bytes bound for a caller's `into`: reused call after call, so a steady stream of
-    /// batches does not fault fresh pages in for every one (measured: the kernel zeroing them
-    /// cost more than the copy into `into`).
-    static ENCODE_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-/// A larger scratch is dropped after use rather than pinned.
-const MAX_KEPT_SCRATCH: usize = 16 << 20;
-
 fn encode_batch_inner(input: &mut EncodeBatchInput) -> CoreResult<EncodeBatchResult> {
     let hash = HashAlgorithm::parse(&input.hash)?;
     let first_offset = safe_integer(input.first_offset, "firstOffset")?;
@@ -107,14 +98,7 @@ fn encode_batch_inner(input: &mut EncodeBatchInput) -> CoreResult<EncodeBatchRes
         0
     };
     let timestamps = safe_integers(&input.timestamps, "timestamp")?;
-    let bound = core::encoded_bound(input.payloads.len(), input.lengths.len());
-    let into_fits = input.into.as_ref().is_some_and(|b| b.len() >= bound);
-    let scratch = if into_fits {
-        ENCODE_SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
-    } else {
-        Vec::new()
-    };
-    let out = core::encode_batch_reusing(&core::EncodeInput {
+    let encode_input = core::EncodeInput {
         hash,
         stream: input.stream.as_bytes(),
         first_offset,
@@ -126,24 +110,26 @@ fn encode_batch_inner(input: &mut EncodeBatchInput) -> CoreResult<EncodeBatchRes
         lengths: &input.lengths,
         timestamps: &timestamps,
         want_hashes: input.want_hashes.unwrap_or(false),
-    }, scratch)?;
-    let bytes_length = out.bytes.len() as f64;
-    let bytes = match input.into.as_mut() {
-        Some(into) if into_fits => {
-            // Safety: the JS side (ts/core/native.ts) refuses an `into` that overlaps the other
-            // inputs, and nothing else runs on this thread while we hold the slice.
-            let target: &mut [u8] = unsafe { Uint8Array::as_mut(into) };
-            target[..out.bytes.len()].copy_from_slice(&out.bytes);
-            if out.bytes.capacity() <= MAX_KEPT_SCRATCH {
-                ENCODE_SCRATCH.with(|s| *s.borrow_mut() = out.bytes);
-            }
-            None
-        }
-        _ => Some(out.bytes.into()),
     };
+    if let Some(into) = input.into.as_mut() {
+        // Safety: the JS side (ts/core/native.ts) refuses an `into` that overlaps the other
+        // inputs, and nothing else runs on this thread while we hold the slice.
+        let target: &mut [u8] = unsafe { Uint8Array::as_mut(into) };
+        // Framed straight into `into` when it holds the bound (else a new buffer, below).
+        if let Some(out) = core::encode_batch_into(&encode_input, target)? {
+            return Ok(EncodeBatchResult {
+                bytes: None,
+                bytes_length: out.len as f64,
+                positions: f64s(out.positions),
+                last_hash: out.last_hash.to_vec().into(),
+                hashes: out.hashes.map(Buffer::from),
+            });
+        }
+    }
+    let out = core::encode_batch(&encode_input)?;
     Ok(EncodeBatchResult {
-        bytes,
-        bytes_length,
+        bytes_length: out.bytes.len() as f64,
+        bytes: Some(out.bytes.into()),
         positions: f64s(out.positions),
         last_hash: out.last_hash.to_vec().into(),
         hashes: out.hashes.map(Buffer::from),
