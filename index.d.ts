@@ -209,6 +209,8 @@ export declare class Log {
 	/** Resolves on the stream's next commit, on its creation if it does not exist yet, or on close(). */
 	private waitForAppend;
 	private streamForWrite;
+	/** The stream called `stream`, if it exists. Names in the map were validated when added, so a hit skips validation. */
+	private streamNamed;
 	private checkOpen;
 	private checkWritable;
 }

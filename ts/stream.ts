@@ -14,7 +14,7 @@ import { fsyncDir, ioError, isTempFile, makeDirDurable } from './durable.ts'
 import { CommitQueue } from './commit-queue.ts'
 import { findCheckpointAtOrBefore, type CheckpointSource } from './checkpoint.ts'
 import { MANIFEST_FILE, manifestOf, readManifest, writeManifest, type Manifest } from './manifest.ts'
-import { loadIndex, PositionList, saveIndex } from './offset-index.ts'
+import { INDEX_ENTRY_BYTES, loadIndex, PositionList, saveIndex } from './offset-index.ts'
 import type { RecoveryEvent, ResolvedOptions } from './options.ts'
 import { recoverTail, type CorruptMark } from './recovery.ts'
 import { scanRange } from './segment-scan.ts'
@@ -692,7 +692,7 @@ export class Stream implements CheckpointSource {
   maybePersistIndex(): void {
     const seg = this.active
     if (seg === undefined || seg.index === null) return
-    const due = Math.min(INDEX_PERSIST_MAX_BYTES, Math.max(INDEX_PERSIST_MIN_BYTES, INDEX_REWRITE_FACTOR * 8 * seg.index.length))
+    const due = Math.min(INDEX_PERSIST_MAX_BYTES, Math.max(INDEX_PERSIST_MIN_BYTES, INDEX_REWRITE_FACTOR * INDEX_ENTRY_BYTES * seg.index.length))
     if (this.bytesSinceIndexPersist < due) return
     this.bytesSinceIndexPersist = 0
     void this.persistIndex(seg).catch(() => {}) // a cache: rebuilt from the segment if lost

@@ -307,11 +307,6 @@ const MAX_RECORD_DECODERS = 64
 
 type RecordDecoder = InstanceType<RawBinding['RecordDecoder']>
 
-/**
- * decodeOne through a RecordDecoder of the stream (its hasher kept between calls) writing into a
- * reused scratch buffer: no input object, strings or result vectors cross per call. The result's
- * buffers are views of one copy out of the scratch.
- */
 /** Decoders by hash and stream, and the one used last (gets of one stream skip the key and lookup). */
 interface RecordDecoders {
   byKey: Map<string, RecordDecoder>
@@ -320,6 +315,11 @@ interface RecordDecoders {
   lastHash: string
 }
 
+/**
+ * decodeOne through a RecordDecoder of the stream (its hasher kept between calls) writing into a
+ * reused scratch buffer: no input object, strings or result vectors cross per call. The result's
+ * buffers are views of one copy out of the scratch.
+ */
 function decodeOneNative(native: RawBinding, decoders: RecordDecoders, scratch: { out: Buffer; f64: Float64Array }, input: DecodeOneInput): DecodedRecord {
   let decoder = decoders.last
   if (decoder === null || decoders.lastStream !== input.stream || decoders.lastHash !== input.hash) {
