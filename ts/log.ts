@@ -207,6 +207,7 @@ export class Log {
     }
   }
 
+  /** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
   async get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined> {
     this.checkOpen()
     const s = this.streamNamed(stream)

@@ -21,6 +21,8 @@ export class VerifiedInterval {
   private data: Buffer
   /** Records whose hashes are held: [start, start + count). */
   count = 0
+  /** When it was last used (VerifiedHashes' tick). */
+  lastUse = 0
 
   /** `capacity` is a hint: at most INITIAL_HASHES are allocated up front, the rest as hashes come. */
   constructor(readonly start: number, capacity: number) {
@@ -41,10 +43,16 @@ export class VerifiedInterval {
     return this.data.subarray(at, at + HASH_BYTES)
   }
 
-  /** Whether `hash` is the cached hash of `offset` (start ≤ offset < end); compares in place, no view. */
+  /**
+   * Whether `hash` (32 bytes) is the cached hash of `offset` (start ≤ offset < end). Compared in
+   * place, byte by byte: no view is made, and 32 bytes in optimized JS cost less than a call
+   * into Buffer.compare.
+   */
   matches(offset: number, hash: Uint8Array): boolean {
     const at = (offset - this.start) * HASH_BYTES
-    return this.data.compare(hash, 0, HASH_BYTES, at, at + HASH_BYTES) === 0
+    const data = this.data
+    for (let i = 0; i < HASH_BYTES; i++) if (data[at + i] !== hash[i]) return false
+    return true
   }
 
   /** Appends `n` hashes (n × 32 bytes of `hashes` from record `from`) verified after `end`. */
@@ -62,18 +70,19 @@ export class VerifiedInterval {
 }
 
 export class VerifiedHashes {
-  /** Key: the anchor checkpoint's offset, or −1 for the stream start. Map order = recency. */
+  /** Key: the anchor checkpoint's offset, or −1 for the stream start. */
   private readonly intervals = new Map<number, VerifiedInterval>()
   private bytes = 0
+  /** Uses so far: an interval's `lastUse` is the tick of its last get, for eviction. */
+  private tick = 0
 
   constructor(private readonly maxBytes = MAX_VERIFIED_HASH_BYTES) {}
 
   get(anchor: number): VerifiedInterval | undefined {
     const v = this.intervals.get(anchor)
-    if (v !== undefined) {
-      this.intervals.delete(anchor)
-      this.intervals.set(anchor, v)
-    }
+    // Recency as a number, not as Map order (a delete and a set on every get cost more than the
+    // rest of a cached get's bookkeeping); eviction, rare, searches for the oldest.
+    if (v !== undefined) v.lastUse = ++this.tick
     return v
   }
 
@@ -85,12 +94,21 @@ export class VerifiedHashes {
       this.intervals.delete(anchor)
     }
     if (interval.bytes > this.maxBytes) return false
+    interval.lastUse = ++this.tick
     this.intervals.set(anchor, interval)
     this.bytes += interval.bytes
-    for (const [key, v] of this.intervals) {
-      if (this.bytes <= this.maxBytes) break
-      this.intervals.delete(key)
-      this.bytes -= v.bytes
+    while (this.bytes > this.maxBytes) {
+      let oldest: number | undefined
+      let oldestUse = Infinity
+      for (const [key, v] of this.intervals) {
+        if (v !== interval && v.lastUse < oldestUse) {
+          oldest = key
+          oldestUse = v.lastUse
+        }
+      }
+      if (oldest === undefined) break
+      this.bytes -= this.intervals.get(oldest)!.bytes
+      this.intervals.delete(oldest)
     }
     return true
   }

@@ -2,7 +2,6 @@
 //! compression per blake3 platform, and of a chain hash and a record CRC. They are why lanes.rs
 //! runs dependent compressions through the portable one. Run:
 //!   cargo run --release -p chainlog-core --example latency_probe
-use chainlog_core::format::*;
 use chainlog_core::*;
 fn record_hash_and_crc_latency() {
     let h = ChainHasher::new(HashAlgorithm::Blake3, b"bench").unwrap();
