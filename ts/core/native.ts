@@ -236,12 +236,17 @@ function rawDecode(i: DecodeInput): DecodeInput {
   } as unknown as DecodeInput
 }
 
-function checkScan(input: ScanInput): void {
-  object(input, 'scanSegment')
+/** The fields of every input that reads segment bytes. */
+function checkSegmentInput(input: { hash: string; stream: string; data: Uint8Array; basePosition: number }, what: string): void {
+  object(input, what)
   string(input.hash, 'hash')
   string(input.stream, 'stream')
   bytes(input.data, 'data')
   number(input.basePosition, 'basePosition')
+}
+
+function checkScan(input: ScanInput): void {
+  checkSegmentInput(input, 'scanSegment')
   nullableNumber(input.firstOffset, 'firstOffset')
   nullableBytes(input.prevHash, 'prevHash')
   nullableNumber(input.prevTimestamp, 'prevTimestamp')
@@ -250,22 +255,14 @@ function checkScan(input: ScanInput): void {
 }
 
 function checkDecodeOne(input: DecodeOneInput): void {
-  object(input, 'decodeOne')
-  string(input.hash, 'hash')
-  string(input.stream, 'stream')
-  bytes(input.data, 'data')
-  number(input.basePosition, 'basePosition')
+  checkSegmentInput(input, 'decodeOne')
   number(input.position, 'position')
   nullableBytes(input.expectPrevHash, 'expectPrevHash')
   number(input.maxPayloadBytes, 'maxPayloadBytes')
 }
 
 function checkDecode(input: DecodeInput): void {
-  object(input, 'decodeRecords')
-  string(input.hash, 'hash')
-  string(input.stream, 'stream')
-  bytes(input.data, 'data')
-  number(input.basePosition, 'basePosition')
+  checkSegmentInput(input, 'decodeRecords')
   if (!(input.positions instanceof Float64Array)) throw invalid('positions must be a Float64Array')
   nullableBytes(input.expectPrevHash, 'expectPrevHash')
   number(input.payloadsFrom, 'payloadsFrom')

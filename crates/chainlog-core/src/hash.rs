@@ -117,8 +117,9 @@ impl ChainHasher {
         let tail = tail(r);
         match self.alg {
             HashAlgorithm::Blake3 if self.prefix.len() <= SHORT_PREFIX_BYTES => {
-                // One contiguous message and blake3's one-shot hash: an incremental Hasher sets up
-                // state for inputs of any size, which costs about as much as hashing these bytes.
+                // One contiguous message, hashed block by block (lanes::blake3_one_chunk): an
+                // incremental Hasher sets up state for inputs of any size, which cost about as
+                // much as hashing these few bytes.
                 let mut message = [0u8; SHORT_PREFIX_BYTES + TAIL_BYTES];
                 let n = self.prefix.len();
                 message[..n].copy_from_slice(&self.prefix);
