@@ -15,6 +15,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ChainlogError, isErrorCode } from '../errors.ts'
+import { HASH_BYTES, RECORD_OVERHEAD } from './format.ts'
 import {
   CORE_ABI,
   type ChainlogCore,
@@ -269,7 +270,6 @@ function checkDecode(input: DecodeInput): void {
   number(input.maxPayloadBytes, 'maxPayloadBytes')
 }
 
-const HASH_BYTES = 32
 
 /**
  * The views of a packed decode result (crates/chainlog-node decode_result): f64 words [P, offsets,
@@ -297,8 +297,6 @@ function unpackDecode(f: Float64Array, n: number): DecodeResult {
 
 /** RecordDecoder.decodeOneInto's output: f64 offset, f64 timestamp, kind, form, 6 zero bytes, prev hash, hash, payload. */
 const ONE_HEAD_BYTES = 24 + 2 * HASH_BYTES
-/** Scratch kept for one-record decodes; a record too big for it goes through decodeRecords. */
-const ONE_SCRATCH_BYTES = 64 * 1024
 /** Decoders kept (one per store hash and stream); past this many the cache starts over. */
 const MAX_RECORD_DECODERS = 64
 
@@ -313,11 +311,11 @@ interface RecordDecoders {
 }
 
 /**
- * decodeOne through a RecordDecoder of the stream (its hasher kept between calls) writing into a
- * reused scratch buffer: no input object, strings or result vectors cross per call. The result's
- * buffers are views of one copy out of the scratch.
+ * decodeOne through a RecordDecoder of the stream (its hasher kept between calls) writing into
+ * the result's buffer: no input object, strings or result vectors cross per call, and nothing is
+ * copied after. The result's buffers are views of that one buffer.
  */
-function decodeOneNative(native: RawBinding, decoders: RecordDecoders, scratch: { out: Buffer; f64: Float64Array }, input: DecodeOneInput): DecodedRecord {
+function decodeOneNative(native: RawBinding, decoders: RecordDecoders, input: DecodeOneInput): DecodedRecord {
   let decoder = decoders.last
   if (decoder === null || decoders.lastStream !== input.stream || decoders.lastHash !== input.hash) {
     const key = `${input.hash}/${input.stream}`
@@ -332,26 +330,26 @@ function decodeOneNative(native: RawBinding, decoders: RecordDecoders, scratch: 
     decoders.lastStream = input.stream
     decoders.lastHash = input.hash
   }
-  let n: number
+  // Decoded straight into the result's own buffer, sized for a record stored as is (the payload
+  // is the stored bytes: the record's length less the framing); a larger payload (a compressed
+  // record) says how much it needs, and is decoded again into a buffer of that size.
+  let out = Buffer.allocUnsafe(ONE_HEAD_BYTES + Math.max(0, input.data.length - RECORD_OVERHEAD))
+  let n = decodeOneInto(decoder, input, out)
+  if (n < 0) {
+    out = Buffer.allocUnsafe(-n)
+    n = decodeOneInto(decoder, input, out)
+  }
+  return {
+    offset: out.readDoubleLE(0), timestamp: out.readDoubleLE(8), kind: out[16], form: out[17],
+    prevHash: out.subarray(24, 24 + HASH_BYTES), hash: out.subarray(24 + HASH_BYTES, ONE_HEAD_BYTES), payload: out.subarray(ONE_HEAD_BYTES, ONE_HEAD_BYTES + n),
+  }
+}
+
+function decodeOneInto(decoder: RecordDecoder, input: DecodeOneInput, out: Buffer): number {
   try {
-    n = decoder.decodeOneInto(input.data, input.basePosition, input.position, input.expectPrevHash ?? undefined, input.maxPayloadBytes, scratch.out)
+    return decoder.decodeOneInto(input.data, input.basePosition, input.position, input.expectPrevHash ?? undefined, input.maxPayloadBytes, out)
   } catch (err) {
     throw toChainlogError(err)
-  }
-  if (n < 0) {
-    // Larger than the scratch: the general path.
-    const d = unpackDecode(call(() => native.decodeRecords(rawDecode({ ...input, positions: Float64Array.of(input.position), payloadsFrom: 0 }))), 1)
-    return {
-      offset: d.offsets[0], timestamp: d.timestamps[0], kind: d.kinds[0], form: d.forms[0],
-      prevHash: d.prevHashes.subarray(0, HASH_BYTES), hash: d.hashes.subarray(0, HASH_BYTES), payload: d.payloads,
-    }
-  }
-  const out = scratch.out
-  const copy = Buffer.allocUnsafe(2 * HASH_BYTES + n)
-  out.copy(copy, 0, 24, ONE_HEAD_BYTES + n)
-  return {
-    offset: scratch.f64[0], timestamp: scratch.f64[1], kind: out[16], form: out[17],
-    prevHash: copy.subarray(0, HASH_BYTES), hash: copy.subarray(HASH_BYTES, 2 * HASH_BYTES), payload: copy.subarray(2 * HASH_BYTES),
   }
 }
 
@@ -377,8 +375,6 @@ function scanResult(r: RawScanResult): ScanResult {
 }
 
 function wrap(native: RawBinding): ChainlogCore {
-  const ab = new ArrayBuffer(ONE_SCRATCH_BYTES)
-  const scratch = { out: Buffer.from(ab), f64: new Float64Array(ab, 0, 2) }
   const decoders: RecordDecoders = { byKey: new Map(), last: null, lastStream: '', lastHash: '' }
   const core = {
     name: 'native',
@@ -434,7 +430,7 @@ function wrap(native: RawBinding): ChainlogCore {
 
     decodeOne(input: DecodeOneInput): DecodedRecord {
       checkDecodeOne(input)
-      return decodeOneNative(native, decoders, scratch, input)
+      return decodeOneNative(native, decoders, input)
     },
 
     async decodeRecordsAsync(input: DecodeInput): Promise<DecodeResult> {
