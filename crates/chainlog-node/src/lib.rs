@@ -448,10 +448,13 @@ pub fn decode_records_async(input: DecodeInput) -> Result<AsyncTask<DecodeJob>> 
 /// timestamp, kind, form, 6 zero bytes, prev hash, hash.
 const ONE_HEAD_BYTES: usize = 24 + 2 * HASH_BYTES;
 
+/// Buffers a RecordDecoder keeps between calls up to this size (a huge record's are let go).
+const MAX_KEPT_DECODE_BYTES: usize = 1 << 20;
+
 /// Decodes single records of one stream (a random `get`). It keeps the stream's chain hasher and
-/// its output buffers from call to call, takes positional arguments, and writes into a scratch
-/// buffer of the caller's: for one small record, converting an input object and two strings,
-/// allocating result vectors and an external ArrayBuffer cost several times the decode itself.
+/// its output buffers from call to call, takes positional arguments, and writes into a buffer of
+/// the caller's: for one small record, converting an input object and two strings, allocating
+/// result vectors and an external ArrayBuffer cost several times the decode itself.
 #[napi]
 pub struct RecordDecoder {
     hasher: ChainHasher,
@@ -486,7 +489,7 @@ impl RecordDecoder {
         mut out: Uint8ArraySlice,
     ) -> Result<f64> {
         // SAFETY: the JS thread is in this call, so nothing else touches `out` meanwhile, and the
-        // caller (ts/core/native.ts) passes a scratch buffer of its own that no input shares.
+        // caller (ts/core/native.ts) passes a buffer it just allocated, disjoint from `data`.
         let out = unsafe { out.as_mut() };
         let mut run = || -> CoreResult<f64> {
             let positions = [safe_integer(position, "position")?];
@@ -520,7 +523,14 @@ impl RecordDecoder {
             out[ONE_HEAD_BYTES..need].copy_from_slice(&d.payloads);
             Ok(d.payloads.len() as f64)
         };
-        run().map_err(to_js_error)
+        let result = run().map_err(to_js_error);
+        if self.out.payloads.capacity() > MAX_KEPT_DECODE_BYTES {
+            self.out = core::DecodeOutput::default();
+        }
+        if self.scratch.capacity() > MAX_KEPT_DECODE_BYTES {
+            self.scratch = Vec::new();
+        }
+        result
     }
 }
 
