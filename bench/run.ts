@@ -3,7 +3,8 @@
  * the raw-disk baseline. Every figure is the median of `--runs` (default 5) runs, each in a fresh
  * worker process after a warm-up, with min and max; the subjects are interleaved run by run so
  * drift on this shared machine hits all of them alike, and every ratio compares medians from
- * this one invocation. Prints a Markdown table and writes JSON under bench/results/.
+ * this one invocation. Prints a Markdown table and writes JSON under bench/results/ (a dated
+ * file, and latest.json or latest-quick.json for a run of every workload).
  *
  *   npm run bench                    the full suite
  *   npm run bench -- --quick         smaller sizes, under 2 minutes
@@ -206,5 +207,6 @@ mkdirSync(dir, { recursive: true })
 const stamp = new Date().toISOString().replace(/[:.]/g, '-')
 const json = JSON.stringify({ machine, quick, runs, rows, ratios, table: lines }, null, 2)
 writeFileSync(new URL(`bench-${quick ? 'quick-' : ''}${stamp}.json`, dir), json)
-writeFileSync(new URL(`latest${quick ? '-quick' : ''}.json`, dir), json)
+// latest.json / latest-quick.json hold whole runs only: a partial one (--only) would clobber them.
+if (!only) writeFileSync(new URL(`latest${quick ? '-quick' : ''}.json`, dir), json)
 if (rows.some((r) => r.error)) process.exitCode = 1
