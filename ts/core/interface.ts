@@ -11,10 +11,10 @@
  *   never panics, aborts, hangs, or allocates a size read from the input before checking it.
  * - The record format, chain hash and checkpoint payload are those of shared/SPEC.md §2.
  *
- * Bump CORE_ABI whenever this contract changes: the native loader refuses a binary whose
- * `abiVersion()` differs, so a stale build is never misused.
+ * Bump CORE_ABI whenever this contract, or the native binding behind it, changes: the native
+ * loader refuses a binary whose `abiVersion()` differs, so a stale build is never misused.
  */
-export const CORE_ABI = 4
+export const CORE_ABI = 5
 
 /** The chain hash of a store, fixed when it is created (chainlog.json). */
 export type HashAlgorithm = 'blake3' | 'sha256'

@@ -53,10 +53,9 @@ interface RawBinding {
   /** Packed into one array (see unpackDecode): one napi allocation per call, not nine. */
   decodeRecords(input: DecodeInput): Float64Array
   decodeRecordsAsync(input: DecodeInput): Promise<Float64Array>
-  /** Keeps a stream's chain hasher; decodes one record into a scratch buffer (see decodeOne). */
-  RecordDecoder: new (hash: string, stream: string) => {
-    decodeOneInto(data: Uint8Array, basePosition: number, position: number, expectPrevHash: Uint8Array | undefined, maxPayloadBytes: number, out: Uint8Array): number
-  }
+  /** A stream's single-record decoder (its chain hasher and buffers kept between calls; see decodeOne). */
+  recordDecoder(hash: string, stream: string): RecordDecoder
+  decodeOneInto(decoder: RecordDecoder, data: Uint8Array, basePosition: number, position: number, expectPrevHash: Uint8Array | undefined, maxPayloadBytes: number, out: Uint8Array): number
   commitment(hash: string, payload: Uint8Array): Buffer
   recordHash(hash: string, input: RecordHashInput): Buffer
   crc32(data: Uint8Array): number
@@ -295,12 +294,14 @@ function unpackDecode(f: Float64Array, n: number): DecodeResult {
   }
 }
 
-/** RecordDecoder.decodeOneInto's output: f64 offset, f64 timestamp, kind, form, 6 zero bytes, prev hash, hash, payload. */
+/** decodeOneInto's output: f64 offset, f64 timestamp, kind, form, 6 zero bytes, prev hash, hash, payload. */
 const ONE_HEAD_BYTES = 24 + 2 * HASH_BYTES
 /** Decoders kept (one per store hash and stream); past this many the cache starts over. */
 const MAX_RECORD_DECODERS = 64
 
-type RecordDecoder = InstanceType<RawBinding['RecordDecoder']>
+/** The native RecordDecoder, an opaque external handle. */
+declare const recordDecoderBrand: unique symbol
+type RecordDecoder = { readonly [recordDecoderBrand]: true }
 
 /** Decoders by hash and stream, and the one used last (gets of one stream skip the key and lookup). */
 interface RecordDecoders {
@@ -322,7 +323,7 @@ function decodeOneNative(native: RawBinding, decoders: RecordDecoders, input: De
     decoder = decoders.byKey.get(key) ?? null
     if (decoder === null) {
       if (decoders.byKey.size >= MAX_RECORD_DECODERS) decoders.byKey.clear()
-      const made = call(() => new native.RecordDecoder(input.hash, input.stream))
+      const made = call(() => native.recordDecoder(input.hash, input.stream))
       decoders.byKey.set(key, made)
       decoder = made
     }
@@ -334,10 +335,10 @@ function decodeOneNative(native: RawBinding, decoders: RecordDecoders, input: De
   // is the stored bytes: the record's length less the framing); a larger payload (a compressed
   // record) says how much it needs, and is decoded again into a buffer of that size.
   let out = Buffer.allocUnsafe(ONE_HEAD_BYTES + Math.max(0, input.data.length - RECORD_OVERHEAD))
-  let n = decodeOneInto(decoder, input, out)
+  let n = decodeOneInto(native, decoder, input, out)
   if (n < 0) {
     out = Buffer.allocUnsafe(-n)
-    n = decodeOneInto(decoder, input, out)
+    n = decodeOneInto(native, decoder, input, out)
   }
   return {
     offset: out.readDoubleLE(0), timestamp: out.readDoubleLE(8), kind: out[16], form: out[17],
@@ -345,9 +346,9 @@ function decodeOneNative(native: RawBinding, decoders: RecordDecoders, input: De
   }
 }
 
-function decodeOneInto(decoder: RecordDecoder, input: DecodeOneInput, out: Buffer): number {
+function decodeOneInto(native: RawBinding, decoder: RecordDecoder, input: DecodeOneInput, out: Buffer): number {
   try {
-    return decoder.decodeOneInto(input.data, input.basePosition, input.position, input.expectPrevHash ?? undefined, input.maxPayloadBytes, out)
+    return native.decodeOneInto(decoder, input.data, input.basePosition, input.position, input.expectPrevHash ?? undefined, input.maxPayloadBytes, out)
   } catch (err) {
     throw toChainlogError(err)
   }
