@@ -72,6 +72,8 @@ export class Stream implements CheckpointSource {
   private readonly sealedIndexes = new Map<number, Promise<PositionList>>()
   /** What each of those promises resolved to, once it has (see indexIfLoaded). */
   private readonly loadedIndexes = new WeakMap<Promise<PositionList>, PositionList>()
+  /** The segment whose index was cached or used last (the last in sealedIndexes' order). */
+  private newestIndex = -1
   /** Index entries read from `.idx` files and not yet checked one by one against the data. */
   private readonly untrustedIndexes = new WeakSet<PositionList>()
   private waiters: Array<() => void> = []
@@ -335,13 +337,12 @@ export class Stream implements CheckpointSource {
     if (seg.index !== null) return Promise.resolve(seg.index)
     const cached = this.sealedIndexes.get(seg.num)
     if (cached !== undefined) {
-      this.sealedIndexes.delete(seg.num)
-      this.sealedIndexes.set(seg.num, cached)
+      this.markIndexUsed(seg.num, cached)
       return cached
     }
     const p = this.loadSealedIndex(seg)
     p.then((list) => this.loadedIndexes.set(p, list), () => this.sealedIndexes.delete(seg.num))
-    this.sealedIndexes.set(seg.num, p)
+    this.markIndexUsed(seg.num, p)
     while (this.sealedIndexes.size > MAX_CACHED_INDEXES) this.sealedIndexes.delete(this.sealedIndexes.keys().next().value as number)
     return p
   }
@@ -355,9 +356,19 @@ export class Stream implements CheckpointSource {
     const cached = this.sealedIndexes.get(seg.num)
     const list = cached === undefined ? undefined : this.loadedIndexes.get(cached)
     if (list === undefined) return null
-    this.sealedIndexes.delete(seg.num)
-    this.sealedIndexes.set(seg.num, cached!)
+    this.markIndexUsed(seg.num, cached!)
     return list
+  }
+
+  /**
+   * Caches a sealed segment's index as the most recently used (sealedIndexes' order is the
+   * eviction order). Random gets mostly hit the index used last: that costs no Map delete and set.
+   */
+  private markIndexUsed(num: number, p: Promise<PositionList>): void {
+    if (num === this.newestIndex && this.sealedIndexes.get(num) === p) return
+    this.sealedIndexes.delete(num)
+    this.sealedIndexes.set(num, p)
+    this.newestIndex = num
   }
 
   private async loadSealedIndex(seg: Segment): Promise<PositionList> {
@@ -420,7 +431,7 @@ export class Stream implements CheckpointSource {
     }
     const p = this.rebuildIndex(seg)
     p.then((list) => this.loadedIndexes.set(p, list), () => {})
-    this.sealedIndexes.set(seg.num, p)
+    this.markIndexUsed(seg.num, p)
     const rebuilt = await p
     for (let i = 0; i < Math.min(rebuilt.length, index.length); i++) if (index.at(i) !== rebuilt.at(i)) return true
     return rebuilt.length !== index.length
@@ -612,7 +623,7 @@ export class Stream implements CheckpointSource {
     old.index = null
     const sealed = Promise.resolve(index)
     this.loadedIndexes.set(sealed, index)
-    this.sealedIndexes.set(old.num, sealed)
+    this.markIndexUsed(old.num, sealed)
     await handle.close().catch(() => {})
     return seg
   }
