@@ -194,6 +194,7 @@ export declare class Log {
 	read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]>;
 	/** Records from `from` on with bounded memory; with follow, waits for new ones until close() or break. */
 	iterate(stream: string | number, options?: IterateOptions): AsyncIterable<LogRecord>;
+	/** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
 	get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined>;
 	/** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
 	head(stream: string | number): Promise<HeadInfo>;
