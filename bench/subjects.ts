@@ -20,8 +20,12 @@ export interface Subject {
   append(batch: Buffer[]): Promise<void>
   /** Reads every record in order (chainlog: chain verified from checkpoints); returns the count. */
   readAll(): Promise<number>
-  /** Reads the record at `index`, or returns undefined when the subject has no random access. */
-  get(index: number): Promise<Buffer | undefined>
+  /**
+   * Reads the record at `index` in the subject's own form (chainlog: a LogRecord; hypercore and
+   * level: the value), or undefined when there is none. The subject's own call, returned as is:
+   * no extra async hop that one subject pays and another does not.
+   */
+  get(index: number): Promise<unknown>
   close(): Promise<void>
 }
 
@@ -53,9 +57,7 @@ async function openChainlog(backend: 'native' | 'js', dir: string, opts: Subject
       for await (const _record of log.iterate(STREAM, { verify: 'checkpoint' })) n++
       return n
     },
-    async get(index) {
-      return (await log.get(STREAM, index))?.payload
-    },
+    get: (index) => log.get(STREAM, index),
     close: () => log.close(),
   }
 }
