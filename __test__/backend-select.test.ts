@@ -1,6 +1,7 @@
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadCore } from '../ts/core/load.ts'
@@ -42,4 +43,27 @@ test('with no native binary, auto picks the JS core and native fails with ERR_UN
 test('an unknown backend name is ERR_INVALID_ARGUMENT', async (t) => {
   const err = await t.throwsAsync(loadCore('wasm' as 'js'))
   t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+})
+
+test('the native binding\'s single-record decoder refuses what is not its own decoder or not bytes, without crashing', (t) => {
+  const dir = join(ROOT, 'native')
+  const file = readdirSync(dir).find((f) => f.endsWith('.node'))
+  if (file === undefined) return t.fail('no native binary in native/')
+  const binding = createRequire(import.meta.url)(join(dir, file)) as {
+    recordDecoder(hash: string, stream: string): object
+    decodeOneInto(...args: unknown[]): number
+  }
+  const out = Buffer.alloc(512)
+  const data = Buffer.alloc(100)
+  for (const notOurs of [{}, Buffer.alloc(8), undefined, null, 7, 'x']) {
+    t.throws(() => binding.decodeOneInto(notOurs, data, 0, 0, undefined, 1 << 20, out), { message: /recordDecoder|argument|external|object/i }, String(notOurs))
+  }
+  const decoder = binding.recordDecoder('blake3', 's')
+  t.throws(() => binding.decodeOneInto(decoder, new Float64Array(4), 0, 0, undefined, 1 << 20, out))
+  t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, undefined, 1 << 20, 'not bytes'))
+  t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, undefined, 1 << 20, out), { message: /^ERR_CORRUPT: / })
+  t.throws(() => binding.recordDecoder('md5', 's'), { message: /^ERR_INVALID_ARGUMENT: / })
+  // Decoders are freed when collected: making many and dropping them is fine.
+  for (let i = 0; i < 10_000; i++) binding.recordDecoder('sha256', `s${i}`)
+  t.pass()
 })

@@ -12,13 +12,15 @@ use chainlog_core::{self as core, ChainHasher, HashAlgorithm};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+mod record_decoder;
+
 /// The one place core errors become JS errors: the message starts with the stable code, which
 /// ts/core/native.ts turns into ChainlogError.code.
-fn to_js_error(e: core::Error) -> Error {
+pub(crate) fn to_js_error(e: core::Error) -> Error {
     Error::new(Status::GenericFailure, e.to_string())
 }
 
-type CoreResult<T> = core::Result<T>;
+pub(crate) type CoreResult<T> = core::Result<T>;
 
 fn invalid(msg: String) -> core::Error {
     core::Error::InvalidArgument(msg)
@@ -43,7 +45,7 @@ fn opt_safe(value: Option<f64>, what: &str) -> CoreResult<Option<u64>> {
     value.map(|v| safe_integer(v, what)).transpose()
 }
 
-fn hasher(hash: &str, stream: &str) -> CoreResult<ChainHasher> {
+pub(crate) fn hasher(hash: &str, stream: &str) -> CoreResult<ChainHasher> {
     ChainHasher::new(HashAlgorithm::parse(hash)?, stream.as_bytes())
 }
 
@@ -442,96 +444,6 @@ impl Task for DecodeJob {
 #[napi(ts_return_type = "Promise<Float64Array>")]
 pub fn decode_records_async(input: DecodeInput) -> Result<AsyncTask<DecodeJob>> {
     Ok(AsyncTask::new(DecodeJob::new(input).map_err(to_js_error)?))
-}
-
-/// Bytes of `RecordDecoder.decodeOneInto`'s output before the payload: f64 offset, f64
-/// timestamp, kind, form, 6 zero bytes, prev hash, hash.
-const ONE_HEAD_BYTES: usize = 24 + 2 * HASH_BYTES;
-
-/// Buffers a RecordDecoder keeps between calls up to this size (a huge record's are let go).
-const MAX_KEPT_DECODE_BYTES: usize = 1 << 20;
-
-/// Decodes single records of one stream (a random `get`). It keeps the stream's chain hasher and
-/// its output buffers from call to call, takes positional arguments, and writes into a buffer of
-/// the caller's: for one small record, converting an input object and two strings, allocating
-/// result vectors and an external ArrayBuffer cost several times the decode itself. JS holds it
-/// as an External passed to free functions, not as a class: napi-rs registers every class
-/// method's receiver in a global, mutex-guarded borrow table, which cost a random get about
-/// 0.2 µs (allocation, lock, hash map) for nothing here.
-pub struct RecordDecoder {
-    hasher: ChainHasher,
-    out: core::DecodeOutput,
-    scratch: Vec<u8>,
-}
-
-#[napi(ts_return_type = "ExternalObject<'RecordDecoder'>")]
-pub fn record_decoder(hash: String, stream: String) -> Result<External<RecordDecoder>> {
-    Ok(External::new(RecordDecoder {
-        hasher: hasher(&hash, &stream).map_err(to_js_error)?,
-        out: core::DecodeOutput::default(),
-        scratch: Vec::new(),
-    }))
-}
-
-/// decodeRecords of the one record at `position` (payload included), written into `out`:
-/// f64 offset · f64 timestamp · kind u8 · form u8 · 6 zero bytes · prev hash 32 · hash 32 ·
-/// payload. Same checks and errors as decodeRecords. Returns the payload length, or
-/// −(bytes needed) when `out` is too small (nothing else is written then). `out` must not
-/// overlap `data` (two JS buffers; napi hands out the two slices independently).
-#[napi(ts_args_type = "decoder: ExternalObject<'RecordDecoder'>, data: Uint8Array, basePosition: number, position: number, expectPrevHash: Uint8Array | undefined, maxPayloadBytes: number, out: Uint8Array")]
-pub fn decode_one_into(
-    decoder: &mut External<RecordDecoder>,
-    data: &[u8],
-    base_position: f64,
-    position: f64,
-    expect_prev_hash: Option<&[u8]>,
-    max_payload_bytes: f64,
-    mut out: Uint8ArraySlice,
-) -> Result<f64> {
-    let decoder: &mut RecordDecoder = decoder;
-    // SAFETY: the JS thread is in this call, so nothing else touches `out` meanwhile, and the
-    // caller (ts/core/native.ts) passes a buffer it just allocated, disjoint from `data`.
-    let out = unsafe { out.as_mut() };
-    let mut run = || -> CoreResult<f64> {
-        let positions = [safe_integer(position, "position")?];
-        core::decode_one_record(
-            &core::DecodeInput {
-                hasher: &decoder.hasher,
-                data,
-                base: safe_integer(base_position, "basePosition")?,
-                positions: &positions,
-                expect_prev_hash: expect_prev_hash
-                    .map(|h| hash_arg(h, "expectPrevHash"))
-                    .transpose()?,
-                payloads_from: 0,
-                max_payload_bytes: safe_integer(max_payload_bytes, "maxPayloadBytes")?,
-            },
-            &mut decoder.out,
-            &mut decoder.scratch,
-        )?;
-        let d = &decoder.out;
-        let need = ONE_HEAD_BYTES + d.payloads.len();
-        if out.len() < need {
-            return Ok(-(need as f64));
-        }
-        out[0..8].copy_from_slice(&(d.offsets[0] as f64).to_le_bytes());
-        out[8..16].copy_from_slice(&(d.timestamps[0] as f64).to_le_bytes());
-        out[16] = d.kinds[0];
-        out[17] = d.forms[0];
-        out[18..24].fill(0);
-        out[24..24 + HASH_BYTES].copy_from_slice(&d.prev_hashes[..HASH_BYTES]);
-        out[24 + HASH_BYTES..ONE_HEAD_BYTES].copy_from_slice(&d.hashes[..HASH_BYTES]);
-        out[ONE_HEAD_BYTES..need].copy_from_slice(&d.payloads);
-        Ok(d.payloads.len() as f64)
-    };
-    let result = run().map_err(to_js_error);
-    if decoder.out.payloads.capacity() > MAX_KEPT_DECODE_BYTES {
-        decoder.out = core::DecodeOutput::default();
-    }
-    if decoder.scratch.capacity() > MAX_KEPT_DECODE_BYTES {
-        decoder.scratch = Vec::new();
-    }
-    result
 }
 
 // ---- hashes, CRC, codecs ----------------------------------------------------------------------
