@@ -72,3 +72,59 @@ for (const backend of BACKENDS) {
     }
   })
 }
+
+/** Appends `mib` MiB in 64 KiB events under sync 'never' (past the 16 MiB write-behind mark for 17). */
+async function appendMiB(log: Awaited<ReturnType<typeof openLog>>, mib: number): Promise<void> {
+  const event = Buffer.alloc(64 * 1024, 7)
+  for (let i = 0; i < mib; i++) await log.append('s', Array.from({ length: 16 }, () => event))
+}
+
+for (const backend of BACKENDS) {
+  test.serial(`${backend}: sync 'never' appends past 16 MiB start a background fdatasync (write-behind), with no flush or rotation`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { sync: 'never' })
+    await log.append('s', 'first')
+    const watch = await watchDatasync(dir, 0)
+    try {
+      await appendMiB(log, 15)
+      t.is(watch.calls(), 0, 'nothing synced before 16 MiB')
+      await appendMiB(log, 2)
+      t.is(watch.calls(), 1, 'one write-behind fdatasync after 16 MiB')
+      await log.flush()
+      t.deepEqual((await log.head('s')).nextOffset, 1 + 17 * 16)
+    } finally {
+      watch.restore()
+    }
+  })
+
+  test.serial(`${backend}: a failed write-behind fdatasync is not swallowed: later appends, flush() and close() fail with ERR_IO`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { sync: 'never' })
+    await log.append('s', 'first')
+    const h = await fsp.open(join(dir, 'probe'), 'w')
+    const proto = Object.getPrototypeOf(h) as { datasync: DataSync }
+    await h.close()
+    const original = proto.datasync
+    proto.datasync = async function () {
+      await new Promise((r) => setTimeout(r, 5)) // fails later, as a real one does
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })
+    }
+    try {
+      await appendMiB(log, 17)
+      await new Promise((r) => setTimeout(r, 50)) // the background fdatasync has failed by now
+      proto.datasync = original
+      const append = await t.throwsAsync(log.append('s', 'after'))
+      t.is((append as { code?: string }).code, 'ERR_IO')
+      t.regex(append!.message, /background fdatasync/)
+      const flush = await t.throwsAsync(log.flush())
+      t.is((flush as { code?: string }).code, 'ERR_IO')
+    } finally {
+      proto.datasync = original
+    }
+    const close = await t.throwsAsync(log.close())
+    t.is((close as { code?: string }).code, 'ERR_IO')
+    // The lock was released: the log reopens, with every record written before the failure.
+    const again = await openLog(t, backend, dir)
+    t.is((await again.head('s')).nextOffset, 1 + 17 * 16)
+  })
+}

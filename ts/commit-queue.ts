@@ -404,6 +404,7 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
   }
   if (total > 0) {
     stream.wake()
+    stream.maybeWriteBehind()
     stream.maybePersistIndex()
   }
   return []
