@@ -98,6 +98,7 @@ for (const backend of BACKENDS) {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, SMALL)
     for (let i = 0; i < 8; i++) await log.append('s', `event-${i}`)
+    await log.flush() // a sealed segment's index is saved in the background; flush waits for it
     const idx = readFileSync(`${dir}/s/segment_000000.log.idx`)
     t.is(idx.toString('latin1', 0, 4), 'VDXI')
     t.is(idx[4], 1)

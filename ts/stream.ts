@@ -613,7 +613,7 @@ export class Stream implements CheckpointSource {
     this.sinceCheckpoint = 0
   }
 
-  /** Seals the active segment (synced, index saved) and starts the next one. */
+  /** Seals the active segment (synced; its index saved in the background) and starts the next one. */
   private async rotate(): Promise<Segment> {
     const old = this.active!
     await this.writeBehindDone()
@@ -635,9 +635,11 @@ export class Stream implements CheckpointSource {
     this.unsynced = false
     const handle = old.handle!
     old.handle = null
-    await this.persistIndex(old).catch(() => {}) // a cache: rebuilt from the segment if lost
     const index = old.index!
     old.index = null
+    // Not awaited (close waits for it): a cache, rebuilt from the segment if lost, and several MiB
+    // plus an fsync that the append which triggered this rotation need not wait for.
+    void this.persistIndex(old, index).catch(() => {})
     const sealed = Promise.resolve(index)
     this.loadedIndexes.set(sealed, index)
     this.markIndexUsed(old.num, sealed)
@@ -761,12 +763,16 @@ export class Stream implements CheckpointSource {
     void this.persistIndex(seg).catch(() => {}) // a cache: rebuilt from the segment if lost
   }
 
-  /** Saves `seg`'s index after the saves already queued; the entries are those present when it starts. */
-  private persistIndex(seg: Segment): Promise<void> {
+  /**
+   * Saves `seg`'s index (its in-memory list, or `sealed`, the list of a segment rotation just
+   * sealed) after the saves already queued; the entries are those present when it starts.
+   */
+  private persistIndex(seg: Segment, sealed?: PositionList): Promise<void> {
     const run = this.indexSaving.then(async () => {
-      if (seg.index === null || seg.index.length === seg.persistedEntries) return
-      const count = seg.index.length
-      await saveIndex(seg.indexPath, seg.index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
+      const index = sealed ?? seg.index
+      if (index === null || index.length === seg.persistedEntries) return
+      const count = index.length
+      await saveIndex(seg.indexPath, index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
       seg.persistedEntries = count
     })
     this.indexSaving = run.catch(() => {})
