@@ -10,6 +10,7 @@
  * Search order: $CHAINLOG_NATIVE_DIR only, when set; else the platform package
  * (@chainlog/<platform>, see npm/README.md), then <repo root>/native/ (npm run build:native).
  */
+import { Buffer } from 'node:buffer'
 import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -303,8 +304,13 @@ const MAX_RECORD_DECODERS = 64
 declare const recordDecoderBrand: unique symbol
 type RecordDecoder = { readonly [recordDecoderBrand]: true }
 
-/** Decoders by hash and stream, and the one used last (gets of one stream skip the key and lookup). */
+/**
+ * Decoders by hash and stream, and the one used last (gets of one stream skip the key and
+ * lookup); the binding's two functions held directly, not looked up on the binding per call.
+ */
 interface RecordDecoders {
+  make: RawBinding['recordDecoder']
+  decodeInto: RawBinding['decodeOneInto']
   byKey: Map<string, RecordDecoder>
   last: RecordDecoder | null
   lastStream: string
@@ -316,14 +322,14 @@ interface RecordDecoders {
  * the result's buffer: no input object, strings or result vectors cross per call, and nothing is
  * copied after. The result's buffers are views of that one buffer.
  */
-function decodeOneNative(native: RawBinding, decoders: RecordDecoders, input: DecodeOneInput): DecodedRecord {
+function decodeOneNative(decoders: RecordDecoders, input: DecodeOneInput): DecodedRecord {
   let decoder = decoders.last
   if (decoder === null || decoders.lastStream !== input.stream || decoders.lastHash !== input.hash) {
     const key = `${input.hash}/${input.stream}`
     decoder = decoders.byKey.get(key) ?? null
     if (decoder === null) {
       if (decoders.byKey.size >= MAX_RECORD_DECODERS) decoders.byKey.clear()
-      const made = call(() => native.recordDecoder(input.hash, input.stream))
+      const made = call(() => decoders.make(input.hash, input.stream))
       decoders.byKey.set(key, made)
       decoder = made
     }
@@ -335,10 +341,10 @@ function decodeOneNative(native: RawBinding, decoders: RecordDecoders, input: De
   // is the stored bytes: the record's length less the framing); a larger payload (a compressed
   // record) says how much it needs, and is decoded again into a buffer of that size.
   let out = Buffer.allocUnsafe(ONE_HEAD_BYTES + Math.max(0, input.data.length - RECORD_OVERHEAD))
-  let n = decodeOneInto(native, decoder, input, out)
+  let n = decodeOneInto(decoders, decoder, input, out)
   if (n < 0) {
     out = Buffer.allocUnsafe(-n)
-    n = decodeOneInto(native, decoder, input, out)
+    n = decodeOneInto(decoders, decoder, input, out)
   }
   return {
     offset: out.readDoubleLE(0), timestamp: out.readDoubleLE(8), kind: out[16], form: out[17],
@@ -346,9 +352,9 @@ function decodeOneNative(native: RawBinding, decoders: RecordDecoders, input: De
   }
 }
 
-function decodeOneInto(native: RawBinding, decoder: RecordDecoder, input: DecodeOneInput, out: Buffer): number {
+function decodeOneInto(decoders: RecordDecoders, decoder: RecordDecoder, input: DecodeOneInput, out: Buffer): number {
   try {
-    return native.decodeOneInto(decoder, input.data, input.basePosition, input.position, input.expectPrevHash ?? undefined, input.maxPayloadBytes, out)
+    return decoders.decodeInto(decoder, input.data, input.basePosition, input.position, input.expectPrevHash ?? undefined, input.maxPayloadBytes, out)
   } catch (err) {
     throw toChainlogError(err)
   }
@@ -376,7 +382,7 @@ function scanResult(r: RawScanResult): ScanResult {
 }
 
 function wrap(native: RawBinding): ChainlogCore {
-  const decoders: RecordDecoders = { byKey: new Map(), last: null, lastStream: '', lastHash: '' }
+  const decoders: RecordDecoders = { make: native.recordDecoder, decodeInto: native.decodeOneInto, byKey: new Map(), last: null, lastStream: '', lastHash: '' }
   const core = {
     name: 'native',
     abiVersion: () => native.abiVersion(),
@@ -431,7 +437,7 @@ function wrap(native: RawBinding): ChainlogCore {
 
     decodeOne(input: DecodeOneInput): DecodedRecord {
       checkDecodeOne(input)
-      return decodeOneNative(native, decoders, input)
+      return decodeOneNative(decoders, input)
     },
 
     async decodeRecordsAsync(input: DecodeInput): Promise<DecodeResult> {
