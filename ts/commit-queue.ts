@@ -40,6 +40,42 @@ class WriteBuffer {
   }
 }
 
+/** Payload buffers of this size range are reused (smaller ones come from Node's shared pool). */
+const MIN_POOLED_PAYLOAD = 16 * 1024
+const MAX_POOLED_PAYLOAD = 4 * 1024 * 1024
+/** Payload buffers kept for reuse per stream. */
+const MAX_FREE_PAYLOADS = 4
+
+/**
+ * The buffers appends collect their events into (collectEvents), reused once the group that
+ * carried them was encoded and written. A fresh 256 KB buffer per 1000-event append cost as much
+ * as copying the events into it (new pages, zeroed by the kernel, each time) and fed the GC.
+ * A buffer handed out is a whole ArrayBuffer of the pooled size range (see give).
+ */
+export class PayloadBuffers {
+  private free: Buffer[] = []
+
+  /** A buffer of exactly `bytes` (a view of a kept one when one is large enough). */
+  take(bytes: number): Buffer {
+    if (bytes < MIN_POOLED_PAYLOAD || bytes > MAX_POOLED_PAYLOAD) return Buffer.allocUnsafe(bytes)
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      const b = this.free[i]
+      if (b.length >= bytes) {
+        this.free.splice(i, 1)
+        return b.subarray(0, bytes)
+      }
+    }
+    return Buffer.from(new ArrayBuffer(bytes)) // its own ArrayBuffer, whatever Node's pool does
+  }
+
+  /** Takes back an append's payloads once nothing reads them again (after its group's encode). */
+  give(payloads: Buffer): void {
+    const ab = payloads.buffer
+    if (payloads.byteOffset !== 0 || ab.byteLength < MIN_POOLED_PAYLOAD || ab.byteLength > MAX_POOLED_PAYLOAD) return
+    if (this.free.length < MAX_FREE_PAYLOADS) this.free.push(Buffer.from(ab))
+  }
+}
+
 export interface AppendRequest {
   type: 'append'
   payloads: Buffer
@@ -85,6 +121,7 @@ export class CommitQueue {
   private settledUpTo = 0
   private barriers: Array<{ seq: number; resolve: () => void }> = []
   private readonly writeBuffer = new WriteBuffer()
+  readonly payloadBuffers = new PayloadBuffers()
 
   constructor(private readonly stream: Stream) {}
 
@@ -135,6 +172,8 @@ export class CommitQueue {
         try {
           const retry = await commitGroup(this.stream, group, this.writeBuffer)
           if (retry.length > 0) this.pending.unshift(...retry)
+          // Encoded and written, or failed for good: their payloads are read no more.
+          for (const r of group) if (r.type === 'append' && !retry.includes(r)) this.payloadBuffers.give(r.payloads)
         } catch (err) {
           for (const r of group) r.reject(err) // never expected: commitGroup settles its own
         }

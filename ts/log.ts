@@ -101,7 +101,9 @@ export class Log {
     try {
       this.checkWritable()
       const name = streamName(stream)
-      const { payloads, lengths } = collectEvents(events, this.ctx.options.maxRecordBytes)
+      // Into a buffer the stream's queue reuses (an existing stream's: bad input creates none).
+      const buffers = this.streamsByName.get(name)?.queue.payloadBuffers
+      const { payloads, lengths } = collectEvents(events, this.ctx.options.maxRecordBytes, buffers)
       const o = resolveAppendOptions(options, this.ctx.options.sync)
       return this.streamForWrite(name).queue.append(payloads, lengths, o)
     } catch (err) {

@@ -343,7 +343,7 @@ function bool(value: unknown, name: string): boolean {
  * caller may reuse its buffers once append returns). Two passes, no per-event objects: lengths
  * are measured and checked first, then every event is copied into one allocation.
  */
-export function collectEvents(events: unknown, maxRecordBytes: number): { payloads: Buffer; lengths: Uint32Array } {
+export function collectEvents(events: unknown, maxRecordBytes: number, buffers?: { take(bytes: number): Buffer }): { payloads: Buffer; lengths: Uint32Array } {
   const list = Array.isArray(events) ? events : [events]
   const n = list.length
   if (n === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'events: expected at least one event, got an empty array')
@@ -364,7 +364,7 @@ export function collectEvents(events: unknown, maxRecordBytes: number): { payloa
     }
     lengths[i] = length
   }
-  const payloads = Buffer.allocUnsafe(total)
+  const payloads = buffers?.take(total) ?? Buffer.allocUnsafe(total)
   let at = 0
   for (let i = 0; i < n; i++) {
     const e = list[i] as Uint8Array | string

@@ -1,0 +1,116 @@
+import test from 'ava'
+import { BACKENDS } from './helpers/cores.ts'
+import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
+import { interceptSegmentWrites } from './helpers/segment-writes.ts'
+import { PayloadBuffers } from '../ts/commit-queue.ts'
+
+// Appends of 16 KiB to 4 MiB collect their events into buffers the stream reuses once their group
+// was encoded and written (ts/commit-queue.ts PayloadBuffers). Reusing one too early would store
+// another append's bytes: every test below reads back what each append stored.
+
+/** `count` events of `size` bytes, each filled with bytes that name the batch and the event. */
+function batch(tag: number, count: number, size: number): Buffer[] {
+  return Array.from({ length: count }, (_, i) => {
+    const b = Buffer.alloc(size, (tag * 31 + i) & 0xff)
+    b.writeUInt32LE(tag, 0)
+    b.writeUInt32LE(i, 4)
+    return b
+  })
+}
+
+async function storedPayloads(log: Awaited<ReturnType<typeof openLog>>): Promise<Buffer[]> {
+  const out: Buffer[] = []
+  for await (const r of log.iterate('s')) out.push(r.payload)
+  return out
+}
+
+test('PayloadBuffers hands out exact sizes, reuses a kept buffer for an equal or smaller one, keeps only mid-sized whole buffers', (t) => {
+  const pool = new PayloadBuffers()
+  const a = pool.take(256_000)
+  t.is(a.length, 256_000)
+  pool.give(a)
+  const b = pool.take(200_000)
+  t.is(b.length, 200_000)
+  t.is(b.buffer, a.buffer, 'the kept buffer is reused')
+  const c = pool.take(256_000)
+  t.not(c.buffer, a.buffer, 'a buffer is handed out once until it is given back')
+  pool.give(b)
+  pool.give(c)
+  const small = pool.take(100)
+  t.is(small.length, 100)
+  pool.give(small) // from Node's shared 8 KiB pool: never kept, never handed out again
+  const view = Buffer.from(new ArrayBuffer(64 * 1024)).subarray(8)
+  pool.give(view) // not a whole buffer: never kept
+  for (let i = 0; i < 6; i++) {
+    const got = pool.take(20 * 1024)
+    t.not(got.buffer, small.buffer)
+    t.not(got.buffer, view.buffer)
+  }
+})
+
+for (const backend of BACKENDS) {
+  test(`${backend}: sequential appends of 64 KiB-256 KiB batches store their own bytes`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t), { sync: 'never' })
+    const want: Buffer[] = []
+    for (let tag = 0; tag < 40; tag++) {
+      const events = batch(tag, 64 + (tag % 4) * 64, 1000)
+      await log.append('s', events)
+      want.push(...events)
+    }
+    const got = await storedPayloads(log)
+    t.is(got.length, want.length)
+    t.true(got.every((p, i) => p.equals(want[i])))
+  })
+
+  test(`${backend}: concurrent appends grouped together, some refused by their conditions, store their own bytes`, async (t) => {
+    const log = await openLog(t, backend, tempDir(t), { sync: 'never', checkpointEvery: false })
+    const want: Buffer[] = []
+    for (let round = 0; round < 10; round++) {
+      const calls = Array.from({ length: 6 }, (_, k) => {
+        const tag = round * 10 + k
+        const events = batch(tag, 40, 1000)
+        // Every third call expects an offset it will not find: refused, nothing written.
+        const p = k % 3 === 2 ? log.append('s', events, { expectedOffset: 1e9 }) : log.append('s', events)
+        return { p, events, refused: k % 3 === 2 }
+      })
+      for (const c of calls) {
+        if (c.refused) t.is(codeOf(await t.throwsAsync(c.p)), 'ERR_OFFSET_CONFLICT')
+        else {
+          await c.p
+          want.push(...c.events)
+        }
+      }
+    }
+    const got = await storedPayloads(log)
+    t.is(got.length, want.length)
+    t.true(got.every((p, i) => p.equals(want[i])))
+  })
+}
+
+for (const backend of BACKENDS) {
+  test.serial(`${backend}: appends retried after their group's write failed store their own bytes`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { sync: 'never', checkpointEvery: false })
+    const first = batch(1, 40, 1000)
+    await log.append('s', first)
+    const head = await log.head('s')
+    ;(await interceptSegmentWrites(t, dir)).failNext('ENOSPC')
+    // One group: A fails with the write; B (refused only against the head A would have made) is
+    // judged again and lands in a later group, with the bytes it was given.
+    const a = batch(2, 40, 1000)
+    const b = batch(3, 40, 1000)
+    const [ra, rb] = await Promise.allSettled([
+      log.append('s', a),
+      log.append('s', b, { expectedOffset: head.nextOffset, expectedHash: head.hash }),
+    ])
+    t.is(codeOf((ra as PromiseRejectedResult).reason), 'ERR_IO')
+    t.is(rb.status, 'fulfilled', String((rb as PromiseRejectedResult).reason))
+    // Later appends reuse the buffers given back meanwhile.
+    const c = batch(4, 40, 1000)
+    await log.append('s', c)
+    const got = await storedPayloads(log)
+    const want = [...first, ...b, ...c]
+    t.is(got.length, want.length)
+    t.true(got.every((p, i) => p.equals(want[i])))
+  })
+}
