@@ -45,7 +45,7 @@ test('an unknown backend name is ERR_INVALID_ARGUMENT', async (t) => {
   t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
 })
 
-test('the native binding\'s single-record decoder refuses what is not its own decoder or not bytes, without crashing', (t) => {
+test('the native binding\'s single-record decoder refuses what is not its own decoder, not bytes, or an output overlapping its input, without crashing', (t) => {
   const dir = join(ROOT, 'native')
   const file = readdirSync(dir).find((f) => f.endsWith('.node'))
   if (file === undefined) return t.fail('no native binary in native/')
@@ -61,6 +61,11 @@ test('the native binding\'s single-record decoder refuses what is not its own de
   const decoder = binding.recordDecoder('blake3', 's')
   t.throws(() => binding.decodeOneInto(decoder, new Float64Array(4), 0, 0, undefined, 1 << 20, out))
   t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, undefined, 1 << 20, 'not bytes'))
+  t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, undefined, 1 << 20, new Float64Array(64)), { message: /Uint8Array/ })
+  // `out` is written while `data` is read: views of one buffer that overlap are refused.
+  const shared = Buffer.alloc(1024)
+  t.throws(() => binding.decodeOneInto(decoder, shared.subarray(0, 400), 0, 0, undefined, 1 << 20, shared.subarray(300, 800)), { message: /overlap/ })
+  t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, shared.subarray(0, 32), 1 << 20, shared.subarray(16, 600)), { message: /overlap/ })
   t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, undefined, 1 << 20, out), { message: /^ERR_CORRUPT: / })
   t.throws(() => binding.recordDecoder('md5', 's'), { message: /^ERR_INVALID_ARGUMENT: / })
   // Decoders are freed when collected: making many and dropping them is fine.

@@ -97,6 +97,52 @@ for (const backend of BACKENDS) {
     }
   })
 
+  test.serial(`${backend}: write-behind runs one fdatasync at a time: a slow one is not stacked up behind while appends go on`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { sync: 'never' })
+    await log.append('s', 'first')
+    const watch = await watchDatasync(dir, 300) // a slow disk
+    try {
+      await appendMiB(log, 50) // three write-behinds due while the first is still running
+      t.is(watch.calls(), 1)
+      await new Promise((r) => setTimeout(r, 400))
+      await appendMiB(log, 17)
+      t.is(watch.calls(), 2, 'the next one starts once the first has ended')
+    } finally {
+      watch.restore()
+    }
+  })
+
+  test.serial(`${backend}: a write-behind fdatasync that fails while flush() is in its own makes flush() fail, not succeed over the lost write`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { sync: 'never' })
+    await log.append('s', 'first')
+    const h = await fsp.open(join(dir, 'probe'), 'w')
+    const proto = Object.getPrototypeOf(h) as { datasync: DataSync }
+    await h.close()
+    const original = proto.datasync
+    let calls = 0
+    proto.datasync = async function (this: unknown) {
+      const call = ++calls
+      if (call === 1) {
+        await new Promise((r) => setTimeout(r, 150)) // flush's: slow, and it succeeds
+        return original.call(this)
+      }
+      await new Promise((r) => setTimeout(r, 10)) // the write-behind's: the kernel hands it the error
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })
+    }
+    try {
+      const flushed = log.flush()
+      await new Promise((r) => setTimeout(r, 20)) // flush is inside its fdatasync now
+      await appendMiB(log, 17) // starts the write-behind, which fails first
+      const err = await t.throwsAsync(flushed)
+      t.is((err as { code?: string }).code, 'ERR_IO')
+      t.is(calls, 2)
+    } finally {
+      proto.datasync = original
+    }
+  })
+
   test.serial(`${backend}: a failed write-behind fdatasync is not swallowed: later appends, flush() and close() fail with ERR_IO`, async (t) => {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { sync: 'never' })

@@ -24,7 +24,7 @@ async function storedPayloads(log: Awaited<ReturnType<typeof openLog>>): Promise
   return out
 }
 
-test('PayloadBuffers hands out exact sizes, reuses a kept buffer for an equal or smaller one, keeps only mid-sized whole buffers', (t) => {
+test('PayloadBuffers hands out exact sizes, reuses a kept buffer for an equal or smaller one, takes back only its own', (t) => {
   const pool = new PayloadBuffers()
   const a = pool.take(256_000)
   t.is(a.length, 256_000)
@@ -34,18 +34,28 @@ test('PayloadBuffers hands out exact sizes, reuses a kept buffer for an equal or
   t.is(b.buffer, a.buffer, 'the kept buffer is reused')
   const c = pool.take(256_000)
   t.not(c.buffer, a.buffer, 'a buffer is handed out once until it is given back')
-  pool.give(b)
-  pool.give(c)
-  const small = pool.take(100)
-  t.is(small.length, 100)
-  pool.give(small) // from Node's shared 8 KiB pool: never kept, never handed out again
-  const view = Buffer.from(new ArrayBuffer(64 * 1024)).subarray(8)
-  pool.give(view) // not a whole buffer: never kept
-  for (let i = 0; i < 6; i++) {
-    const got = pool.take(20 * 1024)
-    t.not(got.buffer, small.buffer)
-    t.not(got.buffer, view.buffer)
+  // Never kept: a small one (Node's shared pool), a view of someone else's buffer, and a slab of
+  // Node's pool even when Buffer.poolSize is raised so that a slab starts at byte 0.
+  const saved = Buffer.poolSize
+  Buffer.poolSize = 256 * 1024
+  try {
+    const strangers = [pool.take(100), Buffer.from(new ArrayBuffer(64 * 1024)), Buffer.allocUnsafe(20 * 1024)]
+    for (const x of strangers) pool.give(x)
+    for (let i = 0; i < 4; i++) {
+      const got = pool.take(16 * 1024)
+      t.false(strangers.some((x) => x.buffer === got.buffer))
+    }
+  } finally {
+    Buffer.poolSize = saved
   }
+})
+
+test('PayloadBuffers keeps at most 16 MiB', (t) => {
+  const pool = new PayloadBuffers()
+  const big = Array.from({ length: 6 }, () => pool.take(4 * 1024 * 1024))
+  for (const b of big) pool.give(b)
+  const again = Array.from({ length: 6 }, () => pool.take(4 * 1024 * 1024))
+  t.is(again.filter((b) => big.some((x) => x.buffer === b.buffer)).length, 4)
 })
 
 for (const backend of BACKENDS) {
@@ -88,7 +98,7 @@ for (const backend of BACKENDS) {
 }
 
 for (const backend of BACKENDS) {
-  test.serial(`${backend}: appends retried after their group's write failed store their own bytes`, async (t) => {
+  test.serial(`${backend}: an append retried after its group's write failed stores its own bytes, and later appends reusing buffers theirs`, async (t) => {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { sync: 'never', checkpointEvery: false })
     const first = batch(1, 40, 1000)

@@ -43,17 +43,20 @@ class WriteBuffer {
 /** Payload buffers of this size range are reused (smaller ones come from Node's shared pool). */
 const MIN_POOLED_PAYLOAD = 16 * 1024
 const MAX_POOLED_PAYLOAD = 4 * 1024 * 1024
-/** Payload buffers kept for reuse per stream. */
-const MAX_FREE_PAYLOADS = 4
+/** Bytes of payload buffers kept for reuse, per log (all its streams). */
+const MAX_KEPT_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 /**
  * The buffers appends collect their events into (collectEvents), reused once the group that
  * carried them was encoded and written. A fresh 256 KB buffer per 1000-event append cost as much
  * as copying the events into it (new pages, zeroed by the kernel, each time) and fed the GC.
- * A buffer handed out is a whole ArrayBuffer of the pooled size range (see give).
+ * One per log; only buffers it made itself are taken back (never a slab of Node's Buffer pool,
+ * whatever Buffer.poolSize is set to).
  */
 export class PayloadBuffers {
   private free: Buffer[] = []
+  private freeBytes = 0
+  private readonly made = new WeakSet<ArrayBufferLike>()
 
   /** A buffer of exactly `bytes` (a view of a kept one when one is large enough). */
   take(bytes: number): Buffer {
@@ -62,17 +65,21 @@ export class PayloadBuffers {
       const b = this.free[i]
       if (b.length >= bytes) {
         this.free.splice(i, 1)
+        this.freeBytes -= b.length
         return b.subarray(0, bytes)
       }
     }
-    return Buffer.from(new ArrayBuffer(bytes)) // its own ArrayBuffer, whatever Node's pool does
+    const b = Buffer.from(new ArrayBuffer(bytes))
+    this.made.add(b.buffer)
+    return b
   }
 
   /** Takes back an append's payloads once nothing reads them again (after its group's encode). */
   give(payloads: Buffer): void {
     const ab = payloads.buffer
-    if (payloads.byteOffset !== 0 || ab.byteLength < MIN_POOLED_PAYLOAD || ab.byteLength > MAX_POOLED_PAYLOAD) return
-    if (this.free.length < MAX_FREE_PAYLOADS) this.free.push(Buffer.from(ab))
+    if (!this.made.has(ab) || this.freeBytes + ab.byteLength > MAX_KEPT_PAYLOAD_BYTES) return
+    this.free.push(Buffer.from(ab))
+    this.freeBytes += ab.byteLength
   }
 }
 
@@ -121,7 +128,6 @@ export class CommitQueue {
   private settledUpTo = 0
   private barriers: Array<{ seq: number; resolve: () => void }> = []
   private readonly writeBuffer = new WriteBuffer()
-  readonly payloadBuffers = new PayloadBuffers()
 
   constructor(private readonly stream: Stream) {}
 
@@ -173,7 +179,7 @@ export class CommitQueue {
           const retry = await commitGroup(this.stream, group, this.writeBuffer)
           if (retry.length > 0) this.pending.unshift(...retry)
           // Encoded and written, or failed for good: their payloads are read no more.
-          for (const r of group) if (r.type === 'append' && !retry.includes(r)) this.payloadBuffers.give(r.payloads)
+          for (const r of group) if (r.type === 'append' && !retry.includes(r)) this.stream.ctx.payloadBuffers.give(r.payloads)
         } catch (err) {
           for (const r of group) r.reject(err) // never expected: commitGroup settles its own
         }
@@ -403,7 +409,10 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
     const goodLength = seg.size
     try {
       await writeFully(seg.handle!, bytes, goodLength)
-      if (sync) await seg.handle!.datasync()
+      if (sync) {
+        await seg.handle!.datasync()
+        await stream.writeBehindDone() // a background fdatasync meanwhile may have taken an error
+      }
     } catch (err) {
       await stream.rollback(seg, goodLength)
       const e = ioError(err, `stream ${stream.name}: write of ${total} bytes at position ${goodLength} of ${seg.path} failed and was rolled back`, {
@@ -443,8 +452,9 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
   }
   if (total > 0) {
     stream.wake()
-    stream.maybeWriteBehind()
+    const yieldNow = stream.maybeWriteBehind()
     stream.maybePersistIndex()
+    if (yieldNow) await new Promise((resolve) => setImmediate(resolve)) // lets the last write-behind's end be seen
   }
   return []
 }

@@ -7,6 +7,7 @@ import { makeDirDurable } from './durable.ts'
 import { resolve as resolvePath } from 'node:path'
 import type { BackendName, ChainlogCore } from './core/interface.ts'
 import { loadCore } from './core/load.ts'
+import { PayloadBuffers } from './commit-queue.ts'
 import { ChainlogError } from './errors.ts'
 import { StoreLock } from './lock.ts'
 import {
@@ -61,7 +62,7 @@ export class Log {
     const opened: Stream[] = []
     try {
       const store = await openStore(root, { hash: opts.hash, readOnly: opts.readOnly })
-      const ctx: StoreContext = { dir: root, core, hash: store.hash, options: opts, readOnly: opts.readOnly }
+      const ctx: StoreContext = { dir: root, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers() }
       const names = await discoverStreams(root)
       const recovered: RecoveryEvent[] = []
       const streams: Stream[] = new Array(names.length)
@@ -101,9 +102,7 @@ export class Log {
     try {
       this.checkWritable()
       const name = streamName(stream)
-      // Into a buffer the stream's queue reuses (an existing stream's: bad input creates none).
-      const buffers = this.streamsByName.get(name)?.queue.payloadBuffers
-      const { payloads, lengths } = collectEvents(events, this.ctx.options.maxRecordBytes, buffers)
+      const { payloads, lengths } = collectEvents(events, this.ctx.options.maxRecordBytes, this.ctx.payloadBuffers)
       const o = resolveAppendOptions(options, this.ctx.options.sync)
       return this.streamForWrite(name).queue.append(payloads, lengths, o)
     } catch (err) {

@@ -11,7 +11,7 @@ import type { ChainlogCore, HashAlgorithm } from './core/interface.ts'
 import { MAX_PAYLOAD_BYTES } from './core/format.ts'
 import { ChainlogError } from './errors.ts'
 import { fsyncDir, ioError, isTempFile, makeDirDurable } from './durable.ts'
-import { CommitQueue } from './commit-queue.ts'
+import { CommitQueue, type PayloadBuffers } from './commit-queue.ts'
 import { findCheckpointAtOrBefore, type CheckpointSource } from './checkpoint.ts'
 import { MANIFEST_FILE, manifestOf, readManifest, writeManifest, type Manifest } from './manifest.ts'
 import { INDEX_ENTRY_BYTES, loadIndex, PositionList, saveIndex } from './offset-index.ts'
@@ -54,6 +54,8 @@ export interface StoreContext {
   readonly hash: HashAlgorithm
   readonly options: ResolvedOptions
   readonly readOnly: boolean
+  /** Buffers appends collect their events into, reused across the log's streams. */
+  readonly payloadBuffers: PayloadBuffers
 }
 
 export class Stream implements CheckpointSource {
@@ -99,8 +101,10 @@ export class Stream implements CheckpointSource {
   private bytesSinceIndexPersist = 0
   /** Bytes written to the active segment since its last fdatasync began (see WRITE_BEHIND_BYTES). */
   private bytesSinceSync = 0
-  /** The write-behind fdatasyncs started (settled or not): awaited before the handle is synced again or closed. */
+  /** The write-behind fdatasync in flight (null once its end was seen): awaited before the handle is synced again or closed. */
   private writeBehind: Promise<void> | null = null
+  /** bytesSinceSync at which maybeWriteBehind next asks its caller to yield (see there). */
+  private writeBehindYieldAt = 0
   /** Its failure, reported by every later sync point (rotation, flush, close). */
   private writeBehindError: ChainlogError | null = null
   /** Index saves run one after another (an older save never lands after a newer one); the last. */
@@ -398,7 +402,6 @@ export class Stream implements CheckpointSource {
 
   /** Positions of a sealed segment from a scan of its records (saved as its `.idx` when whole). */
   private async rebuildIndex(seg: Segment): Promise<PositionList> {
-    const crc = (d: Uint8Array) => this.core.crc32(d)
     const positions = new PositionList()
     const scan = await withSegmentReader(seg.path, (handle) =>
       scanRange(this.core, handle, {
@@ -410,7 +413,8 @@ export class Stream implements CheckpointSource {
       }),
     )
     if (scan.outcome === 'end' && positions.length === seg.records && !this.ctx.readOnly) {
-      await saveIndex(seg.indexPath, positions, crc).catch(() => {}) // a cache: the next load rebuilds again
+      // Queued behind the saves in flight (say, the one rotation started), so none lands after it.
+      await this.persistIndex(seg, positions, true).catch(() => {}) // a cache: the next load rebuilds again
     }
     positions.truncate(seg.records)
     return positions
@@ -720,32 +724,44 @@ export class Stream implements CheckpointSource {
   /**
    * Starts a background fdatasync of the active segment once WRITE_BEHIND_BYTES were written
    * since the last one began (sync 'never'). It acknowledges nothing: an append under 'never' was
-   * acknowledged when written. Not chained on the previous one's completion: appends that never
-   * yield to the event loop (a tight loop of awaited appends settles in microtasks) would never
-   * see it; the pool runs them all the same, and the sync points wait for every one.
+   * acknowledged when written. One at a time, so a disk slower than the appends does not fill
+   * libuv's pool with them. Returns true when one is due but the last one's end has not been
+   * seen: appends that never yield to the event loop (a tight loop of awaited appends settles in
+   * microtasks) never let its callback run, so the caller yields once (per WRITE_BEHIND_BYTES).
    *
    * A failure breaks the stream (appends reject until a reopen) and is thrown by every later sync
-   * point: the kernel reports a writeback error to one fdatasync only, so the rotation's or the
-   * flush's own fdatasync would otherwise succeed over lost pages.
+   * point (writeBehindDone): the kernel reports a writeback error to one fdatasync only, so the
+   * rotation's or the flush's own would otherwise succeed over lost pages.
    */
-  maybeWriteBehind(): void {
+  maybeWriteBehind(): boolean {
     const seg = this.active
-    if (seg?.handle == null || this.bytesSinceSync < WRITE_BEHIND_BYTES) return
+    if (seg?.handle == null || this.bytesSinceSync < WRITE_BEHIND_BYTES) return false
+    if (this.writeBehind !== null) {
+      if (this.bytesSinceSync < this.writeBehindYieldAt) return false
+      this.writeBehindYieldAt += WRITE_BEHIND_BYTES
+      return true
+    }
     this.bytesSinceSync = 0
-    const synced = seg.handle.datasync().catch((err: unknown) => {
-      this.writeBehindError ??= ioError(err, `stream ${this.name}: a background fdatasync of ${seg.path} failed; appended records may be lost, reopen the log to recover`, { stream: this.name })
-      this.broken ??= this.writeBehindError
-    })
-    this.writeBehind = this.writeBehind === null ? synced : Promise.all([this.writeBehind, synced]).then(() => {})
+    this.writeBehindYieldAt = WRITE_BEHIND_BYTES
+    this.writeBehind = seg.handle.datasync().then(
+      () => {
+        this.writeBehind = null
+      },
+      (err: unknown) => {
+        this.writeBehind = null
+        this.writeBehindError ??= ioError(err, `stream ${this.name}: a background fdatasync of ${seg.path} failed; appended records may be lost, reopen the log to recover`, { stream: this.name })
+        this.broken ??= this.writeBehindError
+      },
+    )
+    return false
   }
 
-  /** Waits for the write-behind fdatasyncs started so far; throws if one failed. */
-  private async writeBehindDone(): Promise<void> {
-    const pending = this.writeBehind
-    if (pending !== null) {
-      await pending
-      if (this.writeBehind === pending) this.writeBehind = null
-    }
+  /**
+   * Waits for the write-behind fdatasync in flight, if any; throws if one ever failed. Every sync
+   * point calls it after its own fdatasync too: one running meanwhile may have taken the error.
+   */
+  async writeBehindDone(): Promise<void> {
+    if (this.writeBehind !== null) await this.writeBehind
     if (this.writeBehindError !== null) throw this.writeBehindError
   }
 
@@ -764,13 +780,14 @@ export class Stream implements CheckpointSource {
   }
 
   /**
-   * Saves `seg`'s index (its in-memory list, or `sealed`, the list of a segment rotation just
-   * sealed) after the saves already queued; the entries are those present when it starts.
+   * Saves `seg`'s index (its in-memory list, or `sealed`, the list of a sealed segment) after the
+   * saves already queued; the entries are those present when it starts. Skipped when that many
+   * are on disk already, unless the list was `rebuilt` from the data.
    */
-  private persistIndex(seg: Segment, sealed?: PositionList): Promise<void> {
+  private persistIndex(seg: Segment, sealed?: PositionList, rebuilt = false): Promise<void> {
     const run = this.indexSaving.then(async () => {
       const index = sealed ?? seg.index
-      if (index === null || index.length === seg.persistedEntries) return
+      if (index === null || (index.length === seg.persistedEntries && !rebuilt)) return
       const count = index.length
       await saveIndex(seg.indexPath, index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
       seg.persistedEntries = count
@@ -798,7 +815,11 @@ export class Stream implements CheckpointSource {
       }
       // An append that landed during the fdatasync may not be in it: leave it for the next flush.
       // (A rotation meanwhile synced the segment it sealed; the new one stays marked.)
-      if (this.unsyncedWrites === writes && this.active === seg) this.unsynced = false
+      if (this.unsyncedWrites === writes && this.active === seg) {
+        this.unsynced = false
+        this.bytesSinceSync = 0
+      }
+      await this.writeBehindDone()
     }
     if (this.corrupt !== null) return
     await this.persistIndex(seg)
@@ -810,7 +831,7 @@ export class Stream implements CheckpointSource {
 
   async closeHandles(): Promise<void> {
     await this.indexSaved()
-    await this.writeBehind // a handle is closed with no fdatasync in flight (failures were recorded)
+    await this.writeBehind // a handle is closed with no fdatasync in flight (a failure was recorded)
     for (const seg of this.readers.splice(0)) closeReader(seg)
     for (const seg of this.segments) {
       const h = seg.handle

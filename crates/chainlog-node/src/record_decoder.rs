@@ -12,6 +12,7 @@
 
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::OnceLock;
 
 use chainlog_core::error::{hash_arg, safe_integer};
 use chainlog_core::format::HASH_BYTES;
@@ -29,11 +30,18 @@ const ONE_HEAD_BYTES: usize = 24 + 2 * HASH_BYTES;
 /// Buffers a decoder keeps between calls up to this size (a huge record's are let go).
 const MAX_KEPT_DECODE_BYTES: usize = 1 << 20;
 
-/// Marks the externals made here: decodeOneInto never takes another addon's external for ours.
-static DECODER_TAG: sys::napi_type_tag = sys::napi_type_tag {
-    lower: 0x6368_6169_6e6c_6f67, // "chainlog"
-    upper: 0x7265_635f_6465_6301, // "rec_dec", version 1
-};
+/// Marks the externals made here: decodeOneInto never takes another addon's external for ours,
+/// nor one of another copy of this addon loaded in the same process (say, two chainlog versions
+/// in one dependency tree), whose RecordDecoder may differ: the tag holds an address inside this
+/// copy.
+fn decoder_tag() -> &'static sys::napi_type_tag {
+    static ANCHOR: u8 = 0;
+    static TAG: OnceLock<sys::napi_type_tag> = OnceLock::new();
+    TAG.get_or_init(|| sys::napi_type_tag {
+        lower: 0x6368_6169_6e6c_6f67, // "chainlog"
+        upper: &ANCHOR as *const u8 as u64,
+    })
+}
 
 /// One stream's decoder: its chain hasher and the output buffers, kept from call to call.
 struct RecordDecoder {
@@ -124,7 +132,7 @@ unsafe extern "C" fn record_decoder_callback(
         }
         // From here the finalizer owns the box.
         status(
-            unsafe { sys::napi_type_tag_object(env, external, &DECODER_TAG) },
+            unsafe { sys::napi_type_tag_object(env, external, decoder_tag()) },
             "tagging a record decoder",
         )?;
         Ok(external)
@@ -142,7 +150,7 @@ unsafe fn decoder_arg<'a>(
 ) -> Result<&'a mut RecordDecoder> {
     let mut ours = false;
     status(
-        unsafe { sys::napi_check_object_type_tag(env, value, &DECODER_TAG, &mut ours) },
+        unsafe { sys::napi_check_object_type_tag(env, value, decoder_tag(), &mut ours) },
         "checking the decoder",
     )?;
     if !ours {
@@ -179,7 +187,23 @@ unsafe extern "C" fn decode_one_into_callback(
         let position = unsafe { f64::from_napi_value(env, position)? };
         let expect = unsafe { Option::<&[u8]>::from_napi_value(env, expect)? };
         let max = unsafe { f64::from_napi_value(env, max)? };
-        let out = unsafe { <&mut [u8]>::from_napi_value(env, out)? };
+        // `out` is written while `data` and `expect` are read: checked to share no memory with
+        // them before it becomes a slice (views of one ArrayBuffer can overlap).
+        let (out_ptr, out_len) = unsafe { uint8_array_raw(env, out)? };
+        let out_range = out_ptr as usize..out_ptr as usize + out_len;
+        if overlaps(&out_range, data) || expect.is_some_and(|e| overlaps(&out_range, e)) {
+            return Err(Error::new(
+                Status::InvalidArg,
+                "out must not overlap data or expectPrevHash".to_owned(),
+            ));
+        }
+        let out: &mut [u8] = if out_len == 0 {
+            &mut []
+        } else {
+            // SAFETY: a live Uint8Array's bytes (the argument keeps it alive for this call),
+            // disjoint from every other slice made in this call (checked above).
+            unsafe { std::slice::from_raw_parts_mut(out_ptr, out_len) }
+        };
         let result =
             decode_one_into(decoder, data, base, position, expect, max, out).map_err(to_js_error);
         if decoder.out.payloads.capacity() > MAX_KEPT_DECODE_BYTES {
@@ -200,6 +224,38 @@ unsafe extern "C" fn decode_one_into_callback(
         Ok(()) => value,
         Err(e) => unsafe { throw(env, e) },
     }
+}
+
+/// Whether the address range `a` and the bytes of `b` share memory.
+fn overlaps(a: &std::ops::Range<usize>, b: &[u8]) -> bool {
+    let b0 = b.as_ptr() as usize;
+    !a.is_empty() && !b.is_empty() && a.start < b0 + b.len() && b0 < a.end
+}
+
+/// The bytes of a Uint8Array (a Buffer) as a raw pointer and length, with no slice made yet.
+unsafe fn uint8_array_raw(env: sys::napi_env, value: sys::napi_value) -> Result<(*mut u8, usize)> {
+    let mut kind = 0;
+    let mut len = 0;
+    let mut data = ptr::null_mut();
+    let s = unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            value,
+            &mut kind,
+            &mut len,
+            &mut data,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    status(s, "reading out")?;
+    if kind != sys::TypedarrayType::uint8_array {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "out must be a Uint8Array".to_owned(),
+        ));
+    }
+    Ok((data.cast(), len))
 }
 
 fn decode_one_into(
