@@ -130,3 +130,28 @@ for (const backend of BACKENDS) {
   })
 }
 
+
+for (const backend of BACKENDS) {
+  test(`${backend}: verify takes a manifest written before the last rotation as stale, not damage; a sealed entry that disagrees with the data is damage`, async (t) => {
+    const { readFileSync, writeFileSync } = await import('node:fs')
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { maxSegmentBytes: 500, checkpointEvery: false })
+    for (let i = 0; i < 20; i++) await log.append('s', `event-${i}`)
+    await log.close()
+    const path = `${dir}/s/manifest.json`
+    const full = JSON.parse(readFileSync(path, 'utf8'))
+    t.true(full.segments.length >= 3)
+    // As written at a rotation: the segments up to the one sealed since, which it shows as active (empty).
+    const stale = { ...full, segments: full.segments.slice(0, 2).map((m: Record<string, number>, i: number) => (i === 1 ? { ...m, next_offset: m.first_offset, size_bytes: 0 } : m)), active_segment: full.segments[1].segment_num }
+    writeFileSync(path, JSON.stringify(stale))
+    const reader = await Log.open(dir, { backend, readOnly: true })
+    t.teardown(() => reader.close())
+    const report = await reader.verify('s')
+    t.true(report.ok, JSON.stringify(report.streams[0].problems))
+    // A sealed entry (one that another follows) must match the data exactly.
+    const lying = { ...full, segments: full.segments.map((m: Record<string, number>, i: number) => (i === 0 ? { ...m, next_offset: m.next_offset - 1 } : m)) }
+    writeFileSync(path, JSON.stringify(lying))
+    const problems = (await reader.verify('s')).streams[0].problems
+    t.true(problems.some((p) => p.code === 'ERR_CORRUPT' && /manifest says/.test(p.message)), JSON.stringify(problems))
+  })
+}

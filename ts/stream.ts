@@ -107,8 +107,8 @@ export class Stream implements CheckpointSource {
   private writeBehindYieldAt = 0
   /** Its failure, reported by every later sync point (rotation, flush, close). */
   private writeBehindError: ChainlogError | null = null
-  /** Index saves run one after another (an older save never lands after a newer one); the last. */
-  private indexSaving: Promise<void> = Promise.resolve()
+  /** Cache files (index saves, rotation's manifest) are written one after another (an older one never lands after a newer one); the last. */
+  private cacheWrites: Promise<void> = Promise.resolve()
   private manifestStale = false
 
   private constructor(
@@ -617,7 +617,7 @@ export class Stream implements CheckpointSource {
     this.sinceCheckpoint = 0
   }
 
-  /** Seals the active segment (synced; its index saved in the background) and starts the next one. */
+  /** Seals the active segment (synced; its index and the manifest saved in the background) and starts the next one. */
   private async rotate(): Promise<Segment> {
     const old = this.active!
     await this.writeBehindDone()
@@ -628,22 +628,18 @@ export class Stream implements CheckpointSource {
       throw ioError(err, `cannot fsync ${old.path} before sealing it`, { stream: this.name })
     }
     const seg = await this.createSegment(old.num + 1, this.nextOffset)
-    try {
-      await writeManifest(this.dir, manifestOf([...this.segments, seg]))
-    } catch (err) {
-      await seg.handle?.close()
-      await fsp.rm(seg.path, { force: true }).catch(() => {})
-      throw err
-    }
     this.segments.push(seg)
     this.unsynced = false
+    this.manifestStale = true
     const handle = old.handle!
     old.handle = null
     const index = old.index!
     old.index = null
-    // Not awaited (close waits for it): a cache, rebuilt from the segment if lost, and several MiB
-    // plus an fsync that the append which triggered this rotation need not wait for.
+    // The sealed index and the manifest are caches (open lists the segment files and checks the
+    // index; the manifest only fills gaps), written in the background (flush and close wait for
+    // them): several MiB and a few fsyncs the append that triggered this rotation need not wait for.
     void this.persistIndex(old, index).catch(() => {})
+    void this.saveManifestQueued().catch(() => {})
     const sealed = Promise.resolve(index)
     this.loadedIndexes.set(sealed, index)
     this.markIndexUsed(old.num, sealed)
@@ -785,20 +781,36 @@ export class Stream implements CheckpointSource {
    * are on disk already, unless the list was `rebuilt` from the data.
    */
   private persistIndex(seg: Segment, sealed?: PositionList, rebuilt = false): Promise<void> {
-    const run = this.indexSaving.then(async () => {
+    const run = this.cacheWrites.then(async () => {
       const index = sealed ?? seg.index
       if (index === null || (index.length === seg.persistedEntries && !rebuilt)) return
       const count = index.length
       await saveIndex(seg.indexPath, index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
       seg.persistedEntries = count
     })
-    this.indexSaving = run.catch(() => {})
+    this.cacheWrites = run.catch(() => {})
     return run
   }
 
-  /** Resolves once no index save is in flight (close must not leave one writing behind it). */
-  indexSaved(): Promise<void> {
-    return this.indexSaving
+  /** Writes the manifest after the cache writes already queued, if it is still stale then. */
+  private saveManifestQueued(): Promise<void> {
+    const run = this.cacheWrites.then(async () => {
+      if (!this.manifestStale) return
+      this.manifestStale = false
+      try {
+        await writeManifest(this.dir, manifestOf(this.segments))
+      } catch (err) {
+        this.manifestStale = true
+        throw err
+      }
+    })
+    this.cacheWrites = run.catch(() => {})
+    return run
+  }
+
+  /** Resolves once no cache write is in flight (close must not leave one writing behind it). */
+  cacheWritesDone(): Promise<void> {
+    return this.cacheWrites
   }
 
   /** fdatasync, index and manifest: everything of this stream made durable (flush / close). */
@@ -823,14 +835,11 @@ export class Stream implements CheckpointSource {
     }
     if (this.corrupt !== null) return
     await this.persistIndex(seg)
-    if (this.manifestStale) {
-      await writeManifest(this.dir, manifestOf(this.segments))
-      this.manifestStale = false
-    }
+    await this.saveManifestQueued()
   }
 
   async closeHandles(): Promise<void> {
-    await this.indexSaved()
+    await this.cacheWritesDone()
     await this.writeBehind // a handle is closed with no fdatasync in flight (a failure was recorded)
     for (const seg of this.readers.splice(0)) closeReader(seg)
     for (const seg of this.segments) {

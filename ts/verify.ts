@@ -150,8 +150,10 @@ async function checkManifest(s: Stream, segments: Segment[], problem: (p: Verify
       if (m.next_offset > m.first_offset) problem({ offset: m.first_offset, code: 'ERR_CORRUPT', message: `the manifest lists ${segmentFileName(m.segment_num)} (offsets ${m.first_offset}..${m.next_offset}), the stream has no such segment` })
       continue
     }
-    const sealed = i < manifest.segments.length - 1 || d !== want[want.length - 1]
-    if (m.first_offset !== d.first_offset || (sealed && (m.next_offset !== d.next_offset || m.size_bytes !== d.size_bytes)) || m.next_offset > d.next_offset) {
+    // The manifest's last entry may lag the data (appends, or a rotation, since it was written):
+    // it is stale then, not wrong, as long as it claims no more than the data holds.
+    const sealed = i < manifest.segments.length - 1
+    if (m.first_offset !== d.first_offset || (sealed && (m.next_offset !== d.next_offset || m.size_bytes !== d.size_bytes)) || m.next_offset > d.next_offset || m.size_bytes > d.size_bytes) {
       problem({
         offset: d.first_offset, code: 'ERR_CORRUPT',
         message: `the manifest says ${segmentFileName(m.segment_num)} holds offsets ${m.first_offset}..${m.next_offset} in ${m.size_bytes} bytes, the data says ${d.first_offset}..${d.next_offset} in ${d.size_bytes}`,
