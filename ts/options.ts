@@ -342,7 +342,7 @@ function bool(value: unknown, name: string): boolean {
  * The events of an append as one buffer plus lengths; strings are UTF-8. Copies the input (the
  * caller may reuse its buffers once append returns). Two passes, no per-event objects: lengths
  * are measured and checked first, then every event is copied into one buffer (from `buffers`,
- * the stream's reused ones, when given).
+ * the log's reused ones, when given).
  */
 export function collectEvents(events: unknown, maxRecordBytes: number, buffers?: { take(bytes: number): Buffer }): { payloads: Buffer; lengths: Uint32Array } {
   const list = Array.isArray(events) ? events : [events]

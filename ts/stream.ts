@@ -36,11 +36,11 @@ const INDEX_PERSIST_MAX_BYTES = 64 * 1024 * 1024
 const INDEX_REWRITE_FACTOR = 8
 /**
  * Write-behind: after this many bytes written to the active segment without an fdatasync, one
- * starts in the background (Stream.maybeWriteBehind). Rotation must fdatasync the segment it seals before
- * it creates the next (a sealed segment is never cut at recovery); left until then, that meant
- * up to a whole segment of dirty pages (256 MiB, ~60 ms here) written while the append that
- * triggered the rotation waited: 15% of W1's time (2.2M -> 2.4M records/s with it). Now the
- * seal finds about this much left.
+ * starts in the background (Stream.maybeWriteBehind). Rotation must fdatasync the segment it
+ * seals before it creates the next (a sealed segment is never cut at recovery); left until then,
+ * that meant up to a whole segment of dirty pages (256 MiB, ~60 ms here) written while the
+ * append that triggered the rotation waited: 15% of W1's time (2.2M -> 2.4M records/s with it).
+ * Now the seal finds about this much left.
  */
 const WRITE_BEHIND_BYTES = 16 * 1024 * 1024
 /** Read handles kept open per stream (least recently used closed first). */
@@ -101,13 +101,15 @@ export class Stream implements CheckpointSource {
   private bytesSinceIndexPersist = 0
   /** Bytes written to the active segment since its last fdatasync began (see WRITE_BEHIND_BYTES). */
   private bytesSinceSync = 0
-  /** The write-behind fdatasync in flight (null once its end was seen): awaited before the handle is synced again or closed. */
+  /** The write-behind fdatasync in flight (null once its end was seen): awaited before the
+   * handle is synced again or closed. */
   private writeBehind: Promise<void> | null = null
   /** bytesSinceSync at which maybeWriteBehind next asks its caller to yield (see there). */
   private writeBehindYieldAt = 0
   /** Its failure, reported by every later sync point (rotation, flush, close). */
   private writeBehindError: ChainlogError | null = null
-  /** Cache files (index saves, rotation's manifest) are written one after another (an older one never lands after a newer one); the last. */
+  /** Cache files (index saves, rotation's manifest) are written one after another (an older one
+   * never lands after a newer one); the last. */
   private cacheWrites: Promise<void> = Promise.resolve()
   private manifestStale = false
 
