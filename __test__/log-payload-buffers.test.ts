@@ -98,29 +98,39 @@ for (const backend of BACKENDS) {
 }
 
 for (const backend of BACKENDS) {
-  test.serial(`${backend}: an append retried after its group's write failed stores its own bytes, and later appends reusing buffers theirs`, async (t) => {
-    const dir = tempDir(t)
-    const log = await openLog(t, backend, dir, { sync: 'never', checkpointEvery: false })
-    const first = batch(1, 40, 1000)
-    await log.append('s', first)
-    const head = await log.head('s')
-    ;(await interceptSegmentWrites(t, dir)).failNext('ENOSPC')
-    // One group: A fails with the write; B (refused only against the head A would have made) is
-    // judged again and lands in a later group, with the bytes it was given.
-    const a = batch(2, 40, 1000)
-    const b = batch(3, 40, 1000)
-    const [ra, rb] = await Promise.allSettled([
-      log.append('s', a),
-      log.append('s', b, { expectedOffset: head.nextOffset, expectedHash: head.hash }),
-    ])
-    t.is(codeOf((ra as PromiseRejectedResult).reason), 'ERR_IO')
-    t.is(rb.status, 'fulfilled', String((rb as PromiseRejectedResult).reason))
-    // Later appends reuse the buffers given back meanwhile.
-    const c = batch(4, 40, 1000)
-    await log.append('s', c)
-    const got = await storedPayloads(log)
-    const want = [...first, ...b, ...c]
-    t.is(got.length, want.length)
-    t.true(got.every((p, i) => p.equals(want[i])))
+  test.serial(`${backend}: an append retried after its group's write failed keeps its bytes while new appends take buffers before its retry is encoded`, async (t) => {
+    // The window: between the failed group and the retry's encode, the queue awaits (the
+    // checkpoint policy's look-up). A new append made from A's rejection handler, a few
+    // microtasks later, lands in it; each depth below tries one point of that window, and a
+    // buffer given back too early (B's, still queued) would be handed to C and overwritten.
+    const writes = await interceptSegmentWrites(t, tempDir(t))
+    for (let depth = 0; depth < 8; depth++) {
+      const dir = tempDir(t)
+      const log = await openLog(t, backend, dir, { sync: 'never' })
+      const first = batch(1, 40, 1000)
+      await log.append('s', first)
+      const head = await log.head('s')
+      writes.failNext('ENOSPC')
+      const a = batch(2, 40, 1000)
+      const b = batch(3, 40, 1000)
+      const c = batch(4 + depth, 40, 1000)
+      const pa = log.append('s', a)
+      const pb = log.append('s', b, { expectedOffset: head.nextOffset, expectedHash: head.hash })
+      const pc = pa.then(
+        () => t.fail('A should have failed with its write'),
+        async () => {
+          for (let k = 0; k < depth; k++) await Promise.resolve()
+          return log.append('s', c)
+        },
+      )
+      t.is(codeOf(await t.throwsAsync(pa)), 'ERR_IO')
+      await pb
+      await pc
+      const got = await storedPayloads(log)
+      const want = [...first, ...b, ...c]
+      t.is(got.length, want.length, `depth ${depth}`)
+      t.true(got.every((p, i) => p.equals(want[i])), `depth ${depth}: every append stores its own bytes`)
+      await log.close()
+    }
   })
 }
