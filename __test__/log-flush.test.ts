@@ -101,15 +101,29 @@ for (const backend of BACKENDS) {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { sync: 'never' })
     await log.append('s', 'first')
-    const watch = await watchDatasync(dir, 300) // a slow disk
+    const h = await fsp.open(join(dir, 'probe'), 'w')
+    const proto = Object.getPrototypeOf(h) as { datasync: DataSync }
+    await h.close()
+    const original = proto.datasync
+    let calls = 0
+    let release!: () => void
+    const slowDisk = new Promise<void>((resolve) => (release = resolve))
+    proto.datasync = async function (this: unknown) {
+      calls++
+      await slowDisk // held until the test lets it go
+      return original.call(this)
+    }
     try {
       await appendMiB(log, 50) // three write-behinds due while the first is still running
-      t.is(watch.calls(), 1)
-      await new Promise((r) => setTimeout(r, 400))
+      t.is(calls, 1)
+      release()
+      await log.flush() // waits for that one, then syncs what is left itself
+      t.is(calls, 2)
       await appendMiB(log, 17)
-      t.is(watch.calls(), 2, 'the next one starts once the first has ended')
+      t.is(calls, 3, 'the next write-behind starts once the first has ended')
     } finally {
-      watch.restore()
+      release() // whatever failed above, nothing stays held
+      proto.datasync = original
     }
   })
 
@@ -151,13 +165,17 @@ for (const backend of BACKENDS) {
     const proto = Object.getPrototypeOf(h) as { datasync: DataSync }
     await h.close()
     const original = proto.datasync
+    let failed!: () => void
+    const hasFailed = new Promise<void>((resolve) => (failed = resolve))
     proto.datasync = async function () {
       await new Promise((r) => setTimeout(r, 5)) // fails later, as a real one does
+      failed()
       throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })
     }
     try {
       await appendMiB(log, 17)
-      await new Promise((r) => setTimeout(r, 50)) // the background fdatasync has failed by now
+      await hasFailed
+      await new Promise((r) => setImmediate(r)) // and the engine has seen it
       proto.datasync = original
       const append = await t.throwsAsync(log.append('s', 'after'))
       t.is((append as { code?: string }).code, 'ERR_IO')
