@@ -7,21 +7,33 @@ import { openLog, tempDir } from './helpers/log-dir.ts'
 type DataSync = () => Promise<void>
 
 /**
- * Counts FileHandle.datasync calls, each delayed by `delayMs` (so work can land during one), until
- * the returned restore() is called. The serial tests below are the only ones patching it.
+ * Replaces FileHandle.datasync with `fake` until the returned restore() is called. `fake` gets
+ * the real fdatasync of the handle it was called on and the call's number (from 1). The serial
+ * tests below are the only ones patching it.
  */
-async function watchDatasync(dir: string, delayMs: number): Promise<{ calls: () => number; reset: () => void; restore: () => void }> {
+async function fakeDatasync(dir: string, fake: (sync: DataSync, call: number) => Promise<void>): Promise<{ calls: () => number; reset: () => void; restore: () => void }> {
   const h = await fsp.open(join(dir, 'probe'), 'w')
   const proto = Object.getPrototypeOf(h) as { datasync: DataSync }
   await h.close()
   const original = proto.datasync
   let calls = 0
-  proto.datasync = async function (this: unknown) {
-    calls++
-    await new Promise((r) => setTimeout(r, delayMs))
-    return original.call(this)
+  proto.datasync = function (this: unknown) {
+    return fake(() => original.call(this), ++calls)
   }
   return { calls: () => calls, reset: () => (calls = 0), restore: () => (proto.datasync = original) }
+}
+
+/** Counts fdatasync calls, each delayed by `delayMs` (so work can land during one). */
+function watchDatasync(dir: string, delayMs: number): ReturnType<typeof fakeDatasync> {
+  return fakeDatasync(dir, async (sync) => {
+    await new Promise((r) => setTimeout(r, delayMs))
+    return sync()
+  })
+}
+
+/** The error a failed fdatasync throws. */
+function eio(): Error {
+  return Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })
 }
 
 for (const backend of BACKENDS) {
@@ -101,29 +113,23 @@ for (const backend of BACKENDS) {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { sync: 'never' })
     await log.append('s', 'first')
-    const h = await fsp.open(join(dir, 'probe'), 'w')
-    const proto = Object.getPrototypeOf(h) as { datasync: DataSync }
-    await h.close()
-    const original = proto.datasync
-    let calls = 0
     let release!: () => void
     const slowDisk = new Promise<void>((resolve) => (release = resolve))
-    proto.datasync = async function (this: unknown) {
-      calls++
+    const disk = await fakeDatasync(dir, async (sync) => {
       await slowDisk // held until the test lets it go
-      return original.call(this)
-    }
+      return sync()
+    })
     try {
       await appendMiB(log, 50) // three write-behinds due while the first is still running
-      t.is(calls, 1)
+      t.is(disk.calls(), 1)
       release()
       await log.flush() // waits for that one, then syncs what is left itself
-      t.is(calls, 2)
+      t.is(disk.calls(), 2)
       await appendMiB(log, 17)
-      t.is(calls, 3, 'the next write-behind starts once the first has ended')
+      t.is(disk.calls(), 3, 'the next write-behind starts once the first has ended')
     } finally {
       release() // whatever failed above, nothing stays held
-      proto.datasync = original
+      disk.restore()
     }
   })
 
@@ -131,29 +137,23 @@ for (const backend of BACKENDS) {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { sync: 'never' })
     await log.append('s', 'first')
-    const h = await fsp.open(join(dir, 'probe'), 'w')
-    const proto = Object.getPrototypeOf(h) as { datasync: DataSync }
-    await h.close()
-    const original = proto.datasync
-    let calls = 0
-    proto.datasync = async function (this: unknown) {
-      const call = ++calls
+    const disk = await fakeDatasync(dir, async (sync, call) => {
       if (call === 1) {
         await new Promise((r) => setTimeout(r, 150)) // flush's: slow, and it succeeds
-        return original.call(this)
+        return sync()
       }
       await new Promise((r) => setTimeout(r, 10)) // the write-behind's: the kernel hands it the error
-      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })
-    }
+      throw eio()
+    })
     try {
       const flushed = log.flush()
       await new Promise((r) => setTimeout(r, 20)) // flush is inside its fdatasync now
       await appendMiB(log, 17) // starts the write-behind, which fails first
       const err = await t.throwsAsync(flushed)
       t.is((err as { code?: string }).code, 'ERR_IO')
-      t.is(calls, 2)
+      t.is(disk.calls(), 2)
     } finally {
-      proto.datasync = original
+      disk.restore()
     }
   })
 
@@ -161,29 +161,25 @@ for (const backend of BACKENDS) {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { sync: 'never' })
     await log.append('s', 'first')
-    const h = await fsp.open(join(dir, 'probe'), 'w')
-    const proto = Object.getPrototypeOf(h) as { datasync: DataSync }
-    await h.close()
-    const original = proto.datasync
     let failed!: () => void
     const hasFailed = new Promise<void>((resolve) => (failed = resolve))
-    proto.datasync = async function () {
+    const disk = await fakeDatasync(dir, async () => {
       await new Promise((r) => setTimeout(r, 5)) // fails later, as a real one does
       failed()
-      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' })
-    }
+      throw eio()
+    })
     try {
       await appendMiB(log, 17)
       await hasFailed
       await new Promise((r) => setImmediate(r)) // and the engine has seen it
-      proto.datasync = original
+      disk.restore()
       const append = await t.throwsAsync(log.append('s', 'after'))
       t.is((append as { code?: string }).code, 'ERR_IO')
       t.regex(append!.message, /background fdatasync/)
       const flush = await t.throwsAsync(log.flush())
       t.is((flush as { code?: string }).code, 'ERR_IO')
     } finally {
-      proto.datasync = original
+      disk.restore()
     }
     const close = await t.throwsAsync(log.close())
     t.is((close as { code?: string }).code, 'ERR_IO')
