@@ -409,10 +409,7 @@ async function commitGroup(stream: Stream, group: Request[], writeBuffer: WriteB
     const goodLength = seg.size
     try {
       await writeFully(seg.handle!, bytes, goodLength)
-      if (sync) {
-        await seg.handle!.datasync()
-        await stream.writeBehindDone() // a background fdatasync meanwhile may have taken an error
-      }
+      if (sync) await stream.datasyncChecked(seg.handle!)
     } catch (err) {
       await stream.rollback(seg, goodLength)
       const e = ioError(err, `stream ${stream.name}: write of ${total} bytes at position ${goodLength} of ${seg.path} failed and was rolled back`, {

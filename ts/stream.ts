@@ -728,8 +728,8 @@ export class Stream implements CheckpointSource {
    * microtasks) never let its callback run, so the caller yields once (per WRITE_BEHIND_BYTES).
    *
    * A failure breaks the stream (appends reject until a reopen) and is thrown by every later sync
-   * point (writeBehindDone): the kernel reports a writeback error to one fdatasync only, so the
-   * rotation's or the flush's own would otherwise succeed over lost pages.
+   * point (writeBehindDone, datasyncChecked): the kernel reports a writeback error to one
+   * fdatasync only, so the rotation's or the flush's own would otherwise succeed over lost pages.
    */
   maybeWriteBehind(): boolean {
     const seg = this.active
@@ -755,10 +755,17 @@ export class Stream implements CheckpointSource {
   }
 
   /**
-   * Waits for the write-behind fdatasync in flight, if any; throws if one ever failed. Every sync
-   * point calls it after its own fdatasync too: one running meanwhile may have taken the error.
+   * The fdatasync of a sync point (flush, an append under sync 'always'), then the write-behind
+   * check it owes: a background fdatasync running meanwhile may have taken the kernel's one
+   * report of a lost write.
    */
-  async writeBehindDone(): Promise<void> {
+  async datasyncChecked(handle: FileHandle): Promise<void> {
+    await handle.datasync()
+    await this.writeBehindDone()
+  }
+
+  /** Waits for the write-behind fdatasync in flight, if any; throws if one ever failed. */
+  private async writeBehindDone(): Promise<void> {
     if (this.writeBehind !== null) await this.writeBehind
     if (this.writeBehindError !== null) throw this.writeBehindError
   }
@@ -823,7 +830,7 @@ export class Stream implements CheckpointSource {
     if (seg.handle !== null && this.unsynced) {
       const writes = this.unsyncedWrites
       try {
-        await seg.handle.datasync()
+        await this.datasyncChecked(seg.handle)
       } catch (err) {
         throw ioError(err, `cannot fsync ${seg.path}`, { stream: this.name })
       }
@@ -833,7 +840,6 @@ export class Stream implements CheckpointSource {
         this.unsynced = false
         this.bytesSinceSync = 0
       }
-      await this.writeBehindDone()
     }
     if (this.corrupt !== null) return
     await this.persistIndex(seg)
