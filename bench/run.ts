@@ -133,10 +133,13 @@ const rate = (w: string, label: string) => row(w, label)?.rate?.median
 const ratio = (a?: number, b?: number) => (a && b ? a / b : undefined)
 const ratios = {
   'W1 native/raw': ratio(rate('W1', 'native'), rate('W1', 'raw')),
+  'W1 floor/raw': ratio(rate('W1', 'floor'), rate('W1', 'raw')),
+  'W1 native/floor': ratio(rate('W1', 'native'), rate('W1', 'floor')),
   'W1 native/js': ratio(rate('W1', 'native'), rate('W1', 'js')),
   'W1 native/hypercore': ratio(rate('W1', 'native'), rate('W1', 'hypercore')),
   'W1 native/level': ratio(rate('W1', 'native'), rate('W1', 'level')),
   'W2 native/raw': ratio(rate('W2', 'native'), rate('W2', 'raw')),
+  'W2 floor/raw': ratio(rate('W2', 'floor'), rate('W2', 'raw')),
   'W2 native/js': ratio(rate('W2', 'native'), rate('W2', 'js')),
   'W3 native/js': ratio(rate('W3', 'native'), rate('W3', 'js')),
   'W5-read native/js': ratio(rate('W5-read', 'native'), rate('W5-read', 'js')),

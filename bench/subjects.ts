@@ -1,13 +1,17 @@
 /**
  * The things a workload is run against, behind one small interface: chainlog on each core, the
- * peers (hypercore, classic-level) and the raw-disk baseline. Each adapter does what its library
- * does best for the operation (batch appends, its own read stream), so the comparison is fair.
+ * peers (hypercore, classic-level), chainlog's floor (the native core's encode and a write, no
+ * engine) and the raw-disk baseline. Each adapter does what its library does best for the
+ * operation (batch appends, its own read stream), so the comparison is fair.
  */
 import { closeSync, fdatasyncSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { CODEC_NONE, KIND_DATA } from '../ts/core/interface.ts'
+import { HASH_BYTES, RECORD_OVERHEAD } from '../ts/core/format.ts'
+import { loadCore } from '../ts/core/load.ts'
 import { Log } from '../ts/index.ts'
 
-export type SubjectName = 'native' | 'js' | 'hypercore' | 'level' | 'raw'
+export type SubjectName = 'native' | 'js' | 'hypercore' | 'level' | 'floor' | 'raw'
 export type Codec = 'none' | 'zstd' | 'lz4'
 
 export interface SubjectOptions {
@@ -41,6 +45,8 @@ export async function openSubject(name: SubjectName, dir: string, opts: SubjectO
       return openHypercore(dir)
     case 'level':
       return openLevel(dir, opts)
+    case 'floor':
+      return openFloor(dir, opts)
     case 'raw':
       return openRaw(dir, opts)
   }
@@ -103,6 +109,50 @@ async function openLevel(dir: string, opts: SubjectOptions): Promise<Subject> {
     },
     get: (index) => db.get(key(index)),
     close: () => db.close(),
+  }
+}
+
+/**
+ * chainlog's floor, for W1 and W2: what an append of these records cannot skip — the events
+ * copied into one buffer (the caller may reuse its own), the native core's encodeBatch (the
+ * format's hashing and framing) and one write (fdatasync under 'always') — with none of the
+ * engine around it: no queue, offset index, checkpoints, rotation or write-behind. native/floor
+ * is what the engine costs, floor/raw what the format costs.
+ */
+async function openFloor(dir: string, opts: SubjectOptions): Promise<Subject> {
+  const core = await loadCore('native')
+  const fd = openSync(join(dir, 'floor.log'), 'w')
+  let payloads = Buffer.alloc(0)
+  let frames = Buffer.alloc(0)
+  let prevHash: Buffer = Buffer.alloc(HASH_BYTES)
+  let offset = 0
+  let position = 0
+  const unsupported = async (): Promise<never> => {
+    throw new Error('the floor subject only appends')
+  }
+  return {
+    async append(batch) {
+      const lengths = new Uint32Array(batch.length)
+      let total = 0
+      for (let i = 0; i < batch.length; i++) total += lengths[i] = batch[i].length
+      if (payloads.length < total) payloads = Buffer.allocUnsafe(total)
+      for (let i = 0, at = 0; i < batch.length; at += lengths[i], i++) payloads.set(batch[i], at)
+      if (frames.length < total + batch.length * RECORD_OVERHEAD) frames = Buffer.allocUnsafe(total + batch.length * RECORD_OVERHEAD)
+      const r = core.encodeBatch({
+        hash: 'blake3', stream: STREAM, firstOffset: offset, prevHash, kind: KIND_DATA, codec: CODEC_NONE, level: 0,
+        payloads: payloads.subarray(0, total), lengths, timestamps: new Float64Array(batch.length).fill(Date.now()), into: frames,
+      })
+      for (let done = 0; done < r.bytes.length; ) done += writeSync(fd, r.bytes, done, r.bytes.length - done, position + done)
+      position += r.bytes.length
+      offset += batch.length
+      prevHash = r.lastHash
+      if (opts.sync === 'always') fdatasyncSync(fd)
+    },
+    readAll: unsupported,
+    get: unsupported,
+    async close() {
+      closeSync(fd)
+    },
   }
 }
 

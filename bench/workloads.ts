@@ -24,17 +24,18 @@ export interface Workload {
 }
 
 const CHAINLOG: SubjectName[] = ['native', 'js']
+const FLOOR_NOTE = 'floor: the events copied into one buffer, the native core\'s encodeBatch and one write per batch, no engine (no queue, index, checkpoints, rotation or write-behind)'
 
 export const WORKLOADS: Workload[] = [
   {
     id: 'W1', title: '256 B events, batches of 1000, sync never', size: 256, batch: 1000,
-    subjects: [...CHAINLOG, 'hypercore', 'level', 'raw'], full: 1_000_000, quick: 100_000,
-    note: 'hypercore never fsyncs: compared here, under sync never, only',
+    subjects: [...CHAINLOG, 'hypercore', 'level', 'floor', 'raw'], full: 1_000_000, quick: 100_000,
+    note: `hypercore never fsyncs: compared here, under sync never, only; ${FLOOR_NOTE}`,
   },
   {
     id: 'W2', title: '256 B events, batches of 1000, sync always', size: 256, batch: 1000,
-    subjects: [...CHAINLOG, 'level', 'raw'], full: 1_000_000, quick: 100_000,
-    note: 'level: classic-level batch with sync: true; raw: fdatasync per batch',
+    subjects: [...CHAINLOG, 'level', 'floor', 'raw'], full: 1_000_000, quick: 100_000,
+    note: 'level: classic-level batch with sync: true; floor and raw: fdatasync per batch',
   },
   {
     id: 'W3', title: '256 concurrent producers of single 256 B events, sync always', size: 256, batch: 1,
