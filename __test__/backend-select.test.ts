@@ -72,3 +72,38 @@ test('the native binding\'s single-record decoder refuses what is not its own de
   for (let i = 0; i < 10_000; i++) binding.recordDecoder('sha256', `s${i}`)
   t.pass()
 })
+
+test('the native binding\'s encodeInto refuses outputs of the wrong type or size, or sharing memory with an input or another output, without crashing', (t) => {
+  const dir = join(ROOT, 'native')
+  const file = readdirSync(dir).find((f) => f.endsWith('.node'))
+  if (file === undefined) return t.fail('no native binary in native/')
+  const binding = createRequire(import.meta.url)(join(dir, file)) as { encodeInto(...args: unknown[]): number }
+  const payloads = Buffer.from('abcdef')
+  const lengths = Uint32Array.of(2, 4)
+  const timestamps = Float64Array.of(5, 6)
+  const zero = Buffer.alloc(32)
+  // hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, then the outputs.
+  const encode = (into: unknown, positions: unknown, lastHash: unknown, hashes?: unknown, inputs: unknown[] = [payloads, lengths, timestamps]) =>
+    binding.encodeInto('blake3', 's', 0, zero, 0, 0, 0, ...inputs, into, positions, lastHash, hashes)
+  const into = Buffer.alloc(256)
+  const positions = new Float64Array(2)
+  const lastHash = Buffer.alloc(32)
+  const hashes = Buffer.alloc(64)
+  t.is(encode(into, positions, lastHash, hashes), 6 + 2 * 66)
+  t.deepEqual([...positions], [0, 68])
+  t.deepEqual(lastHash, hashes.subarray(32))
+
+  t.throws(() => encode('not bytes', positions, lastHash), { message: /into/ })
+  t.throws(() => encode(into, new Uint8Array(16), lastHash), { message: /positionsOut must be a Float64Array/ })
+  t.throws(() => encode(into, new Float64Array(3), lastHash), { message: /positionsOut of 2 entries/ })
+  t.throws(() => encode(into, positions, Buffer.alloc(31)), { message: /lastHashOut of 32 bytes/ })
+  t.throws(() => encode(into, positions, lastHash, Buffer.alloc(32)), { message: /hashesOut of 2 × 32 bytes/ })
+  t.throws(() => encode(Buffer.alloc(100), positions, lastHash), { message: /^ERR_INVALID_ARGUMENT: into must hold at least 138 bytes/ })
+  t.throws(() => encode(into, positions, lastHash, undefined, [payloads, Float64Array.of(2, 4), timestamps]), { message: /Uint32Array|Expected/ })
+  // Outputs are written while the inputs are read: views of one buffer that overlap are refused.
+  const shared = Buffer.alloc(1024)
+  t.throws(() => encode(shared.subarray(0, 300), positions, lastHash, undefined, [shared.subarray(290, 296), lengths, timestamps]), { message: /overlap/ })
+  t.throws(() => encode(shared.subarray(0, 300), positions, shared.subarray(280, 312)), { message: /overlap/ })
+  t.throws(() => encode(into, new Float64Array(shared.buffer, 0, 2), lastHash, undefined, [payloads, lengths, new Float64Array(shared.buffer, 8, 2)]), { message: /overlap/ })
+  t.notThrows(() => encode(into, positions, shared.subarray(0, 32), shared.subarray(32, 96)), 'adjacent views do not overlap')
+})

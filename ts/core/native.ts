@@ -47,7 +47,12 @@ interface RawScanResult extends Omit<ScanResult, 'nextOffset' | 'lastTimestamp' 
 
 interface RawBinding {
   abiVersion(): number
-  encodeBatch(input: EncodeBatchInput): Omit<EncodeBatchResult, 'hashes' | 'bytes'> & { hashes?: Buffer; bytes?: Buffer; bytesLength: number }
+  /** encodeBatch with every output in a buffer made here (crates/chainlog-node/src/record_encoder.rs); returns the bytes written into `into`. */
+  encodeInto(
+    hash: string, stream: string, firstOffset: number, prevHash: Uint8Array, kind: number, codec: number, level: number,
+    payloads: Uint8Array, lengths: Uint32Array, timestamps: Float64Array,
+    into: Uint8Array, positionsOut: Float64Array, lastHashOut: Buffer, hashesOut: Buffer | undefined,
+  ): number
   scanSegment(input: ScanInput): RawScanResult
   scanSegmentAsync(input: ScanInput): Promise<RawScanResult>
   findValidRecord(input: FindValidRecordInput): { state: string; position: number; needBytes: number }
@@ -382,6 +387,7 @@ function scanResult(r: RawScanResult): ScanResult {
 }
 
 function wrap(native: RawBinding): ChainlogCore {
+  const encodeInto = native.encodeInto
   const decoders: RecordDecoders = { make: native.recordDecoder, decodeInto: native.decodeOneInto, byKey: new Map(), last: null, lastStream: '', lastHash: '' }
   const core = {
     name: 'native',
@@ -405,10 +411,19 @@ function wrap(native: RawBinding): ChainlogCore {
         bytes(into, 'into')
         if (sharesMemory(into, input.payloads) || sharesMemory(into, input.prevHash)) throw invalid('into must not overlap payloads or prevHash')
       }
-      const r = call(() => native.encodeBatch(input))
-      // No `bytes` back: the records were written into `into`.
-      const out = r.bytes ?? Buffer.from(into!.buffer, into!.byteOffset, r.bytesLength)
-      return { bytes: out, positions: r.positions, lastHash: r.lastHash, hashes: r.hashes ?? null }
+      // Every output is made here and filled by the call: no object or new buffer crosses back.
+      const n = input.lengths.length
+      const bound = input.payloads.length + n * RECORD_OVERHEAD
+      const target = into !== undefined && into.length >= bound ? into : Buffer.allocUnsafe(bound)
+      const positions = new Float64Array(n)
+      const lastHash = Buffer.allocUnsafe(HASH_BYTES)
+      const hashes = input.wantHashes === true ? Buffer.allocUnsafe(n * HASH_BYTES) : undefined
+      const { hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps } = input
+      const length = call(() => encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, target, positions, lastHash, hashes))
+      let out = Buffer.from(target.buffer, target.byteOffset, length)
+      // A buffer made here for the bound, much larger than the (compressed) records: keep only them.
+      if (target !== into && length < bound / 2) out = Buffer.from(out)
+      return { bytes: out, positions, lastHash, hashes: hashes ?? null }
     },
 
     scanSegment(input: ScanInput): ScanResult {

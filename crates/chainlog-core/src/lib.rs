@@ -32,4 +32,4 @@ pub use scan::{
 };
 
 /// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
-pub const CORE_ABI: u32 = 5;
+pub const CORE_ABI: u32 = 6;

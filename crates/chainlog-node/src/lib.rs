@@ -12,7 +12,16 @@ use chainlog_core::{self as core, ChainHasher, HashAlgorithm};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+mod raw_api;
 mod record_decoder;
+mod record_encoder;
+
+/// The plain Node-API callbacks (raw_api.rs), registered beside the `#[napi]` functions.
+#[napi(module_exports)]
+pub fn register_raw_callbacks(mut exports: Object, env: Env) -> Result<()> {
+    record_decoder::register(&mut exports, &env)?;
+    record_encoder::register(&mut exports, &env)
+}
 
 /// The one place core errors become JS errors: the message starts with the stable code, which
 /// ts/core/native.ts turns into ChainlogError.code.
@@ -27,7 +36,7 @@ fn invalid(msg: String) -> core::Error {
 }
 
 /// A small integer argument (kind, codec, form, level) within lo..=hi.
-fn small_int(value: f64, what: &str, lo: i64, hi: i64) -> CoreResult<i64> {
+pub(crate) fn small_int(value: f64, what: &str, lo: i64, hi: i64) -> CoreResult<i64> {
     if value.is_finite() && value.fract() == 0.0 && value >= lo as f64 && value <= hi as f64 {
         Ok(value as i64)
     } else {
@@ -37,7 +46,7 @@ fn small_int(value: f64, what: &str, lo: i64, hi: i64) -> CoreResult<i64> {
     }
 }
 
-fn safe_integers(values: &[f64], what: &str) -> CoreResult<Vec<u64>> {
+pub(crate) fn safe_integers(values: &[f64], what: &str) -> CoreResult<Vec<u64>> {
     values.iter().map(|&v| safe_integer(v, what)).collect()
 }
 
@@ -58,90 +67,7 @@ pub fn abi_version() -> u32 {
     core::CORE_ABI
 }
 
-// ---- encodeBatch ------------------------------------------------------------------------------
-
-#[napi(object, object_to_js = false)]
-pub struct EncodeBatchInput {
-    pub hash: String,
-    pub stream: String,
-    pub first_offset: f64,
-    pub prev_hash: Uint8Array,
-    pub kind: f64,
-    pub codec: f64,
-    pub level: f64,
-    pub payloads: Uint8Array,
-    pub lengths: Uint32Array,
-    pub timestamps: Float64Array,
-    pub want_hashes: Option<bool>,
-    /// Written into when at least encoded_bound bytes long (ts/core/interface.ts: `into`).
-    pub into: Option<Uint8Array>,
-}
-
-#[napi(object, object_from_js = false)]
-pub struct EncodeBatchResult {
-    /// A new buffer, or None when the records went into `into` (their length is bytes_length).
-    pub bytes: Option<Buffer>,
-    pub bytes_length: f64,
-    pub positions: Float64Array,
-    pub last_hash: Buffer,
-    pub hashes: Option<Buffer>,
-}
-
-fn encode_batch_inner(input: &mut EncodeBatchInput) -> CoreResult<EncodeBatchResult> {
-    let hash = HashAlgorithm::parse(&input.hash)?;
-    let first_offset = safe_integer(input.first_offset, "firstOffset")?;
-    let prev_hash = hash_arg(&input.prev_hash, "prevHash")?;
-    let kind = small_int(input.kind, "kind", 0, MAX_KIND as i64)? as u8;
-    let codec = small_int(input.codec, "codec", 0, 2)? as u8;
-    // The range of the level is the core's to check (only for zstd); here only "an integer".
-    let level = if codec == core::format::CODEC_ZSTD {
-        small_int(input.level, "zstd level", 0, 22)?
-    } else {
-        0
-    };
-    let timestamps = safe_integers(&input.timestamps, "timestamp")?;
-    let encode_input = core::EncodeInput {
-        hash,
-        stream: input.stream.as_bytes(),
-        first_offset,
-        prev_hash,
-        kind,
-        codec,
-        level,
-        payloads: &input.payloads,
-        lengths: &input.lengths,
-        timestamps: &timestamps,
-        want_hashes: input.want_hashes.unwrap_or(false),
-    };
-    if let Some(into) = input.into.as_mut() {
-        // Safety: the JS side (ts/core/native.ts) refuses an `into` that overlaps the other
-        // inputs, and nothing else runs on this thread while we hold the slice.
-        let target: &mut [u8] = unsafe { Uint8Array::as_mut(into) };
-        // Framed straight into `into` when it holds the bound (else a new buffer, below).
-        if let Some(out) = core::encode_batch_into(&encode_input, target)? {
-            return Ok(EncodeBatchResult {
-                bytes: None,
-                bytes_length: out.len as f64,
-                positions: f64s(out.positions),
-                last_hash: out.last_hash.to_vec().into(),
-                hashes: out.hashes.map(Buffer::from),
-            });
-        }
-    }
-    let out = core::encode_batch(&encode_input)?;
-    Ok(EncodeBatchResult {
-        bytes_length: out.bytes.len() as f64,
-        bytes: Some(out.bytes.into()),
-        positions: f64s(out.positions),
-        last_hash: out.last_hash.to_vec().into(),
-        hashes: out.hashes.map(Buffer::from),
-    })
-}
-
-#[napi]
-pub fn encode_batch(mut input: EncodeBatchInput) -> Result<EncodeBatchResult> {
-    encode_batch_inner(&mut input).map_err(to_js_error)
-}
+// ---- encodeBatch: record_encoder.rs (encodeInto) ---------------------------------------------
 
 // ---- scanSegment ------------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ use chainlog_core::format::HASH_BYTES;
 use chainlog_core::{self as core, ChainHasher};
 use napi::bindgen_prelude::*;
 use napi::sys;
-use napi_derive::napi;
 
+use crate::raw_api::{args, return_number, status, throw, typed_array_out};
 use crate::{hasher, to_js_error, CoreResult};
 
 /// Bytes of decodeOneInto's output before the payload: f64 offset, f64 timestamp, kind, form,
@@ -50,48 +50,12 @@ struct RecordDecoder {
     scratch: Vec<u8>,
 }
 
-#[napi(module_exports)]
-pub fn register_record_decoder(mut exports: Object, env: Env) -> Result<()> {
+pub(crate) fn register(exports: &mut Object, env: &Env) -> Result<()> {
     let make = env.create_function::<(), ()>("recordDecoder", record_decoder_callback)?;
     exports.set_named_property("recordDecoder", make)?;
     let decode = env.create_function::<(), ()>("decodeOneInto", decode_one_into_callback)?;
     exports.set_named_property("decodeOneInto", decode)?;
     Ok(())
-}
-
-/// Throws `err` into JS and returns the null value a callback returns after a throw.
-unsafe fn throw(env: sys::napi_env, err: Error) -> sys::napi_value {
-    unsafe { JsError::from(err).throw_into(env) };
-    ptr::null_mut()
-}
-
-fn status(s: sys::napi_status, what: &str) -> Result<()> {
-    if s == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(Error::new(Status::InvalidArg, format!("{what} failed")))
-    }
-}
-
-/// The callback's arguments (missing ones are `undefined`).
-unsafe fn args<const N: usize>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> Result<[sys::napi_value; N]> {
-    let mut argv = [ptr::null_mut(); N];
-    let mut argc = N;
-    let s = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    status(s, "reading the arguments")?;
-    Ok(argv)
 }
 
 unsafe extern "C" fn finalize_decoder(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
@@ -189,21 +153,15 @@ unsafe extern "C" fn decode_one_into_callback(
         let max = unsafe { f64::from_napi_value(env, max)? };
         // `out` is written while `data` and `expect` are read: checked to share no memory with
         // them before it becomes a slice (views of one ArrayBuffer can overlap).
-        let (out_ptr, out_len) = unsafe { uint8_array_raw(env, out)? };
-        let out_range = out_ptr as usize..out_ptr as usize + out_len;
-        if overlaps(&out_range, data) || expect.is_some_and(|e| overlaps(&out_range, e)) {
+        let out = unsafe { typed_array_out(env, out, sys::TypedarrayType::uint8_array, "out")? };
+        if out.overlaps(data) || expect.is_some_and(|e| out.overlaps(e)) {
             return Err(Error::new(
                 Status::InvalidArg,
                 "out must not overlap data or expectPrevHash".to_owned(),
             ));
         }
-        let out: &mut [u8] = if out_len == 0 {
-            &mut []
-        } else {
-            // SAFETY: a live Uint8Array's bytes (the argument keeps it alive for this call),
-            // disjoint from every other slice made in this call (checked above).
-            unsafe { std::slice::from_raw_parts_mut(out_ptr, out_len) }
-        };
+        // SAFETY: an argument of this call, disjoint from every other slice made in it.
+        let out = unsafe { out.bytes() };
         let result =
             decode_one_into(decoder, data, base, position, expect, max, out).map_err(to_js_error);
         if decoder.out.payloads.capacity() > MAX_KEPT_DECODE_BYTES {
@@ -214,48 +172,7 @@ unsafe extern "C" fn decode_one_into_callback(
         }
         result
     };
-    let mut value = ptr::null_mut();
-    match run().and_then(|n| {
-        status(
-            unsafe { sys::napi_create_double(env, n, &mut value) },
-            "returning",
-        )
-    }) {
-        Ok(()) => value,
-        Err(e) => unsafe { throw(env, e) },
-    }
-}
-
-/// Whether the address range `a` and the bytes of `b` share memory.
-fn overlaps(a: &std::ops::Range<usize>, b: &[u8]) -> bool {
-    let b0 = b.as_ptr() as usize;
-    !a.is_empty() && !b.is_empty() && a.start < b0 + b.len() && b0 < a.end
-}
-
-/// The bytes of a Uint8Array (a Buffer) as a raw pointer and length, with no slice made yet.
-unsafe fn uint8_array_raw(env: sys::napi_env, value: sys::napi_value) -> Result<(*mut u8, usize)> {
-    let mut kind = 0;
-    let mut len = 0;
-    let mut data = ptr::null_mut();
-    let s = unsafe {
-        sys::napi_get_typedarray_info(
-            env,
-            value,
-            &mut kind,
-            &mut len,
-            &mut data,
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    status(s, "reading out")?;
-    if kind != sys::TypedarrayType::uint8_array {
-        return Err(Error::new(
-            Status::InvalidArg,
-            "out must be a Uint8Array".to_owned(),
-        ));
-    }
-    Ok((data.cast(), len))
+    unsafe { return_number(env, run()) }
 }
 
 fn decode_one_into(
