@@ -106,4 +106,13 @@ test('the native binding\'s encodeInto refuses outputs of the wrong type or size
   t.throws(() => encode(shared.subarray(0, 300), positions, shared.subarray(280, 312)), { message: /overlap/ })
   t.throws(() => encode(into, new Float64Array(shared.buffer, 0, 2), lastHash, undefined, [payloads, lengths, new Float64Array(shared.buffer, 8, 2)]), { message: /overlap/ })
   t.notThrows(() => encode(into, positions, shared.subarray(0, 32), shared.subarray(32, 96)), 'adjacent views do not overlap')
+  // Empty and detached outputs (their memory may be a null pointer) are errors, not a crash.
+  t.throws(() => encode(new Uint8Array(0), positions, lastHash), { message: /into must hold at least/ })
+  t.throws(() => encode(new Uint8Array(0), new Float64Array(0), lastHash, new Uint8Array(0), [Buffer.alloc(0), new Uint32Array(0), new Float64Array(0)]), { message: /^ERR_INVALID_ARGUMENT: a batch needs at least one payload/ })
+  const moved = new ArrayBuffer(256)
+  const detached = new Uint8Array(moved)
+  structuredClone(moved, { transfer: [moved] })
+  t.is(detached.length, 0)
+  t.throws(() => encode(detached, positions, lastHash), { message: /into must hold at least/ })
+  t.throws(() => encode(into, positions, detached), { message: /lastHashOut of 32 bytes/ })
 })

@@ -72,6 +72,37 @@ for (const backend of BACKENDS) {
     const err = t.throws(() => c.encodeBatch({ ...input, firstOffset: 3, prevHash: prev.subarray(100, 132), into: prev }), { instanceOf: ChainlogError })
     t.is(err!.code, 'ERR_INVALID_ARGUMENT')
     t.is(t.throws(() => c.encodeBatch({ ...input, into: 'x' as unknown as Uint8Array }), { instanceOf: ChainlogError })!.code, 'ERR_INVALID_ARGUMENT')
+    // Nor lengths or timestamps (read while `into` is written).
+    const arena = new ArrayBuffer(8192)
+    const lengths = new Uint32Array(arena, 4096, input.lengths.length)
+    lengths.set(input.lengths)
+    const timestamps = new Float64Array(arena, 6144, input.timestamps.length)
+    timestamps.set(input.timestamps)
+    for (const bad of [{ lengths }, { timestamps }]) {
+      const e = t.throws(() => c.encodeBatch({ ...input, ...bad, into: new Uint8Array(arena) }), { instanceOf: ChainlogError, message: /into must not overlap/ })
+      t.is(e!.code, 'ERR_INVALID_ARGUMENT')
+    }
+    t.true(c.encodeBatch({ ...input, lengths, timestamps }).bytes.equals(plain.bytes), 'the same views, with no into, are fine')
+  })
+
+  test(`${backend}: encodeBatch takes a view over Node's whole Buffer pool: its own outputs are never refused as overlapping the caller's memory`, async (t) => {
+    const c = await core(backend)
+    // A common slip: a view of a small Buffer's whole ArrayBuffer (Node's shared pool slab). Its
+    // unallocated part may be handed out meanwhile, so only the framing is checked, not the bytes.
+    const slab = new Uint8Array(Buffer.allocUnsafe(8).buffer)
+    const r = c.encodeBatch({ ...batchInput({ payloads: ['x'] }), payloads: slab, lengths: Uint32Array.of(slab.length), wantHashes: true })
+    t.is(r.bytes.length, slab.length + 66)
+    t.deepEqual([...r.positions], [0])
+    t.true(r.lastHash.equals(r.hashes!))
+  })
+
+  test(`${backend}: a batch whose framed size would pass Buffer's limit is refused with a ChainlogError, not a RangeError`, async (t) => {
+    const c = await core(backend)
+    // 2^26 empty payloads frame to 66 × 2^26 bytes (over 4 GiB); one timestamp for them.
+    const input = batchInput({ payloads: ['x'] })
+    const err = t.throws(() => c.encodeBatch({ ...input, payloads: Buffer.alloc(0), lengths: new Uint32Array(2 ** 26), timestamps: Float64Array.of(1) }))
+    t.true(err instanceof ChainlogError, String(err))
+    t.is((err as ChainlogError).code, 'ERR_INVALID_ARGUMENT')
   })
 
   test(`${backend}: scan and decode refuse bad positions and a bad hash name`, async (t) => {

@@ -61,7 +61,8 @@ export interface EncodeBatchInput {
   /**
    * Where to write the records when it is at least payloads.length + 66 × N bytes long: `bytes`
    * is then a view of its start, and no buffer is allocated (an engine reuses one write buffer
-   * batch after batch). Shorter: ignored. Must not overlap `payloads` or `prevHash`.
+   * batch after batch). Shorter: ignored. Must not share memory with an input (`payloads`,
+   * `prevHash`, `lengths`, `timestamps`): ERR_INVALID_ARGUMENT.
    */
   into?: Uint8Array
 }
@@ -276,8 +277,16 @@ export interface ChainlogCore {
   decompress(form: number, stored: Uint8Array, maxBytes: number): Buffer
 }
 
-/** Whether two views share any byte: both cores refuse an encodeBatch `into` that overlaps an input. */
-export function sharesMemory(a: Uint8Array, b: Uint8Array): boolean {
+/** Whether two views share any byte. */
+export function sharesMemory(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer) return false
   return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength
+}
+
+/** Why both cores refuse an encodeBatch `into` that shares memory with an input (overlapsInput). */
+export const INTO_OVERLAP = 'into must not overlap payloads, prevHash, lengths or timestamps'
+
+/** Whether encodeBatch's `into` shares memory with one of its inputs. */
+export function overlapsInput(into: Uint8Array, input: EncodeBatchInput): boolean {
+  return sharesMemory(into, input.payloads) || sharesMemory(into, input.prevHash) || sharesMemory(into, input.lengths) || sharesMemory(into, input.timestamps)
 }

@@ -10,7 +10,7 @@
  * Search order: $CHAINLOG_NATIVE_DIR only, when set; else the platform package
  * (@chainlog/<platform>, see npm/README.md), then <repo root>/native/ (npm run build:native).
  */
-import { Buffer } from 'node:buffer'
+import { Buffer, constants as bufferConstants } from 'node:buffer'
 import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -33,8 +33,11 @@ import {
   type ScanInput,
   type ScanResult,
   type ScanStop,
-  sharesMemory,
+  INTO_OVERLAP,
+  overlapsInput,
 } from './interface.ts'
+
+const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH
 
 /** The raw binding (crates/chainlog-node/src/lib.rs). Nullable results come back as undefined. */
 interface RawScanResult extends Omit<ScanResult, 'nextOffset' | 'lastTimestamp' | 'lastHash' | 'stopOffset' | 'stop'> {
@@ -409,15 +412,18 @@ function wrap(native: RawBinding): ChainlogCore {
       const into = input.into
       if (into !== undefined) {
         bytes(into, 'into')
-        if (sharesMemory(into, input.payloads) || sharesMemory(into, input.prevHash)) throw invalid('into must not overlap payloads or prevHash')
+        if (overlapsInput(into, input)) throw invalid(INTO_OVERLAP)
       }
       // Every output is made here and filled by the call: no object or new buffer crosses back.
+      // Outside Node's shared Buffer pool, so no caller's view can share memory with one; sized
+      // only when the batch's own sizes agree, else the core reports the mismatch first.
       const n = input.lengths.length
       const bound = input.payloads.length + n * RECORD_OVERHEAD
-      const target = into !== undefined && into.length >= bound ? into : Buffer.allocUnsafe(bound)
-      const positions = new Float64Array(n)
-      const lastHash = Buffer.allocUnsafe(HASH_BYTES)
-      const hashes = input.wantHashes === true ? Buffer.allocUnsafe(n * HASH_BYTES) : undefined
+      const sized = input.timestamps.length === n && bound <= BUFFER_MAX_LENGTH
+      const target = into !== undefined && into.length >= bound ? into : Buffer.allocUnsafeSlow(sized ? bound : 0)
+      const positions = new Float64Array(sized ? n : 0)
+      const lastHash = Buffer.allocUnsafeSlow(HASH_BYTES)
+      const hashes = input.wantHashes === true ? Buffer.allocUnsafeSlow(sized ? n * HASH_BYTES : 0) : undefined
       const { hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps } = input
       const length = call(() => encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, target, positions, lastHash, hashes))
       let out = Buffer.from(target.buffer, target.byteOffset, length)

@@ -78,27 +78,40 @@ pub(crate) struct RawOut {
 impl RawOut {
     /// Whether these bytes and `other`'s share memory.
     pub fn overlaps(&self, other: &[u8]) -> bool {
-        let (a, b) = (self.ptr as usize, other.as_ptr() as usize);
-        self.bytes > 0 && !other.is_empty() && a < b + other.len() && b < a + self.bytes
+        ranges_overlap(
+            self.ptr as usize,
+            self.bytes,
+            other.as_ptr() as usize,
+            other.len(),
+        )
     }
 
     pub fn overlaps_out(&self, other: &RawOut) -> bool {
-        // SAFETY: only the address range is used; the slice is not read.
-        self.overlaps(unsafe { std::slice::from_raw_parts(other.ptr, other.bytes) })
+        // Addresses only: no slice is made (a zero-length or detached array's pointer may be null).
+        ranges_overlap(
+            self.ptr as usize,
+            self.bytes,
+            other.ptr as usize,
+            other.bytes,
+        )
     }
 
-    /// The bytes as a slice.
+    /// The bytes as a slice (taking `self`, so at most one slice is made of them).
     ///
     /// # Safety
     /// The typed array must stay alive for the slice's life (an argument of the running call
     /// does), and no other slice made in the call may share its memory (check with `overlaps`).
-    pub unsafe fn bytes<'a>(&self) -> &'a mut [u8] {
+    pub unsafe fn bytes<'a>(self) -> &'a mut [u8] {
         if self.bytes == 0 {
             &mut []
         } else {
             unsafe { std::slice::from_raw_parts_mut(self.ptr, self.bytes) }
         }
     }
+}
+
+fn ranges_overlap(a: usize, a_len: usize, b: usize, b_len: usize) -> bool {
+    a_len > 0 && b_len > 0 && a < b + b_len && b < a + a_len
 }
 
 /// The memory of `value`, which must be a typed array of `kind`, Uint8Array or Float64Array

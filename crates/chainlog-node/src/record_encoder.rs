@@ -75,17 +75,7 @@ unsafe extern "C" fn encode_into_callback(
                 ));
             }
         }
-        let n = lengths.len();
         let [into, positions_out, last_hash_out] = outs;
-        if positions_out.len != n
-            || last_hash_out.len != HASH_BYTES
-            || hashes_out.as_ref().is_some_and(|h| h.len != n * HASH_BYTES)
-        {
-            return Err(Error::new(
-                Status::InvalidArg,
-                format!("encodeInto wants positionsOut of {n} entries, lastHashOut of {HASH_BYTES} bytes and hashesOut of {n} × {HASH_BYTES} bytes"),
-            ));
-        }
         let input = EncodeArgs {
             hash: &hash,
             stream: &stream,
@@ -99,16 +89,29 @@ unsafe extern "C" fn encode_into_callback(
             timestamps,
             want_hashes: hashes_out.is_some(),
         };
-        // SAFETY: arguments of this call, checked above to be disjoint from every other slice.
-        let (into, positions_out, last_hash_out) =
-            unsafe { (into.bytes(), positions_out.bytes(), last_hash_out.bytes()) };
-        let written = encode(&input, into).map_err(to_js_error)?;
+        // SAFETY: an argument of this call, checked above to be disjoint from every other slice.
+        let written = encode(&input, unsafe { into.bytes() }).map_err(to_js_error)?;
+        // The batch is checked first (its errors come before any about the outputs' sizes).
+        let n = lengths.len();
+        if positions_out.len != n
+            || last_hash_out.len != HASH_BYTES
+            || hashes_out.as_ref().is_some_and(|h| h.len != n * HASH_BYTES)
+        {
+            return Err(Error::new(
+                Status::InvalidArg,
+                format!("encodeInto wants positionsOut of {n} entries, lastHashOut of {HASH_BYTES} bytes and hashesOut of {n} × {HASH_BYTES} bytes"),
+            ));
+        }
+        // SAFETY: as for `into`.
+        let (positions_out, last_hash_out) =
+            unsafe { (positions_out.bytes(), last_hash_out.bytes()) };
+        // A Float64Array holds its numbers in the platform's byte order.
         for (out, &p) in positions_out.chunks_exact_mut(8).zip(&written.positions) {
-            out.copy_from_slice(&(p as f64).to_le_bytes());
+            out.copy_from_slice(&(p as f64).to_ne_bytes());
         }
         last_hash_out.copy_from_slice(&written.last_hash);
         if let (Some(out), Some(hashes)) = (hashes_out, written.hashes) {
-            // SAFETY: as above.
+            // SAFETY: as for `into`.
             unsafe { out.bytes() }.copy_from_slice(&hashes);
         }
         Ok(written.len as f64)

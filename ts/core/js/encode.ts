@@ -4,7 +4,7 @@
  */
 import { crc32 } from 'node:zlib'
 import type { EncodeBatchInput, EncodeBatchResult } from '../interface.ts'
-import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT, sharesMemory } from '../interface.ts'
+import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT, INTO_OVERLAP, overlapsInput } from '../interface.ts'
 import { HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 import {
   checkBytes, checkHash32, checkHashName, checkSafeIndex, checkStream, checkStreamName, checkZstdLevel, invalid, isAllZero, isSafeIndex,
@@ -60,7 +60,7 @@ function validate(input: EncodeBatchInput) {
   const wantHashes = input.wantHashes ?? false
   if (typeof wantHashes !== 'boolean') throw invalid('wantHashes must be a boolean')
   const into = input.into === undefined ? undefined : checkBytes(input.into, 'into')
-  if (into !== undefined && (sharesMemory(into, payloads) || sharesMemory(into, prevHash))) throw invalid('into must not overlap payloads or prevHash')
+  if (into !== undefined && overlapsInput(into, input)) throw invalid(INTO_OVERLAP)
   return { algorithm, stream, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes, into }
 }
 
