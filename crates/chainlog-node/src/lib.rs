@@ -46,6 +46,18 @@ pub(crate) fn small_int(value: f64, what: &str, lo: i64, hi: i64) -> CoreResult<
     }
 }
 
+/// A codec argument and its level: the level's range is the core's to check (only for zstd),
+/// here only "an integer"; other codecs ignore it.
+pub(crate) fn codec_and_level(codec: f64, level: f64) -> CoreResult<(u8, i64)> {
+    let codec = small_int(codec, "codec", 0, 2)? as u8;
+    let level = if codec == core::format::CODEC_ZSTD {
+        small_int(level, "zstd level", 0, 22)?
+    } else {
+        0
+    };
+    Ok((codec, level))
+}
+
 pub(crate) fn safe_integers(values: &[f64], what: &str) -> CoreResult<Vec<u64>> {
     values.iter().map(|&v| safe_integer(v, what)).collect()
 }
@@ -419,12 +431,7 @@ pub fn crc32(data: Uint8Array) -> u32 {
 #[napi]
 pub fn compress(codec: f64, level: f64, data: Uint8Array) -> Result<Buffer> {
     let run = || -> CoreResult<Vec<u8>> {
-        let codec = small_int(codec, "codec", 0, 2)? as u8;
-        let level = if codec == core::format::CODEC_ZSTD {
-            small_int(level, "zstd level", 0, 22)?
-        } else {
-            0
-        };
+        let (codec, level) = codec_and_level(codec, level)?;
         core::compress(codec, level, &data)
     };
     run().map(Buffer::from).map_err(to_js_error)

@@ -17,7 +17,7 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 
 use crate::raw_api::{args, is_nullish, return_number, typed_array_out, RawOut};
-use crate::{safe_integers, small_int, to_js_error};
+use crate::{codec_and_level, safe_integers, small_int, to_js_error};
 
 pub(crate) fn register(exports: &mut Object, env: &Env) -> Result<()> {
     let encode = env.create_function::<(), ()>("encodeInto", encode_into_callback)?;
@@ -145,13 +145,7 @@ fn encode(a: &EncodeArgs<'_>, into: &mut [u8]) -> core::Result<core::EncodedInto
     let first_offset = safe_integer(a.first_offset, "firstOffset")?;
     let prev_hash = hash_arg(a.prev_hash, "prevHash")?;
     let kind = small_int(a.kind, "kind", 0, MAX_KIND as i64)? as u8;
-    let codec = small_int(a.codec, "codec", 0, 2)? as u8;
-    // The range of the level is the core's to check (only for zstd); here only "an integer".
-    let level = if codec == core::format::CODEC_ZSTD {
-        small_int(a.level, "zstd level", 0, 22)?
-    } else {
-        0
-    };
+    let (codec, level) = codec_and_level(a.codec, a.level)?;
     let timestamps = safe_integers(a.timestamps, "timestamp")?;
     let input = core::EncodeInput {
         hash,
