@@ -9,6 +9,13 @@ import { CORE_ABI } from '../ts/core/interface.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
 
+/** The built addon in native/ itself, below ts/core/native.ts: its raw functions as exported. */
+function rawBinding<T>(): T | undefined {
+  const dir = join(ROOT, 'native')
+  const file = readdirSync(dir).find((f) => f.endsWith('.node'))
+  return file === undefined ? undefined : (createRequire(import.meta.url)(join(dir, file)) as T)
+}
+
 /** Runs a snippet in a fresh process, where the native binary is looked for in `nativeDir` only. */
 function probe(nativeDir: string | undefined, code: string): string {
   const env = { ...process.env }
@@ -46,13 +53,11 @@ test('an unknown backend name is ERR_INVALID_ARGUMENT', async (t) => {
 })
 
 test('the native binding\'s single-record decoder refuses what is not its own decoder, not bytes, or an output overlapping its input, without crashing', (t) => {
-  const dir = join(ROOT, 'native')
-  const file = readdirSync(dir).find((f) => f.endsWith('.node'))
-  if (file === undefined) return t.fail('no native binary in native/')
-  const binding = createRequire(import.meta.url)(join(dir, file)) as {
+  const binding = rawBinding<{
     recordDecoder(hash: string, stream: string): object
     decodeOneInto(...args: unknown[]): number
-  }
+  }>()
+  if (binding === undefined) return t.fail('no native binary in native/')
   const out = Buffer.alloc(512)
   const data = Buffer.alloc(100)
   for (const notOurs of [{}, Buffer.alloc(8), undefined, null, 7, 'x']) {
@@ -74,10 +79,8 @@ test('the native binding\'s single-record decoder refuses what is not its own de
 })
 
 test('the native binding\'s encodeInto refuses outputs of the wrong type or size, or sharing memory with an input or another output, without crashing', (t) => {
-  const dir = join(ROOT, 'native')
-  const file = readdirSync(dir).find((f) => f.endsWith('.node'))
-  if (file === undefined) return t.fail('no native binary in native/')
-  const binding = createRequire(import.meta.url)(join(dir, file)) as { encodeInto(...args: unknown[]): number }
+  const binding = rawBinding<{ encodeInto(...args: unknown[]): number }>()
+  if (binding === undefined) return t.fail('no native binary in native/')
   const payloads = Buffer.from('abcdef')
   const lengths = Uint32Array.of(2, 4)
   const timestamps = Float64Array.of(5, 6)

@@ -137,7 +137,8 @@ async function openFloor(dir: string, opts: SubjectOptions): Promise<Subject> {
       for (let i = 0; i < batch.length; i++) total += lengths[i] = batch[i].length
       if (payloads.length < total) payloads = Buffer.allocUnsafe(total)
       for (let i = 0, at = 0; i < batch.length; at += lengths[i], i++) payloads.set(batch[i], at)
-      if (frames.length < total + batch.length * RECORD_OVERHEAD) frames = Buffer.allocUnsafe(total + batch.length * RECORD_OVERHEAD)
+      const bound = total + batch.length * RECORD_OVERHEAD // encodeBatch writes into `frames` when it holds this
+      if (frames.length < bound) frames = Buffer.allocUnsafe(bound)
       const r = core.encodeBatch({
         hash: 'blake3', stream: STREAM, firstOffset: offset, prevHash, kind: KIND_DATA, codec: CODEC_NONE, level: 0,
         payloads: payloads.subarray(0, total), lengths, timestamps: new Float64Array(batch.length).fill(Date.now()), into: frames,

@@ -278,7 +278,6 @@ function checkDecode(input: DecodeInput): void {
   number(input.maxPayloadBytes, 'maxPayloadBytes')
 }
 
-
 /**
  * The views of a packed decode result (crates/chainlog-node decode_result): f64 words [P, offsets,
  * timestamps, payload ends], then bytes: prev hashes, hashes, kinds, forms, payloads (P bytes).
