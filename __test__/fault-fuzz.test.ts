@@ -12,7 +12,7 @@ import { BACKENDS, core } from './helpers/cores.ts'
 import { count, faultSize } from './helpers/faults.ts'
 import { batchInput } from './helpers/batch.ts'
 import { ChainlogError } from '../ts/index.ts'
-import { decodeIndex, encodeIndex, PositionList } from '../ts/offset-index.ts'
+import { decodeIndex, encodeIndex, PositionList } from '../ts/storage/offset-index.ts'
 import type { ChainlogCore, ScanResult } from '../ts/core/interface.ts'
 
 const SEED = Number(process.env.CHAINLOG_TEST_SEED ?? 9001)

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { BACKENDS, core } from './helpers/cores.ts'
-import { decodeIndex, encodeIndex, PositionList } from '../ts/offset-index.ts'
+import { decodeIndex, encodeIndex, PositionList } from '../ts/storage/offset-index.ts'
 import { readdirSync, readFileSync, truncateSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { abandon, segmentFile, tempDir } from './helpers/log-dir.ts'

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { VerifiedHashes, VerifiedInterval } from '../ts/verified-hashes.ts'
+import { VerifiedHashes, VerifiedInterval } from '../ts/engine/verified-hashes.ts'
 
 // The verified-hash cache is pure bookkeeping (no core), so it is tested once, not per core.
 

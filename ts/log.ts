@@ -3,24 +3,24 @@
  * each public call into validated arguments and a call on one Stream: appends go through the
  * stream's CommitQueue, reads through a RecordCursor, verify through verify.ts.
  */
-import { makeDirDurable } from './durable.ts'
+import { makeDirDurable } from './storage/durable.ts'
 import { resolve as resolvePath } from 'node:path'
 import type { BackendName, ChainlogCore } from './core/interface.ts'
 import { loadCore } from './core/load.ts'
-import { PayloadBuffers } from './commit-queue.ts'
+import { PayloadBuffers } from './engine/commit-queue.ts'
 import { ChainlogError } from './errors.ts'
-import { StoreLock } from './lock.ts'
+import { StoreLock } from './storage/lock.ts'
 import {
   collectEvents, offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions,
   resolveVerifyOptions, type AppendOptions, type AppendResult, type CheckpointResult, type GetOptions, type HeadInfo, type IterateOptions,
   type LogOptions, type LogRecord, type ReadOptions, type RecoveryEvent, type ResolvedOptions, type VerifyOptions, type VerifyReport,
 } from './options.ts'
-import { damageError, FALLBACK, getVerified, getVerifiedCached, MISS, offsetAtTime, RecordCursor } from './record-reader.ts'
-import { discoverStreams, openStore } from './store.ts'
-import { streamName } from './stream-name.ts'
-import { Stream, ZERO_HASH, type StoreContext } from './stream.ts'
-import { bytesToVerify, verifyStream } from './verify.ts'
-import { describe } from './stream-name.ts'
+import { damageError, FALLBACK, getVerified, getVerifiedCached, MISS, offsetAtTime, RecordCursor } from './read/record-reader.ts'
+import { discoverStreams, openStore } from './storage/store.ts'
+import { streamName } from './storage/stream-name.ts'
+import { Stream, ZERO_HASH, type StoreContext } from './engine/stream.ts'
+import { bytesToVerify, verifyStream } from './read/verify.ts'
+import { describe } from './storage/stream-name.ts'
 
 /** Streams recovered at once during open. */
 const OPEN_CONCURRENCY = 8

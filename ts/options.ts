@@ -6,7 +6,7 @@ import { ChainlogError } from './errors.ts'
 import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, type HashAlgorithm } from './core/interface.ts'
 import { MAX_PAYLOAD_BYTES } from './core/format.ts'
 import type { BackendChoice } from './core/load.ts'
-import { describe } from './stream-name.ts'
+import { describe } from './storage/stream-name.ts'
 
 export const DEFAULT_MAX_SEGMENT_BYTES = 256 * 1024 * 1024
 export const DEFAULT_CHECKPOINT_EVERY = 1000

@@ -1,5 +1,5 @@
 /**
- * Counts and fails the engine's segment writes, whichever way they go: ts/segment.ts writeFully
+ * Counts and fails the engine's segment writes, whichever way they go: ts/storage/segment-file.ts writeFully
  * writes small groups with fs.writeSync on the handle's fd and large ones with FileHandle.write,
  * so both are intercepted alike. Restored at the test's teardown; tests using it run serially.
  */

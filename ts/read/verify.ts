@@ -5,13 +5,13 @@
  * not thrown; after damage the scan resynchronises at the next valid record so later damage is
  * reported too.
  */
-import { KIND_CHECKPOINT } from './core/interface.ts'
-import { manifestOf, readManifest } from './manifest.ts'
-import { loadIndex, PositionList } from './offset-index.ts'
-import type { StreamReport, VerifyProblem } from './options.ts'
-import { scanRange } from './segment-scan.ts'
-import { fileSize, segmentFileName, withSegmentReader, type Segment } from './segment.ts'
-import { ZERO_HASH, type Stream } from './stream.ts'
+import { KIND_CHECKPOINT } from '../core/interface.ts'
+import { manifestOf, readManifest } from '../storage/manifest.ts'
+import { loadIndex, PositionList } from '../storage/offset-index.ts'
+import type { StreamReport, VerifyProblem } from '../options.ts'
+import { scanRange } from '../storage/segment-scan.ts'
+import { fileSize, segmentFileName, withSegmentReader, type Segment } from '../storage/segment-file.ts'
+import { ZERO_HASH, type Stream } from '../engine/stream.ts'
 
 /** Problems reported per stream before verify stops listing them. */
 export const MAX_PROBLEMS_PER_STREAM = 100

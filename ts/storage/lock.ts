@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { promises as fsp, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ChainlogError } from './errors.ts'
+import { ChainlogError } from '../errors.ts'
 import { ioError } from './durable.ts'
 
 export const LOCK_FILE = 'LOCK'

@@ -4,8 +4,8 @@
  */
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
-import { ChainlogError } from './errors.ts'
-import type { HashAlgorithm } from './core/interface.ts'
+import { ChainlogError } from '../errors.ts'
+import type { HashAlgorithm } from '../core/interface.ts'
 import { ioError, makeDirDurable, writeFileAtomic } from './durable.ts'
 import { isStreamName } from './stream-name.ts'
 

@@ -5,8 +5,8 @@
  * time recovery, index rebuilds and verify. Memory stays at about one chunk (or one record).
  */
 import type { FileHandle } from 'node:fs/promises'
-import type { ChainlogCore, HashAlgorithm, ScanResult } from './core/interface.ts'
-import { readRange } from './segment.ts'
+import type { ChainlogCore, HashAlgorithm, ScanResult } from '../core/interface.ts'
+import { readRange } from './segment-file.ts'
 
 /** Bytes read per scan step. A larger record is read whole, but never past end of file. */
 export const SCAN_CHUNK_BYTES = 4 * 1024 * 1024

@@ -8,7 +8,7 @@
  */
 import { promises as fsp } from 'node:fs'
 import { endianness } from 'node:os'
-import { RECORD_OVERHEAD } from './core/format.ts'
+import { RECORD_OVERHEAD } from '../core/format.ts'
 import { ioError, writeFileAtomic } from './durable.ts'
 
 export const INDEX_MAGIC = 'VDXI'

@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomic } from './durable.ts'
-import type { Segment } from './segment.ts'
+import type { Segment } from './segment-file.ts'
 
 export const MANIFEST_FILE = 'manifest.json'
 /** A manifest lists a few numbers per segment; refuse to parse anything absurdly large. */

@@ -8,13 +8,13 @@
  * group gets ERR_IO; the stream stays usable. A call is resolved only after its group's write
  * (and fsync) completed, so all events of one append land together or not at all.
  */
-import { KIND_DATA, type EncodeBatchResult } from './core/interface.ts'
-import { MAX_SAFE, RECORD_OVERHEAD } from './core/format.ts'
-import { ChainlogError } from './errors.ts'
-import { ioError } from './durable.ts'
+import { KIND_DATA, type EncodeBatchResult } from '../core/interface.ts'
+import { MAX_SAFE, RECORD_OVERHEAD } from '../core/format.ts'
+import { ChainlogError } from '../errors.ts'
+import { ioError } from '../storage/durable.ts'
 import { checkpointDue, encodeCheckpoint } from './checkpoint.ts'
-import type { AppendResult, CheckpointResult } from './options.ts'
-import { writeFully } from './segment.ts'
+import type { AppendResult, CheckpointResult } from '../options.ts'
+import { writeFully } from '../storage/segment-file.ts'
 import type { Stream } from './stream.ts'
 
 /** Payload bytes one group may carry (besides the first call, which always goes). */

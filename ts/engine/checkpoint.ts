@@ -4,12 +4,12 @@
  * record before it (0 at offset 0), never compressed, so both cores write the same bytes. It is
  * what verified reads anchor on, so a read costs O(distance to the nearest checkpoint).
  */
-import { CODEC_NONE, KIND_CHECKPOINT, type ChainlogCore, type EncodeBatchResult, type HashAlgorithm } from './core/interface.ts'
-import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES } from './core/format.ts'
-import { ChainlogError } from './errors.ts'
-import type { PositionList } from './offset-index.ts'
-import { SCAN_CHUNK_BYTES } from './segment-scan.ts'
-import type { Segment } from './segment.ts'
+import { CODEC_NONE, KIND_CHECKPOINT, type ChainlogCore, type EncodeBatchResult, type HashAlgorithm } from '../core/interface.ts'
+import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES } from '../core/format.ts'
+import { ChainlogError } from '../errors.ts'
+import type { PositionList } from '../storage/offset-index.ts'
+import { SCAN_CHUNK_BYTES } from '../storage/segment-scan.ts'
+import type { Segment } from '../storage/segment-file.ts'
 
 /** Whether the policy wants a checkpoint after an append, given records since the last one. */
 export function checkpointDue(sinceCheckpoint: number, every: number | false): boolean {

@@ -10,7 +10,7 @@
  * once they hold more than MAX_VERIFIED_HASH_BYTES, and all of them when a stream's bytes are cut
  * (rollback); open-time recovery builds a new Stream, so nothing survives a truncation there.
  */
-import { HASH_BYTES } from './core/format.ts'
+import { HASH_BYTES } from '../core/format.ts'
 
 /** Memory for cached hashes per stream: 32 bytes a record, so about a million records. */
 export const MAX_VERIFIED_HASH_BYTES = 32 * 1024 * 1024

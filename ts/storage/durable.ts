@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
-import { ChainlogError, type ChainlogErrorDetails } from './errors.ts'
+import { ChainlogError, type ChainlogErrorDetails } from '../errors.ts'
 
 /** Suffix of temp files written by writeFileAtomic; leftovers of a crash are removed on open. */
 export const TEMP_MARKER = '.tmp-'

@@ -4,15 +4,15 @@
  * 'checkpoint' = the nearest checkpoint at or before `from` (O(distance)), 'genesis' = offset 0,
  * 'none' = CRCs only. Checkpoint records are skipped. Used by read, get and iterate.
  */
-import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodedRecord, type DecodeResult } from './core/interface.ts'
-import { HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START } from './core/format.ts'
-import { ChainlogError } from './errors.ts'
-import { checkpointPayloadMatches } from './checkpoint.ts'
-import type { LogRecord, VerifyMode } from './options.ts'
-import { segmentFileName, type Segment } from './segment.ts'
-import type { PositionList } from './offset-index.ts'
-import { ZERO_HASH, type Stream } from './stream.ts'
-import { MAX_VERIFIED_HASH_BYTES, VerifiedInterval } from './verified-hashes.ts'
+import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodedRecord, type DecodeResult } from '../core/interface.ts'
+import { HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START } from '../core/format.ts'
+import { ChainlogError } from '../errors.ts'
+import { checkpointPayloadMatches } from '../engine/checkpoint.ts'
+import type { LogRecord, VerifyMode } from '../options.ts'
+import { segmentFileName, type Segment } from '../storage/segment-file.ts'
+import type { PositionList } from '../storage/offset-index.ts'
+import { ZERO_HASH, type Stream } from '../engine/stream.ts'
+import { MAX_VERIFIED_HASH_BYTES, VerifiedInterval } from '../engine/verified-hashes.ts'
 
 /** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */
 export const READ_CHUNK_BYTES = 1024 * 1024

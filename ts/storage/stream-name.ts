@@ -3,7 +3,7 @@
  * safe integer stored as its decimal string. The rule exists so that a name can never address a
  * path outside its stream directory.
  */
-import { ChainlogError } from './errors.ts'
+import { ChainlogError } from '../errors.ts'
 
 export const MAX_STREAM_NAME_BYTES = 128
 const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/
