@@ -2,10 +2,10 @@ import test from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
 import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { interceptSegmentWrites } from './helpers/segment-writes.ts'
-import { PayloadBuffers } from '../ts/engine/commit-queue.ts'
+import { PayloadBuffers } from '../ts/engine/append-input.ts'
 
 // Appends of 16 KiB to 4 MiB collect their events into buffers the stream reuses once their group
-// was encoded and written (ts/engine/commit-queue.ts PayloadBuffers). Reusing one too early would store
+// was encoded and written (ts/engine/append-input.ts PayloadBuffers). Reusing one too early would store
 // another append's bytes: every test below reads back what each append stored.
 
 /** `count` events of `size` bytes, each filled with bytes that name the batch and the event. */

@@ -53,3 +53,13 @@ export class ChainlogError extends Error {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value)
 }
+
+/** A value as error messages name it ("the string \"x\"", "number -1", "3 bytes", "an array"). */
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 80))}`
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${typeof value} ${String(value)}`
+  if (value instanceof Uint8Array) return `${value.length} bytes`
+  return typeof value === 'object' ? `an object (${Object.prototype.toString.call(value)})` : typeof value
+}

@@ -4,4 +4,4 @@ export { ChainlogError, ERROR_CODES, type ErrorCode, type ChainlogErrorDetails }
 export type {
   LogOptions, AppendOptions, AppendResult, ReadOptions, IterateOptions, GetOptions, LogRecord, HeadInfo, CheckpointResult,
   VerifyOptions, VerifyReport, StreamReport, VerifyProblem, RecoveryEvent, SyncMode, VerifyMode, CompressionOption,
-} from './options.ts'
+} from './types.ts'

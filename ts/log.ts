@@ -7,20 +7,22 @@ import { makeDirDurable } from './storage/durable.ts'
 import { resolve as resolvePath } from 'node:path'
 import type { BackendName, ChainlogCore } from './core/interface.ts'
 import { loadCore } from './core/load.ts'
-import { PayloadBuffers } from './engine/commit-queue.ts'
-import { ChainlogError } from './errors.ts'
+import { collectEvents, PayloadBuffers } from './engine/append-input.ts'
+import { ChainlogError, describe } from './errors.ts'
 import { StoreLock } from './storage/lock.ts'
 import {
-  collectEvents, offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions,
-  resolveVerifyOptions, type AppendOptions, type AppendResult, type CheckpointResult, type GetOptions, type HeadInfo, type IterateOptions,
-  type LogOptions, type LogRecord, type ReadOptions, type RecoveryEvent, type ResolvedOptions, type VerifyOptions, type VerifyReport,
-} from './options.ts'
+  offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions, resolveVerifyOptions,
+} from './validate.ts'
+import type {
+  AppendOptions, AppendResult, CheckpointResult, GetOptions, HeadInfo, IterateOptions, LogOptions, LogRecord, ReadOptions, RecoveryEvent,
+  ResolvedOptions, VerifyOptions, VerifyReport,
+} from './types.ts'
 import { damageError, FALLBACK, getVerified, getVerifiedCached, MISS, offsetAtTime, RecordCursor } from './read/record-reader.ts'
 import { discoverStreams, openStore } from './storage/store.ts'
 import { streamName } from './storage/stream-name.ts'
-import { Stream, ZERO_HASH, type StoreContext } from './engine/stream.ts'
+import { Stream, type StoreContext } from './engine/stream.ts'
+import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
-import { describe } from './storage/stream-name.ts'
 
 /** Streams recovered at once during open. */
 const OPEN_CONCURRENCY = 8

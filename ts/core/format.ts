@@ -9,6 +9,19 @@ export const HEADER_BYTES = 58
 /** Framing bytes per record: header + CRC + END. */
 export const RECORD_OVERHEAD = 66
 export const HASH_BYTES = 32
+/** Field positions within a record (its header), as in the table of SPEC §2. */
+export const AT_OFFSET = 4
+export const AT_TIMESTAMP = 12
+export const AT_PREV_HASH = 20
+export const AT_KIND = 52
+export const AT_FORM = 53
+export const AT_LENGTH = 54
+/** Largest kind (bits 0-6 of the kind byte): data 0, checkpoint 1, tombstone 2. */
+export const MAX_KIND = 2
+/** Largest stored payload form: none 0, lz4 1, zstd 2, redacted 3. */
+export const MAX_FORM = 3
+/** The prev_hash of a stream's first record, and the head hash of an empty stream. */
+export const ZERO_HASH: Buffer = Buffer.alloc(HASH_BYTES)
 /** Checkpoint payload: prev_hash (32) ‖ u64 offset. Also the size of a redacted payload. */
 export const CHECKPOINT_PAYLOAD_BYTES = 40
 /** Largest payload, stored or decompressed: larger is an error, never an allocation. */
@@ -17,4 +30,7 @@ export const MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024
 export const MAX_SAFE = Number.MAX_SAFE_INTEGER
 /** Domain tag of the v1 chain hash. */
 export const HASH_DOMAIN = 'chainlog:record:v1'
+/** zstd levels accepted (0 in a core call means DEFAULT_ZSTD_LEVEL). */
+export const MIN_ZSTD_LEVEL = 1
+export const MAX_ZSTD_LEVEL = 22
 export const DEFAULT_ZSTD_LEVEL = 3

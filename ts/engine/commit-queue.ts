@@ -9,79 +9,19 @@
  * (and fsync) completed, so all events of one append land together or not at all.
  */
 import { KIND_DATA, type EncodeBatchResult } from '../core/interface.ts'
-import { MAX_SAFE, RECORD_OVERHEAD } from '../core/format.ts'
+import { CHECKPOINT_PAYLOAD_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
 import { checkpointDue, encodeCheckpoint } from './checkpoint.ts'
-import type { AppendResult, CheckpointResult } from '../options.ts'
+import type { AppendResult, CheckpointResult } from '../types.ts'
+import { WriteBuffer } from './append-input.ts'
 import { writeFully } from '../storage/segment-file.ts'
 import type { Stream } from './stream.ts'
 
 /** Payload bytes one group may carry (besides the first call, which always goes). */
 export const MAX_GROUP_BYTES = 64 * 1024 * 1024
-/** A group's write buffer is kept for the next group up to this size (larger ones are one-offs). */
-const MAX_KEPT_WRITE_BUFFER = 16 * 1024 * 1024
-/** A checkpoint record: the framing plus its 40-byte payload. */
-const CHECKPOINT_RECORD_BYTES = RECORD_OVERHEAD + 40
-
-/**
- * The buffer a group's records are encoded into, end to end, and written from. One group is in
- * flight at a time, so it is reused group after group: a steady stream of batches allocates (and
- * the kernel zeroes, and the GC tracks) no fresh buffer per write.
- */
-class WriteBuffer {
-  private buffer: Buffer | null = null
-
-  /** A buffer of at least `bytes`, or undefined when that is more than is worth keeping. */
-  get(bytes: number): Buffer | undefined {
-    if (bytes > MAX_KEPT_WRITE_BUFFER) return undefined
-    if (this.buffer === null || this.buffer.length < bytes) this.buffer = Buffer.allocUnsafe(Math.max(bytes, 64 * 1024))
-    return this.buffer
-  }
-}
-
-/** Payload buffers of this size range are reused (smaller ones come from Node's shared pool). */
-const MIN_POOLED_PAYLOAD = 16 * 1024
-const MAX_POOLED_PAYLOAD = 4 * 1024 * 1024
-/** Bytes of payload buffers kept for reuse, per log (all its streams). */
-const MAX_KEPT_PAYLOAD_BYTES = 16 * 1024 * 1024
-
-/**
- * The buffers appends collect their events into (collectEvents), reused once the group that
- * carried them was encoded and written. A fresh 256 KB buffer per 1000-event append cost as much
- * as copying the events into it (new pages, zeroed by the kernel, each time) and fed the GC.
- * One per log; only buffers it made itself are taken back (never a slab of Node's Buffer pool,
- * whatever Buffer.poolSize is set to).
- */
-export class PayloadBuffers {
-  private free: Buffer[] = []
-  private freeBytes = 0
-  private readonly made = new WeakSet<ArrayBufferLike>()
-
-  /** A buffer of exactly `bytes` (a view of a kept one when one is large enough). */
-  take(bytes: number): Buffer {
-    if (bytes < MIN_POOLED_PAYLOAD || bytes > MAX_POOLED_PAYLOAD) return Buffer.allocUnsafe(bytes)
-    for (let i = this.free.length - 1; i >= 0; i--) {
-      const b = this.free[i]
-      if (b.length >= bytes) {
-        this.free.splice(i, 1)
-        this.freeBytes -= b.length
-        return b.subarray(0, bytes)
-      }
-    }
-    const b = Buffer.from(new ArrayBuffer(bytes))
-    this.made.add(b.buffer)
-    return b
-  }
-
-  /** Takes back an append's payloads once nothing reads them again (after its group's encode). */
-  give(payloads: Buffer): void {
-    const ab = payloads.buffer
-    if (!this.made.has(ab) || this.freeBytes + ab.byteLength > MAX_KEPT_PAYLOAD_BYTES) return
-    this.free.push(Buffer.from(ab))
-    this.freeBytes += ab.byteLength
-  }
-}
+/** A checkpoint record: the framing plus its payload. */
+const CHECKPOINT_RECORD_BYTES = RECORD_OVERHEAD + CHECKPOINT_PAYLOAD_BYTES
 
 export interface AppendRequest {
   type: 'append'

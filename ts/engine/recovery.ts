@@ -31,7 +31,7 @@ import { KIND_CHECKPOINT, type ChainlogCore, type HashAlgorithm } from '../core/
 import { INDEX_CRC_BYTES, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, loadIndex, PositionList } from '../storage/offset-index.ts'
 import { scanRange, type RangeScan } from '../storage/segment-scan.ts'
 import type { Segment } from '../storage/segment-file.ts'
-import type { RecoveryEvent } from '../options.ts'
+import type { RecoveryEvent } from '../types.ts'
 
 export interface CorruptMark {
   code: 'ERR_CORRUPT' | 'ERR_CHAIN_BROKEN'

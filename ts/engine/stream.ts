@@ -8,21 +8,21 @@ import { promises as fsp, readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
-import { MAX_PAYLOAD_BYTES } from '../core/format.ts'
+import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { fsyncDir, ioError, isTempFile, makeDirDurable } from '../storage/durable.ts'
-import { CommitQueue, type PayloadBuffers } from './commit-queue.ts'
+import { CommitQueue } from './commit-queue.ts'
+import type { PayloadBuffers } from './append-input.ts'
 import { findCheckpointAtOrBefore, type CheckpointSource } from './checkpoint.ts'
 import { MANIFEST_FILE, manifestOf, readManifest, writeManifest, type Manifest } from '../storage/manifest.ts'
 import { INDEX_ENTRY_BYTES, loadIndex, PositionList, saveIndex } from '../storage/offset-index.ts'
-import type { RecoveryEvent, ResolvedOptions } from '../options.ts'
+import type { RecoveryEvent, ResolvedOptions } from '../types.ts'
 import { recoverTail, type CorruptMark } from './recovery.ts'
 import { scanRange } from '../storage/segment-scan.ts'
 import { fileSize, listSegmentNumbers, readRange, Segment, segmentFileName, segmentPath, withSegmentReader } from '../storage/segment-file.ts'
 import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
 
-export const ZERO_HASH: Buffer = Buffer.alloc(32)
 /** Sealed-segment indexes kept in memory per stream (the active one is always kept). */
 const MAX_CACHED_INDEXES = 8
 /**

@@ -8,10 +8,11 @@ import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodedRecord, type DecodeResult 
 import { HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { checkpointPayloadMatches } from '../engine/checkpoint.ts'
-import type { LogRecord, VerifyMode } from '../options.ts'
+import type { LogRecord, VerifyMode } from '../types.ts'
 import { segmentFileName, type Segment } from '../storage/segment-file.ts'
 import type { PositionList } from '../storage/offset-index.ts'
-import { ZERO_HASH, type Stream } from '../engine/stream.ts'
+import type { Stream } from '../engine/stream.ts'
+import { ZERO_HASH } from '../core/format.ts'
 import { MAX_VERIFIED_HASH_BYTES, VerifiedInterval } from '../engine/verified-hashes.ts'
 
 /** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */

@@ -8,10 +8,11 @@
 import { KIND_CHECKPOINT } from '../core/interface.ts'
 import { manifestOf, readManifest } from '../storage/manifest.ts'
 import { loadIndex, PositionList } from '../storage/offset-index.ts'
-import type { StreamReport, VerifyProblem } from '../options.ts'
+import type { StreamReport, VerifyProblem } from '../types.ts'
 import { scanRange } from '../storage/segment-scan.ts'
 import { fileSize, segmentFileName, withSegmentReader, type Segment } from '../storage/segment-file.ts'
-import { ZERO_HASH, type Stream } from '../engine/stream.ts'
+import type { Stream } from '../engine/stream.ts'
+import { ZERO_HASH } from '../core/format.ts'
 
 /** Problems reported per stream before verify stops listing them. */
 export const MAX_PROBLEMS_PER_STREAM = 100

@@ -3,7 +3,7 @@
  * safe integer stored as its decimal string. The rule exists so that a name can never address a
  * path outside its stream directory.
  */
-import { ChainlogError } from '../errors.ts'
+import { ChainlogError, describe } from '../errors.ts'
 
 export const MAX_STREAM_NAME_BYTES = 128
 const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/
@@ -29,13 +29,4 @@ export function streamName(name: unknown): string {
 /** Whether a directory entry is a valid stored stream name (used for discovery). */
 export function isStreamName(name: string): boolean {
   return name.length >= 1 && name.length <= MAX_STREAM_NAME_BYTES && NAME_PATTERN.test(name)
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 80))}`
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${typeof value} ${String(value)}`
-  if (value instanceof Uint8Array) return `${value.length} bytes`
-  return typeof value === 'object' ? `an object (${Object.prototype.toString.call(value)})` : typeof value
 }

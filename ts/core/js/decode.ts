@@ -4,11 +4,11 @@
  */
 import { ChainlogError } from '../../errors.ts'
 import { FORM_LZ4, type DecodedRecord, type DecodeInput, type DecodeOneInput, type DecodeResult } from '../interface.ts'
-import { HASH_BYTES, MAX_SAFE } from '../format.ts'
+import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV_HASH, AT_TIMESTAMP, HASH_BYTES, MAX_SAFE } from '../format.ts'
 import {
   asBuffer, checkBytes, checkHashName, checkMaxPayloadBytes, checkNullableHash32, checkSafeIndex, checkStream, checkStreamName, invalid,
 } from './args.ts'
-import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP, checkFrame, FRAME_VALID, readU32 } from './frame.ts'
+import { checkFrame, FRAME_VALID, readU32 } from './frame.ts'
 import { chainHasherFor, readU64, type Digests } from './hash.ts'
 import { payloadOf, redactedCommitmentAt, redactedLength } from './payload.ts'
 
@@ -66,7 +66,7 @@ export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResul
     timestamps[k] = readU64(d, i + AT_TIMESTAMP)
     kinds[k] = d[i + AT_KIND]
     forms[k] = form
-    d.copy(prevHashes, k * HASH_BYTES, i + AT_PREV, i + AT_PREV + HASH_BYTES)
+    d.copy(prevHashes, k * HASH_BYTES, i + AT_PREV_HASH, i + AT_PREV_HASH + HASH_BYTES)
 
     let payload: Uint8Array | null
     let payloadLength: number
@@ -89,7 +89,7 @@ export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResul
 
     if (expectPrev !== null) {
       const expected = k === 0 ? expectPrev : hashes.subarray((k - 1) * HASH_BYTES, k * HASH_BYTES)
-      if (d.compare(expected, 0, HASH_BYTES, i + AT_PREV, i + AT_PREV + HASH_BYTES) !== 0) {
+      if (d.compare(expected, 0, HASH_BYTES, i + AT_PREV_HASH, i + AT_PREV_HASH + HASH_BYTES) !== 0) {
         throw new ChainlogError('ERR_CHAIN_BROKEN', `record at position ${position} (offset ${offset}) does not link to ${k === 0 ? 'the expected prev_hash' : 'the record before it'}`, { position, offset })
       }
     }

@@ -5,16 +5,14 @@
 import { crc32 } from 'node:zlib'
 import type { EncodeBatchInput, EncodeBatchResult } from '../interface.ts'
 import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT, INTO_OVERLAP, overlapsInput } from '../interface.ts'
-import { HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
+import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV_HASH, AT_TIMESTAMP, HASH_BYTES, HEADER_BYTES, MAX_KIND, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 import {
   checkBytes, checkHash32, checkHashName, checkSafeIndex, checkStream, checkStreamName, checkZstdLevel, invalid, isAllZero, isSafeIndex,
 } from './args.ts'
 import { lz4StoreInto, lz4StoredBound } from './codec.ts'
-import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP } from './frame.ts'
+
 import { chainHasherFor, copy32, writeU64, type Digests } from './hash.ts'
 import { zstdCompress } from './zstd.ts'
-
-const MAX_KIND = 2
 
 /** Reused LZ4 output; a compressed form is copied into the batch only when it is smaller. */
 let lz4Scratch = Buffer.alloc(lz4StoredBound(64 * 1024))
@@ -100,7 +98,7 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
     out.writeUInt32LE(RECORD_START, at)
     writeU64(out, offset, at + AT_OFFSET)
     writeU64(out, timestamp, at + AT_TIMESTAMP)
-    copy32(prev, prevAt, out, at + AT_PREV)
+    copy32(prev, prevAt, out, at + AT_PREV_HASH)
     out[at + AT_KIND] = kind
 
     let form = FORM_NONE

@@ -2,19 +2,10 @@
  * The frame check of scan-rules.md §2 and the field readers of a framed record (SPEC §2).
  */
 import { crc32 } from 'node:zlib'
-import { HEADER_BYTES, MAX_PAYLOAD_BYTES, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
+import { AT_FORM, AT_KIND, AT_LENGTH, HEADER_BYTES, MAX_FORM, MAX_KIND, MAX_PAYLOAD_BYTES, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 
 export const FRAME_VALID = 0
 export const FRAME_INVALID = -1
-/** Field offsets within a record. */
-export const AT_OFFSET = 4
-export const AT_TIMESTAMP = 12
-export const AT_PREV = 20
-export const AT_KIND = 52
-export const AT_FORM = 53
-export const AT_LENGTH = 54
-const MAX_KIND = 2
-const MAX_FORM = 3
 const START_0 = RECORD_START & 0xff // 0xFE
 const START_1 = (RECORD_START >>> 8) & 0xff
 const START_2 = (RECORD_START >>> 16) & 0xff

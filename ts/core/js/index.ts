@@ -17,7 +17,7 @@
  */
 import { crc32 } from 'node:zlib'
 import { CORE_ABI, type ChainlogCore, type RecordHashInput } from '../interface.ts'
-import { HASH_BYTES } from '../format.ts'
+import { HASH_BYTES, MAX_KIND } from '../format.ts'
 import {
   asBuffer, checkBytes, checkHash32, checkHashName, checkMaxPayloadBytes, checkSafeIndex, checkStream, invalid,
 } from './args.ts'
@@ -29,7 +29,6 @@ import { ChainHasher, createDigests } from './hash.ts'
 import { scanSegment } from './scan.ts'
 import { initZstd } from './zstd.ts'
 
-const MAX_KIND = 2
 
 /** Runs a synchronous body as a promise: its errors become rejections. */
 function later<T>(body: () => T): Promise<T> {

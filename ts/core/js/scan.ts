@@ -5,14 +5,14 @@
  */
 import { ChainlogError } from '../../errors.ts'
 import type { ScanInput, ScanResult, ScanStop } from '../interface.ts'
-import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../format.ts'
+import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV_HASH, AT_TIMESTAMP, CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../format.ts'
 import { FORM_NONE, FORM_REDACTED, KIND_CHECKPOINT } from '../interface.ts'
 import {
   asBuffer, checkBytes, checkHashName, checkNullableHash32, checkNullableSafeIndex, checkSafeIndex, checkStream, checkStreamName, invalid,
   isAllZero,
 } from './args.ts'
 import { findValid } from './find.ts'
-import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV, AT_TIMESTAMP, checkFrame, FRAME_VALID, readU32, startsLikeStart } from './frame.ts'
+import { checkFrame, FRAME_VALID, readU32, startsLikeStart } from './frame.ts'
 import { chainHasherFor, equal32, readU64, type Digests } from './hash.ts'
 import { payloadOf, redactedCommitmentAt, redactedLength } from './payload.ts'
 
@@ -136,7 +136,7 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
       reason = `record at position ${at} (offset ${offset}) has kind ${kind}, form ${form} and length ${storedLength}, which do not go together`
       break
     }
-    const zeroPrev = isAllZero(d, i + AT_PREV, i + AT_PREV + HASH_BYTES)
+    const zeroPrev = isAllZero(d, i + AT_PREV_HASH, i + AT_PREV_HASH + HASH_BYTES)
     if ((offset === 0) !== zeroPrev) {
       stop = 'chain'
       reason = offset === 0
@@ -146,14 +146,14 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
     }
     if (kind === KIND_CHECKPOINT) {
       const p = i + HEADER_BYTES
-      if (!equal32(d, i + AT_PREV, d, p) || readU64(d, p + HASH_BYTES) !== offset) {
+      if (!equal32(d, i + AT_PREV_HASH, d, p) || readU64(d, p + HASH_BYTES) !== offset) {
         stop = 'chain'
         reason = `checkpoint at position ${at} (offset ${offset}) does not carry its prev_hash and offset`
         break
       }
     }
     if (hasher !== null) {
-      if (last !== null && !equal32(last, 0, d, i + AT_PREV)) {
+      if (last !== null && !equal32(last, 0, d, i + AT_PREV_HASH)) {
         stop = 'chain'
         reason = `record at position ${at} (offset ${offset}) does not link to the hash of the record before it`
         break

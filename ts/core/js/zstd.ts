@@ -132,14 +132,6 @@ function corrupt(message: string): ChainlogError {
   return new ChainlogError('ERR_CORRUPT', `zstd payload: ${message}`)
 }
 
-/**
- * The declared content size of the single frame that `src` must be, after checking the frame's
- * structure as far as it can be checked without decoding. Throws ERR_CORRUPT otherwise.
- */
-export function zstdFrameContentSize(src: Uint8Array, maxBytes: number): number {
-  return walkFrame(src, maxBytes).contentSize
-}
-
 interface FrameInfo {
   contentSize: number
   /** Position of the 4-byte content checksum, or -1 when the frame has none. */

@@ -1,0 +1,191 @@
+/**
+ * The public option and result types (SPEC §3), and the resolved form of the Log's options the
+ * engine runs on. Validation lives in validate.ts.
+ */
+import type { HashAlgorithm } from './core/interface.ts'
+import type { BackendChoice } from './core/load.ts'
+
+/** 'always': an append resolves once its bytes are on stable storage (fsync). 'never': once they are handed to the OS. */
+export type SyncMode = 'always' | 'never'
+/** How much of the chain a read checks: from the nearest checkpoint ('checkpoint'), from offset 0 ('genesis'), or CRCs only ('none'). */
+export type VerifyMode = 'checkpoint' | 'genesis' | 'none'
+/** Payload compression: a codec name, or `{ codec: 'zstd', level }`. A compressed form is stored only when strictly smaller. */
+export type CompressionOption = 'none' | 'zstd' | 'lz4' | { codec: 'zstd' | 'lz4' | 'none'; level?: number }
+
+/** Options of `Log.open`. */
+export interface LogOptions {
+  /** A segment file is sealed and a new one started past this size. Default 256 MiB. */
+  maxSegmentBytes?: number
+  /** Write a checkpoint record after this many records (default 1000); false: only explicit ones and on close. */
+  checkpointEvery?: number | false
+  /** Payload compression for new records. Default 'none'. */
+  compression?: CompressionOption
+  /** Chain hash of a new store (default 'blake3'); a different value for an existing store is ERR_STORE_MISMATCH. */
+  hash?: HashAlgorithm
+  /** Default durability of appends. Default 'always'. */
+  sync?: SyncMode
+  /** Which core to use. Default 'auto'. */
+  backend?: BackendChoice
+  /** Take no lock and write nothing; sees the appends made before it opened. Default false. */
+  readOnly?: boolean
+  /** Largest payload accepted by append (ERR_RECORD_TOO_LARGE beyond). Default 64 MiB. */
+  maxRecordBytes?: number
+}
+
+export interface ResolvedOptions {
+  maxSegmentBytes: number
+  checkpointEvery: number | false
+  codec: number
+  level: number
+  hash: HashAlgorithm | undefined
+  sync: SyncMode
+  backend: BackendChoice
+  readOnly: boolean
+  maxRecordBytes: number
+}
+
+/** Options of `log.append`. */
+export interface AppendOptions {
+  /** Append only if the stream's next offset is this; else ERR_OFFSET_CONFLICT and nothing is written. */
+  expectedOffset?: number
+  /** Append only if the stream's head hash is this (zeros for an empty stream); else ERR_OFFSET_CONFLICT. */
+  expectedHash?: Uint8Array
+  /** Timestamp of the events (ms since the epoch) instead of the clock; must not go backwards. */
+  timestamp?: number
+  /** Durability of this append, overriding the log's `sync`. */
+  sync?: SyncMode
+}
+
+/** What `log.append` wrote. */
+export interface AppendResult {
+  /** Offset of the first event of the call. */
+  firstOffset: number
+  /** Offset of the last event of the call. */
+  lastOffset: number
+  /** The stream's next offset after this append (past a checkpoint that followed it). */
+  nextOffset: number
+  /** The stream's head hash after this append: pass it back as expectedHash with nextOffset. */
+  hash: Buffer
+}
+
+/** Options of `log.read`. */
+export interface ReadOptions {
+  /** First offset to return. Default 0. */
+  from?: number
+  /** Start at the first record whose timestamp is at or after this (ms since the epoch). */
+  fromTime?: number
+  /** At most this many records. */
+  limit?: number
+  /** Soft cap on payload bytes: the first record always comes, then reading stops before the total would exceed it. */
+  maxBytes?: number
+  /** How much of the chain to check. Default 'checkpoint'. */
+  verify?: VerifyMode
+}
+
+/** Options of `log.iterate`. */
+export interface IterateOptions {
+  /** First offset to yield. Default 0. */
+  from?: number
+  /** How much of the chain to check. Default 'checkpoint'. */
+  verify?: VerifyMode
+  /** Keep the iterator open and yield records appended through this Log, until close() or break. */
+  follow?: boolean
+}
+
+/** Options of `log.get`. */
+export interface GetOptions {
+  /** How much of the chain to check. Default 'checkpoint'. */
+  verify?: VerifyMode
+}
+
+/** A data record as read back. */
+export interface LogRecord {
+  /** Position of the record in its stream (0, 1, 2, …; checkpoints take offsets too). */
+  offset: number
+  /** Milliseconds since the Unix epoch; never decreasing within a stream. */
+  timestamp: number
+  /** 'data' for appended events ('tombstone' is reserved). */
+  kind: 'data' | 'tombstone'
+  /** The event bytes, decompressed. */
+  payload: Buffer
+  /** Chain hash of this record (32 bytes). */
+  hash: Buffer
+  /** Chain hash of the record before it (32 zero bytes at offset 0). */
+  prevHash: Buffer
+}
+
+/** The head of a stream, from `log.head`. */
+export interface HeadInfo {
+  /** The offset the next append will get. */
+  nextOffset: number
+  /** Chain hash of the last record (32 zero bytes for an empty stream). */
+  hash: Buffer
+  /** Number of segment files. */
+  segments: number
+  /** Offset of the last checkpoint record, or null when there is none. */
+  lastCheckpoint: number | null
+}
+
+/** The checkpoint record written by `log.checkpoint`. */
+export interface CheckpointResult {
+  /** Offset of the checkpoint record. */
+  offset: number
+  /** Chain hash of the checkpoint record, the stream's new head. */
+  hash: Buffer
+}
+
+/** One problem found by `log.verify`. */
+export interface VerifyProblem {
+  /** Offset of the damaged record, or null when it could not be read. */
+  offset: number | null
+  /** ERR_CORRUPT for damaged bytes or framing; ERR_CHAIN_BROKEN for a hash link that does not hold. */
+  code: 'ERR_CORRUPT' | 'ERR_CHAIN_BROKEN'
+  /** What was expected, what was found, and where. */
+  message: string
+}
+
+/** The verification of one stream. */
+export interface StreamReport {
+  /** Stream name. */
+  stream: string
+  /** Records checked, checkpoints included. */
+  records: number
+  /** Checkpoint records among them. */
+  checkpoints: number
+  /** The stream's next offset and head hash as verified. */
+  head: { nextOffset: number; hash: Buffer }
+  /** Every problem found; empty when the stream is sound. */
+  problems: VerifyProblem[]
+}
+
+/** The result of `log.verify`. */
+export interface VerifyReport {
+  /** True when no stream has a problem. */
+  ok: boolean
+  /** One report per stream checked. */
+  streams: StreamReport[]
+}
+
+/** Options of `log.verify`. */
+export interface VerifyOptions {
+  /** Called as the check advances, with bytes done and the total to check (for a progress bar). */
+  onProgress?: (progress: { bytesDone: number; bytesTotal: number }) => void
+}
+
+/** What open-time recovery did to a stream (see `log.recovered`). */
+export interface RecoveryEvent {
+  /** Stream name. */
+  stream: string
+  /** Segment number of the file concerned. */
+  segment: number
+  /** 'truncated': a torn tail was cut off. 'corrupt': damage found; nothing was cut. */
+  action: 'truncated' | 'corrupt'
+  /** Byte position in the segment where the bad record starts. */
+  position: number
+  /** Offset of the bad record when its header could be read, else null. */
+  offset: number | null
+  /** Bytes cut off ('truncated'), or bytes after the damage ('corrupt'). */
+  bytes: number
+  /** Why the record was judged torn or damaged. */
+  reason: string
+}

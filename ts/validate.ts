@@ -1,0 +1,149 @@
+/**
+ * Validation of the public options and arguments (types in types.ts). Every bad option or argument
+ * is ERR_INVALID_ARGUMENT saying what was expected and what was found; nothing is coerced.
+ */
+import { ChainlogError, describe } from './errors.ts'
+import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD } from './core/interface.ts'
+import { MAX_PAYLOAD_BYTES, MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL } from './core/format.ts'
+import type { ResolvedOptions, SyncMode, VerifyMode, VerifyOptions } from './types.ts'
+
+export const DEFAULT_MAX_SEGMENT_BYTES = 256 * 1024 * 1024
+export const DEFAULT_CHECKPOINT_EVERY = 1000
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
+/** Upper bound for checkpointEvery: beyond it checkpoints would be pointless anyway. */
+const MAX_CHECKPOINT_EVERY = 2 ** 32
+
+const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes']
+
+export function resolveLogOptions(options: unknown): ResolvedOptions {
+  const o = optionsObject(options, 'Log.open options', LOG_OPTION_KEYS)
+  const maxSegmentBytes = integer(o.maxSegmentBytes, 'maxSegmentBytes', DEFAULT_MAX_SEGMENT_BYTES, 1, Number.MAX_SAFE_INTEGER)
+  const checkpointEvery = o.checkpointEvery === false ? false : integer(o.checkpointEvery, 'checkpointEvery', DEFAULT_CHECKPOINT_EVERY, 1, MAX_CHECKPOINT_EVERY)
+  const { codec, level } = compression(o.compression)
+  const hash = o.hash === undefined ? undefined : oneOf(o.hash, 'hash', ['blake3', 'sha256'] as const)
+  const sync = o.sync === undefined ? 'always' : oneOf(o.sync, 'sync', ['always', 'never'] as const)
+  const backend = o.backend === undefined ? 'auto' : oneOf(o.backend, 'backend', ['auto', 'native', 'js'] as const)
+  const readOnly = o.readOnly === undefined ? false : bool(o.readOnly, 'readOnly')
+  const maxRecordBytes = integer(o.maxRecordBytes, 'maxRecordBytes', DEFAULT_MAX_RECORD_BYTES, 1, MAX_PAYLOAD_BYTES)
+  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes }
+}
+
+function compression(value: unknown): { codec: number; level: number } {
+  if (value === undefined || value === 'none') return { codec: CODEC_NONE, level: 0 }
+  if (value === 'zstd') return { codec: CODEC_ZSTD, level: 0 }
+  if (value === 'lz4') return { codec: CODEC_LZ4, level: 0 }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const o = optionsObject(value, 'compression', ['codec', 'level'])
+    const name = oneOf(o.codec, 'compression.codec', ['zstd', 'lz4', 'none'] as const)
+    if (name !== 'zstd' && o.level !== undefined) {
+      throw new ChainlogError('ERR_INVALID_ARGUMENT', `compression.level: only zstd has levels, got codec ${name} with level ${describe(o.level)}`)
+    }
+    const codec = name === 'zstd' ? CODEC_ZSTD : name === 'lz4' ? CODEC_LZ4 : CODEC_NONE
+    return { codec, level: name === 'zstd' ? integer(o.level, 'compression.level', 0, MIN_ZSTD_LEVEL, MAX_ZSTD_LEVEL) : 0 }
+  }
+  throw new ChainlogError('ERR_INVALID_ARGUMENT', `compression: expected 'none', 'zstd', 'lz4' or { codec, level }, got ${describe(value)}`)
+}
+
+export function resolveAppendOptions(options: unknown, defaultSync: SyncMode): { expectedOffset?: number; expectedHash?: Buffer; timestamp?: number; sync: boolean } {
+  const o = optionsObject(options, 'append options', ['expectedOffset', 'expectedHash', 'timestamp', 'sync'])
+  const out: { expectedOffset?: number; expectedHash?: Buffer; timestamp?: number; sync: boolean } = {
+    sync: (o.sync === undefined ? defaultSync : oneOf(o.sync, 'sync', ['always', 'never'] as const)) === 'always',
+  }
+  if (o.expectedOffset !== undefined) out.expectedOffset = offsetArg(o.expectedOffset, 'expectedOffset')
+  if (o.timestamp !== undefined) out.timestamp = offsetArg(o.timestamp, 'timestamp')
+  if (o.expectedHash !== undefined) {
+    if (!(o.expectedHash instanceof Uint8Array) || o.expectedHash.length !== 32) {
+      throw new ChainlogError('ERR_INVALID_ARGUMENT', `expectedHash: expected 32 bytes, got ${describe(o.expectedHash)}`)
+    }
+    out.expectedHash = Buffer.from(o.expectedHash)
+  }
+  return out
+}
+
+export interface ResolvedRead {
+  from: number
+  fromTime: number | null
+  limit: number
+  maxBytes: number
+  verify: VerifyMode
+}
+
+export function resolveReadOptions(options: unknown): ResolvedRead {
+  const o = optionsObject(options, 'read options', ['from', 'fromTime', 'limit', 'maxBytes', 'verify'])
+  return {
+    from: o.from === undefined ? 0 : offsetArg(o.from, 'from'),
+    fromTime: o.fromTime === undefined ? null : offsetArg(o.fromTime, 'fromTime'),
+    limit: o.limit === undefined ? Infinity : offsetArg(o.limit, 'limit'),
+    maxBytes: o.maxBytes === undefined ? Infinity : offsetArg(o.maxBytes, 'maxBytes'),
+    verify: verifyMode(o.verify),
+  }
+}
+
+export function resolveIterateOptions(options: unknown): { from: number; verify: VerifyMode; follow: boolean } {
+  const o = optionsObject(options, 'iterate options', ['from', 'verify', 'follow'])
+  return {
+    from: o.from === undefined ? 0 : offsetArg(o.from, 'from'),
+    verify: verifyMode(o.verify),
+    follow: o.follow === undefined ? false : bool(o.follow, 'follow'),
+  }
+}
+
+/** get() with no options (random gets: one call each, so no object is made for them). */
+const GET_DEFAULTS: { readonly verify: VerifyMode } = Object.freeze({ verify: 'checkpoint' })
+
+export function resolveGetOptions(options: unknown): { readonly verify: VerifyMode } {
+  if (options === undefined) return GET_DEFAULTS
+  const o = optionsObject(options, 'get options', ['verify'])
+  return { verify: verifyMode(o.verify) }
+}
+
+export function resolveVerifyOptions(options: unknown): VerifyOptions {
+  const o = optionsObject(options, 'verify options', ['onProgress'])
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `onProgress: expected a function, got ${describe(o.onProgress)}`)
+  }
+  return { onProgress: o.onProgress as VerifyOptions['onProgress'] }
+}
+
+function verifyMode(value: unknown): VerifyMode {
+  return value === undefined ? 'checkpoint' : oneOf(value, 'verify', ['checkpoint', 'genesis', 'none'] as const)
+}
+
+/** A non-negative safe integer argument (offsets, timestamps, counts). */
+export function offsetArg(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `${name}: expected a non-negative safe integer, got ${describe(value)}`)
+  }
+  return value
+}
+
+function optionsObject(value: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `${what}: expected an object, got ${describe(value)}`)
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) throw new ChainlogError('ERR_INVALID_ARGUMENT', `${what}: unknown option ${JSON.stringify(key)} (expected one of ${keys.join(', ')})`)
+  }
+  return value as Record<string, unknown>
+}
+
+function integer(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `${name}: expected an integer in ${min}..${max}, got ${describe(value)}`)
+  }
+  return value
+}
+
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `${name}: expected ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`)
+  }
+  return value as T
+}
+
+function bool(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw new ChainlogError('ERR_INVALID_ARGUMENT', `${name}: expected a boolean, got ${describe(value)}`)
+  return value
+}
