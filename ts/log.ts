@@ -20,7 +20,8 @@ import type {
 import { damageError, FALLBACK, getVerified, getVerifiedCached, MISS, offsetAtTime, RecordCursor } from './read/record-reader.ts'
 import { discoverStreams, openStore } from './storage/store.ts'
 import { streamName } from './storage/stream-name.ts'
-import { Stream, type StoreContext } from './engine/stream.ts'
+import { Stream } from './engine/stream.ts'
+import type { StoreContext } from './engine/store-context.ts'
 import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
 
@@ -240,11 +241,8 @@ export class Log {
     this.checkOpen()
     const s = this.streamNamed(stream)
     if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null }
-    if (s.lastCheckpoint === undefined) {
-      // Unknown since open: look back from the head (O(distance to it)).
-      s.lastCheckpoint = s.nextOffset === 0 ? null : await s.checkpointAtOrBefore(s.nextOffset - 1)
-    }
-    return { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint: s.lastCheckpoint }
+    const lastCheckpoint = await s.lastCheckpointOffset()
+    return { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint }
   }
 
   /** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */

@@ -9,7 +9,7 @@ import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import type { PositionList } from '../storage/offset-index.ts'
 import { SCAN_CHUNK_BYTES } from '../storage/segment-scan.ts'
-import type { Segment } from '../storage/segment-file.ts'
+import type { Segment } from './segment.ts'
 
 /** Whether the policy wants a checkpoint after an append, given records since the last one. */
 export function checkpointDue(sinceCheckpoint: number, every: number | false): boolean {

@@ -30,7 +30,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { KIND_CHECKPOINT, type ChainlogCore, type HashAlgorithm } from '../core/interface.ts'
 import { INDEX_CRC_BYTES, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, loadIndex, PositionList } from '../storage/offset-index.ts'
 import { scanRange, type RangeScan } from '../storage/segment-scan.ts'
-import type { Segment } from '../storage/segment-file.ts'
+import type { Segment } from './segment.ts'
 import type { RecoveryEvent } from '../types.ts'
 
 export interface CorruptMark {

@@ -12,6 +12,9 @@ import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { fsyncDir, ioError, isTempFile, makeDirDurable } from '../storage/durable.ts'
 import { CommitQueue } from './commit-queue.ts'
+import type { Commit, CommitTarget } from './commit.ts'
+import type { StoreContext } from './store-context.ts'
+import { assert } from '../assert.ts'
 import type { PayloadBuffers } from './append-input.ts'
 import { findCheckpointAtOrBefore, type CheckpointSource } from './checkpoint.ts'
 import { MANIFEST_FILE, manifestOf, readManifest, writeManifest, type Manifest } from '../storage/manifest.ts'
@@ -19,7 +22,8 @@ import { INDEX_ENTRY_BYTES, loadIndex, PositionList, saveIndex } from '../storag
 import type { RecoveryEvent, ResolvedOptions } from '../types.ts'
 import { recoverTail, type CorruptMark } from './recovery.ts'
 import { scanRange } from '../storage/segment-scan.ts'
-import { fileSize, listSegmentNumbers, readRange, Segment, segmentFileName, segmentPath, withSegmentReader } from '../storage/segment-file.ts'
+import { fileSize, listSegmentNumbers, readRange, segmentFileName, segmentPath, withSegmentReader } from '../storage/segment-file.ts'
+import { Segment } from './segment.ts'
 import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
 
@@ -48,32 +52,19 @@ const MAX_OPEN_READERS = 4
 /** Bytes read to find the first offset of a segment. */
 const FIRST_RECORD_PROBE_BYTES = 64 * 1024
 
-export interface StoreContext {
-  readonly dir: string
-  readonly core: ChainlogCore
-  readonly hash: HashAlgorithm
-  readonly options: ResolvedOptions
-  readonly readOnly: boolean
-  /** Buffers appends collect their events into, reused across the log's streams. */
-  readonly payloadBuffers: PayloadBuffers
-}
-
-export class Stream implements CheckpointSource {
+export class Stream implements CheckpointSource, CommitTarget {
   readonly dir: string
   readonly queue: CommitQueue
   segments: Segment[] = []
-  nextOffset = 0
-  headHash: Buffer = ZERO_HASH
-  /** Timestamp of the last record (0 for an empty stream): the clock never goes below it. */
-  lastTimestamp = 0
-  /** Offset of the last checkpoint; null: none; undefined: not looked up yet. */
-  lastCheckpoint: number | null | undefined = null
-  /** Records since the last checkpoint; undefined until looked up (first append). */
-  sinceCheckpoint: number | undefined = 0
-  /** Data appended in this session after the last checkpoint (close() checkpoints it). */
-  dirtySinceCheckpoint = false
+  // The head. Written only here: at open (load), by applyCommit, and by the policy look-ups below.
+  private _nextOffset = 0
+  private _headHash: Buffer = ZERO_HASH
+  private _lastTimestamp = 0
+  private _lastCheckpoint: number | null | undefined = null
+  private _sinceCheckpoint: number | undefined = 0
+  private _dirtySinceCheckpoint = false
   /** Written with sync 'never' and not yet fdatasynced. */
-  unsynced = false
+  private unsynced = false
   /** Writes made with sync 'never' so far: persist clears `unsynced` only if none landed during its fdatasync. */
   private unsyncedWrites = 0
   /** Damage found at open: reads stop there, appends fail. */
@@ -119,6 +110,44 @@ export class Stream implements CheckpointSource {
   ) {
     this.dir = streamDirectory(ctx.dir, name)
     this.queue = new CommitQueue(this)
+  }
+
+  /** The offset the next append gets. */
+  get nextOffset(): number {
+    return this._nextOffset
+  }
+
+  /** Chain hash of the last record (zeros for an empty stream). */
+  get headHash(): Buffer {
+    return this._headHash
+  }
+
+  /** Timestamp of the last record (0 for an empty stream): the clock never goes below it. */
+  get lastTimestamp(): number {
+    return this._lastTimestamp
+  }
+
+  /** Offset of the last checkpoint; null: none; undefined: not looked up yet (see lastCheckpointOffset). */
+  get lastCheckpoint(): number | null | undefined {
+    return this._lastCheckpoint
+  }
+
+  /** Records since the last checkpoint; undefined until looked up (first append). */
+  get sinceCheckpoint(): number | undefined {
+    return this._sinceCheckpoint
+  }
+
+  /** Data appended in this session after the last checkpoint (close() checkpoints it). */
+  get dirtySinceCheckpoint(): boolean {
+    return this._dirtySinceCheckpoint
+  }
+
+  /** The last checkpoint's offset (null: none), looked back for once after open (O(distance to it)). */
+  async lastCheckpointOffset(): Promise<number | null> {
+    if (this._lastCheckpoint === undefined) {
+      this._lastCheckpoint = this._nextOffset === 0 ? null : await this.checkpointAtOrBefore(this._nextOffset - 1)
+    }
+    return this._lastCheckpoint
   }
 
   get core(): ChainlogCore {
@@ -240,18 +269,18 @@ export class Stream implements CheckpointSource {
         if (rec.event?.action === 'truncated') this.unsynced = true
         seg.size = rec.size
         seg.nextOffset = rec.nextOffset
-        this.nextOffset = rec.nextOffset
-        this.lastCheckpoint = rec.lastCheckpoint ?? undefined
+        this._nextOffset = rec.nextOffset
+        this._lastCheckpoint = rec.lastCheckpoint ?? undefined
         if (rec.lastCheckpoint !== null) this.learnCheckpoint(rec.lastCheckpoint, rec.nextOffset - 1)
         if (rec.count > 0) {
-          this.headHash = rec.lastHash ?? ZERO_HASH
-          this.lastTimestamp = rec.lastTimestamp ?? 0
+          this._headHash = rec.lastHash ?? ZERO_HASH
+          this._lastTimestamp = rec.lastTimestamp ?? 0
         } else if (seg.num > 0) {
           const before = this.segments[this.segments.length - 2]
           try {
             const prev = await this.lastRecordOf(before)
-            this.headHash = prev.hash
-            this.lastTimestamp = prev.timestamp
+            this._headHash = prev.hash
+            this._lastTimestamp = prev.timestamp
           } catch (err) {
             // The segment before is damaged too: this stream is marked, the store still opens.
             if (!(err instanceof ChainlogError)) throw err
@@ -278,7 +307,7 @@ export class Stream implements CheckpointSource {
       this.corrupt = { code: 'ERR_CORRUPT', offset: 0, segment: 0, position: 0, reason: structural }
       events.push({ stream: this.name, segment: 0, action: 'corrupt', position: 0, offset: 0, bytes: 0, reason: structural })
     }
-    this.sinceCheckpoint = this.nextOffset === 0 ? 0 : undefined
+    this._sinceCheckpoint = this._nextOffset === 0 ? 0 : undefined
     if (!readOnly && this.corrupt === null && this.segments.length > 0 && (this.manifestStale || manifestProblem !== null || !sameSegments(manifest, this.segments))) {
       await writeManifest(this.dir, manifestOf(this.segments))
       this.manifestStale = false
@@ -592,10 +621,10 @@ export class Stream implements CheckpointSource {
 
   /** Records since the last checkpoint, looked up once (bounded by checkpointEvery). */
   async loadPolicyState(every: number): Promise<void> {
-    if (this.sinceCheckpoint !== undefined) return
-    const c = await findCheckpointAtOrBefore(this, this.nextOffset - 1, every)
-    if (c !== null) this.lastCheckpoint = c
-    this.sinceCheckpoint = c !== null ? this.nextOffset - c - 1 : Math.min(this.nextOffset, every)
+    if (this._sinceCheckpoint !== undefined) return
+    const c = await findCheckpointAtOrBefore(this, this._nextOffset - 1, every)
+    if (c !== null) this._lastCheckpoint = c
+    this._sinceCheckpoint = c !== null ? this._nextOffset - c - 1 : Math.min(this._nextOffset, every)
   }
 
   /** Makes the active segment ready for `bytes` more: creates the stream or rotates. */
@@ -616,7 +645,7 @@ export class Stream implements CheckpointSource {
       throw err
     }
     this.segments.push(seg)
-    this.sinceCheckpoint = 0
+    this._sinceCheckpoint = 0
   }
 
   /** Seals the active segment (synced; its index and the manifest saved in the background) and starts the next one. */
@@ -663,20 +692,48 @@ export class Stream implements CheckpointSource {
     return seg
   }
 
-  /** A write of `bytes` landed at the end of the active segment: `parts` are the encodeBatch positions of its calls, each from `at` in the write. */
-  commitWrite(seg: Segment, parts: ReadonlyArray<{ positions: Float64Array; at: number }>, bytes: number, synced: boolean): void {
-    for (const p of parts) seg.index!.pushShifted(p.positions, seg.size + p.at)
-    seg.size += bytes
-    this.bytesSinceIndexPersist += bytes
-    if (!synced) {
+  /**
+   * The one place a commit changes the stream: a group's write of `c.bytes` landed at the end of
+   * the active segment (and was fdatasynced when `c.synced`); its records become readable and the
+   * head moves to the group's last record.
+   */
+  applyCommit(c: Commit): void {
+    const seg = c.segment
+    assert(seg === this.active && seg.index !== null, 'a commit lands on the active segment')
+    assert(c.firstOffset === this._nextOffset, `a commit starts at the next offset (${c.firstOffset} vs ${this._nextOffset})`)
+    assert(c.position === seg.size, `a commit was written at the segment's end (${c.position} vs ${seg.size})`)
+    assert(c.nextOffset > c.firstOffset && c.lastTimestamp >= this._lastTimestamp, 'a commit moves the head forward')
+    for (const p of c.positionParts) seg.index!.pushShifted(p.positions, seg.size + p.at)
+    assert(seg.index!.length === c.nextOffset - seg.firstOffset, 'every committed record is indexed')
+    seg.size += c.bytes
+    seg.nextOffset = c.nextOffset
+    this.bytesSinceIndexPersist += c.bytes
+    if (!c.synced) {
       this.unsynced = true
       this.unsyncedWrites++
-      this.bytesSinceSync += bytes
+      this.bytesSinceSync += c.bytes
     } else {
       this.unsynced = false
       this.bytesSinceSync = 0
     }
     this.manifestStale = true
+    this._nextOffset = c.nextOffset
+    this._headHash = c.headHash
+    this._lastTimestamp = c.lastTimestamp
+    this._sinceCheckpoint = c.sinceCheckpoint
+    this._dirtySinceCheckpoint = c.dirtySinceCheckpoint
+    if (c.lastCheckpoint !== null) {
+      this._lastCheckpoint = c.lastCheckpoint
+      this.learnCheckpoint(c.lastCheckpoint, c.nextOffset - 1)
+    }
+  }
+
+  /** After a commit: followers wake, write-behind and index saves start as due. True: the caller should yield once (see maybeWriteBehind). */
+  afterCommit(): boolean {
+    this.wake()
+    const yieldNow = this.maybeWriteBehind()
+    this.maybePersistIndex()
+    return yieldNow
   }
 
   /** Cuts a failed write off the end of the active segment. */

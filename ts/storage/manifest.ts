@@ -7,7 +7,6 @@
 import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomic } from './durable.ts'
-import type { Segment } from './segment-file.ts'
 
 export const MANIFEST_FILE = 'manifest.json'
 /** A manifest lists a few numbers per segment; refuse to parse anything absurdly large. */
@@ -75,7 +74,15 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 }
 
-export function manifestOf(segments: readonly Segment[]): Manifest {
+/** A segment's extent, as the manifest lists it. */
+export interface SegmentExtent {
+  readonly num: number
+  readonly firstOffset: number
+  readonly nextOffset: number
+  readonly size: number
+}
+
+export function manifestOf(segments: readonly SegmentExtent[]): Manifest {
   return {
     segments: segments.map((s) => ({ segment_num: s.num, first_offset: s.firstOffset, next_offset: s.nextOffset, size_bytes: s.size })),
     active_segment: segments.length > 0 ? segments[segments.length - 1].num : 0,

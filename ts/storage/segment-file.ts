@@ -6,7 +6,6 @@ import fs, { promises as fsp, type BigIntStats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ioError } from './durable.ts'
-import type { PositionList } from './offset-index.ts'
 
 export const SEGMENT_PREFIX = 'segment_'
 export const SEGMENT_SUFFIX = '.log'
@@ -25,44 +24,6 @@ export function parseSegmentFileName(name: string): number | null {
   const num = Number(m[1])
   // One spelling per number: "segment_0000001.log" is not segment 1.
   return Number.isSafeInteger(num) && segmentFileName(num) === name ? num : null
-}
-
-/** One segment of a stream, as the engine knows it. */
-export class Segment {
-  /** Validated (and, for the active segment, committed) length in bytes. */
-  size: number
-  /** Offset after the last valid record (for a sealed segment: the next segment's first offset). */
-  nextOffset: number
-  /** Record positions, when loaded (always for the active segment). */
-  index: PositionList | null = null
-  /** Entries of `index` known to be on disk in the `.idx` file. */
-  persistedEntries = 0
-  /** Writer handle, open only on the active segment of a writable log. */
-  handle: FileHandle | null = null
-  /** Cached read handle (opening a file costs more than reading a record) and its users. */
-  reader: Promise<FileHandle> | null = null
-  /** The same handle once opened (for synchronous small reads). */
-  readerHandle: FileHandle | null = null
-  readerUsers = 0
-
-  constructor(
-    readonly num: number,
-    readonly path: string,
-    readonly firstOffset: number,
-    size: number,
-    nextOffset: number,
-  ) {
-    this.size = size
-    this.nextOffset = nextOffset
-  }
-
-  get indexPath(): string {
-    return this.path + INDEX_SUFFIX
-  }
-
-  get records(): number {
-    return this.nextOffset - this.firstOffset
-  }
 }
 
 export function segmentPath(streamDir: string, num: number): string {

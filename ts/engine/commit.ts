@@ -1,0 +1,418 @@
+/**
+ * One group commit, as four steps: plan (each call's conditions in call order, against the head
+ * as the calls before it leave it), encode (as few core.encodeBatch calls as possible, checkpoints
+ * due by the policy in the same run), write (one write, one fdatasync if any call asked for it;
+ * a failure is rolled back), settle (resolve or reject every call). The stream's head changes in
+ * one place only: the Commit value this produces goes to CommitTarget.applyCommit.
+ */
+import { KIND_DATA, type EncodeBatchResult } from '../core/interface.ts'
+import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../core/format.ts'
+import { ChainlogError } from '../errors.ts'
+import { ioError } from '../storage/durable.ts'
+import { writeFully } from '../storage/segment-file.ts'
+import type { AppendResult, CheckpointResult } from '../types.ts'
+import type { WriteBuffer } from './append-input.ts'
+import { checkpointDue, encodeCheckpoint } from './checkpoint.ts'
+import type { CorruptMark } from './recovery.ts'
+import type { Segment } from './segment.ts'
+import type { StoreContext } from './store-context.ts'
+import type { FileHandle } from 'node:fs/promises'
+
+/** A checkpoint record: the framing plus its payload. */
+export const CHECKPOINT_RECORD_BYTES = RECORD_OVERHEAD + CHECKPOINT_PAYLOAD_BYTES
+
+export interface AppendRequest {
+  type: 'append'
+  payloads: Buffer
+  lengths: Uint32Array
+  expectedOffset?: number
+  expectedHash?: Buffer
+  timestamp?: number
+  sync: boolean
+  /** Call order in the queue (set by enqueue): flush() waits for the calls made before it. */
+  seq: number
+  resolve: (r: AppendResult) => void
+  reject: (e: unknown) => void
+}
+
+export interface CheckpointRequest {
+  type: 'checkpoint'
+  sync: boolean
+  /** close(): only if data was appended since the last checkpoint. */
+  onlyIfDirty: boolean
+  seq: number
+  resolve: (r: CheckpointResult | null) => void
+  reject: (e: unknown) => void
+}
+
+export type Request = AppendRequest | CheckpointRequest
+
+/** The head of a stream as the commit path reads it. */
+export interface StreamHead {
+  readonly nextOffset: number
+  readonly headHash: Buffer
+  readonly lastTimestamp: number
+  /** Records since the last checkpoint (undefined until loadPolicyState). */
+  readonly sinceCheckpoint: number | undefined
+  readonly dirtySinceCheckpoint: boolean
+}
+
+/** What a committed group changes in its stream. */
+export interface Commit {
+  readonly segment: Segment
+  /** Where the write began in the segment (its size before it) and how many bytes it wrote. */
+  readonly position: number
+  readonly bytes: number
+  /** Record positions per encodeBatch call, each from its start `at` within the write. */
+  readonly positionParts: ReadonlyArray<{ positions: Float64Array; at: number }>
+  readonly synced: boolean
+  readonly firstOffset: number
+  readonly nextOffset: number
+  readonly headHash: Buffer
+  readonly lastTimestamp: number
+  readonly sinceCheckpoint: number
+  readonly dirtySinceCheckpoint: boolean
+  /** The last checkpoint written by the group, if any. */
+  readonly lastCheckpoint: number | null
+}
+
+/** What the commit path needs from a stream (Stream implements it). */
+export interface CommitTarget extends StreamHead {
+  readonly name: string
+  readonly ctx: StoreContext
+  readonly corrupt: CorruptMark | null
+  readonly broken: ChainlogError | null
+  loadPolicyState(every: number): Promise<void>
+  /** The active segment, ready for `bytes` more (created or rotated as needed). */
+  prepareWrite(bytes: number): Promise<Segment>
+  datasyncChecked(handle: FileHandle): Promise<void>
+  rollback(segment: Segment, goodLength: number): Promise<void>
+  applyCommit(commit: Commit): void
+  /** After a commit was applied: wake followers, start background work; true: the caller should yield once. */
+  afterCommit(): boolean
+}
+
+/** What planning decided for one request. */
+type Outcome =
+  | { req: AppendRequest; error: null; first: number; last: number; next: number; endRecord: number }
+  | { req: CheckpointRequest; error: null; offset: number; endRecord: number }
+  | { req: CheckpointRequest; error: null; offset: null; endRecord: -1 }
+  | { req: Request; error: unknown; provisional?: boolean }
+
+/** The head as planning advances it, call by call. */
+interface PlannedHead {
+  nextOffset: number
+  lastTimestamp: number
+  since: number
+  dirty: boolean
+  lastCheckpoint: number | null
+}
+
+/** Commits a group; returns the calls to plan again (in order, before anything queued since). */
+export async function commitGroup(target: CommitTarget, group: Request[], writeBuffer: WriteBuffer): Promise<Request[]> {
+  const refusal = refuseAll(target)
+  if (refusal !== null) {
+    for (const r of group) r.reject(refusal)
+    return []
+  }
+  const every = target.ctx.options.checkpointEvery
+  try {
+    // Only appends consult the policy; a checkpoint (say, at close) must not depend on the look-back.
+    if (every !== false && group.some((r) => r.type === 'append')) await target.loadPolicyState(every)
+  } catch (err) {
+    for (const r of group) r.reject(err)
+    return []
+  }
+
+  const encoder = new GroupEncoder(target, group, writeBuffer)
+  const outcomes: Outcome[] = []
+  let planned: PlannedHead
+  try {
+    planned = plan(target, group, encoder, outcomes)
+    encoder.finish()
+  } catch (err) {
+    // An encoder failure (say, an unavailable codec) fails the whole group; nothing is written.
+    // Calls already refused keep their own error.
+    const decided = new Map<Request, unknown>(outcomes.map((o) => [o.req, o.error]))
+    for (const r of group) r.reject(decided.get(r) ?? err)
+    return []
+  }
+
+  if (encoder.total > 0) {
+    const written = await write(target, encoder, outcomes)
+    if (written.error !== null) return failWrite(outcomes, written.error)
+    target.applyCommit({
+      segment: written.segment, position: written.position, bytes: encoder.total, positionParts: encoder.positionParts, synced: written.synced,
+      firstOffset: target.nextOffset, nextOffset: planned.nextOffset, headHash: encoder.head, lastTimestamp: planned.lastTimestamp,
+      sinceCheckpoint: planned.since, dirtySinceCheckpoint: planned.dirty, lastCheckpoint: planned.lastCheckpoint,
+    })
+  }
+  settle(outcomes, encoder)
+  if (encoder.total > 0 && target.afterCommit()) await new Promise((resolve) => setImmediate(resolve)) // lets the last write-behind's end be seen
+  return []
+}
+
+/** Appends to a damaged or broken stream fail, whatever they ask. */
+function refuseAll(target: CommitTarget): ChainlogError | null {
+  const c = target.corrupt
+  if (c !== null) {
+    // SPEC §3: appends to a damaged stream fail with ERR_CORRUPT, whatever the damage was (a bad
+    // frame or a broken link); the kind found is in the message and in details.damage.
+    return new ChainlogError('ERR_CORRUPT', `stream ${target.name} is damaged at offset ${c.offset} (${c.code}: ${c.reason}); appends are refused until it is repaired`, {
+      stream: target.name, offset: c.offset, position: c.position, damage: c.code,
+    })
+  }
+  return target.broken
+}
+
+/**
+ * Decides each call in call order against the head the calls before it leave, and hands the
+ * accepted ones (and the checkpoints the policy wants) to the encoder.
+ */
+function plan(target: CommitTarget, group: Request[], encoder: GroupEncoder, outcomes: Outcome[]): PlannedHead {
+  const every = target.ctx.options.checkpointEvery
+  const name = target.name
+  const head: PlannedHead = {
+    nextOffset: target.nextOffset, lastTimestamp: target.lastTimestamp, since: target.sinceCheckpoint ?? 0, dirty: target.dirtySinceCheckpoint,
+    lastCheckpoint: null,
+  }
+  let planned = 0
+  const addCheckpoint = () => {
+    encoder.addCheckpoint(head.nextOffset, head.lastTimestamp)
+    head.lastCheckpoint = head.nextOffset
+    if (head.nextOffset === 0) head.lastTimestamp = 0
+    head.nextOffset++
+    planned++
+    head.since = 0
+    head.dirty = false
+  }
+  for (const req of group) {
+    if (req.type === 'checkpoint') {
+      if (req.onlyIfDirty && !head.dirty) {
+        outcomes.push({ req, error: null, offset: null, endRecord: -1 })
+        continue
+      }
+      const offset = head.nextOffset
+      addCheckpoint()
+      outcomes.push({ req, error: null, offset, endRecord: planned - 1 })
+      continue
+    }
+    // A refusal judged against a head that calls before it in this group would have made is
+    // provisional: if the group's write fails, it is planned again against the committed head.
+    const refuse = (error: ChainlogError) => outcomes.push({ req, error, provisional: planned > 0 })
+    const n = req.lengths.length
+    if (req.expectedOffset !== undefined && req.expectedOffset !== head.nextOffset) {
+      refuse(conflict(name, `expected offset ${req.expectedOffset}, the stream's next offset is ${head.nextOffset}`, head.nextOffset, req.expectedOffset))
+      continue
+    }
+    if (req.expectedHash !== undefined) {
+      const hash = encoder.headHash()
+      if (!hash.equals(req.expectedHash)) {
+        refuse(conflict(name, `expected head hash ${req.expectedHash.toString('hex')}, the stream's head (next offset ${head.nextOffset}) is ${hash.toString('hex')}`, head.nextOffset, req.expectedOffset))
+        continue
+      }
+    }
+    if (req.timestamp !== undefined && req.timestamp < head.lastTimestamp) {
+      refuse(new ChainlogError('ERR_INVALID_ARGUMENT', `timestamp: expected at least ${head.lastTimestamp} (the stream's last timestamp), got ${req.timestamp}`, { stream: name }))
+      continue
+    }
+    if (head.nextOffset + n - 1 > MAX_SAFE) {
+      refuse(new ChainlogError('ERR_INVALID_ARGUMENT', `stream ${name}: ${n} records after offset ${head.nextOffset} would pass 2^53 − 1`, { stream: name }))
+      continue
+    }
+    // The clock never goes backwards within a stream: clamp to the last timestamp.
+    const ts = req.timestamp ?? Math.max(Date.now(), head.lastTimestamp)
+    const first = head.nextOffset
+    encoder.addAppend(req, first, ts)
+    head.nextOffset += n
+    planned += n
+    head.lastTimestamp = ts
+    head.since += n
+    head.dirty = true
+    if (checkpointDue(head.since, every)) addCheckpoint()
+    outcomes.push({ req, error: null, first, last: first + n - 1, next: head.nextOffset, endRecord: planned - 1 })
+  }
+  return head
+}
+
+/**
+ * The encode step: consecutive appends are encoded together (one encodeBatch per run, typed
+ * arrays filled per call, not per record), checkpoints on their own, all end to end in one
+ * buffer when the group fits the reused one.
+ */
+class GroupEncoder {
+  total = 0
+  /** Chain hash of the last record encoded (the stream's head before anything is). */
+  head: Buffer
+  readonly positionParts: Array<{ positions: Float64Array; at: number }> = []
+  private readonly parts: Buffer[] = []
+  // Chain hashes per encoded part (N × 32 bytes each, or only the last when no call ends inside
+  // the part), found by record number: no per-record views.
+  private readonly hashParts: Array<Buffer | null> = []
+  private readonly lastHashes: Buffer[] = []
+  private readonly partStarts: number[] = []
+  private encoded = 0
+  private readonly buffer: Buffer | undefined
+  private contiguous: boolean
+  /** The appends waiting to be encoded as one run, with their timestamps. */
+  private run: { first: number; reqs: AppendRequest[]; timestamps: number[]; records: number } | null = null
+  /** hashOf's cursor: outcomes are settled in record order. */
+  private part = 0
+
+  constructor(
+    private readonly target: CommitTarget,
+    group: Request[],
+    writeBuffer: WriteBuffer,
+  ) {
+    this.head = target.headHash
+    const every = target.ctx.options.checkpointEvery
+    // Every record of the group fits here (checkpoints due included), so the parts land end to end.
+    let records = 0
+    let bound = 0
+    for (const r of group) if (r.type === 'append') (records += r.lengths.length), (bound += r.payloads.length + r.lengths.length * RECORD_OVERHEAD)
+    const checkpointsBound = group.length + (every === false ? 0 : Math.ceil(records / every) + 1)
+    this.buffer = writeBuffer.get(bound + checkpointsBound * CHECKPOINT_RECORD_BYTES)
+    this.contiguous = this.buffer !== undefined
+  }
+
+  addAppend(req: AppendRequest, first: number, timestamp: number): void {
+    this.run ??= { first, reqs: [], timestamps: [], records: 0 }
+    this.run.reqs.push(req)
+    this.run.timestamps.push(timestamp)
+    this.run.records += req.lengths.length
+  }
+
+  addCheckpoint(offset: number, timestamp: number): void {
+    this.flushRun()
+    const { core, hash } = this.target.ctx
+    this.push(encodeCheckpoint(core, hash, this.target.name, offset, this.head, timestamp, this.into()))
+  }
+
+  /** The chain hash after everything added so far (encodes the pending run). */
+  headHash(): Buffer {
+    this.flushRun()
+    return this.head
+  }
+
+  finish(): void {
+    this.flushRun()
+  }
+
+  /** The bytes to write: one buffer, end to end. */
+  bytes(): Buffer {
+    if (this.parts.length === 1) return this.parts[0]
+    return this.contiguous ? this.buffer!.subarray(0, this.total) : Buffer.concat(this.parts, this.total)
+  }
+
+  /** The chain hash of the group's `record`-th record (a copy the caller may keep). */
+  hashOf(record: number): Buffer {
+    while (this.part + 1 < this.partStarts.length && this.partStarts[this.part + 1] <= record) this.part++
+    const end = this.part + 1 < this.partStarts.length ? this.partStarts[this.part + 1] : this.encoded
+    if (record === end - 1) return Buffer.from(this.lastHashes[this.part])
+    const at = (record - this.partStarts[this.part]) * HASH_BYTES
+    return Buffer.from(this.hashParts[this.part]!.subarray(at, at + HASH_BYTES))
+  }
+
+  private into(): Uint8Array | undefined {
+    return this.buffer?.subarray(this.total)
+  }
+
+  private flushRun(): void {
+    const run = this.run
+    if (run === null) return
+    this.run = null
+    const { reqs, records } = run
+    let payloads = reqs[0].payloads
+    let lengths = reqs[0].lengths
+    const timestamps = new Float64Array(records)
+    if (reqs.length === 1) timestamps.fill(run.timestamps[0])
+    else {
+      payloads = Buffer.concat(reqs.map((q) => q.payloads))
+      lengths = new Uint32Array(records)
+      for (let i = 0, at = 0; i < reqs.length; at += reqs[i].lengths.length, i++) {
+        lengths.set(reqs[i].lengths, at)
+        timestamps.fill(run.timestamps[i], at, at + reqs[i].lengths.length)
+      }
+    }
+    const { core, hash, options } = this.target.ctx
+    this.push(
+      core.encodeBatch({
+        hash, stream: this.target.name, firstOffset: run.first, prevHash: this.head, kind: KIND_DATA, codec: options.codec, level: options.level,
+        // With one call in the run, the only hash asked for is the run's last (lastHash).
+        payloads, lengths, timestamps, wantHashes: reqs.length > 1, into: this.into(),
+      }),
+    )
+  }
+
+  private push(r: EncodeBatchResult): void {
+    if (r.bytes.buffer !== this.buffer?.buffer || r.bytes.byteOffset !== this.buffer.byteOffset + this.total) this.contiguous = false
+    this.positionParts.push({ positions: r.positions, at: this.total })
+    this.hashParts.push(r.hashes)
+    this.lastHashes.push(r.lastHash)
+    this.partStarts.push(this.encoded)
+    this.encoded += r.positions.length
+    this.parts.push(r.bytes)
+    this.total += r.bytes.length
+    this.head = r.lastHash
+  }
+}
+
+type Written = { error: null; segment: Segment; position: number; synced: boolean } | { error: ChainlogError }
+
+/** The write step: one write at the end of the active segment, one fdatasync if any accepted call asked; rolled back on failure. */
+async function write(target: CommitTarget, encoder: GroupEncoder, outcomes: Outcome[]): Promise<Written> {
+  const total = encoder.total
+  const synced = outcomes.some((o) => o.error === null && 'endRecord' in o && o.endRecord >= 0 && o.req.sync)
+  let seg: Segment
+  try {
+    seg = await target.prepareWrite(total)
+  } catch (err) {
+    return { error: ioError(err, `stream ${target.name}: cannot prepare the segment for ${total} bytes`, { stream: target.name }) }
+  }
+  const position = seg.size
+  try {
+    await writeFully(seg.handle!, encoder.bytes(), position)
+    if (synced) await target.datasyncChecked(seg.handle!)
+  } catch (err) {
+    await target.rollback(seg, position)
+    return {
+      error: ioError(err, `stream ${target.name}: write of ${total} bytes at position ${position} of ${seg.path} failed and was rolled back`, {
+        stream: target.name, position,
+      }),
+    }
+  }
+  return { error: null, segment: seg, position, synced }
+}
+
+/**
+ * A group's write failed: its accepted calls get `e`. A call refused at planning against a head
+ * that calls before it in the group would have made (`provisional`) was judged against a head that
+ * never existed: it is returned to be planned again against the committed one. A refusal against
+ * the committed head stays final.
+ */
+function failWrite(outcomes: Outcome[], e: unknown): Request[] {
+  const retry: Request[] = []
+  for (const o of outcomes) {
+    if (o.error !== null && 'provisional' in o && o.provisional === true) retry.push(o.req)
+    else o.req.reject(o.error ?? e)
+  }
+  return retry
+}
+
+/** The settle step: every call of a written group gets its result or its refusal. */
+function settle(outcomes: Outcome[], encoder: GroupEncoder): void {
+  for (const o of outcomes) {
+    if (o.error !== null) o.req.reject(o.error)
+    else if (o.req.type === 'append') {
+      const a = o as Extract<Outcome, { first: number }>
+      a.req.resolve({ firstOffset: a.first, lastOffset: a.last, nextOffset: a.next, hash: encoder.hashOf(a.endRecord) })
+    } else {
+      const c = o as Extract<Outcome, { offset: number | null }>
+      c.req.resolve(c.offset === null ? null : { offset: c.offset, hash: encoder.hashOf(c.endRecord) })
+    }
+  }
+}
+
+function conflict(stream: string, message: string, nextOffset: number, expectedOffset: number | undefined): ChainlogError {
+  return new ChainlogError('ERR_OFFSET_CONFLICT', `stream ${stream}: ${message}; nothing was written`, { stream, offset: nextOffset, expectedOffset, nextOffset })
+}
