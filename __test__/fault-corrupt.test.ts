@@ -43,7 +43,7 @@ async function buildStore(t: ExecutionContext, backend: BackendName, seed: numbe
   for (let a = 0; a < 12; a++) {
     const events = Array.from({ length: int(rand, 1, 4) }, () => payload(rand, int(rand, 0, 60)))
     const r = await log.append('s', events)
-    events.forEach((e, k) => payloads.set(r.firstOffset + k, e))
+    for (const [k, e] of events.entries()) payloads.set(r.firstOffset + k, e)
   }
   await log.close()
   const c = await core(backend)
@@ -61,7 +61,7 @@ async function buildStore(t: ExecutionContext, backend: BackendName, seed: numbe
 }
 
 /** A copy of the store with the byte at `at` of `file` (relative to the store) xor-ed with `mask`. */
-function flipped(t: ExecutionContext, store: Store, work: string, file: string, at: number, mask: number): void {
+function flipped(_t: ExecutionContext, store: Store, work: string, file: string, at: number, mask: number): void {
   rmSync(work, { recursive: true, force: true })
   cpSync(store.dir, work, { recursive: true })
   const path = join(work, file)

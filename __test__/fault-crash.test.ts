@@ -109,7 +109,7 @@ for (const backend of BACKENDS) {
           for (const ack of run.acks) {
             let m = expected.get(ack.stream)
             if (m === undefined) expected.set(ack.stream, (m = new Map()))
-            ack.events.forEach((e, k) => m!.set(ack.firstOffset + k, e))
+            for (const [k, e] of ack.events.entries()) m!.set(ack.firstOffset + k, e)
           }
           const where = `seed ${trialSeed}, trial ${trial}`
           const log = await Log.open(dir, { backend })

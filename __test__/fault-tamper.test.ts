@@ -89,7 +89,7 @@ const TAMPERS: Record<string, Tamper> = {
     edit(dir, 'b', y.segment, (seg) => Buffer.concat([seg.subarray(0, y.start), rec, seg.subarray(y.end)]))
     return { stream: 'b', offsets: [o], what: `a@${o} copied over b@${o}` }
   },
-  "a whole stream's segments moved to another stream": (c, dir) => {
+  "a whole stream's segments moved to another stream": (_c, dir) => {
     rmSync(join(dir, 'b'), { recursive: true })
     cpSync(join(dir, 'a'), join(dir, 'b'), { recursive: true })
     // Record 0 has no predecessor to disagree with; record 1's prev_hash is a's hash, not b's.

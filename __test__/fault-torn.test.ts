@@ -58,7 +58,7 @@ async function build(t: ExecutionContext, backend: BackendName, seed: number, o:
       return Buffer.concat([p, Buffer.alloc(salt * (a % 5))])
     })
     const r = await log.append('s', events, { timestamp: T0 + a })
-    events.forEach((e, k) => payloads.set(r.firstOffset + k, e))
+    for (const [k, e] of events.entries()) payloads.set(r.firstOffset + k, e)
     lastFirst = r.firstOffset
     if (a === o.syncedAppends) {
       await log.flush()

@@ -3,6 +3,7 @@ import { BACKENDS, core } from './helpers/cores.ts'
 import { events, openLog, tempDir, texts } from './helpers/log-dir.ts'
 import { KIND_DATA } from '../ts/core/interface.ts'
 import { ZERO_HASH } from './helpers/batch.ts'
+import type { AppendResult } from '../ts/index.ts'
 
 for (const backend of BACKENDS) {
   test(`${backend}: one appended event reads back at offset 0`, async (t) => {
@@ -63,7 +64,7 @@ for (const backend of BACKENDS) {
   test(`${backend}: the chain hash equals one computed by hand from SPEC §2`, async (t) => {
     const c = await core(backend)
     const log = await openLog(t, backend, tempDir(t))
-    let last
+    let last: AppendResult | undefined
     for (let i = 0; i < 3; i++) last = await log.append('orders', `event-${i}`, { timestamp: 1700000000000 + i })
     let prev: Buffer = ZERO_HASH
     for (let i = 0; i < 3; i++) {
@@ -80,7 +81,7 @@ for (const backend of BACKENDS) {
 
   test(`${backend}: a sha256 store produces the SPEC's sha256 chain`, async (t) => {
     const log = await openLog(t, backend, tempDir(t), { hash: 'sha256' })
-    let last
+    let last: AppendResult | undefined
     for (let i = 0; i < 3; i++) last = await log.append('orders', `event-${i}`, { timestamp: 1700000000000 + i })
     t.is(last!.hash.toString('hex'), '3102256b67cb23b322aee8f4f5936c7e21153d8ad68efdfb8026f4672e26b2a2')
   })

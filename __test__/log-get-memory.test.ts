@@ -1,14 +1,14 @@
 import test from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
 import { openLog, tempDir } from './helpers/log-dir.ts'
-import { Log } from '../ts/index.ts'
+import { Log, type LogRecord } from '../ts/index.ts'
 
 // The largest Buffer allocated while `watching` (Buffer.alloc* only: what the engine allocates in JS).
 let watching = false
 let largest = 0
 for (const name of ['alloc', 'allocUnsafe', 'allocUnsafeSlow'] as const) {
   const original = Buffer[name] as (size: number, ...rest: unknown[]) => Buffer
-  ;(Buffer as unknown as Record<string, unknown>)[name] = function (size: number, ...rest: unknown[]) {
+  ;(Buffer as unknown as Record<string, unknown>)[name] = (size: number, ...rest: unknown[]) => {
     if (watching && size > largest) largest = size
     return original.call(Buffer, size, ...rest)
   }
@@ -29,7 +29,7 @@ for (const backend of BACKENDS) {
     const log = await openLog(t, backend, dir, { checkpointEvery: false })
     largest = 0
     watching = true
-    let r
+    let r: LogRecord | undefined
     try {
       r = await log.get('s', RECORDS - 1)
     } finally {

@@ -4,7 +4,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { BACKENDS } from './helpers/cores.ts'
 import { codeOf, openLog, segmentSize, tempDir, texts } from './helpers/log-dir.ts'
 import { errno, interceptSegmentWrites } from './helpers/segment-writes.ts'
-import { ChainlogError } from '../ts/index.ts'
+import type { ChainlogError } from '../ts/index.ts'
 import { SYNC_WRITE_MAX_BYTES } from '../ts/storage/segment-file.ts'
 
 /** FileHandle.prototype, to count and fail writes and fsyncs (tests here run serially). */
@@ -139,7 +139,6 @@ for (const backend of BACKENDS) {
 
   test.serial(`${backend}: a group with a failing conditional call still writes the others in one write`, async (t) => {
     const dir = tempDir(t)
-    const proto = await fileHandleProto(dir)
     const log = await openLog(t, backend, dir, { checkpointEvery: false })
     await log.append('s', 'base')
     const writes = await interceptSegmentWrites(t, dir)

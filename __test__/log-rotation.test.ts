@@ -1,6 +1,7 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { BACKENDS } from './helpers/cores.ts'
+import type { AppendResult } from '../ts/index.ts'
 import { events, openLog, segmentNumbers, segmentSize, tempDir, texts } from './helpers/log-dir.ts'
 
 // Records of "event-N" are 73 bytes: five fill 365 bytes, so 500-byte segments hold 6.
@@ -38,7 +39,7 @@ for (const backend of BACKENDS) {
   test(`${backend}: the head is right right after a rotation and the chain continues across it`, async (t) => {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, SMALL)
-    let last
+    let last: AppendResult | undefined
     for (let i = 0; i < 7; i++) last = await log.append('s', `event-${i}`)
     t.is(segmentNumbers(dir, 's').length, 2)
     const head = await log.head('s')

@@ -193,7 +193,7 @@ function openRaw(dir: string, opts: SubjectOptions): Subject {
       const rfd = openSync(file, 'r')
       const buf = Buffer.alloc(CHUNK)
       let bytes = 0
-      for (let n; (n = readSync(rfd, buf, 0, CHUNK, null)) > 0; ) bytes += n
+      for (let n: number; (n = readSync(rfd, buf, 0, CHUNK, null)) > 0; ) bytes += n
       closeSync(rfd)
       return bytes
     },

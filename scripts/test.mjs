@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: builds the native addon, type-checks, builds the package (dist/, index.d.ts), runs
+// `npm test`: builds the native addon, type-checks, lints, checks the layer rule and unused exports
+// (scripts/check-structure.mjs), builds the package (dist/, index.d.ts), runs
 // the Rust core's tests and every ava suite (each against both cores, then the CLI and pack
 // tests on the built package), then prints one closing line "N passed, N failed" that CI reads.
 // ava's own summary is not in that form, so ava runs with --tap and its counts are parsed here.
@@ -8,6 +9,9 @@ import { spawn } from 'node:child_process'
 const steps = [
   { name: 'build the native addon', cmd: 'npm', args: ['run', '--silent', 'build:native'] },
   { name: 'type-check', cmd: 'npm', args: ['run', '--silent', 'typecheck'] },
+  // Checks: a failure counts as a failed test but does not stop the suites after it.
+  { name: 'lint (biome)', cmd: 'npm', args: ['run', '--silent', 'lint'], check: true },
+  { name: 'layers and unused exports', cmd: 'npm', args: ['run', '--silent', 'check:structure'], check: true },
   // The CLI and pack tests run the built package (dist/, index.d.ts), so it is built first.
   { name: 'build the package', cmd: 'npm', args: ['run', '--silent', 'build'] },
   { name: 'Rust core tests', cmd: 'cargo', args: ['test', '--release', '-p', 'chainlog-core'], parse: parseCargo },
@@ -51,7 +55,7 @@ for (const step of steps) {
   if (code !== 0) {
     broken = true
     console.log(`== ${step.name} failed (exit ${code}${signal ? `, ${signal}` : ''})`)
-    if (!step.parse) break // nothing after a failed build is meaningful
+    if (!step.parse && !step.check) break // nothing after a failed build is meaningful
   }
 }
 const skipped = total.skipped ? `, ${total.skipped} skipped` : ''

@@ -2,7 +2,7 @@
  * Invariant checks at the engine's state transitions. A failure is a bug in chainlog, never a
  * user error: it throws at once, before a wrong state can reach a file.
  */
-export class InvariantError extends Error {
+class InvariantError extends Error {
   override name = 'ChainlogInvariantError'
 }
 

@@ -7,9 +7,9 @@ import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD } from './core/interface.ts'
 import { MAX_PAYLOAD_BYTES, MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL } from './core/format.ts'
 import type { ResolvedOptions, SyncMode, VerifyMode, VerifyOptions } from './types.ts'
 
-export const DEFAULT_MAX_SEGMENT_BYTES = 256 * 1024 * 1024
-export const DEFAULT_CHECKPOINT_EVERY = 1000
-export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
+const DEFAULT_MAX_SEGMENT_BYTES = 256 * 1024 * 1024
+const DEFAULT_CHECKPOINT_EVERY = 1000
+const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
 /** Upper bound for checkpointEvery: beyond it checkpoints would be pointless anyway. */
 const MAX_CHECKPOINT_EVERY = 2 ** 32
 

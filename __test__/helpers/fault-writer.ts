@@ -35,7 +35,7 @@ async function producer(id: number): Promise<void> {
     const count = int(rand, 1, 8)
     // Mostly small payloads (fast trials), now and then one of a few KiB.
     const events = Array.from({ length: count }, () => payload(rand, rand() < 0.1 ? int(rand, 500, 4000) : int(rand, 0, 120)))
-    let r
+    let r: Awaited<ReturnType<typeof log.append>>
     try {
       r = await log.append(stream, events)
     } catch (err) {

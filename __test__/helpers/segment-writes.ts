@@ -41,13 +41,13 @@ export async function interceptSegmentWrites(t: { teardown(fn: () => void): void
     if (f.half) await write.call(this, buf, offset, Math.floor(length / 2), position)
     throw errno(f.code)
   } as unknown as FileHandle['write']
-  fs.writeSync = function (...args: unknown[]) {
+  fs.writeSync = ((...args: unknown[]) => {
     const f = take()
     if (f === null) return writeSync(...args)
     const [fd, buf, offset, length, position] = args as [number, Buffer, number, number, number]
     if (f.half) writeSync(fd, buf, offset, Math.floor(length / 2), position)
     throw errno(f.code)
-  } as typeof fs.writeSync
+  }) as typeof fs.writeSync
   t.teardown(() => {
     proto.write = write as unknown as FileHandle['write']
     fs.writeSync = writeSync as typeof fs.writeSync

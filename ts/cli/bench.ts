@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { CliFailure, EXIT_USAGE } from './exit-codes.ts'
 import { packageRoot } from './package-root.ts'
 
-export const BENCH_ELSEWHERE =
+const BENCH_ELSEWHERE =
   'chainlog bench runs from a source checkout of chainlog, not from the installed package (which ships no benchmark):\n' +
   '  git clone <the chainlog repository> && cd chainlog && npm ci && npm run bench -- --quick\n' +
   '(or `npx chainlog bench` inside that checkout after `npm run build`).'

@@ -12,7 +12,7 @@ import { ChainlogError } from '../index.ts'
 export const EXIT_OK = 0
 export const EXIT_PROBLEMS = 1
 export const EXIT_USAGE = 2
-export const EXIT_IO = 3
+const EXIT_IO = 3
 
 /** A failure the CLI has already described; `exitCode` is one of the codes above. */
 export class CliFailure extends Error {

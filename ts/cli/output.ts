@@ -38,6 +38,7 @@ export function recordLine(r: LogRecord): string {
 
 /** Backslash-escapes control characters (and backslashes), so that one record stays one line. */
 function escapeControls(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
   return text.replace(/[\\\u0000-\u001f\u007f]/g, (c) =>
     c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }

@@ -12,7 +12,7 @@ const STORE_FILE = 'chainlog.json'
  * usage error (exit 2), not an I/O error: the command named the wrong place, nothing was read.
  * Only `append` may create a store (`create: true`).
  */
-export async function openStore(dir: string, options: LogOptions & { create?: boolean }): Promise<Log> {
+async function openStore(dir: string, options: LogOptions & { create?: boolean }): Promise<Log> {
   const { create = false, ...logOptions } = options
   if (!create) {
     if (!existsSync(dir)) throw usageError(`no such directory: ${dir}`)

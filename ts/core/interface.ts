@@ -278,7 +278,7 @@ export interface ChainlogCore {
 }
 
 /** Whether two views share any byte. */
-export function sharesMemory(a: ArrayBufferView, b: ArrayBufferView): boolean {
+function sharesMemory(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer) return false
   return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength
 }

@@ -7,16 +7,11 @@ import { loadNativeCore } from './native.ts'
 export type BackendChoice = 'auto' | BackendName
 
 /** Code of the one-line warning emitted when backend 'auto' falls back to the JS core. */
-export const NATIVE_FALLBACK_WARNING = 'CHAINLOG_NATIVE_UNAVAILABLE'
+const NATIVE_FALLBACK_WARNING = 'CHAINLOG_NATIVE_UNAVAILABLE'
 
 let jsCore: Promise<ChainlogCore> | undefined
 let native: ReturnType<typeof loadNativeCore> | undefined
 let fallbackWarned = false
-
-/** Why the native core did not load, or null when it did (or was never tried). */
-export function nativeLoadError(): string | null {
-  return native && 'error' in native ? native.error : null
-}
 
 /**
  * The core for `backend`: 'native' fails with ERR_UNSUPPORTED when no binary loads; 'auto' picks

@@ -7,7 +7,7 @@ import { ChainlogError, describe } from '../errors.ts'
 import { MAX_PAYLOAD_BYTES } from '../core/format.ts'
 
 /** Payload bytes of one append call: it is copied into one buffer and written in one write. */
-export const MAX_APPEND_BYTES = MAX_PAYLOAD_BYTES
+const MAX_APPEND_BYTES = MAX_PAYLOAD_BYTES
 
 /** A group's write buffer is kept for the next group up to this size (larger ones are one-offs). */
 const MAX_KEPT_WRITE_BUFFER = 16 * 1024 * 1024

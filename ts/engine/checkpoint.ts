@@ -16,7 +16,7 @@ export function checkpointDue(sinceCheckpoint: number, every: number | false): b
   return every !== false && sinceCheckpoint >= every
 }
 
-export function checkpointPayload(prevHash: Uint8Array, offset: number): Buffer {
+function checkpointPayload(prevHash: Uint8Array, offset: number): Buffer {
   const payload = Buffer.alloc(CHECKPOINT_PAYLOAD_BYTES)
   payload.set(prevHash, 0)
   payload.writeBigUInt64LE(BigInt(offset), HASH_BYTES)

@@ -1,10 +1,13 @@
 /**
- * One stream's state: its segments, chain head, next offset, last timestamp, checkpoint policy
- * state and corruption mark, and the file work that changes it (open with recovery, creation,
- * rotation, index and manifest persistence). Appends go through its CommitQueue; reads through
- * record-reader.ts; both see the state kept here.
+ * One stream: its segments, its head (next offset, head hash, last timestamp, checkpoint policy
+ * state; changed only at open and by applyCommit), its corruption mark, and the file work that
+ * changes them: open with structural recovery, creation, rotation, rollback, the sealed-index
+ * cache, persistence. Its helpers each own one concern: reader-handles.ts (read handles),
+ * known-checkpoints.ts (what checkpoint searches learned), write-behind.ts, cache-writes.ts
+ * (index and manifest saves). Appends go through its CommitQueue (commit.ts); reads through
+ * ts/read/.
  */
-import { promises as fsp, readSync } from 'node:fs'
+import { promises as fsp } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
@@ -15,11 +18,14 @@ import { CommitQueue } from './commit-queue.ts'
 import type { Commit, CommitTarget } from './commit.ts'
 import type { StoreContext } from './store-context.ts'
 import { assert } from '../assert.ts'
-import type { PayloadBuffers } from './append-input.ts'
+import { CacheWrites } from './cache-writes.ts'
+import { KnownCheckpoints } from './known-checkpoints.ts'
+import { ReaderHandles } from './reader-handles.ts'
+import { WriteBehind } from './write-behind.ts'
 import { findCheckpointAtOrBefore, type CheckpointSource } from './checkpoint.ts'
 import { MANIFEST_FILE, manifestOf, readManifest, writeManifest, type Manifest } from '../storage/manifest.ts'
 import { INDEX_ENTRY_BYTES, loadIndex, PositionList, saveIndex } from '../storage/offset-index.ts'
-import type { RecoveryEvent, ResolvedOptions } from '../types.ts'
+import type { RecoveryEvent } from '../types.ts'
 import { recoverTail, type CorruptMark } from './recovery.ts'
 import { scanRange } from '../storage/segment-scan.ts'
 import { fileSize, listSegmentNumbers, readRange, segmentFileName, segmentPath, withSegmentReader } from '../storage/segment-file.ts'
@@ -38,17 +44,6 @@ const MAX_CACHED_INDEXES = 8
 const INDEX_PERSIST_MIN_BYTES = 8 * 1024 * 1024
 const INDEX_PERSIST_MAX_BYTES = 64 * 1024 * 1024
 const INDEX_REWRITE_FACTOR = 8
-/**
- * Write-behind: after this many bytes written to the active segment without an fdatasync, one
- * starts in the background (Stream.maybeWriteBehind). Rotation must fdatasync the segment it
- * seals before it creates the next (a sealed segment is never cut at recovery); left until then,
- * that meant up to a whole segment of dirty pages (256 MiB, ~60 ms here) written while the
- * append that triggered the rotation waited: 15% of W1's time (2.2M -> 2.4M records/s with it).
- * Now the seal finds about this much left.
- */
-const WRITE_BEHIND_BYTES = 16 * 1024 * 1024
-/** Read handles kept open per stream (least recently used closed first). */
-const MAX_OPEN_READERS = 4
 /** Bytes read to find the first offset of a segment. */
 const FIRST_RECORD_PROBE_BYTES = 64 * 1024
 
@@ -79,29 +74,15 @@ export class Stream implements CheckpointSource, CommitTarget {
   /** Index entries read from `.idx` files and not yet checked one by one against the data. */
   private readonly untrustedIndexes = new WeakSet<PositionList>()
   private waiters: Array<() => void> = []
-  /**
-   * What backward searches learned: a checkpoint at cpAt[i] (−1: the stream start) and none in
-   * (cpAt[i], cpReach[i]]. Answers repeated lookups (random gets) without scanning again.
-   */
-  private cpAt: number[] = []
-  private cpReach: number[] = []
   /** Wake-ups so far (commits and close): lets a follower tell whether it missed one. */
   commits = 0
   /** Chain hashes verified by gets, per checkpoint interval (cleared when bytes are cut). */
   readonly verified = new VerifiedHashes()
   private bytesSinceIndexPersist = 0
-  /** Bytes written to the active segment since its last fdatasync began (see WRITE_BEHIND_BYTES). */
-  private bytesSinceSync = 0
-  /** The write-behind fdatasync in flight (null once its end was seen): awaited before the
-   * handle is synced again or closed. */
-  private writeBehind: Promise<void> | null = null
-  /** bytesSinceSync at which maybeWriteBehind next asks its caller to yield (see there). */
-  private writeBehindYieldAt = 0
-  /** Its failure, reported by every later sync point (rotation, flush, close). */
-  private writeBehindError: ChainlogError | null = null
-  /** Cache files (index saves, rotation's manifest) are written one after another (an older one
-   * never lands after a newer one); the last. */
-  private cacheWrites: Promise<void> = Promise.resolve()
+  private readonly readers: ReaderHandles
+  private readonly checkpoints = new KnownCheckpoints()
+  private readonly writeBehind: WriteBehind
+  private readonly cacheWrites = new CacheWrites()
   private manifestStale = false
 
   private constructor(
@@ -110,6 +91,12 @@ export class Stream implements CheckpointSource, CommitTarget {
   ) {
     this.dir = streamDirectory(ctx.dir, name)
     this.queue = new CommitQueue(this)
+    this.readers = new ReaderHandles(name)
+    this.writeBehind = new WriteBehind((err) => {
+      const e = ioError(err, `stream ${name}: a background fdatasync of its active segment failed; appended records may be lost, reopen the log to recover`, { stream: name })
+      this.broken ??= e
+      return e
+    })
   }
 
   /** The offset the next append gets. */
@@ -487,134 +474,38 @@ export class Stream implements CheckpointSource, CommitTarget {
     return rebuilt.length !== index.length
   }
 
-  async readSegment(seg: Segment, position: number, length: number): Promise<Buffer> {
-    const handle = await this.acquireReader(seg)
-    let data: Buffer
-    try {
-      data = await readRange(handle, position, length)
-    } catch (err) {
-      throw ioError(err, `cannot read ${seg.path} at ${position}`, { stream: this.name, position })
-    } finally {
-      this.releaseReader(seg)
-    }
-    if (data.length !== length) {
-      throw new ChainlogError('ERR_CORRUPT', `stream ${this.name}: ${segmentFileName(seg.num)} ends at ${position + data.length}, expected at least ${position + length} bytes`, {
-        stream: this.name, position: position + data.length,
-      })
-    }
-    return data
+  /** `length` bytes at `position` of a segment (ERR_CORRUPT when the file ends before them). */
+  readSegment(seg: Segment, position: number, length: number): Promise<Buffer> {
+    return this.readers.read(seg, position, length)
   }
 
-  /**
-   * The same read with a synchronous pread when the segment's read handle is already open: a small
-   * random read through libuv's pool costs more than the read itself. Null: use readSegment.
-   */
+  /** The same read as a synchronous pread when the segment's read handle is open; null: use readSegment. */
   readSegmentSync(seg: Segment, position: number, length: number): Buffer | null {
-    const handle = seg.readerHandle
-    if (handle === null) return null
-    const k = this.readers.indexOf(seg)
-    if (k < 0) return null
-    if (k !== this.readers.length - 1) {
-      this.readers.splice(k, 1)
-      this.readers.push(seg)
-    }
-    const buf = Buffer.allocUnsafe(length)
-    let done = 0
-    try {
-      while (done < length) {
-        const n = readSync(handle.fd, buf, done, length - done, position + done)
-        if (n === 0) return null // short: readSegment reports it
-        done += n
-      }
-    } catch {
-      return null
-    }
-    return buf
+    return this.readers.readSync(seg, position, length)
   }
 
   /** The last checkpoint at or before `offset` (null: none) when earlier searches already know it; undefined: search. */
   checkpointKnown(offset: number): number | null | undefined {
-    const i = this.cpFloor(offset)
-    if (i >= 0 && this.cpReach[i] >= offset) return this.cpAt[i] < 0 ? null : this.cpAt[i]
-    return undefined
-  }
-
-  /** Index of the last entry of cpAt at or before `offset` (−1: none). */
-  private cpFloor(offset: number): number {
-    let i = -1
-    for (let lo = 0, hi = this.cpAt.length - 1; lo <= hi; ) {
-      const mid = (lo + hi) >> 1
-      if (this.cpAt[mid] <= offset) {
-        i = mid
-        lo = mid + 1
-      } else hi = mid - 1
-    }
-    return i
+    return this.checkpoints.lookup(offset)
   }
 
   /** The last checkpoint at or before `offset` (null: none), remembering what each search learns. */
   async checkpointAtOrBefore(offset: number): Promise<number | null> {
-    const i = this.cpFloor(offset)
-    if (i >= 0 && this.cpReach[i] >= offset) return this.cpAt[i] < 0 ? null : this.cpAt[i]
-    const floor = i >= 0 ? this.cpReach[i] + 1 : 0
-    const found = await findCheckpointAtOrBefore(this, offset, Infinity, floor)
+    const known = this.checkpoints.lookup(offset)
+    if (known !== undefined) return known
+    const { from, below } = this.checkpoints.searchFloor(offset)
+    const found = await findCheckpointAtOrBefore(this, offset, Infinity, from)
     if (found === null) {
-      if (i >= 0) this.cpReach[i] = Math.max(this.cpReach[i], offset)
-      else this.learnCheckpoint(-1, offset)
-      return i >= 0 && this.cpAt[i] >= 0 ? this.cpAt[i] : null
+      this.checkpoints.learnNone(offset)
+      return below
     }
-    this.learnCheckpoint(found, offset)
+    this.checkpoints.learn(found, offset)
     return found
   }
 
   /** Records "a checkpoint at `at` (−1: stream start) and none in (at, reach]". */
   learnCheckpoint(at: number, reach: number): void {
-    let k = this.cpAt.length
-    while (k > 0 && this.cpAt[k - 1] > at) k--
-    if (k > 0 && this.cpAt[k - 1] === at) {
-      this.cpReach[k - 1] = Math.max(this.cpReach[k - 1], reach)
-      return
-    }
-    this.cpAt.splice(k, 0, at)
-    this.cpReach.splice(k, 0, reach)
-  }
-
-  private readonly readers: Segment[] = []
-
-  private async acquireReader(seg: Segment): Promise<FileHandle> {
-    seg.readerUsers++
-    const k = this.readers.indexOf(seg)
-    if (k >= 0) this.readers.splice(k, 1)
-    this.readers.push(seg)
-    if (seg.reader === null) {
-      const opening = fsp.open(seg.path, 'r')
-      seg.reader = opening
-      opening.then((h) => {
-        if (seg.reader === opening) seg.readerHandle = h
-      }, () => {})
-    }
-    this.evictReaders()
-    try {
-      return await seg.reader
-    } catch (err) {
-      seg.readerUsers--
-      seg.reader = null
-      const i = this.readers.indexOf(seg)
-      if (i >= 0) this.readers.splice(i, 1)
-      throw ioError(err, `cannot open the segment ${seg.path}`, { stream: this.name })
-    }
-  }
-
-  private releaseReader(seg: Segment): void {
-    seg.readerUsers--
-    if (seg.readerUsers === 0 && !this.readers.includes(seg)) closeReader(seg) // evicted while in use
-  }
-
-  private evictReaders(): void {
-    while (this.readers.length > MAX_OPEN_READERS) {
-      const old = this.readers.shift()!
-      if (old.readerUsers === 0) closeReader(old)
-    }
+    this.checkpoints.learn(at, reach)
   }
 
   // ---- write side (called from the commit queue only) ----
@@ -651,8 +542,8 @@ export class Stream implements CheckpointSource, CommitTarget {
   /** Seals the active segment (synced; its index and the manifest saved in the background) and starts the next one. */
   private async rotate(): Promise<Segment> {
     const old = this.active!
-    await this.writeBehindDone()
-    this.bytesSinceSync = 0
+    await this.writeBehind.done()
+    this.writeBehind.synced()
     try {
       await old.handle!.datasync()
     } catch (err) {
@@ -708,14 +599,11 @@ export class Stream implements CheckpointSource, CommitTarget {
     seg.size += c.bytes
     seg.nextOffset = c.nextOffset
     this.bytesSinceIndexPersist += c.bytes
+    this.writeBehind.wrote(c.bytes, c.synced)
     if (!c.synced) {
       this.unsynced = true
       this.unsyncedWrites++
-      this.bytesSinceSync += c.bytes
-    } else {
-      this.unsynced = false
-      this.bytesSinceSync = 0
-    }
+    } else this.unsynced = false
     this.manifestStale = true
     this._nextOffset = c.nextOffset
     this._headHash = c.headHash
@@ -731,7 +619,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   /** After a commit: followers wake, write-behind and index saves start as due. True: the caller should yield once (see maybeWriteBehind). */
   afterCommit(): boolean {
     this.wake()
-    const yieldNow = this.maybeWriteBehind()
+    const yieldNow = this.writeBehind.maybeStart(this.active?.handle ?? null)
     this.maybePersistIndex()
     return yieldNow
   }
@@ -757,11 +645,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   private async dropEmptyFirstSegment(seg: Segment): Promise<void> {
     const handle = seg.handle
     seg.handle = null
-    const k = this.readers.indexOf(seg)
-    if (k >= 0) {
-      this.readers.splice(k, 1)
-      closeReader(seg)
-    }
+    this.readers.drop(seg)
     this.segments.length = 0
     this.unsynced = false
     this.manifestStale = false
@@ -777,54 +661,13 @@ export class Stream implements CheckpointSource, CommitTarget {
   }
 
   /**
-   * Starts a background fdatasync of the active segment once WRITE_BEHIND_BYTES were written
-   * since the last one began (sync 'never'). It acknowledges nothing: an append under 'never' was
-   * acknowledged when written. One at a time, so a disk slower than the appends does not fill
-   * libuv's pool with them. Returns true when one is due but the last one's end has not been
-   * seen: appends that never yield to the event loop (a tight loop of awaited appends settles in
-   * microtasks) never let its callback run, so the caller yields once (per WRITE_BEHIND_BYTES).
-   *
-   * A failure breaks the stream (appends reject until a reopen) and is thrown by every later sync
-   * point (writeBehindDone, datasyncChecked): the kernel reports a writeback error to one
-   * fdatasync only, so the rotation's or the flush's own would otherwise succeed over lost pages.
-   */
-  maybeWriteBehind(): boolean {
-    const seg = this.active
-    if (seg?.handle == null || this.bytesSinceSync < WRITE_BEHIND_BYTES) return false
-    if (this.writeBehind !== null) {
-      if (this.bytesSinceSync < this.writeBehindYieldAt) return false
-      this.writeBehindYieldAt += WRITE_BEHIND_BYTES
-      return true
-    }
-    this.bytesSinceSync = 0
-    this.writeBehindYieldAt = WRITE_BEHIND_BYTES
-    this.writeBehind = seg.handle.datasync().then(
-      () => {
-        this.writeBehind = null
-      },
-      (err: unknown) => {
-        this.writeBehind = null
-        this.writeBehindError ??= ioError(err, `stream ${this.name}: a background fdatasync of ${seg.path} failed; appended records may be lost, reopen the log to recover`, { stream: this.name })
-        this.broken ??= this.writeBehindError
-      },
-    )
-    return false
-  }
-
-  /**
    * The fdatasync of a sync point (flush, an append under sync 'always'), then the write-behind
    * check it owes: a background fdatasync running meanwhile may have taken the kernel's one
    * report of a lost write.
    */
   async datasyncChecked(handle: FileHandle): Promise<void> {
     await handle.datasync()
-    await this.writeBehindDone()
-  }
-
-  /** Waits for the write-behind fdatasync in flight, if any; throws if one ever failed. */
-  private async writeBehindDone(): Promise<void> {
-    if (this.writeBehind !== null) await this.writeBehind
-    if (this.writeBehindError !== null) throw this.writeBehindError
+    await this.writeBehind.done()
   }
 
   /**
@@ -847,20 +690,18 @@ export class Stream implements CheckpointSource, CommitTarget {
    * are on disk already, unless the list was `rebuilt` from the data.
    */
   private persistIndex(seg: Segment, sealed?: PositionList, rebuilt = false): Promise<void> {
-    const run = this.cacheWrites.then(async () => {
+    return this.cacheWrites.queue(async () => {
       const index = sealed ?? seg.index
       if (index === null || (index.length === seg.persistedEntries && !rebuilt)) return
       const count = index.length
       await saveIndex(seg.indexPath, index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
       seg.persistedEntries = count
     })
-    this.cacheWrites = run.catch(() => {})
-    return run
   }
 
   /** Writes the manifest after the cache writes already queued, if it is still stale then. */
   private saveManifestQueued(): Promise<void> {
-    const run = this.cacheWrites.then(async () => {
+    return this.cacheWrites.queue(async () => {
       if (!this.manifestStale) return
       this.manifestStale = false
       try {
@@ -870,20 +711,13 @@ export class Stream implements CheckpointSource, CommitTarget {
         throw err
       }
     })
-    this.cacheWrites = run.catch(() => {})
-    return run
-  }
-
-  /** Resolves once no cache write is in flight (close must not leave one writing behind it). */
-  cacheWritesDone(): Promise<void> {
-    return this.cacheWrites
   }
 
   /** fdatasync, index and manifest: everything of this stream made durable (flush / close). */
   async persist(): Promise<void> {
     const seg = this.active
     if (seg === undefined || this.ctx.readOnly) return
-    await this.writeBehindDone()
+    await this.writeBehind.done()
     if (seg.handle !== null && this.unsynced) {
       const writes = this.unsyncedWrites
       try {
@@ -895,7 +729,7 @@ export class Stream implements CheckpointSource, CommitTarget {
       // (A rotation meanwhile synced the segment it sealed; the new one stays marked.)
       if (this.unsyncedWrites === writes && this.active === seg) {
         this.unsynced = false
-        this.bytesSinceSync = 0
+        this.writeBehind.synced()
       }
     }
     if (this.corrupt !== null) return
@@ -904,9 +738,9 @@ export class Stream implements CheckpointSource, CommitTarget {
   }
 
   async closeHandles(): Promise<void> {
-    await this.cacheWritesDone()
-    await this.writeBehind // a handle is closed with no fdatasync in flight (a failure was recorded)
-    for (const seg of this.readers.splice(0)) closeReader(seg)
+    await this.cacheWrites.idle() // close must not leave a cache write behind it
+    await this.writeBehind.settled() // a handle is closed with no fdatasync in flight (a failure was recorded)
+    this.readers.closeAll()
     for (const seg of this.segments) {
       const h = seg.handle
       seg.handle = null
@@ -928,13 +762,6 @@ export class Stream implements CheckpointSource, CommitTarget {
     this.waiters = []
     for (const f of w) f()
   }
-}
-
-function closeReader(seg: Segment): void {
-  const p = seg.reader
-  seg.reader = null
-  seg.readerHandle = null
-  p?.then((h) => h.close()).catch(() => {})
 }
 
 async function openSegment(path: string, readOnly: boolean) {

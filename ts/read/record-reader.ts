@@ -17,7 +17,7 @@ import { ZERO_HASH } from '../core/format.ts'
 import { MAX_VERIFIED_HASH_BYTES, VerifiedInterval } from '../engine/verified-hashes.ts'
 
 /** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */
-export const READ_CHUNK_BYTES = 1024 * 1024
+const READ_CHUNK_BYTES = 1024 * 1024
 /** Bytes of a record header read to learn its timestamp (START, offset, timestamp). */
 const TIMESTAMP_PROBE_BYTES = 20
 /** Where a record header holds its prev_hash (after START, offset and timestamp). */
@@ -183,7 +183,7 @@ export class RecordCursor {
     const a = this.ahead[0]
     if (a === undefined || a.offset !== this.offset) return false
     const r = await a.result.catch(() => null)
-    return r !== null && r.firstPrev.equals(hash)
+    return r?.firstPrev.equals(hash) === true
   }
 
   /**
@@ -503,14 +503,14 @@ export const MISS: unique symbol = Symbol('miss')
  */
 async function fillInterval(s: Stream, anchor: number, known: VerifiedInterval | undefined, offset: number): Promise<VerifiedInterval | null> {
   const every = s.ctx.options.checkpointEvery
-  const start = anchor < 0 ? 0 : anchor
+  const start = Math.max(anchor , 0)
   const span = every === false ? offset + 1 - start : Math.max(every + FILL_SLACK_RECORDS, offset + 1 - start)
   const end = Math.min(s.nextOffset, start + span)
   // An interval that could not be kept is not built (its hashes would cost 32 bytes a record, say
   // from offset 0 with no checkpoint): the caller's bounded cursor path reads it chunk by chunk.
   if ((end - start) * HASH_BYTES > MAX_VERIFIED_HASH_BYTES) return null
   const v = known ?? new VerifiedInterval(start, end - start)
-  const cursor = v.count > 0 ? RecordCursor.resume(s, v.end, Buffer.from(v.hashAt(v.end - 1)), end) : new RecordCursor(s, anchor < 0 ? 0 : anchor, 'checkpoint')
+  const cursor = v.count > 0 ? RecordCursor.resume(s, v.end, Buffer.from(v.hashAt(v.end - 1)), end) : new RecordCursor(s, Math.max(anchor , 0), 'checkpoint')
   let done = false
   // A chunk's last hash is confirmed only once cursor.next returns (the next record's prev_hash or
   // the head hash): held here until then, and dropped if that fails.

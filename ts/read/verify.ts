@@ -16,7 +16,7 @@ import type { Stream } from '../engine/stream.ts'
 import { ZERO_HASH } from '../core/format.ts'
 
 /** Problems reported per stream before verify stops listing them. */
-export const MAX_PROBLEMS_PER_STREAM = 100
+const MAX_PROBLEMS_PER_STREAM = 100
 
 export interface VerifyProgress {
   add(bytes: number): void
@@ -134,7 +134,7 @@ async function checkIndex(s: Stream, seg: Segment, scanned: number[], isActive: 
   }
   const loaded = await loadIndex(seg.indexPath, size, (d) => s.core.crc32(d))
   // A shorter index is stale (the tail since it was saved), not wrong; a wrong entry is damage.
-  if (loaded !== null && loaded.ok) compare('the index file', loaded.positions)
+  if (loaded?.ok) compare('the index file', loaded.positions)
   if (isActive && seg.index !== null) {
     // Appends may have added entries since the sizes were taken: compare the snapshot's part.
     const snapshot = seg.index.slice(0, seg.index.length).filter((p) => p < size)

@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { ChainlogError, type ChainlogErrorDetails } from '../errors.ts'
 
 /** Suffix of temp files written by writeFileAtomic; leftovers of a crash are removed on open. */
-export const TEMP_MARKER = '.tmp-'
+const TEMP_MARKER = '.tmp-'
 
 let tempCounter = 0
 

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { ChainlogError } from '../errors.ts'
 import { ioError } from './durable.ts'
 
-export const LOCK_FILE = 'LOCK'
+const LOCK_FILE = 'LOCK'
 /** Attempts to replace a stale lock before giving up (another process may race for it). */
 const MAX_TAKEOVER_ATTEMPTS = 5
 /** A lock file is one short line; more than this is not a lock we wrote. */

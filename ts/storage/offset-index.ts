@@ -7,12 +7,13 @@
  *   0  "VDXI" | 4  version 1 | 5  3 zero bytes | 8  u64 count N | 16  N × u64 position | CRC-32
  */
 import { promises as fsp } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { endianness } from 'node:os'
 import { RECORD_OVERHEAD } from '../core/format.ts'
 import { ioError, writeFileAtomic } from './durable.ts'
 
-export const INDEX_MAGIC = 'VDXI'
-export const INDEX_VERSION = 1
+const INDEX_MAGIC = 'VDXI'
+const INDEX_VERSION = 1
 export const INDEX_HEADER_BYTES = 16
 export const INDEX_CRC_BYTES = 4
 export const INDEX_ENTRY_BYTES = 8
@@ -172,7 +173,7 @@ export function decodeIndex(bytes: Uint8Array, validLength: number, crc32: (data
  * is refused before it is read.
  */
 export async function loadIndex(path: string, validLength: number, crc32: (data: Uint8Array) => number): Promise<IndexCheck | null> {
-  let handle
+  let handle: FileHandle
   try {
     handle = await fsp.open(path, 'r')
   } catch (err) {

@@ -7,8 +7,8 @@ import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ioError } from './durable.ts'
 
-export const SEGMENT_PREFIX = 'segment_'
-export const SEGMENT_SUFFIX = '.log'
+const SEGMENT_PREFIX = 'segment_'
+const SEGMENT_SUFFIX = '.log'
 export const INDEX_SUFFIX = '.idx'
 /** Segment numbers are zero-padded to this width (wider past 999999, as in the seed). */
 const SEGMENT_NUMBER_WIDTH = 6
@@ -18,7 +18,7 @@ export function segmentFileName(num: number): string {
   return `${SEGMENT_PREFIX}${String(num).padStart(SEGMENT_NUMBER_WIDTH, '0')}${SEGMENT_SUFFIX}`
 }
 
-export function parseSegmentFileName(name: string): number | null {
+function parseSegmentFileName(name: string): number | null {
   const m = SEGMENT_NAME.exec(name)
   if (m === null) return null
   const num = Number(m[1])

@@ -125,7 +125,7 @@ async function decide<T>(core: ChainlogCore, handle: FileHandle, end: number, fr
  * Position of the first valid record (START, CRC, END all right) at or after `from` and wholly
  * before `end`, or -1. Bounded chunks; a candidate that would run past `end` is not valid.
  */
-export async function findValidAfter(core: ChainlogCore, handle: FileHandle, from: number, end: number): Promise<number> {
+async function findValidAfter(core: ChainlogCore, handle: FileHandle, from: number, end: number): Promise<number> {
   let pos = from
   let want = SCAN_CHUNK_BYTES
   while (pos < end) {

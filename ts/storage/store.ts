@@ -2,15 +2,15 @@
  * The store directory: chainlog.json (format and hash algorithm, fixed when the store is created)
  * and discovery of the streams in it. Nothing else about a store is global.
  */
-import { promises as fsp } from 'node:fs'
+import { type Dirent, promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import { ChainlogError } from '../errors.ts'
 import type { HashAlgorithm } from '../core/interface.ts'
 import { ioError, makeDirDurable, writeFileAtomic } from './durable.ts'
 import { isStreamName } from './stream-name.ts'
 
-export const STORE_FILE = 'chainlog.json'
-export const STORE_FORMAT = 1
+const STORE_FILE = 'chainlog.json'
+const STORE_FORMAT = 1
 /** A store file is a few dozen bytes; anything far larger is not ours. */
 const MAX_STORE_FILE_BYTES = 64 * 1024
 const HASHES: readonly HashAlgorithm[] = ['blake3', 'sha256']
@@ -85,7 +85,7 @@ export function streamDirectory(dir: string, stream: string): string {
 
 /** Stream names with a directory in the store (anything else in the store dir is ignored). */
 export async function discoverStreams(dir: string): Promise<string[]> {
-  let entries
+  let entries: Dirent[]
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true })
   } catch (err) {

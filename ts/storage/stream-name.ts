@@ -5,7 +5,7 @@
  */
 import { ChainlogError, describe } from '../errors.ts'
 
-export const MAX_STREAM_NAME_BYTES = 128
+const MAX_STREAM_NAME_BYTES = 128
 const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/
 
 /** The stored form of a stream name, or ERR_INVALID_ARGUMENT. */

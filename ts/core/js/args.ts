@@ -7,7 +7,7 @@ import type { HashAlgorithm } from '../interface.ts'
 import { HASH_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, MAX_ZSTD_LEVEL } from '../format.ts'
 
 /** Largest UTF-8 length of a stream name (it is hashed behind a u16). */
-export const MAX_STREAM_BYTES = 65535
+const MAX_STREAM_BYTES = 65535
 
 export function invalid(message: string): ChainlogError {
   return new ChainlogError('ERR_INVALID_ARGUMENT', message)

@@ -9,7 +9,7 @@ import { compressBlock, decompressBlock, maxCompressedSize } from './lz4.ts'
 import { zstdCompress, zstdDecompress } from './zstd.ts'
 
 /** u32 LE uncompressed length before the raw LZ4 block. */
-export const LZ4_PREFIX_BYTES = 4
+const LZ4_PREFIX_BYTES = 4
 /**
  * An LZ4 block decodes to at most 255 bytes per byte: a sequence of 3 + k bytes (token, offset,
  * k length bytes) yields at most 19 + 255·k, and literals copy one for one.

@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib'
 import { AT_FORM, AT_KIND, AT_LENGTH, HEADER_BYTES, MAX_FORM, MAX_KIND, MAX_PAYLOAD_BYTES, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 
 export const FRAME_VALID = 0
-export const FRAME_INVALID = -1
+const FRAME_INVALID = -1
 const START_0 = RECORD_START & 0xff // 0xFE
 const START_1 = (RECORD_START >>> 8) & 0xff
 const START_2 = (RECORD_START >>> 16) & 0xff

@@ -131,7 +131,7 @@ export function compressBlock(input: Uint8Array, out: Uint8Array, op: number): n
 
     table[small ? hash4(input, cur - 2) : hash5(input, cur - 2)] = cur - 2
 
-    out[op++] = (litLen < 0xf ? litLen << 4 : 0xf0) | (dup < 0xf ? dup : 0xf)
+    out[op++] = (litLen < 0xf ? litLen << 4 : 0xf0) | (Math.min(dup , 0xf))
     if (litLen >= 0xf) op = writeInteger(out, op, litLen - 0xf)
     out.set(input.subarray(literalStart, literalStart + litLen), op)
     op += litLen

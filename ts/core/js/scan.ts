@@ -82,7 +82,7 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
   let nextValidPosition = -1
   let searchFrom = -1
 
-  scan: while (i < len) {
+  while (i < len) {
     const check = checkFrame(d, i, len)
     if (check !== FRAME_VALID) {
       if (check > 0 && !final) {
@@ -172,7 +172,7 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
         if (!(err instanceof ChainlogError)) throw err
         stop = 'corrupt'
         reason = `record at position ${at} (offset ${offset}): ${err.message}`
-        break scan
+        break
       }
       last ??= Buffer.alloc(HASH_BYTES)
       hasher.chainOfRecord(d, i, payloadLength, last, 0)

@@ -44,7 +44,7 @@ const BLOCK_COMPRESSED = 2
  * side by side). @bokuweb/zstd-wasm does not check its mallocs, so a failed one would write over
  * the module's memory: larger inputs are refused before they get there.
  */
-export const MAX_ZSTD_WASM_INPUT = 512 * 1024 * 1024
+const MAX_ZSTD_WASM_INPUT = 512 * 1024 * 1024
 
 let ready: Promise<void> | undefined
 /**
@@ -98,7 +98,7 @@ function libzstdRoundTrips(): boolean {
     const data = new Uint8Array(70000)
     for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 251
     const out = libzstdDecompress(wasmCompress(data, 3), data.length)
-    return out !== null && out.equals(data)
+    return out?.equals(data) === true
   } catch {
     return false
   }
