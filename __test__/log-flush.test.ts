@@ -137,17 +137,25 @@ for (const backend of BACKENDS) {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { sync: 'never' })
     await log.append('s', 'first')
+    // Gates instead of timers, so the order holds on a loaded machine: flush's fdatasync (call 1)
+    // is entered, the write-behind's (call 2) fails while it is still in it, then flush's succeeds.
+    let flushInSync!: () => void
+    const flushEntered = new Promise<void>((resolve) => (flushInSync = resolve))
+    let writeBehindFailed!: () => void
+    const failedFirst = new Promise<void>((resolve) => (writeBehindFailed = resolve))
     const disk = await fakeDatasync(dir, async (sync, call) => {
       if (call === 1) {
-        await new Promise((r) => setTimeout(r, 150)) // flush's: slow, and it succeeds
+        flushInSync()
+        await Promise.race([failedFirst, new Promise((r) => setTimeout(r, 30_000))]) // the timer only ends a broken run
         return sync()
       }
       await new Promise((r) => setTimeout(r, 10)) // the write-behind's: the kernel hands it the error
+      writeBehindFailed()
       throw eio()
     })
     try {
       const flushed = log.flush()
-      await new Promise((r) => setTimeout(r, 20)) // flush is inside its fdatasync now
+      await flushEntered
       await appendMiB(log, 17) // starts the write-behind, which fails first
       const err = await t.throwsAsync(flushed)
       t.is((err as { code?: string }).code, 'ERR_IO')

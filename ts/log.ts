@@ -17,7 +17,11 @@ import type {
   AppendOptions, AppendResult, CheckpointResult, GetOptions, HeadInfo, IterateOptions, LogOptions, LogRecord, ReadOptions, RecoveryEvent,
   ResolvedOptions, VerifyOptions, VerifyReport,
 } from './types.ts'
-import { damageError, FALLBACK, getVerified, getVerifiedCached, MISS, offsetAtTime, RecordCursor } from './read/record-reader.ts'
+import { RecordCursor } from './read/cursor.ts'
+import { damageError } from './read/damage.ts'
+import { FALLBACK, getVerified, getVerifiedCached, MISS } from './read/get.ts'
+import { offsetAtTime } from './read/time-seek.ts'
+import { iterateRecords, type FollowSource } from './read/follow.ts'
 import { discoverStreams, openStore } from './storage/store.ts'
 import { streamName } from './storage/stream-name.ts'
 import { Stream } from './engine/stream.ts'
@@ -157,58 +161,14 @@ export class Log {
     this.checkOpen()
     const name = streamName(stream)
     const o = resolveIterateOptions(options)
-    const self = this
-    return {
-      [Symbol.asyncIterator](): AsyncIterator<LogRecord> {
-        // A plain iterator over decoded chunks, not an async generator: records already decoded
-        // are handed out without resuming a generator per record.
-        let cursor: RecordCursor | null = null
-        let s: Stream | undefined
-        let batch: LogRecord[] = []
-        let at = 0
-        let finished = false
-        const done: IteratorReturnResult<undefined> = { value: undefined, done: true }
-        const refill = async (): Promise<IteratorResult<LogRecord>> => {
-          try {
-            for (;;) {
-              if (finished || self.closed) break
-              s ??= self.streamsByName.get(name)
-              // Commits seen before looking: if one lands while we look, we look again instead of waiting.
-              const seen = s?.commits
-              if (s !== undefined) {
-                cursor ??= new RecordCursor(s, o.from, o.verify, true)
-                const next = await cursor.next(s.nextOffset)
-                if (next !== null) {
-                  if (next.length === 0) continue
-                  batch = next
-                  at = 1
-                  return { value: next[0], done: false }
-                }
-                if (s.corrupt !== null) throw damageError(s)
-              }
-              if (!o.follow || self.closed) break
-              s ??= self.streamsByName.get(name)
-              if (s === undefined || s.commits === seen) await self.waitForAppend(name)
-            }
-          } catch (err) {
-            finished = true
-            batch = []
-            throw err
-          }
-          finished = true
-          batch = []
-          return done
-        }
-        return {
-          next: () => (at < batch.length ? Promise.resolve({ value: batch[at++], done: false }) : refill()),
-          return: async () => {
-            finished = true
-            batch = []
-            return done
-          },
-        }
-      },
-    }
+    return iterateRecords(this.followSource, name, o)
+  }
+
+  /** What an iterator needs from this log (read/follow.ts). */
+  private readonly followSource: FollowSource = {
+    stream: (name) => this.streamsByName.get(name),
+    isClosed: () => this.closed,
+    waitForAppend: (name) => this.waitForAppend(name),
   }
 
   /** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */

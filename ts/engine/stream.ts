@@ -365,6 +365,22 @@ export class Stream implements CheckpointSource, CommitTarget {
   }
 
   /**
+   * Where the record at `offset` is: its segment, its entry in the segment's index, and its byte
+   * range [position, end). Null when the index does not reach it (damage, or past the end).
+   */
+  async locate(offset: number): Promise<RecordLocation | null> {
+    const segment = this.segmentFor(offset)
+    return locateIn(segment, await this.indexOf(segment), offset)
+  }
+
+  /** locate() when the segment's index is already in memory (no await); undefined: it is not, call locate(). */
+  locateIfLoaded(offset: number): RecordLocation | null | undefined {
+    const segment = this.segmentFor(offset)
+    const index = this.indexIfLoaded(segment)
+    return index === null ? undefined : locateIn(segment, index, offset)
+  }
+
+  /**
    * Record positions of a segment. The active segment's are in memory; a sealed segment's are
    * loaded from its `.idx` when it checks out (right count, every entry inside the file) and
    * rebuilt from the segment otherwise. A rebuild that stops early (damage) returns the records
@@ -790,4 +806,22 @@ async function probeFirstOffset(core: ChainlogCore, hash: HashAlgorithm, stream:
     if (r.stop !== 'partial' || r.needBytes > size || r.needBytes <= want) return null
     want = r.needBytes
   }
+}
+
+/** Where a record lies in its segment (Stream.locate). */
+export interface RecordLocation {
+  readonly segment: Segment
+  readonly index: PositionList
+  /** The record's entry in the index (offset − the segment's first offset). */
+  readonly entry: number
+  readonly position: number
+  /** Byte position after the record. */
+  readonly end: number
+}
+
+function locateIn(segment: Segment, index: PositionList, offset: number): RecordLocation | null {
+  const entry = offset - segment.firstOffset
+  if (entry < 0 || entry >= index.length) return null
+  const end = entry + 1 < index.length ? index.at(entry + 1) : segment.size
+  return { segment, index, entry, position: index.at(entry), end }
 }

@@ -1,11 +1,11 @@
 /**
- * Reading records of a stream: seek with the offset index, decode one bounded chunk per core call
- * (core.decodeRecordsAsync, never per record), and verify the chain from an anchor:
- * 'checkpoint' = the nearest checkpoint at or before `from` (O(distance)), 'genesis' = offset 0,
- * 'none' = CRCs only. Checkpoint records are skipped. Used by read, get and iterate.
+ * The sequential cursor over a stream's records: seek with the offset index, decode one bounded
+ * chunk per core call (core.decodeRecordsAsync, never per record), and verify the chain from an
+ * anchor: 'checkpoint' = the nearest checkpoint at or before `from` (O(distance)), 'genesis' =
+ * offset 0, 'none' = CRCs only. Checkpoint records are skipped. Used by read, iterate and get.
  */
-import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodedRecord, type DecodeResult } from '../core/interface.ts'
-import { HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START } from '../core/format.ts'
+import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodeResult } from '../core/interface.ts'
+import { AT_OFFSET, AT_PREV_HASH, HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { checkpointPayloadMatches } from '../engine/checkpoint.ts'
 import type { LogRecord, VerifyMode } from '../types.ts'
@@ -13,16 +13,10 @@ import { segmentFileName } from '../storage/segment-file.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { PositionList } from '../storage/offset-index.ts'
 import type { Stream } from '../engine/stream.ts'
-import { ZERO_HASH } from '../core/format.ts'
-import { MAX_VERIFIED_HASH_BYTES, VerifiedInterval } from '../engine/verified-hashes.ts'
 
 /** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */
 const READ_CHUNK_BYTES = 1024 * 1024
-/** Bytes of a record header read to learn its timestamp (START, offset, timestamp). */
-const TIMESTAMP_PROBE_BYTES = 20
-/** Where a record header holds its prev_hash (after START, offset and timestamp). */
-const PREV_HASH_START = 20
-const PREV_HASH_END = PREV_HASH_START + HASH_BYTES
+const PREV_HASH_END = AT_PREV_HASH + HASH_BYTES
 
 interface Chunk {
   out: LogRecord[]
@@ -217,7 +211,7 @@ export class RecordCursor {
     const data = await s.readSegment(seg, startPos, endPos - startPos)
     const d = await s.core.decodeRecordsAsync({
       hash: s.hash, stream: s.name, data, basePosition: startPos, positions,
-      expectPrevHash: this.verify === 'none' ? null : data.subarray(PREV_HASH_START, PREV_HASH_END),
+      expectPrevHash: this.verify === 'none' ? null : data.subarray(AT_PREV_HASH, PREV_HASH_END),
       payloadsFrom: Math.max(0, this.from - first), maxPayloadBytes: MAX_PAYLOAD_BYTES,
     })
     return { seg, positions, firstPrev: Buffer.from(d.prevHashes.subarray(0, HASH_BYTES)), d }
@@ -235,20 +229,18 @@ export class RecordCursor {
     let next: Buffer
     if (offset >= s.nextOffset) next = s.headHash
     else {
-      const seg = s.segmentFor(offset)
-      const index = await s.indexOf(seg)
-      const i = offset - seg.firstOffset
-      if (i >= index.length) {
-        throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: offset ${offset} is not readable in ${segmentFileName(seg.num)}, so the record before it cannot be confirmed`, { stream: s.name, offset })
+      const at = await s.locate(offset)
+      if (at === null) {
+        throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: offset ${offset} is not readable in ${segmentFileName(s.segmentFor(offset).num)}, so the record before it cannot be confirmed`, { stream: s.name, offset })
       }
-      const header = await s.readSegment(seg, index.at(i), PREV_HASH_END)
-      const found = header.readBigUInt64LE(4)
+      const header = await s.readSegment(at.segment, at.position, PREV_HASH_END)
+      const found = header.readBigUInt64LE(AT_OFFSET)
       if (header.readUInt32LE(0) !== RECORD_START || found !== BigInt(offset)) {
-        throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the record at position ${index.at(i)} of ${segmentFileName(seg.num)} is not offset ${offset}, so the record before it cannot be confirmed`, {
-          stream: s.name, offset, position: index.at(i),
+        throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the record at position ${at.position} of ${segmentFileName(at.segment.num)} is not offset ${offset}, so the record before it cannot be confirmed`, {
+          stream: s.name, offset, position: at.position,
         })
       }
-      next = header.subarray(PREV_HASH_START, PREV_HASH_END)
+      next = header.subarray(AT_PREV_HASH, PREV_HASH_END)
     }
     if (!next.equals(hash)) {
       // Named at the successor, as verify does: its link (or the head) disagrees with the chain.
@@ -320,7 +312,7 @@ export class RecordCursor {
     const positions = Float64Array.from(index.slice(i, j))
     const anchored = this.anchor !== null && this.anchor === this.offset
     // Anchored on a checkpoint: its own prev_hash starts the chain (its payload is checked below).
-    const expectPrev = this.verify === 'none' ? null : anchored ? data.subarray(20, 20 + HASH_BYTES) : this.expectPrev
+    const expectPrev = this.verify === 'none' ? null : anchored ? data.subarray(AT_PREV_HASH, PREV_HASH_END) : this.expectPrev
     const d = await s.core.decodeRecordsAsync({
       hash: s.hash, stream: s.name, data, basePosition: startPos, positions, expectPrevHash: expectPrev,
       payloadsFrom: anchored ? 0 : Math.max(0, this.from - this.offset), maxPayloadBytes: MAX_PAYLOAD_BYTES,
@@ -361,189 +353,4 @@ export class RecordCursor {
     const last = (d.count - 1) * HASH_BYTES
     return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray(last, last + HASH_BYTES)), lastPrev: Buffer.from(d.prevHashes.subarray(last, last + HASH_BYTES)) }
   }
-}
-
-/** ERR_CORRUPT for a reader that reached a stream's damage. */
-export function damageError(s: Stream): ChainlogError {
-  const c = s.corrupt!
-  return new ChainlogError(c.code, `stream ${s.name}: the record at offset ${c.offset} (${segmentFileName(c.segment)}, position ${c.position}) is damaged: ${c.reason}`, {
-    stream: s.name, offset: c.offset, position: c.position,
-  })
-}
-
-/** First offset whose timestamp is ≥ `time` (nextOffset if none): binary search, O(log n) header reads. */
-export async function offsetAtTime(s: Stream, time: number): Promise<number> {
-  let lo = 0
-  let hi = s.nextOffset
-  while (lo < hi) {
-    const mid = Math.floor((lo + hi) / 2)
-    if ((await timestampAt(s, mid)) >= time) hi = mid
-    else lo = mid + 1
-  }
-  return lo
-}
-
-async function timestampAt(s: Stream, offset: number): Promise<number> {
-  const seg = s.segmentFor(offset)
-  const index = await s.indexOf(seg)
-  const i = offset - seg.firstOffset
-  if (i >= index.length) {
-    throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: offset ${offset} is not readable in ${segmentFileName(seg.num)}`, { stream: s.name, offset })
-  }
-  const header = await s.readSegment(seg, index.at(i), TIMESTAMP_PROBE_BYTES)
-  const found = header.readBigUInt64LE(4)
-  if (found !== BigInt(offset)) {
-    throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the record at position ${index.at(i)} has offset ${found}, expected ${offset}`, { stream: s.name, offset })
-  }
-  return Number(header.readBigUInt64LE(12))
-}
-
-/** Records verified per interval fill beyond the policy's interval (a fill stops at the next checkpoint). */
-const FILL_SLACK_RECORDS = 1
-
-/**
- * `get` with verify 'checkpoint' through the verified-hash cache (ts/verified-hashes.ts): the
- * interval holding `offset` is verified once, from its checkpoint; then each get decodes only its
- * own record and checks its recomputed hash (and its prev_hash) against the verified chain. Returns
- * `fallback` when the cache cannot answer (say, an interval too large to cache, or damage: the
- * plain path then reports it as before).
- */
-export async function getVerified(s: Stream, offset: number): Promise<LogRecord | undefined | typeof FALLBACK> {
-  const c = await s.checkpointAtOrBefore(offset)
-  const anchor = c ?? -1
-  let v: VerifiedInterval | null | undefined = s.verified.get(anchor)
-  if (v === undefined || offset >= v.end) {
-    v = await fillInterval(s, anchor, v, offset)
-    if (v === null) return FALLBACK
-  }
-  const seg = s.segmentFor(offset)
-  const index = await s.indexOf(seg)
-  const i = offset - seg.firstOffset
-  if (i >= index.length) return FALLBACK
-  const pos = index.at(i)
-  const endPos = i + 1 < index.length ? index.at(i + 1) : seg.size
-  let data: Buffer
-  try {
-    data = s.readSegmentSync(seg, pos, endPos - pos) ?? (await s.readSegment(seg, pos, endPos - pos))
-  } catch (err) {
-    if (err instanceof ChainlogError && err.code === 'ERR_CORRUPT') return FALLBACK
-    throw err
-  }
-  return checkAgainstInterval(s, v, anchor, offset, seg, pos, data)
-}
-
-/**
- * getVerified without a single await, when everything it needs is already in memory: the
- * checkpoint at or before `offset` (learned by earlier searches), a verified interval holding it,
- * the segment's index, and an open read handle. The record's bytes are still read from the file
- * now (one synchronous pread of that record) and its hash recomputed and compared, exactly as in
- * getVerified; only the promise hops around it are gone. MISS: take the async path.
- *
- * The synchronous pread blocks the event loop for one small read. That is what an embedded store
- * is expected to do for a point lookup (a page-cache hit costs about a microsecond, less than the
- * round trip through libuv's pool, 20-50 µs); a cold read from a slow disk blocks for that disk's
- * latency, which a caller doing random gets on such a disk pays either way.
- */
-export function getVerifiedCached(s: Stream, offset: number): LogRecord | undefined | typeof FALLBACK | typeof MISS {
-  const c = s.checkpointKnown(offset)
-  if (c === undefined) return MISS
-  const anchor = c ?? -1
-  const v = s.verified.get(anchor)
-  if (v === undefined || offset >= v.end) return MISS
-  const seg = s.segmentFor(offset)
-  const index = s.indexIfLoaded(seg)
-  if (index === null) return MISS
-  const i = offset - seg.firstOffset
-  if (i >= index.length) return FALLBACK
-  const pos = index.at(i)
-  const endPos = i + 1 < index.length ? index.at(i + 1) : seg.size
-  const data = s.readSegmentSync(seg, pos, endPos - pos)
-  if (data === null) return MISS
-  return checkAgainstInterval(s, v, anchor, offset, seg, pos, data)
-}
-
-/** Decodes the one record in `data` and checks its recomputed hash against the verified interval. */
-function checkAgainstInterval(s: Stream, interval: VerifiedInterval, anchor: number, offset: number, seg: Segment, pos: number, data: Buffer): LogRecord | undefined | typeof FALLBACK {
-  let d: DecodedRecord
-  try {
-    d = s.core.decodeOne({ hash: s.hash, stream: s.name, data, basePosition: pos, position: pos, expectPrevHash: null, maxPayloadBytes: MAX_PAYLOAD_BYTES })
-  } catch (err) {
-    if (err instanceof ChainlogError && err.code === 'ERR_CORRUPT') return FALLBACK
-    throw err
-  }
-  if (d.offset !== offset) return FALLBACK
-  // Its link: the cached hash before it (or zeros at the stream start); compared in place.
-  const linked = offset > interval.start ? interval.matches(offset - 1, d.prevHash) : anchor < 0 ? d.prevHash.equals(ZERO_HASH) : true
-  if (!linked) return FALLBACK // the plain path reports the broken link
-  if (!interval.matches(offset, d.hash)) {
-    s.verified.clear()
-    throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: the record at offset ${offset} (position ${pos} of ${segmentFileName(seg.num)}) no longer has the hash verified for it`, {
-      stream: s.name, offset, position: pos,
-    })
-  }
-  if (d.kind === KIND_CHECKPOINT) return undefined
-  return {
-    offset,
-    timestamp: d.timestamp,
-    kind: d.kind === KIND_TOMBSTONE ? 'tombstone' : 'data',
-    payload: d.payload,
-    hash: d.hash,
-    prevHash: d.prevHash,
-  }
-}
-
-export const FALLBACK: unique symbol = Symbol('fallback')
-/** getVerifiedCached: not everything is in memory; use getVerified. */
-export const MISS: unique symbol = Symbol('miss')
-
-/**
- * Verifies the interval anchored at `anchor` (−1: the stream start) far enough to hold `offset`:
- * from the anchor, or on from what `known` already verified, up to the next checkpoint (or the
- * policy's interval, or the stream's end). Null when the interval cannot be cached.
- */
-async function fillInterval(s: Stream, anchor: number, known: VerifiedInterval | undefined, offset: number): Promise<VerifiedInterval | null> {
-  const every = s.ctx.options.checkpointEvery
-  const start = Math.max(anchor , 0)
-  const span = every === false ? offset + 1 - start : Math.max(every + FILL_SLACK_RECORDS, offset + 1 - start)
-  const end = Math.min(s.nextOffset, start + span)
-  // An interval that could not be kept is not built (its hashes would cost 32 bytes a record, say
-  // from offset 0 with no checkpoint): the caller's bounded cursor path reads it chunk by chunk.
-  if ((end - start) * HASH_BYTES > MAX_VERIFIED_HASH_BYTES) return null
-  const v = known ?? new VerifiedInterval(start, end - start)
-  const cursor = v.count > 0 ? RecordCursor.resume(s, v.end, Buffer.from(v.hashAt(v.end - 1)), end) : new RecordCursor(s, Math.max(anchor , 0), 'checkpoint')
-  let done = false
-  // A chunk's last hash is confirmed only once cursor.next returns (the next record's prev_hash or
-  // the head hash): held here until then, and dropped if that fails.
-  let unconfirmed: Buffer | null = null
-  cursor.onChunk = (first, d) => {
-    if (done || first !== v.end) return
-    let n = d.count
-    for (let k = 0; k < d.count; k++) {
-      if (d.kinds[k] === KIND_CHECKPOINT && first + k > start) {
-        n = k
-        done = true // the next interval starts here; the checkpoint's link confirms the hashes before it
-        break
-      }
-    }
-    if (n === d.count) {
-      v.push(d.hashes, 0, n - 1)
-      unconfirmed = Buffer.from(d.hashes.subarray((n - 1) * HASH_BYTES, n * HASH_BYTES))
-    } else v.push(d.hashes, 0, n)
-  }
-  // The fresh cursor anchors itself (checkpointAtOrBefore(anchor) is the anchor itself).
-  try {
-    while (!done && v.end < end && (await cursor.next(end)) !== null) {
-      if (unconfirmed !== null && cursor.position > v.end) v.push(unconfirmed, 0, 1) // not held back
-      unconfirmed = null
-    }
-  } catch (err) {
-    // Damage further on: what was verified before it stays usable; the plain path reports the rest.
-    if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
-  }
-  if (v.count === 0) return null
-  // Every hash pushed lies before the next checkpoint: no checkpoint in (anchor, v.end − 1], so
-  // the later gets of this interval find their anchor without a search (getVerifiedCached).
-  s.learnCheckpoint(anchor, v.end - 1)
-  s.verified.set(anchor, v)
-  return offset < v.end ? v : null
 }

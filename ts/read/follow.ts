@@ -1,0 +1,70 @@
+/**
+ * `log.iterate`: records from an offset on, in chunks of bounded memory; with follow, it waits for
+ * new commits (or the stream's creation) and goes on until the log closes or the caller breaks.
+ */
+import type { Stream } from '../engine/stream.ts'
+import type { LogRecord, VerifyMode } from '../types.ts'
+import { RecordCursor } from './cursor.ts'
+import { damageError } from './damage.ts'
+
+/** What an iterator needs from the log. */
+export interface FollowSource {
+  stream(name: string): Stream | undefined
+  isClosed(): boolean
+  /** Resolves on the stream's next commit, on its creation, or on close. */
+  waitForAppend(name: string): Promise<void>
+}
+
+export function iterateRecords(src: FollowSource, name: string, o: { from: number; verify: VerifyMode; follow: boolean }): AsyncIterable<LogRecord> {
+return {
+    [Symbol.asyncIterator](): AsyncIterator<LogRecord> {
+      // A plain iterator over decoded chunks, not an async generator: records already decoded
+      // are handed out without resuming a generator per record.
+      let cursor: RecordCursor | null = null
+      let s: Stream | undefined
+      let batch: LogRecord[] = []
+      let at = 0
+      let finished = false
+      const done: IteratorReturnResult<undefined> = { value: undefined, done: true }
+      const refill = async (): Promise<IteratorResult<LogRecord>> => {
+        try {
+          for (;;) {
+            if (finished || src.isClosed()) break
+            s ??= src.stream(name)
+            // Commits seen before looking: if one lands while we look, we look again instead of waiting.
+            const seen = s?.commits
+            if (s !== undefined) {
+              cursor ??= new RecordCursor(s, o.from, o.verify, true)
+              const next = await cursor.next(s.nextOffset)
+              if (next !== null) {
+                if (next.length === 0) continue
+                batch = next
+                at = 1
+                return { value: next[0], done: false }
+              }
+              if (s.corrupt !== null) throw damageError(s)
+            }
+            if (!o.follow || src.isClosed()) break
+            s ??= src.stream(name)
+            if (s === undefined || s.commits === seen) await src.waitForAppend(name)
+          }
+        } catch (err) {
+          finished = true
+          batch = []
+          throw err
+        }
+        finished = true
+        batch = []
+        return done
+      }
+      return {
+        next: () => (at < batch.length ? Promise.resolve({ value: batch[at++], done: false }) : refill()),
+        return: async () => {
+          finished = true
+          batch = []
+          return done
+        },
+      }
+    },
+  }
+}
