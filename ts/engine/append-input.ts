@@ -36,8 +36,8 @@ const MAX_KEPT_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 /**
  * The buffers appends collect their events into (collectEvents), reused once the group that
- * carried them was encoded and written. A fresh 256 KB buffer per 1000-event append cost as much
- * as copying the events into it (new pages, zeroed by the kernel, each time) and fed the GC.
+ * carried them was encoded and written: a fresh buffer per append costs as much as copying the
+ * events into it (new pages, zeroed by the kernel) and feeds the GC (docs/perf-notes.md).
  * One per log; only buffers it made itself are taken back (never a slab of Node's Buffer pool,
  * whatever Buffer.poolSize is set to).
  */

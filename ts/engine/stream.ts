@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
 import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
-import { fsyncDir, ioError, isTempFile, makeDirDurable } from '../storage/durable.ts'
+import { fsyncDir, ioError, makeDirDurable } from '../storage/durable.ts'
 import { CommitQueue } from './commit-queue.ts'
 import type { Commit, CommitTarget } from './commit.ts'
 import type { StoreContext } from './store-context.ts'
@@ -22,19 +22,18 @@ import { CacheWrites } from './cache-writes.ts'
 import { KnownCheckpoints } from './known-checkpoints.ts'
 import { ReaderHandles } from './reader-handles.ts'
 import { WriteBehind } from './write-behind.ts'
+import { SegmentIndexes } from './segment-indexes.ts'
+import { recoverStream, type OpenedStream } from './stream-open.ts'
 import { findCheckpointAtOrBefore, type CheckpointSource } from './checkpoint.ts'
-import { MANIFEST_FILE, manifestOf, readManifest, writeManifest, type Manifest } from '../storage/manifest.ts'
-import { INDEX_ENTRY_BYTES, loadIndex, PositionList, saveIndex } from '../storage/offset-index.ts'
+import { MANIFEST_FILE, manifestOf, writeManifest } from '../storage/manifest.ts'
+import { INDEX_ENTRY_BYTES, PositionList, saveIndex } from '../storage/offset-index.ts'
 import type { RecoveryEvent } from '../types.ts'
-import { recoverTail, type CorruptMark } from './recovery.ts'
-import { scanRange } from '../storage/segment-scan.ts'
-import { fileSize, listSegmentNumbers, readRange, segmentFileName, segmentPath, withSegmentReader } from '../storage/segment-file.ts'
+import type { CorruptMark } from './recovery.ts'
+import { segmentFileName, segmentPath } from '../storage/segment-file.ts'
 import { Segment } from './segment.ts'
 import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
 
-/** Sealed-segment indexes kept in memory per stream (the active one is always kept). */
-const MAX_CACHED_INDEXES = 8
 /**
  * The active segment's index is saved again once this many bytes were appended since the last
  * save, and at least INDEX_REWRITE_FACTOR times the index's own size (a save rewrites the whole
@@ -44,8 +43,6 @@ const MAX_CACHED_INDEXES = 8
 const INDEX_PERSIST_MIN_BYTES = 8 * 1024 * 1024
 const INDEX_PERSIST_MAX_BYTES = 64 * 1024 * 1024
 const INDEX_REWRITE_FACTOR = 8
-/** Bytes read to find the first offset of a segment. */
-const FIRST_RECORD_PROBE_BYTES = 64 * 1024
 
 export class Stream implements CheckpointSource, CommitTarget {
   readonly dir: string
@@ -66,13 +63,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   corrupt: CorruptMark | null = null
   /** A failed write could not be rolled back: appends fail with this until reopened. */
   broken: ChainlogError | null = null
-  private readonly sealedIndexes = new Map<number, Promise<PositionList>>()
-  /** What each of those promises resolved to, once it has (see indexIfLoaded). */
-  private readonly loadedIndexes = new WeakMap<Promise<PositionList>, PositionList>()
-  /** The segment whose index was cached or used last (the last in sealedIndexes' order). */
-  private newestIndex = -1
-  /** Index entries read from `.idx` files and not yet checked one by one against the data. */
-  private readonly untrustedIndexes = new WeakSet<PositionList>()
+  private readonly indexes: SegmentIndexes
   private waiters: Array<() => void> = []
   /** Wake-ups so far (commits and close): lets a follower tell whether it missed one. */
   commits = 0
@@ -92,6 +83,7 @@ export class Stream implements CheckpointSource, CommitTarget {
     this.dir = streamDirectory(ctx.dir, name)
     this.queue = new CommitQueue(this)
     this.readers = new ReaderHandles(name)
+    this.indexes = new SegmentIndexes(ctx, name, (seg, positions) => this.persistIndex(seg, positions, true))
     this.writeBehind = new WriteBehind((err) => {
       const e = ioError(err, `stream ${name}: a background fdatasync of its active segment failed; appended records may be lost, reopen the log to recover`, { stream: name })
       this.broken ??= e
@@ -161,183 +153,33 @@ export class Stream implements CheckpointSource, CommitTarget {
    */
   static async open(ctx: StoreContext, name: string, events: RecoveryEvent[]): Promise<Stream> {
     const s = new Stream(ctx, name)
-    await s.load(events)
+    s.applyOpen(await recoverStream(s, events))
     return s
   }
 
-  private async load(events: RecoveryEvent[]): Promise<void> {
-    const { core, readOnly } = this.ctx
-    if (!readOnly) await this.removeTempFiles()
-    const nums = await listSegmentNumbers(this.dir)
-    const { manifest, problem: manifestProblem } = await readManifest(this.dir)
-    this.manifestStale = manifest === null
-    let structural: string | null = null
-
-    let contiguous = 0
-    while (contiguous < nums.length && nums[contiguous] === contiguous) contiguous++
-    if (contiguous < nums.length) {
-      structural = `${segmentFileName(nums[contiguous])} exists but ${segmentFileName(contiguous)} is missing`
+  /** Takes over what open-time recovery found (stream-open.ts), checking that it holds together. */
+  private applyOpen(st: OpenedStream): void {
+    this.segments = st.segments
+    this._nextOffset = st.nextOffset
+    this._headHash = st.headHash
+    this._lastTimestamp = st.lastTimestamp
+    this._lastCheckpoint = st.lastCheckpoint
+    this._sinceCheckpoint = st.nextOffset === 0 ? 0 : undefined
+    if (typeof st.lastCheckpoint === 'number') this.learnCheckpoint(st.lastCheckpoint, st.nextOffset - 1)
+    if (st.indexFromFile !== null) this.indexes.untrusted(st.indexFromFile)
+    this.unsynced = st.tailUnsynced
+    this.manifestStale = st.manifestStale
+    this.corrupt = st.corrupt
+    const tail = this.active
+    if (tail !== undefined && st.corrupt === null) {
+      assert(tail.nextOffset === st.nextOffset && tail.index !== null && tail.index.length === tail.records, 'after open, the tail segment is indexed up to the next offset')
+      assert((tail.handle !== null) === !this.ctx.readOnly, 'after open, a writable stream holds its tail segment open')
     }
-    const lost = manifest?.segments.find((m) => m.segment_num >= contiguous && (m.size_bytes > 0 || m.next_offset > m.first_offset))
-    if (lost !== undefined && structural === null) {
-      structural = `the manifest lists ${segmentFileName(lost.segment_num)} (offsets ${lost.first_offset}..${lost.next_offset}) but its file is missing`
-    }
-
-    // Sizes and first offsets, from the files.
-    const found: { num: number; size: number; first: number | null }[] = []
-    for (let num = 0; num < contiguous; num++) {
-      const path = segmentPath(this.dir, num)
-      const info = await withSegmentReader(path, async (h) => {
-        const size = await fileSize(h)
-        const first = num === 0 ? 0 : size === 0 ? null : await probeFirstOffset(core, this.hash, this.name, h, size)
-        return { num, size, first }
-      })
-      found.push(info)
-    }
-    // Once a trailing segment is dropped, the tail is a segment that was sealed (synced before the
-    // next one was created): it is never truncated (SPEC); bytes past its last record are damage.
-    let sealedTail = false
-    // Trailing empty files (a crash right after a rotation created one) hold nothing: drop them.
-    while (found.length > 1 && found[found.length - 1].size === 0) {
-      sealedTail = true
-      const gone = found.pop()!
-      if (!readOnly) await this.removeSegmentFile(gone.num)
-      this.manifestStale = true
-    }
-    for (let i = 1; i < found.length; i++) {
-      const f = found[i]
-      if (f.first === null) f.first = manifest?.segments.find((m) => m.segment_num === f.num)?.first_offset ?? null
-      if (f.first === null && i === found.length - 1) f.first = await this.offsetAfter(found[i - 1])
-      const prevFirst = found[i - 1].first as number
-      if (f.size === 0 || f.first === null || f.first <= prevFirst) {
-        structural ??= f.size === 0 ? `${segmentFileName(f.num)} is empty but later segments exist` :
-          f.first === null ? `the first record of ${segmentFileName(f.num)} is unreadable and no manifest gives its offset` :
-          `${segmentFileName(f.num)} starts at offset ${f.first}, not after ${segmentFileName(found[i - 1].num)} (offset ${prevFirst})`
-        found.length = i
-        break
-      }
-    }
-    for (const f of found) this.segments.push(new Segment(f.num, segmentPath(this.dir, f.num), f.first as number, f.size, f.first as number))
-    for (let i = 0; i + 1 < this.segments.length; i++) this.segments[i].nextOffset = this.segments[i + 1].firstOffset
-
-    // Tail recovery; a tail segment with no valid record at all is dropped and the one before
-    // it becomes the tail.
-    while (this.segments.length > 0) {
-      const seg = this.active!
-      const mayTruncate = !readOnly && structural === null && !sealedTail
-      const handle = await openSegment(seg.path, readOnly)
-      let keepHandle = false // handed to the segment as its writer, or already closed
-      try {
-        const size = await fileSize(handle)
-        const prev = this.segments.length > 1 ? this.segments[this.segments.length - 2] : null
-        const recordBefore = prev === null ? undefined : () => this.lastRecordOf(prev).catch(() => null) // damage there is reported by reads and verify
-        const rec = await recoverTail({ core, hash: this.hash, stream: this.name, segment: seg, handle, fileSize: size, mayTruncate, recordBefore })
-        if (rec.event !== null) events.push(rec.event)
-        if (sealedTail && rec.corrupt === null && rec.size < size) {
-          const reason = `${segmentFileName(seg.num)} was sealed but ends in ${size - rec.size} bytes that are not a whole record (a sealed segment is never cut)`
-          rec.corrupt = { code: 'ERR_CORRUPT', offset: rec.nextOffset, segment: seg.num, position: rec.size, reason }
-          events.push({ stream: this.name, segment: seg.num, action: 'corrupt', position: rec.size, offset: rec.nextOffset, bytes: size - rec.size, reason })
-        }
-        if (rec.count === 0 && rec.corrupt === null && seg.num > 0 && structural === null) {
-          this.segments.pop()
-          sealedTail = true
-          if (!readOnly) {
-            await handle.close()
-            keepHandle = true
-            await this.removeSegmentFile(seg.num)
-          }
-          this.manifestStale = true
-          continue
-        }
-        seg.index = rec.index
-        if (rec.indexFromDisk) this.untrustedIndexes.add(rec.index)
-        seg.persistedEntries = 0
-        // A torn tail was cut and not synced (ts/recovery.ts): the next fdatasync makes it durable.
-        if (rec.event?.action === 'truncated') this.unsynced = true
-        seg.size = rec.size
-        seg.nextOffset = rec.nextOffset
-        this._nextOffset = rec.nextOffset
-        this._lastCheckpoint = rec.lastCheckpoint ?? undefined
-        if (rec.lastCheckpoint !== null) this.learnCheckpoint(rec.lastCheckpoint, rec.nextOffset - 1)
-        if (rec.count > 0) {
-          this._headHash = rec.lastHash ?? ZERO_HASH
-          this._lastTimestamp = rec.lastTimestamp ?? 0
-        } else if (seg.num > 0) {
-          const before = this.segments[this.segments.length - 2]
-          try {
-            const prev = await this.lastRecordOf(before)
-            this._headHash = prev.hash
-            this._lastTimestamp = prev.timestamp
-          } catch (err) {
-            // The segment before is damaged too: this stream is marked, the store still opens.
-            if (!(err instanceof ChainlogError)) throw err
-            const reason = `no valid record in ${segmentFileName(seg.num)} and the last record of ${segmentFileName(before.num)} is unreadable: ${err.message}`
-            rec.corrupt ??= { code: 'ERR_CORRUPT', offset: rec.nextOffset, segment: seg.num, position: 0, reason }
-            if (rec.event === null) events.push({ stream: this.name, segment: seg.num, action: 'corrupt', position: 0, offset: rec.nextOffset, bytes: size, reason })
-          }
-        }
-        this.corrupt = rec.corrupt
-        if (this.corrupt === null && structural !== null) {
-          this.corrupt = { code: 'ERR_CORRUPT', offset: this.nextOffset, segment: seg.num, position: seg.size, reason: structural }
-          events.push({ stream: this.name, segment: seg.num, action: 'corrupt', position: seg.size, offset: this.nextOffset, bytes: 0, reason: structural })
-        }
-        if (!readOnly && this.corrupt === null) {
-          seg.handle = handle
-          keepHandle = true
-        }
-      } finally {
-        if (!keepHandle) await handle.close()
-      }
-      break
-    }
-    if (this.segments.length === 0 && structural !== null) {
-      this.corrupt = { code: 'ERR_CORRUPT', offset: 0, segment: 0, position: 0, reason: structural }
-      events.push({ stream: this.name, segment: 0, action: 'corrupt', position: 0, offset: 0, bytes: 0, reason: structural })
-    }
-    this._sinceCheckpoint = this._nextOffset === 0 ? 0 : undefined
-    if (!readOnly && this.corrupt === null && this.segments.length > 0 && (this.manifestStale || manifestProblem !== null || !sameSegments(manifest, this.segments))) {
-      await writeManifest(this.dir, manifestOf(this.segments))
-      this.manifestStale = false
-    }
-  }
-
-  /**
-   * The offset after the last valid record of a segment, found like tail recovery (from its
-   * last indexed record) but cutting nothing; null if it does not end cleanly. Used when the
-   * segment after it has no readable first record and no manifest entry.
-   */
-  private async offsetAfter(f: { num: number; size: number; first: number | null }): Promise<number | null> {
-    if (f.first === null) return null
-    const seg = new Segment(f.num, segmentPath(this.dir, f.num), f.first, f.size, f.first)
-    const rec = await withSegmentReader(seg.path, (handle) =>
-      recoverTail({ core: this.core, hash: this.hash, stream: this.name, segment: seg, handle, fileSize: f.size, mayTruncate: false }),
-    )
-    return rec.corrupt === null && rec.size === f.size ? rec.nextOffset : null
-  }
-
-  private async removeTempFiles(): Promise<void> {
-    let names: string[]
-    try {
-      names = await fsp.readdir(this.dir)
-    } catch {
-      return
-    }
-    for (const n of names) if (isTempFile(n)) await fsp.rm(join(this.dir, n), { force: true }).catch(() => {})
-  }
-
-  private async removeSegmentFile(num: number): Promise<void> {
-    const path = segmentPath(this.dir, num)
-    try {
-      await fsp.rm(path, { force: true })
-      await fsp.rm(path + '.idx', { force: true })
-      await fsyncDir(this.dir)
-    } catch (err) {
-      throw ioError(err, `cannot remove the empty segment ${path}`, { stream: this.name })
-    }
+    for (let n = 1; n < this.segments.length; n++) assert(this.segments[n].firstOffset === this.segments[n - 1].nextOffset, 'after open, segments are contiguous')
   }
 
   /** Hash and timestamp of the last record of a (sealed) segment. */
-  private async lastRecordOf(seg: Segment): Promise<{ hash: Buffer; timestamp: number }> {
+  async lastRecordOf(seg: Segment): Promise<{ hash: Buffer; timestamp: number }> {
     const index = await this.indexOf(seg)
     if (index.length === 0 || index.length !== seg.records) {
       throw new ChainlogError('ERR_CORRUPT', `stream ${this.name}: ${segmentFileName(seg.num)} holds ${index.length} readable records, expected ${seg.records}`, { stream: this.name })
@@ -381,113 +223,21 @@ export class Stream implements CheckpointSource, CommitTarget {
   }
 
   /**
-   * Record positions of a segment. The active segment's are in memory; a sealed segment's are
-   * loaded from its `.idx` when it checks out (right count, every entry inside the file) and
-   * rebuilt from the segment otherwise. A rebuild that stops early (damage) returns the records
-   * before the damage; readers fail with ERR_CORRUPT past them.
+   * Record positions of a segment: the active segment's are in memory, a sealed segment's come
+   * from the cache (segment-indexes.ts).
    */
   indexOf(seg: Segment): Promise<PositionList> {
-    if (seg.index !== null) return Promise.resolve(seg.index)
-    const cached = this.sealedIndexes.get(seg.num)
-    if (cached !== undefined) {
-      this.markIndexUsed(seg.num, cached)
-      return cached
-    }
-    const p = this.loadSealedIndex(seg)
-    p.then((list) => this.loadedIndexes.set(p, list), () => this.sealedIndexes.delete(seg.num))
-    this.markIndexUsed(seg.num, p)
-    while (this.sealedIndexes.size > MAX_CACHED_INDEXES) this.sealedIndexes.delete(this.sealedIndexes.keys().next().value as number)
-    return p
+    return this.indexes.of(seg)
   }
 
-  /**
-   * The same list when it is already in memory (the active segment's, or a sealed one loaded and
-   * still cached), without a promise; null: call indexOf. Lets a random get run synchronously.
-   */
+  /** The same list when it is already in memory, without a promise; null: call indexOf. */
   indexIfLoaded(seg: Segment): PositionList | null {
-    if (seg.index !== null) return seg.index
-    const cached = this.sealedIndexes.get(seg.num)
-    const list = cached === undefined ? undefined : this.loadedIndexes.get(cached)
-    if (list === undefined) return null
-    this.markIndexUsed(seg.num, cached!)
-    return list
+    return this.indexes.ifLoaded(seg)
   }
 
-  /**
-   * Caches a sealed segment's index as the most recently used (sealedIndexes' order is the
-   * eviction order). Random gets mostly hit the index used last: that costs no Map delete and set.
-   */
-  private markIndexUsed(num: number, p: Promise<PositionList>): void {
-    if (num === this.newestIndex && this.sealedIndexes.get(num) === p) return
-    this.sealedIndexes.delete(num)
-    this.sealedIndexes.set(num, p)
-    this.newestIndex = num
-  }
-
-  private async loadSealedIndex(seg: Segment): Promise<PositionList> {
-    const crc = (d: Uint8Array) => this.core.crc32(d)
-    const loaded = await loadIndex(seg.indexPath, seg.size, crc)
-    if (loaded?.ok && loaded.positions.length === seg.records) {
-      this.untrustedIndexes.add(loaded.positions)
-      return loaded.positions
-    }
-    return this.rebuildIndex(seg)
-  }
-
-  /** Positions of a sealed segment from a scan of its records (saved as its `.idx` when whole). */
-  private async rebuildIndex(seg: Segment): Promise<PositionList> {
-    const positions = new PositionList()
-    const scan = await withSegmentReader(seg.path, (handle) =>
-      scanRange(this.core, handle, {
-        hash: this.hash, stream: this.name, start: 0, end: seg.size, firstOffset: seg.firstOffset, prevHash: null,
-        prevTimestamp: null, verifyChain: false,
-        onRecords: (r) => {
-          for (let k = 0; k < r.count; k++) positions.push(r.positions[k])
-        },
-      }),
-    )
-    if (scan.outcome === 'end' && positions.length === seg.records && !this.ctx.readOnly) {
-      // Queued behind the saves in flight (say, the one rotation started), so none lands after it.
-      await this.persistIndex(seg, positions, true).catch(() => {}) // a cache: the next load rebuilds again
-    }
-    positions.truncate(seg.records)
-    return positions
-  }
-
-  /**
-   * Called by a reader that found a record where `index` said one would be and it was not: if
-   * that index came from an `.idx` file, rebuild it from the data and report true (read again);
-   * false means the data itself is damaged.
-   */
-  async repairIndex(seg: Segment, index: PositionList): Promise<boolean> {
-    if (!this.untrustedIndexes.has(index)) return false
-    this.untrustedIndexes.delete(index)
-    if (seg.index === index) {
-      // The active segment: rescan its committed bytes and correct the entries in place (appends
-      // may be pushing to the same list meanwhile).
-      const rebuilt = new PositionList()
-      await withSegmentReader(seg.path, (handle) =>
-        scanRange(this.core, handle, {
-          hash: this.hash, stream: this.name, start: 0, end: seg.size, firstOffset: seg.firstOffset, prevHash: null, prevTimestamp: null,
-          verifyChain: false, onRecords: (r) => { for (let k = 0; k < r.count; k++) rebuilt.push(r.positions[k]) },
-        }),
-      )
-      let changed = false
-      for (let i = 0; i < Math.min(rebuilt.length, index.length); i++) {
-        if (index.at(i) !== rebuilt.at(i)) {
-          index.set(i, rebuilt.at(i))
-          changed = true
-        }
-      }
-      if (changed) seg.persistedEntries = 0
-      return changed
-    }
-    const p = this.rebuildIndex(seg)
-    p.then((list) => this.loadedIndexes.set(p, list), () => {})
-    this.markIndexUsed(seg.num, p)
-    const rebuilt = await p
-    for (let i = 0; i < Math.min(rebuilt.length, index.length); i++) if (index.at(i) !== rebuilt.at(i)) return true
-    return rebuilt.length !== index.length
+  /** A reader found the index wrong at a record: rebuilt if it came from a file (true: read again). */
+  repairIndex(seg: Segment, index: PositionList): Promise<boolean> {
+    return this.indexes.repair(seg, index)
   }
 
   /** `length` bytes at `position` of a segment (ERR_CORRUPT when the file ends before them). */
@@ -558,6 +308,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   /** Seals the active segment (synced; its index and the manifest saved in the background) and starts the next one. */
   private async rotate(): Promise<Segment> {
     const old = this.active!
+    assert(old.handle !== null && old.index !== null && old.index.length === old.records && old.nextOffset === this._nextOffset, 'a rotation seals the whole active segment')
     await this.writeBehind.done()
     this.writeBehind.synced()
     try {
@@ -578,9 +329,7 @@ export class Stream implements CheckpointSource, CommitTarget {
     // them): several MiB and a few fsyncs the append that triggered this rotation need not wait for.
     void this.persistIndex(old, index).catch(() => {})
     void this.saveManifestQueued().catch(() => {})
-    const sealed = Promise.resolve(index)
-    this.loadedIndexes.set(sealed, index)
-    this.markIndexUsed(old.num, sealed)
+    this.indexes.sealed(old, index)
     await handle.close().catch(() => {})
     return seg
   }
@@ -642,6 +391,7 @@ export class Stream implements CheckpointSource, CommitTarget {
 
   /** Cuts a failed write off the end of the active segment. */
   async rollback(seg: Segment, goodLength: number): Promise<void> {
+    assert(seg === this.active && goodLength === seg.size, 'a rollback cuts only the failed write off the active segment')
     this.verified.clear()
     try {
       await seg.handle!.truncate(goodLength)
@@ -777,34 +527,6 @@ export class Stream implements CheckpointSource, CommitTarget {
     const w = this.waiters
     this.waiters = []
     for (const f of w) f()
-  }
-}
-
-async function openSegment(path: string, readOnly: boolean) {
-  try {
-    return await fsp.open(path, readOnly ? 'r' : 'r+')
-  } catch (err) {
-    throw ioError(err, `cannot open the segment ${path}`)
-  }
-}
-
-function sameSegments(manifest: Manifest | null, segments: readonly Segment[]): boolean {
-  if (manifest === null) return false
-  const want = manifestOf(segments)
-  return JSON.stringify(want) === JSON.stringify(manifest)
-}
-
-/** Offset of a segment's first record (null when it cannot be read), without reading the segment. */
-async function probeFirstOffset(core: ChainlogCore, hash: HashAlgorithm, stream: string, handle: import('node:fs/promises').FileHandle, size: number): Promise<number | null> {
-  let want = Math.min(size, FIRST_RECORD_PROBE_BYTES)
-  for (;;) {
-    const data = await readRange(handle, 0, want)
-    const r = core.scanSegment({
-      hash, stream, data, basePosition: 0, firstOffset: null, prevHash: null, prevTimestamp: null, verifyChain: false, final: want >= size,
-    })
-    if (r.count > 0) return r.offsets[0]
-    if (r.stop !== 'partial' || r.needBytes > size || r.needBytes <= want) return null
-    want = r.needBytes
   }
 }
 

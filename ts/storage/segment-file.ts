@@ -61,9 +61,9 @@ export async function readRange(handle: FileHandle, position: number, length: nu
 
 /**
  * Writes of up to this many bytes are a synchronous write on the event loop: copying 1 MiB into the
- * page cache takes about as long as the thread-pool round trip of an async write (0.15–0.3 ms
- * measured per write under W3's 256 producers), and most groups are far smaller. Larger writes go
- * through the pool, so a big batch never stalls the event loop for long.
+ * page cache takes about as long as the thread-pool round trip of an async write (docs/perf-notes.md),
+ * and most groups are far smaller. Larger writes go through the pool, so a big batch never stalls
+ * the event loop for long.
  */
 export const SYNC_WRITE_MAX_BYTES = 1024 * 1024
 

@@ -1,0 +1,254 @@
+/**
+ * Opening a stream directory: the segment list from the directory listing and the segments' first
+ * records (the manifest only fills gaps), then tail recovery of the last segment (recovery.ts).
+ * The result is a value the Stream takes over (Stream.applyOpen); nothing here changes a Stream.
+ */
+import { promises as fsp } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
+import { ZERO_HASH } from '../core/format.ts'
+import { ChainlogError } from '../errors.ts'
+import { fsyncDir, ioError, isTempFile } from '../storage/durable.ts'
+import { manifestOf, readManifest, writeManifest, type Manifest } from '../storage/manifest.ts'
+import type { PositionList } from '../storage/offset-index.ts'
+import { fileSize, listSegmentNumbers, readRange, segmentFileName, segmentPath, withSegmentReader } from '../storage/segment-file.ts'
+import type { RecoveryEvent } from '../types.ts'
+import { recoverTail, type CorruptMark } from './recovery.ts'
+import { Segment } from './segment.ts'
+import type { StoreContext } from './store-context.ts'
+
+/** Bytes read to find the first offset of a segment. */
+const FIRST_RECORD_PROBE_BYTES = 64 * 1024
+
+/** What opening needs from the stream being opened. */
+export interface OpenHost {
+  readonly ctx: StoreContext
+  readonly name: string
+  readonly dir: string
+  /** Hash and timestamp of the last record of a sealed segment (through the stream's index cache and read handles). */
+  lastRecordOf(seg: Segment): Promise<{ hash: Buffer; timestamp: number }>
+}
+
+/** What open found: the segments (the last one with its writer handle when writable), the head, and any damage. */
+export interface OpenedStream {
+  segments: Segment[]
+  nextOffset: number
+  headHash: Buffer
+  lastTimestamp: number
+  /** The last checkpoint the tail scan saw; undefined: not in the scanned tail (looked up later). */
+  lastCheckpoint: number | null | undefined
+  /** The tail segment's index, when it came from its `.idx` file (not yet checked entry by entry). */
+  indexFromFile: PositionList | null
+  /** A torn tail was cut and not synced (recovery.ts): the next fdatasync makes it durable. */
+  tailUnsynced: boolean
+  manifestStale: boolean
+  corrupt: CorruptMark | null
+}
+
+export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Promise<OpenedStream> {
+  const { core, readOnly, hash } = host.ctx
+  const { name, dir } = host
+  const segments: Segment[] = []
+  const st: OpenedStream = {
+    segments, nextOffset: 0, headHash: ZERO_HASH, lastTimestamp: 0, lastCheckpoint: null, indexFromFile: null, tailUnsynced: false, manifestStale: false,
+    corrupt: null,
+  }
+  if (!readOnly) await removeTempFiles(dir)
+  const nums = await listSegmentNumbers(dir)
+  const { manifest, problem: manifestProblem } = await readManifest(dir)
+  st.manifestStale = manifest === null
+  let structural: string | null = null
+
+  let contiguous = 0
+  while (contiguous < nums.length && nums[contiguous] === contiguous) contiguous++
+  if (contiguous < nums.length) {
+    structural = `${segmentFileName(nums[contiguous])} exists but ${segmentFileName(contiguous)} is missing`
+  }
+  const lost = manifest?.segments.find((m) => m.segment_num >= contiguous && (m.size_bytes > 0 || m.next_offset > m.first_offset))
+  if (lost !== undefined && structural === null) {
+    structural = `the manifest lists ${segmentFileName(lost.segment_num)} (offsets ${lost.first_offset}..${lost.next_offset}) but its file is missing`
+  }
+
+  // Sizes and first offsets, from the files.
+  const found: { num: number; size: number; first: number | null }[] = []
+  for (let num = 0; num < contiguous; num++) {
+    const path = segmentPath(dir, num)
+    const info = await withSegmentReader(path, async (h) => {
+      const size = await fileSize(h)
+      const first = num === 0 ? 0 : size === 0 ? null : await probeFirstOffset(core, hash, name, h, size)
+      return { num, size, first }
+    })
+    found.push(info)
+  }
+  // Once a trailing segment is dropped, the tail is a segment that was sealed (synced before the
+  // next one was created): it is never truncated (SPEC); bytes past its last record are damage.
+  let sealedTail = false
+  // Trailing empty files (a crash right after a rotation created one) hold nothing: drop them.
+  while (found.length > 1 && found[found.length - 1].size === 0) {
+    sealedTail = true
+    const gone = found.pop()!
+    if (!readOnly) await removeSegmentFile(host, gone.num)
+    st.manifestStale = true
+  }
+  for (let i = 1; i < found.length; i++) {
+    const f = found[i]
+    if (f.first === null) f.first = manifest?.segments.find((m) => m.segment_num === f.num)?.first_offset ?? null
+    if (f.first === null && i === found.length - 1) f.first = await offsetAfter(host, found[i - 1])
+    const prevFirst = found[i - 1].first as number
+    if (f.size === 0 || f.first === null || f.first <= prevFirst) {
+      structural ??= f.size === 0 ? `${segmentFileName(f.num)} is empty but later segments exist` :
+        f.first === null ? `the first record of ${segmentFileName(f.num)} is unreadable and no manifest gives its offset` :
+        `${segmentFileName(f.num)} starts at offset ${f.first}, not after ${segmentFileName(found[i - 1].num)} (offset ${prevFirst})`
+      found.length = i
+      break
+    }
+  }
+  for (const f of found) segments.push(new Segment(f.num, segmentPath(dir, f.num), f.first as number, f.size, f.first as number))
+  for (let i = 0; i + 1 < segments.length; i++) segments[i].nextOffset = segments[i + 1].firstOffset
+
+  // Tail recovery; a tail segment with no valid record at all is dropped and the one before
+  // it becomes the tail.
+  while (segments.length > 0) {
+    const seg = segments[segments.length - 1]
+    const mayTruncate = !readOnly && structural === null && !sealedTail
+    const handle = await openSegment(seg.path, readOnly)
+    let keepHandle = false // handed to the segment as its writer, or already closed
+    try {
+      const size = await fileSize(handle)
+      const prev = segments.length > 1 ? segments[segments.length - 2] : null
+      const recordBefore = prev === null ? undefined : () => host.lastRecordOf(prev).catch(() => null) // damage there is reported by reads and verify
+      const rec = await recoverTail({ core, hash, stream: name, segment: seg, handle, fileSize: size, mayTruncate, recordBefore })
+      if (rec.event !== null) events.push(rec.event)
+      if (sealedTail && rec.corrupt === null && rec.size < size) {
+        const reason = `${segmentFileName(seg.num)} was sealed but ends in ${size - rec.size} bytes that are not a whole record (a sealed segment is never cut)`
+        rec.corrupt = { code: 'ERR_CORRUPT', offset: rec.nextOffset, segment: seg.num, position: rec.size, reason }
+        events.push({ stream: name, segment: seg.num, action: 'corrupt', position: rec.size, offset: rec.nextOffset, bytes: size - rec.size, reason })
+      }
+      if (rec.count === 0 && rec.corrupt === null && seg.num > 0 && structural === null) {
+        segments.pop()
+        sealedTail = true
+        if (!readOnly) {
+          await handle.close()
+          keepHandle = true
+          await removeSegmentFile(host, seg.num)
+        }
+        st.manifestStale = true
+        continue
+      }
+      seg.index = rec.index
+      if (rec.indexFromDisk) st.indexFromFile = rec.index
+      seg.persistedEntries = 0
+      // A torn tail was cut and not synced (ts/recovery.ts): the next fdatasync makes it durable.
+      if (rec.event?.action === 'truncated') st.tailUnsynced = true
+      seg.size = rec.size
+      seg.nextOffset = rec.nextOffset
+      st.nextOffset = rec.nextOffset
+      st.lastCheckpoint = rec.lastCheckpoint ?? undefined
+      if (rec.count > 0) {
+        st.headHash = rec.lastHash ?? ZERO_HASH
+        st.lastTimestamp = rec.lastTimestamp ?? 0
+      } else if (seg.num > 0) {
+        const before = segments[segments.length - 2]
+        try {
+          const prev = await host.lastRecordOf(before)
+          st.headHash = prev.hash
+          st.lastTimestamp = prev.timestamp
+        } catch (err) {
+          // The segment before is damaged too: this stream is marked, the store still opens.
+          if (!(err instanceof ChainlogError)) throw err
+          const reason = `no valid record in ${segmentFileName(seg.num)} and the last record of ${segmentFileName(before.num)} is unreadable: ${err.message}`
+          rec.corrupt ??= { code: 'ERR_CORRUPT', offset: rec.nextOffset, segment: seg.num, position: 0, reason }
+          if (rec.event === null) events.push({ stream: name, segment: seg.num, action: 'corrupt', position: 0, offset: rec.nextOffset, bytes: size, reason })
+        }
+      }
+      st.corrupt = rec.corrupt
+      if (st.corrupt === null && structural !== null) {
+        st.corrupt = { code: 'ERR_CORRUPT', offset: st.nextOffset, segment: seg.num, position: seg.size, reason: structural }
+        events.push({ stream: name, segment: seg.num, action: 'corrupt', position: seg.size, offset: st.nextOffset, bytes: 0, reason: structural })
+      }
+      if (!readOnly && st.corrupt === null) {
+        seg.handle = handle
+        keepHandle = true
+      }
+    } finally {
+      if (!keepHandle) await handle.close()
+    }
+    break
+  }
+  if (segments.length === 0 && structural !== null) {
+    st.corrupt = { code: 'ERR_CORRUPT', offset: 0, segment: 0, position: 0, reason: structural }
+    events.push({ stream: name, segment: 0, action: 'corrupt', position: 0, offset: 0, bytes: 0, reason: structural })
+  }
+  if (!readOnly && st.corrupt === null && segments.length > 0 && (st.manifestStale || manifestProblem !== null || !sameSegments(manifest, segments))) {
+    await writeManifest(dir, manifestOf(segments))
+    st.manifestStale = false
+  }
+  return st
+}
+
+  /**
+   * The offset after the last valid record of a segment, found like tail recovery (from its
+   * last indexed record) but cutting nothing; null if it does not end cleanly. Used when the
+   * segment after it has no readable first record and no manifest entry.
+   */
+async function offsetAfter(host: OpenHost, f: { num: number; size: number; first: number | null }): Promise<number | null> {
+  const { core, hash } = host.ctx
+  const { name, dir } = host
+  if (f.first === null) return null
+  const seg = new Segment(f.num, segmentPath(dir, f.num), f.first, f.size, f.first)
+  const rec = await withSegmentReader(seg.path, (handle) =>
+    recoverTail({ core, hash, stream: name, segment: seg, handle, fileSize: f.size, mayTruncate: false }),
+  )
+  return rec.corrupt === null && rec.size === f.size ? rec.nextOffset : null
+  }
+
+async function removeTempFiles(dir: string): Promise<void> {
+  let names: string[]
+  try {
+    names = await fsp.readdir(dir)
+  } catch {
+    return
+  }
+  for (const n of names) if (isTempFile(n)) await fsp.rm(join(dir, n), { force: true }).catch(() => {})
+  }
+
+async function removeSegmentFile(host: OpenHost, num: number): Promise<void> {
+  const { name, dir } = host
+  const path = segmentPath(dir, num)
+  try {
+    await fsp.rm(path, { force: true })
+    await fsp.rm(path + '.idx', { force: true })
+    await fsyncDir(dir)
+  } catch (err) {
+    throw ioError(err, `cannot remove the empty segment ${path}`, { stream: name })
+  }
+  }
+
+async function openSegment(path: string, readOnly: boolean) {
+  try {
+    return await fsp.open(path, readOnly ? 'r' : 'r+')
+  } catch (err) {
+    throw ioError(err, `cannot open the segment ${path}`)
+  }
+}
+
+function sameSegments(manifest: Manifest | null, segments: readonly Segment[]): boolean {
+  if (manifest === null) return false
+  const want = manifestOf(segments)
+  return JSON.stringify(want) === JSON.stringify(manifest)
+}
+
+/** Offset of a segment's first record (null when it cannot be read), without reading the segment. */
+async function probeFirstOffset(core: ChainlogCore, hash: HashAlgorithm, stream: string, handle: FileHandle, size: number): Promise<number | null> {
+  let want = Math.min(size, FIRST_RECORD_PROBE_BYTES)
+  for (;;) {
+    const data = await readRange(handle, 0, want)
+    const r = core.scanSegment({
+      hash, stream, data, basePosition: 0, firstOffset: null, prevHash: null, prevTimestamp: null, verifyChain: false, final: want >= size,
+    })
+    if (r.count > 0) return r.offsets[0]
+    if (r.stop !== 'partial' || r.needBytes > size || r.needBytes <= want) return null
+    want = r.needBytes
+  }
+}
