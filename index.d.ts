@@ -184,6 +184,20 @@ export declare class Log {
 	private constructor();
 	/** Opens (or creates) the store at `dir`: takes the LOCK unless readOnly, recovers every stream's tail. */
 	static open(dir: string, options?: LogOptions): Promise<Log>;
+	/**
+	 * A log held in memory: the same API, records and hashes as a store on disk given the same
+	 * appends, and no file touched (for tests of applications that use chainlog). `sync` is
+	 * accepted and has nothing to make durable; `readOnly` is refused (there is nothing to read
+	 * that this log did not write). `close()` frees it; `saveTo(dir)` writes it out as a store.
+	 */
+	static memory(options?: LogOptions): Promise<Log>;
+	private static openOn;
+	/**
+	 * Writes a memory log out as a store directory that `Log.open(dir)` and `chainlog verify`
+	 * accept (fixtures, bug reports). `dir` must not exist or be empty. Waits for the appends
+	 * made before it, like flush().
+	 */
+	saveTo(dir: string): Promise<void>;
 	/** The core this log runs on: 'native' or 'js'. */
 	get backend(): BackendName;
 	/** Appends events to a stream; see SPEC §3 for conditions, ordering and group commit. */
@@ -194,6 +208,8 @@ export declare class Log {
 	read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]>;
 	/** Records from `from` on with bounded memory; with follow, waits for new ones until close() or break. */
 	iterate(stream: string | number, options?: IterateOptions): AsyncIterable<LogRecord>;
+	/** What an iterator needs from this log (read/follow.ts). */
+	private readonly followSource;
 	/** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
 	get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined>;
 	/** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */

@@ -1,18 +1,19 @@
 import test from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
-import { codeOf, events, openLog, tempDir, texts } from './helpers/log-dir.ts'
+import { codeOf, events, texts, caseName, freshLog, STORES } from './helpers/log-dir.ts'
 import { ZERO_HASH } from './helpers/batch.ts'
 
-for (const backend of BACKENDS) {
-  test(`${backend}: an append with the right expectedOffset succeeds`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+for (const store of STORES) for (const backend of BACKENDS) {
+  const name = caseName(backend, store)
+  test(`${name}: an append with the right expectedOffset succeeds`, async (t) => {
+    const log = await freshLog(t, backend, store)
     await log.append('s', 'a', { expectedOffset: 0 })
     const r = await log.append('s', 'b', { expectedOffset: 1 })
     t.is(r.firstOffset, 1)
   })
 
-  test(`${backend}: a wrong expectedOffset is ERR_OFFSET_CONFLICT with both values and writes nothing`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+  test(`${name}: a wrong expectedOffset is ERR_OFFSET_CONFLICT with both values and writes nothing`, async (t) => {
+    const log = await freshLog(t, backend, store)
     await log.append('s', events(0, 3))
     for (const expectedOffset of [0, 2, 4, 1000]) {
       const err = await t.throwsAsync(log.append('s', 'x', { expectedOffset }))
@@ -23,8 +24,8 @@ for (const backend of BACKENDS) {
     t.deepEqual(texts(await log.read('s')), events(0, 3))
   })
 
-  test(`${backend}: expectedHash must equal the head hash (zeros for an empty stream)`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+  test(`${name}: expectedHash must equal the head hash (zeros for an empty stream)`, async (t) => {
+    const log = await freshLog(t, backend, store)
     const first = await log.append('s', 'a', { expectedHash: ZERO_HASH })
     t.is(first.firstOffset, 0)
     const err = await t.throwsAsync(log.append('s', 'b', { expectedHash: ZERO_HASH }))
@@ -36,8 +37,8 @@ for (const backend of BACKENDS) {
     t.deepEqual(texts(await log.read('s')), ['a', 'b'])
   })
 
-  test(`${backend}: the hash returned by append is the token for the next conditional append, across checkpoints`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t), { checkpointEvery: 2 })
+  test(`${name}: the hash returned by append is the token for the next conditional append, across checkpoints`, async (t) => {
+    const log = await freshLog(t, backend, store, { checkpointEvery: 2 })
     let r = await log.append('s', 'a')
     for (let i = 0; i < 6; i++) r = await log.append('s', `e${i}`, { expectedOffset: r.nextOffset, expectedHash: r.hash })
     const head = await log.head('s')
@@ -45,8 +46,8 @@ for (const backend of BACKENDS) {
     t.true(head.hash.equals(r.hash))
   })
 
-  test(`${backend}: concurrent conditional appends: exactly one of two racing writers wins`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+  test(`${name}: concurrent conditional appends: exactly one of two racing writers wins`, async (t) => {
+    const log = await freshLog(t, backend, store)
     const r0 = await log.append('s', 'base')
     const results = await Promise.allSettled([
       log.append('s', 'writer-1', { expectedOffset: r0.nextOffset, expectedHash: r0.hash }),
@@ -58,8 +59,8 @@ for (const backend of BACKENDS) {
     t.deepEqual(texts(await log.read('s')), ['base', 'writer-1'])
   })
 
-  test(`${backend}: a caller timestamp that goes backwards is ERR_INVALID_ARGUMENT and writes nothing`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+  test(`${name}: a caller timestamp that goes backwards is ERR_INVALID_ARGUMENT and writes nothing`, async (t) => {
+    const log = await freshLog(t, backend, store)
     await log.append('s', 'a', { timestamp: 5000 })
     await log.append('s', 'b', { timestamp: 5000 })
     const err = await t.throwsAsync(log.append('s', 'c', { timestamp: 4999 }))
@@ -67,8 +68,8 @@ for (const backend of BACKENDS) {
     t.deepEqual(texts(await log.read('s')), ['a', 'b'])
   })
 
-  test(`${backend}: a failed conditional call in a group does not affect the calls around it`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+  test(`${name}: a failed conditional call in a group does not affect the calls around it`, async (t) => {
+    const log = await freshLog(t, backend, store)
     const calls = [
       log.append('s', 'a'),
       log.append('s', 'bad', { expectedOffset: 7 }),

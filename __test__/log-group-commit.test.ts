@@ -5,7 +5,7 @@ import { BACKENDS } from './helpers/cores.ts'
 import { codeOf, openLog, segmentSize, tempDir, texts } from './helpers/log-dir.ts'
 import { errno, interceptSegmentWrites } from './helpers/segment-writes.ts'
 import type { ChainlogError } from '../ts/index.ts'
-import { SYNC_WRITE_MAX_BYTES } from '../ts/storage/segment-file.ts'
+import { SYNC_WRITE_MAX_BYTES } from '../ts/storage/disk-storage.ts'
 
 /** FileHandle.prototype, to count and fail writes and fsyncs (tests here run serially). */
 async function fileHandleProto(dir: string): Promise<FileHandle> {

@@ -1,11 +1,12 @@
 import test from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
-import { events, openLog, tempDir } from './helpers/log-dir.ts'
+import { events, caseName, freshLog, STORES } from './helpers/log-dir.ts'
 import type { LogRecord } from '../ts/index.ts'
 
-for (const backend of BACKENDS) {
-  test(`${backend}: iterate yields every data record in order across segments and checkpoints`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t), { maxSegmentBytes: 1000, checkpointEvery: 5 })
+for (const store of STORES) for (const backend of BACKENDS) {
+  const name = caseName(backend, store)
+  test(`${name}: iterate yields every data record in order across segments and checkpoints`, async (t) => {
+    const log = await freshLog(t, backend, store, { maxSegmentBytes: 1000, checkpointEvery: 5 })
     for (let i = 0; i < 40; i += 4) await log.append('s', events(i, i + 4))
     const seen: string[] = []
     for await (const r of log.iterate('s')) seen.push(r.payload.toString())
@@ -17,8 +18,8 @@ for (const backend of BACKENDS) {
     t.is(from.length, 40 - events(0, 40).indexOf(from[0]))
   })
 
-  test(`${backend}: iterate over a stream larger than a read chunk streams it all (bounded memory)`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t), { sync: 'never' })
+  test(`${name}: iterate over a stream larger than a read chunk streams it all (bounded memory)`, async (t) => {
+    const log = await freshLog(t, backend, store, { sync: 'never' })
     const big = Buffer.alloc(64 * 1024, 7)
     for (let i = 0; i < 40; i++) await log.append('s', [big, `small-${i}`]) // ~2.5 MiB, several chunks
     let n = 0
@@ -31,8 +32,8 @@ for (const backend of BACKENDS) {
     t.is(bytes, 40 * (big.length + 'small-0'.length) + 30)
   })
 
-  test(`${backend}: iterate on an unknown stream ends at once; break ends it early`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+  test(`${name}: iterate on an unknown stream ends at once; break ends it early`, async (t) => {
+    const log = await freshLog(t, backend, store)
     for await (const _ of log.iterate('none')) t.fail()
     await log.append('s', events(0, 10))
     let n = 0
@@ -40,8 +41,8 @@ for (const backend of BACKENDS) {
     t.is(n, 3)
   })
 
-  test(`${backend}: follow yields records appended after it started, until break`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+  test(`${name}: follow yields records appended after it started, until break`, async (t) => {
+    const log = await freshLog(t, backend, store)
     await log.append('s', 'before')
     const seen: LogRecord[] = []
     const done = (async () => {
@@ -58,8 +59,8 @@ for (const backend of BACKENDS) {
     t.deepEqual(seen.map((r) => r.offset), [0, 1, 2, 3])
   })
 
-  test(`${backend}: follow waits for a stream that does not exist yet, and ends on close()`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+  test(`${name}: follow waits for a stream that does not exist yet, and ends on close()`, async (t) => {
+    const log = await freshLog(t, backend, store)
     const seen: string[] = []
     const done = (async () => {
       for await (const r of log.iterate('later', { follow: true })) seen.push(r.payload.toString())
@@ -72,8 +73,8 @@ for (const backend of BACKENDS) {
     t.deepEqual(seen, ['a', 'b'])
   })
 
-  test(`${backend}: follow from a future offset yields only from there on`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t), { checkpointEvery: false })
+  test(`${name}: follow from a future offset yields only from there on`, async (t) => {
+    const log = await freshLog(t, backend, store, { checkpointEvery: false })
     const seen: number[] = []
     const done = (async () => {
       for await (const r of log.iterate('s', { from: 3, follow: true })) {
@@ -87,9 +88,10 @@ for (const backend of BACKENDS) {
   })
 }
 
-for (const backend of BACKENDS) {
-  test(`${backend}: follow never misses an append that lands while it is reading (30 quick races)`, async (t) => {
-    const log = await openLog(t, backend, tempDir(t))
+for (const store of STORES) for (const backend of BACKENDS) {
+  const name = caseName(backend, store)
+  test(`${name}: follow never misses an append that lands while it is reading (30 quick races)`, async (t) => {
+    const log = await freshLog(t, backend, store)
     for (let trial = 0; trial < 30; trial++) {
       const stream = `race-${trial}`
       await log.append(stream, 'before')

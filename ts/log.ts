@@ -3,13 +3,15 @@
  * each public call into validated arguments and a call on one Stream: appends go through the
  * stream's CommitQueue, reads through a RecordCursor, verify through verify.ts.
  */
-import { makeDirDurable } from './storage/durable.ts'
-import { resolve as resolvePath } from 'node:path'
+import { ioError } from './storage/durable.ts'
+import { diskStorage } from './storage/disk-storage.ts'
+import { MemoryStorage } from './storage/memory-storage.ts'
+import type { Storage, StorageLock } from './storage/storage.ts'
+import { dirname, join, relative, resolve as resolvePath } from 'node:path'
 import type { BackendName, ChainlogCore } from './core/interface.ts'
 import { loadCore } from './core/load.ts'
 import { collectEvents, PayloadBuffers } from './engine/append-input.ts'
 import { ChainlogError, describe } from './errors.ts'
-import { StoreLock } from './storage/lock.ts'
 import {
   offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions, resolveVerifyOptions,
 } from './validate.ts'
@@ -29,6 +31,8 @@ import type { StoreContext } from './engine/store-context.ts'
 import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
 
+/** Where a memory log's files live (paths inside its MemoryStorage only). */
+const MEMORY_ROOT = '/chainlog-memory'
 /** Streams recovered at once during open. */
 const OPEN_CONCURRENCY = 8
 /** Warning code emitted when open cut a torn tail or found damage. */
@@ -45,7 +49,7 @@ export class Log {
 
   private constructor(
     private readonly ctx: StoreContext,
-    private readonly lock: StoreLock | null,
+    private readonly lock: StorageLock | null,
     streams: Stream[],
     recovered: RecoveryEvent[],
   ) {
@@ -58,19 +62,35 @@ export class Log {
     if (typeof dir !== 'string' || dir.length === 0) {
       throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a non-empty path string, got ${describe(dir)}`)
     }
-    const opts: ResolvedOptions = resolveLogOptions(options)
+    return Log.openOn(diskStorage, resolvePath(dir), resolveLogOptions(options))
+  }
+
+  /**
+   * A log held in memory: the same API, records and hashes as a store on disk given the same
+   * appends, and no file touched (for tests of applications that use chainlog). `sync` is
+   * accepted and has nothing to make durable; `readOnly` is refused (there is nothing to read
+   * that this log did not write). `close()` frees it; `saveTo(dir)` writes it out as a store.
+   */
+  static async memory(options?: LogOptions): Promise<Log> {
+    const opts = resolveLogOptions(options)
+    if (opts.readOnly) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'readOnly: a memory log has nothing to read that it did not write; expected readOnly false or absent')
+    return Log.openOn(new MemoryStorage(), MEMORY_ROOT, opts)
+  }
+
+  private static async openOn(storage: Storage, root: string, opts: ResolvedOptions): Promise<Log> {
     const core: ChainlogCore = await loadCore(opts.backend)
-    const root = resolvePath(dir)
-    let lock: StoreLock | null = null
+    let lock: StorageLock | null = null
     if (!opts.readOnly) {
-      await makeDirDurable(root)
-      lock = await StoreLock.acquire(root)
+      await storage.makeDir(root)
+      lock = await storage.lock(root)
     }
     const opened: Stream[] = []
     try {
-      const store = await openStore(root, { hash: opts.hash, readOnly: opts.readOnly })
-      const ctx: StoreContext = { dir: root, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers() }
-      const names = await discoverStreams(root)
+      const store = await openStore(storage, root, { hash: opts.hash, readOnly: opts.readOnly })
+      const ctx: StoreContext = {
+        dir: root, storage, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers(),
+      }
+      const names = await discoverStreams(storage, root)
       const recovered: RecoveryEvent[] = []
       const streams: Stream[] = new Array(names.length)
       let next = 0
@@ -95,6 +115,40 @@ export class Log {
       for (const s of opened) await s.closeHandles()
       await lock?.release()
       throw err
+    }
+  }
+
+  /**
+   * Writes a memory log out as a store directory that `Log.open(dir)` and `chainlog verify`
+   * accept (fixtures, bug reports). `dir` must not exist or be empty. Waits for the appends
+   * made before it, like flush().
+   */
+  async saveTo(dir: string): Promise<void> {
+    this.checkOpen()
+    if (!(this.ctx.storage instanceof MemoryStorage)) {
+      throw new ChainlogError('ERR_UNSUPPORTED', 'saveTo: only a memory log (Log.memory) can be saved; a store on disk is already a directory')
+    }
+    if (typeof dir !== 'string' || dir.length === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a non-empty path string, got ${describe(dir)}`)
+    const target = resolvePath(dir)
+    const existing = await diskStorage.list(target).catch((err: unknown) => {
+      throw ioError(err, `cannot list ${target}`)
+    })
+    if (existing !== null && existing.length > 0) {
+      throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a directory that does not exist or is empty, ${target} holds ${existing.length} entries`)
+    }
+    await this.flush()
+    const files = this.ctx.storage.entries()
+    // The store file last: a saveTo interrupted half way leaves no directory that opens as a store.
+    files.sort(([a], [b]) => Number(a === join(MEMORY_ROOT, 'chainlog.json')) - Number(b === join(MEMORY_ROOT, 'chainlog.json')))
+    try {
+      await diskStorage.makeDir(target)
+      for (const [path, bytes] of files) {
+        const out = join(target, relative(MEMORY_ROOT, path))
+        await diskStorage.makeDir(dirname(out))
+        await diskStorage.writeFileAtomic(out, bytes)
+      }
+    } catch (err) {
+      throw ioError(err, `cannot save the memory log to ${target}`)
     }
   }
 
@@ -280,6 +334,7 @@ export class Log {
       this.creationWaiters = []
       for (const f of w) f() // followers of streams that never appeared end too
       await this.lock?.release()
+      if (this.ctx.storage instanceof MemoryStorage) this.ctx.storage.clear()
     }
     if (first !== null) throw first
   }

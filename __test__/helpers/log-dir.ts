@@ -31,6 +31,23 @@ export async function openLog(t: ExecutionContext, backend: BackendName, dir: st
   return log
 }
 
+/** The stores the public-API suites run on: a directory, and memory (Log.memory). */
+export const STORES = ['disk', 'memory'] as const
+export type StoreKind = (typeof STORES)[number]
+
+/** A test's case name: the core, and the store when it is not the disk ('native', 'js/memory'). */
+export function caseName(backend: BackendName, store: StoreKind): string {
+  return store === 'disk' ? backend : `${backend}/${store}`
+}
+
+/** A fresh, empty log on `store` with the test's backend; closed (errors ignored) when the test ends. */
+export async function freshLog(t: ExecutionContext, backend: BackendName, store: StoreKind, options: LogOptions = {}): Promise<Log> {
+  if (store === 'disk') return openLog(t, backend, tempDir(t), options)
+  const log = await Log.memory({ backend, ...options })
+  t.teardown(() => log.close().catch(() => {}))
+  return log
+}
+
 export function segmentFile(dir: string, stream: string, num = 0): string {
   return join(dir, stream, `segment_${String(num).padStart(6, '0')}.log`)
 }

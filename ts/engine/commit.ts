@@ -9,14 +9,13 @@ import { KIND_DATA, type EncodeBatchResult } from '../core/interface.ts'
 import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
-import { writeFully } from '../storage/segment-file.ts'
 import type { AppendResult, CheckpointResult } from '../types.ts'
 import type { WriteBuffer } from './append-input.ts'
 import { checkpointDue, encodeCheckpoint } from './checkpoint.ts'
 import type { CorruptMark } from './recovery.ts'
 import type { Segment } from './segment.ts'
 import type { StoreContext } from './store-context.ts'
-import type { FileHandle } from 'node:fs/promises'
+import type { StorageFile } from '../storage/storage.ts'
 
 /** A checkpoint record: the framing plus its payload. */
 export const CHECKPOINT_RECORD_BYTES = RECORD_OVERHEAD + CHECKPOINT_PAYLOAD_BYTES
@@ -85,7 +84,7 @@ export interface CommitTarget extends StreamHead {
   loadPolicyState(every: number): Promise<void>
   /** The active segment, ready for `bytes` more (created or rotated as needed). */
   prepareWrite(bytes: number): Promise<Segment>
-  datasyncChecked(handle: FileHandle): Promise<void>
+  datasyncChecked(handle: StorageFile): Promise<void>
   rollback(segment: Segment, goodLength: number): Promise<void>
   applyCommit(commit: Commit): void
   /** After a commit was applied: wake followers, start background work; true: the caller should yield once. */
@@ -371,7 +370,7 @@ async function write(target: CommitTarget, encoder: GroupEncoder, outcomes: Outc
   }
   const position = seg.size
   try {
-    await writeFully(seg.handle!, encoder.bytes(), position)
+    await seg.handle!.write(encoder.bytes(), position)
     if (synced) await target.datasyncChecked(seg.handle!)
   } catch (err) {
     await target.rollback(seg, position)

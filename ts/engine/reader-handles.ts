@@ -3,11 +3,10 @@
  * a record), kept for the few segments used last, and closed least recently used first (a handle
  * evicted while a read uses it is closed when that read ends).
  */
-import { readSync, promises as fsp } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
+import type { Storage, StorageFile } from '../storage/storage.ts'
 import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
-import { readRange, segmentFileName } from '../storage/segment-file.ts'
+import { segmentFileName } from '../storage/segment-file.ts'
 import type { Segment } from './segment.ts'
 
 /** Read handles kept open per stream. */
@@ -17,14 +16,17 @@ export class ReaderHandles {
   /** Segments with a read handle, least recently used first. */
   private readonly open: Segment[] = []
 
-  constructor(private readonly stream: string) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly stream: string,
+  ) {}
 
   /** `length` bytes at `position` of a segment; ERR_CORRUPT when the file ends before them. */
   async read(seg: Segment, position: number, length: number): Promise<Buffer> {
     const handle = await this.acquire(seg)
     let data: Buffer
     try {
-      data = await readRange(handle, position, length)
+      data = await handle.read(position, length)
     } catch (err) {
       throw ioError(err, `cannot read ${seg.path} at ${position}`, { stream: this.stream, position })
     } finally {
@@ -51,18 +53,7 @@ export class ReaderHandles {
       this.open.splice(k, 1)
       this.open.push(seg)
     }
-    const buf = Buffer.allocUnsafe(length)
-    let done = 0
-    try {
-      while (done < length) {
-        const n = readSync(handle.fd, buf, done, length - done, position + done)
-        if (n === 0) return null // short: read() reports it
-        done += n
-      }
-    } catch {
-      return null
-    }
-    return buf
+    return handle.readSync(position, length)
   }
 
   /** Closes the segment's read handle now (its file is about to go away). */
@@ -77,13 +68,13 @@ export class ReaderHandles {
     for (const seg of this.open.splice(0)) closeReader(seg)
   }
 
-  private async acquire(seg: Segment): Promise<FileHandle> {
+  private async acquire(seg: Segment): Promise<StorageFile> {
     seg.readerUsers++
     const k = this.open.indexOf(seg)
     if (k >= 0) this.open.splice(k, 1)
     this.open.push(seg)
     if (seg.reader === null) {
-      const opening = fsp.open(seg.path, 'r')
+      const opening = this.storage.open(seg.path, 'read')
       seg.reader = opening
       opening.then((h) => {
         if (seg.reader === opening) seg.readerHandle = h

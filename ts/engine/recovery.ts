@@ -25,12 +25,11 @@
  * A trailing segment file with no valid record at all (a crash right after a rotation created
  * it) is dropped, and the segment before it becomes the tail again and is validated the same way.
  */
-import { promises as fsp } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
 import { KIND_CHECKPOINT, type ChainlogCore, type HashAlgorithm } from '../core/interface.ts'
 import { INDEX_CRC_BYTES, INDEX_ENTRY_BYTES, INDEX_HEADER_BYTES, loadIndex, PositionList } from '../storage/offset-index.ts'
 import { scanRange, type RangeScan } from '../storage/segment-scan.ts'
 import type { Segment } from './segment.ts'
+import type { Storage, StorageFile } from '../storage/storage.ts'
 import type { RecoveryEvent } from '../types.ts'
 
 export interface CorruptMark {
@@ -63,7 +62,8 @@ export interface TailInput {
   hash: HashAlgorithm
   stream: string
   segment: Segment
-  handle: FileHandle
+  storage: Storage
+  handle: StorageFile
   fileSize: number
   /** false for read-only opens and for a segment that is followed by other data. */
   mayTruncate: boolean
@@ -78,12 +78,12 @@ export interface TailInput {
 export async function recoverTail(input: TailInput): Promise<TailRecovery> {
   const { core, segment, handle, fileSize } = input
   const crc = (d: Uint8Array) => core.crc32(d)
-  const loaded = await loadIndex(segment.indexPath, fileSize, crc)
+  const loaded = await loadIndex(input.storage, segment.indexPath, fileSize, crc)
   let index = loaded?.ok ? loaded.positions : new PositionList()
   let indexFromDisk = index.length > 1
   // Entries of the file past the segment's length were dropped by loadIndex (the segment was cut
   // since the index was saved); the file also counts them.
-  let stale = loaded?.ok === true && (await indexFileEntries(segment.indexPath)) > index.length
+  let stale = loaded?.ok === true && (await indexFileEntries(input.storage, segment.indexPath)) > index.length
   let scan = await scanTail(input, index)
   if (scan.count === 0 && index.length > 0 && scan.outcome !== 'end') {
     // The last indexed position does not hold the record the index promised: the index is
@@ -97,7 +97,7 @@ export async function recoverTail(input: TailInput): Promise<TailRecovery> {
     // Appends would refill the bytes the stale entries point into and make them look valid
     // again (verify would then report the index as damage): drop the file; the next persist
     // writes it from the validated positions.
-    await fsp.rm(segment.indexPath, { force: true }).catch(() => {})
+    await input.storage.remove(segment.indexPath).catch(() => {})
   }
   const last = scan.lastCheckpointSeen
   const base = {
@@ -148,9 +148,9 @@ async function scanTail(input: TailInput, index: PositionList): Promise<RangeSca
 }
 
 /** Number of entries an index file claims by its size (0 when it cannot be read). */
-async function indexFileEntries(path: string): Promise<number> {
+async function indexFileEntries(storage: Storage, path: string): Promise<number> {
   try {
-    const { size } = await fsp.stat(path)
+    const size = (await storage.fileSize(path)) ?? 0
     return Math.max(0, Math.floor((size - INDEX_HEADER_BYTES - INDEX_CRC_BYTES) / INDEX_ENTRY_BYTES))
   } catch {
     return 0

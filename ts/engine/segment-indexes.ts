@@ -85,7 +85,7 @@ export class SegmentIndexes {
 
   private async load(seg: Segment): Promise<PositionList> {
     const crc = (d: Uint8Array) => this.ctx.core.crc32(d)
-    const loaded = await loadIndex(seg.indexPath, seg.size, crc)
+    const loaded = await loadIndex(this.ctx.storage, seg.indexPath, seg.size, crc)
     if (loaded?.ok && loaded.positions.length === seg.records) {
       this.fromFiles.add(loaded.positions)
       return loaded.positions
@@ -96,7 +96,7 @@ export class SegmentIndexes {
   /** Positions of a sealed segment from a scan of its records (saved as its `.idx` when whole). */
   private async rebuild(seg: Segment): Promise<PositionList> {
     const positions = new PositionList()
-    const scan = await withSegmentReader(seg.path, (handle) =>
+    const scan = await withSegmentReader(this.ctx.storage, seg.path, (handle) =>
       scanRange(this.ctx.core, handle, {
         hash: this.ctx.hash, stream: this.stream, start: 0, end: seg.size, firstOffset: seg.firstOffset, prevHash: null,
         prevTimestamp: null, verifyChain: false,
@@ -125,7 +125,7 @@ export class SegmentIndexes {
       // The active segment: rescan its committed bytes and correct the entries in place (appends
       // may be pushing to the same list meanwhile).
       const rebuilt = new PositionList()
-      await withSegmentReader(seg.path, (handle) =>
+      await withSegmentReader(this.ctx.storage, seg.path, (handle) =>
         scanRange(this.ctx.core, handle, {
           hash: this.ctx.hash, stream: this.stream, start: 0, end: seg.size, firstOffset: seg.firstOffset, prevHash: null, prevTimestamp: null,
           verifyChain: false, onRecords: (r) => { for (let k = 0; k < r.count; k++) rebuilt.push(r.positions[k]) },

@@ -2,7 +2,7 @@
  * One segment of a stream as the engine knows it: its extent, its record positions, and the
  * handles open on its file (the file itself is storage/segment-file.ts's business).
  */
-import type { FileHandle } from 'node:fs/promises'
+import type { StorageFile } from '../storage/storage.ts'
 import { INDEX_SUFFIX } from '../storage/segment-file.ts'
 import type { PositionList } from '../storage/offset-index.ts'
 
@@ -17,11 +17,11 @@ export class Segment {
   /** Entries of `index` known to be on disk in the `.idx` file. */
   persistedEntries = 0
   /** Writer handle, open only on the active segment of a writable log. */
-  handle: FileHandle | null = null
+  handle: StorageFile | null = null
   /** Cached read handle (opening a file costs more than reading a record) and its users. */
-  reader: Promise<FileHandle> | null = null
+  reader: Promise<StorageFile> | null = null
   /** The same handle once opened (for synchronous small reads). */
-  readerHandle: FileHandle | null = null
+  readerHandle: StorageFile | null = null
   readerUsers = 0
 
   constructor(

@@ -2,9 +2,12 @@
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
 import type { ResolvedOptions } from '../types.ts'
 import type { PayloadBuffers } from './append-input.ts'
+import type { Storage } from '../storage/storage.ts'
 
 export interface StoreContext {
   readonly dir: string
+  /** Where the store's files live: the file system, or memory (Log.memory). */
+  readonly storage: Storage
   readonly core: ChainlogCore
   readonly hash: HashAlgorithm
   readonly options: ResolvedOptions

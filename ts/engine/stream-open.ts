@@ -3,16 +3,15 @@
  * records (the manifest only fills gaps), then tail recovery of the last segment (recovery.ts).
  * The result is a value the Stream takes over (Stream.applyOpen); nothing here changes a Stream.
  */
-import { promises as fsp } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
 import { ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
-import { fsyncDir, ioError, isTempFile } from '../storage/durable.ts'
+import { ioError, isTempFile } from '../storage/durable.ts'
 import { manifestOf, readManifest, writeManifest, type Manifest } from '../storage/manifest.ts'
 import type { PositionList } from '../storage/offset-index.ts'
-import { fileSize, listSegmentNumbers, readRange, segmentFileName, segmentPath, withSegmentReader } from '../storage/segment-file.ts'
+import { listSegmentNumbers, segmentFileName, segmentPath, withSegmentReader } from '../storage/segment-file.ts'
+import type { Storage, StorageFile } from '../storage/storage.ts'
 import type { RecoveryEvent } from '../types.ts'
 import { recoverTail, type CorruptMark } from './recovery.ts'
 import { Segment } from './segment.ts'
@@ -47,16 +46,16 @@ export interface OpenedStream {
 }
 
 export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Promise<OpenedStream> {
-  const { core, readOnly, hash } = host.ctx
+  const { core, readOnly, hash, storage } = host.ctx
   const { name, dir } = host
   const segments: Segment[] = []
   const st: OpenedStream = {
     segments, nextOffset: 0, headHash: ZERO_HASH, lastTimestamp: 0, lastCheckpoint: null, indexFromFile: null, tailUnsynced: false, manifestStale: false,
     corrupt: null,
   }
-  if (!readOnly) await removeTempFiles(dir)
-  const nums = await listSegmentNumbers(dir)
-  const { manifest, problem: manifestProblem } = await readManifest(dir)
+  if (!readOnly) await removeTempFiles(storage, dir)
+  const nums = await listSegmentNumbers(storage, dir)
+  const { manifest, problem: manifestProblem } = await readManifest(storage, dir)
   st.manifestStale = manifest === null
   let structural: string | null = null
 
@@ -74,8 +73,8 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
   const found: { num: number; size: number; first: number | null }[] = []
   for (let num = 0; num < contiguous; num++) {
     const path = segmentPath(dir, num)
-    const info = await withSegmentReader(path, async (h) => {
-      const size = await fileSize(h)
+    const info = await withSegmentReader(storage, path, async (h) => {
+      const size = await h.size()
       const first = num === 0 ? 0 : size === 0 ? null : await probeFirstOffset(core, hash, name, h, size)
       return { num, size, first }
     })
@@ -112,13 +111,13 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
   while (segments.length > 0) {
     const seg = segments[segments.length - 1]
     const mayTruncate = !readOnly && structural === null && !sealedTail
-    const handle = await openSegment(seg.path, readOnly)
+    const handle = await openSegment(storage, seg.path, readOnly)
     let keepHandle = false // handed to the segment as its writer, or already closed
     try {
-      const size = await fileSize(handle)
+      const size = await handle.size()
       const prev = segments.length > 1 ? segments[segments.length - 2] : null
       const recordBefore = prev === null ? undefined : () => host.lastRecordOf(prev).catch(() => null) // damage there is reported by reads and verify
-      const rec = await recoverTail({ core, hash, stream: name, segment: seg, handle, fileSize: size, mayTruncate, recordBefore })
+      const rec = await recoverTail({ core, hash, storage, stream: name, segment: seg, handle, fileSize: size, mayTruncate, recordBefore })
       if (rec.event !== null) events.push(rec.event)
       if (sealedTail && rec.corrupt === null && rec.size < size) {
         const reason = `${segmentFileName(seg.num)} was sealed but ends in ${size - rec.size} bytes that are not a whole record (a sealed segment is never cut)`
@@ -181,7 +180,7 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
     events.push({ stream: name, segment: 0, action: 'corrupt', position: 0, offset: 0, bytes: 0, reason: structural })
   }
   if (!readOnly && st.corrupt === null && segments.length > 0 && (st.manifestStale || manifestProblem !== null || !sameSegments(manifest, segments))) {
-    await writeManifest(dir, manifestOf(segments))
+    await writeManifest(storage, dir, manifestOf(segments))
     st.manifestStale = false
   }
   return st
@@ -197,37 +196,33 @@ async function offsetAfter(host: OpenHost, f: { num: number; size: number; first
   const { name, dir } = host
   if (f.first === null) return null
   const seg = new Segment(f.num, segmentPath(dir, f.num), f.first, f.size, f.first)
-  const rec = await withSegmentReader(seg.path, (handle) =>
-    recoverTail({ core, hash, stream: name, segment: seg, handle, fileSize: f.size, mayTruncate: false }),
+  const rec = await withSegmentReader(host.ctx.storage, seg.path, (handle) =>
+    recoverTail({ core, hash, storage: host.ctx.storage, stream: name, segment: seg, handle, fileSize: f.size, mayTruncate: false }),
   )
   return rec.corrupt === null && rec.size === f.size ? rec.nextOffset : null
-  }
+}
 
-async function removeTempFiles(dir: string): Promise<void> {
-  let names: string[]
-  try {
-    names = await fsp.readdir(dir)
-  } catch {
-    return
-  }
-  for (const n of names) if (isTempFile(n)) await fsp.rm(join(dir, n), { force: true }).catch(() => {})
-  }
+async function removeTempFiles(storage: Storage, dir: string): Promise<void> {
+  const entries = await storage.list(dir).catch(() => null)
+  for (const e of entries ?? []) if (isTempFile(e.name)) await storage.remove(join(dir, e.name)).catch(() => {})
+}
 
 async function removeSegmentFile(host: OpenHost, num: number): Promise<void> {
   const { name, dir } = host
+  const { storage } = host.ctx
   const path = segmentPath(dir, num)
   try {
-    await fsp.rm(path, { force: true })
-    await fsp.rm(path + '.idx', { force: true })
-    await fsyncDir(dir)
+    await storage.remove(path)
+    await storage.remove(path + '.idx')
+    await storage.syncDir(dir)
   } catch (err) {
     throw ioError(err, `cannot remove the empty segment ${path}`, { stream: name })
   }
-  }
+}
 
-async function openSegment(path: string, readOnly: boolean) {
+async function openSegment(storage: Storage, path: string, readOnly: boolean): Promise<StorageFile> {
   try {
-    return await fsp.open(path, readOnly ? 'r' : 'r+')
+    return await storage.open(path, readOnly ? 'read' : 'update')
   } catch (err) {
     throw ioError(err, `cannot open the segment ${path}`)
   }
@@ -240,10 +235,10 @@ function sameSegments(manifest: Manifest | null, segments: readonly Segment[]): 
 }
 
 /** Offset of a segment's first record (null when it cannot be read), without reading the segment. */
-async function probeFirstOffset(core: ChainlogCore, hash: HashAlgorithm, stream: string, handle: FileHandle, size: number): Promise<number | null> {
+async function probeFirstOffset(core: ChainlogCore, hash: HashAlgorithm, stream: string, handle: StorageFile, size: number): Promise<number | null> {
   let want = Math.min(size, FIRST_RECORD_PROBE_BYTES)
   for (;;) {
-    const data = await readRange(handle, 0, want)
+    const data = await handle.read(0, want)
     const r = core.scanSegment({
       hash, stream, data, basePosition: 0, firstOffset: null, prevHash: null, prevTimestamp: null, verifyChain: false, final: want >= size,
     })

@@ -7,13 +7,12 @@
  * (index and manifest saves). Appends go through its CommitQueue (commit.ts); reads through
  * ts/read/.
  */
-import { promises as fsp } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
 import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
-import { fsyncDir, ioError, makeDirDurable } from '../storage/durable.ts'
+import { ioError } from '../storage/durable.ts'
+import type { StorageFile } from '../storage/storage.ts'
 import { CommitQueue } from './commit-queue.ts'
 import type { Commit, CommitTarget } from './commit.ts'
 import type { StoreContext } from './store-context.ts'
@@ -82,7 +81,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   ) {
     this.dir = streamDirectory(ctx.dir, name)
     this.queue = new CommitQueue(this)
-    this.readers = new ReaderHandles(name)
+    this.readers = new ReaderHandles(ctx.storage, name)
     this.indexes = new SegmentIndexes(ctx, name, (seg, positions) => this.persistIndex(seg, positions, true))
     this.writeBehind = new WriteBehind((err) => {
       const e = ioError(err, `stream ${name}: a background fdatasync of its active segment failed; appended records may be lost, reopen the log to recover`, { stream: name })
@@ -293,10 +292,10 @@ export class Stream implements CheckpointSource, CommitTarget {
   }
 
   private async create(): Promise<void> {
-    await makeDirDurable(this.dir)
+    await this.ctx.storage.makeDir(this.dir)
     const seg = await this.createSegment(0, 0)
     try {
-      await writeManifest(this.dir, manifestOf([seg]))
+      await writeManifest(this.ctx.storage, this.dir, manifestOf([seg]))
     } catch (err) {
       await seg.handle?.close()
       throw err
@@ -338,8 +337,8 @@ export class Stream implements CheckpointSource, CommitTarget {
     const path = segmentPath(this.dir, num)
     const seg = new Segment(num, path, firstOffset, 0, firstOffset)
     try {
-      seg.handle = await fsp.open(path, 'w+')
-      await fsyncDir(this.dir)
+      seg.handle = await this.ctx.storage.open(path, 'create')
+      await this.ctx.storage.syncDir(this.dir)
     } catch (err) {
       await seg.handle?.close().catch(() => {})
       throw ioError(err, `cannot create ${path}`, { stream: this.name })
@@ -417,10 +416,10 @@ export class Stream implements CheckpointSource, CommitTarget {
     this.manifestStale = false
     try {
       await handle?.close()
-      await fsp.rm(seg.path, { force: true })
-      await fsp.rm(seg.indexPath, { force: true })
-      await fsp.rm(join(this.dir, MANIFEST_FILE), { force: true })
-      await fsyncDir(this.dir)
+      await this.ctx.storage.remove(seg.path)
+      await this.ctx.storage.remove(seg.indexPath)
+      await this.ctx.storage.remove(join(this.dir, MANIFEST_FILE))
+      await this.ctx.storage.syncDir(this.dir)
     } catch {
       // left for open-time recovery
     }
@@ -431,7 +430,7 @@ export class Stream implements CheckpointSource, CommitTarget {
    * check it owes: a background fdatasync running meanwhile may have taken the kernel's one
    * report of a lost write.
    */
-  async datasyncChecked(handle: FileHandle): Promise<void> {
+  async datasyncChecked(handle: StorageFile): Promise<void> {
     await handle.datasync()
     await this.writeBehind.done()
   }
@@ -460,7 +459,7 @@ export class Stream implements CheckpointSource, CommitTarget {
       const index = sealed ?? seg.index
       if (index === null || (index.length === seg.persistedEntries && !rebuilt)) return
       const count = index.length
-      await saveIndex(seg.indexPath, index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
+      await saveIndex(this.ctx.storage, seg.indexPath, index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
       seg.persistedEntries = count
     })
   }
@@ -471,7 +470,7 @@ export class Stream implements CheckpointSource, CommitTarget {
       if (!this.manifestStale) return
       this.manifestStale = false
       try {
-        await writeManifest(this.dir, manifestOf(this.segments))
+        await writeManifest(this.ctx.storage, this.dir, manifestOf(this.segments))
       } catch (err) {
         this.manifestStale = true
         throw err

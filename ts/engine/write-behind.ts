@@ -8,7 +8,7 @@
  * error to one fdatasync only, so a rotation's or a flush's own would otherwise succeed over lost
  * pages. See docs/perf-notes.md for what it measured.
  */
-import type { FileHandle } from 'node:fs/promises'
+import type { StorageFile } from '../storage/storage.ts'
 import type { ChainlogError } from '../errors.ts'
 
 /** Bytes written to the active segment without an fdatasync before one starts in the background. */
@@ -42,7 +42,7 @@ export class WriteBehind {
    * appends that never yield to the event loop (a tight loop of awaited appends settles in
    * microtasks) never let its callback run, so the caller yields once (per WRITE_BEHIND_BYTES).
    */
-  maybeStart(handle: FileHandle | null): boolean {
+  maybeStart(handle: StorageFile | null): boolean {
     if (handle === null || this.bytesSinceSync < WRITE_BEHIND_BYTES) return false
     if (this.inFlight !== null) {
       if (this.bytesSinceSync < this.yieldAt) return false

@@ -10,7 +10,7 @@ import { manifestOf, readManifest } from '../storage/manifest.ts'
 import { loadIndex, PositionList } from '../storage/offset-index.ts'
 import type { StreamReport, VerifyProblem } from '../types.ts'
 import { scanRange } from '../storage/segment-scan.ts'
-import { fileSize, segmentFileName, withSegmentReader } from '../storage/segment-file.ts'
+import { segmentFileName, withSegmentReader } from '../storage/segment-file.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { Stream } from '../engine/stream.ts'
 import { ZERO_HASH } from '../core/format.ts'
@@ -51,8 +51,8 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
     let segRecords = 0
     let start = 0
     let done = 0
-    await withSegmentReader(seg.path, async (handle) => {
-      const onDisk = await fileSize(handle)
+    await withSegmentReader(s.ctx.storage, seg.path, async (handle) => {
+      const onDisk = await handle.size()
       const isActive = n === segments.length - 1
       if (onDisk < size) {
         problem({ offset: null, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} is ${onDisk} bytes, expected ${size}` })
@@ -132,7 +132,7 @@ async function checkIndex(s: Stream, seg: Segment, scanned: number[], isActive: 
       problem({ offset: seg.firstOffset + scanned.length, code: 'ERR_CORRUPT', message: `${what} of ${segmentFileName(seg.num)} lists ${idx.length} records, the segment holds ${scanned.length}` })
     }
   }
-  const loaded = await loadIndex(seg.indexPath, size, (d) => s.core.crc32(d))
+  const loaded = await loadIndex(s.ctx.storage, seg.indexPath, size, (d) => s.core.crc32(d))
   // A shorter index is stale (the tail since it was saved), not wrong; a wrong entry is damage.
   if (loaded?.ok) compare('the index file', loaded.positions)
   if (isActive && seg.index !== null) {
@@ -143,7 +143,7 @@ async function checkIndex(s: Stream, seg: Segment, scanned: number[], isActive: 
 }
 
 async function checkManifest(s: Stream, segments: Segment[], problem: (p: VerifyProblem) => void): Promise<void> {
-  const { manifest } = await readManifest(s.dir)
+  const { manifest } = await readManifest(s.ctx.storage, s.dir)
   if (manifest === null) return // a missing or unreadable manifest is rebuilt on open: not damage to data
   const want = manifestOf(segments).segments
   for (const [i, m] of manifest.segments.entries()) {

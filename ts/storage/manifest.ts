@@ -4,9 +4,8 @@
  * listing and the segments' own records over it; it is used to notice missing segment files and
  * as a fallback for a segment whose first record cannot be read.
  */
-import { promises as fsp } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileAtomic } from './durable.ts'
+import type { Storage } from './storage.ts'
 
 export const MANIFEST_FILE = 'manifest.json'
 /** A manifest lists a few numbers per segment; refuse to parse anything absurdly large. */
@@ -27,13 +26,14 @@ export interface Manifest {
 export type ManifestRead = { manifest: Manifest; problem: null } | { manifest: null; problem: string | null }
 
 /** The stream's manifest, or null with the reason it is unusable (problem null: missing). */
-export async function readManifest(streamDir: string): Promise<ManifestRead> {
+export async function readManifest(storage: Storage, streamDir: string): Promise<ManifestRead> {
   const path = join(streamDir, MANIFEST_FILE)
   let text: string
   try {
-    const st = await fsp.stat(path)
-    if (st.size > MAX_MANIFEST_BYTES) return { manifest: null, problem: `${path}: ${st.size} bytes, expected at most ${MAX_MANIFEST_BYTES}` }
-    text = await fsp.readFile(path, 'utf8')
+    const size = await storage.fileSize(path)
+    if (size === null) return { manifest: null, problem: null }
+    if (size > MAX_MANIFEST_BYTES) return { manifest: null, problem: `${path}: ${size} bytes, expected at most ${MAX_MANIFEST_BYTES}` }
+    text = (await storage.readFile(path)).toString('utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { manifest: null, problem: null }
     return { manifest: null, problem: `${path}: cannot read: ${(err as Error).message}` }
@@ -89,6 +89,6 @@ export function manifestOf(segments: readonly SegmentExtent[]): Manifest {
   }
 }
 
-export async function writeManifest(streamDir: string, manifest: Manifest): Promise<void> {
-  await writeFileAtomic(join(streamDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n')
+export async function writeManifest(storage: Storage, streamDir: string, manifest: Manifest): Promise<void> {
+  await storage.writeFileAtomic(join(streamDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n')
 }

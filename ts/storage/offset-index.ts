@@ -6,11 +6,10 @@
  *
  *   0  "VDXI" | 4  version 1 | 5  3 zero bytes | 8  u64 count N | 16  N × u64 position | CRC-32
  */
-import { promises as fsp } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
 import { endianness } from 'node:os'
 import { RECORD_OVERHEAD } from '../core/format.ts'
-import { ioError, writeFileAtomic } from './durable.ts'
+import { ioError } from './durable.ts'
+import type { Storage, StorageFile } from './storage.ts'
 
 const INDEX_MAGIC = 'VDXI'
 const INDEX_VERSION = 1
@@ -172,24 +171,22 @@ export function decodeIndex(bytes: Uint8Array, validLength: number, crc32: (data
  * missing or bad (the caller rebuilds). An index larger than a segment of that length could need
  * is refused before it is read.
  */
-export async function loadIndex(path: string, validLength: number, crc32: (data: Uint8Array) => number): Promise<IndexCheck | null> {
-  let handle: FileHandle
+export async function loadIndex(storage: Storage, path: string, validLength: number, crc32: (data: Uint8Array) => number): Promise<IndexCheck | null> {
+  let handle: StorageFile
   try {
-    handle = await fsp.open(path, 'r')
+    handle = await storage.open(path, 'read')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     return { ok: false, reason: `cannot open: ${(err as Error).message}` }
   }
   try {
-    const { size } = await handle.stat()
+    const size = await handle.size()
     const maxEntries = Math.floor(validLength / RECORD_OVERHEAD) + 1
     const maxSize = INDEX_HEADER_BYTES + INDEX_CRC_BYTES + maxEntries * INDEX_ENTRY_BYTES
     // A stale index of a longer (since truncated) segment may be a little larger; allow slack of
     // one segment's worth but never more than a segment could need.
     if (size > maxSize * 2 + 1024) return { ok: false, reason: `${size} bytes is more than a ${validLength}-byte segment can need` }
-    const buf = Buffer.alloc(size)
-    const { bytesRead } = await handle.read(buf, 0, size, 0)
-    return decodeIndex(buf.subarray(0, bytesRead), validLength, crc32)
+    return decodeIndex(await handle.read(0, size), validLength, crc32)
   } catch (err) {
     return { ok: false, reason: `cannot read: ${(err as Error).message}` }
   } finally {
@@ -197,9 +194,9 @@ export async function loadIndex(path: string, validLength: number, crc32: (data:
   }
 }
 
-export async function saveIndex(path: string, positions: PositionList, crc32: (data: Uint8Array) => number): Promise<void> {
+export async function saveIndex(storage: Storage, path: string, positions: PositionList, crc32: (data: Uint8Array) => number): Promise<void> {
   try {
-    await writeFileAtomic(path, encodeIndex(positions, crc32))
+    await storage.writeFileAtomic(path, encodeIndex(positions, crc32))
   } catch (err) {
     throw ioError(err, `cannot write the index ${path}`)
   }

@@ -1,11 +1,10 @@
 /**
- * Segment files: naming, listing, and byte-range I/O through file handles. A read never loads a
- * whole segment: callers ask for ranges, and chunked readers keep ranges bounded.
+ * Segment files: naming, listing, and opening them for reads. A read never loads a whole
+ * segment: callers ask for ranges, and chunked readers keep ranges bounded.
  */
-import fs, { promises as fsp, type BigIntStats } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ioError } from './durable.ts'
+import type { Storage, StorageFile } from './storage.ts'
 
 const SEGMENT_PREFIX = 'segment_'
 const SEGMENT_SUFFIX = '.log'
@@ -31,61 +30,26 @@ export function segmentPath(streamDir: string, num: number): string {
 }
 
 /** Segment numbers present in a stream directory, ascending. */
-export async function listSegmentNumbers(streamDir: string): Promise<number[]> {
-  let names: string[]
+export async function listSegmentNumbers(storage: Storage, streamDir: string): Promise<number[]> {
+  let entries: Awaited<ReturnType<Storage['list']>>
   try {
-    names = await fsp.readdir(streamDir)
+    entries = await storage.list(streamDir)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw ioError(err, `cannot list the stream directory ${streamDir}`)
   }
   const nums: number[] = []
-  for (const name of names) {
+  for (const { name } of entries ?? []) {
     const num = parseSegmentFileName(name)
     if (num !== null) nums.push(num)
   }
   return nums.sort((a, b) => a - b)
 }
 
-/** Reads up to `length` bytes at `position`; shorter only at end of file. */
-export async function readRange(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length)
-  let done = 0
-  while (done < length) {
-    const { bytesRead } = await handle.read(buf, done, length - done, position + done)
-    if (bytesRead === 0) break
-    done += bytesRead
-  }
-  return done === length ? buf : buf.subarray(0, done)
-}
-
-/**
- * Writes of up to this many bytes are a synchronous write on the event loop: copying 1 MiB into the
- * page cache takes about as long as the thread-pool round trip of an async write (docs/perf-notes.md),
- * and most groups are far smaller. Larger writes go through the pool, so a big batch never stalls
- * the event loop for long.
- */
-export const SYNC_WRITE_MAX_BYTES = 1024 * 1024
-
-/** Writes all of `data` at `position` (fs writes may be partial). */
-export async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let done = 0
-  if (data.length <= SYNC_WRITE_MAX_BYTES) {
-    // fs.writeSync through the module object (not a named import), so a test can fail it.
-    while (done < data.length) done += fs.writeSync(handle.fd, data, done, data.length - done, position + done)
-    return
-  }
-  while (done < data.length) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done)
-    done += bytesWritten
-  }
-}
-
 /** Opens a segment for reading, runs `fn`, and closes it. */
-export async function withSegmentReader<T>(path: string, fn: (handle: FileHandle) => Promise<T>): Promise<T> {
-  let handle: FileHandle
+export async function withSegmentReader<T>(storage: Storage, path: string, fn: (file: StorageFile) => Promise<T>): Promise<T> {
+  let handle: StorageFile
   try {
-    handle = await fsp.open(path, 'r')
+    handle = await storage.open(path, 'read')
   } catch (err) {
     throw ioError(err, `cannot open the segment ${path}`)
   }
@@ -94,9 +58,4 @@ export async function withSegmentReader<T>(path: string, fn: (handle: FileHandle
   } finally {
     await handle.close()
   }
-}
-
-export async function fileSize(handle: FileHandle): Promise<number> {
-  const st = (await handle.stat({ bigint: true })) as BigIntStats
-  return Number(st.size)
 }

@@ -4,9 +4,8 @@
  * no valid record starts anywhere after it up to end of file, 'corrupt' otherwise. Used by open-
  * time recovery, index rebuilds and verify. Memory stays at about one chunk (or one record).
  */
-import type { FileHandle } from 'node:fs/promises'
+import type { StorageFile } from './storage.ts'
 import type { ChainlogCore, HashAlgorithm, ScanResult } from '../core/interface.ts'
-import { readRange } from './segment-file.ts'
 
 /** Bytes read per scan step. A larger record is read whole, but never past end of file. */
 export const SCAN_CHUNK_BYTES = 4 * 1024 * 1024
@@ -45,7 +44,7 @@ export interface RangeScan {
   nextValidPosition: number
 }
 
-export async function scanRange(core: ChainlogCore, handle: FileHandle, input: RangeScanInput): Promise<RangeScan> {
+export async function scanRange(core: ChainlogCore, handle: StorageFile, input: RangeScanInput): Promise<RangeScan> {
   const { end } = input
   let pos = input.start
   let firstOffset = input.firstOffset
@@ -61,7 +60,7 @@ export async function scanRange(core: ChainlogCore, handle: FileHandle, input: R
 
   while (pos < end) {
     const length = Math.min(want, end - pos)
-    const data = await readRange(handle, pos, length)
+    const data = await handle.read(pos, length)
     if (data.length < length) {
       // The file is shorter than the caller said: what is missing cannot hold a valid record.
       return result('torn', null, `expected ${end - pos} bytes at position ${pos}, the file ends after ${data.length}`)
@@ -117,7 +116,7 @@ export async function scanRange(core: ChainlogCore, handle: FileHandle, input: R
   return result('end', null, '')
 }
 
-async function decide<T>(core: ChainlogCore, handle: FileHandle, end: number, from: number, then: (next: number) => T): Promise<T> {
+async function decide<T>(core: ChainlogCore, handle: StorageFile, end: number, from: number, then: (next: number) => T): Promise<T> {
   return then(await findValidAfter(core, handle, from, end))
 }
 
@@ -125,12 +124,12 @@ async function decide<T>(core: ChainlogCore, handle: FileHandle, end: number, fr
  * Position of the first valid record (START, CRC, END all right) at or after `from` and wholly
  * before `end`, or -1. Bounded chunks; a candidate that would run past `end` is not valid.
  */
-async function findValidAfter(core: ChainlogCore, handle: FileHandle, from: number, end: number): Promise<number> {
+async function findValidAfter(core: ChainlogCore, handle: StorageFile, from: number, end: number): Promise<number> {
   let pos = from
   let want = SCAN_CHUNK_BYTES
   while (pos < end) {
     const length = Math.min(want, end - pos)
-    const data = await readRange(handle, pos, length)
+    const data = await handle.read(pos, length)
     const final = pos + data.length >= end || data.length < length
     const f = core.findValidRecord({ data, basePosition: pos, final })
     if (f.state === 'found') return f.position

@@ -2,11 +2,11 @@
  * The store directory: chainlog.json (format and hash algorithm, fixed when the store is created)
  * and discovery of the streams in it. Nothing else about a store is global.
  */
-import { type Dirent, promises as fsp } from 'node:fs'
 import { join } from 'node:path'
 import { ChainlogError } from '../errors.ts'
 import type { HashAlgorithm } from '../core/interface.ts'
-import { ioError, makeDirDurable, writeFileAtomic } from './durable.ts'
+import { ioError } from './durable.ts'
+import type { Storage, StorageEntry } from './storage.ts'
 import { isStreamName } from './stream-name.ts'
 
 const STORE_FILE = 'chainlog.json'
@@ -26,19 +26,16 @@ export interface StoreInfo {
  * "whatever the store uses" (blake3 for a new store); a different explicit hash is a mismatch.
  * The caller holds the LOCK when writable, so two creators cannot race.
  */
-export async function openStore(dir: string, opts: { hash: HashAlgorithm | undefined; readOnly: boolean }): Promise<StoreInfo> {
+export async function openStore(storage: Storage, dir: string, opts: { hash: HashAlgorithm | undefined; readOnly: boolean }): Promise<StoreInfo> {
   const path = join(dir, STORE_FILE)
   let text: string | null = null
   try {
-    const handle = await fsp.open(path, 'r')
-    try {
-      const { size } = await handle.stat()
+    const size = await storage.fileSize(path)
+    if (size !== null) {
       if (size > MAX_STORE_FILE_BYTES) {
         throw new ChainlogError('ERR_CORRUPT', `${path}: expected a small JSON store file, found ${size} bytes`)
       }
-      text = await handle.readFile('utf8')
-    } finally {
-      await handle.close()
+      text = (await storage.readFile(path)).toString('utf8')
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(err, `cannot read ${path}`)
@@ -54,8 +51,12 @@ export async function openStore(dir: string, opts: { hash: HashAlgorithm | undef
     throw new ChainlogError('ERR_INVALID_ARGUMENT', `readOnly: expected an existing store at ${dir} (with ${STORE_FILE}), found none`)
   }
   const info: StoreInfo = { format: STORE_FORMAT, hash: opts.hash ?? 'blake3', created: new Date().toISOString() }
-  await makeDirDurable(dir)
-  await writeFileAtomic(path, JSON.stringify(info) + '\n')
+  await storage.makeDir(dir)
+  try {
+    await storage.writeFileAtomic(path, JSON.stringify(info) + '\n')
+  } catch (err) {
+    throw ioError(err, `cannot write ${path}`)
+  }
   return info
 }
 
@@ -84,12 +85,12 @@ export function streamDirectory(dir: string, stream: string): string {
 }
 
 /** Stream names with a directory in the store (anything else in the store dir is ignored). */
-export async function discoverStreams(dir: string): Promise<string[]> {
-  let entries: Dirent[]
+export async function discoverStreams(storage: Storage, dir: string): Promise<string[]> {
+  let entries: StorageEntry[]
   try {
-    entries = await fsp.readdir(dir, { withFileTypes: true })
+    entries = (await storage.list(dir)) ?? []
   } catch (err) {
     throw ioError(err, `cannot list the store directory ${dir}`)
   }
-  return entries.filter((e) => e.isDirectory() && isStreamName(e.name)).map((e) => e.name).sort()
+  return entries.filter((e) => e.isDirectory && isStreamName(e.name)).map((e) => e.name).sort()
 }
