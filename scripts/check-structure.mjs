@@ -4,7 +4,9 @@
 // 1. Layers: imports point one way. core/ knows only itself; storage/ (files on disk) knows core/
 //    and nothing of the engine or the readers; engine/ never imports read/ or the public API;
 //    read/ never imports the public API; tlog/ is pure (a client may import it alone); cli/ goes
-//    through the public API (index.ts) and tlog/.
+//    through the public API (index.ts) and tlog/. Only storage/ (and the CLI) touch the file
+//    system: the engine and the readers reach files through storage/storage.ts, so they run the
+//    same on disk and in memory.
 // 2. No dead exports: a value export (not a type) that no other file imports (ts/, __test__/, bench/) is either
 //    unused or private to its file. Entry points (index.ts, tlog/index.ts, cli/main.ts) are exempt.
 //
@@ -96,6 +98,18 @@ for (const [f, sf] of parsed) {
     if (SHARED.has(rel(target))) continue
     const to = layerOf(target)
     if (to !== null && FORBIDDEN[from].includes(to)) problems.push(`layer: ${rel(f)} (${from}) imports ${rel(target)} (${to})`)
+  }
+}
+
+/** Layers that reach files only through the Storage interface. */
+const NO_FS = new Set(['engine', 'read', 'api'])
+for (const [f, sf] of parsed) {
+  const from = layerOf(f)
+  if (!NO_FS.has(from)) continue
+  for (const st of sf.statements) {
+    if (ts.isImportDeclaration(st) && /^(node:)?fs(\/promises)?$/.test(st.moduleSpecifier.text) && !st.importClause?.isTypeOnly) {
+      problems.push(`file system: ${rel(f)} (${from}) imports ${st.moduleSpecifier.text}; use the store's Storage (ts/storage/storage.ts)`)
+    }
   }
 }
 
