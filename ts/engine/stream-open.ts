@@ -45,6 +45,7 @@ export interface OpenedStream {
   corrupt: CorruptMark | null
 }
 
+/** Opens the stream directory `host.dir`: what it holds, with the tail recovered (torn tail cut unless read-only). */
 export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Promise<OpenedStream> {
   const { core, readOnly, hash, storage } = host.ctx
   const { name, dir } = host
@@ -186,11 +187,11 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
   return st
 }
 
-  /**
-   * The offset after the last valid record of a segment, found like tail recovery (from its
-   * last indexed record) but cutting nothing; null if it does not end cleanly. Used when the
-   * segment after it has no readable first record and no manifest entry.
-   */
+/**
+ * The offset after the last valid record of a segment, found like tail recovery (from its last
+ * indexed record) but cutting nothing; null if it does not end cleanly. Used when the segment
+ * after it has no readable first record and no manifest entry.
+ */
 async function offsetAfter(host: OpenHost, f: { num: number; size: number; first: number | null }): Promise<number | null> {
   const { core, hash } = host.ctx
   const { name, dir } = host
