@@ -2,7 +2,7 @@
  * Fault suite, part 1: crashes. A child process (helpers/fault-writer.ts) appends with sync
  * 'always' from several concurrent producers (random batch and payload sizes, every codec, small
  * segments), and is killed with SIGKILL at a random moment: mid-append, during rotation, during a
- * checkpoint, during close(). Trials chain on one store: each reopen recovers what the previous
+ * checkpoint, during close(), and with 200 streams behind a budget of 16 descriptors. Trials chain on one store: each reopen recovers what the previous
  * kill left. After each kill: every acknowledged record is present and byte-identical, verify()
  * is ok, recovery only ever cut a torn tail, and appending continues.
  */
@@ -29,8 +29,9 @@ const PLAN: [Mode, [number, number], [number, number]][] = [
   ['rotation', [1, 5], [4, 30]],
   ['checkpoint', [1, 4], [4, 29]],
   ['close', [1, 4], [4, 29]],
+  ['budget', [1, 4], [4, 25]],
 ]
-type Mode = 'append' | 'rotation' | 'checkpoint' | 'close'
+type Mode = 'append' | 'rotation' | 'checkpoint' | 'close' | 'budget'
 
 let running = 0
 const queue: Array<() => void> = []
@@ -91,7 +92,7 @@ for (const backend of BACKENDS) {
   for (const [mode, short, long] of PLAN) {
     const [chains, trials] = [faultSize(short[0], long[0]), faultSize(short[1], long[1])]
     for (let chain = 0; chain < chains; chain++) {
-      test(`${backend}: ${trials} SIGKILLs ${mode === 'append' ? 'mid-append' : `during ${mode}`} (chain ${chain}) lose no acknowledged record; verify passes and appends continue after each`, async (t) => {
+      test(`${backend}: ${trials} SIGKILLs ${mode === 'append' ? 'mid-append' : mode === 'budget' ? 'with 200 streams and 16 descriptors' : `during ${mode}`} (chain ${chain}) lose no acknowledged record; verify passes and appends continue after each`, async (t) => {
         const seed = SEED + chain * 7919 + PLAN.findIndex((p) => p[0] === mode) * 104729 + (backend === 'native' ? 1 : 0)
         const rand = rng(seed)
         const dir = tempDir(t, `crash-${mode}`)
@@ -101,7 +102,7 @@ for (const backend of BACKENDS) {
         let killedInClose = 0
         for (let trial = 0; trial < trials; trial++) {
           const trialSeed = seed + trial * 31
-          const killMs = mode === 'close' ? int(rand, 0, 40) : int(rand, 0, 250)
+          const killMs = mode === 'close' ? int(rand, 0, 40) : mode === 'budget' ? int(rand, 100, 600) : int(rand, 0, 250)
           const run = await slot(() => runAndKill(dir, backend, trialSeed, mode, killMs))
           f.trials++
           f.faults++

@@ -5,6 +5,7 @@
  */
 import { ioError } from './storage/durable.ts'
 import { diskStorage } from './storage/disk-storage.ts'
+import { MIN_OPEN_FILES } from './storage/open-files.ts'
 import { MemoryStorage } from './storage/memory-storage.ts'
 import type { Storage, StorageLock } from './storage/storage.ts'
 import { dirname, join, relative, resolve as resolvePath } from 'node:path'
@@ -62,7 +63,8 @@ export class Log {
     if (typeof dir !== 'string' || dir.length === 0) {
       throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a non-empty path string, got ${describe(dir)}`)
     }
-    return Log.openOn(diskStorage, resolvePath(dir), resolveLogOptions(options))
+    const opts = resolveLogOptions(options)
+    return Log.openOn(diskStorage(opts.maxOpenFiles), resolvePath(dir), opts)
   }
 
   /**
@@ -130,7 +132,8 @@ export class Log {
     }
     if (typeof dir !== 'string' || dir.length === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a non-empty path string, got ${describe(dir)}`)
     const target = resolvePath(dir)
-    const existing = await diskStorage.list(target).catch((err: unknown) => {
+    const disk = diskStorage(MIN_OPEN_FILES)
+    const existing = await disk.list(target).catch((err: unknown) => {
       throw ioError(err, `cannot list ${target}`)
     })
     if (existing !== null && existing.length > 0) {
@@ -141,11 +144,11 @@ export class Log {
     // The store file last: a saveTo interrupted half way leaves no directory that opens as a store.
     files.sort(([a], [b]) => Number(a === join(MEMORY_ROOT, 'chainlog.json')) - Number(b === join(MEMORY_ROOT, 'chainlog.json')))
     try {
-      await diskStorage.makeDir(target)
+      await disk.makeDir(target)
       for (const [path, bytes] of files) {
         const out = join(target, relative(MEMORY_ROOT, path))
-        await diskStorage.makeDir(dirname(out))
-        await diskStorage.writeFileAtomic(out, bytes)
+        await disk.makeDir(dirname(out))
+        await disk.writeFileAtomic(out, bytes)
       }
     } catch (err) {
       throw ioError(err, `cannot save the memory log to ${target}`)

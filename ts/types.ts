@@ -30,6 +30,13 @@ export interface LogOptions {
   readOnly?: boolean
   /** Largest payload accepted by append (ERR_RECORD_TOO_LARGE beyond). Default 64 MiB. */
   maxRecordBytes?: number
+  /**
+   * File descriptors the store holds at once, shared by all its streams (segment writers and
+   * readers, index and manifest saves); idle ones are closed least recently used first and
+   * reopened on demand. Default: half the process's soft limit (Linux), between 8 and 4096;
+   * 128 where the limit cannot be read. At least 8. Ignored by Log.memory().
+   */
+  maxOpenFiles?: number
 }
 
 export interface ResolvedOptions {
@@ -42,6 +49,7 @@ export interface ResolvedOptions {
   backend: BackendChoice
   readOnly: boolean
   maxRecordBytes: number
+  maxOpenFiles: number
 }
 
 /** Options of `log.append`. */

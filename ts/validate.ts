@@ -5,6 +5,7 @@
 import { ChainlogError, describe } from './errors.ts'
 import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD } from './core/interface.ts'
 import { MAX_PAYLOAD_BYTES, MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL } from './core/format.ts'
+import { defaultOpenFiles, MIN_OPEN_FILES } from './storage/open-files.ts'
 import type { ResolvedOptions, SyncMode, VerifyMode, VerifyOptions } from './types.ts'
 
 const DEFAULT_MAX_SEGMENT_BYTES = 256 * 1024 * 1024
@@ -13,7 +14,7 @@ const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
 /** Upper bound for checkpointEvery: beyond it checkpoints would be pointless anyway. */
 const MAX_CHECKPOINT_EVERY = 2 ** 32
 
-const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes']
+const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes', 'maxOpenFiles']
 
 export function resolveLogOptions(options: unknown): ResolvedOptions {
   const o = optionsObject(options, 'Log.open options', LOG_OPTION_KEYS)
@@ -25,7 +26,9 @@ export function resolveLogOptions(options: unknown): ResolvedOptions {
   const backend = o.backend === undefined ? 'auto' : oneOf(o.backend, 'backend', ['auto', 'native', 'js'] as const)
   const readOnly = o.readOnly === undefined ? false : bool(o.readOnly, 'readOnly')
   const maxRecordBytes = integer(o.maxRecordBytes, 'maxRecordBytes', DEFAULT_MAX_RECORD_BYTES, 1, MAX_PAYLOAD_BYTES)
-  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes }
+  // Below MIN_OPEN_FILES the engine could not make progress: refused here, not an EMFILE later.
+  const maxOpenFiles = o.maxOpenFiles === undefined ? defaultOpenFiles() : integer(o.maxOpenFiles, 'maxOpenFiles', 0, MIN_OPEN_FILES, Number.MAX_SAFE_INTEGER)
+  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes, maxOpenFiles }
 }
 
 function compression(value: unknown): { codec: number; level: number } {

@@ -7,7 +7,8 @@
  * mode 'append': plain appends, small segments. 'rotation': segments so small that nearly every
  * append rotates. 'checkpoint': checkpoints after every 1–3 records plus explicit checkpoint()
  * calls. 'close': a few appends, then close() while more are in flight ("closing" is printed just
- * before close() is called, "closed" after it resolves).
+ * before close() is called, "closed" after it resolves). 'budget': 200 streams through an open-file
+ * budget of 16 descriptors (maxOpenFiles), so descriptors are closed and reopened all the time.
  */
 import { Log, type LogOptions } from '../../ts/index.ts'
 import { int, payload, rng } from './random.ts'
@@ -21,12 +22,13 @@ const options: LogOptions = {
   compression: CODECS[int(rand, 0, CODECS.length - 1)],
   maxSegmentBytes: mode === 'rotation' ? int(rand, 200, 600) : int(rand, 1500, 6000),
   checkpointEvery: mode === 'checkpoint' ? int(rand, 1, 3) : int(rand, 5, 40),
+  ...(mode === 'budget' ? { maxOpenFiles: 16 } : {}),
 }
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n')
 const log = await Log.open(dir, options)
 out({ ready: true, recovered: log.recovered.map((e) => e.action) })
 
-const STREAMS = ['a', 'b', '7']
+const STREAMS = mode === 'budget' ? Array.from({ length: 200 }, (_, i) => `s${i}`) : ['a', 'b', '7']
 let stop = false
 
 async function producer(id: number): Promise<void> {
