@@ -1,5 +1,5 @@
 //! The core's behaviour: SPEC §2 vectors, codecs and their caps, and the scan/decode rules of
-//! ts/core/scan-rules.md on whole, cut, flipped and crafted segments.
+//! docs/scan-rules.md on whole, cut, flipped and crafted segments.
 use chainlog_core::format::*;
 use chainlog_core::*;
 
