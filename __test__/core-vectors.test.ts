@@ -6,7 +6,7 @@ import { blake3 } from '@noble/hashes/blake3'
 import { BACKENDS, core } from './helpers/cores.ts'
 import { batchInput, ZERO_HASH } from './helpers/batch.ts'
 import { CODEC_ZSTD, FORM_NONE, KIND_CHECKPOINT, KIND_DATA, type HashAlgorithm } from '../ts/core/interface.ts'
-import { decodeIndex, encodeIndex, PositionList } from '../ts/offset-index.ts'
+import { decodeIndex, encodeIndex, PositionList } from '../ts/storage/offset-index.ts'
 
 /** spec/vectors.json: the vectors of docs/format.md, shared with crates/chainlog-core/tests/core.rs. */
 interface Vectors {
