@@ -1,107 +1,173 @@
 import test from 'ava'
+import { readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import zlib from 'node:zlib'
+import { blake3 } from '@noble/hashes/blake3'
 import { BACKENDS, core } from './helpers/cores.ts'
 import { batchInput, ZERO_HASH } from './helpers/batch.ts'
-import { KIND_CHECKPOINT, KIND_DATA, FORM_NONE } from '../ts/core/interface.ts'
+import { CODEC_ZSTD, FORM_NONE, KIND_CHECKPOINT, KIND_DATA, type HashAlgorithm } from '../ts/core/interface.ts'
+import { decodeIndex, encodeIndex, PositionList } from '../ts/storage/offset-index.ts'
 
-// shared/SPEC.md §2: stream `orders`, `event-0..2` at offsets 0..2, timestamps 1700000000000 + offset.
-const VECTORS = {
-  blake3: {
-    commitment0: '3a7124163d2269693abd877bc3dd4ba687a2b634d7ac01755978c7960802c698',
-    h: [
-      '16ef6ccfc9f4f43b2d8019548ab1b489088d54e6a7a98d3e3272dca3217ab710',
-      '9571c21be9cde4afdcfd90f3b6a27b396719618dd2eb10c9520adc62dfbd04ba',
-      'd1a475c078e6d9b0f80be6ba1e4fa66a1c465dd0d77c4c82c0d95d7305f01916',
-    ],
-  },
-  sha256: {
-    commitment0: '23352a67ac7ffc4b5d98023dc1a54ee507d4bf95dc1c4154045c5e2bbde73317',
-    h: [
-      '81e8d947abde1bb6765535282e0b70bd3a7bd94899112a61f8c59743c2e7fbb2',
-      '8e4d40111fe3c35c964af127d133eb4cef7b73ca10757945a7239d9abd8f32a3',
-      '3102256b67cb23b322aee8f4f5936c7e21153d8ad68efdfb8026f4672e26b2a2',
-    ],
-  },
-} as const
+/** spec/vectors.json: the vectors of docs/format.md, shared with crates/chainlog-core/tests/core.rs. */
+interface Vectors {
+  chain: {
+    stream: string
+    records: { offset: number; timestamp: number; kind: number; payload: string }[]
+    positions: number[]
+  } & Record<HashAlgorithm, { commitment0: string; hashes: string[] }>
+  framing: { hash: HashAlgorithm; stream: string; offset: number; timestamp: number; kind: number; form: number; payload: string; bytes: string; crc32: string }
+  checkpoint: { stream: string; offset: number; timestamp: number } & Record<HashAlgorithm, { prevHash: string; payload: string; bytes: string; hash: string }>
+  crc32: { text: string; crc32: string }[]
+  offsetIndex: { positions: number[]; bytes: string }[]
+}
 
-const FRAMING_VECTOR =
-  'fe0fdcba' + '0000000000000000' + '0068e5cf8b010000' + '00'.repeat(32) + '00' + '00' + '07000000' +
-  '6576656e742d30' + 'ca7ae720' + '42eeffc0'
-
+const V: Vectors = JSON.parse(readFileSync(new URL('../spec/vectors.json', import.meta.url), 'utf8'))
+const HASHES = ['blake3', 'sha256'] as const
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+const crcHex = (n: number) => n.toString(16).padStart(8, '0')
+
+test('spec/vectors.json is what implementations nobody here wrote compute (@noble/hashes, node:crypto, zlib)', (t) => {
+  const H: Record<HashAlgorithm, (b: Uint8Array) => Buffer> = {
+    blake3: (b) => Buffer.from(blake3(b)),
+    sha256: (b) => createHash('sha256').update(b).digest(),
+  }
+  const u64 = (n: number) => {
+    const b = Buffer.alloc(8)
+    b.writeBigUInt64LE(BigInt(n))
+    return b
+  }
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32LE(n >>> 0)
+    return b
+  }
+  const chainHash = (h: HashAlgorithm, stream: string, prev: Buffer, offset: number, ts: number, kind: number, payload: Buffer) => {
+    const name = Buffer.from(stream)
+    const len = Buffer.alloc(2)
+    len.writeUInt16LE(name.length)
+    return H[h](Buffer.concat([Buffer.from('chainlog:record:v1'), len, name, prev, u64(offset), u64(ts), Buffer.of(kind), u64(payload.length), H[h](payload)]))
+  }
+  const frame = (offset: number, ts: number, prev: Buffer, kind: number, form: number, stored: Buffer) => {
+    const head = Buffer.concat([u32(0xbadc0ffe), u64(offset), u64(ts), prev, Buffer.of(kind, form), u32(stored.length), stored])
+    return Buffer.concat([head, u32(zlib.crc32(head)), u32(0xc0ffee42)])
+  }
+
+  for (const h of HASHES) {
+    t.is(hex(H[h](Buffer.from(V.chain.records[0].payload))), V.chain[h].commitment0, `${h} commitment0`)
+    let prev: Buffer = Buffer.alloc(32)
+    for (const [i, r] of V.chain.records.entries()) {
+      prev = chainHash(h, V.chain.stream, prev, r.offset, r.timestamp, r.kind, Buffer.from(r.payload))
+      t.is(hex(prev), V.chain[h].hashes[i], `${h} h${i}`)
+    }
+    const cp = V.checkpoint
+    t.is(cp[h].prevHash, hex(prev), `${h}: the checkpoint follows the chain vector`)
+    const payload = Buffer.concat([prev, u64(cp.offset)])
+    t.is(hex(payload), cp[h].payload)
+    t.is(hex(frame(cp.offset, cp.timestamp, prev, KIND_CHECKPOINT, FORM_NONE, payload)), cp[h].bytes)
+    t.is(hex(chainHash(h, cp.stream, prev, cp.offset, cp.timestamp, KIND_CHECKPOINT, payload)), cp[h].hash)
+  }
+  const f = V.framing
+  const framed = frame(f.offset, f.timestamp, Buffer.alloc(32), f.kind, f.form, Buffer.from(f.payload))
+  t.is(hex(framed), f.bytes)
+  t.is(crcHex(zlib.crc32(framed.subarray(0, framed.length - 8))), f.crc32)
+  let at = 0
+  for (const [i, r] of V.chain.records.entries()) {
+    t.is(V.chain.positions[i], at, `position of record ${i}`)
+    at += 66 + Buffer.byteLength(r.payload)
+  }
+  for (const c of V.crc32) t.is(crcHex(zlib.crc32(Buffer.from(c.text))), c.crc32, JSON.stringify(c.text))
+  for (const x of V.offsetIndex) {
+    const head = Buffer.concat([Buffer.from('VDXI'), Buffer.of(1, 0, 0, 0), u64(x.positions.length), ...x.positions.map(u64)])
+    t.is(hex(Buffer.concat([head, u32(zlib.crc32(head))])), x.bytes)
+  }
+})
 
 for (const backend of BACKENDS) {
-  for (const hash of ['blake3', 'sha256'] as const) {
-    test(`${backend}: ${hash} commitment and chain hashes match the SPEC vectors`, async (t) => {
+  for (const hash of HASHES) {
+    const want = V.chain[hash]
+    const payloads = V.chain.records.map((r) => r.payload)
+    const timestamps = V.chain.records.map((r) => r.timestamp)
+
+    test(`${backend}: ${hash} commitment and chain hashes match the vectors`, async (t) => {
       const c = await core(backend)
-      t.is(hex(c.commitment(hash, Buffer.from('event-0'))), VECTORS[hash].commitment0)
+      t.is(hex(c.commitment(hash, Buffer.from(payloads[0]))), want.commitment0)
       let prev: Uint8Array = ZERO_HASH
-      for (let i = 0; i < 3; i++) {
-        const payload = Buffer.from(`event-${i}`)
+      for (const [i, r] of V.chain.records.entries()) {
+        const payload = Buffer.from(r.payload)
         const h = c.recordHash(hash, {
-          stream: 'orders', prevHash: prev, offset: i, timestamp: 1700000000000 + i, kind: KIND_DATA,
+          stream: V.chain.stream, prevHash: prev, offset: r.offset, timestamp: r.timestamp, kind: r.kind,
           payloadLength: payload.length, commitment: c.commitment(hash, payload),
         })
-        t.is(hex(h), VECTORS[hash].h[i], `h${i}`)
+        t.is(hex(h), want.hashes[i], `h${i}`)
         prev = h
       }
     })
 
-    test(`${backend}: ${hash} encodeBatch of the SPEC events gives h0..h2, in one batch or three`, async (t) => {
+    test(`${backend}: ${hash} encodeBatch of the vector events gives h0..h2, in one batch or three`, async (t) => {
       const c = await core(backend)
-      const one = c.encodeBatch(batchInput({ hash, payloads: ['event-0', 'event-1', 'event-2'] }))
-      t.deepEqual([0, 1, 2].map((i) => hex(one.hashes!.subarray(i * 32, i * 32 + 32))), [...VECTORS[hash].h])
-      t.is(hex(one.lastHash), VECTORS[hash].h[2])
-      t.deepEqual([...one.positions], [0, 73, 146])
-      t.is(one.bytes.length, 3 * 73)
+      const one = c.encodeBatch(batchInput({ hash, stream: V.chain.stream, payloads, timestamps }))
+      t.deepEqual([0, 1, 2].map((i) => hex(one.hashes!.subarray(i * 32, i * 32 + 32))), want.hashes)
+      t.is(hex(one.lastHash), want.hashes[2])
+      t.deepEqual([...one.positions], V.chain.positions)
+      t.is(one.bytes.length, payloads.reduce((n, p) => n + 66 + Buffer.byteLength(p), 0))
 
       let prev: Uint8Array = ZERO_HASH
       const parts: Buffer[] = []
-      for (let i = 0; i < 3; i++) {
-        const r = c.encodeBatch(batchInput({ hash, payloads: [`event-${i}`], firstOffset: i, prevHash: prev }))
-        t.is(hex(r.lastHash), VECTORS[hash].h[i])
-        parts.push(r.bytes)
-        prev = r.lastHash
+      for (const [i, r] of V.chain.records.entries()) {
+        const b = c.encodeBatch(batchInput({ hash, stream: V.chain.stream, payloads: [r.payload], firstOffset: r.offset, prevHash: prev, timestamps: [r.timestamp] }))
+        t.is(hex(b.lastHash), want.hashes[i])
+        parts.push(b.bytes)
+        prev = b.lastHash
       }
       t.true(Buffer.concat(parts).equals(one.bytes), 'three batches give the same bytes as one')
     })
+
+    test(`${backend}: ${hash} checkpoint record after the vector events: prev_hash ‖ u64 offset, the previous timestamp, never compressed`, async (t) => {
+      const c = await core(backend)
+      const cpv = V.checkpoint[hash]
+      const data = c.encodeBatch(batchInput({ hash, stream: V.chain.stream, payloads, timestamps }))
+      t.is(hex(data.lastHash), cpv.prevHash)
+      const cp = c.encodeBatch(batchInput({
+        hash, stream: V.checkpoint.stream, payloads: [Buffer.from(cpv.payload, 'hex')], firstOffset: V.checkpoint.offset,
+        prevHash: data.lastHash, kind: KIND_CHECKPOINT, codec: CODEC_ZSTD, level: 3, timestamps: [V.checkpoint.timestamp],
+      }))
+      t.is(cp.bytes.toString('hex'), cpv.bytes, 'byte-exact, and asking for zstd changes nothing')
+      t.is(hex(cp.lastHash), cpv.hash)
+      t.is(cp.bytes[52], KIND_CHECKPOINT)
+      t.is(cp.bytes[53], FORM_NONE)
+      const seg = Buffer.concat([data.bytes, cp.bytes])
+      const scan = c.scanSegment({
+        hash, stream: V.chain.stream, data: seg, basePosition: 0, firstOffset: 0, prevHash: ZERO_HASH,
+        prevTimestamp: null, verifyChain: true, final: true,
+      })
+      t.is(scan.stop, 'end', scan.reason)
+      t.is(scan.count, 4)
+      t.deepEqual([...scan.kinds], [KIND_DATA, KIND_DATA, KIND_DATA, KIND_CHECKPOINT])
+      t.is(hex(scan.lastHash!), cpv.hash)
+    })
   }
 
-  test(`${backend}: the framing vector is byte-exact (73 bytes, CRC 0x20E77ACA)`, async (t) => {
+  test(`${backend}: the framing vector is byte-exact`, async (t) => {
     const c = await core(backend)
-    const r = c.encodeBatch(batchInput({ payloads: ['event-0'] }))
-    t.is(r.bytes.toString('hex'), FRAMING_VECTOR)
-    t.is(c.crc32(r.bytes.subarray(0, 65)), 0x20e77aca)
+    const f = V.framing
+    const r = c.encodeBatch(batchInput({ hash: f.hash, stream: f.stream, payloads: [f.payload], firstOffset: f.offset, kind: f.kind, timestamps: [f.timestamp] }))
+    t.is(r.bytes.toString('hex'), f.bytes)
+    t.is(crcHex(c.crc32(r.bytes.subarray(0, r.bytes.length - 8))), f.crc32)
   })
 
   test(`${backend}: crc32 is zlib's CRC-32`, async (t) => {
     const c = await core(backend)
-    t.is(c.crc32(Buffer.alloc(0)), 0)
-    t.is(c.crc32(Buffer.from('123456789')), 0xcbf43926)
-    t.is(c.crc32(Buffer.from('a')), 0xe8b7be43)
-    t.is(c.crc32(Buffer.from('The quick brown fox jumps over the lazy dog')), 0x414fa339)
+    for (const v of V.crc32) t.is(crcHex(c.crc32(Buffer.from(v.text))), v.crc32, JSON.stringify(v.text))
   })
 
-  test(`${backend}: a checkpoint record carries prev_hash ‖ u64 offset and the previous timestamp`, async (t) => {
+  test(`${backend}: the offset index vectors encode and decode byte-exact`, async (t) => {
     const c = await core(backend)
-    const data = c.encodeBatch(batchInput({ payloads: ['event-0', 'event-1', 'event-2'] }))
-    const payload = Buffer.alloc(40)
-    data.lastHash.copy(payload, 0)
-    payload.writeBigUInt64LE(3n, 32)
-    const cp = c.encodeBatch(batchInput({
-      payloads: [payload], firstOffset: 3, prevHash: data.lastHash, kind: KIND_CHECKPOINT,
-      codec: 2, level: 3, timestamps: [1700000000002],
-    }))
-    t.is(cp.bytes.length, 66 + 40)
-    t.is(cp.bytes[52], KIND_CHECKPOINT)
-    t.is(cp.bytes[53], FORM_NONE, 'a checkpoint is never compressed')
-    const seg = Buffer.concat([data.bytes, cp.bytes])
-    const scan = c.scanSegment({
-      hash: 'blake3', stream: 'orders', data: seg, basePosition: 0, firstOffset: 0, prevHash: ZERO_HASH,
-      prevTimestamp: null, verifyChain: true, final: true,
-    })
-    t.is(scan.stop, 'end', scan.reason)
-    t.is(scan.count, 4)
-    t.deepEqual([...scan.kinds], [0, 0, 0, 1])
-    t.true(scan.lastHash!.equals(cp.lastHash))
+    const crc = (d: Uint8Array) => c.crc32(d)
+    for (const v of V.offsetIndex) {
+      t.is(encodeIndex(PositionList.from(v.positions), crc).toString('hex'), v.bytes)
+      const r = decodeIndex(Buffer.from(v.bytes, 'hex'), 1000, crc)
+      t.true(r.ok)
+      if (r.ok) t.deepEqual([...r.positions.slice(0, r.positions.length)], v.positions)
+    }
   })
 }

@@ -102,7 +102,7 @@ function materialize(s: { hash: 'blake3' | 'sha256'; payloads?: Uint8Array[]; co
   return { data, clean: s.damages!.length === 0, positions: enc.positions }
 }
 
-/** Every field but `reason` (scan-rules.md: the cores agree on all of them). */
+/** Every field but `reason` (docs/scan-rules.md: the cores agree on all of them). */
 function comparable(r: ScanResult) {
   return { ...r, reason: undefined, positions: Array.from(r.positions), offsets: Array.from(r.offsets), timestamps: Array.from(r.timestamps), kinds: Array.from(r.kinds), lastHash: r.lastHash?.toString('hex') ?? null }
 }

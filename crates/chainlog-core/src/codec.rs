@@ -1,4 +1,4 @@
-//! Stored payload forms (ts/core/scan-rules.md §7): LZ4 = u32 LE length ‖ raw lz4_flex block;
+//! Stored payload forms (docs/scan-rules.md §7): LZ4 = u32 LE length ‖ raw lz4_flex block;
 //! zstd = one standard frame with the content size and no checksum, made by ZSTD_compressCCtx so
 //! it is byte-identical to the JS core's ZSTD_compress (same libzstd, see Cargo.toml).
 //! Decompression never allocates past the caller's cap, nor past what the input could possibly

@@ -1,4 +1,4 @@
-//! decodeRecords (ts/core/scan-rules.md §5): payloads, metadata and recomputed hashes of records
+//! decodeRecords (docs/scan-rules.md §5): payloads, metadata and recomputed hashes of records
 //! at known positions, optionally checking that they link.
 //!
 //! Two passes: each record is decoded and hashed on its own (steps 1-3; runs of a large call on

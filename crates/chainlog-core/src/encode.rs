@@ -1,4 +1,4 @@
-//! encodeBatch (ts/core/scan-rules.md §6): frames a batch of payloads into consecutive records.
+//! encodeBatch (docs/scan-rules.md §6): frames a batch of payloads into consecutive records.
 use crate::codec::{compress_into, zstd_level};
 use crate::error::{invalid, Error, Result};
 use crate::format::*;

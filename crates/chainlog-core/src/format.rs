@@ -1,4 +1,4 @@
-//! Format constants of SPEC §2 and the limits of ts/core/scan-rules.md §1. The TypeScript copy is
+//! Format constants of SPEC §2 and the limits of docs/scan-rules.md §1. The TypeScript copy is
 //! ts/core/format.ts; the SPEC vectors in the tests keep the two honest.
 
 /// START marker; bytes FE 0F DC BA on disk.

@@ -1,4 +1,4 @@
-//! Record framing (SPEC §2) and the frame check of ts/core/scan-rules.md §2.
+//! Record framing (SPEC §2) and the frame check of docs/scan-rules.md §2.
 use crate::format::*;
 use crate::hash::Hash;
 

@@ -1,4 +1,4 @@
-//! chainlog's core: the record format of SPEC §2 and the rules of ts/core/scan-rules.md, with no
+//! chainlog's core: the record format of SPEC §2 and the rules of docs/scan-rules.md, with no
 //! Node types. The napi binding (crates/chainlog-node) only converts arguments and maps errors.
 //!
 //! No input makes it panic or allocate a size read from the input before that size is checked

@@ -1,4 +1,4 @@
-//! scanSegment and findValidRecord (ts/core/scan-rules.md §3, §4), step by step in that order.
+//! scanSegment and findValidRecord (docs/scan-rules.md §3, §4), step by step in that order.
 use crate::codec::decompress_into;
 use crate::format::*;
 

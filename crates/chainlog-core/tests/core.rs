@@ -1,32 +1,42 @@
-//! The core's behaviour: SPEC §2 vectors, codecs and their caps, and the scan/decode rules of
-//! ts/core/scan-rules.md on whole, cut, flipped and crafted segments.
+//! The core's behaviour: the vectors of spec/vectors.json (docs/format.md §2), codecs and their
+//! caps, and the scan/decode rules of docs/scan-rules.md on whole, cut, flipped and crafted
+//! segments.
 use chainlog_core::format::*;
 use chainlog_core::*;
+use serde_json::Value;
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-const VECTORS: [(HashAlgorithm, &str, [&str; 3]); 2] = [
-    (
-        HashAlgorithm::Blake3,
-        "3a7124163d2269693abd877bc3dd4ba687a2b634d7ac01755978c7960802c698",
-        [
-            "16ef6ccfc9f4f43b2d8019548ab1b489088d54e6a7a98d3e3272dca3217ab710",
-            "9571c21be9cde4afdcfd90f3b6a27b396719618dd2eb10c9520adc62dfbd04ba",
-            "d1a475c078e6d9b0f80be6ba1e4fa66a1c465dd0d77c4c82c0d95d7305f01916",
-        ],
-    ),
-    (
-        HashAlgorithm::Sha256,
-        "23352a67ac7ffc4b5d98023dc1a54ee507d4bf95dc1c4154045c5e2bbde73317",
-        [
-            "81e8d947abde1bb6765535282e0b70bd3a7bd94899112a61f8c59743c2e7fbb2",
-            "8e4d40111fe3c35c964af127d133eb4cef7b73ca10757945a7239d9abd8f32a3",
-            "3102256b67cb23b322aee8f4f5936c7e21153d8ad68efdfb8026f4672e26b2a2",
-        ],
-    ),
-];
+/// spec/vectors.json: the vectors of docs/format.md, shared with __test__/core-vectors.test.ts.
+fn vectors() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/vectors.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, found {v}"))
+}
+
+fn number(v: &Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("expected a non-negative integer, found {v}"))
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    assert!(s.len().is_multiple_of(2), "odd-length hex {s}");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn hash32(s: &str) -> Hash {
+    unhex(s).try_into().expect("32 bytes")
+}
 
 /// Tiny deterministic PRNG (xorshift64*) for randomized cases.
 struct Rng(u64);
@@ -157,76 +167,135 @@ fn record_index(s: &Segment, p: u64) -> usize {
 }
 
 #[test]
-fn commitments_and_chain_hashes_match_the_spec_vectors() {
-    for (alg, c0, hs) in VECTORS {
-        assert_eq!(hex(&commitment(alg, b"event-0")), c0);
-        let hasher = ChainHasher::new(alg, b"orders").unwrap();
+fn commitments_and_chain_hashes_match_the_vectors() {
+    let v = vectors();
+    let chain = &v["chain"];
+    let stream = text(&chain["stream"]);
+    let records = chain["records"].as_array().unwrap();
+    let payloads: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| text(&r["payload"]).as_bytes().to_vec())
+        .collect();
+    let timestamps: Vec<u64> = records.iter().map(|r| number(&r["timestamp"])).collect();
+    let positions: Vec<u64> = chain["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(number)
+        .collect();
+    for name in ["blake3", "sha256"] {
+        let alg = HashAlgorithm::parse(name).unwrap();
+        let want = &chain[name];
+        assert_eq!(
+            hex(&commitment(alg, &payloads[0])),
+            text(&want["commitment0"])
+        );
+        let hasher = ChainHasher::new(alg, stream.as_bytes()).unwrap();
         let mut prev = ZERO_HASH;
-        for (i, want) in hs.iter().enumerate() {
-            let p = format!("event-{i}");
-            let c = commitment(alg, p.as_bytes());
+        for (i, r) in records.iter().enumerate() {
+            let c = commitment(alg, &payloads[i]);
             prev = hasher.record_hash(&RecordFields {
                 prev_hash: &prev,
-                offset: i as u64,
-                timestamp: 1_700_000_000_000 + i as u64,
-                kind: KIND_DATA,
-                payload_length: p.len() as u64,
+                offset: number(&r["offset"]),
+                timestamp: timestamps[i],
+                kind: number(&r["kind"]) as u8,
+                payload_length: payloads[i].len() as u64,
                 commitment: &c,
             });
-            assert_eq!(hex(&prev), *want, "{alg:?} h{i}");
+            assert_eq!(hex(&prev), text(&want["hashes"][i]), "{name} h{i}");
         }
-        let ps: Vec<Vec<u8>> = (0..3).map(|i| format!("event-{i}").into_bytes()).collect();
         let r = encode(
             alg,
-            "orders",
+            stream,
             0,
             ZERO_HASH,
             KIND_DATA,
             CODEC_NONE,
-            &ps,
-            &[1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002],
+            &payloads,
+            &timestamps,
         )
         .unwrap();
-        assert_eq!(hex(&r.last_hash), hs[2]);
-        assert_eq!(r.positions, vec![0, 73, 146]);
+        assert_eq!(hex(&r.last_hash), text(&want["hashes"][2]));
+        assert_eq!(r.positions, positions);
     }
 }
 
 #[test]
 fn the_framing_vector_is_byte_exact() {
+    let v = vectors();
+    let f = &v["framing"];
     let r = encode(
-        HashAlgorithm::Blake3,
-        "orders",
-        0,
+        HashAlgorithm::parse(text(&f["hash"])).unwrap(),
+        text(&f["stream"]),
+        number(&f["offset"]),
         ZERO_HASH,
-        KIND_DATA,
+        number(&f["kind"]) as u8,
         CODEC_NONE,
-        &[b"event-0".to_vec()],
-        &[1_700_000_000_000],
+        &[text(&f["payload"]).as_bytes().to_vec()],
+        &[number(&f["timestamp"])],
     )
     .unwrap();
-    let want = format!(
-        "fe0fdcba{}{}{}0000{}{}{}{}",
-        "0000000000000000",
-        "0068e5cf8b010000",
-        "00".repeat(32),
-        "07000000",
-        "6576656e742d30",
-        "ca7ae720",
-        "42eeffc0"
-    );
-    assert_eq!(hex(&r.bytes), want);
-    assert_eq!(crc32fast::hash(&r.bytes[..65]), 0x20E7_7ACA);
+    assert_eq!(hex(&r.bytes), text(&f["bytes"]));
+    assert_eq!(r.bytes[53], number(&f["form"]) as u8);
+    let crc = crc32fast::hash(&r.bytes[..r.bytes.len() - 8]);
+    assert_eq!(format!("{crc:08x}"), text(&f["crc32"]));
+}
+
+#[test]
+fn a_checkpoint_after_the_vector_events_is_byte_exact_and_never_compressed() {
+    let v = vectors();
+    let chain = &v["chain"];
+    let cp = &v["checkpoint"];
+    let records = chain["records"].as_array().unwrap();
+    let payloads: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| text(&r["payload"]).as_bytes().to_vec())
+        .collect();
+    let timestamps: Vec<u64> = records.iter().map(|r| number(&r["timestamp"])).collect();
+    for name in ["blake3", "sha256"] {
+        let alg = HashAlgorithm::parse(name).unwrap();
+        let want = &cp[name];
+        let data = encode(
+            alg,
+            text(&chain["stream"]),
+            0,
+            ZERO_HASH,
+            KIND_DATA,
+            CODEC_NONE,
+            &payloads,
+            &timestamps,
+        )
+        .unwrap();
+        assert_eq!(data.last_hash, hash32(text(&want["prevHash"])), "{name}");
+        let offset = number(&cp["offset"]);
+        let mut payload = data.last_hash.to_vec();
+        payload.extend_from_slice(&offset.to_le_bytes());
+        assert_eq!(hex(&payload), text(&want["payload"]), "{name}");
+        for codec in [CODEC_NONE, CODEC_LZ4, CODEC_ZSTD] {
+            let r = encode(
+                alg,
+                text(&cp["stream"]),
+                offset,
+                data.last_hash,
+                KIND_CHECKPOINT,
+                codec,
+                std::slice::from_ref(&payload),
+                &[number(&cp["timestamp"])],
+            )
+            .unwrap();
+            assert_eq!(hex(&r.bytes), text(&want["bytes"]), "{name} codec {codec}");
+            assert_eq!(hex(&r.last_hash), text(&want["hash"]), "{name}");
+        }
+    }
 }
 
 #[test]
 fn crc32_is_zlibs() {
-    assert_eq!(crc32fast::hash(b""), 0);
-    assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
-    assert_eq!(
-        crc32fast::hash(b"The quick brown fox jumps over the lazy dog"),
-        0x414F_A339
-    );
+    let v = vectors();
+    for c in v["crc32"].as_array().unwrap() {
+        let crc = crc32fast::hash(text(&c["text"]).as_bytes());
+        assert_eq!(format!("{crc:08x}"), text(&c["crc32"]), "{c}");
+    }
 }
 
 #[test]

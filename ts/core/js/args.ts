@@ -1,5 +1,5 @@
 /**
- * Argument checks shared by the JS core's entry points (scan-rules.md §4–6). Every failure is
+ * Argument checks shared by the JS core's entry points (docs/scan-rules.md §4–6). Every failure is
  * ERR_INVALID_ARGUMENT, thrown before any work is done.
  */
 import { ChainlogError } from '../../errors.ts'

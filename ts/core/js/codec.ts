@@ -1,5 +1,5 @@
 /**
- * Stored payload forms (scan-rules.md §7): compress for codecs none/lz4/zstd, and the capped
+ * Stored payload forms (docs/scan-rules.md §7): compress for codecs none/lz4/zstd, and the capped
  * inverse. Output is never allocated beyond the cap, whatever the stored bytes claim.
  */
 import { ChainlogError } from '../../errors.ts'

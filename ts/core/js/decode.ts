@@ -1,5 +1,5 @@
 /**
- * decodeRecords (scan-rules.md §5): payloads, metadata and recomputed chain hashes of records at
+ * decodeRecords (docs/scan-rules.md §5): payloads, metadata and recomputed chain hashes of records at
  * known positions, optionally checking that they link up.
  */
 import { ChainlogError } from '../../errors.ts'

@@ -1,5 +1,5 @@
 /**
- * encodeBatch (scan-rules.md §6): frame a batch of payloads as consecutive records of one
+ * encodeBatch (docs/scan-rules.md §6): frame a batch of payloads as consecutive records of one
  * stream, chained from prevHash, into one output buffer.
  */
 import { crc32 } from 'node:zlib'

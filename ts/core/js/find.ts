@@ -1,4 +1,4 @@
-/** findValidRecord (scan-rules.md §3): the next position where a valid record starts. */
+/** findValidRecord (docs/scan-rules.md §3): the next position where a valid record starts. */
 import type { FindValidRecordResult } from '../interface.ts'
 import { RECORD_START } from '../format.ts'
 import { checkFrame, FRAME_VALID } from './frame.ts'

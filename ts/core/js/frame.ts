@@ -1,5 +1,5 @@
 /**
- * The frame check of scan-rules.md §2 and the field readers of a framed record (SPEC §2).
+ * The frame check of docs/scan-rules.md §2 and the field readers of a framed record (SPEC §2).
  */
 import { crc32 } from 'node:zlib'
 import { AT_FORM, AT_KIND, AT_LENGTH, HEADER_BYTES, MAX_FORM, MAX_KIND, MAX_PAYLOAD_BYTES, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'

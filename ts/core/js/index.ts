@@ -1,7 +1,7 @@
 /**
  * The portable JS core: the ChainlogCore contract (ts/core/interface.ts) in TypeScript, with
  * WebAssembly only for BLAKE3 (hash-wasm) and zstd (@bokuweb/zstd-wasm's libzstd). It writes
- * the same bytes and hashes as the native core, following ts/core/scan-rules.md step by step.
+ * the same bytes and hashes as the native core, following docs/scan-rules.md step by step.
  *
  * Module map, one job each:
  *   args         argument checks (ERR_INVALID_ARGUMENT), shared by every entry point
@@ -10,7 +10,7 @@
  *   lz4          port of lz4_flex 0.14.0 block::compress, and a bounds-checked block decoder
  *   zstd         libzstd (wasm) compress/decompress with frame checks; fzstd fallback
  *   codec        stored forms: compress / capped decompress by codec and form number
- *   frame        the frame check of scan-rules.md §2 and record field offsets
+ *   frame        the frame check of docs/scan-rules.md §2 and record field offsets
  *   find         findValidRecord (§3)
  *   payload      a record's uncompressed payload or redacted prefix, for hashing
  *   scan         scanSegment (§4)      decode  decodeRecords (§5)      encode  encodeBatch (§6)

@@ -1,5 +1,5 @@
 /**
- * scanSegment (scan-rules.md §4): walk a chunk of a segment record by record, deciding for the
+ * scanSegment (docs/scan-rules.md §4): walk a chunk of a segment record by record, deciding for the
  * first record that is not valid whether it is partial, torn, corrupt, a chain break, or
  * unresolved until more bytes are seen.
  */
@@ -117,7 +117,7 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
     const form = d[i + AT_FORM]
     const storedLength = readU32(d, i + AT_LENGTH)
     const at = base + i
-    // Rules 1–5 (both modes), then 6–7 (verify mode), in the order of scan-rules.md §4.
+    // Rules 1–5 (both modes), then 6–7 (verify mode), in the order of docs/scan-rules.md §4.
     if (offset > MAX_SAFE || (expOffset !== null && offset !== expOffset)) {
       stop = 'corrupt'
       reason = `record at position ${at} has offset ${offset}, expected ${expOffset ?? 'a safe integer'}`
