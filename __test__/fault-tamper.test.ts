@@ -106,7 +106,7 @@ const TAMPERS: Record<string, Tamper> = {
     const recs = recordsOf(c, dir, 'a').filter((r) => r.segment === 0)
     const k = int(rand, 1, recs.length - 1)
     const seg0 = readFileSync(segmentFile(dir, 'a', 0))
-    // The seed engine's hole: a "genesis" (zero prev_hash) standing in for records 0..k-1.
+    // The classic hole of a chain without offsets in its hash: a "genesis" (zero prev_hash) standing in for records 0..k-1.
     const rec = Buffer.from(seg0.subarray(recs[k].start, recs[k].end))
     rec.fill(0, 20, 52)
     fixCrc(c, rec, 0)

@@ -6,12 +6,13 @@ import { dirname } from 'node:path'
 import { abandon, segmentFile, tempDir } from './helpers/log-dir.ts'
 import { Log } from '../ts/index.ts'
 
-// Vectors of SEED-ENGINE.md §3.7: the .idx format is unchanged from the seed.
-const THREE = '5644584901000000030000000000000000000000000000006400000000000000fa0000000000000068dd6a6b'
-const EMPTY = '564458490100000000000000000000004cf61b82'
+// The .idx vectors of spec/vectors.json (SPEC §2): positions 0, 100, 250, and none.
+const VECTORS: Array<{ positions: number[]; bytes: string }> = JSON.parse(readFileSync(new URL('../spec/vectors.json', import.meta.url), 'utf8')).offsetIndex
+const THREE = VECTORS.find((v) => v.positions.length === 3)!.bytes
+const EMPTY = VECTORS.find((v) => v.positions.length === 0)!.bytes
 
 for (const backend of BACKENDS) {
-  test(`${backend}: the index of positions 0, 100, 250 and the empty index match the seed's bytes`, async (t) => {
+  test(`${backend}: the index of positions 0, 100, 250 and the empty index match the vectors' bytes`, async (t) => {
     const c = await core(backend)
     const crc = (d: Uint8Array) => c.crc32(d)
     t.is(encodeIndex(PositionList.from([0, 100, 250]), crc).toString('hex'), THREE)

@@ -80,7 +80,7 @@ for (const backend of BACKENDS) {
     t.true((await b.verify('s')).ok)
   })
 
-  test(`${backend}: the manifest lists every segment with the seed's field names`, async (t) => {
+  test(`${backend}: the manifest lists every segment with the field names of SPEC §2`, async (t) => {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, SMALL)
     for (let i = 0; i < 15; i++) await log.append('s', `event-${i}`)

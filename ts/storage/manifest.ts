@@ -1,5 +1,5 @@
 /**
- * manifest.json of a stream (SPEC §2, the seed's field names): the segment list. It is a cache
+ * manifest.json of a stream (SPEC §2, snake_case field names as written since format 1): the segment list. It is a cache
  * written atomically at stream creation, rotation, flush and close. Opening trusts the directory
  * listing and the segments' own records over it; it is used to notice missing segment files and
  * as a fallback for a segment whose first record cannot be read.

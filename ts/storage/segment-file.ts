@@ -9,7 +9,7 @@ import type { Storage, StorageFile } from './storage.ts'
 const SEGMENT_PREFIX = 'segment_'
 const SEGMENT_SUFFIX = '.log'
 export const INDEX_SUFFIX = '.idx'
-/** Segment numbers are zero-padded to this width (wider past 999999, as in the seed). */
+/** Segment numbers are zero-padded to this width (wider past 999999). */
 const SEGMENT_NUMBER_WIDTH = 6
 const SEGMENT_NAME = /^segment_(\d{6,})\.log$/
 
