@@ -32,18 +32,21 @@ export interface FixtureStream {
   consistency(oldSize: number, size: number): string
 }
 
-/** `n` data records `event-0`… on stream `stream`, signed by `skey` (key name `<origin>/<stream>`). */
-export function fixtureStream(origin: string, stream: string, skey: string, n: number): FixtureStream {
+/**
+ * `n` data records `event-0`… on stream `stream`, signed by `skey` (key name `<origin>/<stream>`),
+ * hashed with `hash` (the store's chain hash; SHA-256 unless given).
+ */
+export function fixtureStream(origin: string, stream: string, skey: string, n: number, hash: (d: Uint8Array) => Buffer = sha256): FixtureStream {
   const payloads: Buffer[] = []
   const preimages: Buffer[] = []
   const records: RecordPreimage[] = []
   const chainHashes: Buffer[] = []
-  let prev = Buffer.alloc(32)
+  let prev: Buffer = Buffer.alloc(32)
   for (let i = 0; i < n; i++) {
     const payload = Buffer.from(`event-${i}`)
-    const record: RecordPreimage = { stream, prevHash: prev, offset: i, timestamp: 1_700_000_000_000 + i, kind: 'data', batchContinues: false, payloadLength: payload.length, commitment: sha256(payload) }
+    const record: RecordPreimage = { stream, prevHash: prev, offset: i, timestamp: 1_700_000_000_000 + i, kind: 'data', batchContinues: false, payloadLength: payload.length, commitment: hash(payload) }
     const preimage = encodeRecordPreimage(record)
-    prev = sha256(preimage)
+    prev = hash(preimage)
     payloads.push(payload)
     records.push(record)
     preimages.push(preimage)

@@ -20,9 +20,13 @@ export function checkOrigin(origin: unknown): string {
   return origin
 }
 
+/** A parsed tlog-checkpoint body. */
 export interface Checkpoint {
+  /** The log's origin line (for chainlog: `<origin>/<stream>`). */
   origin: string
+  /** The tree size: the number of leaves (records). */
   size: number
+  /** The RFC 6962 root hash of the tree of that size. */
   root: Buffer
   /** Extension lines (opaque, non-empty), in order; usually none. */
   extensions: string[]
@@ -68,10 +72,13 @@ export interface OpenedCheckpoint extends Checkpoint {
   note: string
   /** The note text (the checkpoint body). */
   text: string
+  /** Signatures by the given keys, each verified. */
   verified: NoteSignature[]
+  /** Signatures by other keys (e.g. witness cosignatures): ignored, not checked. */
   unverified: NoteSignature[]
 }
 
+/** Options of openCheckpoint. */
 export interface OpenCheckpointOptions {
   /** Verifier key(s) of the log. */
   vkey: string | NoteVerifier | ReadonlyArray<string | NoteVerifier>

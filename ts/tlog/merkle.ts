@@ -37,7 +37,9 @@ export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
 
 /** A complete node of the tree: it covers leaves [index·2^level, (index+1)·2^level). */
 export interface NodeId {
+  /** Height above the leaves (0 = a leaf). */
   level: number
+  /** Position within the level, from the left. */
   index: number
 }
 
@@ -105,7 +107,9 @@ export function foldRange(hashes: readonly Uint8Array[]): Buffer {
  * (sync or async) with the caller and the math here.
  */
 export interface NodePlan<T> {
+  /** The complete nodes to read, in the order assemble() expects their hashes. */
   nodes: NodeId[]
+  /** The result, from the hashes of `nodes` in order. */
   assemble(hashes: readonly Uint8Array[]): T
 }
 
@@ -238,6 +242,7 @@ export class MerkleFrontier {
     this.#hashes = hashes
   }
 
+  /** The frontier of the empty tree. */
   static empty(): MerkleFrontier {
     return new MerkleFrontier(0, [])
   }
@@ -256,15 +261,18 @@ export class MerkleFrontier {
     return new MerkleFrontier(size, hashes.map((h, i) => Buffer.from(checkHash(`frontier[${i}]`, h))))
   }
 
+  /** Rebuilds a frontier from toJSON()'s output (hashes in hex). */
   static fromJSON(json: { size: number; hashes: string[] }): MerkleFrontier {
     if (!json || typeof json !== 'object' || !Array.isArray(json.hashes)) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'frontier: expected { size, hashes }')
     return MerkleFrontier.fromHashes(json.size, json.hashes.map((h) => (typeof h === 'string' && /^[0-9a-f]{64}$/.test(h) ? Buffer.from(h, 'hex') : Buffer.alloc(0))))
   }
 
+  /** The size and the frontier hashes in hex, for storing. */
   toJSON(): { size: number; hashes: string[] } {
     return { size: this.#size, hashes: this.#hashes.map((h) => h.toString('hex')) }
   }
 
+  /** The number of leaves appended. */
   get size(): number {
     return this.#size
   }
@@ -274,6 +282,7 @@ export class MerkleFrontier {
     return this.#hashes
   }
 
+  /** An independent copy. */
   clone(): MerkleFrontier {
     return new MerkleFrontier(this.#size, this.#hashes.slice())
   }

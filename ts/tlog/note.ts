@@ -48,16 +48,21 @@ const hex8 = (id: number) => id.toString(16).padStart(8, '0')
 
 /** A key that checks signatures (from a vkey). */
 export interface NoteVerifier {
+  /** The key name (for chainlog logs: `<origin>/<stream>`). */
   readonly name: string
+  /** The key ID: SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)[:4] as a uint32. */
   readonly keyId: number
+  /** The 32-byte Ed25519 public key. */
   readonly publicKey: Buffer
   /** The vkey string: <name>+<id>+<base64(0x01 ‖ public key)>. */
   readonly vkey: string
+  /** Whether `signature` is this key's Ed25519 signature of `message`. */
   verify(message: Uint8Array, signature: Uint8Array): boolean
 }
 
 /** A key that signs (from a signer key); also verifies. */
 export interface NoteSigner extends NoteVerifier {
+  /** The Ed25519 signature of `message` (64 bytes). */
   sign(message: Uint8Array): Buffer
 }
 
@@ -170,8 +175,11 @@ export function generateKey(name: string): { skey: string; vkey: string } {
 
 /** One signature line of a note. `signature` excludes the 4-byte key ID. */
 export interface NoteSignature {
+  /** The key name on the signature line. */
   name: string
+  /** The key ID: the first 4 bytes of the decoded signature field, big-endian. */
   keyId: number
+  /** The signature proper, after the key ID. */
   signature: Buffer
   /** The line's base64 field as written (key ID ‖ signature). */
   base64: string

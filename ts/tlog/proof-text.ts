@@ -17,13 +17,16 @@ import { parseDecimal } from './checkpoint.ts'
 import { checkSize, HASH_SIZE, MAX_CONSISTENCY_HASHES, MAX_INCLUSION_HASHES } from './merkle.ts'
 import { MAX_NOTE_BYTES } from './note.ts'
 
+/** The first line of a C2SP tlog-proof. */
 export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1'
 
 const invalid = (message: string) => new ChainlogError('ERR_INVALID_ARGUMENT', message)
 
+/** A parsed C2SP tlog-proof (inclusion proof with its checkpoint). */
 export interface TlogProof {
   /** Opaque extra data (for chainlog: the record's chain-hash preimage). */
   extra?: Buffer
+  /** The leaf index (for chainlog: the record's offset). */
   index: number
   /** The audit path, from the leaf's sibling up. */
   proof: Buffer[]
@@ -31,9 +34,13 @@ export interface TlogProof {
   note: string
 }
 
+/** A parsed tlog-witness add-checkpoint body (consistency proof with the new checkpoint). */
 export interface AddCheckpoint {
+  /** The size of the older tree the proof starts from. */
   oldSize: number
+  /** The consistency proof hashes. */
   proof: Buffer[]
+  /** The new signed checkpoint, verbatim. */
   note: string
 }
 

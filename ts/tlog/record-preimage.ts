@@ -15,15 +15,23 @@ const FIXED_BYTES = TAG.length + 2 + DIGEST_BYTES + 8 + 8 + 1 + 8 + DIGEST_BYTES
 const KIND_NAMES = ['data', 'checkpoint', 'tombstone'] as const
 const BATCH_CONTINUES = 0x80
 
+/** A record's chain-hash preimage, decoded. */
 export interface RecordPreimage {
+  /** The stream name. */
   stream: string
+  /** The chain hash of the record before (zeros at offset 0). */
   prevHash: Buffer
+  /** The record's offset: its leaf index. */
   offset: number
+  /** Milliseconds since the Unix epoch. */
   timestamp: number
+  /** The record kind. */
   kind: (typeof KIND_NAMES)[number]
   /** Bit 7 of the kind byte: more records of the same append follow. */
   batchContinues: boolean
+  /** The length of the uncompressed payload. */
   payloadLength: number
+  /** H(payload) under the store's hash. */
   commitment: Buffer
 }
 

@@ -21,8 +21,11 @@ export const MAX_ENTRY_BYTES = 0xffff
 
 /** A tile: `level` is the tile level (tree level 8·level); `width` is 1..256 (256 = full). */
 export interface TileId {
+  /** Tile level (tree level 8·level). */
   level: number
+  /** Tile index within its level. */
   index: number
+  /** Hashes in the tile, 1..256 (256 = full). */
   width: number
 }
 

@@ -14,6 +14,7 @@ import { parseRecordPreimage, type RecordPreimage } from './record-preimage.ts'
 /** The store's chain hash: 'sha256', or a function computing it (e.g. BLAKE3 from hash-wasm). */
 export type RecordHash = 'sha256' | ((data: Uint8Array) => Uint8Array)
 
+/** Options of verifyProof. */
 export interface VerifyProofOptions {
   /** The log's verifier key(s) (vkey strings as log.vkey(stream) returns them). */
   vkey: string | NoteVerifier | ReadonlyArray<string | NoteVerifier>
@@ -25,11 +26,15 @@ export interface VerifyProofOptions {
   payload?: Uint8Array
 }
 
+/** What a verified proof establishes. */
 export interface VerifiedProof {
   /** The record's offset, which is its leaf index. */
   index: number
+  /** The size of the checkpointed tree the record is in. */
   treeSize: number
+  /** That tree's root. */
   root: Buffer
+  /** The record's stream. */
   stream: string
   /** The record as the proof's `extra` describes it. */
   record: RecordPreimage
@@ -37,6 +42,7 @@ export interface VerifiedProof {
   chainHash: Buffer
   /** Whether a payload was given and matched the commitment. */
   payloadChecked: boolean
+  /** The opened checkpoint the proof carried. */
   checkpoint: OpenedCheckpoint
 }
 
@@ -92,6 +98,7 @@ export function verifyProof(text: string | Uint8Array, options: VerifyProofOptio
   return { index: proof.index, treeSize: checkpoint.size, root: checkpoint.root, stream: record.stream, record, chainHash, payloadChecked, checkpoint }
 }
 
+/** Options of verifyConsistencyProof. */
 export interface VerifyConsistencyProofOptions {
   /** The log's verifier key(s). */
   vkey: string | NoteVerifier | ReadonlyArray<string | NoteVerifier>
