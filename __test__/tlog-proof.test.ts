@@ -219,3 +219,27 @@ function fixtureStreamWithEdit(at: number) {
   const note = (size: number) => signNote(formatCheckpoint({ origin: `${ORIGIN}/orders`, size, root: merkleRoot(leaves.slice(0, size)) }), key.skey)
   return { consistency: (m: number, n: number) => formatAddCheckpoint({ oldSize: m, proof: runPlan(consistencyPlan(m, n), read), note: note(n) }) }
 }
+
+test('fuzz: mutated proof texts and add-checkpoint bodies give ERR_INVALID_ARGUMENT or ERR_CHAIN_BROKEN, never another error', (t) => {
+  const inputs = [Buffer.from(s.prove(5, 9)), Buffer.from(s.consistency(3, 9))]
+  let state = 0x2545f491
+  const rand = (n: number) => {
+    state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
+    return state % n
+  }
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  const counts = new Map<string, number>()
+  for (let i = 0; i < 4000; i++) {
+    const base = inputs[i % 2]
+    const b = Buffer.from(base)
+    // Half the edits keep to the base64 alphabet, so that many texts still parse and must then fail the checks.
+    for (let k = 0, edits = 1 + rand(3); k < edits; k++) b[rand(b.length)] = rand(2) === 0 ? ALPHABET.charCodeAt(rand(64)) : rand(8) === 0 ? 0x0a : rand(256)
+    const input = rand(5) === 0 ? b.subarray(0, rand(b.length)) : b
+    const code = codeOf(() => (i % 2 === 0
+      ? verifyProof(input, { vkey: s.vkey, origin: ORIGIN, hash: 'sha256' })
+      : verifyConsistencyProof(input, { vkey: s.vkey, origin: ORIGIN, old: s.note(3) }))) ?? 'ok'
+    counts.set(code, (counts.get(code) ?? 0) + 1)
+  }
+  t.deepEqual([...counts.keys()].filter((c) => !['ok', 'ERR_INVALID_ARGUMENT', 'ERR_CHAIN_BROKEN'].includes(c)), [])
+  t.true((counts.get('ERR_INVALID_ARGUMENT') ?? 0) > 500 && (counts.get('ERR_CHAIN_BROKEN') ?? 0) > 500, JSON.stringify([...counts]))
+})
