@@ -165,6 +165,8 @@ test('verifyProof: malformed input is ERR_INVALID_ARGUMENT; unknown extra signat
     ['an unknown hash name', () => verifyProof(good, { vkey: s.vkey, origin: ORIGIN, hash: 'md5' as never })],
     ['a truncated note', () => verifyProof(good.slice(0, -5), { vkey: s.vkey, origin: ORIGIN, hash: 'sha256' })],
     ['garbage', () => verifyProof('hello', { vkey: s.vkey, origin: ORIGIN, hash: 'sha256' })],
+    ['no vkey', () => verifyProof(good, { origin: ORIGIN, hash: 'sha256' } as never)],
+    ['a vkey of the wrong type', () => verifyProof(good, { vkey: [42], origin: ORIGIN, hash: 'sha256' } as never)],
   ]
   for (const [name, fn] of cases) t.is(codeOf(fn), 'ERR_INVALID_ARGUMENT', name)
   t.is(codeOf(() => verifyProof(good, { vkey: s.vkey, origin: ORIGIN, hash: 'blake3' as never })), 'ERR_UNSUPPORTED')

@@ -287,7 +287,11 @@ export function openNote(msg: string | Uint8Array, keys: ReadonlyArray<string | 
 
 function toVerifiers(keys: ReadonlyArray<string | NoteVerifier>): NoteVerifier[] {
   if (!Array.isArray(keys)) throw invalid('keys: expected an array of verifier keys')
-  return keys.map((k) => (typeof k === 'string' ? parseVerifierKey(k) : k))
+  return keys.map((k, i) => {
+    if (typeof k === 'string') return parseVerifierKey(k)
+    if (k && typeof k === 'object' && typeof k.name === 'string' && typeof k.keyId === 'number' && typeof k.verify === 'function') return k
+    throw invalid(`keys[${i}]: expected a verifier key string, found ${k === null ? 'null' : typeof k}`)
+  })
 }
 
 /** Checks a note text before signing: ends in a newline, allowed characters only. */
