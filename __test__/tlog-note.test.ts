@@ -136,7 +136,7 @@ test('generateKey: Go-format keys whose names and IDs check; bad names are refus
   t.regex(skey, /^PRIVATE\+KEY\+example\.com\/audit\/orders\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/)
   t.regex(vkey, /^example\.com\/audit\/orders\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/)
   t.is(parseSignerKey(skey).vkey, vkey)
-  const seed = Buffer.from(skey.split('+').pop()!, 'base64').subarray(1)
+  const seed = Buffer.from(skey.split('+').slice(4).join('+'), 'base64').subarray(1)
   t.is(signerKeyFor('example.com/audit/orders', seed), skey)
   t.not(generateKey('example.com/audit/orders').skey, skey)
   for (const name of ['', 'a b', 'a+b', 'a\tb', 'a\u00a0b', 'a\u2003b', 'a\u3000b']) t.is(codeOf(() => generateKey(name)), 'ERR_INVALID_ARGUMENT', JSON.stringify(name))
@@ -152,7 +152,7 @@ test('signing refuses a text without a final newline or with control characters;
     parseSignerKey(broken)
     t.fail()
   } catch (err) {
-    t.false((err as Error).message.includes(peter.skey.split('+').pop()!.slice(0, 20)))
+    t.false((err as Error).message.includes(peter.skey.split('+').slice(4).join('+').slice(1, 21)))
   }
 })
 
