@@ -4,6 +4,10 @@
 //   dist/index.js    ESM build of ts/index.ts     (exports "import")
 //   dist/index.cjs   CommonJS build of the same   (exports "require")
 //   dist/cli.js      the `chainlog` command (ESM), importing ./index.js rather than a second copy
+//   dist/tlog.js     ESM build of ts/tlog/index.ts, the store-free `chainlog/tlog` subpath (+ .cjs,
+//                    and dist/tlog.d.ts / .d.cts declarations)
+//   dist/errors.js   ts/errors.ts alone (+ .cjs), imported by index and tlog so that both throw the
+//                    same ChainlogError class (instanceof holds across the two entry points)
 //   index.d.ts       one self-contained declaration file for ESM users (exports "import" types)
 //   dist/index.d.cts the same declarations for CommonJS users (exports "require" types)
 //
@@ -17,12 +21,14 @@
 //   node scripts/build.mjs --js      the JavaScript only (skips declarations; a second faster)
 //   node scripts/build.mjs --list-undocumented   also list public declarations without TSDoc
 import { build } from 'esbuild'
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 
+const execFileAsync = promisify(execFile)
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const DIST = join(ROOT, 'dist')
 const jsOnly = process.argv.includes('--js')
@@ -44,10 +50,27 @@ const common = {
 const cliUsesLibrary = {
   name: 'cli-uses-library',
   setup(b) {
-    const library = resolve(ROOT, 'ts/index.ts')
-    b.onResolve({ filter: /index\.ts$/ }, (args) =>
-      resolve(args.resolveDir, args.path) === library ? { path: './index.js', external: true } : undefined)
+    const library = { [resolve(ROOT, 'ts/index.ts')]: './index.js', [resolve(ROOT, 'ts/tlog/index.ts')]: './tlog.js' }
+    b.onResolve({ filter: /index\.ts$/ }, (args) => {
+      const built = library[resolve(args.resolveDir, args.path)]
+      return built ? { path: built, external: true } : undefined
+    })
   },
+}
+
+/** index and tlog share one copy of ts/errors.ts (dist/errors.js or .cjs), so one ChainlogError class. */
+const sharedErrors = (ext) => ({
+  name: 'shared-errors',
+  setup(b) {
+    const errors = resolve(ROOT, 'ts/errors.ts')
+    b.onResolve({ filter: /errors\.ts$/ }, (args) =>
+      resolve(args.resolveDir, args.path) === errors ? { path: `./errors${ext}`, external: true } : undefined)
+  },
+})
+const cjs = {
+  format: 'cjs',
+  define: { 'import.meta.url': '__chainlogModuleUrl' },
+  banner: { js: "const __chainlogModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 }
 
 mkdirSync(DIST, { recursive: true })
@@ -60,15 +83,12 @@ const writeAtomic = (file, contents) => {
   renameSync(tmp, file)
 }
 const results = await Promise.all([
-  build({ ...common, entryPoints: ['ts/index.ts'], format: 'esm', outfile: 'dist/index.js' }),
-  build({
-    ...common,
-    entryPoints: ['ts/index.ts'],
-    format: 'cjs',
-    outfile: 'dist/index.cjs',
-    define: { 'import.meta.url': '__chainlogModuleUrl' },
-    banner: { js: "const __chainlogModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  }),
+  build({ ...common, entryPoints: ['ts/index.ts'], format: 'esm', outfile: 'dist/index.js', plugins: [sharedErrors('.js')] }),
+  build({ ...common, ...cjs, entryPoints: ['ts/index.ts'], outfile: 'dist/index.cjs', plugins: [sharedErrors('.cjs')] }),
+  build({ ...common, entryPoints: ['ts/tlog/index.ts'], format: 'esm', outfile: 'dist/tlog.js', plugins: [sharedErrors('.js')] }),
+  build({ ...common, ...cjs, entryPoints: ['ts/tlog/index.ts'], outfile: 'dist/tlog.cjs', plugins: [sharedErrors('.cjs')] }),
+  build({ ...common, entryPoints: ['ts/errors.ts'], format: 'esm', outfile: 'dist/errors.js' }),
+  build({ ...common, ...cjs, entryPoints: ['ts/errors.ts'], outfile: 'dist/errors.cjs' }),
   build({
     ...common,
     entryPoints: ['ts/cli/main.ts'],
@@ -87,22 +107,32 @@ for (const { outputFiles } of results) {
 chmodSync(join(DIST, 'cli.js'), 0o755)
 
 if (!jsOnly) {
-  // One declaration file, bundled from the sources (so it cannot drift from the code), with the
-  // TSDoc comments kept. The same text serves CommonJS users as a .d.cts file.
+  // One declaration file per entry point, bundled from the sources (so it cannot drift from the
+  // code), with the TSDoc comments kept. The same text serves CommonJS users as a .d.cts file. The
+  // two generators run side by side: each type-checks its bundle, which is most of the build time.
+  const declarations = async (entry, out, cjsOut) => {
+    const generated = join(DIST, `${basename(out, '.d.ts')}.${process.pid}.tmp.d.ts`)
+    await execFileAsync(process.execPath, [
+      join(ROOT, 'node_modules/dts-bundle-generator/dist/bin/dts-bundle-generator.js'),
+      '--silent', '--no-banner', '--export-referenced-types=false', '-o', generated, entry,
+    ], { cwd: ROOT }).catch((err) => {
+      process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`)
+      throw err
+    })
+    const text = `// Generated from ${entry} by scripts/build.mjs (npm run build): do not edit.\n${readFileSync(generated, 'utf8')}`
+    rmSync(generated)
+    writeAtomic(out, text)
+    writeAtomic(cjsOut, text)
+  }
   const dts = join(ROOT, 'index.d.ts')
-  const generated = join(DIST, `index.${process.pid}.tmp.d.ts`)
-  execFileSync(process.execPath, [
-    join(ROOT, 'node_modules/dts-bundle-generator/dist/bin/dts-bundle-generator.js'),
-    '--silent', '--no-banner', '--export-referenced-types=false', '-o', generated, 'ts/index.ts',
-  ], { cwd: ROOT, stdio: 'inherit' })
-  const text = `// Generated from ts/index.ts by scripts/build.mjs (npm run build): do not edit.\n${readFileSync(generated, 'utf8')}`
-  rmSync(generated)
-  writeAtomic(dts, text)
-  writeAtomic(join(DIST, 'index.d.cts'), text)
-  const undocumented = undocumentedDeclarations(dts)
+  await Promise.all([
+    declarations('ts/index.ts', dts, join(DIST, 'index.d.cts')),
+    declarations('ts/tlog/index.ts', join(DIST, 'tlog.d.ts'), join(DIST, 'tlog.d.cts')),
+  ])
+  const undocumented = [...undocumentedDeclarations(dts), ...undocumentedDeclarations(join(DIST, 'tlog.d.ts')).map((d) => `tlog: ${d}`)]
   if (undocumented.length) {
     const list = process.argv.includes('--list-undocumented') ? `:\n  ${undocumented.join('\n  ')}` : ` (${undocumented.slice(0, 4).join(', ')}, …; --list-undocumented lists them)`
-    console.warn(`warning: ${undocumented.length} public declarations in index.d.ts have no TSDoc comment${list}`)
+    console.warn(`warning: ${undocumented.length} public declarations in index.d.ts or dist/tlog.d.ts have no TSDoc comment${list}`)
   }
 }
 
@@ -127,4 +157,4 @@ function undocumentedDeclarations(file) {
   }
   return missing
 }
-console.log(`built dist/index.js, dist/index.cjs, dist/cli.js${jsOnly ? '' : ', index.d.ts, dist/index.d.cts'}`)
+console.log(`built dist/index.js, dist/index.cjs, dist/cli.js, dist/tlog.js, dist/tlog.cjs, dist/errors.js, dist/errors.cjs${jsOnly ? '' : ', index.d.ts, dist/index.d.cts, dist/tlog.d.ts, dist/tlog.d.cts'}`)

@@ -7,9 +7,11 @@ import { appendCommand } from './append.ts'
 import { benchCommand } from './bench.ts'
 import { EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.ts'
 import { inspectCommand } from './inspect.ts'
+import { keygenCommand } from './keygen.ts'
 import { packageRoot } from './package-root.ts'
 import { readCommand, tailCommand } from './read.ts'
 import { verifyCommand } from './verify.ts'
+import { verifyProofCommand } from './verify-proof.ts'
 
 /** A non-negative safe integer argument, as offsets and counts are. */
 function count(value: string): number {
@@ -87,6 +89,26 @@ function program(): Command {
     .option('--json', 'print the result as JSON on stdout')
     .action(async (dir: string, stream: string, o: { compression?: 'none' | 'zstd' | 'lz4'; hash?: 'blake3' | 'sha256'; sync?: 'always' | 'never'; json?: boolean }) => {
       process.exitCode = await appendCommand(dir, stream, o)
+    })
+
+  p.command('keygen')
+    .description('generate an Ed25519 key for signed checkpoints (Go note format); prints the verifier key')
+    .argument('<name>', 'key name, e.g. the store origin example.com/audit')
+    .option('--out <file>', 'write the private key to this new file (mode 0600) and print the verifier key')
+    .action(async (name: string, o: { out?: string }) => {
+      process.exitCode = await keygenCommand(name, o)
+    })
+
+  p.command('verify-proof')
+    .description('check a tlog-proof offline (no store): signature, origin, inclusion, optionally the payload')
+    .argument('<file>', "the proof ('-' for stdin)")
+    .requiredOption('--vkey <vkey>', 'verifier key of the log, or a file of them (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .requiredOption('--origin <origin>', 'the store origin (or the stream\'s full origin line)')
+    .option('--payload <file>', 'check this payload against the record\'s commitment')
+    .addOption(new Option('--hash <algorithm>', 'the store\'s hash (default: whichever verifies)').choices(['blake3', 'sha256']))
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, o: { vkey: string[]; origin: string; payload?: string; hash?: 'blake3' | 'sha256'; json?: boolean }) => {
+      process.exitCode = await verifyProofCommand(file, o)
     })
 
   p.command('bench')
