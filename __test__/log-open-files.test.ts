@@ -62,7 +62,7 @@ for (const backend of BACKENDS) {
     await probe.close()
     const original = proto.datasync
     let failed = 0
-    proto.datasync = async function () {
+    proto.datasync = async () => {
       failed++
       throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })
     }

@@ -40,6 +40,7 @@ test.before(() => {
   renameSync(tmp, binary)
 })
 
+// biome-ignore lint/suspicious/noExplicitAny: the Go checker's JSON answers, shaped per request
 type GoResult = { ok: boolean; err?: string; [k: string]: any }
 
 /** Runs a batch of requests through the Go reference program. */
@@ -160,5 +161,5 @@ gotest(`A Go verifier checks chainlog tlog-proof texts and add-checkpoint bodies
   requests.push({ op: 'add-checkpoint', msg: s.consistency(3, 7), vkeys: [s.vkey], origin, oldNote: s.note(4) })
   expect.push(false)
   const res = goCheck(requests)
-  res.forEach((r, i) => t.is(r.ok, expect[i], `${JSON.stringify(requests[i]).slice(0, 100)}: ${r.err}`))
+  for (const [i, r] of res.entries()) t.is(r.ok, expect[i], `${JSON.stringify(requests[i]).slice(0, 100)}: ${r.err}`)
 })

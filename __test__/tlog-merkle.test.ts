@@ -85,9 +85,12 @@ test('MerkleFrontier: roots after each append, the nodes it completes, and a reb
   t.is(chainlogErrorOf(() => f.append(Buffer.alloc(31)))?.code, 'ERR_INVALID_ARGUMENT')
 })
 
-function probeFiles(kind: 'inclusion' | 'consistency'): Array<{ name: string; probe: Record<string, any> }> {
+// biome-ignore lint/suspicious/noExplicitAny: the probe files' JSON, shaped per probe kind
+type Probe = Record<string, any>
+
+function probeFiles(kind: 'inclusion' | 'consistency'): Array<{ name: string; probe: Probe }> {
   const root = join(VECTORS, 'merkle', kind)
-  const out: Array<{ name: string; probe: Record<string, any> }> = []
+  const out: Array<{ name: string; probe: Probe }> = []
   const walk = (dir: string) => {
     for (const e of readdirSync(dir).sort()) {
       const p = join(dir, e)

@@ -9,7 +9,7 @@ import { checkSize, HASH_SIZE } from './merkle.ts'
 import { type NoteSignature, type NoteVerifier, openNote } from './note.ts'
 
 /** chainlog's own origins (SPEC §8): 1–200 bytes of printable non-space ASCII, no '+', not ending in '/'. */
-export const MAX_ORIGIN_BYTES = 200
+const MAX_ORIGIN_BYTES = 200
 const ORIGIN_RE = /^[\x21-\x2a\x2c-\x7e]+$/
 
 /** Checks a store origin for chainlog's rules; ERR_INVALID_ARGUMENT names what is wrong. */

@@ -81,7 +81,7 @@ function checkHashList(name: string, value: unknown, max: number): Uint8Array[] 
  * The complete nodes that make up leaves [begin, end) when `begin` is aligned to a power of two
  * at least end − begin (every range a proof or a root asks for is): largest first, left to right.
  */
-export function rangeNodes(begin: number, end: number): NodeId[] {
+function rangeNodes(begin: number, end: number): NodeId[] {
   const nodes: NodeId[] = []
   let at = begin
   while (at < end) {
@@ -94,7 +94,7 @@ export function rangeNodes(begin: number, end: number): NodeId[] {
 }
 
 /** Folds the hashes of rangeNodes() into the range's Merkle Tree Hash (right to left). */
-export function foldRange(hashes: readonly Uint8Array[]): Buffer {
+function foldRange(hashes: readonly Uint8Array[]): Buffer {
   if (hashes.length === 0) return EMPTY_ROOT
   let acc: Buffer = Buffer.from(hashes[hashes.length - 1])
   for (let i = hashes.length - 2; i >= 0; i--) acc = hashChildren(hashes[i], acc)
@@ -324,12 +324,12 @@ const isPowerOfTwo = (x: number) => {
 }
 
 /** The number of hashes in the audit path of leaf `index` in a tree of `size` (index < size). */
-export function inclusionProofLength(index: number, size: number): number {
+function inclusionProofLength(index: number, size: number): number {
   return inclusionRanges(index, size).length
 }
 
 /** The number of hashes in a consistency proof from `oldSize` to `newSize` (0 < old < new). */
-export function consistencyProofLength(oldSize: number, newSize: number): number {
+function consistencyProofLength(oldSize: number, newSize: number): number {
   return consistencyRanges(oldSize, newSize).length
 }
 

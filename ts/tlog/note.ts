@@ -15,9 +15,9 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { ChainlogError } from '../errors.ts'
 import { decodeBase64, encodeBase64 } from './base64.ts'
 
-export const ALG_ED25519 = 0x01
+const ALG_ED25519 = 0x01
 /** The Go reference's limit; C2SP signed-note requires accepting at least 16. */
-export const MAX_NOTE_SIGNATURES = 100
+const MAX_NOTE_SIGNATURES = 100
 /** A cap on what is parsed at all, so a hostile input cannot make us decode megabytes of lines. */
 export const MAX_NOTE_BYTES = 1024 * 1024
 const ED25519_SIGNATURE_BYTES = 64
@@ -35,7 +35,7 @@ const UNICODE_SPACE_RE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u202
 const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 /** A key name: non-empty, no Unicode space, no '+', valid Unicode (Go's isValidName). */
-export function isValidKeyName(name: unknown): name is string {
+function isValidKeyName(name: unknown): name is string {
   return typeof name === 'string' && name !== '' && !UNICODE_SPACE_RE.test(name) && !name.includes('+') && !LONE_SURROGATE_RE.test(name)
 }
 
@@ -150,7 +150,7 @@ export function parseSignerKey(skey: string): NoteSigner {
 }
 
 /** An Ed25519 signer from a 32-byte seed under `name`. */
-export function signerFromSeed(name: string, seed: Uint8Array): NoteSigner {
+function signerFromSeed(name: string, seed: Uint8Array): NoteSigner {
   if (!isValidKeyName(name)) throw invalid(`key name: non-empty, no spaces, no '+': ${JSON.stringify(name)}`)
   if (!(seed instanceof Uint8Array) || seed.length !== ED25519_KEY_BYTES) throw invalid(`Ed25519 seed: expected ${ED25519_KEY_BYTES} bytes`)
   const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' })
@@ -221,6 +221,7 @@ function noteString(msg: string | Uint8Array, what: string): string {
   }
   if (text.length > MAX_NOTE_BYTES) throw invalid(`${what}: above the ${MAX_NOTE_BYTES}-byte limit`)
   // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what a note may not hold
   const bad = /[\u0000-\u0009\u000b-\u001f]/.exec(text)
   if (bad) throw invalid(`${what}: control character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')} at character ${bad.index}`)
   return text
@@ -302,7 +303,7 @@ function checkNoteText(text: string): string {
 }
 
 /** Formats a signed note from its text and signatures (each: name, key ID, raw signature). */
-export function formatNote(text: string, signatures: ReadonlyArray<{ name: string; keyId: number; signature: Uint8Array }>): string {
+function formatNote(text: string, signatures: ReadonlyArray<{ name: string; keyId: number; signature: Uint8Array }>): string {
   checkNoteText(text)
   if (signatures.length === 0 || signatures.length > MAX_NOTE_SIGNATURES) throw invalid(`a signed note has 1..${MAX_NOTE_SIGNATURES} signatures, found ${signatures.length}`)
   const lines = signatures.map((s) => {

@@ -8,7 +8,7 @@
  */
 import { ChainlogError } from '../errors.ts'
 
-export const RECORD_DOMAIN_TAG = 'chainlog:record:v1'
+const RECORD_DOMAIN_TAG = 'chainlog:record:v1'
 const TAG = Buffer.from(RECORD_DOMAIN_TAG, 'ascii')
 const DIGEST_BYTES = 32
 const FIXED_BYTES = TAG.length + 2 + DIGEST_BYTES + 8 + 8 + 1 + 8 + DIGEST_BYTES

@@ -9,15 +9,12 @@
  * <N> is written in 3-digit groups, all but the last prefixed with x: 1234067 → x001/x234/067.
  */
 import { ChainlogError } from '../errors.ts'
-import { checkSize, completeNodes, HASH_SIZE, hashChildren, type NodeId, type ReadNode } from './merkle.ts'
+import { checkSize, completeNodes, HASH_SIZE, hashChildren, type ReadNode } from './merkle.ts'
 
-export const TILE_HEIGHT = 8
-export const TILE_WIDTH = 256
-export const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE
+const TILE_HEIGHT = 8
+const TILE_WIDTH = 256
 /** Tile levels 0..63 (C2SP); a safe-integer tree never needs more than 7. */
-export const MAX_TILE_LEVEL = 63
-/** An entry in a bundle is prefixed by a u16 length. */
-export const MAX_ENTRY_BYTES = 0xffff
+const MAX_TILE_LEVEL = 63
 
 /** A tile: `level` is the tile level (tree level 8·level); `width` is 1..256 (256 = full). */
 export interface TileId {
@@ -76,12 +73,6 @@ export function parseTilePath(path: string): TileId & { entries: boolean } {
   return { level, index, width, entries }
 }
 
-/** Where node (level, index) is stored, when its level is a multiple of 8; else undefined. */
-export function tileCoordinates(level: number, index: number): { tile: number; tileLevel: number; slot: number } | undefined {
-  if (level % TILE_HEIGHT !== 0) return undefined
-  return { tileLevel: level / TILE_HEIGHT, tile: Math.floor(index / TILE_WIDTH), slot: index % TILE_WIDTH }
-}
-
 /** The tiles (full and partial) that hold a tree of `size` leaves: what a checkpoint needs served. */
 export function tilesForSize(size: number): TileId[] {
   checkSize('size', size)
@@ -126,11 +117,6 @@ export function tileNodeReader(readTile: ReadTile): ReadNode {
   }
 }
 
-/** The node a tile's hash slot holds: (8·level, index·256 + slot). */
-export function tileSlotNode(tile: { level: number; index: number }, slot: number): NodeId {
-  return { level: tile.level * TILE_HEIGHT, index: tile.index * TILE_WIDTH + slot }
-}
-
 /**
  * Every tile of the tree of these leaf hashes, full and partial, keyed by tilePath(). For exports
  * and tests; the engine builds its tiles incrementally from MerkleFrontier.append's nodes.
@@ -146,31 +132,3 @@ export function buildTiles(leafHashes: readonly Uint8Array[]): Map<string, Buffe
   return out
 }
 
-/** An entry bundle: each entry as u16 BE length ‖ entry. */
-export function encodeEntryBundle(entries: readonly Uint8Array[]): Buffer {
-  if (entries.length < 1 || entries.length > TILE_WIDTH) throw invalid(`an entry bundle holds 1..${TILE_WIDTH} entries, found ${entries.length}`)
-  const parts: Buffer[] = []
-  for (const e of entries) {
-    if (!(e instanceof Uint8Array) || e.length > MAX_ENTRY_BYTES) throw invalid(`bundle entries are at most ${MAX_ENTRY_BYTES} bytes`)
-    const len = Buffer.alloc(2)
-    len.writeUInt16BE(e.length)
-    parts.push(len, Buffer.from(e))
-  }
-  return Buffer.concat(parts)
-}
-
-/** Splits an entry bundle strictly: every length in bounds, nothing left over. */
-export function decodeEntryBundle(bytes: Uint8Array): Buffer[] {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const out: Buffer[] = []
-  let at = 0
-  while (at < b.length) {
-    if (at + 2 > b.length) throw invalid(`entry bundle: truncated length at byte ${at}`)
-    const len = b.readUInt16BE(at)
-    if (at + 2 + len > b.length) throw invalid(`entry bundle: entry at byte ${at} claims ${len} bytes, ${b.length - at - 2} remain`)
-    out.push(Buffer.from(b.subarray(at + 2, at + 2 + len)))
-    at += 2 + len
-    if (out.length > TILE_WIDTH) throw invalid(`entry bundle: more than ${TILE_WIDTH} entries`)
-  }
-  return out
-}
