@@ -182,13 +182,19 @@ export declare const RECOVERY_WARNING = "CHAINLOG_RECOVERY";
 export declare class Log {
 	private readonly ctx;
 	private readonly lock;
-	/** What open-time recovery did: torn tails cut off, damage found (nothing cut). */
-	readonly recovered: readonly RecoveryEvent[];
+	private readonly streamSet;
+	private readonly recoveredEvents;
 	private closed;
+	/** Reads in flight (read, get, head, verify, an iterator's next chunk): close() lets them finish before it frees a memory log. */
+	private readonly reads;
 	private closing;
-	private readonly streamsByName;
 	private creationWaiters;
 	private constructor();
+	/**
+	 * What recovery did: torn tails cut off, damage found (nothing cut). Streams of a store that was
+	 * closed cleanly are opened on first use; what their opening finds is added then.
+	 */
+	get recovered(): readonly RecoveryEvent[];
 	/** Opens (or creates) the store at `dir`: takes the LOCK unless readOnly, recovers every stream's tail. */
 	static open(dir: string, options?: LogOptions): Promise<Log>;
 	/**
@@ -213,16 +219,20 @@ export declare class Log {
 	checkpoint(stream: string | number): Promise<CheckpointResult>;
 	/** Data records of a stream in offset order (checkpoints skipped), from `from` or the first record at or after `fromTime`, capped by `limit` and (softly) `maxBytes`, checked per `verify` (default 'checkpoint'). Returns [] past the end. */
 	read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]>;
+	private readRecords;
 	/** Records from `from` on with bounded memory; with follow, waits for new ones until close() or break. */
 	iterate(stream: string | number, options?: IterateOptions): AsyncIterable<LogRecord>;
 	/** What an iterator needs from this log (read/follow.ts). */
 	private readonly followSource;
 	/** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
 	get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined>;
+	private getRecord;
 	/** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
 	head(stream: string | number): Promise<HeadInfo>;
+	private headOf;
 	/** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
 	verify(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport>;
+	private verifyStreams;
 	/** The names of the store's streams. */
 	streams(): Promise<string[]>;
 	/** Waits for queued appends and makes everything written so far durable. */
@@ -232,9 +242,11 @@ export declare class Log {
 	private shutdown;
 	/** Resolves on the stream's next commit, on its creation if it does not exist yet, or on close(). */
 	private waitForAppend;
-	private streamForWrite;
-	/** The stream called `stream`, if it exists. Names in the map were validated when added, so a hit skips validation. */
+	/** A stream created by its first append; followers waiting for it wake. */
+	private newStream;
+	/** The stream called `stream`, if it exists (opened on first use). Open ones are found without validation or a promise. */
 	private streamNamed;
+	private tracked;
 	private checkOpen;
 	private checkWritable;
 }

@@ -25,37 +25,40 @@ import { damageError } from './read/damage.ts'
 import { FALLBACK, getVerified, getVerifiedCached, MISS } from './read/get.ts'
 import { offsetAtTime } from './read/time-seek.ts'
 import { iterateRecords, type FollowSource } from './read/follow.ts'
-import { discoverStreams, openStore } from './storage/store.ts'
+import { discoverStreams, openStore, readCleanStreams, removeCleanStreams, writeCleanStreams } from './storage/store.ts'
 import { streamName } from './storage/stream-name.ts'
 import { Stream } from './engine/stream.ts'
+import { StreamSet } from './engine/stream-set.ts'
 import type { StoreContext } from './engine/store-context.ts'
 import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
-/** Streams recovered at once during open. */
-const OPEN_CONCURRENCY = 8
 /** Warning code emitted when open cut a torn tail or found damage. */
 export const RECOVERY_WARNING = 'CHAINLOG_RECOVERY'
 
 /** An open chainlog store: many named streams in one directory. Create one with `Log.open(dir, options)`; call `close()` when done. */
 export class Log {
-  /** What open-time recovery did: torn tails cut off, damage found (nothing cut). */
-  readonly recovered: readonly RecoveryEvent[]
   private closed = false
+  /** Reads in flight (read, get, head, verify, an iterator's next chunk): close() lets them finish before it frees a memory log. */
+  private readonly reads = new Set<Promise<unknown>>()
   private closing: Promise<void> | null = null
-  private readonly streamsByName = new Map<string, Stream>()
   private creationWaiters: Array<() => void> = []
 
   private constructor(
     private readonly ctx: StoreContext,
     private readonly lock: StorageLock | null,
-    streams: Stream[],
-    recovered: RecoveryEvent[],
-  ) {
-    for (const s of streams) this.streamsByName.set(s.name, s)
-    this.recovered = Object.freeze(recovered)
+    private readonly streamSet: StreamSet,
+    private readonly recoveredEvents: RecoveryEvent[],
+  ) {}
+
+  /**
+   * What recovery did: torn tails cut off, damage found (nothing cut). Streams of a store that was
+   * closed cleanly are opened on first use; what their opening finds is added then.
+   */
+  get recovered(): readonly RecoveryEvent[] {
+    return this.recoveredEvents
   }
 
   /** Opens (or creates) the store at `dir`: takes the LOCK unless readOnly, recovers every stream's tail. */
@@ -86,35 +89,27 @@ export class Log {
       await storage.makeDir(root)
       lock = await storage.lock(root)
     }
-    const opened: Stream[] = []
+    let set: StreamSet | null = null
     try {
       const store = await openStore(storage, root, { hash: opts.hash, readOnly: opts.readOnly })
       const ctx: StoreContext = {
         dir: root, storage, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers(),
       }
       const names = await discoverStreams(storage, root)
+      // Streams closed cleanly need no recovery: opened on first use. A writer removes the mark
+      // before it writes anything, so a crash from here on leaves a store recovered in full.
+      const clean = (await readCleanStreams(storage, root)) ?? new Map()
+      if (!opts.readOnly) await removeCleanStreams(storage, root)
       const recovered: RecoveryEvent[] = []
-      const streams: Stream[] = new Array(names.length)
-      let next = 0
-      const worker = async () => {
-        while (next < names.length) {
-          const i = next++
-          streams[i] = await Stream.open(ctx, names[i], recovered)
-          opened.push(streams[i])
-        }
+      const onRecovered = (events: RecoveryEvent[]) => {
+        recovered.push(...events)
+        for (const e of events) warnRecovery(root, e)
       }
-      await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, names.length) }, worker))
-      for (const e of recovered) {
-        process.emitWarning(
-          e.action === 'truncated'
-            ? `chainlog ${root}: stream ${e.stream}: cut a torn tail of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} (${e.reason})`
-            : `chainlog ${root}: stream ${e.stream}: damage at position ${e.position} of segment ${e.segment}, offset ${e.offset}; nothing was cut, appends are refused (${e.reason})`,
-          { code: RECOVERY_WARNING },
-        )
-      }
-      return new Log(ctx, lock, streams, recovered)
+      set = new StreamSet(ctx, onRecovered)
+      await set.load(names, clean)
+      return new Log(ctx, lock, set, recovered)
     } catch (err) {
-      for (const s of opened) await s.closeHandles()
+      for (const s of set?.opened() ?? []) await s.closeHandles()
       await lock?.release()
       throw err
     }
@@ -168,7 +163,7 @@ export class Log {
       const name = streamName(stream)
       const { payloads, lengths } = collectEvents(events, this.ctx.options.maxRecordBytes, this.ctx.payloadBuffers)
       const o = resolveAppendOptions(options, this.ctx.options.sync)
-      return this.streamForWrite(name).queue.append(payloads, lengths, o)
+      return this.streamSet.forWrite(name, () => this.newStream(name), (s: Stream) => s.queue.append(payloads, lengths, o))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -177,14 +172,19 @@ export class Log {
   /** Writes a checkpoint record now. */
   async checkpoint(stream: string | number): Promise<CheckpointResult> {
     this.checkWritable()
-    const s = this.streamForWrite(streamName(stream))
-    return (await s.queue.checkpoint(this.ctx.options.sync === 'always', false))!
+    const name = streamName(stream)
+    return (await this.streamSet.forWrite(name, () => this.newStream(name), (s: Stream) => s.queue.checkpoint(this.ctx.options.sync === 'always', false)))!
   }
 
   /** Data records of a stream in offset order (checkpoints skipped), from `from` or the first record at or after `fromTime`, capped by `limit` and (softly) `maxBytes`, checked per `verify` (default 'checkpoint'). Returns [] past the end. */
-  async read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]> {
+  read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]> {
+    return this.tracked(this.readRecords(stream, options))
+  }
+
+  private async readRecords(stream: string | number, options?: ReadOptions): Promise<LogRecord[]> {
     this.checkOpen()
-    const s = this.streamNamed(stream)
+    const found = this.streamNamed(stream)
+    const s = found instanceof Promise ? await found : found
     const o = resolveReadOptions(options)
     if (s === undefined || o.limit === 0) return []
     let from = o.from
@@ -223,15 +223,21 @@ export class Log {
 
   /** What an iterator needs from this log (read/follow.ts). */
   private readonly followSource: FollowSource = {
-    stream: (name) => this.streamsByName.get(name),
+    stream: (name) => this.streamSet.wake(name),
     isClosed: () => this.closed,
+    track: (p) => this.tracked(p),
     waitForAppend: (name) => this.waitForAppend(name),
   }
 
   /** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
-  async get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined> {
+  get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined> {
+    return this.tracked(this.getRecord(stream, offset, options))
+  }
+
+  private async getRecord(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined> {
     this.checkOpen()
-    const s = this.streamNamed(stream)
+    const found = this.streamNamed(stream)
+    const s = found instanceof Promise ? await found : found
     offsetArg(offset, 'offset')
     const o = resolveGetOptions(options)
     if (s === undefined) return undefined
@@ -254,23 +260,35 @@ export class Log {
   }
 
   /** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
-  async head(stream: string | number): Promise<HeadInfo> {
+  head(stream: string | number): Promise<HeadInfo> {
+    return this.tracked(this.headOf(stream))
+  }
+
+  private async headOf(stream: string | number): Promise<HeadInfo> {
     this.checkOpen()
-    const s = this.streamNamed(stream)
+    const found = this.streamNamed(stream)
+    const s = found instanceof Promise ? await found : found
     if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null }
     const lastCheckpoint = await s.lastCheckpointOffset()
     return { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint }
   }
 
   /** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
-  async verify(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport> {
+  verify(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport> {
+    return this.tracked(this.verifyStreams(stream, options))
+  }
+
+  private async verifyStreams(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport> {
     this.checkOpen()
     const o = resolveVerifyOptions(options)
     let targets: Stream[]
-    if (stream === undefined) targets = [...this.streamsByName.values()].filter((s) => s.segments.length > 0).sort((a, b) => (a.name < b.name ? -1 : 1))
+    if (stream === undefined) {
+      await this.streamSet.wakeAll()
+      targets = this.streamSet.opened().filter((s) => s.segments.length > 0).sort((a, b) => (a.name < b.name ? -1 : 1))
+    }
     else {
       const name = streamName(stream)
-      const s = this.streamsByName.get(name)
+      const s = await this.streamSet.wake(name)
       targets = s === undefined ? [] : [s]
       if (s === undefined) {
         return { ok: true, streams: [{ stream: name, records: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }] }
@@ -294,13 +312,13 @@ export class Log {
   async streams(): Promise<string[]> {
     this.checkOpen()
     // Only streams with data on disk: a stream whose first appends all failed does not exist.
-    return [...this.streamsByName.values()].filter((s) => s.segments.length > 0).map((s) => s.name).sort()
+    return this.streamSet.namesWithData()
   }
 
   /** Waits for queued appends and makes everything written so far durable. */
   async flush(): Promise<void> {
     this.checkOpen()
-    const all = [...this.streamsByName.values()]
+    const all = this.streamSet.opened()
     // Only the calls made before flush(): waiting for an empty queue never ends under steady appends.
     await Promise.all(all.map((s) => s.queue.settled()))
     if (this.ctx.readOnly) return
@@ -315,7 +333,7 @@ export class Log {
 
   private async shutdown(): Promise<void> {
     this.closed = true
-    const all = [...this.streamsByName.values()]
+    const all = this.streamSet.opened()
     let first: unknown = null
     try {
       await Promise.all(all.map((s) => s.queue.idle()))
@@ -330,6 +348,8 @@ export class Log {
             }
           }),
         )
+        // Everything synced and saved: the next open need not recover these streams.
+        if (first === null) await writeCleanStreams(this.ctx.storage, this.ctx.dir, await this.streamSet.cleanSummary()).catch(() => {}) // a cache: without it the next open recovers every stream
       }
     } finally {
       for (const s of all) await s.closeHandles()
@@ -337,33 +357,48 @@ export class Log {
       this.creationWaiters = []
       for (const f of w) f() // followers of streams that never appeared end too
       await this.lock?.release()
-      if (this.ctx.storage instanceof MemoryStorage) this.ctx.storage.clear()
+      if (this.ctx.storage instanceof MemoryStorage) {
+        // Reads still in flight finish first (a store on disk still serves them after close).
+        await Promise.allSettled([...this.reads])
+        this.ctx.storage.clear()
+      }
     }
     if (first !== null) throw first
   }
 
   /** Resolves on the stream's next commit, on its creation if it does not exist yet, or on close(). */
   private waitForAppend(name: string): Promise<void> {
-    const s = this.streamsByName.get(name)
+    const s = this.streamSet.get(name)
     if (s !== undefined) return s.waitForAppend()
+    if (this.streamSet.isDormant(name)) return this.streamSet.wake(name).then(() => {})
     return new Promise((resolve) => this.creationWaiters.push(resolve))
   }
 
-  private streamForWrite(name: string): Stream {
-    let s = this.streamsByName.get(name)
-    if (s === undefined) {
-      s = Stream.empty(this.ctx, name)
-      this.streamsByName.set(name, s)
-      const w = this.creationWaiters
-      this.creationWaiters = []
+  /** A stream created by its first append; followers waiting for it wake. */
+  private newStream(name: string): Stream {
+    const s = Stream.empty(this.ctx, name)
+    const w = this.creationWaiters
+    this.creationWaiters = []
+    queueMicrotask(() => {
       for (const f of w) f()
-    }
+    })
     return s
   }
 
-  /** The stream called `stream`, if it exists. Names in the map were validated when added, so a hit skips validation. */
-  private streamNamed(stream: unknown): Stream | undefined {
-    return (typeof stream === 'string' ? this.streamsByName.get(stream) : undefined) ?? this.streamsByName.get(streamName(stream))
+  /** The stream called `stream`, if it exists (opened on first use). Open ones are found without validation or a promise. */
+  private streamNamed(stream: unknown): Stream | undefined | Promise<Stream | undefined> {
+    const hit = typeof stream === 'string' ? this.streamSet.get(stream) : undefined
+    if (hit !== undefined) return hit
+    const name = streamName(stream)
+    return this.streamSet.get(name) ?? (this.streamSet.isDormant(name) ? this.streamSet.wake(name) : undefined)
+  }
+
+  private tracked<T>(p: Promise<T>): Promise<T> {
+    if (this.ctx.storage.kind !== 'memory') return p // only a memory log's files go away at close
+    this.reads.add(p)
+    const done = () => void this.reads.delete(p)
+    p.then(done, done)
+    return p
   }
 
   private checkOpen(): void {
@@ -374,4 +409,14 @@ export class Log {
     this.checkOpen()
     if (this.ctx.readOnly) throw new ChainlogError('ERR_READ_ONLY', 'the log was opened with readOnly: true; expected a writable log')
   }
+}
+
+/** The warning each recovery event gives (code CHAINLOG_RECOVERY). */
+function warnRecovery(root: string, e: RecoveryEvent): void {
+  process.emitWarning(
+    e.action === 'truncated'
+      ? `chainlog ${root}: stream ${e.stream}: cut a torn tail of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} (${e.reason})`
+      : `chainlog ${root}: stream ${e.stream}: damage at position ${e.position} of segment ${e.segment}, offset ${e.offset}; nothing was cut, appends are refused (${e.reason})`,
+    { code: RECOVERY_WARNING },
+  )
 }

@@ -92,7 +92,7 @@ export function codeOf(err: unknown): string | undefined {
  * without leaking its file handles or its LOCK within this test process.
  */
 export async function abandon(log: Log): Promise<void> {
-  const internals = log as unknown as { lock: { release(): Promise<void> }; streamsByName: Map<string, { closeHandles(): Promise<void> }> }
-  for (const s of internals.streamsByName.values()) await s.closeHandles()
+  const internals = log as unknown as { lock: { release(): Promise<void> }; streamSet: { opened(): Array<{ closeHandles(): Promise<void> }> } }
+  for (const s of internals.streamSet.opened()) await s.closeHandles()
   await internals.lock.release()
 }

@@ -9,8 +9,11 @@ import { damageError } from './damage.ts'
 
 /** What an iterator needs from the log. */
 export interface FollowSource {
-  stream(name: string): Stream | undefined
+  /** The stream (opened if it was dormant), or undefined while it does not exist. */
+  stream(name: string): Promise<Stream | undefined>
   isClosed(): boolean
+  /** Registers a read in flight (close() lets it finish). */
+  track<T>(p: Promise<T>): Promise<T>
   /** Resolves on the stream's next commit, on its creation, or on close. */
   waitForAppend(name: string): Promise<void>
 }
@@ -30,12 +33,12 @@ return {
         try {
           for (;;) {
             if (finished || src.isClosed()) break
-            s ??= src.stream(name)
+            s ??= await src.stream(name)
             // Commits seen before looking: if one lands while we look, we look again instead of waiting.
             const seen = s?.commits
             if (s !== undefined) {
               cursor ??= new RecordCursor(s, o.from, o.verify, true)
-              const next = await cursor.next(s.nextOffset)
+              const next = await src.track(cursor.next(s.nextOffset))
               if (next !== null) {
                 if (next.length === 0) continue
                 batch = next
@@ -45,12 +48,15 @@ return {
               if (s.corrupt !== null) throw damageError(s)
             }
             if (!o.follow || src.isClosed()) break
-            s ??= src.stream(name)
+            s ??= await src.stream(name)
             if (s === undefined || s.commits === seen) await src.waitForAppend(name)
           }
         } catch (err) {
           finished = true
           batch = []
+          // A read cut short by close() (a memory log's files are gone then): the iterator ends, as
+          // it does at close, rather than failing.
+          if (src.isClosed()) return done
           throw err
         }
         finished = true

@@ -234,6 +234,15 @@ export function diskStorage(maxOpenFiles: number): Storage & { readonly openFile
         throw err
       }
     },
+    async stamp(path) {
+      try {
+        const st = await fsp.stat(path, { bigint: true })
+        return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+        throw err
+      }
+    },
     readFile: (path) => budget.with(() => fsp.readFile(path)),
     writeFileAtomic: (path, data) => budget.with(() => writeFileAtomic(path, data)),
     remove: (path) => fsp.rm(path, { force: true }),

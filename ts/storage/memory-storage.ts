@@ -16,6 +16,8 @@ function fsError(code: string, syscall: string, path: string): Error {
 class MemoryData {
   data = Buffer.alloc(0)
   length = 0
+  /** Bumped by every change (for stamp). */
+  version = 0
 
   ensure(length: number): void {
     if (length <= this.data.length) return
@@ -66,6 +68,7 @@ class MemoryFile implements StorageFile {
     if (position > this.file.length) this.file.data.fill(0, this.file.length, position)
     this.file.data.set(data, position)
     this.file.length = Math.max(this.file.length, end)
+    this.file.version++
   }
 
   async datasync(): Promise<void> {
@@ -77,6 +80,7 @@ class MemoryFile implements StorageFile {
     this.file.ensure(length)
     if (length > this.file.length) this.file.data.fill(0, this.file.length, length)
     this.file.length = length
+    this.file.version++
   }
 
   async size(): Promise<number> {
@@ -94,6 +98,10 @@ export class MemoryStorage implements Storage {
   private readonly files = new Map<string, MemoryData>()
   private readonly dirs = new Set<string>()
   private readonly locked = new Set<string>()
+  private readonly serials = new WeakMap<MemoryData, number>()
+  private nextSerial = 0
+  /** Bumped when any entry is created or removed (a directory's stamp). */
+  private entryChanges = 0
 
   /** Every file and its bytes (for saveTo), in path order. */
   entries(): Array<[string, Buffer]> {
@@ -121,8 +129,12 @@ export class MemoryStorage implements Storage {
     let file = this.files.get(path)
     if (mode === 'create') {
       this.parentMustExist(path, 'open')
-      if (file === undefined) this.files.set(path, (file = new MemoryData()))
+      if (file === undefined) {
+        this.files.set(path, (file = new MemoryData()))
+        this.entryChanges++
+      }
       file.length = 0
+      file.version++
     } else if (file === undefined) throw fsError('ENOENT', 'open', path)
     return new MemoryFile(file, mode !== 'read', path)
   }
@@ -139,6 +151,19 @@ export class MemoryStorage implements Storage {
     return this.files.get(path)?.length ?? null
   }
 
+  async stamp(path: string): Promise<string | null> {
+    const f = this.files.get(path)
+    if (f !== undefined) return `${f.length}:${f.version}:${this.serial(f)}`
+    return this.dirs.has(path) ? `dir:${this.entryChanges}` : null
+  }
+
+  /** Distinguishes a replaced file from the one before it (as an inode number does). */
+  private serial(f: MemoryData): number {
+    let n = this.serials.get(f)
+    if (n === undefined) this.serials.set(f, (n = ++this.nextSerial))
+    return n
+  }
+
   async readFile(path: string): Promise<Buffer> {
     const f = this.files.get(path)
     if (f === undefined) throw fsError('ENOENT', 'open', path)
@@ -153,10 +178,11 @@ export class MemoryStorage implements Storage {
     f.data.set(bytes, 0)
     f.length = bytes.length
     this.files.set(path, f)
+    this.entryChanges++
   }
 
   async remove(path: string): Promise<void> {
-    this.files.delete(path)
+    if (this.files.delete(path)) this.entryChanges++
   }
 
   async makeDir(dir: string): Promise<void> {

@@ -43,6 +43,8 @@ export interface Storage {
   list(dir: string): Promise<StorageEntry[] | null>
   /** A file's size; null when it does not exist. */
   fileSize(path: string): Promise<number | null>
+  /** A stamp that changes whenever the file or directory changes (size, times, identity); null when absent. */
+  stamp(path: string): Promise<string | null>
   readFile(path: string): Promise<Buffer>
   /** Replaces `path` with `data` so that a crash leaves the old or the new file, never a mix. */
   writeFileAtomic(path: string, data: Uint8Array | string): Promise<void>

@@ -8,6 +8,7 @@ import type { HashAlgorithm } from '../core/interface.ts'
 import { ioError } from './durable.ts'
 import type { Storage, StorageEntry } from './storage.ts'
 import { isStreamName } from './stream-name.ts'
+import { segmentFileName } from './segment-file.ts'
 
 const STORE_FILE = 'chainlog.json'
 const STORE_FORMAT = 1
@@ -93,4 +94,61 @@ export async function discoverStreams(storage: Storage, dir: string): Promise<st
     throw ioError(err, `cannot list the store directory ${dir}`)
   }
   return entries.filter((e) => e.isDirectory && isStreamName(e.name)).map((e) => e.name).sort()
+}
+
+/**
+ * `.clean`: the streams a writer closed cleanly (every write synced, every index and manifest
+ * saved), each with its active segment and the stamps (size, times, identity) of that file and of
+ * the stream's directory. close() writes it; the next writable open removes it before anything is
+ * written. A stream whose files still carry those stamps is as it was left: it needs no recovery
+ * and is opened on first use. Any other stream, and every stream of a store without the file (a
+ * crash), is recovered at open.
+ */
+const CLEAN_FILE = '.clean'
+/** The summary is a few dozen bytes per stream. */
+const MAX_CLEAN_FILE_BYTES = 1024 * 1024 * 1024
+
+/** How a cleanly closed stream was left. */
+export interface CleanStream {
+  segment: number
+  segmentStamp: string
+  dirStamp: string
+}
+
+/** The stamps of a stream's active segment and directory, now. */
+export async function stampStream(storage: Storage, dir: string, stream: string, segment: number): Promise<CleanStream | null> {
+  const streamDir = join(dir, stream)
+  const [segmentStamp, dirStamp] = await Promise.all([storage.stamp(join(streamDir, segmentFileName(segment))), storage.stamp(streamDir)])
+  return segmentStamp === null || dirStamp === null ? null : { segment, segmentStamp, dirStamp }
+}
+
+/** The streams of the last clean close, or null when the store was not closed cleanly (or the file is unusable). */
+export async function readCleanStreams(storage: Storage, dir: string): Promise<Map<string, CleanStream> | null> {
+  const path = join(dir, CLEAN_FILE)
+  try {
+    const size = await storage.fileSize(path)
+    if (size === null || size > MAX_CLEAN_FILE_BYTES) return null
+    const value = JSON.parse((await storage.readFile(path)).toString('utf8')) as { streams?: unknown }
+    if (typeof value?.streams !== 'object' || value.streams === null) return null
+    const out = new Map<string, CleanStream>()
+    for (const [name, v] of Object.entries(value.streams as Record<string, CleanStream>)) {
+      if (!isStreamName(name) || !Number.isSafeInteger(v?.segment) || typeof v.segmentStamp !== 'string' || typeof v.dirStamp !== 'string') return null
+      out.set(name, { segment: v.segment, segmentStamp: v.segmentStamp, dirStamp: v.dirStamp })
+    }
+    return out
+  } catch {
+    return null // a cache: recovering every stream is always correct
+  }
+}
+
+export async function writeCleanStreams(storage: Storage, dir: string, streams: Map<string, CleanStream>): Promise<void> {
+  await storage.writeFileAtomic(join(dir, CLEAN_FILE), JSON.stringify({ streams: Object.fromEntries(streams) }) + '\n')
+}
+
+/** Removes `.clean` durably: after this, a crash leaves a store that open recovers stream by stream. */
+export async function removeCleanStreams(storage: Storage, dir: string): Promise<void> {
+  const path = join(dir, CLEAN_FILE)
+  if ((await storage.fileSize(path)) === null) return
+  await storage.remove(path)
+  await storage.syncDir(dir)
 }
