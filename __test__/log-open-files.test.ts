@@ -51,7 +51,7 @@ for (const backend of BACKENDS) {
     t.true((await again.verify()).ok)
   })
 
-  test(`${backend}: a descriptor closed for the budget is fdatasynced first, and a failure there is not lost: the stream's next write fails with ERR_IO`, async (t) => {
+  test.serial(`${backend}: a descriptor closed for the budget is fdatasynced first, and a failure there is not lost: the stream's next write fails with ERR_IO`, async (t) => {
     const dir = tempDir(t, 'evict')
     const log = await openLog(t, backend, dir, { maxOpenFiles: 8, sync: 'never' })
     await log.append('victim', 'written, not synced')
