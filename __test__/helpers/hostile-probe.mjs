@@ -23,6 +23,8 @@ const ZERO = Buffer.alloc(32)
 const HASH = 'blake3'
 const STREAM = 'hostile'
 const MAX = 1 << 24
+/** Fewer rounds under valgrind (scripts/test-valgrind.mjs sets HOSTILE_QUICK), where each is slow. */
+const rounds = (n) => (process.env.HOSTILE_QUICK ? Math.max(2, Math.floor(n / 20)) : n)
 
 /** `n` records of `size` bytes each (payload k filled with k + 1), framed as one segment. */
 function segment(n, size) {
@@ -93,7 +95,7 @@ const probes = {
   /** Writes into the input while the pool thread decodes: the result is the bytes it hashed. */
   async 'async-writes'() {
     const seg = segment(4, 20_000)
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < rounds(400); i++) {
       const data = Buffer.from(seg.bytes)
       const decoding = decodeAsync(data, seg, 4)
       const scanning = scanAsync(data)
@@ -106,7 +108,7 @@ const probes = {
   /** A resizable ArrayBuffer shrunk to nothing right after the call. */
   async 'async-resize'() {
     const seg = segment(3, 5000)
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < rounds(50); i++) {
       const ab = new ArrayBuffer(seg.bytes.length, { maxByteLength: seg.bytes.length * 2 })
       const data = new Uint8Array(ab)
       data.set(seg.bytes)
@@ -122,7 +124,7 @@ const probes = {
   async 'async-transfer'() {
     assert.equal(typeof globalThis.gc, 'function', 'run with --expose-gc')
     const seg = segment(3, 30_000)
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < rounds(30); i++) {
       const ab = new ArrayBuffer(seg.bytes.length)
       const data = new Uint8Array(ab)
       data.set(seg.bytes)
@@ -204,7 +206,7 @@ const probes = {
     try {
       const payloads = Buffer.alloc(4 * 64)
       const timestamps = new Float64Array(64)
-      for (let i = 0; i < 2000; i++) {
+      for (let i = 0; i < rounds(2000); i++) {
         refused(() => binding.encodeInto(HASH, STREAM, 0, ZERO, 0, 0, 0, payloads, lengths, timestamps, Buffer.alloc(payloads.length + 64 * 66), new Float64Array(64), Buffer.alloc(32), undefined), 'shared lengths')
       }
     } finally {

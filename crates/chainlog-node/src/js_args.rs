@@ -213,3 +213,30 @@ pub(crate) fn numbers_arg(
     }
     Ok(values)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_integers_are_whole_non_negative_and_at_most_2_53_minus_1() {
+        for bad in [1.5, f64::NAN, -1.0, f64::INFINITY, 9007199254740992.0] {
+            assert!(
+                matches!(safe_integer(bad, "x"), Err(core::Error::InvalidArgument(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(safe_integer(9007199254740991.0, "x").unwrap(), MAX_SAFE);
+        assert_eq!(safe_integer(0.0, "x").unwrap(), 0);
+    }
+
+    #[test]
+    fn small_ints_and_hashes_are_checked_by_name() {
+        assert!(small_int(3.0, "kind", 0, 2).is_err());
+        assert_eq!(small_int(2.0, "kind", 0, 2).unwrap(), 2);
+        let e = hash_arg(&[0; 31], "prevHash").unwrap_err();
+        assert_eq!(e.message(), "prevHash must be 32 bytes, got 31");
+        assert!(check_span(MAX_SAFE - 10, 11).is_err());
+        assert!(check_span(MAX_SAFE - 10, 10).is_ok());
+    }
+}

@@ -71,3 +71,19 @@ fn panicked(payload: Box<dyn Any + Send>) -> core::Error {
         format!("the native core failed inside a call ({what}); this is a chainlog bug, please report it").into(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_invalid_argument_error_naming_it() {
+        let r: CoreResult<()> = guard(|| panic!("boom"));
+        let e = r.unwrap_err();
+        assert_eq!(e.code(), "ERR_INVALID_ARGUMENT");
+        assert!(e.message().contains("boom"), "{}", e.message());
+        let formatted: CoreResult<()> = guard(|| panic!("{} {}", "formatted", 7));
+        assert!(formatted.unwrap_err().message().contains("formatted 7"));
+        assert_eq!(guard(|| Ok(5)).unwrap(), 5);
+    }
+}

@@ -118,7 +118,7 @@ pub(crate) unsafe fn slice_arg<'a, T>(
         return Ok(&[]);
     }
     // A typed array's byteOffset is a multiple of its element size, so `ptr` is aligned for T.
-    debug_assert!((ptr as usize) % std::mem::align_of::<T>() == 0);
+    debug_assert!((ptr as usize).is_multiple_of(std::mem::align_of::<T>()));
     Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<T>(), len) })
 }
 
