@@ -17,7 +17,7 @@ const steps = [
   { name: 'type-check', cmd: 'npm', args: ['run', '--silent', 'typecheck'] },
   // The CLI and pack tests run the built package (dist/, index.d.ts), so it is built first.
   { name: 'build the package', cmd: 'npm', args: ['run', '--silent', 'build'] },
-  { name: 'Rust tests', cmd: 'cargo', args: ['test', '--release', '--workspace'], parse: parseCargo },
+  { name: 'Rust tests', cmd: 'cargo', args: ['test', '--profile', 'checked', '--workspace'], parse: parseCargo },
   { name: 'ava (both cores)', cmd: 'npx', args: ['ava', '--tap', ...process.argv.slice(2)], parse: parseTap },
 ]
 

@@ -400,5 +400,25 @@ pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
         out.payload_ends
             .extend(p.payload_ends.iter().map(|e| e + shift));
     }
+    debug_assert_consistent(&out, input.positions.len());
     Ok(out)
+}
+
+/// One entry of each kind per record, and payload ends that never go back.
+fn debug_assert_consistent(out: &DecodeOutput, n: usize) {
+    debug_assert_eq!(out.offsets.len(), n, "one decoded record per position");
+    debug_assert!(
+        out.timestamps.len() == n
+            && out.kinds.len() == n
+            && out.forms.len() == n
+            && out.payload_ends.len() == n
+            && out.prev_hashes.len() == n * HASH_BYTES
+            && out.hashes.len() == n * HASH_BYTES,
+        "the per-record vectors of a decode have one entry per record"
+    );
+    debug_assert!(
+        out.payload_ends.windows(2).all(|w| w[0] <= w[1])
+            && out.payload_ends.last().is_none_or(|&e| e == out.payloads.len() as u64),
+        "payload ends rise to the payloads' length"
+    );
 }

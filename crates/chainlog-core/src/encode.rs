@@ -248,8 +248,11 @@ pub fn encode_batch_into(input: &EncodeInput<'_>, out: &mut [u8]) -> Result<Opti
     if out.len() < encoded_bound(input.payloads.len(), input.lengths.len()) {
         return Ok(None);
     }
+    let bound = encoded_bound(input.payloads.len(), input.lengths.len());
     let mut sink = SliceSink { out, len: 0 };
     let records = encode_records(input, level, &mut sink)?;
+    debug_assert!(sink.len <= bound, "records never outgrow their bound");
+    debug_assert_eq!(records.positions.len(), input.lengths.len());
     Ok(Some(EncodedInto {
         len: sink.len,
         positions: records.positions,
