@@ -8,7 +8,7 @@ import type { BackendName, ChainlogCore } from '../../ts/core/interface.ts'
 import { ChainlogError } from '../../ts/errors.ts'
 
 const ZERO = Buffer.alloc(32)
-const HASH = 'blake3'
+const HASH = 'blake3' as const
 const STREAM = 'hostile'
 const MAX = 1 << 24
 
@@ -49,7 +49,10 @@ function refusedShared(what: string, run: () => unknown, name: string): Promise<
 
 /** A view over an ArrayBuffer that `shrink()` resizes to nothing. */
 function shrinkable(bytes: Uint8Array) {
-  const ab = new ArrayBuffer(bytes.length, { maxByteLength: bytes.length })
+  // ES2024's resizable ArrayBuffer (Node 20 has it; the type-check's lib predates it).
+  type Resizable = ArrayBuffer & { resize(length: number): void }
+  const ResizableArrayBuffer = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => Resizable
+  const ab = new ResizableArrayBuffer(bytes.length, { maxByteLength: bytes.length })
   const view = new Uint8Array(ab)
   view.set(bytes)
   return { view, shrink: () => ab.resize(0) }

@@ -418,7 +418,10 @@ fn debug_assert_consistent(out: &DecodeOutput, n: usize) {
     );
     debug_assert!(
         out.payload_ends.windows(2).all(|w| w[0] <= w[1])
-            && out.payload_ends.last().is_none_or(|&e| e == out.payloads.len() as u64),
+            && out
+                .payload_ends
+                .last()
+                .is_none_or(|&e| e == out.payloads.len() as u64),
         "payload ends rise to the payloads' length"
     );
 }
