@@ -105,11 +105,7 @@ pub(crate) unsafe fn typed_array(
         sys::TypedarrayType::uint32_array => "a Uint32Array",
         _ => "a Uint8Array",
     };
-    let mut is_typed_array = false;
-    let s = unsafe { sys::napi_is_typedarray(env, value, &mut is_typed_array) };
-    if s != sys::Status::napi_ok || !is_typed_array {
-        return Err(invalid(format!("{what} must be {name}")));
-    }
+    // Anything but a typed array (a DataView, a plain object, a string) fails here.
     let mut found = 0;
     let mut len = 0;
     let mut data = ptr::null_mut();

@@ -6,7 +6,8 @@
 //! fields one by one, so a getter on a later field could run JS (detach or shrink a buffer)
 //! after the pointer of an earlier one was taken. A positional argument's conversion runs no JS.
 //! An async task copies its bytes before it is queued: JS runs while the pool thread works.
-//! Every entry point runs its body under `guard`, so a panic is an error, not an abort.
+//! Every entry point runs its body under `guard`, so a panic is an error, not an abort (and
+//! `catch_unwind` covers napi-rs's own conversions around the body the same way).
 #![deny(clippy::all)]
 
 use chainlog_core::format::{HASH_BYTES, MAX_KIND, MAX_PAYLOAD_BYTES};
@@ -42,7 +43,7 @@ fn f64s(values: Vec<u64>) -> Float64Array {
     Float64Array::new(values.into_iter().map(|v| v as f64).collect())
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn abi_version() -> u32 {
     core::CORE_ABI
 }
@@ -156,7 +157,7 @@ fn scan_result(out: core::ScanOutput) -> ScanResult {
     }
 }
 
-#[napi]
+#[napi(catch_unwind)]
 #[allow(clippy::too_many_arguments)]
 pub fn scan_segment(
     env: Env,
@@ -202,7 +203,7 @@ impl Task for ScanJob {
 }
 
 /// scanSegment on the libuv pool, over a copy of `data` taken now.
-#[napi(ts_return_type = "Promise<ScanResult>")]
+#[napi(catch_unwind, ts_return_type = "Promise<ScanResult>")]
 #[allow(clippy::too_many_arguments)]
 pub fn scan_segment_async(
     env: Env,
@@ -243,7 +244,7 @@ pub struct FindValidRecordResult {
     pub need_bytes: f64,
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn find_valid_record(
     env: Env,
     #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
@@ -387,7 +388,7 @@ impl<D: AsRef<[u8]>> DecodeJobOf<D> {
     }
 }
 
-#[napi]
+#[napi(catch_unwind)]
 #[allow(clippy::too_many_arguments)]
 pub fn decode_records(
     env: Env,
@@ -435,7 +436,7 @@ impl Task for DecodeJob {
 
 /// decodeRecords on the libuv pool, over a copy of `data` taken now: the records it returns are
 /// exactly the bytes it hashed, whatever JS does to `data` meanwhile.
-#[napi(ts_return_type = "Promise<Float64Array>")]
+#[napi(catch_unwind, ts_return_type = "Promise<Float64Array>")]
 #[allow(clippy::too_many_arguments)]
 pub fn decode_records_async(
     env: Env,
@@ -467,7 +468,7 @@ pub fn decode_records_async(
 
 // ---- hashes, CRC, codecs ----------------------------------------------------------------------
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn commitment(
     env: Env,
     hash: String,
@@ -481,7 +482,7 @@ pub fn commitment(
 }
 
 /// The chain hash of one record, from its fields (positional: see the module comment).
-#[napi]
+#[napi(catch_unwind)]
 #[allow(clippy::too_many_arguments)]
 pub fn record_hash(
     env: Env,
@@ -510,14 +511,14 @@ pub fn record_hash(
     })
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn crc32(env: Env, #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>) -> Result<u32> {
     sync_call(&env, || {
         Ok(crc32fast::hash(Bytes::arg(&env, data, "data")?.as_slice()))
     })
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn compress(
     env: Env,
     codec: f64,
@@ -531,7 +532,7 @@ pub fn compress(
     })
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn decompress(
     env: Env,
     form: f64,
