@@ -71,8 +71,8 @@ test('the native binding\'s single-record decoder refuses what is not its own de
   const shared = Buffer.alloc(1024)
   t.throws(() => binding.decodeOneInto(decoder, shared.subarray(0, 400), 0, 0, undefined, 1 << 20, shared.subarray(300, 800)), { message: /overlap/ })
   t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, shared.subarray(0, 32), 1 << 20, shared.subarray(16, 600)), { message: /overlap/ })
-  t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, undefined, 1 << 20, out), { message: /^ERR_CORRUPT: / })
-  t.throws(() => binding.recordDecoder('md5', 's'), { message: /^ERR_INVALID_ARGUMENT: / })
+  t.throws(() => binding.decodeOneInto(decoder, data, 0, 0, undefined, 1 << 20, out), { code: 'ERR_CORRUPT' })
+  t.throws(() => binding.recordDecoder('md5', 's'), { code: 'ERR_INVALID_ARGUMENT' })
   // Decoders are freed when collected: making many and dropping them is fine.
   for (let i = 0; i < 10_000; i++) binding.recordDecoder('sha256', `s${i}`)
   t.pass()
@@ -101,7 +101,7 @@ test('the native binding\'s encodeInto refuses outputs of the wrong type or size
   t.throws(() => encode(into, new Float64Array(3), lastHash), { message: /positionsOut of 2 entries/ })
   t.throws(() => encode(into, positions, Buffer.alloc(31)), { message: /lastHashOut of 32 bytes/ })
   t.throws(() => encode(into, positions, lastHash, Buffer.alloc(32)), { message: /hashesOut of 2 × 32 bytes/ })
-  t.throws(() => encode(Buffer.alloc(100), positions, lastHash), { message: /^ERR_INVALID_ARGUMENT: into must hold at least 138 bytes/ })
+  t.throws(() => encode(Buffer.alloc(100), positions, lastHash), { code: 'ERR_INVALID_ARGUMENT', message: /^into must hold at least 138 bytes/ })
   t.throws(() => encode(into, positions, lastHash, undefined, [payloads, Float64Array.of(2, 4), timestamps]), { message: /Uint32Array|Expected/ })
   // Outputs are written while the inputs are read: views of one buffer that overlap are refused.
   const shared = Buffer.alloc(1024)
@@ -111,7 +111,7 @@ test('the native binding\'s encodeInto refuses outputs of the wrong type or size
   t.notThrows(() => encode(into, positions, shared.subarray(0, 32), shared.subarray(32, 96)), 'adjacent views do not overlap')
   // Empty and detached outputs (their memory may be a null pointer) are errors, not a crash.
   t.throws(() => encode(new Uint8Array(0), positions, lastHash), { message: /into must hold at least/ })
-  t.throws(() => encode(new Uint8Array(0), new Float64Array(0), lastHash, new Uint8Array(0), [Buffer.alloc(0), new Uint32Array(0), new Float64Array(0)]), { message: /^ERR_INVALID_ARGUMENT: a batch needs at least one payload/ })
+  t.throws(() => encode(new Uint8Array(0), new Float64Array(0), lastHash, new Uint8Array(0), [Buffer.alloc(0), new Uint32Array(0), new Float64Array(0)]), { code: 'ERR_INVALID_ARGUMENT', message: /^a batch needs at least one payload/ })
   const moved = new ArrayBuffer(256)
   const detached = new Uint8Array(moved)
   structuredClone(moved, { transfer: [moved] })

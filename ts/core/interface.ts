@@ -9,12 +9,20 @@
  *   non-negative safe integers (≤ 2^53 − 1). Anything else given in is ERR_INVALID_ARGUMENT.
  * - Every failure is a ChainlogError (ts/errors.ts) with a stable code; bad or crafted input
  *   never panics, aborts, hangs, or allocates a size read from the input before checking it.
+ *   Where a failure is about one record, `details.position` (and `details.offset` when its
+ *   header was read) say which. Should the native core panic all the same (a chainlog bug), the
+ *   call fails with ERR_INVALID_ARGUMENT "the native core failed inside a call (…)", and the
+ *   process lives on.
+ * - Byte arguments are views of ordinary ArrayBuffers: a view of a SharedArrayBuffer (which
+ *   another thread could write mid-call) is ERR_INVALID_ARGUMENT. An async call works on the
+ *   bytes as they were when it was made: what JS does to them afterwards (writes, a resize, a
+ *   transfer) changes nothing in its result.
  * - The record format, chain hash and checkpoint payload are those of shared/SPEC.md §2.
  *
  * Bump CORE_ABI whenever this contract, or the native binding behind it, changes: the native
  * loader refuses a binary whose `abiVersion()` differs, so a stale build is never misused.
  */
-export const CORE_ABI = 6
+export const CORE_ABI = 7
 
 /** The chain hash of a store, fixed when it is created (chainlog.json). */
 export type HashAlgorithm = 'blake3' | 'sha256'

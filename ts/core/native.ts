@@ -2,10 +2,11 @@
  * The native core: finds and loads the napi-rs binary built from crates/chainlog-node, refuses a
  * stale one (abiVersion ≠ CORE_ABI), and wraps it as a ChainlogCore.
  *
- * The Rust side checks every value (safe integers, ranges, lengths, hash names) and reports
- * failures as errors whose message starts with the code ("ERR_CORRUPT: …"); this file checks
- * only JS types, which the binding cannot see before napi's conversion, and turns the code
- * prefix back into a ChainlogError.
+ * The Rust side checks every value (safe integers, ranges, lengths, hash names, shared memory)
+ * and reports failures as errors carrying `code`, `position` and `offset` as properties; this
+ * file checks JS types with the argument's name, reads each input field exactly once, passes the
+ * values by position (the binding takes no input objects: see crates/chainlog-node/src/lib.rs),
+ * and turns the binding's error into a ChainlogError.
  *
  * Search order: $CHAINLOG_NATIVE_DIR only, when set; else the platform package
  * (@chainlog/<platform>, see npm/README.md), then <repo root>/native/ (npm run build:native).
@@ -15,8 +16,9 @@ import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ChainlogError, isErrorCode } from '../errors.ts'
+import { ChainlogError, isErrorCode, type ChainlogErrorDetails } from '../errors.ts'
 import { HASH_BYTES, RECORD_OVERHEAD } from './format.ts'
+import type * as Generated from './native-binding.d.ts'
 import {
   CORE_ABI,
   type ChainlogCore,
@@ -39,38 +41,24 @@ import {
 
 const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH
 
-/** The raw binding (crates/chainlog-node/src/lib.rs). Nullable results come back as undefined. */
-interface RawScanResult extends Omit<ScanResult, 'nextOffset' | 'lastTimestamp' | 'lastHash' | 'stopOffset' | 'stop'> {
-  nextOffset?: number
-  lastTimestamp?: number
-  lastHash?: Buffer
-  stopOffset?: number
-  stop: string
-}
-
-interface RawBinding {
-  abiVersion(): number
+/**
+ * The raw binding: the `#[napi]` functions as `napi build` declares them (native-binding.d.ts,
+ * rewritten by every `npm run build:native`, so a changed Rust signature fails the type-check
+ * here), and the plain Node-API callbacks registered beside them (raw_api.rs), which napi-rs
+ * cannot describe.
+ */
+type RawBinding = typeof Generated & {
   /** encodeBatch with every output in a buffer made here (crates/chainlog-node/src/record_encoder.rs); returns the bytes written into `into`. */
   encodeInto(
     hash: string, stream: string, firstOffset: number, prevHash: Uint8Array, kind: number, codec: number, level: number,
     payloads: Uint8Array, lengths: Uint32Array, timestamps: Float64Array,
     into: Uint8Array, positionsOut: Float64Array, lastHashOut: Buffer, hashesOut: Buffer | undefined,
   ): number
-  scanSegment(input: ScanInput): RawScanResult
-  scanSegmentAsync(input: ScanInput): Promise<RawScanResult>
-  findValidRecord(input: FindValidRecordInput): { state: string; position: number; needBytes: number }
-  /** Packed into one array (see unpackDecode): one napi allocation per call, not nine. */
-  decodeRecords(input: DecodeInput): Float64Array
-  decodeRecordsAsync(input: DecodeInput): Promise<Float64Array>
   /** A stream's single-record decoder (its chain hasher and buffers kept between calls; see decodeOne). */
   recordDecoder(hash: string, stream: string): RecordDecoder
   decodeOneInto(decoder: RecordDecoder, data: Uint8Array, basePosition: number, position: number, expectPrevHash: Uint8Array | undefined, maxPayloadBytes: number, out: Uint8Array): number
-  commitment(hash: string, payload: Uint8Array): Buffer
-  recordHash(hash: string, input: RecordHashInput): Buffer
-  crc32(data: Uint8Array): number
-  compress(codec: number, level: number, data: Uint8Array): Buffer
-  decompress(form: number, stored: Uint8Array, maxBytes: number): Buffer
 }
+type RawScanResult = Generated.ScanResult
 
 const BINARY_NAME = 'chainlog'
 const PACKAGE_SCOPE = '@chainlog'
@@ -173,21 +161,21 @@ function invalid(message: string): ChainlogError {
   return new ChainlogError('ERR_INVALID_ARGUMENT', message)
 }
 
-/** Turns a binding error ("ERR_CODE: message") into a ChainlogError; anything else is napi refusing a type. */
+/**
+ * A binding error as a ChainlogError. The binding sets `code`, `position` and `offset` as the
+ * error's properties (crates/chainlog-node/src/js_error.rs); an error without one of our codes
+ * is napi-rs refusing an argument's type before our code ran.
+ */
 function toChainlogError(err: unknown): ChainlogError {
   if (err instanceof ChainlogError) return err
-  const message = describe(err)
-  const m = /^(ERR_[A-Z_]+): /.exec(message)
-  if (m && isErrorCode(m[1])) {
-    // Where, as the JS core reports it: "record at position P (offset O)", "no valid record at position P".
-    const details: { position?: number; offset?: number } = {}
-    const position = /\bposition (\d+)/.exec(message)
-    const offset = /\(offset (\d+)\)/.exec(message)
-    if (position) details.position = Number(position[1])
-    if (offset && Number(offset[1]) <= Number.MAX_SAFE_INTEGER) details.offset = Number(offset[1])
-    return new ChainlogError(m[1], message.slice(m[0].length), details)
+  const fields = err as { code?: unknown; position?: unknown; offset?: unknown }
+  if (err instanceof Error && isErrorCode(fields.code)) {
+    const details: ChainlogErrorDetails = {}
+    if (typeof fields.position === 'number') details.position = fields.position
+    if (typeof fields.offset === 'number' && fields.offset <= Number.MAX_SAFE_INTEGER) details.offset = fields.offset
+    return new ChainlogError(fields.code, err.message, details)
   }
-  return new ChainlogError('ERR_INVALID_ARGUMENT', `native core refused its arguments: ${message}`, { cause: err })
+  return new ChainlogError('ERR_INVALID_ARGUMENT', `native core refused its arguments: ${describe(err)}`, { cause: err })
 }
 
 function call<T>(body: () => T): T {
@@ -206,86 +194,71 @@ async function callAsync<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 
-// JS types only: the values (safe integers, ranges, lengths) are checked in Rust.
+// JS types only, each value read once by the caller: the values (safe integers, ranges,
+// lengths, shared memory) are checked in Rust.
 function object(v: unknown, what: string): void {
   if (v === null || typeof v !== 'object') throw invalid(`${what} needs an input object`)
 }
-function number(v: unknown, what: string): void {
+function number(v: unknown, what: string): number {
   if (typeof v !== 'number') throw invalid(`${what} must be a number, got ${typeof v}`)
+  return v
 }
-function nullableNumber(v: unknown, what: string): void {
-  if (v !== null && v !== undefined) number(v, what)
+/** napi's Option<T> reads null and undefined alike; undefined is what is passed on. */
+function nullableNumber(v: unknown, what: string): number | undefined {
+  return v === null || v === undefined ? undefined : number(v, what)
 }
-function bytes(v: unknown, what: string): void {
+function bytes(v: unknown, what: string): Uint8Array {
   if (!(v instanceof Uint8Array)) throw invalid(`${what} must be a Uint8Array`)
+  return v
 }
-function nullableBytes(v: unknown, what: string): void {
-  if (v !== null && v !== undefined) bytes(v, what)
+function nullableBytes(v: unknown, what: string): Uint8Array | undefined {
+  return v === null || v === undefined ? undefined : bytes(v, what)
 }
-function string(v: unknown, what: string): void {
+function string(v: unknown, what: string): string {
   if (typeof v !== 'string') throw invalid(`${what} must be a string`)
+  return v
 }
-function boolean(v: unknown, what: string): void {
+function boolean(v: unknown, what: string): boolean {
   if (typeof v !== 'boolean') throw invalid(`${what} must be a boolean`)
+  return v
+}
+function float64s(v: unknown, what: string): Float64Array {
+  if (!(v instanceof Float64Array)) throw invalid(`${what} must be a Float64Array`)
+  return v
 }
 
-/** napi's Option<T> takes undefined, not null: nullable fields are passed as undefined. */
-// Built field by field, not with a spread: a spread copy costs more than the call on small inputs.
-function rawScan(i: ScanInput): ScanInput {
-  return {
-    hash: i.hash, stream: i.stream, data: i.data, basePosition: i.basePosition, firstOffset: i.firstOffset ?? undefined,
-    prevHash: i.prevHash ?? undefined, prevTimestamp: i.prevTimestamp ?? undefined, verifyChain: i.verifyChain, final: i.final,
-  } as unknown as ScanInput
+/** scanSegment's positional arguments, each field of the input read once. */
+function scanArgs(input: ScanInput): Parameters<RawBinding['scanSegment']> {
+  object(input, 'scanSegment')
+  const { hash, stream, data, basePosition, firstOffset, prevHash, prevTimestamp, verifyChain, final } = input
+  return [
+    string(hash, 'hash'), string(stream, 'stream'), bytes(data, 'data'), number(basePosition, 'basePosition'),
+    nullableNumber(firstOffset, 'firstOffset'), nullableBytes(prevHash, 'prevHash'), nullableNumber(prevTimestamp, 'prevTimestamp'),
+    boolean(verifyChain, 'verifyChain'), boolean(final, 'final'),
+  ]
 }
 
-function rawDecode(i: DecodeInput): DecodeInput {
-  return {
-    hash: i.hash, stream: i.stream, data: i.data, basePosition: i.basePosition, positions: i.positions,
-    expectPrevHash: i.expectPrevHash ?? undefined, payloadsFrom: i.payloadsFrom, maxPayloadBytes: i.maxPayloadBytes,
-  } as unknown as DecodeInput
-}
-
-/** The fields of every input that reads segment bytes. */
-function checkSegmentInput(input: { hash: string; stream: string; data: Uint8Array; basePosition: number }, what: string): void {
-  object(input, what)
-  string(input.hash, 'hash')
-  string(input.stream, 'stream')
-  bytes(input.data, 'data')
-  number(input.basePosition, 'basePosition')
-}
-
-function checkScan(input: ScanInput): void {
-  checkSegmentInput(input, 'scanSegment')
-  nullableNumber(input.firstOffset, 'firstOffset')
-  nullableBytes(input.prevHash, 'prevHash')
-  nullableNumber(input.prevTimestamp, 'prevTimestamp')
-  boolean(input.verifyChain, 'verifyChain')
-  boolean(input.final, 'final')
-}
-
-function checkDecodeOne(input: DecodeOneInput): void {
-  checkSegmentInput(input, 'decodeOne')
-  number(input.position, 'position')
-  nullableBytes(input.expectPrevHash, 'expectPrevHash')
-  number(input.maxPayloadBytes, 'maxPayloadBytes')
-}
-
-function checkDecode(input: DecodeInput): void {
-  checkSegmentInput(input, 'decodeRecords')
-  if (!(input.positions instanceof Float64Array)) throw invalid('positions must be a Float64Array')
-  nullableBytes(input.expectPrevHash, 'expectPrevHash')
-  number(input.payloadsFrom, 'payloadsFrom')
-  number(input.maxPayloadBytes, 'maxPayloadBytes')
+/** decodeRecords's positional arguments, each field of the input read once. */
+function decodeArgs(input: DecodeInput): Parameters<RawBinding['decodeRecords']> {
+  object(input, 'decodeRecords')
+  const { hash, stream, data, basePosition, positions, expectPrevHash, payloadsFrom, maxPayloadBytes } = input
+  return [
+    string(hash, 'hash'), string(stream, 'stream'), bytes(data, 'data'), number(basePosition, 'basePosition'),
+    float64s(positions, 'positions'), nullableBytes(expectPrevHash, 'expectPrevHash'),
+    number(payloadsFrom, 'payloadsFrom'), number(maxPayloadBytes, 'maxPayloadBytes'),
+  ]
 }
 
 /**
- * The views of a packed decode result (crates/chainlog-node decode_result): f64 words [P, offsets,
- * timestamps, payload ends], then bytes: prev hashes, hashes, kinds, forms, payloads (P bytes).
+ * The views of a packed decode result (crates/chainlog-node pack_decode): f64 words [N, P,
+ * offsets, timestamps, payload ends], then bytes: prev hashes, hashes, kinds, forms, payloads
+ * (P bytes). N is the result's own count, not the caller's input read again.
  */
-function unpackDecode(f: Float64Array, n: number): DecodeResult {
+function unpackDecode(f: Float64Array): DecodeResult {
   const buf = f.buffer
-  const p = f[0]
-  let at = f.byteOffset + (1 + 3 * n) * 8
+  const n = f[0]
+  const p = f[1]
+  let at = f.byteOffset + (2 + 3 * n) * 8
   const prevHashes = Buffer.from(buf, at, HASH_BYTES * n)
   at += HASH_BYTES * n
   const hashes = Buffer.from(buf, at, HASH_BYTES * n)
@@ -295,10 +268,10 @@ function unpackDecode(f: Float64Array, n: number): DecodeResult {
   const payloads = Buffer.from(buf, at + 2 * n, p)
   return {
     count: n,
-    offsets: f.subarray(1, 1 + n),
-    timestamps: f.subarray(1 + n, 1 + 2 * n),
+    offsets: f.subarray(2, 2 + n),
+    timestamps: f.subarray(2 + n, 2 + 2 * n),
     kinds, forms, prevHashes, hashes, payloads,
-    payloadEnds: f.subarray(1 + 2 * n, 1 + 3 * n),
+    payloadEnds: f.subarray(2 + 2 * n, 2 + 3 * n),
   }
 }
 
@@ -324,46 +297,57 @@ interface RecordDecoders {
   lastHash: string
 }
 
-/**
- * decodeOne through a RecordDecoder of the stream (its hasher kept between calls) writing into
- * the result's buffer: no input object, strings or result vectors cross per call, and nothing is
- * copied after. The result's buffers are views of that one buffer.
- */
-function decodeOneNative(decoders: RecordDecoders, input: DecodeOneInput): DecodedRecord {
+function recordDecoder(decoders: RecordDecoders, hash: string, stream: string): RecordDecoder {
   let decoder = decoders.last
-  if (decoder === null || decoders.lastStream !== input.stream || decoders.lastHash !== input.hash) {
-    const key = `${input.hash}/${input.stream}`
+  if (decoder === null || decoders.lastStream !== stream || decoders.lastHash !== hash) {
+    const key = `${hash}/${stream}`
     decoder = decoders.byKey.get(key) ?? null
     if (decoder === null) {
       if (decoders.byKey.size >= MAX_RECORD_DECODERS) decoders.byKey.clear()
-      const made = call(() => decoders.make(input.hash, input.stream))
+      const made = call(() => decoders.make(hash, stream))
       decoders.byKey.set(key, made)
       decoder = made
     }
     decoders.last = decoder
-    decoders.lastStream = input.stream
-    decoders.lastHash = input.hash
+    decoders.lastStream = stream
+    decoders.lastHash = hash
   }
+  return decoder
+}
+
+/**
+ * decodeOne through a RecordDecoder of the stream (its hasher kept between calls) writing into
+ * the result's buffer: no input object, strings or result vectors cross per call, and nothing is
+ * copied after. The result's buffers are views of that one buffer, which is its own (outside
+ * Node's shared Buffer pool: a view's `.buffer` exposes nothing else).
+ */
+function decodeOneNative(decoders: RecordDecoders, input: DecodeOneInput): DecodedRecord {
+  object(input, 'decodeOne')
+  const { hash, stream, data, basePosition, position, expectPrevHash, maxPayloadBytes } = input
+  string(hash, 'hash')
+  string(stream, 'stream')
+  bytes(data, 'data')
+  number(basePosition, 'basePosition')
+  number(position, 'position')
+  const expect = nullableBytes(expectPrevHash, 'expectPrevHash')
+  number(maxPayloadBytes, 'maxPayloadBytes')
+  const decoder = recordDecoder(decoders, hash, stream)
+  const decode = (out: Buffer) => call(() => decoders.decodeInto(decoder, data, basePosition, position, expect, maxPayloadBytes, out))
   // Decoded straight into the result's own buffer, sized for a record stored as is (the payload
   // is the stored bytes: the record's length less the framing); a larger payload (a compressed
   // record) says how much it needs, and is decoded again into a buffer of that size.
-  let out = Buffer.allocUnsafe(ONE_HEAD_BYTES + Math.max(0, input.data.length - RECORD_OVERHEAD))
-  let n = decodeOneInto(decoders, decoder, input, out)
+  let out = Buffer.allocUnsafeSlow(ONE_HEAD_BYTES + Math.max(0, data.length - RECORD_OVERHEAD))
+  let n = decode(out)
   if (n < 0) {
-    out = Buffer.allocUnsafe(-n)
-    n = decodeOneInto(decoders, decoder, input, out)
+    out = Buffer.allocUnsafeSlow(-n)
+    n = decode(out)
+    // The same record into a buffer of the size it asked for: anything else is a binding bug,
+    // and `out` must never be read as a record then (it holds uninitialised memory).
+    if (n < 0) throw invalid(`the native core asked twice for a larger buffer (${-n} bytes) decoding position ${position}`)
   }
   return {
     offset: out.readDoubleLE(0), timestamp: out.readDoubleLE(8), kind: out[16], form: out[17],
     prevHash: out.subarray(24, 24 + HASH_BYTES), hash: out.subarray(24 + HASH_BYTES, ONE_HEAD_BYTES), payload: out.subarray(ONE_HEAD_BYTES, ONE_HEAD_BYTES + n),
-  }
-}
-
-function decodeOneInto(decoders: RecordDecoders, decoder: RecordDecoder, input: DecodeOneInput, out: Buffer): number {
-  try {
-    return decoders.decodeInto(decoder, input.data, input.basePosition, input.position, input.expectPrevHash ?? undefined, input.maxPayloadBytes, out)
-  } catch (err) {
-    throw toChainlogError(err)
   }
 }
 
@@ -397,33 +381,32 @@ function wrap(native: RawBinding): ChainlogCore {
 
     encodeBatch(input: EncodeBatchInput): EncodeBatchResult {
       object(input, 'encodeBatch')
-      string(input.hash, 'hash')
-      string(input.stream, 'stream')
-      number(input.firstOffset, 'firstOffset')
-      bytes(input.prevHash, 'prevHash')
-      number(input.kind, 'kind')
-      number(input.codec, 'codec')
-      number(input.level, 'level')
-      bytes(input.payloads, 'payloads')
-      if (!(input.lengths instanceof Uint32Array)) throw invalid('lengths must be a Uint32Array')
-      if (!(input.timestamps instanceof Float64Array)) throw invalid('timestamps must be a Float64Array')
-      if (input.wantHashes !== undefined) boolean(input.wantHashes, 'wantHashes')
-      const into = input.into
+      const { hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, wantHashes, into } = input
+      string(hash, 'hash')
+      string(stream, 'stream')
+      number(firstOffset, 'firstOffset')
+      bytes(prevHash, 'prevHash')
+      number(kind, 'kind')
+      number(codec, 'codec')
+      number(level, 'level')
+      bytes(payloads, 'payloads')
+      if (!(lengths instanceof Uint32Array)) throw invalid('lengths must be a Uint32Array')
+      float64s(timestamps, 'timestamps')
+      if (wantHashes !== undefined) boolean(wantHashes, 'wantHashes')
       if (into !== undefined) {
         bytes(into, 'into')
-        if (overlapsInput(into, input)) throw invalid(INTO_OVERLAP)
+        if (overlapsInput(into, { payloads, prevHash, lengths, timestamps } as EncodeBatchInput)) throw invalid(INTO_OVERLAP)
       }
       // Every output is made here and filled by the call: no object or new buffer crosses back.
       // Outside Node's shared Buffer pool, so no caller's view can share memory with one; sized
       // only when the batch's own sizes agree, else the core reports the mismatch first.
-      const n = input.lengths.length
-      const bound = input.payloads.length + n * RECORD_OVERHEAD
-      const sized = input.timestamps.length === n && bound <= BUFFER_MAX_LENGTH
+      const n = lengths.length
+      const bound = payloads.length + n * RECORD_OVERHEAD
+      const sized = timestamps.length === n && bound <= BUFFER_MAX_LENGTH
       const target = into !== undefined && into.length >= bound ? into : Buffer.allocUnsafeSlow(sized ? bound : 0)
       const positions = new Float64Array(sized ? n : 0)
       const lastHash = Buffer.allocUnsafeSlow(HASH_BYTES)
-      const hashes = input.wantHashes === true ? Buffer.allocUnsafeSlow(sized ? n * HASH_BYTES : 0) : undefined
-      const { hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps } = input
+      const hashes = wantHashes === true ? Buffer.allocUnsafeSlow(sized ? n * HASH_BYTES : 0) : undefined
       const length = call(() => encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, target, positions, lastHash, hashes))
       let out = Buffer.from(target.buffer, target.byteOffset, length)
       // A buffer made here for the bound, much larger than the (compressed) records: keep only them.
@@ -432,37 +415,34 @@ function wrap(native: RawBinding): ChainlogCore {
     },
 
     scanSegment(input: ScanInput): ScanResult {
-      checkScan(input)
-      return scanResult(call(() => native.scanSegment(rawScan(input))))
+      const args = scanArgs(input)
+      return scanResult(call(() => native.scanSegment(...args)))
     },
 
     async scanSegmentAsync(input: ScanInput): Promise<ScanResult> {
-      checkScan(input)
-      return scanResult(await callAsync(() => native.scanSegmentAsync(rawScan(input))))
+      const args = scanArgs(input)
+      return scanResult(await callAsync(() => native.scanSegmentAsync(...args)))
     },
 
     findValidRecord(input: FindValidRecordInput): FindValidRecordResult {
       object(input, 'findValidRecord')
-      bytes(input.data, 'data')
-      number(input.basePosition, 'basePosition')
-      boolean(input.final, 'final')
-      const r = call(() => native.findValidRecord(input))
+      const { data, basePosition, final } = input
+      const r = call(() => native.findValidRecord(bytes(data, 'data'), number(basePosition, 'basePosition'), boolean(final, 'final')))
       return { state: r.state as FindValidRecordResult['state'], position: r.position, needBytes: r.needBytes }
     },
 
     decodeRecords(input: DecodeInput): DecodeResult {
-      checkDecode(input)
-      return unpackDecode(call(() => native.decodeRecords(rawDecode(input))), input.positions.length)
+      const args = decodeArgs(input)
+      return unpackDecode(call(() => native.decodeRecords(...args)))
     },
 
     decodeOne(input: DecodeOneInput): DecodedRecord {
-      checkDecodeOne(input)
       return decodeOneNative(decoders, input)
     },
 
     async decodeRecordsAsync(input: DecodeInput): Promise<DecodeResult> {
-      checkDecode(input)
-      return unpackDecode(await callAsync(() => native.decodeRecordsAsync(rawDecode(input))), input.positions.length)
+      const args = decodeArgs(input)
+      return unpackDecode(await callAsync(() => native.decodeRecordsAsync(...args)))
     },
 
     commitment(hash: HashAlgorithm, payload: Uint8Array): Buffer {
@@ -474,14 +454,12 @@ function wrap(native: RawBinding): ChainlogCore {
     recordHash(hash: HashAlgorithm, input: RecordHashInput): Buffer {
       string(hash, 'hash')
       object(input, 'recordHash')
-      string(input.stream, 'stream')
-      bytes(input.prevHash, 'prevHash')
-      number(input.offset, 'offset')
-      number(input.timestamp, 'timestamp')
-      number(input.kind, 'kind')
-      number(input.payloadLength, 'payloadLength')
-      bytes(input.commitment, 'commitment')
-      return call(() => native.recordHash(hash, input))
+      const { stream, prevHash, offset, timestamp, kind, payloadLength, commitment } = input
+      const args = [
+        string(stream, 'stream'), bytes(prevHash, 'prevHash'), number(offset, 'offset'), number(timestamp, 'timestamp'),
+        number(kind, 'kind'), number(payloadLength, 'payloadLength'), bytes(commitment, 'commitment'),
+      ] as const
+      return call(() => native.recordHash(hash, ...args))
     },
 
     crc32(data: Uint8Array): number {

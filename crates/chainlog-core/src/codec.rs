@@ -102,7 +102,7 @@ pub fn compress_into(codec: u8, level: i32, data: &[u8], out: &mut Vec<u8>) -> R
             );
             // compress_into runs the same compressor as block::compress (and so compress_prepend_size).
             let n = lz4_flex::block::compress_into(data, &mut out[start + LZ4_LENGTH_PREFIX..])
-                .map_err(|e| Error::Unsupported(format!("lz4 compression failed: {e}")))?;
+                .map_err(|e| Error::Unsupported(format!("lz4 compression failed: {e}").into()))?;
             out.truncate(start + LZ4_LENGTH_PREFIX + n);
         }
         CODEC_ZSTD => zstd_compress_into(level, data, out)?,
@@ -145,7 +145,9 @@ fn zstd_compress_into(level: i32, data: &[u8], out: &mut Vec<u8>) -> Result<()> 
             *slot = None;
         }
         if let Some(e) = zstd_error(code) {
-            return Err(Error::Unsupported(format!("zstd compression failed: {e}")));
+            return Err(Error::Unsupported(
+                format!("zstd compression failed: {e}").into(),
+            ));
         }
         Ok(code)
     })?;
@@ -207,8 +209,9 @@ pub fn decompress(form: u8, stored: &[u8], max_bytes: u64) -> Result<Vec<u8>> {
 }
 
 fn try_grow(out: &mut Vec<u8>, extra: usize) -> Result<()> {
-    out.try_reserve_exact(extra)
-        .map_err(|_| Error::Unsupported(format!("cannot allocate {extra} bytes for a payload")))
+    out.try_reserve_exact(extra).map_err(|_| {
+        Error::Unsupported(format!("cannot allocate {extra} bytes for a payload").into())
+    })
 }
 
 fn lz4_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Result<usize> {

@@ -5,7 +5,7 @@
 //! several threads), then the links are checked in order (step 4). The first record that fails
 //! either way decides the error, as in a single sequential pass.
 use crate::codec::decompress_into;
-use crate::error::{corrupt, invalid, Error, Result};
+use crate::error::{corrupt_at, invalid, Detail, Error, Result};
 use crate::format::*;
 use crate::frame::{check_frame, stored_payload, Frame, Header};
 use crate::hash::{ChainHasher, Hash, HashAlgorithm, RecordFields};
@@ -96,9 +96,11 @@ fn decode_one(
     let (i, h) = match frame {
         (i, Frame::Valid(h)) => (i, h),
         _ => {
-            return Err(corrupt(format!(
-                "no valid record at position {pos} (record {k} of {n})"
-            )))
+            return Err(corrupt_at(
+                pos,
+                None,
+                format!("no valid record at position {pos} (record {k} of {n})"),
+            ))
         }
     };
     let stored = stored_payload(input.data, i, &h);
@@ -109,11 +111,15 @@ fn decode_one(
             // The same words as the undeferred path below (decompress_into when wanted).
             let what = if wanted { "payload of " } else { "" };
             let is = if wanted { "is " } else { "" };
-            return Err(corrupt(format!(
-                "record at position {pos} (offset {}): {what}{} bytes {is}over the cap of {max}",
-                h.offset,
-                stored.len()
-            )));
+            return Err(corrupt_at(
+                pos,
+                Some(h.offset),
+                format!(
+                    "record at position {pos} (offset {}): {what}{} bytes {is}over the cap of {max}",
+                    h.offset,
+                    stored.len()
+                ),
+            ));
         }
         if wanted {
             out.payloads.extend_from_slice(stored);
@@ -128,10 +134,11 @@ fn decode_one(
     }
     let max = input.max_payload_bytes;
     let at = |what: String| {
-        corrupt(format!(
-            "record at position {pos} (offset {}): {what}",
-            h.offset
-        ))
+        corrupt_at(
+            pos,
+            Some(h.offset),
+            format!("record at position {pos} (offset {}): {what}", h.offset),
+        )
     };
     let (length, commitment) = match h.form {
         FORM_REDACTED => {
@@ -316,15 +323,19 @@ fn check_cap(input: &DecodeInput<'_>) -> Result<()> {
 
 /// Step 4's error: record k (at `offset`) does not carry the hash expected before it.
 fn link_error(input: &DecodeInput<'_>, k: usize, offset: u64) -> Error {
-    Error::ChainBroken(format!(
-        "record at position {} (offset {offset}) does not link to {}",
-        input.positions[k],
-        if k == 0 {
-            "the expected prev hash".to_string()
-        } else {
-            format!("the record at {}", input.positions[k - 1])
-        }
-    ))
+    Error::ChainBroken(Detail {
+        message: format!(
+            "record at position {} (offset {offset}) does not link to {}",
+            input.positions[k],
+            if k == 0 {
+                "the expected prev hash".to_string()
+            } else {
+                format!("the record at {}", input.positions[k - 1])
+            }
+        ),
+        position: Some(input.positions[k]),
+        offset: Some(offset),
+    })
 }
 
 /// decode_records of ONE record (`input.positions` holds one position) into `out`, whose
@@ -389,5 +400,28 @@ pub fn decode_records(input: &DecodeInput<'_>) -> Result<DecodeOutput> {
         out.payload_ends
             .extend(p.payload_ends.iter().map(|e| e + shift));
     }
+    debug_assert_consistent(&out, input.positions.len());
     Ok(out)
+}
+
+/// One entry of each kind per record, and payload ends that never go back.
+fn debug_assert_consistent(out: &DecodeOutput, n: usize) {
+    debug_assert_eq!(out.offsets.len(), n, "one decoded record per position");
+    debug_assert!(
+        out.timestamps.len() == n
+            && out.kinds.len() == n
+            && out.forms.len() == n
+            && out.payload_ends.len() == n
+            && out.prev_hashes.len() == n * HASH_BYTES
+            && out.hashes.len() == n * HASH_BYTES,
+        "the per-record vectors of a decode have one entry per record"
+    );
+    debug_assert!(
+        out.payload_ends.windows(2).all(|w| w[0] <= w[1])
+            && out
+                .payload_ends
+                .last()
+                .is_none_or(|&e| e == out.payloads.len() as u64),
+        "payload ends rise to the payloads' length"
+    );
 }

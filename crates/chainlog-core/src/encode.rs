@@ -235,6 +235,12 @@ pub struct EncodedInto {
     pub hashes: Option<Vec<u8>>,
 }
 
+/// The checks encode_batch makes before it writes anything: a caller with several outputs to
+/// size can refuse a bad batch first, then its outputs, and write nothing on either failure.
+pub fn check_batch(input: &EncodeInput<'_>) -> Result<()> {
+    check(input).map(|_| ())
+}
+
 /// encode_batch straight into `out`, the caller's buffer (no copy out of an intermediate one);
 /// None when `out` is shorter than `encoded_bound`. Bad input fails exactly as in encode_batch.
 pub fn encode_batch_into(input: &EncodeInput<'_>, out: &mut [u8]) -> Result<Option<EncodedInto>> {
@@ -242,8 +248,11 @@ pub fn encode_batch_into(input: &EncodeInput<'_>, out: &mut [u8]) -> Result<Opti
     if out.len() < encoded_bound(input.payloads.len(), input.lengths.len()) {
         return Ok(None);
     }
+    let bound = encoded_bound(input.payloads.len(), input.lengths.len());
     let mut sink = SliceSink { out, len: 0 };
     let records = encode_records(input, level, &mut sink)?;
+    debug_assert!(sink.len <= bound, "records never outgrow their bound");
+    debug_assert_eq!(records.positions.len(), input.lengths.len());
     Ok(Some(EncodedInto {
         len: sink.len,
         positions: records.positions,

@@ -1,17 +1,43 @@
-//! The core's one error type. Each variant is one stable code of ts/errors.ts; the binding puts
-//! the code in front of the message so the TypeScript side can rethrow a ChainlogError.
+//! The core's one error type. Each variant is one stable code of ts/errors.ts; the binding hands
+//! the code, the message and where (`Detail`) to JS as an error's fields.
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// ERR_INVALID_ARGUMENT: the caller broke the contract; nothing was produced.
-    InvalidArgument(String),
+    InvalidArgument(Detail),
     /// ERR_CORRUPT: the bytes are not a well-formed record or payload.
-    Corrupt(String),
+    Corrupt(Detail),
     /// ERR_CHAIN_BROKEN: well-formed records whose hash chain does not link.
-    ChainBroken(String),
+    ChainBroken(Detail),
     /// ERR_UNSUPPORTED: a codec or format the core cannot handle.
-    Unsupported(String),
+    Unsupported(Detail),
+}
+
+/// What an error says, and where in the segment it is when the core knows: the binding hands
+/// `position` and `offset` to JS as fields of the error, not as text to parse.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Detail {
+    pub message: String,
+    /// Byte position of the record within its segment file.
+    pub position: Option<u64>,
+    /// The record's offset, when its header was read.
+    pub offset: Option<u64>,
+}
+
+impl From<String> for Detail {
+    fn from(message: String) -> Self {
+        Detail {
+            message,
+            ..Detail::default()
+        }
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -26,13 +52,17 @@ impl Error {
         }
     }
 
-    pub fn message(&self) -> &str {
+    pub fn detail(&self) -> &Detail {
         match self {
-            Error::InvalidArgument(m)
-            | Error::Corrupt(m)
-            | Error::ChainBroken(m)
-            | Error::Unsupported(m) => m,
+            Error::InvalidArgument(d)
+            | Error::Corrupt(d)
+            | Error::ChainBroken(d)
+            | Error::Unsupported(d) => d,
         }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.detail().message
     }
 }
 
@@ -45,31 +75,19 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub(crate) fn invalid(msg: impl Into<String>) -> Error {
-    Error::InvalidArgument(msg.into())
+    Error::InvalidArgument(msg.into().into())
 }
 
 pub(crate) fn corrupt(msg: impl Into<String>) -> Error {
-    Error::Corrupt(msg.into())
+    Error::Corrupt(msg.into().into())
 }
 
-/// A JS number that must be a non-negative safe integer (offsets, timestamps, positions).
-pub fn safe_integer(value: f64, what: &str) -> Result<u64> {
-    if value.is_finite()
-        && value >= 0.0
-        && value.fract() == 0.0
-        && value <= crate::format::MAX_SAFE as f64
-    {
-        Ok(value as u64)
-    } else {
-        Err(invalid(format!(
-            "{what} must be a non-negative safe integer, got {value}"
-        )))
-    }
-}
-
-/// A 32-byte hash given by the caller.
-pub fn hash_arg(bytes: &[u8], what: &str) -> Result<[u8; 32]> {
-    bytes
-        .try_into()
-        .map_err(|_| invalid(format!("{what} must be 32 bytes, got {}", bytes.len())))
+/// ERR_CORRUPT about the record at `position` (with its `offset` when known): the message says
+/// where, and so do the fields.
+pub(crate) fn corrupt_at(position: u64, offset: Option<u64>, msg: impl Into<String>) -> Error {
+    Error::Corrupt(Detail {
+        message: msg.into(),
+        position: Some(position),
+        offset,
+    })
 }

@@ -106,6 +106,10 @@ pub fn check_header(data: &[u8], i: usize) -> Option<Header> {
 
 /// The stored payload of a record that passed the frame check at `i`.
 pub fn stored_payload<'a>(data: &'a [u8], i: usize, header: &Header) -> &'a [u8] {
+    debug_assert!(
+        i + RECORD_OVERHEAD + header.length <= data.len(),
+        "the frame was checked"
+    );
     &data[i + HEADER_BYTES..i + HEADER_BYTES + header.length]
 }
 
@@ -129,6 +133,11 @@ pub fn write_record(out: &mut Vec<u8>, header_fields: &Header, stored: &[u8]) {
 /// Writes the record at the start of `out` (which must hold its 66 + L bytes); returns 66 + L.
 pub fn write_record_at(out: &mut [u8], header_fields: &Header, stored: &[u8]) -> usize {
     let l = stored.len();
+    debug_assert!(
+        l as u64 <= MAX_PAYLOAD_BYTES,
+        "the caller checked the stored length"
+    );
+    debug_assert!(header_fields.offset <= MAX_SAFE && header_fields.timestamp <= MAX_SAFE);
     let record = &mut out[..RECORD_OVERHEAD + l];
     record[..4].copy_from_slice(&START_BYTES);
     record[AT_OFFSET..AT_OFFSET + 8].copy_from_slice(&header_fields.offset.to_le_bytes());

@@ -1,5 +1,6 @@
 //! chainlog's core: the record format of SPEC §2 and the rules of docs/scan-rules.md, with no
-//! Node types. The napi binding (crates/chainlog-node) only converts arguments and maps errors.
+//! Node types and no JavaScript conventions (f64 numbers, typed arrays): the napi binding
+//! (crates/chainlog-node) converts and checks arguments and maps errors.
 //!
 //! No input makes it panic or allocate a size read from the input before that size is checked
 //! against the data length or a cap.
@@ -23,7 +24,8 @@ pub mod scan;
 pub use codec::{compress, decompress};
 pub use decode::{decode_one_record, decode_records, DecodeInput, DecodeOutput};
 pub use encode::{
-    encode_batch, encode_batch_into, encoded_bound, EncodeInput, EncodeOutput, EncodedInto,
+    check_batch, encode_batch, encode_batch_into, encoded_bound, EncodeInput, EncodeOutput,
+    EncodedInto,
 };
 pub use error::{Error, Result};
 pub use hash::{commitment, ChainHasher, Hash, HashAlgorithm, RecordFields};
@@ -32,4 +34,4 @@ pub use scan::{
 };
 
 /// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
-pub const CORE_ABI: u32 = 6;
+pub const CORE_ABI: u32 = 7;

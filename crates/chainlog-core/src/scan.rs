@@ -374,6 +374,22 @@ pub fn scan_segment(input: &ScanInput<'_>) -> ScanOutput {
     if input.verify_chain {
         verify_links(input, &mut out);
     }
+    debug_assert!(
+        out.positions.len() == out.offsets.len()
+            && out.timestamps.len() == out.offsets.len()
+            && out.kinds.len() == out.offsets.len(),
+        "one entry of each kind per valid record"
+    );
+    debug_assert!(
+        out.valid_length as usize <= input.data.len()
+            && out.stop_position == input.base + out.valid_length,
+        "the scan stops inside its data, after the valid records"
+    );
+    debug_assert!(
+        out.positions.windows(2).all(|w| w[0] < w[1])
+            && out.offsets.windows(2).all(|w| w[0] + 1 == w[1]),
+        "valid records rise in position, their offsets one by one"
+    );
     out
 }
 

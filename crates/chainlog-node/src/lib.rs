@@ -1,20 +1,31 @@
-//! napi-rs binding of chainlog-core: argument conversion, async tasks (libuv pool) whose compute
-//! is the same function as the sync twin, and error mapping in one place (`to_js_error`).
-//! Per-record results go back as typed arrays and Buffers, never arrays of objects.
+//! napi-rs binding of chainlog-core: argument conversion (js_args.rs), async tasks (libuv pool)
+//! whose compute is the same function as the sync twin, and error mapping in one place
+//! (js_error.rs). Per-record results go back as typed arrays and Buffers, never arrays of objects.
 //!
-//! Numbers arrive as f64 and are checked here (safe integers, ranges) so a fractional or NaN
-//! value is ERR_INVALID_ARGUMENT, never a silent truncation by the JS → Rust conversion.
+//! Arguments are positional, never fields of an input object: napi-rs converts an object's
+//! fields one by one, so a getter on a later field could run JS (detach or shrink a buffer)
+//! after the pointer of an earlier one was taken. A positional argument's conversion runs no JS.
+//! An async task copies its bytes before it is queued: JS runs while the pool thread works.
+//! Every entry point runs its body under `guard`, so a panic is an error, not an abort (and
+//! `catch_unwind` covers napi-rs's own conversions around the body the same way).
 #![deny(clippy::all)]
 
-use chainlog_core::error::{hash_arg, safe_integer};
-use chainlog_core::format::{HASH_BYTES, MAX_KIND, MAX_PAYLOAD_BYTES, MAX_SAFE};
+use chainlog_core::format::{HASH_BYTES, MAX_KIND, MAX_PAYLOAD_BYTES};
 use chainlog_core::{self as core, ChainHasher, HashAlgorithm};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+mod js_args;
+mod js_error;
 mod raw_api;
 mod record_decoder;
 mod record_encoder;
+
+use js_args::{
+    check_span, codec_and_level, hasher, invalid, numbers_arg, opt_safe, safe_integer,
+    safe_integers, small_int, Bytes, CoreResult,
+};
+use js_error::{guard, to_js_error};
 
 /// The plain Node-API callbacks (raw_api.rs), registered beside the `#[napi]` functions.
 #[napi(module_exports)]
@@ -23,58 +34,16 @@ pub fn register_raw_callbacks(mut exports: Object, env: Env) -> Result<()> {
     record_encoder::register(&mut exports, &env)
 }
 
-/// The one place core errors become JS errors: the message starts with the stable code, which
-/// ts/core/native.ts turns into ChainlogError.code.
-pub(crate) fn to_js_error(e: core::Error) -> Error {
-    Error::new(Status::GenericFailure, e.to_string())
-}
-
-pub(crate) type CoreResult<T> = core::Result<T>;
-
-fn invalid(msg: String) -> core::Error {
-    core::Error::InvalidArgument(msg)
-}
-
-/// A small integer argument (kind, codec, form, level) within lo..=hi.
-pub(crate) fn small_int(value: f64, what: &str, lo: i64, hi: i64) -> CoreResult<i64> {
-    if value.is_finite() && value.fract() == 0.0 && value >= lo as f64 && value <= hi as f64 {
-        Ok(value as i64)
-    } else {
-        Err(invalid(format!(
-            "{what} must be an integer in {lo}..{hi}, got {value}"
-        )))
-    }
-}
-
-/// A codec argument and its level: the level's range is the core's to check (only for zstd),
-/// here only "an integer"; other codecs ignore it.
-pub(crate) fn codec_and_level(codec: f64, level: f64) -> CoreResult<(u8, i64)> {
-    let codec = small_int(codec, "codec", 0, 2)? as u8;
-    let level = if codec == core::format::CODEC_ZSTD {
-        small_int(level, "zstd level", 0, 22)?
-    } else {
-        0
-    };
-    Ok((codec, level))
-}
-
-pub(crate) fn safe_integers(values: &[f64], what: &str) -> CoreResult<Vec<u64>> {
-    values.iter().map(|&v| safe_integer(v, what)).collect()
-}
-
-fn opt_safe(value: Option<f64>, what: &str) -> CoreResult<Option<u64>> {
-    value.map(|v| safe_integer(v, what)).transpose()
-}
-
-pub(crate) fn hasher(hash: &str, stream: &str) -> CoreResult<ChainHasher> {
-    ChainHasher::new(HashAlgorithm::parse(hash)?, stream.as_bytes())
+/// Runs a synchronous entry point's body under the panic guard, its error made a JS error.
+fn sync_call<T>(env: &Env, body: impl FnOnce() -> CoreResult<T>) -> Result<T> {
+    guard(body).map_err(|e| to_js_error(env, e))
 }
 
 fn f64s(values: Vec<u64>) -> Float64Array {
     Float64Array::new(values.into_iter().map(|v| v as f64).collect())
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn abi_version() -> u32 {
     core::CORE_ABI
 }
@@ -82,19 +51,6 @@ pub fn abi_version() -> u32 {
 // ---- encodeBatch: record_encoder.rs (encodeInto) ---------------------------------------------
 
 // ---- scanSegment ------------------------------------------------------------------------------
-
-#[napi(object, object_to_js = false)]
-pub struct ScanInput {
-    pub hash: String,
-    pub stream: String,
-    pub data: Uint8Array,
-    pub base_position: f64,
-    pub first_offset: Option<f64>,
-    pub prev_hash: Option<Uint8Array>,
-    pub prev_timestamp: Option<f64>,
-    pub verify_chain: bool,
-    pub r#final: bool,
-}
 
 #[napi(object, object_from_js = false)]
 pub struct ScanResult {
@@ -116,10 +72,46 @@ pub struct ScanResult {
     pub search_from: f64,
 }
 
-/// A scan's arguments, checked and owned, so the same job runs now or on the libuv pool.
-pub struct ScanJob {
+/// A scan's arguments, checked and owned (the bytes copied), so the same job runs now or on
+/// the libuv pool.
+pub type ScanJob = ScanJobOf<Vec<u8>>;
+
+/// scanSegment's positional arguments, as converted.
+struct ScanArgs<'a> {
+    hash: &'a str,
+    stream: &'a str,
+    data: &'a [u8],
+    base_position: f64,
+    first_offset: Option<f64>,
+    prev_hash: Option<Bytes>,
+    prev_timestamp: Option<f64>,
+    verify_chain: bool,
+    final_: bool,
+}
+
+impl<'a> ScanArgs<'a> {
+    /// Checks everything; `data` is borrowed by the sync call and copied by the async one.
+    fn checked<D>(self, data: impl FnOnce(&'a [u8]) -> D) -> CoreResult<ScanJobOf<D>> {
+        let hasher = hasher(self.hash, self.stream)?;
+        let base = safe_integer(self.base_position, "basePosition")?;
+        check_span(base, self.data.len())?;
+        Ok(ScanJobOf {
+            hasher,
+            base,
+            first_offset: opt_safe(self.first_offset, "firstOffset")?,
+            prev_hash: self.prev_hash.as_ref().map(Bytes::hash).transpose()?,
+            prev_timestamp: opt_safe(self.prev_timestamp, "prevTimestamp")?,
+            verify_chain: self.verify_chain,
+            final_: self.final_,
+            data: data(self.data),
+        })
+    }
+}
+
+/// A checked scan over bytes `D`: borrowed (`&[u8]`, the sync call) or owned (`Vec<u8>`, a task).
+pub struct ScanJobOf<D> {
     hasher: ChainHasher,
-    data: Uint8Array,
+    data: D,
     base: u64,
     first_offset: Option<u64>,
     prev_hash: Option<core::Hash>,
@@ -128,36 +120,11 @@ pub struct ScanJob {
     final_: bool,
 }
 
-impl ScanJob {
-    fn new(input: ScanInput) -> CoreResult<Self> {
-        let hasher = hasher(&input.hash, &input.stream)?;
-        let base = safe_integer(input.base_position, "basePosition")?;
-        if base + input.data.len() as u64 > MAX_SAFE {
-            return Err(invalid(format!(
-                "basePosition {base} + {} bytes passes 2^53 - 1",
-                input.data.len()
-            )));
-        }
-        Ok(ScanJob {
-            hasher,
-            base,
-            first_offset: opt_safe(input.first_offset, "firstOffset")?,
-            prev_hash: input
-                .prev_hash
-                .as_deref()
-                .map(|h| hash_arg(h, "prevHash"))
-                .transpose()?,
-            prev_timestamp: opt_safe(input.prev_timestamp, "prevTimestamp")?,
-            verify_chain: input.verify_chain,
-            final_: input.r#final,
-            data: input.data,
-        })
-    }
-
+impl<D: AsRef<[u8]>> ScanJobOf<D> {
     fn compute(&self) -> core::ScanOutput {
         core::scan_segment(&core::ScanInput {
             hasher: &self.hasher,
-            data: &self.data,
+            data: self.data.as_ref(),
             base: self.base,
             first_offset: self.first_offset,
             prev_hash: self.prev_hash,
@@ -190,38 +157,85 @@ fn scan_result(out: core::ScanOutput) -> ScanResult {
     }
 }
 
-#[napi]
-pub fn scan_segment(input: ScanInput) -> Result<ScanResult> {
-    let job = ScanJob::new(input).map_err(to_js_error)?;
-    Ok(scan_result(job.compute()))
+#[napi(catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn scan_segment(
+    env: Env,
+    hash: String,
+    stream: String,
+    #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
+    base_position: f64,
+    first_offset: Option<f64>,
+    #[napi(ts_arg_type = "Uint8Array | undefined | null")] prev_hash: Unknown<'_>,
+    prev_timestamp: Option<f64>,
+    verify_chain: bool,
+    is_final: bool,
+) -> Result<ScanResult> {
+    sync_call(&env, || {
+        let data = Bytes::arg(&env, data, "data")?;
+        let args = ScanArgs {
+            hash: &hash,
+            stream: &stream,
+            data: data.as_slice(),
+            base_position,
+            first_offset,
+            prev_hash: Bytes::opt_arg(&env, prev_hash, "prevHash")?,
+            prev_timestamp,
+            verify_chain,
+            final_: is_final,
+        };
+        Ok(scan_result(args.checked(|d| d)?.compute()))
+    })
 }
 
 impl Task for ScanJob {
-    type Output = core::ScanOutput;
+    /// A JS error can be made only on the JS thread: the core's error waits for `resolve`.
+    type Output = CoreResult<core::ScanOutput>;
     type JsValue = ScanResult;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        Ok(ScanJob::compute(self))
+        Ok(guard(|| Ok(ScanJobOf::compute(self))))
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(scan_result(output))
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        output.map(scan_result).map_err(|e| to_js_error(&env, e))
     }
 }
 
-#[napi(ts_return_type = "Promise<ScanResult>")]
-pub fn scan_segment_async(input: ScanInput) -> Result<AsyncTask<ScanJob>> {
-    Ok(AsyncTask::new(ScanJob::new(input).map_err(to_js_error)?))
+/// scanSegment on the libuv pool, over a copy of `data` taken now.
+#[napi(catch_unwind, ts_return_type = "Promise<ScanResult>")]
+#[allow(clippy::too_many_arguments)]
+pub fn scan_segment_async(
+    env: Env,
+    hash: String,
+    stream: String,
+    #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
+    base_position: f64,
+    first_offset: Option<f64>,
+    #[napi(ts_arg_type = "Uint8Array | undefined | null")] prev_hash: Unknown<'_>,
+    prev_timestamp: Option<f64>,
+    verify_chain: bool,
+    is_final: bool,
+) -> Result<AsyncTask<ScanJob>> {
+    let job = sync_call(&env, || {
+        let data = Bytes::arg(&env, data, "data")?;
+        let args = ScanArgs {
+            hash: &hash,
+            stream: &stream,
+            data: data.as_slice(),
+            base_position,
+            first_offset,
+            prev_hash: Bytes::opt_arg(&env, prev_hash, "prevHash")?,
+            prev_timestamp,
+            verify_chain,
+            final_: is_final,
+        };
+        args.checked(<[u8]>::to_vec)
+    })?;
+    Ok(AsyncTask::new(job))
 }
 
 // ---- findValidRecord --------------------------------------------------------------------------
-
-#[napi(object, object_to_js = false)]
-pub struct FindValidRecordInput {
-    pub data: Uint8Array,
-    pub base_position: f64,
-    pub r#final: bool,
-}
 
 #[napi(object, object_from_js = false)]
 pub struct FindValidRecordResult {
@@ -230,64 +244,65 @@ pub struct FindValidRecordResult {
     pub need_bytes: f64,
 }
 
-#[napi]
-pub fn find_valid_record(input: FindValidRecordInput) -> Result<FindValidRecordResult> {
-    let base = safe_integer(input.base_position, "basePosition").map_err(to_js_error)?;
-    if base + input.data.len() as u64 > MAX_SAFE {
-        let msg = format!(
-            "basePosition {base} + {} bytes passes 2^53 - 1",
-            input.data.len()
-        );
-        return Err(to_js_error(invalid(msg)));
-    }
-    let r = core::find_valid_record(&input.data, base, input.r#final);
-    let state = match r.state {
-        core::FindState::Found => "found",
-        core::FindState::None => "none",
-        core::FindState::More => "more",
-    };
-    Ok(FindValidRecordResult {
-        state: state.into(),
-        position: r.position as f64,
-        need_bytes: r.need_bytes as f64,
+#[napi(catch_unwind)]
+pub fn find_valid_record(
+    env: Env,
+    #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
+    base_position: f64,
+    is_final: bool,
+) -> Result<FindValidRecordResult> {
+    sync_call(&env, || {
+        let data = Bytes::arg(&env, data, "data")?;
+        let base = safe_integer(base_position, "basePosition")?;
+        check_span(base, data.as_slice().len())?;
+        let r = core::find_valid_record(data.as_slice(), base, is_final);
+        let state = match r.state {
+            core::FindState::Found => "found",
+            core::FindState::None => "none",
+            core::FindState::More => "more",
+        };
+        Ok(FindValidRecordResult {
+            state: state.into(),
+            position: r.position as f64,
+            need_bytes: r.need_bytes as f64,
+        })
     })
 }
 
 // ---- decodeRecords ----------------------------------------------------------------------------
 
-#[napi(object, object_to_js = false)]
-pub struct DecodeInput {
-    pub hash: String,
-    pub stream: String,
-    pub data: Uint8Array,
-    pub base_position: f64,
-    pub positions: Float64Array,
-    pub expect_prev_hash: Option<Uint8Array>,
-    pub payloads_from: f64,
-    pub max_payload_bytes: f64,
-}
-
 /// A decode result packed into ONE Float64Array (ts/core/native.ts unpacks it into views): each
 /// Buffer or typed array napi creates costs a few microseconds (an external ArrayBuffer and its
 /// finalizer), which dominated a one-record decode (a random `get`) with nine of them.
 ///
-/// f64 words: [0] payload bytes P · [1..1+N) offsets · [1+N..1+2N) timestamps · [1+2N..1+3N)
-/// payload ends; then bytes: prev hashes 32N · hashes 32N · kinds N · forms N · payloads P.
+/// f64 words: [0] record count N · [1] payload bytes P · [2..2+N) offsets · [2+N..2+2N)
+/// timestamps · [2+2N..2+3N) payload ends; then bytes: prev hashes 32N · hashes 32N · kinds N ·
+/// forms N · payloads P. The count is the result's own, never re-read from the caller's input.
 fn pack_decode(out: core::DecodeOutput) -> Vec<f64> {
     let n = out.offsets.len();
     let p = out.payloads.len();
-    let head = 1 + 3 * n;
+    debug_assert!(
+        out.timestamps.len() == n
+            && out.payload_ends.len() == n
+            && out.kinds.len() == n
+            && out.forms.len() == n
+            && out.hashes.len() == n * HASH_BYTES
+            && out.prev_hashes.len() == n * HASH_BYTES,
+        "a decode output has one entry of each kind per record"
+    );
+    let head = 2 + 3 * n;
     let total = head * 8 + 2 * HASH_BYTES * n + 2 * n + p;
     let mut words = vec![0f64; total.div_ceil(8)];
-    words[0] = p as f64;
+    words[0] = n as f64;
+    words[1] = p as f64;
     for (k, &v) in out.offsets.iter().enumerate() {
-        words[1 + k] = v as f64;
+        words[2 + k] = v as f64;
     }
     for (k, &v) in out.timestamps.iter().enumerate() {
-        words[1 + n + k] = v as f64;
+        words[2 + n + k] = v as f64;
     }
     for (k, &v) in out.payload_ends.iter().enumerate() {
-        words[1 + 2 * n + k] = v as f64;
+        words[2 + 2 * n + k] = v as f64;
     }
     {
         // SAFETY: a [f64] viewed as bytes (every bit pattern is a valid f64; u8 has alignment 1).
@@ -305,13 +320,27 @@ fn pack_decode(out: core::DecodeOutput) -> Vec<f64> {
             bytes[at..at + part.len()].copy_from_slice(part);
             at += part.len();
         }
+        debug_assert!(at == total, "the packed parts fill the words exactly");
     }
     words
 }
 
-pub struct DecodeJob {
+/// decodeRecords's positional arguments, as converted.
+struct DecodeArgs<'a> {
+    hash: &'a str,
+    stream: &'a str,
+    data: &'a [u8],
+    base_position: f64,
+    positions: Vec<f64>,
+    expect_prev_hash: Option<Bytes>,
+    payloads_from: f64,
+    max_payload_bytes: f64,
+}
+
+/// A checked decode over bytes `D`: borrowed (the sync call) or owned (a task).
+pub struct DecodeJobOf<D> {
     hasher: ChainHasher,
-    data: Uint8Array,
+    data: D,
     base: u64,
     positions: Vec<u64>,
     expect_prev_hash: Option<core::Hash>,
@@ -319,33 +348,37 @@ pub struct DecodeJob {
     max_payload_bytes: u64,
 }
 
-impl DecodeJob {
-    fn new(input: DecodeInput) -> CoreResult<Self> {
-        let max = safe_integer(input.max_payload_bytes, "maxPayloadBytes")?;
+pub type DecodeJob = DecodeJobOf<Vec<u8>>;
+
+impl<'a> DecodeArgs<'a> {
+    fn checked<D>(self, data: impl FnOnce(&'a [u8]) -> D) -> CoreResult<DecodeJobOf<D>> {
+        let max = safe_integer(self.max_payload_bytes, "maxPayloadBytes")?;
         if max > MAX_PAYLOAD_BYTES {
             return Err(invalid(format!(
                 "maxPayloadBytes must be 0..{MAX_PAYLOAD_BYTES}, got {max}"
             )));
         }
-        Ok(DecodeJob {
-            hasher: hasher(&input.hash, &input.stream)?,
-            base: safe_integer(input.base_position, "basePosition")?,
-            positions: safe_integers(&input.positions, "position")?,
-            expect_prev_hash: input
+        Ok(DecodeJobOf {
+            hasher: hasher(self.hash, self.stream)?,
+            base: safe_integer(self.base_position, "basePosition")?,
+            positions: safe_integers(&self.positions, "position")?,
+            expect_prev_hash: self
                 .expect_prev_hash
-                .as_deref()
-                .map(|h| hash_arg(h, "expectPrevHash"))
+                .as_ref()
+                .map(Bytes::hash)
                 .transpose()?,
-            payloads_from: safe_integer(input.payloads_from, "payloadsFrom")?,
+            payloads_from: safe_integer(self.payloads_from, "payloadsFrom")?,
             max_payload_bytes: max,
-            data: input.data,
+            data: data(self.data),
         })
     }
+}
 
+impl<D: AsRef<[u8]>> DecodeJobOf<D> {
     fn compute(&self) -> CoreResult<core::DecodeOutput> {
         core::decode_records(&core::DecodeInput {
             hasher: &self.hasher,
-            data: &self.data,
+            data: self.data.as_ref(),
             base: self.base,
             positions: &self.positions,
             expect_prev_hash: self.expect_prev_hash,
@@ -355,91 +388,159 @@ impl DecodeJob {
     }
 }
 
-#[napi]
-pub fn decode_records(input: DecodeInput) -> Result<Float64Array> {
-    let job = DecodeJob::new(input).map_err(to_js_error)?;
-    job.compute()
-        .map(|out| Float64Array::new(pack_decode(out)))
-        .map_err(to_js_error)
+#[napi(catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn decode_records(
+    env: Env,
+    hash: String,
+    stream: String,
+    #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
+    base_position: f64,
+    #[napi(ts_arg_type = "Float64Array")] positions: Unknown<'_>,
+    #[napi(ts_arg_type = "Uint8Array | undefined | null")] expect_prev_hash: Unknown<'_>,
+    payloads_from: f64,
+    max_payload_bytes: f64,
+) -> Result<Float64Array> {
+    let words = sync_call(&env, || {
+        let data = Bytes::arg(&env, data, "data")?;
+        let args = DecodeArgs {
+            hash: &hash,
+            stream: &stream,
+            data: data.as_slice(),
+            base_position,
+            positions: numbers_arg(&env, positions, "positions")?,
+            expect_prev_hash: Bytes::opt_arg(&env, expect_prev_hash, "expectPrevHash")?,
+            payloads_from,
+            max_payload_bytes,
+        };
+        args.checked(|d| d)?.compute().map(pack_decode)
+    })?;
+    Ok(Float64Array::new(words))
 }
 
 impl Task for DecodeJob {
-    /// Packed on the pool thread: the JS thread only wraps the words.
-    type Output = Vec<f64>;
+    /// Packed on the pool thread: the JS thread only wraps the words (or makes the error).
+    type Output = CoreResult<Vec<f64>>;
     type JsValue = Float64Array;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        DecodeJob::compute(self)
-            .map(pack_decode)
-            .map_err(to_js_error)
+        Ok(guard(|| DecodeJobOf::compute(self).map(pack_decode)))
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(Float64Array::new(output))
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        output
+            .map(Float64Array::new)
+            .map_err(|e| to_js_error(&env, e))
     }
 }
 
-#[napi(ts_return_type = "Promise<Float64Array>")]
-pub fn decode_records_async(input: DecodeInput) -> Result<AsyncTask<DecodeJob>> {
-    Ok(AsyncTask::new(DecodeJob::new(input).map_err(to_js_error)?))
+/// decodeRecords on the libuv pool, over a copy of `data` taken now: the records it returns are
+/// exactly the bytes it hashed, whatever JS does to `data` meanwhile.
+#[napi(catch_unwind, ts_return_type = "Promise<Float64Array>")]
+#[allow(clippy::too_many_arguments)]
+pub fn decode_records_async(
+    env: Env,
+    hash: String,
+    stream: String,
+    #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
+    base_position: f64,
+    #[napi(ts_arg_type = "Float64Array")] positions: Unknown<'_>,
+    #[napi(ts_arg_type = "Uint8Array | undefined | null")] expect_prev_hash: Unknown<'_>,
+    payloads_from: f64,
+    max_payload_bytes: f64,
+) -> Result<AsyncTask<DecodeJob>> {
+    let job = sync_call(&env, || {
+        let data = Bytes::arg(&env, data, "data")?;
+        let args = DecodeArgs {
+            hash: &hash,
+            stream: &stream,
+            data: data.as_slice(),
+            base_position,
+            positions: numbers_arg(&env, positions, "positions")?,
+            expect_prev_hash: Bytes::opt_arg(&env, expect_prev_hash, "expectPrevHash")?,
+            payloads_from,
+            max_payload_bytes,
+        };
+        args.checked(<[u8]>::to_vec)
+    })?;
+    Ok(AsyncTask::new(job))
 }
 
 // ---- hashes, CRC, codecs ----------------------------------------------------------------------
 
-#[napi]
-pub fn commitment(hash: String, payload: Uint8Array) -> Result<Buffer> {
-    let alg = HashAlgorithm::parse(&hash).map_err(to_js_error)?;
-    Ok(core::commitment(alg, &payload).to_vec().into())
+#[napi(catch_unwind)]
+pub fn commitment(
+    env: Env,
+    hash: String,
+    #[napi(ts_arg_type = "Uint8Array")] payload: Unknown<'_>,
+) -> Result<Buffer> {
+    sync_call(&env, || {
+        let payload = Bytes::arg(&env, payload, "payload")?;
+        let alg = HashAlgorithm::parse(&hash)?;
+        Ok(core::commitment(alg, payload.as_slice()).to_vec().into())
+    })
 }
 
-#[napi(object, object_to_js = false)]
-pub struct RecordHashInput {
-    pub stream: String,
-    pub prev_hash: Uint8Array,
-    pub offset: f64,
-    pub timestamp: f64,
-    pub kind: f64,
-    pub payload_length: f64,
-    pub commitment: Uint8Array,
+/// The chain hash of one record, from its fields (positional: see the module comment).
+#[napi(catch_unwind)]
+#[allow(clippy::too_many_arguments)]
+pub fn record_hash(
+    env: Env,
+    hash: String,
+    stream: String,
+    #[napi(ts_arg_type = "Uint8Array")] prev_hash: Unknown<'_>,
+    offset: f64,
+    timestamp: f64,
+    kind: f64,
+    payload_length: f64,
+    #[napi(ts_arg_type = "Uint8Array")] commitment: Unknown<'_>,
+) -> Result<Buffer> {
+    sync_call(&env, || {
+        let hasher = hasher(&hash, &stream)?;
+        let prev_hash = Bytes::arg(&env, prev_hash, "prevHash")?.hash()?;
+        let commitment = Bytes::arg(&env, commitment, "commitment")?.hash()?;
+        let h = hasher.record_hash(&core::RecordFields {
+            prev_hash: &prev_hash,
+            offset: safe_integer(offset, "offset")?,
+            timestamp: safe_integer(timestamp, "timestamp")?,
+            kind: small_int(kind, "kind", 0, MAX_KIND as i64)? as u8,
+            payload_length: safe_integer(payload_length, "payloadLength")?,
+            commitment: &commitment,
+        });
+        Ok(h.to_vec().into())
+    })
 }
 
-fn record_hash_inner(hash: &str, input: &RecordHashInput) -> CoreResult<Buffer> {
-    let hasher = hasher(hash, &input.stream)?;
-    let prev_hash = hash_arg(&input.prev_hash, "prevHash")?;
-    let commitment = hash_arg(&input.commitment, "commitment")?;
-    let h = hasher.record_hash(&core::RecordFields {
-        prev_hash: &prev_hash,
-        offset: safe_integer(input.offset, "offset")?,
-        timestamp: safe_integer(input.timestamp, "timestamp")?,
-        kind: small_int(input.kind, "kind", 0, MAX_KIND as i64)? as u8,
-        payload_length: safe_integer(input.payload_length, "payloadLength")?,
-        commitment: &commitment,
-    });
-    Ok(h.to_vec().into())
+#[napi(catch_unwind)]
+pub fn crc32(env: Env, #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>) -> Result<u32> {
+    sync_call(&env, || {
+        Ok(crc32fast::hash(Bytes::arg(&env, data, "data")?.as_slice()))
+    })
 }
 
-#[napi]
-pub fn record_hash(hash: String, input: RecordHashInput) -> Result<Buffer> {
-    record_hash_inner(&hash, &input).map_err(to_js_error)
-}
-
-#[napi]
-pub fn crc32(data: Uint8Array) -> u32 {
-    crc32fast::hash(&data)
-}
-
-#[napi]
-pub fn compress(codec: f64, level: f64, data: Uint8Array) -> Result<Buffer> {
-    let run = || -> CoreResult<Vec<u8>> {
+#[napi(catch_unwind)]
+pub fn compress(
+    env: Env,
+    codec: f64,
+    level: f64,
+    #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
+) -> Result<Buffer> {
+    sync_call(&env, || {
+        let data = Bytes::arg(&env, data, "data")?;
         let (codec, level) = codec_and_level(codec, level)?;
-        core::compress(codec, level, &data)
-    };
-    run().map(Buffer::from).map_err(to_js_error)
+        core::compress(codec, level, data.as_slice()).map(Buffer::from)
+    })
 }
 
-#[napi]
-pub fn decompress(form: f64, stored: Uint8Array, max_bytes: f64) -> Result<Buffer> {
-    let run = || -> CoreResult<Vec<u8>> {
+#[napi(catch_unwind)]
+pub fn decompress(
+    env: Env,
+    form: f64,
+    #[napi(ts_arg_type = "Uint8Array")] stored: Unknown<'_>,
+    max_bytes: f64,
+) -> Result<Buffer> {
+    sync_call(&env, || {
+        let stored = Bytes::arg(&env, stored, "stored")?;
         let form = small_int(form, "form", 0, 2)? as u8;
         let max = safe_integer(max_bytes, "maxBytes")?;
         if max > MAX_PAYLOAD_BYTES {
@@ -447,7 +548,6 @@ pub fn decompress(form: f64, stored: Uint8Array, max_bytes: f64) -> Result<Buffe
                 "maxBytes must be 0..{MAX_PAYLOAD_BYTES}, got {max}"
             )));
         }
-        core::decompress(form, &stored, max)
-    };
-    run().map(Buffer::from).map_err(to_js_error)
+        core::decompress(form, stored.as_slice(), max).map(Buffer::from)
+    })
 }

@@ -14,14 +14,15 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::OnceLock;
 
-use chainlog_core::error::{hash_arg, safe_integer};
 use chainlog_core::format::HASH_BYTES;
 use chainlog_core::{self as core, ChainHasher};
 use napi::bindgen_prelude::*;
 use napi::sys;
 
-use crate::raw_api::{args, return_number, status, throw, typed_array_out};
-use crate::{hasher, to_js_error, CoreResult};
+use crate::js_args::{hash_arg, hasher, safe_integer, CoreResult};
+use crate::raw_api::{
+    args, bytes_arg, call, number_arg, number_call, refuse, string_arg, typed_array_out,
+};
 
 /// Bytes of decodeOneInto's output before the payload: f64 offset, f64 timestamp, kind, form,
 /// 6 zero bytes, prev hash, hash.
@@ -67,12 +68,12 @@ unsafe extern "C" fn record_decoder_callback(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let run = || -> Result<sys::napi_value> {
+    let run = || -> CoreResult<sys::napi_value> {
         let [hash, stream] = unsafe { args::<2>(env, info)? };
-        let hash = unsafe { String::from_napi_value(env, hash)? };
-        let stream = unsafe { String::from_napi_value(env, stream)? };
+        let hash = unsafe { string_arg(env, hash, "hash")? };
+        let stream = unsafe { string_arg(env, stream, "stream")? };
         let decoder = Box::new(RecordDecoder {
-            hasher: hasher(&hash, &stream).map_err(to_js_error)?,
+            hasher: hasher(&hash, &stream)?,
             out: core::DecodeOutput::default(),
             scratch: Vec::new(),
         });
@@ -89,45 +90,34 @@ unsafe extern "C" fn record_decoder_callback(
         };
         if s != sys::Status::napi_ok {
             drop(unsafe { Box::from_raw(data) });
-            return Err(Error::new(
-                Status::GenericFailure,
-                "creating a record decoder failed".to_owned(),
-            ));
+            return Err(refuse("creating a record decoder failed"));
         }
         // From here the finalizer owns the box.
-        status(
-            unsafe { sys::napi_type_tag_object(env, external, decoder_tag()) },
-            "tagging a record decoder",
-        )?;
+        if unsafe { sys::napi_type_tag_object(env, external, decoder_tag()) }
+            != sys::Status::napi_ok
+        {
+            return Err(refuse("tagging a record decoder failed"));
+        }
         Ok(external)
     };
-    match run() {
-        Ok(v) => v,
-        Err(e) => unsafe { throw(env, e) },
-    }
+    unsafe { call(env, run) }
 }
 
 /// The RecordDecoder behind `value`, when it is one of ours.
 unsafe fn decoder_arg<'a>(
     env: sys::napi_env,
     value: sys::napi_value,
-) -> Result<&'a mut RecordDecoder> {
+) -> CoreResult<&'a mut RecordDecoder> {
     let mut ours = false;
-    status(
-        unsafe { sys::napi_check_object_type_tag(env, value, decoder_tag(), &mut ours) },
-        "checking the decoder",
-    )?;
-    if !ours {
-        return Err(Error::new(
-            Status::InvalidArg,
-            "decoder must come from recordDecoder()".to_owned(),
-        ));
+    let s = unsafe { sys::napi_check_object_type_tag(env, value, decoder_tag(), &mut ours) };
+    if s != sys::Status::napi_ok || !ours {
+        return Err(refuse("decoder must come from recordDecoder()"));
     }
     let mut data = ptr::null_mut();
-    status(
-        unsafe { sys::napi_get_value_external(env, value, &mut data) },
-        "reading the decoder",
-    )?;
+    if unsafe { sys::napi_get_value_external(env, value, &mut data) } != sys::Status::napi_ok {
+        return Err(refuse("decoder must come from recordDecoder()"));
+    }
+    debug_assert!(!data.is_null(), "a tagged decoder holds its box");
     // SAFETY: tagged by record_decoder_callback, so `data` is its live Box<RecordDecoder> (the
     // external is an argument of this call, so it cannot be collected meanwhile), and the JS
     // thread is in this call: nothing else holds a reference to it.
@@ -138,32 +128,32 @@ unsafe fn decoder_arg<'a>(
 /// f64 offset · f64 timestamp · kind u8 · form u8 · 6 zero bytes · prev hash 32 · hash 32 ·
 /// payload. Same checks and errors as decodeRecords. Returns the payload length, or
 /// −(bytes needed) when `out` is too small (nothing else is written then). `out` must not
-/// overlap `data` (ts/core/native.ts passes a buffer it just allocated).
+/// overlap `data` or `expectPrevHash`.
 unsafe extern "C" fn decode_one_into_callback(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let run = || -> Result<f64> {
+    let run = || -> CoreResult<f64> {
         let [decoder, data, base, position, expect, max, out] = unsafe { args::<7>(env, info)? };
         let decoder = unsafe { decoder_arg(env, decoder)? };
-        let data = unsafe { <&[u8]>::from_napi_value(env, data)? };
-        let base = unsafe { f64::from_napi_value(env, base)? };
-        let position = unsafe { f64::from_napi_value(env, position)? };
-        let expect = unsafe { Option::<&[u8]>::from_napi_value(env, expect)? };
-        let max = unsafe { f64::from_napi_value(env, max)? };
+        let data = unsafe { bytes_arg(env, data, "data")? };
+        let base = unsafe { number_arg(env, base, "basePosition")? };
+        let position = unsafe { number_arg(env, position, "position")? };
+        let expect = if unsafe { crate::raw_api::is_nullish(env, expect)? } {
+            None
+        } else {
+            Some(unsafe { bytes_arg(env, expect, "expectPrevHash")? })
+        };
+        let max = unsafe { number_arg(env, max, "maxPayloadBytes")? };
         // `out` is written while `data` and `expect` are read: checked to share no memory with
         // them before it becomes a slice (views of one ArrayBuffer can overlap).
         let out = unsafe { typed_array_out(env, out, sys::TypedarrayType::uint8_array, "out")? };
         if out.overlaps(data) || expect.is_some_and(|e| out.overlaps(e)) {
-            return Err(Error::new(
-                Status::InvalidArg,
-                "out must not overlap data or expectPrevHash".to_owned(),
-            ));
+            return Err(refuse("out must not overlap data or expectPrevHash"));
         }
         // SAFETY: an argument of this call, disjoint from every other slice made in it.
         let out = unsafe { out.bytes() };
-        let result =
-            decode_one_into(decoder, data, base, position, expect, max, out).map_err(to_js_error);
+        let result = decode_one_into(decoder, data, base, position, expect, max, out);
         if decoder.out.payloads.capacity() > MAX_KEPT_DECODE_BYTES {
             decoder.out = core::DecodeOutput::default();
         }
@@ -172,7 +162,7 @@ unsafe extern "C" fn decode_one_into_callback(
         }
         result
     };
-    unsafe { return_number(env, run()) }
+    unsafe { number_call(env, run) }
 }
 
 fn decode_one_into(
@@ -201,6 +191,10 @@ fn decode_one_into(
         &mut decoder.scratch,
     )?;
     let d = &decoder.out;
+    debug_assert!(
+        d.offsets.len() == 1 && d.hashes.len() == HASH_BYTES,
+        "one record decoded"
+    );
     let need = ONE_HEAD_BYTES + d.payloads.len();
     if out.len() < need {
         return Ok(-(need as f64));

@@ -10,14 +10,16 @@
 //! Buffer per output, each with a finalizer and a cleanup hook to register and later sweep. W1
 //! makes two calls per batch of 1000 (the records and their checkpoint).
 
-use chainlog_core::error::{hash_arg, safe_integer};
 use chainlog_core::format::{HASH_BYTES, MAX_KIND};
 use chainlog_core::{self as core, HashAlgorithm};
 use napi::bindgen_prelude::*;
 use napi::sys;
 
-use crate::raw_api::{args, is_nullish, return_number, typed_array_out, RawOut};
-use crate::{codec_and_level, safe_integers, small_int, to_js_error};
+use crate::js_args::{codec_and_level, hash_arg, invalid, safe_integer, safe_integers, small_int};
+use crate::raw_api::{
+    args, bytes_arg, is_nullish, number_arg, number_call, refuse, slice_arg, string_arg,
+    typed_array_out, RawOut,
+};
 
 pub(crate) fn register(exports: &mut Object, env: &Env) -> Result<()> {
     let encode = env.create_function::<(), ()>("encodeInto", encode_into_callback)?;
@@ -28,19 +30,27 @@ unsafe extern "C" fn encode_into_callback(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let run = || -> Result<f64> {
+    let run = || -> core::Result<f64> {
         let [hash, stream, first_offset, prev_hash, kind, codec, level, payloads, lengths, timestamps, into, positions_out, last_hash_out, hashes_out] =
             unsafe { args::<14>(env, info)? };
-        let hash = unsafe { String::from_napi_value(env, hash)? };
-        let stream = unsafe { String::from_napi_value(env, stream)? };
-        let first_offset = unsafe { f64::from_napi_value(env, first_offset)? };
-        let prev_hash = unsafe { <&[u8]>::from_napi_value(env, prev_hash)? };
-        let kind = unsafe { f64::from_napi_value(env, kind)? };
-        let codec = unsafe { f64::from_napi_value(env, codec)? };
-        let level = unsafe { f64::from_napi_value(env, level)? };
-        let payloads = unsafe { <&[u8]>::from_napi_value(env, payloads)? };
-        let lengths = unsafe { <&[u32]>::from_napi_value(env, lengths)? };
-        let timestamps = unsafe { <&[f64]>::from_napi_value(env, timestamps)? };
+        let hash = unsafe { string_arg(env, hash, "hash")? };
+        let stream = unsafe { string_arg(env, stream, "stream")? };
+        let first_offset = unsafe { number_arg(env, first_offset, "firstOffset")? };
+        let prev_hash = unsafe { bytes_arg(env, prev_hash, "prevHash")? };
+        let kind = unsafe { number_arg(env, kind, "kind")? };
+        let codec = unsafe { number_arg(env, codec, "codec")? };
+        let level = unsafe { number_arg(env, level, "level")? };
+        let payloads = unsafe { bytes_arg(env, payloads, "payloads")? };
+        let lengths: &[u32] =
+            unsafe { slice_arg(env, lengths, sys::TypedarrayType::uint32_array, "lengths")? };
+        let timestamps: &[f64] = unsafe {
+            slice_arg(
+                env,
+                timestamps,
+                sys::TypedarrayType::float64_array,
+                "timestamps",
+            )?
+        };
 
         let u8s = sys::TypedarrayType::uint8_array;
         let outs = [
@@ -68,17 +78,22 @@ unsafe extern "C" fn encode_into_callback(
             if inputs.iter().any(|i| out.overlaps(i))
                 || all_outs[..k].iter().any(|o| out.overlaps_out(o))
             {
-                return Err(Error::new(
-                    Status::InvalidArg,
-                    "the outputs of encodeInto must not overlap its inputs or each other"
-                        .to_owned(),
+                return Err(refuse(
+                    "the outputs of encodeInto must not overlap its inputs or each other",
                 ));
             }
         }
         let [into, positions_out, last_hash_out] = outs;
-        let input = EncodeArgs {
-            hash: &hash,
-            stream: &stream,
+        // Checked in the order encodeBatch always did.
+        let hash = HashAlgorithm::parse(&hash)?;
+        let first_offset = safe_integer(first_offset, "firstOffset")?;
+        let prev_hash = hash_arg(prev_hash, "prevHash")?;
+        let kind = small_int(kind, "kind", 0, MAX_KIND as i64)? as u8;
+        let (codec, level) = codec_and_level(codec, level)?;
+        let timestamps = safe_integers(timestamps, "timestamp")?;
+        let input = core::EncodeInput {
+            hash,
+            stream: stream.as_bytes(),
             first_offset,
             prev_hash,
             kind,
@@ -86,25 +101,32 @@ unsafe extern "C" fn encode_into_callback(
             level,
             payloads,
             lengths,
-            timestamps,
+            timestamps: &timestamps,
             want_hashes: hashes_out.is_some(),
         };
-        // SAFETY: an argument of this call, checked above to be disjoint from every other slice.
-        let written = encode(&input, unsafe { into.bytes() }).map_err(to_js_error)?;
-        // The batch is checked first (its errors come before any about the outputs' sizes).
+        // The batch is checked first (its errors come before any about the outputs' sizes),
+        // then every output's size: nothing is written unless all of them fit.
+        core::check_batch(&input)?;
         let n = lengths.len();
+        let bound = core::encoded_bound(payloads.len(), n);
+        if into.len < bound {
+            return Err(invalid(format!(
+                "into must hold at least {bound} bytes, got {}",
+                into.len
+            )));
+        }
         if positions_out.len != n
             || last_hash_out.len != HASH_BYTES
             || hashes_out.as_ref().is_some_and(|h| h.len != n * HASH_BYTES)
         {
-            return Err(Error::new(
-                Status::InvalidArg,
-                format!("encodeInto wants positionsOut of {n} entries, lastHashOut of {HASH_BYTES} bytes and hashesOut of {n} × {HASH_BYTES} bytes"),
-            ));
+            return Err(invalid(format!("encodeInto wants positionsOut of {n} entries, lastHashOut of {HASH_BYTES} bytes and hashesOut of {n} × {HASH_BYTES} bytes")));
         }
-        // SAFETY: as for `into`.
-        let (positions_out, last_hash_out) =
-            unsafe { (positions_out.bytes(), last_hash_out.bytes()) };
+        // SAFETY: arguments of this call, checked above to be disjoint from every other slice.
+        let (into, positions_out, last_hash_out) =
+            unsafe { (into.bytes(), positions_out.bytes(), last_hash_out.bytes()) };
+        let written = core::encode_batch_into(&input, into)?
+            .ok_or_else(|| refuse("into is shorter than the bound it was checked against"))?;
+        debug_assert!(written.positions.len() == n && written.len <= bound);
         // A Float64Array holds its numbers in the platform's byte order.
         for (out, &p) in positions_out.chunks_exact_mut(8).zip(&written.positions) {
             out.copy_from_slice(&(p as f64).to_ne_bytes());
@@ -116,55 +138,11 @@ unsafe extern "C" fn encode_into_callback(
         }
         Ok(written.len as f64)
     };
-    unsafe { return_number(env, run()) }
+    unsafe { number_call(env, run) }
 }
 
 /// The bytes of a typed array's elements (for the overlap check only).
 fn as_bytes<T>(values: &[T]) -> &[u8] {
     // SAFETY: the same memory, viewed as bytes; u32 and f64 have no padding.
     unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), std::mem::size_of_val(values)) }
-}
-
-struct EncodeArgs<'a> {
-    hash: &'a str,
-    stream: &'a str,
-    first_offset: f64,
-    prev_hash: &'a [u8],
-    kind: f64,
-    codec: f64,
-    level: f64,
-    payloads: &'a [u8],
-    lengths: &'a [u32],
-    timestamps: &'a [f64],
-    want_hashes: bool,
-}
-
-/// Checks the arguments (in the order encodeBatch always did) and encodes into `into`.
-fn encode(a: &EncodeArgs<'_>, into: &mut [u8]) -> core::Result<core::EncodedInto> {
-    let hash = HashAlgorithm::parse(a.hash)?;
-    let first_offset = safe_integer(a.first_offset, "firstOffset")?;
-    let prev_hash = hash_arg(a.prev_hash, "prevHash")?;
-    let kind = small_int(a.kind, "kind", 0, MAX_KIND as i64)? as u8;
-    let (codec, level) = codec_and_level(a.codec, a.level)?;
-    let timestamps = safe_integers(a.timestamps, "timestamp")?;
-    let input = core::EncodeInput {
-        hash,
-        stream: a.stream.as_bytes(),
-        first_offset,
-        prev_hash,
-        kind,
-        codec,
-        level,
-        payloads: a.payloads,
-        lengths: a.lengths,
-        timestamps: &timestamps,
-        want_hashes: a.want_hashes,
-    };
-    let bound = core::encoded_bound(a.payloads.len(), a.lengths.len());
-    core::encode_batch_into(&input, into)?.ok_or_else(|| {
-        core::Error::InvalidArgument(format!(
-            "into must hold at least {bound} bytes, got {}",
-            into.len()
-        ))
-    })
 }

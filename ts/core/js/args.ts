@@ -34,7 +34,15 @@ export function checkHashName(value: unknown): HashAlgorithm {
 
 export function checkBytes(value: unknown, what: string): Uint8Array {
   if (!(value instanceof Uint8Array)) throw invalid(`${what} must be a Uint8Array`)
-  return value
+  return checkUnshared(value, what)
+}
+
+/** A view of shared memory is refused, as the native core refuses it (another thread could write it mid-call). */
+export function checkUnshared<T extends ArrayBufferView>(view: T, what: string): T {
+  if (view.buffer instanceof SharedArrayBuffer) {
+    throw invalid(`${what} must not be a view of a SharedArrayBuffer (another thread could change it while it is read)`)
+  }
+  return view
 }
 
 export function checkHash32(value: unknown, what: string): Uint8Array {
@@ -85,7 +93,9 @@ export function checkZstdLevel(value: unknown): number {
 
 /** A view of `data` as a Buffer (no copy), for Buffer's fast read methods and indexOf. */
 export function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  if (Buffer.isBuffer(data)) return data
+  // A detached or shrunk-to-nothing view has no buffer to view (Buffer.from would throw a TypeError).
+  return data.byteLength === 0 ? Buffer.alloc(0) : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 }
 
 export function isAllZero(bytes: Uint8Array, start = 0, end = bytes.length): boolean {

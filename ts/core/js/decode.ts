@@ -6,7 +6,7 @@ import { ChainlogError } from '../../errors.ts'
 import { FORM_LZ4, type DecodedRecord, type DecodeInput, type DecodeOneInput, type DecodeResult } from '../interface.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV_HASH, AT_TIMESTAMP, HASH_BYTES, MAX_SAFE } from '../format.ts'
 import {
-  asBuffer, checkBytes, checkHashName, checkMaxPayloadBytes, checkNullableHash32, checkSafeIndex, checkStream, checkStreamName, invalid,
+  asBuffer, checkBytes, checkUnshared, checkHashName, checkMaxPayloadBytes, checkNullableHash32, checkSafeIndex, checkStream, checkStreamName, invalid,
 } from './args.ts'
 import { checkFrame, FRAME_VALID, readU32 } from './frame.ts'
 import { chainHasherFor, readU64, type Digests } from './hash.ts'
@@ -34,6 +34,7 @@ export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResul
   const base = checkSafeIndex(input.basePosition, 'basePosition')
   const positions = input.positions
   if (!(positions instanceof Float64Array)) throw invalid('positions must be a Float64Array')
+  checkUnshared(positions, 'positions')
   for (let k = 0; k < positions.length; k++) checkSafeIndex(positions[k], `positions[${k}]`)
   const expectPrev = checkNullableHash32(input.expectPrevHash, 'expectPrevHash')
   const payloadsFrom = checkSafeIndex(input.payloadsFrom, 'payloadsFrom')
@@ -47,8 +48,9 @@ export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResul
   const timestamps = new Float64Array(n)
   const kinds = new Uint8Array(n)
   const forms = new Uint8Array(n)
-  const prevHashes = Buffer.allocUnsafe(n * HASH_BYTES)
-  const hashes = Buffer.allocUnsafe(n * HASH_BYTES)
+  // Outside Node's shared Buffer pool: the result's views outlive the call (see unpooledConcat).
+  const prevHashes = Buffer.allocUnsafeSlow(n * HASH_BYTES)
+  const hashes = Buffer.allocUnsafeSlow(n * HASH_BYTES)
   const payloadEnds = new Float64Array(n)
   const parts: Uint8Array[] = []
   let total = 0
@@ -105,7 +107,21 @@ export function decodeRecords(digests: Digests, input: DecodeInput): DecodeResul
   return {
     count: n,
     offsets, timestamps, kinds, forms, prevHashes, hashes,
-    payloads: Buffer.concat(parts, total),
+    payloads: unpooledConcat(parts, total),
     payloadEnds,
   }
+}
+
+/**
+ * Buffer.concat into a buffer of its own: a small Buffer.concat is a view of Node's shared pool,
+ * whose `.buffer` would hand the caller whatever else the process keeps there.
+ */
+function unpooledConcat(parts: Uint8Array[], total: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(total)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
 }

@@ -7,7 +7,7 @@ import type { EncodeBatchInput, EncodeBatchResult } from '../interface.ts'
 import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT, INTO_OVERLAP, overlapsInput } from '../interface.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV_HASH, AT_TIMESTAMP, HASH_BYTES, HEADER_BYTES, MAX_KIND, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 import {
-  checkBytes, checkHash32, checkHashName, checkSafeIndex, checkStream, checkStreamName, checkZstdLevel, invalid, isAllZero, isSafeIndex,
+  checkBytes, checkUnshared, checkHash32, checkHashName, checkSafeIndex, checkStream, checkStreamName, checkZstdLevel, invalid, isAllZero, isSafeIndex,
 } from './args.ts'
 import { lz4StoreInto, lz4StoredBound } from './codec.ts'
 
@@ -25,6 +25,7 @@ function validate(input: EncodeBatchInput) {
   const payloads = checkBytes(input.payloads, 'payloads')
   const lengths = input.lengths
   if (!(lengths instanceof Uint32Array)) throw invalid('lengths must be a Uint32Array')
+  checkUnshared(lengths, 'lengths')
   const n = lengths.length
   if (n < 1) throw invalid('a batch needs at least one record')
   let sum = 0
@@ -38,6 +39,7 @@ function validate(input: EncodeBatchInput) {
   if (sum !== payloads.length) throw invalid(`lengths add up to ${sum} bytes, payloads has ${payloads.length}`)
   const timestamps = input.timestamps
   if (!(timestamps instanceof Float64Array)) throw invalid('timestamps must be a Float64Array')
+  checkUnshared(timestamps, 'timestamps')
   if (timestamps.length !== n) throw invalid(`${timestamps.length} timestamps for ${n} payloads`)
   for (let k = 0; k < n; k++) {
     const t = timestamps[k]
