@@ -11,7 +11,9 @@
 // package dependency external: hash-wasm, @bokuweb/zstd-wasm and fzstd load their WebAssembly
 // themselves, from their own install, under either module system. In the CommonJS build
 // `import.meta.url` does not exist; it is defined as the file URL of __filename, so code that
-// locates files relative to itself (the native loader's native/ directory) works in both builds.
+// locates files relative to itself (the native loader's package root) works in both builds. The
+// names of the platform packages (from package.json napi.targets) are written into the bundles
+// as CHAINLOG_PLATFORM_PACKAGES, the list the native loader resolves.
 //
 //   node scripts/build.mjs           everything
 //   node scripts/build.mjs --js      the JavaScript only (skips declarations; a second faster)
@@ -22,6 +24,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, wr
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { platforms } from './platform-packages.mjs'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const DIST = join(ROOT, 'dist')
@@ -38,6 +41,7 @@ const common = {
   legalComments: 'none',
   sourcemap: false,
   write: false, // written below, atomically
+  define: { CHAINLOG_PLATFORM_PACKAGES: JSON.stringify(platforms(pkg).map((p) => p.name)) },
 }
 
 /** The CLI imports the public API (ts/index.ts); in dist it uses the ESM build next to it. */
@@ -66,7 +70,7 @@ const results = await Promise.all([
     entryPoints: ['ts/index.ts'],
     format: 'cjs',
     outfile: 'dist/index.cjs',
-    define: { 'import.meta.url': '__chainlogModuleUrl' },
+    define: { ...common.define, 'import.meta.url': '__chainlogModuleUrl' },
     banner: { js: "const __chainlogModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   }),
   build({
