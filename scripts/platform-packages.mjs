@@ -46,11 +46,6 @@ export function platforms(root = rootPackage()) {
   })
 }
 
-/** The root's optionalDependencies as published: every platform package at the root's exact version. */
-export function optionalDependencies(root = rootPackage()) {
-  return Object.fromEntries(platforms(root).map((p) => [p.name, root.version]))
-}
-
 /** GitHub's runner for building (and testing) each target; the Linux ones cross-compile from x64. */
 function buildSettings(p) {
   if (p.os === 'linux') return { host: 'ubuntu-latest', flags: p.libc === 'musl' ? '-x' : '--use-napi-cross', zig: p.libc === 'musl' }

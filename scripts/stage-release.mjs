@@ -5,21 +5,22 @@
 //                      package root's prebuilds/ (where build:native and the release's downloaded
 //                      artifacts put it) to the same path inside the package
 //   <out>/chainlog/    the files `npm pack` takes from the root (run `npm run build` first), with
-//                      every platform package of napi.targets wired in as optionalDependencies at
-//                      the root's exact version
+//                      the platform packages staged beside it wired in as optionalDependencies at
+//                      the root's exact version (all of napi.targets for a release)
 //
 //   node scripts/stage-release.mjs <out> --all                  every platform (the release)
 //   node scripts/stage-release.mjs <out> --platform linux-x64-gnu [--platform …]
 //
-// The optionalDependencies are written only into the staged copy, never into the committed
-// package.json: before a release the platform packages of its version do not exist on the
-// registry, npm leaves unresolvable optional dependencies out of package-lock.json, and `npm ci`
-// then refuses the lock as out of sync. Used by the release workflow and by
+// chainlog names only platform packages published with it: npm leaves an optional dependency
+// it cannot resolve out of the user's package-lock.json, and `npm ci` then refuses that lock as
+// out of sync ("Missing: @chainlog/darwin-arm64@ from lock file", seen in the registry dry-run
+// before this rule). For the same reason the optionalDependencies are written only into the
+// staged copy, never into the committed package.json (whose own lock `npm ci` reads). Used by the release workflow and by
 // __test__/registry.test.ts, which publishes the result to a local registry.
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { optionalDependencies, platforms, ROOT, rootPackage } from './platform-packages.mjs'
+import { platforms, ROOT, rootPackage } from './platform-packages.mjs'
 
 const args = process.argv.slice(2)
 const out = args[0] && !args[0].startsWith('--') ? resolve(args[0]) : undefined
@@ -55,6 +56,7 @@ for (const { path } of listed) {
   mkdirSync(dirname(join(chainlog, path)), { recursive: true })
   copyFileSync(join(ROOT, path), join(chainlog, path))
 }
-writeFileSync(join(chainlog, 'package.json'), JSON.stringify({ ...root, optionalDependencies: optionalDependencies(root) }, null, 2) + '\n')
+const wired = Object.fromEntries(staged.map((p) => [p.name, root.version]))
+writeFileSync(join(chainlog, 'package.json'), JSON.stringify({ ...root, optionalDependencies: wired }, null, 2) + '\n')
 
-console.log(`staged in ${out}: ${staged.map((p) => `${p.name}@${root.version}`).join(', ')}, chainlog@${root.version} (optionalDependencies: ${Object.keys(optionalDependencies(root)).join(', ')})`)
+console.log(`staged in ${out}: ${staged.map((p) => `${p.name}@${root.version}`).join(', ')}, chainlog@${root.version} (optionalDependencies: ${Object.keys(wired).join(', ')})`)
