@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm test`: builds the native addon, type-checks, lints, checks the layer rule and unused exports
-// (scripts/check-structure.mjs), builds the package (dist/, index.d.ts), runs
-// the Rust core's tests and every ava suite (each against both cores, then the CLI and pack
-// tests on the built package), then prints one closing line "N passed, N failed" that CI reads.
-// ava's own summary is not in that form, so ava runs with --tap and its counts are parsed here.
+// (scripts/check-structure.mjs), builds the package (dist/, index.d.ts), runs the Rust core's
+// tests, lints the workflows (actionlint), and runs every ava suite (each against both cores,
+// then the CLI, pack and registry tests on the built package), then prints one closing line
+// "N passed, N failed" that CI reads. ava's own summary is not in that form, so ava runs with
+// --tap and its counts are parsed here.
 import { spawn } from 'node:child_process'
 
 const steps = [
@@ -15,6 +16,8 @@ const steps = [
   // The CLI and pack tests run the built package (dist/, index.d.ts), so it is built first.
   { name: 'build the package', cmd: 'npm', args: ['run', '--silent', 'build'] },
   { name: 'Rust core tests', cmd: 'cargo', args: ['test', '--release', '-p', 'chainlog-core'], parse: parseCargo },
+  // Skipped, and counted as skipped, where no go is on PATH to build actionlint.
+  { name: 'lint the workflows (actionlint)', cmd: 'node', args: ['scripts/actionlint.mjs'], parse: parsePlain },
   { name: 'ava (both cores)', cmd: 'npx', args: ['ava', '--tap', ...process.argv.slice(2)], parse: parseTap },
 ]
 
@@ -24,6 +27,11 @@ function parseCargo(out) {
     passed += Number(m[1]); failed += Number(m[2]); skipped += Number(m[3])
   }
   return { passed, failed, skipped }
+}
+
+function parsePlain(out) {
+  const m = out.match(/^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/m)
+  return { passed: Number(m?.[1] ?? 0), failed: Number(m?.[2] ?? 0), skipped: Number(m?.[3] ?? 0) }
 }
 
 function parseTap(out) {
