@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { ensureBuilt, ROOT } from './helpers/dist.ts'
-import { cleanEnv, hostPlatform, npm, stageRelease } from './helpers/release.ts'
+import { allPlatformNames, cleanEnv, hostPlatform, npm, stageRelease } from './helpers/release.ts'
 
 // The release dry-run: chainlog installed the way users will get it, from a registry. A real
 // verdaccio runs on 127.0.0.1 with its storage in a temporary directory; this machine's platform
@@ -17,8 +17,12 @@ import { cleanEnv, hostPlatform, npm, stageRelease } from './helpers/release.ts'
 // one warning, `npx chainlog` must work, and a lockfile made there must reinstall with `npm ci`.
 // Other packages (chainlog's dependencies) come through verdaccio from the registry npm is
 // configured with.
+//
+// With CHAINLOG_DRY_RUN_ALL_PLATFORMS=1 (the release workflow, with every target's binary in
+// prebuilds/), every platform package is staged and published, as the release then does.
 
 const HOST = hostPlatform()
+const ALL_PLATFORMS = process.env.CHAINLOG_DRY_RUN_ALL_PLATFORMS === '1'
 let work = ''
 let registry: ChildProcess | undefined
 let url = ''
@@ -83,7 +87,7 @@ test.before(async () => {
   writeFileSync(npmrc, `registry=${url}\n${host}:_authToken=${started.token}\n`)
   npmEnv = { npm_config_userconfig: npmrc, npm_config_registry: url, npm_config_cache: join(work, 'npm-cache'), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' }
 
-  const { chainlogDir } = stageRelease(join(work, 'stage'), HOST.platform)
+  const { chainlogDir } = stageRelease(join(work, 'stage'), ALL_PLATFORMS ? 'all' : HOST.platform)
   const pkg = JSON.parse(readFileSync(join(chainlogDir, 'package.json'), 'utf8'))
   if (!pkg.optionalDependencies?.[HOST.name]) throw new Error(`the staged chainlog does not list ${HOST.name}`)
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'publish-release.mjs'), join(work, 'stage')], { cwd: work, env: cleanEnv(npmEnv), stdio: ['ignore', 'pipe', 'pipe'] })
@@ -104,7 +108,7 @@ test.serial('the registry holds this machine\'s platform package and chainlog, w
   const chainlog = view(`chainlog@${root.version}`)
   t.is(chainlog.version, root.version)
   t.is(chainlog.optionalDependencies[HOST.name], root.version)
-  t.deepEqual(Object.keys(chainlog.optionalDependencies), [HOST.name])
+  t.deepEqual(Object.keys(chainlog.optionalDependencies).sort(), ALL_PLATFORMS ? allPlatformNames().sort() : [HOST.name])
   t.is(chainlog.dependencies['node-gyp-build'], root.dependencies['node-gyp-build'])
   const platform = view(`${HOST.name}@${root.version}`)
   t.is(platform.version, root.version)

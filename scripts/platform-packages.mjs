@@ -7,8 +7,7 @@
 //
 //   node scripts/platform-packages.mjs          write npm/*/package.json and README.md
 //   node scripts/platform-packages.mjs --check  exit 1 if any of them is out of date (tests)
-//   node scripts/platform-packages.mjs --names  print the package names as JSON (the loader's list)
-//   node scripts/platform-packages.mjs --matrix print the release build matrix as JSON
+//   node scripts/platform-packages.mjs --matrix print the release workflow's matrix as JSON
 //
 // Run by `npm version` (the "version" script), so a release bumps every package together.
 // Staging the packages with their binaries for publishing is scripts/stage-release.mjs.
@@ -46,12 +45,21 @@ export function platforms(root = rootPackage()) {
   })
 }
 
-/** GitHub's runner for building (and testing) each target; the Linux ones cross-compile from x64. */
-function buildSettings(p) {
-  if (p.os === 'linux') return { host: 'ubuntu-latest', flags: p.libc === 'musl' ? '-x' : '--use-napi-cross', zig: p.libc === 'musl' }
-  if (p.os === 'darwin') return { host: 'macos-latest', flags: '', zig: false }
-  if (p.os === 'win32') return { host: 'windows-latest', flags: '', zig: false }
-  throw new Error(`${p.triple}: no runner for ${p.os}`)
+/**
+ * The release workflow's settings for a target: the runner that builds it (the Linux ones
+ * cross-compile from x64: gcc cross toolchains for glibc through --use-napi-cross, zig for musl
+ * through -x) and the runner that tests it (musl in Alpine's Node containers).
+ */
+function releaseSettings(p) {
+  const runner = {
+    'linux-x64': 'ubuntu-latest', 'linux-arm64': 'ubuntu-24.04-arm', 'darwin-x64': 'macos-15-intel',
+    'darwin-arm64': 'macos-latest', 'win32-x64': 'windows-latest',
+  }[`${p.os}-${p.cpu}`]
+  if (!runner) throw new Error(`${p.triple}: no GitHub runner to test it on`)
+  const build = p.os === 'linux'
+    ? { host: 'ubuntu-latest', flags: p.libc === 'musl' ? '-x' : '--use-napi-cross', zig: p.libc === 'musl' }
+    : { host: p.os === 'darwin' ? 'macos-latest' : runner, flags: '', zig: false }
+  return { ...build, testHost: runner, alpine: p.libc === 'musl' }
 }
 
 function platformFiles(root) {
@@ -81,10 +89,8 @@ function platformFiles(root) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2)
   const root = rootPackage()
-  if (args.includes('--names')) {
-    console.log(JSON.stringify(platforms(root).map((p) => p.name)))
-  } else if (args.includes('--matrix')) {
-    console.log(JSON.stringify(platforms(root).map((p) => ({ platform: p.platform, target: p.triple, binary: p.binary, ...buildSettings(p) }))))
+  if (args.includes('--matrix')) {
+    console.log(JSON.stringify(platforms(root).map((p) => ({ platform: p.platform, target: p.triple, binary: p.binary, ...releaseSettings(p) }))))
   } else {
     const check = args.includes('--check')
     const files = platformFiles(root)

@@ -34,8 +34,18 @@ export function hostPlatform(): { platform: string; name: string; binary: string
   throw new Error(`no package under npm/ carries ${binary}`)
 }
 
-/** Stages this machine's platform package and chainlog in `out` with scripts/stage-release.mjs; returns their directories. */
-export function stageRelease(out: string, platform: string): { platformDir: string; chainlogDir: string } {
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'stage-release.mjs'), out, '--platform', platform], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Stages a platform package (or, with 'all', every one of napi.targets, whose binaries must all be
+ * in prebuilds/) and chainlog in `out` with scripts/stage-release.mjs; returns their directories.
+ */
+export function stageRelease(out: string, platform: string | 'all'): { platformDir: string; chainlogDir: string } {
+  const which = platform === 'all' ? ['--all'] : ['--platform', platform]
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'stage-release.mjs'), out, ...which], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   return { platformDir: join(out, platform), chainlogDir: join(out, 'chainlog') }
+}
+
+/** The names of every platform package under npm/. */
+export function allPlatformNames(): string[] {
+  return readdirSync(join(ROOT, 'npm')).filter((d) => !d.endsWith('.md'))
+    .map((d) => (JSON.parse(readFileSync(join(ROOT, 'npm', d, 'package.json'), 'utf8')) as { name: string }).name)
 }
