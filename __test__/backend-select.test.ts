@@ -34,9 +34,11 @@ function probe(nativeDir: string | undefined, code: string, extraEnv: Record<str
 
 /** Which core 'auto' picks in a fresh process, and why the native one did not load. */
 const WHICH_CORE = `
-  import { loadCore, nativeLoadError } from './ts/core/load.ts'
+  import { loadCore } from './ts/core/load.ts'
+  import { loadNativeBinding } from './ts/core/native-loader.ts'
   const auto = await loadCore('auto')
-  console.log(JSON.stringify({ auto: auto.name, error: nativeLoadError() }))`
+  const loaded = loadNativeBinding()
+  console.log(JSON.stringify({ auto: auto.name, error: 'error' in loaded ? loaded.error : null }))`
 
 /** A directory in the prebuildify layout holding `binary` under the file name `name`, for this platform and arch. */
 function layout(binary: string, name: string): string {

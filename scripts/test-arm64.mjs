@@ -45,7 +45,7 @@ function sh(cmd, argv, options = {}) {
 if (process.platform !== 'linux' || process.arch !== 'x64') stop(0, `this script cross-builds from linux-x64 (this is ${process.platform}-${process.arch})`)
 
 step(1, `Debian packages: ${PACKAGES.join(' ')}`)
-const installed = (pkg) => spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout?.includes('install ok installed')
+const installed = (pkg) => /^Status: install ok installed$/m.test(spawnSync('dpkg', ['-s', pkg], { encoding: 'utf8' }).stdout ?? '')
 const missing = PACKAGES.filter((p) => !installed(p))
 if (missing.length) {
   if (process.getuid?.() !== 0) stop(1, `not root: cannot apt-get install ${missing.join(' ')}`)
@@ -107,7 +107,7 @@ if (!existsSync(join(BINFMT, 'qemu-aarch64'))) {
 }
 console.log(readFileSync(join(BINFMT, 'qemu-aarch64'), 'utf8').split('\n').slice(0, 2).join('; '))
 const runEnv = { ...process.env, QEMU_LD_PREFIX: SYSROOT, PATH: `${dirname(node)}${delimiter}${process.env.PATH}` }
-const version = spawnSync(node, ['-p', '`${process.version} ${process.arch}`'], { env: runEnv, encoding: 'utf8' })
+const version = spawnSync(node, ['-p', 'process.version + " " + process.arch'], { env: runEnv, encoding: 'utf8' })
 if (version.status !== 0) stop(4, `the arm64 node does not start under qemu: ${version.stderr || version.error?.message}`)
 console.log(`node under qemu: ${version.stdout.trim()}`)
 const probe = spawnSync(node, ['-e', `const b = require(${JSON.stringify(binary)}); console.log('abiVersion', b.abiVersion())`], { env: runEnv, encoding: 'utf8' })
@@ -115,12 +115,24 @@ if (probe.status !== 0) stop(4, `the arm64 addon does not load: ${probe.stderr}`
 console.log(`the arm64 addon loads: ${probe.stdout.trim()}`)
 
 step(5, 'ava: the core and engine suites on the arm64 Node')
-const files = readdirSync(join(ROOT, '__test__')).filter((f) => /^(core-.*|backend-select|log-.*)\.test\.ts$/.test(f)).map((f) => `__test__/${f}`)
-const started = Date.now()
-const r = spawnSync(node, [join(ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), '--tap', '--timeout=20m', ...files], { cwd: ROOT, env: runEnv, encoding: 'utf8', maxBuffer: 1 << 28 })
-const count = (label) => Number(r.stdout.match(new RegExp(`^# ${label} (\\d+)$`, 'm'))?.[1] ?? 0)
-for (const line of r.stdout.split('\n')) if (/^not ok/.test(line)) console.log(line)
-if (r.status !== 0) console.log(r.stderr.split('\n').slice(-20).join('\n'))
-console.log(`\narm64 (${version.stdout.trim()}, qemu): ${files.length} files in ${Math.round((Date.now() - started) / 1000)} s`)
-console.log(`${count('pass')} passed, ${count('fail') || (r.status !== 0 ? 1 : 0)} failed`)
-process.exit(r.status === 0 ? 0 : 1)
+// One ava run per suite, each reported as it ends: under emulation a suite takes many minutes.
+const tests = readdirSync(join(ROOT, '__test__')).filter((f) => f.endsWith('.test.ts'))
+const SUITES = {
+  core: tests.filter((f) => /^(core-.*|backend-select)\.test\.ts$/.test(f)),
+  engine: tests.filter((f) => /^log-.*\.test\.ts$/.test(f)),
+}
+let passed = 0
+let failed = 0
+for (const [suite, files] of Object.entries(SUITES)) {
+  const started = Date.now()
+  const r = spawnSync(node, [join(ROOT, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), '--tap', '--timeout=20m', ...files.map((f) => `__test__/${f}`)], { cwd: ROOT, env: runEnv, encoding: 'utf8', maxBuffer: 1 << 28 })
+  const count = (label) => Number(r.stdout.match(new RegExp(`^# ${label} (\\d+)$`, 'm'))?.[1] ?? 0)
+  for (const line of r.stdout.split('\n')) if (/^not ok/.test(line)) console.log(line)
+  if (r.status !== 0) console.log(r.stderr.split('\n').slice(-20).join('\n'))
+  const suiteFailed = count('fail') || (r.status !== 0 ? 1 : 0)
+  passed += count('pass')
+  failed += suiteFailed
+  console.log(`arm64 ${version.stdout.trim()} (qemu) ${suite}: ${count('pass')} passed, ${suiteFailed} failed, ${files.length} files, ${Math.round((Date.now() - started) / 1000)} s`)
+}
+console.log(`\n${passed} passed, ${failed} failed`)
+process.exit(failed ? 1 : 0)
