@@ -7,13 +7,14 @@
 //   npm run build:native -- --target aarch64-unknown-linux-gnu [napi build flags…]
 //
 // Arguments are passed on to `napi build`. napi writes chainlog.<platform>.node into a staging
-// directory under target/, from which the file is moved (atomically) into prebuilds/.
+// directory of this process under target/ (two builds for different targets may run at once),
+// from which the file is moved (atomically) into prebuilds/.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { platforms, ROOT } from './platform-packages.mjs'
 
-const STAGING = join(ROOT, 'target', 'napi', 'out')
+const STAGING = join(ROOT, 'target', 'napi', `out-${process.pid}`)
 rmSync(STAGING, { recursive: true, force: true })
 const napi = join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
 execFileSync(process.execPath, [
@@ -31,4 +32,5 @@ if (!platform) throw new Error(`${built[0]}: not a target of package.json napi.t
 const dest = join(ROOT, platform.binary)
 mkdirSync(dirname(dest), { recursive: true })
 renameSync(join(STAGING, built[0]), dest)
+rmSync(STAGING, { recursive: true, force: true })
 console.log(`built ${platform.binary} (${platform.triple})`)
