@@ -6,6 +6,7 @@
 //   npm run test:node-matrix                     core, engine, pack and registry suites
 //   npm run test:node-matrix -- --all            every ava suite
 //   npm run test:node-matrix -- --majors 22,24   only these majors
+//   npm run test:node-matrix -- --suites core,pack   only these suites
 //
 // The native addon and dist/ are built once (npm test or npm run build:native && npm run build
 // first); the same N-API binary serves every Node version. Each Node runs ava itself, first on
@@ -28,6 +29,11 @@ const SUITES = {
   pack: ['__test__/pack.test.ts'],
   registry: ['__test__/registry.test.ts'],
   ...(args.includes('--all') ? { cli: ['__test__/cli.test.ts'], faults: tests.filter((f) => /\/fault-/.test(f)), other: ['__test__/verified-hashes.test.ts'] } : {}),
+}
+
+if (args.includes('--suites')) {
+  const wanted = args[args.indexOf('--suites') + 1].split(',')
+  for (const name of Object.keys(SUITES)) if (!wanted.includes(name)) delete SUITES[name]
 }
 
 /** node-<platform>-<arch>@<major> from the registry, installed once; the path of its node binary. */
