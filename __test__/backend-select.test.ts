@@ -1,27 +1,52 @@
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { loadCore } from '../ts/core/load.ts'
 import { CORE_ABI } from '../ts/core/interface.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
 
-/** The built addon in native/ itself, below ts/core/native.ts: its raw functions as exported. */
+const require = createRequire(import.meta.url)
+/** node-gyp-build's resolver, as the loader uses it: the binary for this machine in a prebuildify layout. */
+const resolveBinary = (require('node-gyp-build') as { path(dir: string): string }).path
+
+/** The locally built addon (npm run build:native), below ts/core/native.ts: its raw functions as exported. */
 function rawBinding<T>(): T | undefined {
-  const dir = join(ROOT, 'native')
-  const file = readdirSync(dir).find((f) => f.endsWith('.node'))
-  return file === undefined ? undefined : (createRequire(import.meta.url)(join(dir, file)) as T)
+  let file: string
+  try {
+    file = resolveBinary(ROOT)
+  } catch {
+    return undefined
+  }
+  return require(file) as T
 }
 
 /** Runs a snippet in a fresh process, where the native binary is looked for in `nativeDir` only. */
-function probe(nativeDir: string | undefined, code: string): string {
-  const env = { ...process.env }
+function probe(nativeDir: string | undefined, code: string, extraEnv: Record<string, string> = {}): string {
+  const env = { ...process.env, ...extraEnv }
   if (nativeDir === undefined) delete env.CHAINLOG_NATIVE_DIR
   else env.CHAINLOG_NATIVE_DIR = nativeDir
   return execFileSync(process.execPath, ['--import=tsx', '--input-type=module', '-e', code], { cwd: ROOT, env, encoding: 'utf8' }).trim()
+}
+
+/** Which core 'auto' picks in a fresh process, and why the native one did not load. */
+const WHICH_CORE = `
+  import { loadCore } from './ts/core/load.ts'
+  import { loadNativeBinding } from './ts/core/native-loader.ts'
+  const auto = await loadCore('auto')
+  const loaded = loadNativeBinding()
+  console.log(JSON.stringify({ auto: auto.name, error: 'error' in loaded ? loaded.error : null }))`
+
+/** A directory in the prebuildify layout holding `binary` under the file name `name`, for this platform and arch. */
+function layout(binary: string, name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'chainlog-layout-'))
+  const tuple = join(dir, 'prebuilds', `${process.platform}-${process.arch}`)
+  mkdirSync(tuple, { recursive: true })
+  copyFileSync(binary, join(tuple, name))
+  return dir
 }
 
 test('the built native core loads and reports its name and ABI', async (t) => {
@@ -47,6 +72,45 @@ test('with no native binary, auto picks the JS core and native fails with ERR_UN
   }
 })
 
+test('the local build sits in the prebuildify layout, where node-gyp-build finds it', (t) => {
+  const file = resolveBinary(ROOT)
+  const tuple = `${process.platform}-${process.arch}`
+  t.is(dirname(file), join(ROOT, 'prebuilds', tuple))
+  t.regex(file, process.platform === 'linux' ? /\/chainlog\.napi\.(glibc|musl)\.node$/ : /\/chainlog\.napi\.node$/)
+})
+
+test('CHAINLOG_NATIVE_DIR in the prebuildify layout loads the native core; a file for another libc is not taken', (t) => {
+  if (process.platform !== 'linux') return t.pass('libc tags are Linux only')
+  const built = resolveBinary(ROOT)
+  const asMusl = layout(built, 'chainlog.napi.musl.node')
+  const asGlibc = layout(built, 'chainlog.napi.glibc.node')
+  try {
+    t.deepEqual(JSON.parse(probe(asGlibc, WHICH_CORE, { LIBC: 'glibc' })), { auto: 'native', error: null })
+    // node-gyp-build tells the libc apart by its tag (LIBC overrides its detection, as on Alpine).
+    t.deepEqual(JSON.parse(probe(asMusl, WHICH_CORE, { LIBC: 'musl' })), { auto: 'native', error: null })
+    const refused = JSON.parse(probe(asMusl, WHICH_CORE, { LIBC: 'glibc' }))
+    t.is(refused.auto, 'js')
+    t.is(refused.error, `no chainlog binary for linux-${process.arch} (glibc) in CHAINLOG_NATIVE_DIR=${asMusl}`)
+  } finally {
+    rmSync(asMusl, { recursive: true, force: true })
+    rmSync(asGlibc, { recursive: true, force: true })
+  }
+})
+
+test('a foreign binary in the layout (another addon, no abiVersion) is refused by the ABI check, and auto falls back to JS', (t) => {
+  // classic-level (a devDependency) ships real N-API prebuilds for this platform.
+  const foreign = resolveBinary(dirname(require.resolve('classic-level/package.json')))
+  const libc = process.platform === 'linux' ? '.glibc' : ''
+  const dir = layout(foreign, `chainlog.napi${libc}.node`)
+  try {
+    const r = JSON.parse(probe(dir, WHICH_CORE, { LIBC: 'glibc' }))
+    t.is(r.auto, 'js')
+    t.regex(r.error, /chainlog\.napi.*\.node: ABI version undefined, this chainlog needs \d+ \(a stale or foreign binary\)$/)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('an unknown backend name is ERR_INVALID_ARGUMENT', async (t) => {
   const err = await t.throwsAsync(loadCore('wasm' as 'js'))
   t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
@@ -57,7 +121,7 @@ test('the native binding\'s single-record decoder refuses what is not its own de
     recordDecoder(hash: string, stream: string): object
     decodeOneInto(...args: unknown[]): number
   }>()
-  if (binding === undefined) return t.fail('no native binary in native/')
+  if (binding === undefined) return t.fail('no native binary in prebuilds/ (npm run build:native)')
   const out = Buffer.alloc(512)
   const data = Buffer.alloc(100)
   for (const notOurs of [{}, Buffer.alloc(8), undefined, null, 7, 'x']) {
@@ -80,7 +144,7 @@ test('the native binding\'s single-record decoder refuses what is not its own de
 
 test('the native binding\'s encodeInto refuses outputs of the wrong type or size, or sharing memory with an input or another output, without crashing', (t) => {
   const binding = rawBinding<{ encodeInto(...args: unknown[]): number }>()
-  if (binding === undefined) return t.fail('no native binary in native/')
+  if (binding === undefined) return t.fail('no native binary in prebuilds/ (npm run build:native)')
   const payloads = Buffer.from('abcdef')
   const lengths = Uint32Array.of(2, 4)
   const timestamps = Float64Array.of(5, 6)

@@ -1,42 +1,22 @@
 import test from 'ava'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ensureBuilt, ROOT } from './helpers/dist.ts'
+import { cleanEnv, hostPlatform, npm, stageRelease } from './helpers/release.ts'
 
 // The package as npm users get it: `npm pack`, installed from the tarball into a fresh project,
 // used through `import` and `require`, on the native core and then without any binary.
 //
 // How the binary reaches the installed package: exactly as on a user's machine, through its
-// platform package. The test stages npm/<platform>/ with the locally built
-// native/chainlog.<platform>.node, packs it, and installs that tarball next to chainlog's.
-// (The published chainlog lists the six platform packages as optionalDependencies; npm installs
-// the one matching the machine. See npm/README.md for why they are wired in at publish time.)
+// platform package, staged as the release stages it (scripts/stage-release.mjs: npm/<platform>/
+// plus the locally built prebuilds/<platform>-<arch>/chainlog.napi….node), packed, and installed
+// next to chainlog's tarball. (The published chainlog lists the platform packages as
+// optionalDependencies, npm installs the one matching the machine: __test__/registry.test.ts
+// installs it that way from a registry.)
 
-const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-
-/** napi-rs's name for this machine's binary: linux-x64-gnu, darwin-arm64, win32-x64-msvc… */
-function hostPlatform(): string {
-  const base = `${process.platform}-${process.arch}`
-  if (process.platform === 'win32') return `${base}-msvc`
-  if (process.platform !== 'linux') return base
-  const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime
-  return `${base}-${glibc ? 'gnu' : 'musl'}`
-}
-
-/** The environment for child npm and node processes, without what `npm test` put in ours. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'CHAINLOG_NATIVE_DIR' && k !== 'NODE_OPTIONS'))
-  return { ...env, ...extra }
-}
-
-function npm(args: string[], cwd: string): string {
-  return execFileSync(NPM, args, { cwd, env: cleanEnv(), encoding: 'utf8', shell: process.platform === 'win32', stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
-const PLATFORM = hostPlatform()
-const BINARY = `chainlog.${PLATFORM}.node`
+const HOST = hostPlatform()
 let work = ''
 let app = ''
 let packed: { files: Array<{ path: string }>; filename: string }
@@ -89,13 +69,8 @@ test.before(() => {
   packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT))[0]
 
   // This machine's platform package, as the release publishes it.
-  const native = join(ROOT, 'native', BINARY)
-  if (!existsSync(native)) throw new Error(`no ${native}: run npm run build:native`)
-  const plat = join(work, 'platform')
-  mkdirSync(plat)
-  for (const f of ['package.json', 'README.md']) copyFileSync(join(ROOT, 'npm', PLATFORM, f), join(plat, f))
-  copyFileSync(native, join(plat, BINARY))
-  const platformTgz = JSON.parse(npm(['pack', '--json', '--pack-destination', work], plat))[0].filename
+  const { platformDir } = stageRelease(join(work, 'stage'), HOST.platform)
+  const platformTgz = JSON.parse(npm(['pack', '--json', '--pack-destination', work], platformDir))[0].filename
 
   app = join(work, 'app')
   mkdirSync(app)
@@ -182,7 +157,7 @@ test.serial('the installed chainlog command verifies a store, and bench says whe
 })
 
 test.serial('with the platform package removed, auto falls back to the JS core and says so once', (t) => {
-  rmSync(join(app, 'node_modules', '@chainlog'), { recursive: true, force: true })
+  rmSync(join(app, 'node_modules', HOST.name), { recursive: true, force: true })
   const empty = mkdtempSync(join(work, 'no-native-'))
   for (const file of ['esm.mjs', 'cjs.cjs']) {
     const { result, stderr } = run(file, { CHAINLOG_NATIVE_DIR: empty })
@@ -193,14 +168,40 @@ test.serial('with the platform package removed, auto falls back to the JS core a
   }
 })
 
-test('npm/ platform packages match package.json (names, version, os/cpu/libc)', (t) => {
+test('npm/ platform packages match package.json napi.targets (names, version, os/cpu/libc, binary path)', (t) => {
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'platform-packages.mjs'), '--check'], { encoding: 'utf8' })
   t.is(r.status, 0, r.stderr)
   const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
-  for (const p of ['linux-x64-gnu', 'linux-x64-musl', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']) {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'npm', p, 'package.json'), 'utf8'))
-    t.is(pkg.name, `@chainlog/${p}`)
+  // Written out here rather than derived, so a change to the naming or the layout shows in review.
+  const expected: Record<string, { platform: string; os: string; cpu: string; libc?: string; file: string }> = {
+    'x86_64-unknown-linux-gnu': { platform: 'linux-x64-gnu', os: 'linux', cpu: 'x64', libc: 'glibc', file: 'linux-x64/chainlog.napi.glibc.node' },
+    'x86_64-unknown-linux-musl': { platform: 'linux-x64-musl', os: 'linux', cpu: 'x64', libc: 'musl', file: 'linux-x64/chainlog.napi.musl.node' },
+    'aarch64-unknown-linux-gnu': { platform: 'linux-arm64-gnu', os: 'linux', cpu: 'arm64', libc: 'glibc', file: 'linux-arm64/chainlog.napi.glibc.node' },
+    'x86_64-apple-darwin': { platform: 'darwin-x64', os: 'darwin', cpu: 'x64', file: 'darwin-x64/chainlog.napi.node' },
+    'aarch64-apple-darwin': { platform: 'darwin-arm64', os: 'darwin', cpu: 'arm64', file: 'darwin-arm64/chainlog.napi.node' },
+    'x86_64-pc-windows-msvc': { platform: 'win32-x64-msvc', os: 'win32', cpu: 'x64', file: 'win32-x64/chainlog.napi.node' },
+  }
+  t.deepEqual([...root.napi.targets].sort(), Object.keys(expected).sort())
+  for (const triple of root.napi.targets as string[]) {
+    const e = expected[triple]
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'npm', e.platform, 'package.json'), 'utf8'))
+    t.is(pkg.name, `@chainlog/${e.platform}`)
     t.is(pkg.version, root.version)
-    t.is(pkg.main, `chainlog.${p}.node`)
+    t.deepEqual(pkg.files, [`prebuilds/${e.file}`])
+    t.deepEqual([pkg.os, pkg.cpu, pkg.libc], [[e.os], [e.cpu], e.libc ? [e.libc] : undefined])
+  }
+})
+
+test.serial('without a binary the installed chainlog command says so once, on stderr, in its own words', (t) => {
+  const dir = mkdtempSync(join(work, 'cli-js-'))
+  const bin = join(app, 'node_modules', '.bin', process.platform === 'win32' ? 'chainlog.cmd' : 'chainlog')
+  const env = cleanEnv({ CHAINLOG_NATIVE_DIR: mkdtempSync(join(work, 'no-native-')) })
+  const cli = (args: string[], input?: string) => spawnSync(bin, args, { cwd: app, env, encoding: 'utf8', input, shell: process.platform === 'win32', timeout: 60_000 })
+  for (const args of [['append', dir, 'events'], ['verify', dir], ['inspect', dir]]) {
+    const r = cli(args, 'one\ntwo\n')
+    t.is(r.status, 0, r.stderr)
+    const notes = r.stderr.split('\n').filter((line) => /JavaScript core|native/.test(line))
+    t.deepEqual(notes, [`chainlog: note: running on the JavaScript core (same results, slower); the native binary did not load: no chainlog binary for ${process.platform}-${process.arch}${process.platform === 'linux' ? ` (${HOST.binary.includes('musl') ? 'musl' : 'glibc'})` : ''} in CHAINLOG_NATIVE_DIR=${env.CHAINLOG_NATIVE_DIR}`], args[0])
+    t.notRegex(r.stderr, /\(node:\d+\)|Warning/, `${args[0]}: not Node's warning format`)
   }
 })

@@ -15,7 +15,9 @@
 // package dependency external: hash-wasm, @bokuweb/zstd-wasm and fzstd load their WebAssembly
 // themselves, from their own install, under either module system. In the CommonJS build
 // `import.meta.url` does not exist; it is defined as the file URL of __filename, so code that
-// locates files relative to itself (the native loader's native/ directory) works in both builds.
+// locates files relative to itself (the native loader's package root) works in both builds. The
+// names of the platform packages (from package.json napi.targets) are written into the bundles
+// as CHAINLOG_PLATFORM_PACKAGES, the list the native loader resolves.
 //
 //   node scripts/build.mjs           everything
 //   node scripts/build.mjs --js      the JavaScript only (skips declarations; a second faster)
@@ -27,6 +29,7 @@ import { createRequire } from 'node:module'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { platforms } from './platform-packages.mjs'
 
 const execFileAsync = promisify(execFile)
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -44,6 +47,7 @@ const common = {
   legalComments: 'none',
   sourcemap: false,
   write: false, // written below, atomically
+  define: { CHAINLOG_PLATFORM_PACKAGES: JSON.stringify(platforms(pkg).map((p) => p.name)) },
 }
 
 /** The CLI imports the public API (ts/index.ts); in dist it uses the ESM build next to it. */
@@ -69,7 +73,7 @@ const sharedErrors = (ext) => ({
 })
 const cjs = {
   format: 'cjs',
-  define: { 'import.meta.url': '__chainlogModuleUrl' },
+  define: { ...common.define, 'import.meta.url': '__chainlogModuleUrl' },
   banner: { js: "const __chainlogModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 }
 

@@ -1,100 +1,117 @@
 #!/usr/bin/env node
-// The per-platform binary packages under npm/ (napi-rs layout): one package per target, each
-// carrying `chainlog.<platform>.node`, wired into the published root package as
-// optionalDependencies at the root's exact version. npm installs only the one whose os/cpu/libc
-// match the machine.
+// The per-platform binary packages under npm/: one package @chainlog/<platform> per target in
+// package.json `napi.targets` (the one list of platforms), each carrying its binary in the
+// prebuildify layout that node-gyp-build reads (prebuilds/<platform>-<arch>/chainlog.napi[.libc].node),
+// wired into the published root package as optionalDependencies at the root's exact version.
+// npm installs only the one whose os/cpu/libc match the machine.
 //
-//   node scripts/platform-packages.mjs          write npm/*/package.json and README.md from the
-//                                               table below and the root package.json
+//   node scripts/platform-packages.mjs          write npm/*/package.json and README.md
 //   node scripts/platform-packages.mjs --check  exit 1 if any of them is out of date (tests)
-//   node scripts/platform-packages.mjs --wire   add the optionalDependencies to package.json
-//                                               (the release job only, right before publishing)
+//   node scripts/platform-packages.mjs --matrix print the release workflow's matrix as JSON
 //
 // Run by `npm version` (the "version" script), so a release bumps every package together.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+// Staging the packages with their binaries for publishing is scripts/stage-release.mjs.
+import { parseTriple } from '@napi-rs/cli'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
-/** Scope of the platform packages; ts/core/native.ts builds the same names. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+/** Scope of the platform packages. */
 export const SCOPE = '@chainlog'
-
-/** platform (napi-rs "platformArchABI") → Rust target and npm's os/cpu/libc fields. */
-export const PLATFORMS = {
-  'linux-x64-gnu': { triple: 'x86_64-unknown-linux-gnu', os: 'linux', cpu: 'x64', libc: 'glibc' },
-  'linux-x64-musl': { triple: 'x86_64-unknown-linux-musl', os: 'linux', cpu: 'x64', libc: 'musl' },
-  'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', os: 'linux', cpu: 'arm64', libc: 'glibc' },
-  'darwin-x64': { triple: 'x86_64-apple-darwin', os: 'darwin', cpu: 'x64' },
-  'darwin-arm64': { triple: 'aarch64-apple-darwin', os: 'darwin', cpu: 'arm64' },
-  'win32-x64-msvc': { triple: 'x86_64-pc-windows-msvc', os: 'win32', cpu: 'x64' },
-}
+const BINARY_NAME = 'chainlog'
 
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'))
 const json = (value) => JSON.stringify(value, null, 2) + '\n'
+export const rootPackage = () => readJson(join(ROOT, 'package.json'))
+
+/** npm's `libc` field and node-gyp-build's libc tag for a Rust target's ABI (null: not Linux). */
+const LIBC = { gnu: 'glibc', musl: 'musl' }
+
+/** Where a binary built for a Rust target lives, relative to a package root, as node-gyp-build looks for it. */
+export function binaryPath(triple) {
+  const t = parseTriple(triple)
+  const libc = t.platform === 'linux' ? LIBC[t.abi] : undefined
+  if (t.platform === 'linux' && !libc) throw new Error(`${triple}: no libc tag for ABI ${t.abi}`)
+  return `prebuilds/${t.platform}-${t.arch}/${BINARY_NAME}.napi${libc ? `.${libc}` : ''}.node`
+}
+
+/** Every platform of napi.targets: its package name and directory, npm's os/cpu/libc, the binary's path. */
+export function platforms(root = rootPackage()) {
+  return (root.napi?.targets ?? []).map((triple) => {
+    const t = parseTriple(triple)
+    const libc = t.platform === 'linux' ? LIBC[t.abi] : undefined
+    return { triple, platform: t.platformArchABI, name: `${SCOPE}/${t.platformArchABI}`, dir: join('npm', t.platformArchABI), os: t.platform, cpu: t.arch, libc, binary: binaryPath(triple) }
+  })
+}
+
+/**
+ * The release workflow's settings for a target: the runner that builds it (the Linux ones
+ * cross-compile from x64: gcc cross toolchains for glibc through --use-napi-cross, zig for musl
+ * through -x) and the runner that tests it (musl in Alpine's Node containers).
+ */
+function releaseSettings(p) {
+  const runner = {
+    'linux-x64': 'ubuntu-latest', 'linux-arm64': 'ubuntu-24.04-arm', 'darwin-x64': 'macos-15-intel',
+    'darwin-arm64': 'macos-latest', 'win32-x64': 'windows-latest',
+  }[`${p.os}-${p.cpu}`]
+  if (!runner) throw new Error(`${p.triple}: no GitHub runner to test it on`)
+  const build = p.os === 'linux'
+    ? { host: 'ubuntu-latest', flags: p.libc === 'musl' ? '-x' : '--use-napi-cross', zig: p.libc === 'musl' }
+    : { host: p.os === 'darwin' ? 'macos-latest' : runner, flags: '', zig: false }
+  return { ...build, testHost: runner, alpine: p.libc === 'musl' }
+}
 
 function platformFiles(root) {
   const files = {}
-  for (const [platform, t] of Object.entries(PLATFORMS)) {
-    const binary = `chainlog.${platform}.node`
+  for (const p of platforms(root)) {
     const pkg = {
-      name: `${SCOPE}/${platform}`,
+      name: p.name,
       version: root.version,
-      description: `The ${t.triple} binary of chainlog (installed by chainlog itself; do not depend on it directly)`,
+      description: `The ${p.triple} binary of chainlog (installed by chainlog itself; do not depend on it directly)`,
       license: root.license,
       ...(root.repository ? { repository: root.repository } : {}),
-      main: binary,
-      files: [binary],
-      os: [t.os],
-      cpu: [t.cpu],
-      ...(t.libc ? { libc: [t.libc] } : {}),
+      files: [p.binary],
+      os: [p.os],
+      cpu: [p.cpu],
+      ...(p.libc ? { libc: [p.libc] } : {}),
       engines: root.engines,
       publishConfig: { access: 'public' },
     }
-    files[join('npm', platform, 'package.json')] = json(pkg)
-    files[join('npm', platform, 'README.md')] =
-      `# \`${SCOPE}/${platform}\`\n\nThe prebuilt **${t.triple}** binary (\`${binary}\`) of [\`chainlog\`](https://www.npmjs.com/package/chainlog).\n` +
+    files[join(p.dir, 'package.json')] = json(pkg)
+    files[join(p.dir, 'README.md')] =
+      `# \`${p.name}\`\n\nThe prebuilt **${p.triple}** binary (\`${p.binary}\`) of [\`chainlog\`](https://www.npmjs.com/package/chainlog).\n` +
       `Installed automatically as an optional dependency of \`chainlog\` on matching machines; do not install it directly.\n`
   }
   return files
 }
 
-/** The root's optionalDependencies as published: every platform package at the root's exact version. */
-export function optionalDependencies(version) {
-  return Object.fromEntries(Object.keys(PLATFORMS).map((p) => [`${SCOPE}/${p}`, version]))
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2)
+  const root = rootPackage()
+  if (args.includes('--matrix')) {
+    console.log(JSON.stringify(platforms(root).map((p) => ({ platform: p.platform, target: p.triple, binary: p.binary, ...releaseSettings(p) }))))
+  } else {
+    const check = args.includes('--check')
+    const files = platformFiles(root)
+    const stale = []
+    for (const [rel, text] of Object.entries(files)) {
+      const file = join(ROOT, rel)
+      if (existsSync(file) && readFileSync(file, 'utf8') === text) continue
+      stale.push(rel)
+      if (!check) { mkdirSync(dirname(file), { recursive: true }); writeFileSync(file, text) }
+    }
+    // A platform dropped from napi.targets leaves no package behind.
+    const wanted = new Set(platforms(root).map((p) => p.platform))
+    for (const dir of readdirSync(join(ROOT, 'npm'), { withFileTypes: true })) {
+      if (!dir.isDirectory() || wanted.has(dir.name)) continue
+      stale.push(`npm/${dir.name}/ (not in napi.targets)`)
+      if (!check) rmSync(join(ROOT, 'npm', dir.name), { recursive: true })
+    }
+    if (check && stale.length) {
+      console.error(`out of date (run node scripts/platform-packages.mjs): ${stale.join(', ')}`)
+      process.exit(1)
+    }
+    if (!check) console.log(stale.length ? `updated: ${stale.join(', ')}` : 'platform packages up to date')
+  }
 }
-
-const args = process.argv.slice(2)
-const rootFile = join(ROOT, 'package.json')
-
-if (args.includes('--wire')) {
-  // Publish time only. The platform packages of a new version do not exist on the registry until
-  // the release publishes them, and npm leaves unresolvable optional dependencies out of
-  // package-lock.json, after which `npm ci` refuses the lock as out of sync. So, like
-  // `napi prepublish`, the release job adds them to its own throwaway checkout right before
-  // `npm publish`; they are never committed. Re-reads package.json right before writing it.
-  const root = readJson(rootFile)
-  writeFileSync(rootFile, json({ ...root, optionalDependencies: optionalDependencies(root.version) }))
-  console.log(`optionalDependencies wired: ${Object.keys(PLATFORMS).map((p) => `${SCOPE}/${p}@${root.version}`).join(', ')}`)
-  process.exit(0)
-}
-
-const check = args.includes('--check')
-const stale = []
-for (const [rel, text] of Object.entries(platformFiles(readJson(rootFile)))) {
-  const file = join(ROOT, rel)
-  if (existsSync(file) && readFileSync(file, 'utf8') === text) continue
-  stale.push(rel)
-  if (!check) { mkdirSync(dirname(file), { recursive: true }); writeFileSync(file, text) }
-}
-// The table must cover exactly the targets `napi build` is configured for (package.json "napi").
-const napiTargets = [...(readJson(rootFile).napi?.targets ?? [])].sort()
-const tableTargets = Object.values(PLATFORMS).map((t) => t.triple).sort()
-if (JSON.stringify(napiTargets) !== JSON.stringify(tableTargets)) {
-  console.error(`package.json napi.targets (${napiTargets.join(', ')}) differ from the table here (${tableTargets.join(', ')})`)
-  process.exit(1)
-}
-if (check && stale.length) {
-  console.error(`out of date (run node scripts/platform-packages.mjs): ${stale.join(', ')}`)
-  process.exit(1)
-}
-if (!check) console.log(stale.length ? `updated: ${stale.join(', ')}` : 'platform packages up to date')

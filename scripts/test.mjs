@@ -22,6 +22,8 @@ const steps = [
   // The CLI and pack tests run the built package (dist/, index.d.ts), so it is built first.
   { name: 'build the package', cmd: 'npm', args: ['run', '--silent', 'build'] },
   { name: 'Rust tests', cmd: 'cargo', args: ['test', '--profile', 'checked', '--workspace'], parse: parseCargo },
+  // Skipped, and counted as skipped, where no go is on PATH to build actionlint.
+  { name: 'lint the workflows (actionlint)', cmd: 'node', args: ['scripts/actionlint.mjs'], parse: parsePlain },
   { name: 'ava (both cores)', cmd: 'npx', args: ['ava', '--tap', ...process.argv.slice(2)], parse: parseTap },
 ]
 
@@ -31,6 +33,11 @@ function parseCargo(out) {
     passed += Number(m[1]); failed += Number(m[2]); skipped += Number(m[3])
   }
   return { passed, failed, skipped }
+}
+
+function parsePlain(out) {
+  const m = out.match(/^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/m)
+  return { passed: Number(m?.[1] ?? 0), failed: Number(m?.[2] ?? 0), skipped: Number(m?.[3] ?? 0) }
 }
 
 function parseTap(out) {

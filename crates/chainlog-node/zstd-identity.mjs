@@ -5,15 +5,13 @@
 //   node crates/chainlog-node/zstd-identity.mjs [cases]
 // Exit code 1 and a list of the differing cases when any frame differs.
 import { createRequire } from 'node:module'
-import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const require = createRequire(join(root, 'package.json'))
-const file = readdirSync(join(root, 'native')).find((f) => /^chainlog\..*\.node$/.test(f))
-if (!file) throw new Error('no native binary in native/: run npm run build:native first')
-const native = require(join(root, 'native', file))
+// The local build, found as the loader finds it (prebuilds/, see scripts/build-native.mjs).
+const native = require(require('node-gyp-build').path(root))
 const wasm = require('@bokuweb/zstd-wasm')
 await wasm.init()
 

@@ -32,6 +32,8 @@ export async function appendCommand(dir: string, stream: string, opts: AppendCom
     let count = 0
     let failure: unknown
     let writing: Promise<void> | undefined
+    let closed = false
+    lines.once('close', () => { closed = true })
 
     const drain = async () => {
       while (pending.length > 0 && failure === undefined) {
@@ -44,7 +46,8 @@ export async function appendCommand(dir: string, stream: string, opts: AppendCom
           failure = err
           lines.close()
         }
-        if (pending.length < MAX_PENDING) lines.resume()
+        // Node 24 throws ERR_USE_AFTER_CLOSE on resume() once stdin has ended (or a failure closed it).
+        if (pending.length < MAX_PENDING && !closed) lines.resume()
       }
       writing = undefined
     }

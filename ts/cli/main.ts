@@ -122,7 +122,32 @@ function program(): Command {
   return p
 }
 
+/** The library's warning when backend 'auto' falls back to the JS core (ts/core/load.ts). */
+const NATIVE_FALLBACK_WARNING = 'CHAINLOG_NATIVE_UNAVAILABLE'
+
+/**
+ * The fallback warning as one line of the CLI's own on stderr, at most once, instead of Node's
+ * "(node:PID) [CODE] Warning: …" on every command; every other warning still goes to Node's
+ * own printer.
+ */
+function reportNativeFallbackOnce(): void {
+  const nodePrinters = process.listeners('warning')
+  process.removeAllListeners('warning')
+  let reported = false
+  process.on('warning', (warning: Error & { code?: string }) => {
+    if (warning.code !== NATIVE_FALLBACK_WARNING) {
+      for (const print of nodePrinters) print(warning)
+      return
+    }
+    if (reported) return
+    reported = true
+    const reason = /\((.*)\)$/s.exec(warning.message)?.[1] ?? warning.message
+    process.stderr.write(`chainlog: note: running on the JavaScript core (same results, slower); the native binary did not load: ${reason}\n`)
+  })
+}
+
 export async function main(argv: string[]): Promise<number> {
+  reportNativeFallbackOnce()
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK) // the reader went away (| head)
     throw err

@@ -1,26 +1,19 @@
 /**
- * The native core: finds and loads the napi-rs binary built from crates/chainlog-node, refuses a
- * stale one (abiVersion ≠ CORE_ABI), and wraps it as a ChainlogCore.
+ * The native core: wraps the napi-rs binding built from crates/chainlog-node (found and loaded by
+ * native-loader.ts) as a ChainlogCore.
  *
  * The Rust side checks every value (safe integers, ranges, lengths, hash names, shared memory)
  * and reports failures as errors carrying `code`, `position` and `offset` as properties; this
  * file checks JS types with the argument's name, reads each input field exactly once, passes the
  * values by position (the binding takes no input objects: see crates/chainlog-node/src/lib.rs),
  * and turns the binding's error into a ChainlogError.
- *
- * Search order: $CHAINLOG_NATIVE_DIR only, when set; else the platform package
- * (@chainlog/<platform>, see npm/README.md), then <repo root>/native/ (npm run build:native).
  */
 import { Buffer, constants as bufferConstants } from 'node:buffer'
-import { existsSync, readdirSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ChainlogError, isErrorCode, type ChainlogErrorDetails } from '../errors.ts'
 import { HASH_BYTES, RECORD_OVERHEAD } from './format.ts'
+import { loadNativeBinding } from './native-loader.ts'
 import type * as Generated from './native-binding.d.ts'
 import {
-  CORE_ABI,
   type ChainlogCore,
   type DecodedRecord,
   type DecodeInput,
@@ -60,99 +53,14 @@ type RawBinding = typeof Generated & {
 }
 type RawScanResult = Generated.ScanResult
 
-const BINARY_NAME = 'chainlog'
-const PACKAGE_SCOPE = '@chainlog'
-
-// ---- finding the binary ----------------------------------------------------------------------
-
-function isMusl(): boolean {
-  try {
-    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
-    return !report?.header?.glibcVersionRuntime
-  } catch {
-    return existsSync('/etc/alpine-release')
-  }
-}
-
-/** Platform tags to try, best first (napi-rs naming: linux-x64-gnu, darwin-arm64, win32-x64-msvc). */
-function platformTags(): string[] {
-  const { platform, arch } = process
-  if (platform === 'linux') {
-    const libcs = isMusl() ? ['musl', 'gnu'] : ['gnu', 'musl'] // a wrong guess falls back cleanly
-    return libcs.map((libc) => `linux-${arch}-${libc}`)
-  }
-  if (platform === 'win32') return [`win32-${arch}-msvc`]
-  return [`${platform}-${arch}`]
-}
-
 function describe(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0] : String(err)
 }
 
-/** <package root>/native: the nearest directory above this file with a package.json (the repo
- * root from ts/core/, the package root from the bundled dist/). */
-function localNativeDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let up = 0; up < 3; up++) {
-    if (existsSync(join(dir, 'package.json'))) break
-    dir = dirname(dir)
-  }
-  return join(dir, 'native')
-}
-
-type Candidate = { where: string; load: () => unknown }
-
-function candidates(require: NodeRequire): Candidate[] {
-  const tags = platformTags()
-  const fromDir = (dir: string): Candidate[] => {
-    let files: string[]
-    try {
-      files = readdirSync(dir)
-    } catch {
-      return []
-    }
-    const wanted = [...tags.map((t) => `${BINARY_NAME}.${t}.node`), `${BINARY_NAME}.node`]
-    return wanted.filter((f) => files.includes(f)).map((f) => ({ where: join(dir, f), load: () => require(join(dir, f)) }))
-  }
-  const override = process.env.CHAINLOG_NATIVE_DIR
-  if (override) return fromDir(override)
-  const packages = tags.flatMap((t) => [`${PACKAGE_SCOPE}/${t}`, `${BINARY_NAME}-${t}`])
-  return [
-    ...packages.map((name) => ({ where: name, load: () => require(name) })),
-    ...fromDir(localNativeDir()),
-  ]
-}
-
-/** Loads the native core, or says why it could not. */
+/** Loads the native core (found and ABI-checked by native-loader.ts), or says why it could not. */
 export function loadNativeCore(): { core: ChainlogCore } | { error: string } {
-  const require = createRequire(import.meta.url)
-  const tried: string[] = []
-  const list = candidates(require)
-  for (const c of list) {
-    let binding: RawBinding
-    try {
-      binding = c.load() as RawBinding
-    } catch (err) {
-      const missing = (err as { code?: string }).code === 'MODULE_NOT_FOUND' && !c.where.endsWith('.node')
-      if (!missing) tried.push(`${c.where}: ${describe(err)}`)
-      continue
-    }
-    let abi: unknown
-    try {
-      abi = typeof binding?.abiVersion === 'function' ? binding.abiVersion() : undefined
-    } catch (err) {
-      abi = `unreadable (${describe(err)})`
-    }
-    if (abi !== CORE_ABI) {
-      tried.push(`${c.where}: ABI version ${String(abi)}, this chainlog needs ${CORE_ABI} (a stale or foreign binary)`)
-      continue
-    }
-    return { core: wrap(binding) }
-  }
-  const where = process.env.CHAINLOG_NATIVE_DIR
-    ? `CHAINLOG_NATIVE_DIR=${process.env.CHAINLOG_NATIVE_DIR}`
-    : `${PACKAGE_SCOPE}/${platformTags()[0]} or ${localNativeDir()}`
-  return { error: tried.length ? tried.join('; ') : `no ${BINARY_NAME} binary for ${platformTags()[0]} in ${where}` }
+  const loaded = loadNativeBinding()
+  return 'binding' in loaded ? { core: wrap(loaded.binding as RawBinding) } : loaded
 }
 
 // ---- the wrapper -------------------------------------------------------------------------------
