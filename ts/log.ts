@@ -13,7 +13,7 @@ import { StoreLock } from './lock.ts'
 import {
   collectEvents, offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions,
   resolveVerifyOptions, type AppendOptions, type AppendResult, type CheckpointResult, type GetOptions, type HeadInfo, type IterateOptions,
-  type LogOptions, type LogRecord, type ReadOptions, type RecoveryEvent, type ResolvedOptions, type VerifyOptions, type VerifyReport,
+  type LogOptions, type LogRecord, type ReadOptions, type RecoveryEvent, type ResolvedOptions, type StreamDamage, type VerifyOptions, type VerifyReport,
 } from './options.ts'
 import { damageError, FALLBACK, getVerified, getVerifiedCached, MISS, offsetAtTime, RecordCursor } from './record-reader.ts'
 import { discoverStreams, openStore } from './store.ts'
@@ -233,16 +233,30 @@ export class Log {
     }
   }
 
-  /** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
+  /**
+   * A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint
+   * offset; with `damage` when the stream is known to be damaged. Never throws on damage.
+   */
   async head(stream: string | number): Promise<HeadInfo> {
     this.checkOpen()
     const s = this.streamNamed(stream)
     if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null }
+    const c = s.corrupt
+    let damage: StreamDamage | undefined = c === null ? undefined : { code: c.code, offset: c.offset, segment: c.segment, position: c.position, reason: c.reason, appendsRefused: true }
     if (s.lastCheckpoint === undefined) {
       // Unknown since open: look back from the head (O(distance to it)).
-      s.lastCheckpoint = s.nextOffset === 0 ? null : await s.checkpointAtOrBefore(s.nextOffset - 1)
+      try {
+        s.lastCheckpoint = s.nextOffset === 0 ? null : await s.checkpointAtOrBefore(s.nextOffset - 1)
+      } catch (err) {
+        // Damage behind the head, met on the way back: reported, not thrown.
+        if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
+        const { offset, segment, position } = err.details as { offset?: number; segment?: number; position?: number }
+        damage ??= { code: err.code, offset: offset ?? s.nextOffset, segment: segment ?? null, position: position ?? null, reason: err.message, appendsRefused: false }
+      }
     }
-    return { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint: s.lastCheckpoint }
+    const head: HeadInfo = { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint: s.lastCheckpoint ?? null }
+    if (damage !== undefined) head.damage = damage
+    return head
   }
 
   /** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
@@ -256,7 +270,7 @@ export class Log {
       const s = this.streamsByName.get(name)
       targets = s === undefined ? [] : [s]
       if (s === undefined) {
-        return { ok: true, streams: [{ stream: name, records: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }] }
+        return { ok: true, streams: [{ stream: name, records: 0, events: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }] }
       }
     }
     const bytesTotal = targets.reduce((n, s) => n + bytesToVerify(s), 0)
