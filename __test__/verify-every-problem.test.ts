@@ -92,7 +92,7 @@ for (const backend of BACKENDS) {
     const segs = await Promise.all([0, 1, 2, 3].map((n) => layout(backend, dir, 's', n)))
     const first = [0, 1, 2, 3].map((n) => segs.slice(0, n).reduce((k, g) => k + g.positions.length, 0))
     const at = (offset: number) => {
-      const n = first.findLastIndex((f) => f <= offset)
+      const n = first.filter((f) => f <= offset).length - 1
       return { n, start: segs[n].positions[offset - first[n]], end: segs[n].positions[offset - first[n] + 1] ?? segs[n].size }
     }
     const flip = (offset: number, byte: number) => {

@@ -26,14 +26,20 @@ export const ZERO_HASH: Buffer = Buffer.alloc(32)
 /** Sealed-segment indexes kept in memory per stream (the active one is always kept). */
 const MAX_CACHED_INDEXES = 8
 /**
- * The active segment's index is saved again once this many bytes were appended since the last
- * save, and at least INDEX_REWRITE_FACTOR times the index's own size (a save rewrites the whole
- * file): the open-time tail scan after a crash stays within max(8 MiB, 8 × index bytes), at most
- * 64 MiB, while index rewrites stay under an eighth of the bytes appended.
+ * The active segment's index is saved again (in the background) once this many bytes were
+ * appended since the last save, and at least INDEX_REWRITE_FACTOR times the index's own size (a
+ * save rewrites the whole file), at most half of INDEX_TAIL_MAX_BYTES: index rewrites stay under
+ * an eighth of the bytes appended until the index reaches 4 MiB.
  */
 const INDEX_PERSIST_MIN_BYTES = 8 * 1024 * 1024
-const INDEX_PERSIST_MAX_BYTES = 64 * 1024 * 1024
 const INDEX_REWRITE_FACTOR = 8
+/**
+ * The open-time tail scan after a crash (from the last record the `.idx` on disk lists) is never
+ * longer than this, or one append's own bytes: an append that would go past it first waits for
+ * an index save (prepareWrite). Background saves start at half of it, so only a caller that never
+ * lets them run (a tight loop of awaited appends under sync 'never' settles in microtasks) waits.
+ */
+const INDEX_TAIL_MAX_BYTES = 64 * 1024 * 1024
 /**
  * Write-behind: after this many bytes written to the active segment without an fdatasync, one
  * starts in the background (Stream.maybeWriteBehind). Rotation must fdatasync the segment it
@@ -603,6 +609,9 @@ export class Stream implements CheckpointSource {
     if (this.segments.length === 0) await this.create()
     const seg = this.active!
     if (seg.size > 0 && seg.size + bytes > this.ctx.options.maxSegmentBytes) return this.rotate()
+    if (seg.index !== null && seg.size + bytes - indexedOnDisk(seg) > INDEX_TAIL_MAX_BYTES) {
+      await this.persistIndex(seg).catch(() => {}) // a cache: a failed save costs open time, not data
+    }
     return seg
   }
 
@@ -778,7 +787,7 @@ export class Stream implements CheckpointSource {
   maybePersistIndex(): void {
     const seg = this.active
     if (seg === undefined || seg.index === null) return
-    const due = Math.min(INDEX_PERSIST_MAX_BYTES, Math.max(INDEX_PERSIST_MIN_BYTES, INDEX_REWRITE_FACTOR * INDEX_ENTRY_BYTES * seg.index.length))
+    const due = Math.min(INDEX_TAIL_MAX_BYTES / 2, Math.max(INDEX_PERSIST_MIN_BYTES, INDEX_REWRITE_FACTOR * INDEX_ENTRY_BYTES * seg.index.length))
     if (this.bytesSinceIndexPersist < due) return
     this.bytesSinceIndexPersist = 0
     void this.persistIndex(seg).catch(() => {}) // a cache: rebuilt from the segment if lost
@@ -871,6 +880,12 @@ export class Stream implements CheckpointSource {
     this.waiters = []
     for (const f of w) f()
   }
+}
+
+/** Where open's tail scan of `seg` would start: the last record its saved index lists (0: none saved since open). */
+function indexedOnDisk(seg: Segment): number {
+  const saved = Math.min(seg.persistedEntries, seg.index!.length)
+  return saved > 0 ? seg.index!.at(saved - 1) : 0
 }
 
 function closeReader(seg: Segment): void {
