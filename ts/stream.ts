@@ -36,8 +36,9 @@ const INDEX_REWRITE_FACTOR = 8
 /**
  * The open-time tail scan after a crash (from the last record the `.idx` on disk lists) is never
  * longer than this, or one append's own bytes: an append that would go past it first waits for
- * an index save (prepareWrite). Background saves start at half of it, so only a caller that never
- * lets them run (a tight loop of awaited appends under sync 'never' settles in microtasks) waits.
+ * an index save (prepareWrite). Background saves start at half of it, and past that half each
+ * append yields to the event loop once, so the save's I/O completes even under a caller that never
+ * lets it run (a tight loop of awaited appends under sync 'never' settles in microtasks).
  */
 const INDEX_TAIL_MAX_BYTES = 64 * 1024 * 1024
 /**
@@ -609,8 +610,13 @@ export class Stream implements CheckpointSource {
     if (this.segments.length === 0) await this.create()
     const seg = this.active!
     if (seg.size > 0 && seg.size + bytes > this.ctx.options.maxSegmentBytes) return this.rotate()
-    if (seg.index !== null && seg.size + bytes - indexedOnDisk(seg) > INDEX_TAIL_MAX_BYTES) {
+    const unindexed = seg.index === null ? 0 : seg.size + bytes - indexedOnDisk(seg)
+    if (unindexed > INDEX_TAIL_MAX_BYTES) {
       await this.persistIndex(seg).catch(() => {}) // a cache: a failed save costs open time, not data
+    } else if (unindexed > INDEX_TAIL_MAX_BYTES / 2) {
+      // A save is due or running: let its I/O callbacks run (a loop of awaited appends would not),
+      // so it is usually done before the bound above makes an append wait for it.
+      await new Promise((resolve) => setImmediate(resolve))
     }
     return seg
   }
