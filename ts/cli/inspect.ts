@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Log, StreamDamage } from '../index.ts'
 import { EXIT_OK, EXIT_PROBLEMS } from './exit-codes.ts'
-import { bytes, counted, hex, toJson } from './output.ts'
+import { bytes, hex, toJson } from './output.ts'
 import { requireStream, withStore } from './store-dir.ts'
 
 const SEGMENT_FILE = /^segment_(\d+)\.log$/
