@@ -3,5 +3,5 @@ export { Log, RECOVERY_WARNING } from './log.ts'
 export { ChainlogError, ERROR_CODES, type ErrorCode, type ChainlogErrorDetails } from './errors.ts'
 export type {
   LogOptions, AppendOptions, AppendResult, ReadOptions, IterateOptions, GetOptions, LogRecord, HeadInfo, CheckpointResult,
-  VerifyOptions, VerifyReport, StreamReport, VerifyProblem, RecoveryEvent, SyncMode, VerifyMode, CompressionOption,
+  VerifyOptions, VerifyReport, StreamReport, StreamDamage, VerifyProblem, RecoveryEvent, SyncMode, VerifyMode, CompressionOption,
 } from './types.ts'

@@ -18,7 +18,7 @@ import {
 } from './validate.ts'
 import type {
   AppendOptions, AppendResult, CheckpointResult, GetOptions, HeadInfo, IterateOptions, LogOptions, LogRecord, ReadOptions, RecoveryEvent,
-  ResolvedOptions, VerifyOptions, VerifyReport,
+  ResolvedOptions, StreamDamage, VerifyOptions, VerifyReport,
 } from './types.ts'
 import { RecordCursor } from './read/cursor.ts'
 import { damageError } from './read/damage.ts'
@@ -259,7 +259,10 @@ export class Log {
     }
   }
 
-  /** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
+  /**
+   * A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint
+   * offset; with `damage` when the stream is known to be damaged. Never throws on damage.
+   */
   head(stream: string | number): Promise<HeadInfo> {
     return this.tracked(this.headOf(stream))
   }
@@ -269,8 +272,21 @@ export class Log {
     const found = this.streamNamed(stream)
     const s = found instanceof Promise ? await found : found
     if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null }
-    const lastCheckpoint = await s.lastCheckpointOffset()
-    return { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint }
+    const c = s.corrupt
+    let damage: StreamDamage | undefined = c === null ? undefined : { code: c.code, offset: c.offset, segment: c.segment, position: c.position, reason: c.reason, appendsRefused: true }
+    let lastCheckpoint: number | null = null
+    try {
+      // Unknown since open: looked back for from the head (O(distance to it)).
+      lastCheckpoint = await s.lastCheckpointOffset()
+    } catch (err) {
+      // Damage behind the head, met on the way back: reported, not thrown.
+      if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
+      const { offset, segment, position } = err.details as { offset?: number; segment?: number; position?: number }
+      damage ??= { code: err.code, offset: offset ?? s.nextOffset, segment: segment ?? null, position: position ?? null, reason: err.message, appendsRefused: false }
+    }
+    const head: HeadInfo = { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint }
+    if (damage !== undefined) head.damage = damage
+    return head
   }
 
   /** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
@@ -291,7 +307,7 @@ export class Log {
       const s = await this.streamSet.wake(name)
       targets = s === undefined ? [] : [s]
       if (s === undefined) {
-        return { ok: true, streams: [{ stream: name, records: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }] }
+        return { ok: true, streams: [{ stream: name, records: 0, events: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }] }
       }
     }
     const bytesTotal = targets.reduce((n, s) => n + bytesToVerify(s), 0)

@@ -130,8 +130,35 @@ export interface HeadInfo {
   hash: Buffer
   /** Number of segment files. */
   segments: number
-  /** Offset of the last checkpoint record, or null when there is none. */
+  /** Offset of the last checkpoint record, or null when there is none (or `damage` hides it). */
   lastCheckpoint: number | null
+  /** Present when the stream is known to be damaged: found at open, or by this call. */
+  damage?: StreamDamage
+}
+
+/**
+ * Damage in a stream, as `log.head` reports it. Reads stop at `offset`; `verify()` lists every
+ * problem of the stream.
+ */
+export interface StreamDamage {
+  /** ERR_CORRUPT for damaged bytes or framing; ERR_CHAIN_BROKEN for a hash link that does not hold. */
+  code: 'ERR_CORRUPT' | 'ERR_CHAIN_BROKEN'
+  /** Offset of the damaged record (the offset it should have). */
+  offset: number
+  /** Segment number of the file it is in, when known. */
+  segment: number | null
+  /** Byte position of the damage in that segment file, when known. */
+  position: number | null
+  /** What is wrong. */
+  reason: string
+  /**
+   * True when open found the damage at the end of the stream: the head (`nextOffset`, `hash`) is
+   * the record before it, and appends fail with this code until the damage is removed. False when
+   * it lies behind the head: records after it are intact and appends go on, unless the writer's
+   * checkpoint policy has to look back across the damage (it reads up to `checkpointEvery`
+   * records back on the first append after open), which then fails with this code.
+   */
+  appendsRefused: boolean
 }
 
 /** The checkpoint record written by `log.checkpoint`. */
@@ -156,13 +183,15 @@ export interface VerifyProblem {
 export interface StreamReport {
   /** Stream name. */
   stream: string
-  /** Records checked, checkpoints included. */
+  /** Valid records the segment files hold, before and after any damage (a damaged record is a problem, not counted): events, checkpoints and tombstones. */
   records: number
+  /** Data records (appended events) among them. */
+  events: number
   /** Checkpoint records among them. */
   checkpoints: number
-  /** The stream's next offset and head hash as verified. */
+  /** The offset after the last valid record the files hold, and that record's hash. */
   head: { nextOffset: number; hash: Buffer }
-  /** Every problem found; empty when the stream is sound. */
+  /** Every problem found, one per damaged record or range, in file order (at most 100); empty when the stream is sound. */
   problems: VerifyProblem[]
 }
 

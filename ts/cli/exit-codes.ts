@@ -2,7 +2,8 @@
  * The CLI's exit codes and how a failure maps onto them. Scripts depend on these numbers.
  *
  *   0  all good
- *   1  problems found: verify reported damage, or a read hit a broken chain or corrupt record
+ *   1  problems found: verify reported damage, a read hit a broken chain or corrupt record, or
+ *      inspect showed a stream known to be damaged (after printing everything)
  *   2  usage error: bad or missing arguments, an unknown stream, a <dir> that is not a chainlog
  *      store, or --hash differing from the store's
  *   3  I/O error: the store exists but could not be read or written (permissions, EIO, locked…)

@@ -47,7 +47,7 @@ function program(): Command {
     })
 
   p.command('inspect')
-    .description('show streams, heads, checkpoints, segments and sizes (no checking)')
+    .description('show streams, heads, checkpoints, segments and sizes (no checking; exit 1 if a stream is known to be damaged)')
     .argument('<dir>', 'store directory')
     .argument('[stream]', 'only this stream (default: all)')
     .option('--json', 'print as JSON')

@@ -62,3 +62,8 @@ export function bytes(n: number): string {
 }
 
 export const hex = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString('hex') : null)
+
+/** `count` and the noun, plural unless the count is 1: "1 checkpoint", "2 checkpoints". */
+export function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
+}

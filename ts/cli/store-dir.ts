@@ -19,7 +19,9 @@ async function openStore(dir: string, options: LogOptions & { create?: boolean }
     if (!statSync(dir).isDirectory()) throw usageError(`not a directory: ${dir}`)
     if (!existsSync(join(dir, STORE_FILE))) throw usageError(`not a chainlog store (no ${STORE_FILE}): ${dir}`)
   }
-  return Log.open(dir, logOptions)
+  // CHAINLOG_BACKEND=native|js|auto picks the core (an invalid value is the engine's usage error).
+  const backend = (process.env.CHAINLOG_BACKEND || undefined) as LogOptions['backend']
+  return Log.open(dir, backend === undefined ? logOptions : { backend, ...logOptions })
 }
 
 /** Runs `body` with the store open and always closes it. */

@@ -2,11 +2,16 @@
  * `chainlog verify <dir> [stream]`: the engine's full check (framing, CRCs, offsets, prev links,
  * checkpoints, index and manifest agreement) of one stream or all. Exit 0 when every stream is
  * sound, 1 when any problem is found. Long checks draw a progress bar on stderr.
+ *
+ * With --json the report is always printed, also when the check could not run (an unreadable
+ * store, a bad argument): then it is `{ ok: false, error: { code, message, exitCode }, streams: [] }` (code: the engine's
+ * error code, null for a usage error of the CLI itself) with
+ * the usual exit code, so a monitoring script always has JSON to parse.
  */
 import cliProgress from 'cli-progress'
 import type { VerifyReport } from '../index.ts'
-import { EXIT_OK, EXIT_PROBLEMS } from './exit-codes.ts'
-import { bytes, hex, toJson } from './output.ts'
+import { EXIT_OK, EXIT_PROBLEMS, exitCodeFor } from './exit-codes.ts'
+import { bytes, counted, hex, toJson } from './output.ts'
 import { requireStream, withStore } from './store-dir.ts'
 
 /** Below this much data a check is quick and a bar would only flicker (auto mode). */
@@ -19,15 +24,26 @@ export interface VerifyCommandOptions {
 }
 
 export async function verifyCommand(dir: string, stream: string | undefined, opts: VerifyCommandOptions): Promise<number> {
-  const report = await withStore(dir, { readOnly: true }, async (log) => {
-    if (stream !== undefined) await requireStream(log, dir, stream)
-    const bar = progressBar(opts.progress)
-    try {
-      return await log.verify(stream, { onProgress: bar.update })
-    } finally {
-      bar.stop()
-    }
-  })
+  let report: VerifyReport
+  try {
+    report = await withStore(dir, { readOnly: true }, async (log) => {
+      if (stream !== undefined) await requireStream(log, dir, stream)
+      const bar = progressBar(opts.progress)
+      try {
+        return await log.verify(stream, { onProgress: bar.update })
+      } finally {
+        bar.stop()
+      }
+    })
+  } catch (err) {
+    if (!opts.json) throw err
+    const e = err as { code?: unknown; message?: unknown }
+    const exitCode = exitCodeFor(err)
+    const error = { code: typeof e.code === 'string' ? e.code : null, message: typeof e.message === 'string' ? e.message : String(err), exitCode }
+    process.stdout.write(toJson({ ok: false, error, streams: [] }, 2) + '\n')
+    process.stderr.write(`chainlog: ${error.message}\n`)
+    return exitCode
+  }
   if (opts.json) process.stdout.write(toJson(reportJson(report), 2) + '\n')
   else printReport(report)
   return report.ok ? EXIT_OK : EXIT_PROBLEMS
@@ -44,11 +60,14 @@ function printReport(report: VerifyReport): void {
   const out: string[] = []
   for (const s of report.streams) {
     const head = `next offset ${s.head.nextOffset}, head ${hex(s.head.hash)}`
+    const held = `${counted(s.events, 'event')}, ${counted(s.checkpoints, 'checkpoint')}`
     if (s.problems.length === 0) {
-      out.push(`ok      ${s.stream}: ${s.records} records, ${s.checkpoints} checkpoints, ${head}`)
+      out.push(`ok      ${s.stream}: ${counted(s.records, 'record')}: ${held}; ${head}`)
       continue
     }
-    out.push(`FAILED  ${s.stream}: ${s.problems.length} problem${s.problems.length === 1 ? '' : 's'} (${s.records} records readable, ${head})`)
+    const first = s.problems[0].offset
+    const stop = first === null ? '' : `, reads stop at offset ${first}`
+    out.push(`FAILED  ${s.stream}: ${counted(s.problems.length, 'problem')}${stop}; the files hold ${counted(s.records, 'valid record')}: ${held}; ${head}`)
     for (const p of s.problems) out.push(`        ${s.stream} at offset ${p.offset ?? '?'}: ${p.code} ${p.message}`)
   }
   if (report.streams.length === 0) out.push('no streams')

@@ -88,7 +88,8 @@ export async function findCheckpointAtOrBefore(src: CheckpointSource, offset: nu
     })
     if (r.stop !== 'end') {
       throw new ChainlogError(r.stop === 'chain' ? 'ERR_CHAIN_BROKEN' : 'ERR_CORRUPT', `stream ${src.name}, segment ${seg.num}: ${r.reason}`, {
-        stream: src.name, offset: r.stopOffset ?? undefined, position: r.stopPosition,
+        // The offset the record should have: its own offset field may be the damage.
+        stream: src.name, offset: r.nextOffset ?? r.stopOffset ?? undefined, segment: seg.num, position: r.stopPosition,
       })
     }
     for (let k = r.count - 1; k >= 0; k--) if (r.kinds[k] === KIND_CHECKPOINT) return r.offsets[k]

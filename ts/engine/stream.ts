@@ -34,14 +34,21 @@ import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
 
 /**
- * The active segment's index is saved again once this many bytes were appended since the last
- * save, and at least INDEX_REWRITE_FACTOR times the index's own size (a save rewrites the whole
- * file): the open-time tail scan after a crash stays within max(8 MiB, 8 × index bytes), at most
- * 64 MiB, while index rewrites stay under an eighth of the bytes appended.
+ * The active segment's index is saved again (in the background) once this many bytes were
+ * appended since the last save, and at least INDEX_REWRITE_FACTOR times the index's own size (a
+ * save rewrites the whole file), at most half of INDEX_TAIL_MAX_BYTES: index rewrites stay under
+ * an eighth of the bytes appended until the index reaches 4 MiB.
  */
 const INDEX_PERSIST_MIN_BYTES = 8 * 1024 * 1024
-const INDEX_PERSIST_MAX_BYTES = 64 * 1024 * 1024
 const INDEX_REWRITE_FACTOR = 8
+/**
+ * The open-time tail scan after a crash (from the last record the `.idx` on disk lists) is never
+ * longer than this, or one append's own bytes: an append that would go past it first waits for
+ * an index save (prepareWrite). Background saves start at half of it, and past that half each
+ * append yields to the event loop once, so the save's I/O completes even under a caller that never
+ * lets it run (a tight loop of awaited appends under sync 'never' settles in microtasks).
+ */
+const INDEX_TAIL_MAX_BYTES = 64 * 1024 * 1024
 
 export class Stream implements CheckpointSource, CommitTarget {
   readonly dir: string
@@ -288,6 +295,14 @@ export class Stream implements CheckpointSource, CommitTarget {
     if (this.segments.length === 0) await this.create()
     const seg = this.active!
     if (seg.size > 0 && seg.size + bytes > this.ctx.options.maxSegmentBytes) return this.rotate()
+    const unindexed = seg.index === null ? 0 : seg.size + bytes - indexedOnDisk(seg)
+    if (unindexed > INDEX_TAIL_MAX_BYTES) {
+      await this.persistIndex(seg).catch(() => {}) // a cache: a failed save costs open time, not data
+    } else if (unindexed > INDEX_TAIL_MAX_BYTES / 2) {
+      // A save is due or running: let its I/O callbacks run (a loop of awaited appends would not),
+      // so it is usually done before the bound above makes an append wait for it.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
     return seg
   }
 
@@ -443,7 +458,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   maybePersistIndex(): void {
     const seg = this.active
     if (seg === undefined || seg.index === null) return
-    const due = Math.min(INDEX_PERSIST_MAX_BYTES, Math.max(INDEX_PERSIST_MIN_BYTES, INDEX_REWRITE_FACTOR * INDEX_ENTRY_BYTES * seg.index.length))
+    const due = Math.min(INDEX_TAIL_MAX_BYTES / 2, Math.max(INDEX_PERSIST_MIN_BYTES, INDEX_REWRITE_FACTOR * INDEX_ENTRY_BYTES * seg.index.length))
     if (this.bytesSinceIndexPersist < due) return
     this.bytesSinceIndexPersist = 0
     void this.persistIndex(seg).catch(() => {}) // a cache: rebuilt from the segment if lost
@@ -527,6 +542,12 @@ export class Stream implements CheckpointSource, CommitTarget {
     this.waiters = []
     for (const f of w) f()
   }
+}
+
+/** Where open's tail scan of `seg` would start: the last record its saved index lists (0: none saved since open). */
+function indexedOnDisk(seg: Segment): number {
+  const saved = Math.min(seg.persistedEntries, seg.index!.length)
+  return saved > 0 ? seg.index!.at(saved - 1) : 0
 }
 
 /** Where a record lies in its segment (Stream.locate). */

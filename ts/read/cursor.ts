@@ -271,7 +271,8 @@ export class RecordCursor {
       } else {
         // Damaged data: return the records before the bad one; the next call fails on it.
         const bad = await this.firstBadPosition(seg, index, end)
-        if (bad <= index.at(this.offset - seg.firstOffset)) throw err
+        const at = index.at(this.offset - seg.firstOffset)
+        if (bad <= at) throw damagedRecord(s, seg.num, this.offset, at, err)
         ;({ out, count, lastHash, lastPrev } = await this.decodeChunk(seg, index, end, bad))
       }
     }
@@ -353,4 +354,12 @@ export class RecordCursor {
     const last = (d.count - 1) * HASH_BYTES
     return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray(last, last + HASH_BYTES)), lastPrev: Buffer.from(d.prevHashes.subarray(last, last + HASH_BYTES)) }
   }
+}
+
+/** A core's error for the record at `offset`, saying which record and where (the core knows only positions). */
+function damagedRecord(s: Stream, segment: number, offset: number, position: number, err: ChainlogError): ChainlogError {
+  if (err.details.offset !== undefined) return err
+  return new ChainlogError(err.code, `stream ${s.name}: the record at offset ${offset} (${segmentFileName(segment)}, position ${position}) is damaged: ${err.message}`, {
+    stream: s.name, offset, segment, position, cause: err,
+  })
 }

@@ -1,22 +1,42 @@
 /**
- * Full verification of a stream (SPEC §3 "verify"): every segment scanned in bounded chunks with
- * the chain checked (framing and CRC, offsets contiguous from 0, prev links, checkpoint payloads),
- * plus agreement of the offset indexes and the manifest with the data. Problems are collected,
- * not thrown; after damage the scan resynchronises at the next valid record so later damage is
- * reported too.
+ * Full verification of a stream (SPEC §3 "verify", §9): every segment scanned in bounded chunks
+ * with the chain checked (framing and CRC, offsets contiguous from 0, prev links, checkpoint
+ * payloads), plus agreement of the offset indexes and the manifest with the data. Problems are
+ * collected, not thrown, and every problem is reported, not only the first: after damage the
+ * scan goes on and keeps checking what follows.
+ *
+ * How the scan goes on after a bad record (one damaged record is one problem at its offset):
+ *
+ * | what stopped the scan                               | where it resumes                                 |
+ * |-----------------------------------------------------|--------------------------------------------------|
+ * | bad framing (START, CRC, END, length) at P          | the next valid record after P (the bytes between are the damage) |
+ * | a whole record breaking a rule (offset, timestamp,  | the same record, taken as found (its offset and link unchecked): |
+ * |   link, checkpoint payload, payload form)           |   the damage may be the record before it, or a gap |
+ * | the same record again, taken as found               | the record after it (the record itself is damaged) |
+ * | bad bytes up to the end (nothing valid after them)  | nowhere: the segment's damage runs to its end    |
+ *
+ * A stop at the record where the scan resumed, or at the one after it, belongs to the damage
+ * already reported (a record whose own prev_hash or offset was changed also breaks its
+ * successor's link or offset): it is not a new problem. Records are counted by what the files
+ * hold: every valid record, before and after damage.
  */
-import { KIND_CHECKPOINT } from '../core/interface.ts'
-import { manifestOf, readManifest } from '../storage/manifest.ts'
-import { loadIndex, PositionList } from '../storage/offset-index.ts'
-import type { StreamReport, VerifyProblem } from '../types.ts'
-import { scanRange } from '../storage/segment-scan.ts'
-import { segmentFileName, withSegmentReader } from '../storage/segment-file.ts'
+import { KIND_CHECKPOINT, KIND_DATA } from '../core/interface.ts'
+import { HEADER_BYTES, RECORD_OVERHEAD, ZERO_HASH } from '../core/format.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { Stream } from '../engine/stream.ts'
-import { ZERO_HASH } from '../core/format.ts'
+import { manifestOf, readManifest } from '../storage/manifest.ts'
+import { loadIndex, PositionList } from '../storage/offset-index.ts'
+import { scanRange, type RangeScan } from '../storage/segment-scan.ts'
+import { segmentFileName, withSegmentReader } from '../storage/segment-file.ts'
+import type { StorageFile } from '../storage/storage.ts'
+import type { StreamReport, VerifyProblem } from '../types.ts'
 
 /** Problems reported per stream before verify stops listing them. */
 const MAX_PROBLEMS_PER_STREAM = 100
+/** Kind bits of the kind byte (bit 7 is a flag, SPEC §2). */
+const KIND_MASK = 0x7f
+/** Byte of the header where the stored payload length L starts (SPEC §2). */
+const LENGTH_AT = 54
 
 export interface VerifyProgress {
   add(bytes: number): void
@@ -27,109 +47,215 @@ export function bytesToVerify(s: Stream): number {
   return s.segments.reduce((n, seg) => n + seg.size, 0)
 }
 
-export async function verifyStream(s: Stream, progress: VerifyProgress): Promise<StreamReport> {
-  const problems: VerifyProblem[] = []
-  const problem = (p: VerifyProblem) => {
-    if (problems.length < MAX_PROBLEMS_PER_STREAM) problems.push(p)
+/** What the next record must be; null fields are unknown (after damage) and not checked. */
+interface Expectation {
+  offset: number | null
+  hash: Buffer | null
+  timestamp: number | null
+}
+
+const UNKNOWN: Expectation = { offset: null, hash: null, timestamp: null }
+
+/** Problems of one stream, at most MAX_PROBLEMS_PER_STREAM. */
+class Problems {
+  readonly list: VerifyProblem[] = []
+  add(p: VerifyProblem): void {
+    if (this.list.length < MAX_PROBLEMS_PER_STREAM) this.list.push(p)
   }
-  let records = 0
-  let checkpoints = 0
-  let expectOffset: number | null = 0
-  let prevHash: Buffer | null = ZERO_HASH
-  let prevTs: number | null = null
+  get full(): boolean {
+    return this.list.length >= MAX_PROBLEMS_PER_STREAM
+  }
+}
+
+/** The valid records found in one segment (in file order) and the byte ranges judged damaged. */
+interface SegmentContents {
+  positions: number[]
+  offsets: number[]
+  damaged: Array<[start: number, end: number]>
+}
+
+export async function verifyStream(s: Stream, progress: VerifyProgress): Promise<StreamReport> {
+  const problems = new Problems()
+  const tally = { records: 0, events: 0, checkpoints: 0 }
+  let expect: Expectation = { offset: 0, hash: ZERO_HASH, timestamp: null }
+  /** The last valid record found: the head as the files hold it. */
+  let last: { nextOffset: number; hash: Buffer | null } = { nextOffset: 0, hash: ZERO_HASH }
+  /** Records checked since the scan last resumed after damage (null: it has not). */
+  const resume = { sinceResume: null as number | null }
   const segments = [...s.segments]
   // Sizes as committed now: appends made while verify runs are not part of this report.
   const sizes = segments.map((seg) => seg.size)
   const nextOffsets = segments.map((seg) => seg.nextOffset)
 
   for (const [n, seg] of segments.entries()) {
-    const size = sizes[n]
-    if (expectOffset !== null && seg.firstOffset !== expectOffset) {
-      problem({ offset: expectOffset, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} starts at offset ${seg.firstOffset}, expected ${expectOffset}` })
+    if (problems.full) break
+    const before = problems.list.length
+    if (expect.offset !== null && seg.firstOffset !== expect.offset) {
+      problems.add({ offset: expect.offset, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} starts at offset ${seg.firstOffset}, expected ${expect.offset}` })
+      expect = UNKNOWN // reported once here, not again at its first record
     }
-    const scanned: number[] = []
-    let segRecords = 0
-    let start = 0
+    const isActive = n === segments.length - 1
+    const contents: SegmentContents = { positions: [], offsets: [], damaged: [] }
     let done = 0
     await withSegmentReader(s.ctx.storage, seg.path, async (handle) => {
       const onDisk = await handle.size()
-      const isActive = n === segments.length - 1
+      const size = sizes[n]
       if (onDisk < size) {
-        problem({ offset: null, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} is ${onDisk} bytes, expected ${size}` })
+        problems.add({ offset: null, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} is ${onDisk} bytes, expected ${size}` })
       } else if (!isActive && onDisk > size) {
-        problem({ offset: nextOffsets[n], code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} has ${onDisk - size} bytes after its last record` })
+        problems.add({ offset: nextOffsets[n], code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} has ${onDisk - size} bytes after its last record` })
       }
       // A damaged stream takes no appends: check all of its bytes, not only those before the damage.
       const end = isActive && s.corrupt !== null ? onDisk : Math.min(size, onDisk)
-      for (;;) {
-        const r = await scanRange(s.core, handle, {
-          hash: s.hash, stream: s.name, start, end, firstOffset: expectOffset, prevHash, prevTimestamp: prevTs, verifyChain: true,
-          onRecords: (c) => {
-            segRecords += c.count
-            for (let k = 0; k < c.count; k++) {
-              scanned.push(c.positions[k])
-              if (c.kinds[k] === KIND_CHECKPOINT) checkpoints++
-            }
-          },
-          onProgress: (pos) => {
-            progress.add(pos - done)
-            done = pos
-          },
-        })
-        expectOffset = r.nextOffset
-        prevHash = r.lastHash
-        prevTs = r.lastTimestamp
-        if (r.outcome === 'end') break
-        problem({
-          // The offset the record should have: a damaged record's own offset field may be the damage.
-          offset: r.nextOffset ?? r.stopOffset,
-          code: r.outcome === 'chain' ? 'ERR_CHAIN_BROKEN' : 'ERR_CORRUPT',
-          message: `${segmentFileName(seg.num)}, position ${r.stopPosition}: ${r.outcome === 'torn' ? 'incomplete record at the end: ' : ''}${r.reason}`,
-        })
-        // Resynchronise after the damage: accept what follows as found, keep checking it.
-        const next = r.outcome === 'corrupt' && r.nextValidPosition > r.stopPosition ? r.nextValidPosition : -1
-        if (next < 0 || problems.length >= MAX_PROBLEMS_PER_STREAM) {
-          expectOffset = null
-          prevHash = null
-          prevTs = null
-          break
-        }
-        start = next
-        expectOffset = null
-        prevHash = null
-      }
+      const scan = await scanSegmentFile(s, seg, handle, end, expect, resume, contents, problems, tally, (pos) => {
+        progress.add(pos - done)
+        done = Math.max(done, pos)
+      })
+      expect = scan.expect
+      if (scan.last !== null) last = scan.last
     })
-    progress.add(size - done)
-    records += segRecords
+    progress.add(sizes[n] - done)
     const expected = nextOffsets[n] - seg.firstOffset
-    if (segRecords !== expected && problems.length === 0) {
-      problem({ offset: seg.firstOffset + segRecords, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} holds ${segRecords} valid records, expected ${expected}` })
+    if (problems.list.length === before && contents.offsets.length !== expected) {
+      problems.add({ offset: seg.firstOffset + contents.offsets.length, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} holds ${contents.offsets.length} valid records, expected ${expected}` })
     }
-    await checkIndex(s, seg, scanned, n === segments.length - 1, size, problem)
+    await checkIndex(s, seg, contents, isActive, sizes[n], problems)
   }
-  if (s.corrupt === null) await checkManifest(s, segments, problem) // else it disagrees with the damage by design
-  const head = { nextOffset: expectOffset ?? s.nextOffset, hash: prevHash ?? s.headHash }
-  if (problems.length === 0 && expectOffset === s.nextOffset && prevHash !== null && !prevHash.equals(s.headHash)) {
-    problem({ offset: s.nextOffset, code: 'ERR_CHAIN_BROKEN', message: `the chain ends in ${prevHash.toString('hex')}, the stream's head is ${s.headHash.toString('hex')}` })
+  if (s.corrupt === null) await checkManifest(s, segments, problems) // else it disagrees with the damage by design
+  const head = { nextOffset: last.nextOffset, hash: last.hash ?? s.headHash }
+  if (problems.list.length === 0 && last.nextOffset === s.nextOffset && last.hash !== null && !last.hash.equals(s.headHash)) {
+    problems.add({ offset: s.nextOffset, code: 'ERR_CHAIN_BROKEN', message: `the chain ends in ${last.hash.toString('hex')}, the stream's head is ${s.headHash.toString('hex')}` })
   }
-  if (s.corrupt !== null && problems.length === 0) {
-    problem({ offset: s.corrupt.offset, code: s.corrupt.code, message: s.corrupt.reason })
+  if (s.corrupt !== null && problems.list.length === 0) {
+    problems.add({ offset: s.corrupt.offset, code: s.corrupt.code, message: s.corrupt.reason })
   }
-  return { stream: s.name, records, checkpoints, head, problems }
+  return { stream: s.name, records: tally.records, events: tally.events, checkpoints: tally.checkpoints, head, problems: problems.list }
 }
 
-/** Every entry the index holds (on disk, and in memory for the active segment) must be a scanned position. */
-async function checkIndex(s: Stream, seg: Segment, scanned: number[], isActive: boolean, size: number, problem: (p: VerifyProblem) => void): Promise<void> {
+/**
+ * Scans [0, end) of one segment from `expect`, going on after every bad record as the table at
+ * the top says. Fills `contents`, counts into `tally`, reports into `problems`.
+ */
+async function scanSegmentFile(
+  s: Stream, seg: Segment, handle: StorageFile, end: number, expectAtStart: Expectation, resume: { sinceResume: number | null },
+  contents: SegmentContents, problems: Problems, tally: { records: number; events: number; checkpoints: number },
+  onProgress: (position: number) => void,
+): Promise<{ expect: Expectation; last: { nextOffset: number; hash: Buffer | null } | null }> {
+  let expect = expectAtStart
+  let last: { nextOffset: number; hash: Buffer | null } | null = null
+  let start = 0
+  /** The scan resumed at the record that stopped it, taking it as found (see the table above). */
+  let tookAsFound = false
+  /** The offset that record should have had (the one after it should have the next). */
+  let resumedFor: number | null = null
+  while (start < end && !problems.full) {
+    const r = await scanRange(s.core, handle, {
+      hash: s.hash, stream: s.name, start, end, firstOffset: expect.offset, prevHash: expect.hash, prevTimestamp: expect.timestamp, verifyChain: true,
+      onRecords: (c) => {
+        for (let k = 0; k < c.count; k++) {
+          contents.positions.push(c.positions[k])
+          contents.offsets.push(c.offsets[k])
+          const kind = c.kinds[k] & KIND_MASK
+          if (kind === KIND_CHECKPOINT) tally.checkpoints++
+          else if (kind === KIND_DATA) tally.events++
+        }
+        tally.records += c.count
+      },
+      onProgress,
+    })
+    if (r.count > 0) last = { nextOffset: r.nextOffset!, hash: r.lastHash }
+    expect = { offset: r.nextOffset, hash: r.lastHash, timestamp: r.lastTimestamp }
+    if (r.outcome === 'end') {
+      if (resume.sinceResume !== null) resume.sinceResume += r.count
+      break
+    }
+    const resumedHere = resume.sinceResume !== null && resume.sinceResume + r.count <= 1
+    const atResumePoint = tookAsFound && r.count === 0 && r.stopPosition === start
+    tookAsFound = false
+    // The offset the record should have: a damaged record's own offset field may be the damage.
+    const offset: number | null = r.nextOffset ?? (atResumePoint ? resumedFor : null) ?? r.stopOffset
+    if (!resumedHere) {
+      problems.add({
+        offset,
+        code: r.outcome === 'chain' ? 'ERR_CHAIN_BROKEN' : 'ERR_CORRUPT',
+        message: `${segmentFileName(seg.num)}, position ${r.stopPosition}: ${r.outcome === 'torn' ? 'incomplete record at the end: ' : ''}${r.reason}${await gapNote(handle, r, end)}`,
+      })
+    }
+    resume.sinceResume = 0
+    if (r.outcome === 'torn') {
+      contents.damaged.push([r.stopPosition, end])
+      expect = UNKNOWN
+      break
+    }
+    if (r.outcome === 'corrupt' && r.nextValidPosition > r.stopPosition) {
+      // Bad framing: the bytes up to the next valid record are the damage.
+      contents.damaged.push([r.stopPosition, r.nextValidPosition])
+      resumedFor = null
+      start = r.nextValidPosition
+      expect = UNKNOWN
+      continue
+    }
+    // A whole record broke a rule. Take it as found, unless that was tried already: then skip it.
+    if (!atResumePoint) {
+      tookAsFound = true
+      resumedFor = offset
+      start = r.stopPosition
+      expect = UNKNOWN
+      continue
+    }
+    const length = await recordLength(handle, r.stopPosition)
+    contents.damaged.push([r.stopPosition, r.stopPosition + length])
+    start = r.stopPosition + length
+    expect = { offset: resumedFor === null ? null : resumedFor + 1, hash: null, timestamp: null }
+    resumedFor = expect.offset
+  }
+  return { expect, last }
+}
+
+/** Framed length of the valid-framed record at `position` (66 + L). */
+async function recordLength(handle: StorageFile, position: number): Promise<number> {
+  const header = await handle.read(position, HEADER_BYTES)
+  return RECORD_OVERHEAD + header.readUInt32LE(LENGTH_AT)
+}
+
+/** For a whole record whose offset is not the expected one: what the gap or overlap means. */
+async function gapNote(handle: StorageFile, r: RangeScan, end: number): Promise<string> {
+  const expected = r.nextOffset
+  if (expected === null || r.outcome !== 'corrupt' || r.nextValidPosition >= 0 || r.stopPosition + HEADER_BYTES > end) return ''
+  const found = (await handle.read(r.stopPosition + 4, 8)).readBigUInt64LE(0)
+  if (found > BigInt(expected)) return ` (offsets ${expected}..${found - 1n} are not in the file)`
+  if (found < BigInt(expected)) return ` (offset ${found} again)`
+  return ''
+}
+
+/**
+ * Every entry the index holds (on disk, and in memory for the active segment) must point at the
+ * record of its offset. An entry that points into bytes judged damaged is not blamed: the record
+ * there is the damage, already reported.
+ */
+async function checkIndex(s: Stream, seg: Segment, contents: SegmentContents, isActive: boolean, size: number, problems: Problems): Promise<void> {
+  const { positions, offsets, damaged } = contents
+  const inDamage = (p: number) => damaged.some(([a, b]) => p >= a && p < b)
+  const holds = offsets.length === 0 ? 0 : offsets[offsets.length - 1] + 1 - seg.firstOffset
   const compare = (what: string, idx: PositionList) => {
-    const n = Math.min(idx.length, scanned.length)
-    for (let i = 0; i < n; i++) {
-      if (idx.at(i) !== scanned[i]) {
-        problem({ offset: seg.firstOffset + i, code: 'ERR_CORRUPT', message: `${what} of ${segmentFileName(seg.num)} says position ${idx.at(i)} for offset ${seg.firstOffset + i}, the record is at ${scanned[i]}` })
+    let j = 0
+    for (let i = 0; i < idx.length; i++) {
+      const p = idx.at(i)
+      const offset = seg.firstOffset + i
+      while (j < positions.length && positions[j] < p) j++
+      if (j < positions.length && positions[j] === p) {
+        if (offsets[j] === offset) continue
+        problems.add({ offset, code: 'ERR_CORRUPT', message: `${what} of ${segmentFileName(seg.num)} says position ${p} for offset ${offset}, the record there is offset ${offsets[j]}` })
         return
       }
-    }
-    if (idx.length > scanned.length) {
-      problem({ offset: seg.firstOffset + scanned.length, code: 'ERR_CORRUPT', message: `${what} of ${segmentFileName(seg.num)} lists ${idx.length} records, the segment holds ${scanned.length}` })
+      if (inDamage(p)) continue
+      if (i >= holds && j >= positions.length) {
+        problems.add({ offset, code: 'ERR_CORRUPT', message: `${what} of ${segmentFileName(seg.num)} lists ${idx.length} records, the segment holds ${holds}` })
+        return
+      }
+      const at = positions[offsets.indexOf(offset)]
+      problems.add({ offset, code: 'ERR_CORRUPT', message: `${what} of ${segmentFileName(seg.num)} says position ${p} for offset ${offset}, ${at === undefined ? 'no record starts there' : `the record is at ${at}`}` })
+      return
     }
   }
   const loaded = await loadIndex(s.ctx.storage, seg.indexPath, size, (d) => s.core.crc32(d))
@@ -142,21 +268,21 @@ async function checkIndex(s: Stream, seg: Segment, scanned: number[], isActive: 
   }
 }
 
-async function checkManifest(s: Stream, segments: Segment[], problem: (p: VerifyProblem) => void): Promise<void> {
+async function checkManifest(s: Stream, segments: Segment[], problems: Problems): Promise<void> {
   const { manifest } = await readManifest(s.ctx.storage, s.dir)
   if (manifest === null) return // a missing or unreadable manifest is rebuilt on open: not damage to data
   const want = manifestOf(segments).segments
   for (const [i, m] of manifest.segments.entries()) {
     const d = want.find((w) => w.segment_num === m.segment_num)
     if (d === undefined) {
-      if (m.next_offset > m.first_offset) problem({ offset: m.first_offset, code: 'ERR_CORRUPT', message: `the manifest lists ${segmentFileName(m.segment_num)} (offsets ${m.first_offset}..${m.next_offset}), the stream has no such segment` })
+      if (m.next_offset > m.first_offset) problems.add({ offset: m.first_offset, code: 'ERR_CORRUPT', message: `the manifest lists ${segmentFileName(m.segment_num)} (offsets ${m.first_offset}..${m.next_offset}), the stream has no such segment` })
       continue
     }
     // The manifest's last entry may lag the data (appends, or a rotation, since it was written):
     // it is stale then, not wrong, as long as it claims no more than the data holds.
     const sealed = i < manifest.segments.length - 1
     if (m.first_offset !== d.first_offset || (sealed && (m.next_offset !== d.next_offset || m.size_bytes !== d.size_bytes)) || m.next_offset > d.next_offset || m.size_bytes > d.size_bytes) {
-      problem({
+      problems.add({
         offset: d.first_offset, code: 'ERR_CORRUPT',
         message: `the manifest says ${segmentFileName(m.segment_num)} holds offsets ${m.first_offset}..${m.next_offset} in ${m.size_bytes} bytes, the data says ${d.first_offset}..${d.next_offset} in ${d.size_bytes}`,
       })
