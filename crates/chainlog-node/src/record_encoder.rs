@@ -5,10 +5,9 @@
 //! the last hash into `lastHashOut` (32 bytes) and, when given, every hash into `hashesOut`
 //! (32 bytes each). Returns the bytes written.
 //!
-//! As a `#[napi]` function taking an input object and returning Buffers, a call's fixed cost was
-//! about 5 µs (1-record calls, 6.6 µs in all): a dozen named-property reads, and an external
-//! Buffer per output, each with a finalizer and a cleanup hook to register and later sweep. W1
-//! makes two calls per batch of 1000 (the records and their checkpoint).
+//! Not a `#[napi]` function with an input object and Buffer results: their fixed cost per call
+//! (named-property reads, an external Buffer per output with a finalizer) dominated the small
+//! calls W1 makes for every checkpoint (docs/perf-notes.md).
 
 use chainlog_core::format::{HASH_BYTES, MAX_KIND};
 use chainlog_core::{self as core, HashAlgorithm};
