@@ -20,7 +20,7 @@ function run(args: string[]): Promise<{ code: number | null; signal: NodeJS.Sign
   })
 }
 
-// The raw binding (native/*.node), called as no wrapper would call it.
+// The raw binding (the addon the loader finds), called as no wrapper would call it.
 const RAW_PROBES = {
   'async-writes': 'writes into the input while the pool thread decodes or scans leave the result the bytes of the call',
   'async-resize': 'a resizable ArrayBuffer shrunk to nothing after an async call leaves its result whole',

@@ -1,4 +1,4 @@
-// Hostile-caller probes against the raw native binding (native/*.node), one per process:
+// Hostile-caller probes against the raw native binding (prebuilds/, or $CHAINLOG_NATIVE_DIR), one per process:
 //   node --expose-gc __test__/helpers/hostile-probe.mjs <probe>
 // Plain JavaScript (no tsx) so scripts/test-valgrind.mjs can run the same probes under valgrind.
 // Each probe exits 0 and prints "ok <probe>" when the binding held up; a wrong result exits 1
@@ -11,13 +11,26 @@ import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const NATIVE = process.env.CHAINLOG_NATIVE_DIR ?? join(ROOT, 'native')
-const file = readdirSync(NATIVE).find((f) => f.endsWith('.node'))
-if (file === undefined) {
-  console.error(`no native binary in ${NATIVE}`)
+const require = createRequire(import.meta.url)
+/** The binary the loader would pick: $CHAINLOG_NATIVE_DIR's, else prebuilds/ (npm run build:native), found as node-gyp-build finds it. */
+function binaryPath() {
+  const dir = process.env.CHAINLOG_NATIVE_DIR
+  if (dir !== undefined) {
+    const file = readdirSync(dir).find((f) => f.endsWith('.node'))
+    return file === undefined ? undefined : join(dir, file)
+  }
+  try {
+    return require('node-gyp-build').path(ROOT)
+  } catch {
+    return undefined
+  }
+}
+const path = binaryPath()
+if (path === undefined) {
+  console.error('no native binary (npm run build:native writes prebuilds/)')
   process.exit(2)
 }
-const binding = createRequire(import.meta.url)(join(NATIVE, file))
+const binding = require(path)
 
 const ZERO = Buffer.alloc(32)
 const HASH = 'blake3'

@@ -240,19 +240,24 @@ function decodeOneNative(decoders: RecordDecoders, input: DecodeOneInput): Decod
   const expect = nullableBytes(expectPrevHash, 'expectPrevHash')
   number(maxPayloadBytes, 'maxPayloadBytes')
   const decoder = recordDecoder(decoders, hash, stream)
-  const decode = (out: Buffer) => call(() => decoders.decodeInto(decoder, data, basePosition, position, expect, maxPayloadBytes, out))
   // Decoded straight into the result's own buffer, sized for a record stored as is (the payload
   // is the stored bytes: the record's length less the framing); a larger payload (a compressed
-  // record) says how much it needs, and is decoded again into a buffer of that size.
+  // record) says how much it needs, and is decoded again into a buffer of that size. No closure
+  // per call: this runs once per random get.
   let out = Buffer.allocUnsafeSlow(ONE_HEAD_BYTES + Math.max(0, data.length - RECORD_OVERHEAD))
-  let n = decode(out)
-  if (n < 0) {
-    out = Buffer.allocUnsafeSlow(-n)
-    n = decode(out)
-    // The same record into a buffer of the size it asked for: anything else is a binding bug,
-    // and `out` must never be read as a record then (it holds uninitialised memory).
-    if (n < 0) throw invalid(`the native core asked twice for a larger buffer (${-n} bytes) decoding position ${position}`)
+  let n: number
+  try {
+    n = decoders.decodeInto(decoder, data, basePosition, position, expect, maxPayloadBytes, out)
+    if (n < 0) {
+      out = Buffer.allocUnsafeSlow(-n)
+      n = decoders.decodeInto(decoder, data, basePosition, position, expect, maxPayloadBytes, out)
+    }
+  } catch (err) {
+    throw toChainlogError(err)
   }
+  // The same record into a buffer of the size it asked for: anything else is a binding bug, and
+  // `out` must never be read as a record then (it holds uninitialised memory).
+  if (n < 0) throw invalid(`the native core asked twice for a larger buffer (${-n} bytes) decoding position ${position}`)
   return {
     offset: out.readDoubleLE(0), timestamp: out.readDoubleLE(8), kind: out[16], form: out[17],
     prevHash: out.subarray(24, 24 + HASH_BYTES), hash: out.subarray(24 + HASH_BYTES, ONE_HEAD_BYTES), payload: out.subarray(ONE_HEAD_BYTES, ONE_HEAD_BYTES + n),
