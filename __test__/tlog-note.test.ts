@@ -1,7 +1,7 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ChainlogError } from '../ts/errors.ts'
+import { codeOf } from './helpers/tlog-fixture.ts'
 import { generateKey, keyIdFor, openNote, parseNote, parseSignerKey, parseVerifierKey, signerKeyFor, signNote, verifierKeyFor } from '../ts/tlog/note.ts'
 
 // C2SP signed-note and the Go golang.org/x/mod/sumdb/note key formats, against the Go package's own
@@ -9,16 +9,6 @@ import { generateKey, keyIdFor, openNote, parseNote, parseSignerKey, parseVerifi
 
 const v = JSON.parse(readFileSync(join(import.meta.dirname, 'vectors', 'tlog', 'note.json'), 'utf8'))
 const { peter, enoch, text } = v.go
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (err) {
-    if (!(err instanceof ChainlogError)) throw new Error(`expected a ChainlogError, got ${String(err)}`, { cause: err })
-    return err.code
-  }
-}
 
 test('Go vectors: the signer key signs the text into exactly the Go signature (Ed25519 is deterministic)', (t) => {
   const signer = parseSignerKey(peter.skey)

@@ -1,14 +1,13 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ChainlogError } from '../ts/errors.ts'
 import { EMPTY_ROOT, generateKey, openCheckpoint, verifyConsistencyProof, verifyProof } from '../ts/tlog/index.ts'
 import { checkOrigin, formatCheckpoint, parseCheckpoint } from '../ts/tlog/checkpoint.ts'
 import { completeNodes, consistencyPlan, hashLeaf, memoryNodeReader, merkleRoot, runPlan } from '../ts/tlog/merkle.ts'
 import { parseVerifierKey, signNote } from '../ts/tlog/note.ts'
 import { formatAddCheckpoint, formatTlogProof, parseAddCheckpoint, parseTlogProof } from '../ts/tlog/proof-text.ts'
 import { encodeRecordPreimage, parseRecordPreimage } from '../ts/tlog/record-preimage.ts'
-import { fixtureStream, sha256 } from './helpers/tlog-fixture.ts'
+import { codeOf, fixtureStream, sha256 } from './helpers/tlog-fixture.ts'
 
 // C2SP tlog-checkpoint, tlog-proof and tlog-witness add-checkpoint texts (the C2SP examples byte for
 // byte, strict parsing), and the offline verification of chainlog proofs built from them.
@@ -17,16 +16,6 @@ const v = JSON.parse(readFileSync(join(import.meta.dirname, 'vectors', 'tlog', '
 const ORIGIN = 'example.com/audit'
 const key = generateKey(`${ORIGIN}/orders`)
 const s = fixtureStream(ORIGIN, 'orders', key.skey, 300)
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (err) {
-    if (!(err instanceof ChainlogError)) throw new Error(`expected a ChainlogError, got ${String(err)}`, { cause: err })
-    return err.code
-  }
-}
 
 test('record preimage: the SPEC §2 SHA-256 vector h0 (stream orders, event-0) is reproduced', (t) => {
   t.is(s.records[0].commitment.toString('hex'), '23352a67ac7ffc4b5d98023dc1a54ee507d4bf95dc1c4154045c5e2bbde73317')

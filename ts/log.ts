@@ -368,7 +368,7 @@ export class Log {
         if (first === null) await writeCleanStreams(this.ctx.storage, this.ctx.dir, await this.streamSet.cleanSummary()).catch(() => {}) // a cache: without it the next open recovers every stream
       }
     } finally {
-      for (const s of all) await s.closeHandles()
+      for (const s of this.streamSet.opened()) await s.closeHandles() // also any a read in flight opened meanwhile
       const w = this.creationWaiters
       this.creationWaiters = []
       for (const f of w) f() // followers of streams that never appeared end too

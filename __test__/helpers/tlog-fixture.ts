@@ -4,6 +4,7 @@
  * stream's Merkle tree, notes signed as SPEC §8 says. Used by the tlog proof, interop and CLI tests.
  */
 import { createHash } from 'node:crypto'
+import { ChainlogError } from '../../ts/errors.ts'
 import { formatCheckpoint } from '../../ts/tlog/checkpoint.ts'
 import { completeNodes, consistencyPlan, hashLeaf, inclusionPlan, memoryNodeReader, merkleRoot, runPlan } from '../../ts/tlog/merkle.ts'
 import { parseSignerKey, signNote } from '../../ts/tlog/note.ts'
@@ -71,5 +72,16 @@ export function fixtureStream(origin: string, stream: string, skey: string, n: n
     note,
     prove: (index, size) => formatTlogProof({ extra: preimages[index], index, proof: runPlan(inclusionPlan(index, size), read), note: note(size) }),
     consistency: (oldSize, size) => formatAddCheckpoint({ oldSize, proof: runPlan(consistencyPlan(oldSize, size), read), note: note(size) }),
+  }
+}
+
+/** The code of the ChainlogError `fn` throws (undefined when it throws none); anything else fails the test. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (err) {
+    if (!(err instanceof ChainlogError)) throw new Error(`expected a ChainlogError, got ${String(err)}`, { cause: err })
+    return err.code
   }
 }
