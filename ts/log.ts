@@ -32,6 +32,8 @@ import { StreamSet } from './engine/stream-set.ts'
 import type { StoreContext } from './engine/store-context.ts'
 import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
+import { type ConsistencyProof, type InclusionProof, ProvableStreams, type TreeHead } from './read/provable.ts'
+import { checkRollback, openTlog } from './tlog-setup.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
@@ -51,6 +53,7 @@ export class Log {
     private readonly lock: StorageLock | null,
     private readonly streamSet: StreamSet,
     private readonly recoveredEvents: RecoveryEvent[],
+    private readonly provable: ProvableStreams,
   ) {}
 
   /**
@@ -92,6 +95,7 @@ export class Log {
     let set: StreamSet | null = null
     try {
       const store = await openStore(storage, root, { hash: opts.hash, readOnly: opts.readOnly })
+      const tlog = await openTlog(storage, root, store, opts.tlog, opts.readOnly)
       const ctx: StoreContext = {
         dir: root, storage, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers(),
       }
@@ -107,7 +111,8 @@ export class Log {
       }
       set = new StreamSet(ctx, onRecovered)
       await set.load(names, clean)
-      return new Log(ctx, lock, set, recovered)
+      if (tlog?.state) await checkRollback(storage, set, tlog.state)
+      return new Log(ctx, lock, set, recovered, new ProvableStreams(ctx, tlog?.signer ?? null, tlog?.state ?? null))
     } catch (err) {
       for (const s of set?.opened() ?? []) await s.closeHandles()
       await lock?.release()
@@ -169,11 +174,68 @@ export class Log {
     }
   }
 
-  /** Writes a checkpoint record now. */
+  /**
+   * Writes a checkpoint record now; returns it with the Merkle tree head of the records before it,
+   * and, when the store signs (tlog), that head's signed note, published once the records are durable.
+   */
   async checkpoint(stream: string | number): Promise<CheckpointResult> {
     this.checkWritable()
     const name = streamName(stream)
-    return (await this.streamSet.forWrite(name, () => this.newStream(name), (s: Stream) => s.queue.checkpoint(this.ctx.options.sync === 'always', false)))!
+    // A published note must never cover records a crash can take back: signing syncs first.
+    const sync = this.ctx.options.sync === 'always' || this.provable.signer !== null
+    const written = (await this.streamSet.forWrite(name, () => this.newStream(name), (s: Stream) => s.queue.checkpoint(sync, false)))!
+    const head = await this.provable.checkpointHead(this.streamSet.get(name)!, written.offset)
+    return { ...written, treeSize: head.size, root: head.root, ...(head.note === undefined ? {} : { note: head.note }) }
+  }
+
+  /** The verifier key (Go `note` vkey) of a stream's checkpoints; needs a store opened with `tlog`. */
+  vkey(stream: string | number): string {
+    this.checkOpen()
+    const name = streamName(stream)
+    if (this.provable.signer === null) throw new ChainlogError('ERR_UNSUPPORTED', 'vkey: the log was opened without tlog: { origin, signer }')
+    return this.provable.signer.vkey(name)
+  }
+
+  /** The RFC 6962 tree head (size, SHA-256 root) of a stream's first `size` records (default: all). */
+  treeHead(stream: string | number, size?: number): Promise<TreeHead> {
+    return this.tracked(this.withProvable(stream, size === undefined ? undefined : offsetArg(size, 'size'), (s, n) => this.provable.treeHead(s, n)))
+  }
+
+  /** The inclusion proof of record `offset` (default tree: the last published note's, else all records), as C2SP tlog-proof text when a note of that size exists. */
+  prove(stream: string | number, offset: number, options?: { treeSize?: number }): Promise<InclusionProof> {
+    try {
+      const at = offsetArg(offset, 'offset')
+      if (options !== undefined && (typeof options !== 'object' || options === null || Object.keys(options).some((k) => k !== 'treeSize'))) {
+        throw new ChainlogError('ERR_INVALID_ARGUMENT', `prove options: expected { treeSize? }, got ${describe(options)}`)
+      }
+      const size = options?.treeSize === undefined ? undefined : offsetArg(options.treeSize, 'treeSize')
+      return this.tracked(this.withProvable(stream, size, (s, n) => this.provable.prove(s, at, n)))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** The consistency proof between two tree sizes of a stream (default new size: the last published note's, else all records). */
+  consistency(stream: string | number, oldSize: number, newSize?: number): Promise<ConsistencyProof> {
+    try {
+      const older = offsetArg(oldSize, 'oldSize')
+      const newer = newSize === undefined ? undefined : offsetArg(newSize, 'newSize')
+      return this.tracked(this.withProvable(stream, newer, (s, n) => this.provable.consistency(s, older, n)))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  private async withProvable<T>(stream: string | number, size: number | undefined, run: (s: Stream, size: number | undefined) => Promise<T>): Promise<T> {
+    this.checkOpen()
+    const found = this.streamNamed(stream)
+    const s = found instanceof Promise ? await found : found
+    if (s === undefined) {
+      if (size !== undefined && size > 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `size: stream ${String(stream)} has no records, found ${size}`)
+      throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream ${String(stream)} has no records to prove`)
+    }
+    await s.queue.settled()
+    return run(s, size)
   }
 
   /** Data records of a stream in offset order (checkpoints skipped), from `from` or the first record at or after `fromTime`, capped by `limit` and (softly) `maxBytes`, checked per `verify` (default 'checkpoint'). Returns [] past the end. */

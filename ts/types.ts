@@ -37,6 +37,26 @@ export interface LogOptions {
    * 128 where the limit cannot be read. At least 8. Ignored by Log.memory().
    */
   maxOpenFiles?: number
+  /** Sign each stream's Merkle tree heads as C2SP checkpoints (SPEC §8). */
+  tlog?: TlogOptions
+}
+
+/** An Ed25519 signer kept elsewhere (KMS, HSM): sync or async. */
+export interface TlogExternalSigner {
+  /** The 32-byte Ed25519 public key. */
+  publicKey: Uint8Array
+  /** The 64-byte Ed25519 signature of `message`. */
+  sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>
+}
+
+/** `tlog` option of Log.open: who signs checkpoints, and under which origin. */
+export interface TlogOptions {
+  /** The store's origin: 1–200 bytes of printable non-space ASCII, no '+', not ending in '/'. Stream s signs as `<origin>/<s>`. */
+  origin: string
+  /** A Go `note` signer key (PRIVATE+KEY+…), a path to a file holding one (outside the store), or `{ publicKey, sign }`. */
+  signer: string | TlogExternalSigner
+  /** A file outside the store that keeps the last published size and root of each stream, so a rolled-back store is detected at open. */
+  stateFile?: string
 }
 
 export interface ResolvedOptions {
@@ -50,6 +70,7 @@ export interface ResolvedOptions {
   readOnly: boolean
   maxRecordBytes: number
   maxOpenFiles: number
+  tlog: TlogOptions | null
 }
 
 /** Options of `log.append`. */
@@ -167,7 +188,16 @@ export interface CheckpointResult {
   offset: number
   /** Chain hash of the checkpoint record, the stream's new head. */
   hash: Buffer
+  /** The Merkle tree the checkpoint covers: the records before it (= offset). */
+  treeSize: number
+  /** RFC 6962 root of that tree (SHA-256). */
+  root: Buffer
+  /** The signed C2SP checkpoint of that tree, published after the records were made durable (only when the store signs). */
+  note?: string
 }
+
+/** The checkpoint record the commit path wrote (before any tree head is computed for it). */
+export type CheckpointRecord = Pick<CheckpointResult, 'offset' | 'hash'>
 
 /** One problem found by `log.verify`. */
 export interface VerifyProblem {
@@ -207,6 +237,10 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Called as the check advances, with bytes done and the total to check (for a progress bar). */
   onProgress?: (progress: { bytesDone: number; bytesTotal: number }) => void
+  /** Signed notes (C2SP checkpoints) kept elsewhere: the records must give their roots (SPEC §8). */
+  trusted?: string[]
+  /** Verifier keys the trusted and published notes must be signed with. */
+  keys?: string[]
 }
 
 /** What open-time recovery did to a stream (see `log.recovered`). */

@@ -6,7 +6,7 @@ import { ChainlogError, describe } from './errors.ts'
 import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD } from './core/interface.ts'
 import { MAX_PAYLOAD_BYTES, MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL } from './core/format.ts'
 import { defaultOpenFiles, MIN_OPEN_FILES } from './storage/open-files.ts'
-import type { ResolvedOptions, SyncMode, VerifyMode, VerifyOptions } from './types.ts'
+import type { ResolvedOptions, SyncMode, TlogOptions, VerifyMode, VerifyOptions } from './types.ts'
 
 const DEFAULT_MAX_SEGMENT_BYTES = 256 * 1024 * 1024
 const DEFAULT_CHECKPOINT_EVERY = 1000
@@ -14,7 +14,7 @@ const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
 /** Upper bound for checkpointEvery: beyond it checkpoints would be pointless anyway. */
 const MAX_CHECKPOINT_EVERY = 2 ** 32
 
-const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes', 'maxOpenFiles']
+const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes', 'maxOpenFiles', 'tlog']
 
 export function resolveLogOptions(options: unknown): ResolvedOptions {
   const o = optionsObject(options, 'Log.open options', LOG_OPTION_KEYS)
@@ -28,7 +28,22 @@ export function resolveLogOptions(options: unknown): ResolvedOptions {
   const maxRecordBytes = integer(o.maxRecordBytes, 'maxRecordBytes', DEFAULT_MAX_RECORD_BYTES, 1, MAX_PAYLOAD_BYTES)
   // Below MIN_OPEN_FILES the engine could not make progress: refused here, not an EMFILE later.
   const maxOpenFiles = o.maxOpenFiles === undefined ? defaultOpenFiles() : integer(o.maxOpenFiles, 'maxOpenFiles', 0, MIN_OPEN_FILES, Number.MAX_SAFE_INTEGER)
-  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes, maxOpenFiles }
+  const tlog = o.tlog === undefined ? null : tlogOptions(o.tlog)
+  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes, maxOpenFiles, tlog }
+}
+
+/** The tlog option's shape; the origin and signer themselves are checked when the store opens. */
+function tlogOptions(value: unknown): TlogOptions {
+  const o = optionsObject(value, 'tlog', ['origin', 'signer', 'stateFile'])
+  if (typeof o.origin !== 'string') throw new ChainlogError('ERR_INVALID_ARGUMENT', `tlog.origin: expected a string, got ${describe(o.origin)}`)
+  const signer = o.signer
+  if (typeof signer !== 'string' && (typeof signer !== 'object' || signer === null)) {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `tlog.signer: expected a signer key, a key file path or { publicKey, sign }, got ${describe(signer)}`)
+  }
+  if (o.stateFile !== undefined && (typeof o.stateFile !== 'string' || o.stateFile === '')) {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `tlog.stateFile: expected a non-empty path, got ${describe(o.stateFile)}`)
+  }
+  return { origin: o.origin, signer: signer as TlogOptions['signer'], ...(o.stateFile === undefined ? {} : { stateFile: o.stateFile as string }) }
 }
 
 function compression(value: unknown): { codec: number; level: number } {
@@ -101,11 +116,18 @@ export function resolveGetOptions(options: unknown): { readonly verify: VerifyMo
 }
 
 export function resolveVerifyOptions(options: unknown): VerifyOptions {
-  const o = optionsObject(options, 'verify options', ['onProgress'])
+  const o = optionsObject(options, 'verify options', ['onProgress', 'trusted', 'keys'])
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
     throw new ChainlogError('ERR_INVALID_ARGUMENT', `onProgress: expected a function, got ${describe(o.onProgress)}`)
   }
-  return { onProgress: o.onProgress as VerifyOptions['onProgress'] }
+  const out: VerifyOptions = { onProgress: o.onProgress as VerifyOptions['onProgress'] }
+  for (const key of ['trusted', 'keys'] as const) {
+    const v = o[key]
+    if (v === undefined) continue
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ChainlogError('ERR_INVALID_ARGUMENT', `${key}: expected an array of strings, got ${describe(v)}`)
+    out[key] = v as string[]
+  }
+  return out
 }
 
 function verifyMode(value: unknown): VerifyMode {

@@ -5,7 +5,7 @@
  * group's write (and fsync) completed, so all events of one append land together or not at all.
  */
 import { RECORD_OVERHEAD } from '../core/format.ts'
-import type { CheckpointResult, AppendResult } from '../types.ts'
+import type { CheckpointRecord, AppendResult } from '../types.ts'
 import { WriteBuffer } from './append-input.ts'
 import { CHECKPOINT_RECORD_BYTES, commitGroup, type AppendRequest, type CommitTarget, type Request } from './commit.ts'
 
@@ -37,7 +37,7 @@ export class CommitQueue {
     )
   }
 
-  checkpoint(sync: boolean, onlyIfDirty: boolean): Promise<CheckpointResult | null> {
+  checkpoint(sync: boolean, onlyIfDirty: boolean): Promise<CheckpointRecord | null> {
     return new Promise((resolve, reject) => this.enqueue({ type: 'checkpoint', sync, onlyIfDirty, seq: 0, resolve, reject }))
   }
 

@@ -9,7 +9,7 @@ import { KIND_DATA, type EncodeBatchResult } from '../core/interface.ts'
 import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
-import type { AppendResult, CheckpointResult } from '../types.ts'
+import type { AppendResult, CheckpointRecord } from '../types.ts'
 import type { WriteBuffer } from './append-input.ts'
 import { checkpointDue, encodeCheckpoint } from './checkpoint.ts'
 import type { CorruptMark } from './recovery.ts'
@@ -40,7 +40,7 @@ export interface CheckpointRequest {
   /** close(): only if data was appended since the last checkpoint. */
   onlyIfDirty: boolean
   seq: number
-  resolve: (r: CheckpointResult | null) => void
+  resolve: (r: CheckpointRecord | null) => void
   reject: (e: unknown) => void
 }
 

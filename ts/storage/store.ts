@@ -20,6 +20,8 @@ export interface StoreInfo {
   format: number
   hash: HashAlgorithm
   created: string
+  /** The tlog origin the store signs under (SPEC §8), once it was opened with one. */
+  origin?: string
 }
 
 /**
@@ -78,7 +80,30 @@ function parseStoreFile(text: string, path: string): StoreInfo {
   if (!HASHES.includes(hash as HashAlgorithm)) {
     throw new ChainlogError('ERR_UNSUPPORTED', `${path}: expected hash 'blake3' or 'sha256', found ${JSON.stringify(hash)}`)
   }
-  return { format: STORE_FORMAT, hash: hash as HashAlgorithm, created: typeof created === 'string' ? created : '' }
+  const info: StoreInfo = { format: STORE_FORMAT, hash: hash as HashAlgorithm, created: typeof created === 'string' ? created : '' }
+  const { origin } = value as Record<string, unknown>
+  if (origin !== undefined) {
+    if (typeof origin !== 'string') throw new ChainlogError('ERR_CORRUPT', `${path}: origin must be a string, found ${JSON.stringify(origin)}`)
+    info.origin = origin
+  }
+  return info
+}
+
+/**
+ * Binds the store to a tlog origin (SPEC §8: one origin per store): recorded in chainlog.json the
+ * first time (atomically), ERR_STORE_MISMATCH when the store has another.
+ */
+export async function recordOrigin(storage: Storage, dir: string, info: StoreInfo, origin: string, readOnly: boolean): Promise<void> {
+  if (info.origin === origin) return
+  if (info.origin !== undefined) throw new ChainlogError('ERR_STORE_MISMATCH', `tlog.origin: the store at ${dir} signs as ${JSON.stringify(info.origin)}, the options asked for ${JSON.stringify(origin)}`)
+  if (readOnly) return
+  const path = join(dir, STORE_FILE)
+  try {
+    await storage.writeFileAtomic(path, JSON.stringify({ ...info, origin }) + '\n')
+  } catch (err) {
+    throw ioError(err, `cannot write ${path}`)
+  }
+  info.origin = origin
 }
 
 export function streamDirectory(dir: string, stream: string): string {

@@ -1,0 +1,250 @@
+/**
+ * A stream's RFC 6962 Merkle tree (SPEC §8): leaf i = the chain hash of record i, tree size = the
+ * records it has taken in (at most the stream's next offset). Built from the records in batches
+ * when a tree head, proof or signed checkpoint asks for it, not on the append path; kept as a
+ * C2SP tile cache under `<stream>/tile/` (storage/tile-files.ts).
+ *
+ * The cache is never trusted over the records: at first use the right frontier is read from the
+ * tiles only up to the last published note's size, and only if the tiles give that note's root
+ * and their last leaf is the chain hash the records have there; every later leaf comes from the
+ * records. Without a published note the tree is rebuilt from the records.
+ */
+import { ChainlogError } from '../errors.ts'
+import { FULL_TILE_BYTES, TILE_HASHES, type TileFiles } from '../storage/tile-files.ts'
+import { consistencyPlan, EMPTY_ROOT, hashLeaf, inclusionPlan, MerkleFrontier, type NodeId, type NodePlan, rootPlan } from '../tlog/merkle.ts'
+import { tileNodeReader } from '../tlog/tiles.ts'
+
+const TILE_HEIGHT = 8
+const HASH_BYTES = 32
+/** Full tiles kept in memory for proofs (8 KiB each); they never change. */
+const CACHED_FULL_TILES = 64
+
+/** Reads the chain hashes of records [from, to) in order, in runs: (first offset, count × 32 bytes). */
+export type LeafSource = (from: number, to: number, sink: (first: number, hashes: Buffer) => void) => Promise<void>
+
+/** The last note published for a stream: the tree head it signs. */
+export interface PublishedHead {
+  size: number
+  root: Buffer
+  /** The signed note; absent when only the state file kept the head. */
+  note?: string
+}
+
+/** The tile being filled at one tile level: its index, its hashes so far, how many are on storage. */
+interface OpenTile {
+  index: number
+  bytes: Buffer
+  count: number
+  persisted: number
+}
+
+const tileKey = (level: number, index: number) => `${level}/${index}`
+
+/** The tile (tile level, index) that holds complete node (level, index) of the tree. */
+function tileOf(node: NodeId): { level: number; index: number } {
+  const tileLevel = Math.floor(node.level / TILE_HEIGHT)
+  const first = node.index * 2 ** (node.level - tileLevel * TILE_HEIGHT)
+  return { level: tileLevel, index: Math.floor(first / TILE_HASHES) }
+}
+
+export class StreamTree {
+  private frontier = MerkleFrontier.empty()
+  private openTiles: OpenTile[] = []
+  /** Full tiles completed and not yet on storage, in order. */
+  private unwritten: Array<{ level: number; index: number; bytes: Buffer }> = []
+  private readonly fullCache = new Map<string, Buffer>()
+  private loaded = false
+  /** The leaf hash the records must give at offset size − 1 (set when the frontier came from tiles). */
+  private leafToConfirm: Buffer | null = null
+  private queue: Promise<unknown> = Promise.resolve()
+  /** The last note published for this stream (read from `<stream>/checkpoint` at first use). */
+  published: PublishedHead | null = null
+
+  constructor(
+    private readonly files: TileFiles,
+    private readonly stream: string,
+  ) {}
+
+  /** The number of leaves in the tree. */
+  get size(): number {
+    return this.frontier.size
+  }
+
+  /** Runs `task` after the tree's earlier tasks: one update or proof at a time. */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task)
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  /** Brings the tree to `size` leaves (the stream's records [0, size) exist) and saves its tiles. */
+  async update(size: number, source: LeafSource): Promise<void> {
+    if (!this.loaded) await this.load(size)
+    if (size < this.frontier.size) {
+      // The records are fewer than the leaves (a store restored from an older copy): start over.
+      this.reset()
+      await this.files.removeAll()
+    }
+    if (size > this.frontier.size || this.leafToConfirm !== null) {
+      if (!(await this.takeLeaves(size, source))) {
+        // The records disagree with the tiles below the published size: the records win (and a
+        // signature over them is refused, as they no longer give the published root).
+        this.reset()
+        await this.files.removeAll()
+        await this.takeLeaves(size, source)
+      }
+      if (this.frontier.size !== size) {
+        throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: the records gave ${this.frontier.size} tree leaves, ${size} were expected`, { stream: this.stream, offset: this.frontier.size })
+      }
+    }
+    await this.persist()
+  }
+
+  /** Appends the leaves of records [size, target); false when the record before them is not the leaf the tiles hold. */
+  private async takeLeaves(target: number, source: LeafSource): Promise<boolean> {
+    const start = this.frontier.size
+    const confirm = this.leafToConfirm
+    let agrees = true
+    await source(confirm === null ? start : start - 1, target, (first, hashes) => {
+      for (let at = 0, o = first; at < hashes.length && agrees; at += HASH_BYTES, o++) {
+        const leaf = hashLeaf(hashes.subarray(at, at + HASH_BYTES))
+        if (o >= start) this.appendLeaf(leaf)
+        else if (leaf.equals(confirm!)) this.leafToConfirm = null
+        else agrees = false
+      }
+    })
+    return agrees
+  }
+
+  /** The root of the tree of the first `size` leaves (size ≤ this.size). */
+  async root(size: number): Promise<Buffer> {
+    if (size === this.frontier.size) return this.frontier.root()
+    if (size === 0) return EMPTY_ROOT
+    return this.run(rootPlan(size))
+  }
+
+  /** The audit path of leaf `index` in the tree of `size` leaves. */
+  inclusion(index: number, size: number): Promise<Buffer[]> {
+    return this.run(inclusionPlan(index, size))
+  }
+
+  /** The consistency proof from the tree of `oldSize` leaves to that of `newSize`. */
+  consistency(oldSize: number, newSize: number): Promise<Buffer[]> {
+    return this.run(consistencyPlan(oldSize, newSize))
+  }
+
+  private async run<T>(plan: NodePlan<T>): Promise<T> {
+    const tiles = new Map<string, Buffer>()
+    for (const node of plan.nodes) {
+      const t = tileOf(node)
+      const key = tileKey(t.level, t.index)
+      if (!tiles.has(key)) tiles.set(key, await this.tileBytes(t.level, t.index))
+    }
+    const read = tileNodeReader((level, index) => tiles.get(tileKey(level, index))!)
+    return plan.assemble(plan.nodes.map((n) => read(n.level, n.index)))
+  }
+
+  /** The hashes of tile (level, index) as this tree holds them. */
+  private async tileBytes(level: number, index: number): Promise<Buffer> {
+    const open = this.openTiles[level]
+    if (open !== undefined && open.index === index) return open.bytes.subarray(0, open.count * HASH_BYTES)
+    const key = tileKey(level, index)
+    const cached = this.fullCache.get(key) ?? this.unwritten.find((t) => t.level === level && t.index === index)?.bytes
+    if (cached !== undefined) return cached
+    const bytes = await this.files.readFull(level, index)
+    if (bytes === null) throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: tile ${key} is missing from the tile cache`, { stream: this.stream })
+    if (this.fullCache.size >= CACHED_FULL_TILES) this.fullCache.delete(this.fullCache.keys().next().value!)
+    this.fullCache.set(key, bytes)
+    return bytes
+  }
+
+  private appendLeaf(leaf: Buffer): void {
+    this.frontier.append(leaf, (level, index, hash) => {
+      if (level % TILE_HEIGHT !== 0) return
+      const tileLevel = level / TILE_HEIGHT
+      const open = (this.openTiles[tileLevel] ??= { index: Math.floor(index / TILE_HASHES), bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 })
+      hash.copy(open.bytes, open.count * HASH_BYTES)
+      open.count++
+      if (open.count === TILE_HASHES) {
+        this.unwritten.push({ level: tileLevel, index: open.index, bytes: open.bytes })
+        this.openTiles[tileLevel] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
+      }
+    })
+  }
+
+  /** Writes the tiles completed since the last save, then the growing ones (upper levels first). */
+  private async persist(): Promise<void> {
+    while (this.unwritten.length > 0) {
+      const t = this.unwritten[0]
+      await this.files.writeFull(t.level, t.index, t.bytes)
+      this.unwritten.shift()
+    }
+    for (let level = this.openTiles.length - 1; level >= 0; level--) {
+      const open = this.openTiles[level]
+      if (open === undefined || open.count === open.persisted) continue
+      await this.files.writePart(level, open.index, open.bytes.subarray(0, open.count * HASH_BYTES), open.persisted)
+      open.persisted = open.count
+    }
+  }
+
+  private reset(): void {
+    this.frontier = MerkleFrontier.empty()
+    this.openTiles = []
+    this.unwritten = []
+    this.fullCache.clear()
+    this.leafToConfirm = null
+  }
+
+  /**
+   * First use: the frontier at the published note's size from the tiles, when they reproduce its
+   * root (nodes below a published size may come from tiles only then); else the empty tree.
+   */
+  private async load(size: number): Promise<void> {
+    this.loaded = true
+    const p = this.published
+    if (p === null || p.size === 0 || p.size > size) return
+    try {
+      const nodes = MerkleFrontier.nodesFor(p.size)
+      const tiles = new Map<string, Buffer>()
+      const readTile = async (level: number, index: number): Promise<Buffer | null> => (await this.files.readFull(level, index)) ?? (await this.files.readPart(level, index))
+      for (const node of nodes) {
+        const t = tileOf(node)
+        const key = tileKey(t.level, t.index)
+        if (tiles.has(key)) continue
+        const bytes = await readTile(t.level, t.index)
+        if (bytes === null) return
+        tiles.set(key, bytes)
+      }
+      const read = tileNodeReader((level, index) => tiles.get(tileKey(level, index))!)
+      const frontier = MerkleFrontier.fromHashes(p.size, nodes.map((n) => read(n.level, n.index)))
+      if (!frontier.root().equals(p.root)) return
+      // The tiles being filled at that size, at each tile level.
+      const openTiles: OpenTile[] = []
+      for (let level = 0, hashes = p.size; hashes > 0; level++, hashes = Math.floor(hashes / TILE_HASHES)) {
+        const index = Math.floor(hashes / TILE_HASHES)
+        const count = hashes % TILE_HASHES
+        const open: OpenTile = { index, bytes: Buffer.alloc(FULL_TILE_BYTES), count, persisted: 0 }
+        if (count > 0) {
+          const part = await this.files.readPart(level, index)
+          const bytes = part !== null && part.length >= count * HASH_BYTES ? part : await this.files.readFull(level, index)
+          if (bytes === null || bytes.length < count * HASH_BYTES) return
+          bytes.copy(open.bytes, 0, 0, count * HASH_BYTES)
+          open.persisted = part !== null && part.length >= count * HASH_BYTES ? count : 0
+        }
+        openTiles[level] = open
+      }
+      // Leaf size − 1: the last of the open level-0 tile, or of the full tile before it.
+      const last = p.size - 1
+      const lastTile = openTiles[0].index === Math.floor(last / TILE_HASHES) ? openTiles[0].bytes : await this.files.readFull(0, Math.floor(last / TILE_HASHES))
+      if (lastTile === null) return
+      const slot = last % TILE_HASHES
+      const leaf = Buffer.from(lastTile.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES))
+      this.frontier = frontier
+      this.openTiles = openTiles
+      this.leafToConfirm = leaf
+    } catch (err) {
+      // An unreadable or short tile: the cache is not used; the records rebuild it.
+      if (!(err instanceof ChainlogError)) throw err
+    }
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The store's checkpoint signer (SPEC §8): one Ed25519 key, whose note name is replaced per stream
+ * by `<origin>/<stream>` (the key ID recomputed), so each stream is its own log with its own
+ * verifier key. The key is a Go `note` signer key, or a `{ publicKey, sign }` object for a KMS or
+ * HSM (sync or async). Every signature is checked with the public key before a note is published.
+ */
+import { ChainlogError } from '../errors.ts'
+import { keyIdFor, type NoteSigner, parseSignerKey, parseVerifierKey, signNote, verifierKeyFor } from '../tlog/note.ts'
+import { checkOrigin, formatCheckpoint } from '../tlog/checkpoint.ts'
+
+const ED25519_KEY_BYTES = 32
+const ED25519_SIGNATURE_BYTES = 64
+
+/** A signer kept outside the process's memory (KMS, HSM): Ed25519 over the message bytes. */
+export interface ExternalSigner {
+  /** The 32-byte Ed25519 public key. */
+  publicKey: Uint8Array
+  /** The 64-byte Ed25519 signature of `message`. */
+  sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>
+}
+
+const invalid = (message: string) => new ChainlogError('ERR_INVALID_ARGUMENT', message)
+
+export class TlogSigner {
+  private constructor(
+    readonly origin: string,
+    private readonly publicKey: Buffer,
+    private readonly signBytes: (message: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+  ) {}
+
+  /** From a Go signer key string (its name and key ID are checked by parsing) or an external signer. */
+  static from(origin: string, signer: string | ExternalSigner): TlogSigner {
+    checkOrigin(origin)
+    if (typeof signer === 'string') {
+      const key: NoteSigner = parseSignerKey(signer)
+      return new TlogSigner(origin, key.publicKey, (m) => key.sign(m))
+    }
+    if (typeof signer !== 'object' || signer === null || typeof signer.sign !== 'function') {
+      throw invalid('tlog.signer: expected a signer key string, a key file path or { publicKey, sign(bytes) }')
+    }
+    if (!(signer.publicKey instanceof Uint8Array) || signer.publicKey.length !== ED25519_KEY_BYTES) {
+      throw invalid(`tlog.signer.publicKey: expected ${ED25519_KEY_BYTES} bytes (an Ed25519 public key)`)
+    }
+    const sign = signer.sign.bind(signer)
+    return new TlogSigner(origin, Buffer.from(signer.publicKey), sign)
+  }
+
+  /** The key name of a stream's log: `<origin>/<stream>`. */
+  nameFor(stream: string): string {
+    return `${this.origin}/${stream}`
+  }
+
+  /** The verifier key of a stream's log. */
+  vkey(stream: string): string {
+    return verifierKeyFor(this.nameFor(stream), this.publicKey)
+  }
+
+  /**
+   * The signed note of a stream's tree head. A signer that throws, rejects or returns anything but
+   * a valid signature gives ERR_IO (the caller lands no note, and retries at the next checkpoint).
+   */
+  async signTreeHead(stream: string, size: number, root: Buffer): Promise<string> {
+    const name = this.nameFor(stream)
+    const text = formatCheckpoint({ origin: name, size, root })
+    const message = Buffer.from(text, 'utf8')
+    let signature: Uint8Array
+    try {
+      signature = await this.signBytes(message)
+    } catch (err) {
+      throw new ChainlogError('ERR_IO', `stream ${stream}: the signer failed: ${err instanceof Error ? err.message : String(err)}`, { stream, cause: err })
+    }
+    const verifier = parseVerifierKey(this.vkey(stream))
+    if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES || !verifier.verify(message, signature)) {
+      throw new ChainlogError('ERR_IO', `stream ${stream}: the signer returned no valid Ed25519 signature for its public key`, { stream })
+    }
+    const sig = Buffer.from(signature)
+    return signNote(text, { ...verifier, keyId: keyIdFor(name, this.publicKey), sign: () => sig })
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Tree heads, proofs and published notes of a store's streams (SPEC §8), over each stream's
+ * StreamTree (engine/stream-tree.ts) fed from its records. Every proof is checked before it is
+ * handed out: against the root the tree gives, and against the last published note, so a tree
+ * whose records no longer give a published root yields no proof, no consistency proof and no
+ * new signature (ERR_CHAIN_BROKEN).
+ */
+import { FORM_REDACTED, KIND_CHECKPOINT } from '../core/interface.ts'
+import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from '../core/format.ts'
+import { ChainlogError } from '../errors.ts'
+import type { StoreContext } from '../engine/store-context.ts'
+import type { Stream } from '../engine/stream.ts'
+import { type PublishedHead, StreamTree } from '../engine/stream-tree.ts'
+import type { TlogSigner } from '../engine/tlog-signer.ts'
+import type { TlogStateFile } from '../storage/state-file.ts'
+import { TileFiles } from '../storage/tile-files.ts'
+import { openCheckpoint, parseCheckpoint } from '../tlog/checkpoint.ts'
+import { hashLeaf, verifyConsistency, verifyInclusion } from '../tlog/merkle.ts'
+import { parseNote } from '../tlog/note.ts'
+import { formatAddCheckpoint, formatTlogProof } from '../tlog/proof-text.ts'
+import { encodeRecordPreimage, type RecordPreimage } from '../tlog/record-preimage.ts'
+import { readChainHashes } from './tree-leaves.ts'
+
+const KIND_NAMES = ['data', 'checkpoint', 'tombstone'] as const
+const BATCH_CONTINUES = 0x80
+
+/** A tree head: size and RFC 6962 root. */
+export interface TreeHead {
+  size: number
+  root: Buffer
+}
+
+/** An inclusion proof of one record. */
+export interface InclusionProof {
+  index: number
+  treeSize: number
+  root: Buffer
+  proof: Buffer[]
+  /** The record's chain-hash preimage (its leaf data is H(extra) under the store's hash). */
+  extra: Buffer
+  /** The published note of exactly this tree size, when there is one. */
+  checkpoint?: string
+  /** The C2SP tlog-proof text (only with a note of this size). */
+  text?: string
+}
+
+/** A consistency proof between two tree sizes. */
+export interface ConsistencyProof {
+  oldSize: number
+  newSize: number
+  proof: Buffer[]
+  /** The tlog-witness add-checkpoint body (only with a published note of the new size). */
+  text?: string
+}
+
+
+const invalid = (message: string, details: Record<string, unknown> = {}) => new ChainlogError('ERR_INVALID_ARGUMENT', message, details)
+
+export class ProvableStreams {
+  private readonly trees = new Map<string, StreamTree>()
+
+  constructor(
+    private readonly ctx: StoreContext,
+    readonly signer: TlogSigner | null,
+    private readonly state: TlogStateFile | null,
+  ) {}
+
+  /** The stream's tree, brought up to its records, with `task` run on it while no other tree work runs. */
+  private async withTree<T>(s: Stream, task: (tree: StreamTree) => Promise<T>): Promise<T> {
+    let tree = this.trees.get(s.name)
+    if (tree === undefined) {
+      tree = new StreamTree(new TileFiles(this.ctx.storage, s.dir), s.name)
+      this.trees.set(s.name, tree)
+    }
+    const t = tree
+    return t.exclusive(async () => {
+      if (!this.loaded.has(s.name)) {
+        t.published = await this.loadPublished(s)
+        this.loaded.add(s.name)
+      }
+      await t.update(s.nextOffset, (from, to, sink) => readChainHashes(s, from, to, sink))
+      return task(t)
+    })
+  }
+
+  private readonly loaded = new Set<string>()
+
+  /** The newer of `<stream>/checkpoint` (when its note parses and, with a signer, verifies) and the state file's head. */
+  private async loadPublished(s: Stream): Promise<PublishedHead | null> {
+    let head: PublishedHead | null = null
+    const text = await new TileFiles(this.ctx.storage, s.dir).readPublished()
+    if (text !== null) {
+      try {
+        const c = this.signer === null ? parseCheckpoint(parseNote(text).text) : openCheckpoint(text, { vkey: this.signer.vkey(s.name), origin: this.signer.nameFor(s.name) })
+        head = { size: c.size, root: c.root, note: text }
+      } catch {
+        head = null // verify() reports it; nothing is signed on top of it
+      }
+    }
+    const kept = this.state?.get(s.name)
+    if (kept !== undefined && (head === null || kept.size > head.size)) head = { size: kept.size, root: kept.root }
+    return head
+  }
+
+  /** The tree head of `size` (default: all records). */
+  treeHead(s: Stream, size?: number): Promise<TreeHead> {
+    return this.withTree(s, async (tree) => {
+      const n = size ?? tree.size
+      if (n > tree.size) throw invalid(`size: expected at most the stream's ${tree.size} records, found ${n}`, { stream: s.name })
+      return { size: n, root: await tree.root(n) }
+    })
+  }
+
+  /** The inclusion proof of record `offset` in the tree of `treeSize` (default: the published note's size, else all records). */
+  prove(s: Stream, offset: number, treeSize?: number): Promise<InclusionProof> {
+    return this.withTree(s, async (tree) => {
+      const size = treeSize ?? tree.published?.size ?? tree.size
+      if (size > tree.size) throw invalid(`treeSize: expected at most the stream's ${tree.size} records, found ${size}`, { stream: s.name })
+      if (offset >= size) throw invalid(`offset: expected below the tree size ${size}, found ${offset}`, { stream: s.name, offset })
+      await this.checkPublished(s, tree)
+      const root = await tree.root(size)
+      const proof = await tree.inclusion(offset, size)
+      const { extra, hash } = await this.preimage(s, offset)
+      try {
+        verifyInclusion(offset, size, hashLeaf(hash), proof, root)
+      } catch {
+        throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the tile cache gives no valid inclusion proof for offset ${offset}; verify() rebuilds it from the records`, { stream: s.name, offset })
+      }
+      const out: InclusionProof = { index: offset, treeSize: size, root, proof, extra }
+      const note = tree.published?.size === size ? tree.published.note : undefined
+      if (note !== undefined) {
+        out.checkpoint = note
+        out.text = formatTlogProof({ extra, index: offset, proof, note })
+      }
+      return out
+    })
+  }
+
+  /** The consistency proof from `oldSize` to `newSize` (default: the published note's size, else all records). */
+  consistency(s: Stream, oldSize: number, newSize?: number): Promise<ConsistencyProof> {
+    return this.withTree(s, async (tree) => {
+      const size = newSize ?? tree.published?.size ?? tree.size
+      if (size > tree.size) throw invalid(`newSize: expected at most the stream's ${tree.size} records, found ${size}`, { stream: s.name })
+      if (oldSize > size) throw invalid(`oldSize: expected at most the new size ${size}, found ${oldSize}`, { stream: s.name })
+      await this.checkPublished(s, tree)
+      const proof = await tree.consistency(oldSize, size)
+      verifyConsistency(oldSize, size, proof, await tree.root(oldSize), await tree.root(size))
+      const out: ConsistencyProof = { oldSize, newSize: size, proof }
+      const note = tree.published?.size === size ? tree.published.note : undefined
+      if (note !== undefined) out.text = formatAddCheckpoint({ oldSize, proof, note })
+      return out
+    })
+  }
+
+  /** The records must still give the last published root: else nothing more is proven or signed. */
+  private async checkPublished(s: Stream, tree: StreamTree): Promise<void> {
+    const p = tree.published
+    if (p === null) return
+    if (p.size > tree.size) {
+      throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: a note for ${p.size} records was published, the stream has ${tree.size} (rolled back?)`, { stream: s.name, offset: tree.size })
+    }
+    if (!(await tree.root(p.size)).equals(p.root)) {
+      throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: the records no longer give the root of the note published for ${p.size} records`, { stream: s.name, offset: p.size - 1 })
+    }
+  }
+
+  /**
+   * The tree head of the first `size` records (the records of the checkpoint at offset `size`),
+   * signed and published when the store signs: `<stream>/checkpoint` and the state file. The
+   * caller made the records durable first.
+   */
+  checkpointHead(s: Stream, size: number): Promise<TreeHead & { note?: string }> {
+    return this.withTree(s, async (tree) => {
+      const root = await tree.root(size)
+      if (this.signer === null) return { size, root }
+      await this.checkPublished(s, tree)
+      if (tree.published !== null && tree.published.size > size) {
+        throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: a note for ${tree.published.size} records was published already`, { stream: s.name })
+      }
+      const note = await this.signer.signTreeHead(s.name, size, root)
+      await new TileFiles(this.ctx.storage, s.dir).writePublished(note)
+      tree.published = { size, root, note }
+      await this.state?.set(s.name, { size, root })
+      return { size, root, note }
+    })
+  }
+
+  /** Record `offset`'s chain-hash preimage and chain hash. */
+  private async preimage(s: Stream, offset: number): Promise<{ extra: Buffer; hash: Buffer }> {
+    const at = await s.locate(offset)
+    if (at === null) throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: offset ${offset} is not in the index`, { stream: s.name, offset })
+    const data = await s.readSegment(at.segment, at.position, at.end - at.position)
+    const d = s.core.decodeOne({ hash: s.hash, stream: s.name, data, basePosition: at.position, position: at.position, expectPrevHash: null, maxPayloadBytes: MAX_PAYLOAD_BYTES })
+    if (d.offset !== offset) throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the record at offset ${offset} says offset ${d.offset}`, { stream: s.name, offset })
+    const redacted = d.form === FORM_REDACTED
+    const stored = data.subarray(HEADER_BYTES)
+    const r: RecordPreimage = {
+      stream: s.name, prevHash: d.prevHash, offset, timestamp: d.timestamp, kind: KIND_NAMES[d.kind & 0x7f] ?? 'data', batchContinues: (d.kind & BATCH_CONTINUES) !== 0,
+      payloadLength: redacted ? Number(stored.readBigUInt64LE(0)) : d.payload.length,
+      commitment: redacted ? Buffer.from(stored.subarray(8, 40)) : s.core.commitment(s.hash, d.payload),
+    }
+    if ((d.kind & 0x7f) === KIND_CHECKPOINT && redacted) throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: a redacted checkpoint at offset ${offset}`, { stream: s.name, offset })
+    return { extra: encodeRecordPreimage(r), hash: d.hash }
+  }
+}
