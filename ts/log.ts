@@ -18,7 +18,7 @@ import {
 } from './validate.ts'
 import type {
   AppendOptions, AppendResult, CheckpointResult, GetOptions, HeadInfo, IterateOptions, LogOptions, LogRecord, ReadOptions, RecoveryEvent,
-  ResolvedOptions, StreamDamage, VerifyOptions, VerifyReport,
+  ResolvedOptions, StreamDamage, StreamReport, VerifyOptions, VerifyReport,
 } from './types.ts'
 import { RecordCursor } from './read/cursor.ts'
 import { damageError } from './read/damage.ts'
@@ -34,6 +34,7 @@ import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
 import { type ConsistencyProof, type InclusionProof, ProvableStreams, type TreeHead } from './read/provable.ts'
 import { checkRollback, openTlog } from './tlog-setup.ts'
+import { publishedHead, trustedHeads, verifyTree } from './read/verify-tree.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
@@ -112,7 +113,7 @@ export class Log {
       set = new StreamSet(ctx, onRecovered)
       await set.load(names, clean)
       if (tlog?.state) await checkRollback(storage, set, tlog.state)
-      return new Log(ctx, lock, set, recovered, new ProvableStreams(ctx, tlog?.signer ?? null, tlog?.state ?? null))
+      return new Log(ctx, lock, set, recovered, new ProvableStreams(ctx, tlog?.signer ?? null, tlog?.state ?? null, store.origin ?? null))
     } catch (err) {
       for (const s of set?.opened() ?? []) await s.closeHandles()
       await lock?.release()
@@ -198,7 +199,11 @@ export class Log {
 
   /** The RFC 6962 tree head (size, SHA-256 root) of a stream's first `size` records (default: all). */
   treeHead(stream: string | number, size?: number): Promise<TreeHead> {
-    return this.tracked(this.withProvable(stream, size === undefined ? undefined : offsetArg(size, 'size'), (s, n) => this.provable.treeHead(s, n)))
+    try {
+      return this.tracked(this.withProvable(stream, size === undefined ? undefined : offsetArg(size, 'size'), (s, n) => this.provable.treeHead(s, n)))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /** The inclusion proof of record `offset` (default tree: the last published note's, else all records), as C2SP tlog-proof text when a note of that size exists. */
@@ -369,7 +374,9 @@ export class Log {
       const s = await this.streamSet.wake(name)
       targets = s === undefined ? [] : [s]
       if (s === undefined) {
-        return { ok: true, streams: [{ stream: name, records: 0, events: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }] }
+        const streams: StreamReport[] = [{ stream: name, records: 0, events: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }]
+        await this.verifyTrees([], streams, o, name)
+        return { ok: streams[0].problems.length === 0, streams }
       }
     }
     const bytesTotal = targets.reduce((n, s) => n + bytesToVerify(s), 0)
@@ -383,7 +390,33 @@ export class Log {
     }
     const streams = []
     for (const s of targets) streams.push(await verifyStream(s, progress))
+    await this.verifyTrees(targets, streams, o, stream === undefined ? null : streamName(stream))
     return { ok: streams.every((r) => r.problems.length === 0), streams }
+  }
+
+  /** SPEC §8: each stream's tree, recomputed from its records, against the trusted notes and its published checkpoint. */
+  private async verifyTrees(targets: Stream[], reports: StreamReport[], o: VerifyOptions, only: string | null): Promise<void> {
+    const origin = this.provable.origin
+    const trusted = trustedHeads(o.trusted ?? [], o.keys ?? [], origin)
+    for (const name of trusted.keys()) {
+      if (only !== null && name !== only) throw new ChainlogError('ERR_CHAIN_BROKEN', `a trusted note is for stream ${JSON.stringify(name)}, not ${JSON.stringify(only)}`)
+      if (!targets.some((s) => s.name === name) && !reports.some((r) => r.stream === name)) {
+        reports.push({ stream: name, records: 0, events: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] })
+      }
+    }
+    for (const report of reports) {
+      const s = targets.find((t) => t.name === report.stream)
+      const heads = trusted.get(report.stream) ?? []
+      if (s === undefined) {
+        for (const h of heads) if (h.size > 0) report.problems.push({ offset: 0, code: 'ERR_CHAIN_BROKEN', message: `${h.source} covers ${h.size} records, the stream holds none` })
+        continue
+      }
+      const keys = o.keys ?? (this.provable.signer === null ? [] : [this.provable.signer.vkey(s.name)])
+      const published = await publishedHead(s, keys, origin)
+      if (published !== null && 'code' in published) report.problems.push(published)
+      else if (published !== null) heads.push(published)
+      report.problems.push(...(await verifyTree(s, heads)))
+    }
   }
 
   /** The names of the store's streams. */

@@ -63,6 +63,8 @@ export class ProvableStreams {
     private readonly ctx: StoreContext,
     readonly signer: TlogSigner | null,
     private readonly state: TlogStateFile | null,
+    /** The origin the store is bound to (chainlog.json), if any. */
+    readonly origin: string | null,
   ) {}
 
   /** The stream's tree, brought up to its records, with `task` run on it while no other tree work runs. */
