@@ -1,9 +1,11 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKey, signNote } from '../ts/tlog/index.ts'
+import { Log } from '../ts/index.ts'
 import { completeNodes, consistencyPlan, inclusionPlan, memoryNodeReader, rootPlan, runPlan } from '../ts/tlog/merkle.ts'
 import { buildTiles } from '../ts/tlog/tiles.ts'
 import { ROOT } from './helpers/dist.ts'
@@ -163,3 +165,45 @@ gotest(`A Go verifier checks chainlog tlog-proof texts and add-checkpoint bodies
   const res = goCheck(requests)
   for (const [i, r] of res.entries()) t.is(r.ok, expect[i], `${JSON.stringify(requests[i]).slice(0, 100)}: ${r.err}`)
 })
+
+for (const backend of ['native', 'js'] as const) {
+  gotest(`${backend}: the engine's tile cache, signed checkpoints, tlog-proofs and add-checkpoint bodies are what Go sumdb/tlog and sumdb/note compute and accept${why}`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'chainlog-go-engine-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const key = generateKey(ORIGIN)
+    const log = await Log.open(dir, { backend, hash: 'sha256', checkpointEvery: 100, tlog: { origin: ORIGIN, signer: key.skey } })
+    t.teardown(() => log.close().catch(() => {}))
+    for (let i = 0; i < 250; i++) await log.append('orders', `event-${i}`)
+    const first = await log.checkpoint('orders')
+    for (let i = 250; i < 620; i++) await log.append('orders', `event-${i}`)
+    const second = await log.checkpoint('orders')
+    const origin = `${ORIGIN}/orders`
+    const vkey = log.vkey('orders')
+    // The leaves' data: each record's chain hash (checkpoints too), from the proofs' preimages.
+    const all = (await log.treeHead('orders')).size // the second checkpoint's own leaf too
+    const chainHashes: Buffer[] = []
+    for (let i = 0; i < all; i++) chainHashes.push(createHash('sha256').update((await log.prove('orders', i, { treeSize: all })).extra).digest())
+    const requests: object[] = [{ op: 'tree', leaves: chainHashes.map(b64), sizes: [first.treeSize, second.treeSize], pairs: [] }, { op: 'note-open', msg: second.note, vkeys: [vkey] }]
+    const offsets = [0, 1, 99, 100, 255, 256, 300, second.treeSize - 1]
+    for (const i of offsets) requests.push({ op: 'tlog-proof', msg: (await log.prove('orders', i)).text, vkeys: [vkey], origin })
+    requests.push({ op: 'add-checkpoint', msg: (await log.consistency('orders', first.treeSize)).text, vkeys: [vkey], origin, oldNote: first.note })
+    const res = goCheck(requests)
+    for (const [i, r] of res.slice(1).entries()) t.true(r.ok, `${JSON.stringify(requests[i + 1]).slice(0, 120)}: ${r.err}`)
+    const tree = res[0]
+    t.true(tree.ok, tree.err)
+    t.is(tree.roots[String(first.treeSize)], b64(first.root))
+    t.is(tree.roots[String(second.treeSize)], b64(second.root))
+    // Go's tiles (tile/8/<L>/<N>[.p/<W>]) against the engine's cache (tile/<L>/<N>, the growing one <N>.part).
+    const mine = new Map<string, string>()
+    const root = join(dir, 'orders')
+    for (const f of readdirSync(join(root, 'tile'), { recursive: true }) as string[]) {
+      const p = join(root, 'tile', f)
+      if (statSync(p).isFile()) mine.set(`tile/${f}`, b64(readFileSync(p)))
+    }
+    for (const [path, data] of Object.entries(tree.tiles as Record<string, string>)) {
+      const ours = path.replace(/^tile\/8\//, 'tile/').replace(/\.p\/\d+$/, '.part')
+      t.is(mine.get(ours), data, path)
+    }
+    t.is(mine.size, Object.keys(tree.tiles).length)
+  })
+}
