@@ -231,6 +231,32 @@ export class Log {
     }
   }
 
+  /**
+   * Writes a static C2SP tlog-tiles log of the stream at its last published note to `dir` (which
+   * must not exist or be empty): tiles of every level with `.p/<W>` partials, entry bundles, and
+   * `checkpoint` — what a tlog-tiles client reads over HTTP.
+   */
+  async exportTiles(stream: string | number, dir: string): Promise<void> {
+    if (typeof dir !== 'string' || dir.length === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a non-empty path string, got ${describe(dir)}`)
+    const files = await this.tracked(this.withProvable(stream, undefined, (s) => this.provable.staticLog(s)))
+    const target = resolvePath(dir)
+    const disk = diskStorage(MIN_OPEN_FILES)
+    const existing = await disk.list(target).catch((err: unknown) => {
+      throw ioError(err, `cannot list ${target}`)
+    })
+    if (existing !== null && existing.length > 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a directory that does not exist or is empty, ${target} holds ${existing.length} entries`)
+    try {
+      // The checkpoint last: a reader never finds a checkpoint whose tiles are not there yet.
+      for (const [path, bytes] of [...files].sort(([a], [b]) => Number(a === 'checkpoint') - Number(b === 'checkpoint'))) {
+        const out = join(target, path)
+        await disk.makeDir(dirname(out))
+        await disk.writeFileAtomic(out, bytes)
+      }
+    } catch (err) {
+      throw ioError(err, `cannot export the tiles of stream ${String(stream)} to ${target}`)
+    }
+  }
+
   private async withProvable<T>(stream: string | number, size: number | undefined, run: (s: Stream, size: number | undefined) => Promise<T>): Promise<T> {
     this.checkOpen()
     const found = this.streamNamed(stream)

@@ -12,6 +12,7 @@ import { packageRoot } from './package-root.ts'
 import { readCommand, tailCommand } from './read.ts'
 import { verifyCommand } from './verify.ts'
 import { verifyProofCommand } from './verify-proof.ts'
+import { checkpointCommand, consistencyCommand, exportTilesCommand, proveCommand } from './tlog-store.ts'
 
 /** A non-negative safe integer argument, as offsets and counts are. */
 function count(value: string): number {
@@ -41,9 +42,11 @@ function program(): Command {
     .option('--json', 'print the report as JSON')
     .option('--progress', 'always draw the progress bar (default: on a terminal, for large stores)')
     .option('--no-progress', 'never draw the progress bar')
-    .action(async (dir: string, stream: string | undefined, o: { json?: boolean; progress?: boolean }) => {
+    .option('--trusted <file>', 'a signed note kept elsewhere: the records must give its tree (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--vkey <vkey>', 'verifier key the notes must be signed with, or a file of them (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .action(async (dir: string, stream: string | undefined, o: { json?: boolean; progress?: boolean; trusted: string[]; vkey: string[] }) => {
       // --progress defined before --no-progress: undefined unless one of them is given
-      process.exitCode = await verifyCommand(dir, stream, { json: o.json, progress: o.progress })
+      process.exitCode = await verifyCommand(dir, stream, { json: o.json, progress: o.progress, trusted: o.trusted, vkeys: o.vkey })
     })
 
   p.command('inspect')
@@ -109,6 +112,46 @@ function program(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (file: string, o: { vkey: string[]; origin: string; payload?: string; hash?: 'blake3' | 'sha256'; json?: boolean }) => {
       process.exitCode = await verifyProofCommand(file, o)
+    })
+
+  p.command('checkpoint')
+    .description('write a checkpoint and sign the tree before it (C2SP signed note); prints the note and publishes it to <stream>/checkpoint')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .requiredOption('--key <file>', 'the signer key file (chainlog keygen --out), outside the store')
+    .requiredOption('--origin <origin>', 'the store origin, e.g. example.com/audit')
+    .option('--state-file <file>', 'keep the last published head here too, outside the store (rollback detection)')
+    .action(async (dir: string, stream: string, o: { key: string; origin: string; stateFile?: string }) => {
+      process.exitCode = await checkpointCommand(dir, stream, o)
+    })
+
+  p.command('prove')
+    .description('print the C2SP tlog-proof of one record (tree: the last published note, or --size)')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .argument('<offset>', 'the record\'s offset', count)
+    .option('--size <n>', 'tree size (a published note of that size must exist)', count)
+    .action(async (dir: string, stream: string, offset: number, o: { size?: number }) => {
+      process.exitCode = await proveCommand(dir, stream, offset, o)
+    })
+
+  p.command('consistency')
+    .description('print the tlog-witness add-checkpoint body from an older tree size to the last published note (or <new>)')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .argument('<old>', 'the older tree size', count)
+    .argument('[new]', 'the newer tree size (a published note of that size must exist)', count)
+    .action(async (dir: string, stream: string, old: number, newer: number | undefined) => {
+      process.exitCode = await consistencyCommand(dir, stream, old, newer)
+    })
+
+  p.command('export-tiles')
+    .description('write a static C2SP tlog-tiles log of a stream at its last published note (tiles, entry bundles, checkpoint)')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .argument('<out>', 'a new or empty directory')
+    .action(async (dir: string, stream: string, out: string) => {
+      process.exitCode = await exportTilesCommand(dir, stream, out)
     })
 
   p.command('bench')

@@ -10,7 +10,8 @@
  */
 import cliProgress from 'cli-progress'
 import type { VerifyReport } from '../index.ts'
-import { EXIT_OK, EXIT_PROBLEMS, exitCodeFor } from './exit-codes.ts'
+import { existsSync, readFileSync } from 'node:fs'
+import { EXIT_OK, EXIT_PROBLEMS, exitCodeFor, usageError } from './exit-codes.ts'
 import { bytes, counted, hex, toJson } from './output.ts'
 import { requireStream, withStore } from './store-dir.ts'
 
@@ -21,6 +22,10 @@ export interface VerifyCommandOptions {
   json?: boolean
   /** true: always draw the bar; false: never; undefined: on a terminal, for large stores. */
   progress?: boolean
+  /** Files each holding a signed note kept elsewhere (SPEC §8). */
+  trusted?: string[]
+  /** Verifier keys, or files of them (one per line). */
+  vkeys?: string[]
 }
 
 export async function verifyCommand(dir: string, stream: string | undefined, opts: VerifyCommandOptions): Promise<number> {
@@ -30,7 +35,7 @@ export async function verifyCommand(dir: string, stream: string | undefined, opt
       if (stream !== undefined) await requireStream(log, dir, stream)
       const bar = progressBar(opts.progress)
       try {
-        return await log.verify(stream, { onProgress: bar.update })
+        return await log.verify(stream, { onProgress: bar.update, ...trustOptions(opts) })
       } finally {
         bar.stop()
       }
@@ -47,6 +52,22 @@ export async function verifyCommand(dir: string, stream: string | undefined, opt
   if (opts.json) process.stdout.write(toJson(reportJson(report), 2) + '\n')
   else printReport(report)
   return report.ok ? EXIT_OK : EXIT_PROBLEMS
+}
+
+/** --trusted files and --vkey keys (a value naming a file is read: one key per line). */
+function trustOptions(opts: VerifyCommandOptions): { trusted?: string[]; keys?: string[] } {
+  const out: { trusted?: string[]; keys?: string[] } = {}
+  if (opts.trusted !== undefined && opts.trusted.length > 0) out.trusted = opts.trusted.map((f) => readText(f, 'trusted note'))
+  if (opts.vkeys !== undefined && opts.vkeys.length > 0) out.keys = opts.vkeys.flatMap((v) => (existsSync(v) ? readText(v, 'verifier key file').split('\n').map((l) => l.trim()).filter(Boolean) : [v]))
+  return out
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    throw usageError(`cannot read the ${what} ${file}: ${(err as Error).message}`)
+  }
 }
 
 function reportJson(report: VerifyReport) {

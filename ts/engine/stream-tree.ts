@@ -63,6 +63,8 @@ export class StreamTree {
   constructor(
     private readonly files: TileFiles,
     private readonly stream: string,
+    /** False for a read-only log: the tiles are computed, kept in memory, and never written. */
+    private readonly writable: boolean,
   ) {}
 
   /** The number of leaves in the tree. */
@@ -83,14 +85,14 @@ export class StreamTree {
     if (size < this.frontier.size) {
       // The records are fewer than the leaves (a store restored from an older copy): start over.
       this.reset()
-      await this.files.removeAll()
+      if (this.writable) await this.files.removeAll()
     }
     if (size > this.frontier.size || this.leafToConfirm !== null) {
       if (!(await this.takeLeaves(size, source))) {
         // The records disagree with the tiles below the published size: the records win (and a
         // signature over them is refused, as they no longer give the published root).
         this.reset()
-        await this.files.removeAll()
+        if (this.writable) await this.files.removeAll()
         await this.takeLeaves(size, source)
       }
       if (this.frontier.size !== size) {
@@ -174,6 +176,7 @@ export class StreamTree {
 
   /** Writes the tiles completed since the last save, then the growing ones (upper levels first). */
   private async persist(): Promise<void> {
+    if (!this.writable) return
     while (this.unwritten.length > 0) {
       const t = this.unwritten[0]
       await this.files.writeFull(t.level, t.index, t.bytes)

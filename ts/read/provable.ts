@@ -19,6 +19,7 @@ import { hashLeaf, verifyConsistency, verifyInclusion } from '../tlog/merkle.ts'
 import { parseNote } from '../tlog/note.ts'
 import { formatAddCheckpoint, formatTlogProof } from '../tlog/proof-text.ts'
 import { encodeRecordPreimage, type RecordPreimage } from '../tlog/record-preimage.ts'
+import { buildTiles, entriesPath } from '../tlog/tiles.ts'
 import { readChainHashes } from './tree-leaves.ts'
 
 const KIND_NAMES = ['data', 'checkpoint', 'tombstone'] as const
@@ -71,7 +72,7 @@ export class ProvableStreams {
   private async withTree<T>(s: Stream, task: (tree: StreamTree) => Promise<T>): Promise<T> {
     let tree = this.trees.get(s.name)
     if (tree === undefined) {
-      tree = new StreamTree(new TileFiles(this.ctx.storage, s.dir), s.name)
+      tree = new StreamTree(new TileFiles(this.ctx.storage, s.dir), s.name, !this.ctx.readOnly)
       this.trees.set(s.name, tree)
     }
     const t = tree
@@ -184,6 +185,31 @@ export class ProvableStreams {
       tree.published = { size, root, note }
       await this.state?.set(s.name, { size, root })
       return { size, root, note }
+    })
+  }
+
+  /**
+   * A static C2SP tlog-tiles log of the stream at its published note: every tile of that tree
+   * (level 0 included; `.p/<W>` partials), the entry bundles (u16 BE length ‖ chain hash per
+   * leaf) and `checkpoint`, keyed by path. Built from the records, checked against the note.
+   */
+  staticLog(s: Stream): Promise<Map<string, Buffer>> {
+    return this.withTree(s, async (tree) => {
+      const p = tree.published
+      if (p === null || p.note === undefined) throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: no published signed checkpoint to export (sign one with checkpoint() on a store opened with tlog)`, { stream: s.name })
+      await this.checkPublished(s, tree)
+      const chainHashes: Buffer[] = []
+      await readChainHashes(s, 0, p.size, (_first, hashes) => {
+        for (let at = 0; at < hashes.length; at += 32) chainHashes.push(Buffer.from(hashes.subarray(at, at + 32)))
+      })
+      const out = buildTiles(chainHashes.map((h) => hashLeaf(h)))
+      const entry = Buffer.from([0, 32])
+      for (let k = 0; k * 256 < p.size; k++) {
+        const bundle = chainHashes.slice(k * 256, (k + 1) * 256)
+        out.set(entriesPath(k, bundle.length), Buffer.concat(bundle.flatMap((h) => [entry, h])))
+      }
+      out.set('checkpoint', Buffer.from(p.note, 'utf8'))
+      return out
     })
   }
 
