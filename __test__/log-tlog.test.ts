@@ -71,6 +71,37 @@ for (const backend of BACKENDS) {
     for (let n = 1; n <= all.length; n += 37) t.true((await log.treeHead('s', n)).root.equals(merkleRoot(all.slice(0, n))), `size ${n}`)
   })
 
+  test(`${backend}: an unsigned tree resumes from its tiles after reopen, and the records win over tiles that disagree with them`, async (t) => {
+    const dir = tempDir(t)
+    let log = await open(t, dir, { backend, checkpointEvery: false, hash: 'sha256' })
+    await fill(log, 's', 0, 700)
+    await log.treeHead('s')
+    await log.close()
+    // Every record's leaf, checkpoints included (read() skips checkpoints): H(extra) of its proof.
+    const leavesOf = async (l: Log) => {
+      const n = (await l.treeHead('s')).size
+      const out: Buffer[] = []
+      for (let i = 0; i < n; i++) out.push(hashLeaf(createHash('sha256').update((await l.prove('s', i, { treeSize: n })).extra).digest()))
+      return out
+    }
+    // Reopened: the frontier from the tiles (last leaf confirmed by the records), then the new records.
+    log = await open(t, dir, { backend, checkpointEvery: false, hash: 'sha256' })
+    await fill(log, 's', 700, 60)
+    t.true((await log.treeHead('s')).root.equals(merkleRoot(await leavesOf(log))))
+    await log.close()
+    // Tiles whose last leaf is not the records' (here: the level-0 .part replaced by other hashes): rebuilt from the records.
+    const part = join(dir, 's', 'tile', '0', '002.part')
+    writeFileSync(part, Buffer.alloc(readFileSync(part).length, 0xab))
+    log = await open(t, dir, { backend, checkpointEvery: false, hash: 'sha256' })
+    t.true((await log.treeHead('s')).root.equals(merkleRoot(await leavesOf(log))))
+    t.false(readFileSync(part).equals(Buffer.alloc(readFileSync(part).length, 0xab)), 'the tile cache was rewritten from the records')
+    await log.close()
+    // Tiles gone: rebuilt.
+    rmSync(join(dir, 's', 'tile'), { recursive: true })
+    log = await open(t, dir, { backend, checkpointEvery: false, hash: 'sha256' })
+    t.true((await log.treeHead('s')).root.equals(merkleRoot(await leavesOf(log))))
+  })
+
   test(`${backend}: checkpoint() signs the tree before the checkpoint; the note opens with vkey(stream), is published to <stream>/checkpoint, and proofs check against it`, async (t) => {
     const dir = tempDir(t)
     const key = generateKey(ORIGIN)

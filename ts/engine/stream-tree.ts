@@ -200,12 +200,40 @@ export class StreamTree {
 
   /**
    * First use: the frontier at the published note's size from the tiles, when they reproduce its
-   * root (nodes below a published size may come from tiles only then); else the empty tree.
+   * root (nodes below a published size may come from tiles only then); with a published note the
+   * tiles cannot reproduce, the empty tree (all from the records). With no published note at all,
+   * the tiles' own extent, once its last leaf is confirmed by the records (an unsigned tree head
+   * has no authority to protect, and this keeps the first checkpoint() after open O(tail);
+   * verify({ trusted }) always recomputes from the records).
    */
   private async load(size: number): Promise<void> {
     this.loaded = true
     const p = this.published
-    if (p === null || p.size === 0 || p.size > size) return
+    if (p !== null) {
+      if (p.size > 0 && p.size <= size) await this.fromTiles(p.size, p.root)
+      return
+    }
+    const extent = Math.min(await this.tileExtent(size), size)
+    if (extent > 0) await this.fromTiles(extent, null)
+  }
+
+  /** Leaves the level-0 tiles hold from leaf 0 on without a gap (full tiles, then the `.part`), up to `size`'s tiles. */
+  private async tileExtent(size: number): Promise<number> {
+    let lo = 0
+    let hi = Math.floor(size / TILE_HASHES)
+    // Full tiles are written in order: a binary search for the first missing one.
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2)
+      if ((await this.files.readFull(0, mid - 1)) !== null) lo = mid
+      else hi = mid - 1
+    }
+    const part = await this.files.readPart(0, lo)
+    return lo * TILE_HASHES + (part === null ? 0 : Math.min(part.length / HASH_BYTES, TILE_HASHES - 1))
+  }
+
+  /** The frontier of `size` leaves from the tiles (checked against `root` when given); false when the tiles cannot give it. */
+  private async fromTiles(size: number, root: Buffer | null): Promise<boolean> {
+    const p = { size, root }
     try {
       const nodes = MerkleFrontier.nodesFor(p.size)
       const tiles = new Map<string, Buffer>()
@@ -215,12 +243,12 @@ export class StreamTree {
         const key = tileKey(t.level, t.index)
         if (tiles.has(key)) continue
         const bytes = await readTile(t.level, t.index)
-        if (bytes === null) return
+        if (bytes === null) return false
         tiles.set(key, bytes)
       }
       const read = tileNodeReader((level, index) => tiles.get(tileKey(level, index))!)
       const frontier = MerkleFrontier.fromHashes(p.size, nodes.map((n) => read(n.level, n.index)))
-      if (!frontier.root().equals(p.root)) return
+      if (p.root !== null && !frontier.root().equals(p.root)) return false
       // The tiles being filled at that size, at each tile level.
       const openTiles: OpenTile[] = []
       for (let level = 0, hashes = p.size; hashes > 0; level++, hashes = Math.floor(hashes / TILE_HASHES)) {
@@ -230,7 +258,7 @@ export class StreamTree {
         if (count > 0) {
           const part = await this.files.readPart(level, index)
           const bytes = part !== null && part.length >= count * HASH_BYTES ? part : await this.files.readFull(level, index)
-          if (bytes === null || bytes.length < count * HASH_BYTES) return
+          if (bytes === null || bytes.length < count * HASH_BYTES) return false
           bytes.copy(open.bytes, 0, 0, count * HASH_BYTES)
           open.persisted = part !== null && part.length >= count * HASH_BYTES ? count : 0
         }
@@ -239,15 +267,17 @@ export class StreamTree {
       // Leaf size − 1: the last of the open level-0 tile, or of the full tile before it.
       const last = p.size - 1
       const lastTile = openTiles[0].index === Math.floor(last / TILE_HASHES) ? openTiles[0].bytes : await this.files.readFull(0, Math.floor(last / TILE_HASHES))
-      if (lastTile === null) return
+      if (lastTile === null) return false
       const slot = last % TILE_HASHES
       const leaf = Buffer.from(lastTile.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES))
       this.frontier = frontier
       this.openTiles = openTiles
       this.leafToConfirm = leaf
+      return true
     } catch (err) {
       // An unreadable or short tile: the cache is not used; the records rebuild it.
       if (!(err instanceof ChainlogError)) throw err
+      return false
     }
   }
 }
