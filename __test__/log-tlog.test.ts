@@ -58,12 +58,17 @@ for (const backend of BACKENDS) {
     const got = tileFiles(dir, 's')
     for (const [path, bytes] of want) {
       const m = /^(.*)\.p\/(\d+)$/.exec(path)
-      // The tile being filled is <N>.part inside the store (.p/<W> is the export form).
-      const stored = m === null ? got.get(path) : got.get(`${m[1]}.part`)
-      t.truthy(stored, path)
-      t.true(stored!.equals(bytes), path)
+      if (m === null) {
+        t.truthy(got.get(path), path)
+        t.true(got.get(path)!.equals(bytes), path)
+      } else {
+        // The tile being filled is <N>.part inside the store (.p/<W> is the export form), saved
+        // when a note is published; where one exists it is a prefix of the tile.
+        const part = got.get(`${m[1]}.part`)
+        if (part !== undefined) t.true(bytes.subarray(0, part.length).equals(part), path)
+      }
     }
-    t.deepEqual([...got.keys()].sort(), ['tile/0', 'tile/0/000', 'tile/0/001', 'tile/0/002.part', 'tile/1', 'tile/1/000.part'].filter((p) => got.has(p)).sort())
+    t.true(got.has('tile/0/000') && got.has('tile/0/001') && !got.has('tile/0/002'))
     // Grown and reopened: the frontier comes back and the tree goes on.
     await fill(log, 's', 600, 100)
     const all = (await log.read('s')).map((r) => hashLeaf(r.hash))
@@ -89,8 +94,8 @@ for (const backend of BACKENDS) {
     await fill(log, 's', 700, 60)
     t.true((await log.treeHead('s')).root.equals(merkleRoot(await leavesOf(log))))
     await log.close()
-    // Tiles whose last leaf is not the records' (here: the level-0 .part replaced by other hashes): rebuilt from the records.
-    const part = join(dir, 's', 'tile', '0', '002.part')
+    // Tiles whose last leaf is not the records' (here: the last full level-0 tile replaced by other hashes): rebuilt from the records.
+    const part = join(dir, 's', 'tile', '0', '001')
     writeFileSync(part, Buffer.alloc(readFileSync(part).length, 0xab))
     log = await open(t, dir, { backend, checkpointEvery: false, hash: 'sha256' })
     t.true((await log.treeHead('s')).root.equals(merkleRoot(await leavesOf(log))))

@@ -79,8 +79,13 @@ export class StreamTree {
     return run
   }
 
-  /** Brings the tree to `size` leaves (the stream's records [0, size) exist) and saves its tiles. */
-  async update(size: number, source: LeafSource): Promise<void> {
+  /**
+   * Brings the tree to `size` leaves (the stream's records [0, size) exist) and saves the tiles it
+   * completed; the growing `.part` tiles too when `saveParts` (before a note is published, so that
+   * its tree can be read back from the tiles). Parts left behind are prefixes of the tiles, so a
+   * later open only recomputes a longer tail.
+   */
+  async update(size: number, source: LeafSource, saveParts = false): Promise<void> {
     if (!this.loaded) await this.load(size)
     if (size < this.frontier.size) {
       // The records are fewer than the leaves (a store restored from an older copy): start over.
@@ -99,7 +104,7 @@ export class StreamTree {
         throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: the records gave ${this.frontier.size} tree leaves, ${size} were expected`, { stream: this.stream, offset: this.frontier.size })
       }
     }
-    await this.persist()
+    await this.persist(saveParts)
   }
 
   /** Appends the leaves of records [size, target); false when the record before them is not the leaf the tiles hold. */
@@ -174,14 +179,15 @@ export class StreamTree {
     })
   }
 
-  /** Writes the tiles completed since the last save, then the growing ones (upper levels first). */
-  private async persist(): Promise<void> {
+  /** Writes the tiles completed since the last save, then (with `parts`) the growing ones, upper levels first. */
+  private async persist(parts: boolean): Promise<void> {
     if (!this.writable) return
     while (this.unwritten.length > 0) {
       const t = this.unwritten[0]
       await this.files.writeFull(t.level, t.index, t.bytes)
       this.unwritten.shift()
     }
+    if (!parts) return
     for (let level = this.openTiles.length - 1; level >= 0; level--) {
       const open = this.openTiles[level]
       if (open === undefined || open.count === open.persisted) continue

@@ -69,7 +69,7 @@ export class ProvableStreams {
   ) {}
 
   /** The stream's tree, brought up to its records, with `task` run on it while no other tree work runs. */
-  private async withTree<T>(s: Stream, task: (tree: StreamTree) => Promise<T>): Promise<T> {
+  private async withTree<T>(s: Stream, task: (tree: StreamTree) => Promise<T>, saveParts = false): Promise<T> {
     let tree = this.trees.get(s.name)
     if (tree === undefined) {
       tree = new StreamTree(new TileFiles(this.ctx.storage, s.dir), s.name, !this.ctx.readOnly)
@@ -81,7 +81,7 @@ export class ProvableStreams {
         t.published = await this.loadPublished(s)
         this.loaded.add(s.name)
       }
-      await t.update(s.nextOffset, (from, to, sink) => readChainHashes(s, from, to, sink))
+      await t.update(s.nextOffset, (from, to, sink) => readChainHashes(s, from, to, sink), saveParts)
       return task(t)
     })
   }
@@ -185,7 +185,7 @@ export class ProvableStreams {
       tree.published = { size, root, note }
       await this.state?.set(s.name, { size, root })
       return { size, root, note }
-    })
+    }, this.signer !== null)
   }
 
   /**
