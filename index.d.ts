@@ -36,6 +36,22 @@ export interface LogOptions {
 	 * 128 where the limit cannot be read. At least 8. Ignored by Log.memory().
 	 */
 	maxOpenFiles?: number;
+	/** Sign each stream's Merkle tree heads as C2SP checkpoints (SPEC §8). */
+	tlog?: TlogOptions;
+}
+interface TlogExternalSigner {
+	/** The 32-byte Ed25519 public key. */
+	publicKey: Uint8Array;
+	/** The 64-byte Ed25519 signature of `message`. */
+	sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+interface TlogOptions {
+	/** The store's origin: 1–200 bytes of printable non-space ASCII, no '+', not ending in '/'. Stream s signs as `<origin>/<s>`. */
+	origin: string;
+	/** A Go `note` signer key (PRIVATE+KEY+…), a path to a file holding one (outside the store), or `{ publicKey, sign }`. */
+	signer: string | TlogExternalSigner;
+	/** A file outside the store that keeps the last published size and root of each stream, so a rolled-back store is detected at open. */
+	stateFile?: string;
 }
 /** Options of `log.append`. */
 export interface AppendOptions {
@@ -109,8 +125,34 @@ export interface HeadInfo {
 	hash: Buffer;
 	/** Number of segment files. */
 	segments: number;
-	/** Offset of the last checkpoint record, or null when there is none. */
+	/** Offset of the last checkpoint record, or null when there is none (or `damage` hides it). */
 	lastCheckpoint: number | null;
+	/** Present when the stream is known to be damaged: found at open, or by this call. */
+	damage?: StreamDamage;
+}
+/**
+ * Damage in a stream, as `log.head` reports it. Reads stop at `offset`; `verify()` lists every
+ * problem of the stream.
+ */
+export interface StreamDamage {
+	/** ERR_CORRUPT for damaged bytes or framing; ERR_CHAIN_BROKEN for a hash link that does not hold. */
+	code: "ERR_CORRUPT" | "ERR_CHAIN_BROKEN";
+	/** Offset of the damaged record (the offset it should have). */
+	offset: number;
+	/** Segment number of the file it is in, when known. */
+	segment: number | null;
+	/** Byte position of the damage in that segment file, when known. */
+	position: number | null;
+	/** What is wrong. */
+	reason: string;
+	/**
+	 * True when open found the damage at the end of the stream: the head (`nextOffset`, `hash`) is
+	 * the record before it, and appends fail with this code until the damage is removed. False when
+	 * it lies behind the head: records after it are intact and appends go on, unless the writer's
+	 * checkpoint policy has to look back across the damage (it reads up to `checkpointEvery`
+	 * records back on the first append after open), which then fails with this code.
+	 */
+	appendsRefused: boolean;
 }
 /** The checkpoint record written by `log.checkpoint`. */
 export interface CheckpointResult {
@@ -118,6 +160,12 @@ export interface CheckpointResult {
 	offset: number;
 	/** Chain hash of the checkpoint record, the stream's new head. */
 	hash: Buffer;
+	/** The Merkle tree the checkpoint covers: the records before it (= offset). */
+	treeSize: number;
+	/** RFC 6962 root of that tree (SHA-256). */
+	root: Buffer;
+	/** The signed C2SP checkpoint of that tree, published after the records were made durable (only when the store signs). */
+	note?: string;
 }
 /** One problem found by `log.verify`. */
 export interface VerifyProblem {
@@ -132,16 +180,18 @@ export interface VerifyProblem {
 export interface StreamReport {
 	/** Stream name. */
 	stream: string;
-	/** Records checked, checkpoints included. */
+	/** Valid records the segment files hold, before and after any damage (a damaged record is a problem, not counted): events, checkpoints and tombstones. */
 	records: number;
+	/** Data records (appended events) among them. */
+	events: number;
 	/** Checkpoint records among them. */
 	checkpoints: number;
-	/** The stream's next offset and head hash as verified. */
+	/** The offset after the last valid record the files hold, and that record's hash. */
 	head: {
 		nextOffset: number;
 		hash: Buffer;
 	};
-	/** Every problem found; empty when the stream is sound. */
+	/** Every problem found, one per damaged record or range, in file order (at most 100); empty when the stream is sound. */
 	problems: VerifyProblem[];
 }
 /** The result of `log.verify`. */
@@ -158,6 +208,10 @@ export interface VerifyOptions {
 		bytesDone: number;
 		bytesTotal: number;
 	}) => void;
+	/** Signed notes (C2SP checkpoints) kept elsewhere: the records must give their roots (SPEC §8). */
+	trusted?: string[];
+	/** Verifier keys the trusted and published notes must be signed with. */
+	keys?: string[];
 }
 /** What open-time recovery did to a stream (see `log.recovered`). */
 export interface RecoveryEvent {
@@ -175,80 +229,6 @@ export interface RecoveryEvent {
 	bytes: number;
 	/** Why the record was judged torn or damaged. */
 	reason: string;
-}
-/** Warning code emitted when open cut a torn tail or found damage. */
-export declare const RECOVERY_WARNING = "CHAINLOG_RECOVERY";
-/** An open chainlog store: many named streams in one directory. Create one with `Log.open(dir, options)`; call `close()` when done. */
-export declare class Log {
-	private readonly ctx;
-	private readonly lock;
-	private readonly streamSet;
-	private readonly recoveredEvents;
-	private closed;
-	/** Reads in flight (read, get, head, verify, an iterator's next chunk): close() lets them finish before it frees a memory log. */
-	private readonly reads;
-	private closing;
-	private creationWaiters;
-	private constructor();
-	/**
-	 * What recovery did: torn tails cut off, damage found (nothing cut). Streams of a store that was
-	 * closed cleanly are opened on first use; what their opening finds is added then.
-	 */
-	get recovered(): readonly RecoveryEvent[];
-	/** Opens (or creates) the store at `dir`: takes the LOCK unless readOnly, recovers every stream's tail. */
-	static open(dir: string, options?: LogOptions): Promise<Log>;
-	/**
-	 * A log held in memory: the same API, records and hashes as a store on disk given the same
-	 * appends, and no file touched (for tests of applications that use chainlog). `sync` is
-	 * accepted and has nothing to make durable; `readOnly` is refused (there is nothing to read
-	 * that this log did not write). `close()` frees it; `saveTo(dir)` writes it out as a store.
-	 */
-	static memory(options?: LogOptions): Promise<Log>;
-	private static openOn;
-	/**
-	 * Writes a memory log out as a store directory that `Log.open(dir)` and `chainlog verify`
-	 * accept (fixtures, bug reports). `dir` must not exist or be empty. Waits for the appends
-	 * made before it, like flush().
-	 */
-	saveTo(dir: string): Promise<void>;
-	/** The core this log runs on: 'native' or 'js'. */
-	get backend(): BackendName;
-	/** Appends events to a stream; see SPEC §3 for conditions, ordering and group commit. */
-	append(stream: string | number, events: Uint8Array | string | Array<Uint8Array | string>, options?: AppendOptions): Promise<AppendResult>;
-	/** Writes a checkpoint record now. */
-	checkpoint(stream: string | number): Promise<CheckpointResult>;
-	/** Data records of a stream in offset order (checkpoints skipped), from `from` or the first record at or after `fromTime`, capped by `limit` and (softly) `maxBytes`, checked per `verify` (default 'checkpoint'). Returns [] past the end. */
-	read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]>;
-	private readRecords;
-	/** Records from `from` on with bounded memory; with follow, waits for new ones until close() or break. */
-	iterate(stream: string | number, options?: IterateOptions): AsyncIterable<LogRecord>;
-	/** What an iterator needs from this log (read/follow.ts). */
-	private readonly followSource;
-	/** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
-	get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined>;
-	private getRecord;
-	/** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
-	head(stream: string | number): Promise<HeadInfo>;
-	private headOf;
-	/** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
-	verify(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport>;
-	private verifyStreams;
-	/** The names of the store's streams. */
-	streams(): Promise<string[]>;
-	/** Waits for queued appends and makes everything written so far durable. */
-	flush(): Promise<void>;
-	/** Finishes queued appends, checkpoints changed streams, saves indexes and manifests, releases the LOCK. */
-	close(): Promise<void>;
-	private shutdown;
-	/** Resolves on the stream's next commit, on its creation if it does not exist yet, or on close(). */
-	private waitForAppend;
-	/** A stream created by its first append; followers waiting for it wake. */
-	private newStream;
-	/** The stream called `stream`, if it exists (opened on first use). Open ones are found without validation or a promise. */
-	private streamNamed;
-	private tracked;
-	private checkOpen;
-	private checkWritable;
 }
 /**
  * The one error class chainlog throws. `code` is stable and documented in SPEC §4;
@@ -291,6 +271,129 @@ export declare class ChainlogError extends Error {
 	readonly details: ChainlogErrorDetails;
 	/** Creates an error with its code, a message saying what was expected, what was found and where, and details. */
 	constructor(code: ErrorCode, message: string, details?: ChainlogErrorDetails);
+}
+interface TreeHead {
+	size: number;
+	root: Buffer;
+}
+interface InclusionProof {
+	index: number;
+	treeSize: number;
+	root: Buffer;
+	proof: Buffer[];
+	/** The record's chain-hash preimage (its leaf data is H(extra) under the store's hash). */
+	extra: Buffer;
+	/** The published note of exactly this tree size, when there is one. */
+	checkpoint?: string;
+	/** The C2SP tlog-proof text (only with a note of this size). */
+	text?: string;
+}
+interface ConsistencyProof {
+	oldSize: number;
+	newSize: number;
+	proof: Buffer[];
+	/** The tlog-witness add-checkpoint body (only with a published note of the new size). */
+	text?: string;
+}
+/** Warning code emitted when open cut a torn tail or found damage. */
+export declare const RECOVERY_WARNING = "CHAINLOG_RECOVERY";
+/** An open chainlog store: many named streams in one directory. Create one with `Log.open(dir, options)`; call `close()` when done. */
+export declare class Log {
+	private readonly ctx;
+	private readonly lock;
+	private readonly streamSet;
+	private readonly recoveredEvents;
+	private readonly provable;
+	private closed;
+	/** Reads in flight (read, get, head, verify, an iterator's next chunk): close() lets them finish before it frees a memory log. */
+	private readonly reads;
+	private closing;
+	private creationWaiters;
+	private constructor();
+	/**
+	 * What recovery did: torn tails cut off, damage found (nothing cut). Streams of a store that was
+	 * closed cleanly are opened on first use; what their opening finds is added then.
+	 */
+	get recovered(): readonly RecoveryEvent[];
+	/** Opens (or creates) the store at `dir`: takes the LOCK unless readOnly, recovers every stream's tail. */
+	static open(dir: string, options?: LogOptions): Promise<Log>;
+	/**
+	 * A log held in memory: the same API, records and hashes as a store on disk given the same
+	 * appends, and no file touched (for tests of applications that use chainlog). `sync` is
+	 * accepted and has nothing to make durable; `readOnly` is refused (there is nothing to read
+	 * that this log did not write). `close()` frees it; `saveTo(dir)` writes it out as a store.
+	 */
+	static memory(options?: LogOptions): Promise<Log>;
+	private static openOn;
+	/**
+	 * Writes a memory log out as a store directory that `Log.open(dir)` and `chainlog verify`
+	 * accept (fixtures, bug reports). `dir` must not exist or be empty. Waits for the appends
+	 * made before it, like flush().
+	 */
+	saveTo(dir: string): Promise<void>;
+	/** The core this log runs on: 'native' or 'js'. */
+	get backend(): BackendName;
+	/** Appends events to a stream; see SPEC §3 for conditions, ordering and group commit. */
+	append(stream: string | number, events: Uint8Array | string | Array<Uint8Array | string>, options?: AppendOptions): Promise<AppendResult>;
+	/**
+	 * Writes a checkpoint record now; returns it with the Merkle tree head of the records before it,
+	 * and, when the store signs (tlog), that head's signed note, published once the records are durable.
+	 */
+	checkpoint(stream: string | number): Promise<CheckpointResult>;
+	/** The verifier key (Go `note` vkey) of a stream's checkpoints; needs a store opened with `tlog`. */
+	vkey(stream: string | number): string;
+	/** The RFC 6962 tree head (size, SHA-256 root) of a stream's first `size` records (default: all). */
+	treeHead(stream: string | number, size?: number): Promise<TreeHead>;
+	/** The inclusion proof of record `offset` (default tree: the last published note's, else all records), as C2SP tlog-proof text when a note of that size exists. */
+	prove(stream: string | number, offset: number, options?: {
+		treeSize?: number;
+	}): Promise<InclusionProof>;
+	/** The consistency proof between two tree sizes of a stream (default new size: the last published note's, else all records). */
+	consistency(stream: string | number, oldSize: number, newSize?: number): Promise<ConsistencyProof>;
+	/**
+	 * Writes a static C2SP tlog-tiles log of the stream at its last published note to `dir` (which
+	 * must not exist or be empty): tiles of every level with `.p/<W>` partials, entry bundles, and
+	 * `checkpoint` — what a tlog-tiles client reads over HTTP.
+	 */
+	exportTiles(stream: string | number, dir: string): Promise<void>;
+	private withProvable;
+	/** Data records of a stream in offset order (checkpoints skipped), from `from` or the first record at or after `fromTime`, capped by `limit` and (softly) `maxBytes`, checked per `verify` (default 'checkpoint'). Returns [] past the end. */
+	read(stream: string | number, options?: ReadOptions): Promise<LogRecord[]>;
+	private readRecords;
+	/** Records from `from` on with bounded memory; with follow, waits for new ones until close() or break. */
+	iterate(stream: string | number, options?: IterateOptions): AsyncIterable<LogRecord>;
+	/** What an iterator needs from this log (read/follow.ts). */
+	private readonly followSource;
+	/** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
+	get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined>;
+	private getRecord;
+	/**
+	 * A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint
+	 * offset; with `damage` when the stream is known to be damaged. Never throws on damage.
+	 */
+	head(stream: string | number): Promise<HeadInfo>;
+	private headOf;
+	/** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
+	verify(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport>;
+	private verifyStreams;
+	/** SPEC §8: each stream's tree, recomputed from its records, against the trusted notes and its published checkpoint. */
+	private verifyTrees;
+	/** The names of the store's streams. */
+	streams(): Promise<string[]>;
+	/** Waits for queued appends and makes everything written so far durable. */
+	flush(): Promise<void>;
+	/** Finishes queued appends, checkpoints changed streams, saves indexes and manifests, releases the LOCK. */
+	close(): Promise<void>;
+	private shutdown;
+	/** Resolves on the stream's next commit, on its creation if it does not exist yet, or on close(). */
+	private waitForAppend;
+	/** A stream created by its first append; followers waiting for it wake. */
+	private newStream;
+	/** The stream called `stream`, if it exists (opened on first use). Open ones are found without validation or a promise. */
+	private streamNamed;
+	private tracked;
+	private checkOpen;
+	private checkWritable;
 }
 
 export {};
