@@ -32,6 +32,7 @@ import { StreamSet } from './engine/stream-set.ts'
 import type { StoreContext } from './engine/store-context.ts'
 import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
+import { registerStore } from './engine/open-stores.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
@@ -51,7 +52,9 @@ export class Log {
     private readonly lock: StorageLock | null,
     private readonly streamSet: StreamSet,
     private readonly recoveredEvents: RecoveryEvent[],
-  ) {}
+  ) {
+    registerStore(this, { ctx, streamSet, isClosed: () => this.closed })
+  }
 
   /**
    * What recovery did: torn tails cut off, damage found (nothing cut). Streams of a store that was
