@@ -102,7 +102,7 @@ export class ObjectStore {
       const body = Buffer.from(await out.Body.transformToByteArray())
       return { body, etag: out.ETag ?? '' }
     } catch (err) {
-      if (statusOf(err) === 404 && nameOf(err) !== 'NoSuchBucket') return null
+      if (isMissingObject(err)) return null
       throw this.failure(err, `GET ${rel}`)
     }
   }
@@ -129,7 +129,7 @@ export class ObjectStore {
     try {
       await this.client.send(new this.api.DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel) }))
     } catch (err) {
-      if (statusOf(err) === 404 && nameOf(err) !== 'NoSuchBucket') return
+      if (isMissingObject(err)) return
       throw this.failure(err, `DELETE ${rel}`)
     }
   }
@@ -168,12 +168,21 @@ export class ObjectStore {
     const where = `${this.url}: ${what}`
     const details = { cause: err, s3Code: name, status }
     if (name === 'NoSuchBucket') return new ChainlogError('ERR_INVALID_ARGUMENT', `${where}: the bucket ${this.location.bucket} does not exist`, details)
-    if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'AccessDenied' || status === 403) {
+    if ((name !== undefined && CREDENTIAL_ERRORS.has(name)) || status === 403) {
       return new ChainlogError('ERR_INVALID_ARGUMENT', `${where}: the server refused the credentials (${name ?? status}); check the client's credentials and region`, details)
     }
     const message = err instanceof Error ? err.message : String(err)
     return new ChainlogError('ERR_IO', `${where} failed: ${name ?? ''}${status ? ` (HTTP ${status})` : ''} ${message}`.trim(), details)
   }
+}
+
+/** What servers answer to unknown keys or bad signatures (XAdminUserNotFound: versitygw's unknown access key). */
+const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidClientTokenId', 'XAdminUserNotFound'])
+
+/** A 404 about the object itself (not the bucket, not the user). */
+function isMissingObject(err: unknown): boolean {
+  const name = nameOf(err)
+  return statusOf(err) === 404 && (name === 'NoSuchKey' || name === 'NotFound')
 }
 
 function statusOf(err: unknown): number | undefined {
