@@ -109,8 +109,34 @@ export interface HeadInfo {
 	hash: Buffer;
 	/** Number of segment files. */
 	segments: number;
-	/** Offset of the last checkpoint record, or null when there is none. */
+	/** Offset of the last checkpoint record, or null when there is none (or `damage` hides it). */
 	lastCheckpoint: number | null;
+	/** Present when the stream is known to be damaged: found at open, or by this call. */
+	damage?: StreamDamage;
+}
+/**
+ * Damage in a stream, as `log.head` reports it. Reads stop at `offset`; `verify()` lists every
+ * problem of the stream.
+ */
+export interface StreamDamage {
+	/** ERR_CORRUPT for damaged bytes or framing; ERR_CHAIN_BROKEN for a hash link that does not hold. */
+	code: "ERR_CORRUPT" | "ERR_CHAIN_BROKEN";
+	/** Offset of the damaged record (the offset it should have). */
+	offset: number;
+	/** Segment number of the file it is in, when known. */
+	segment: number | null;
+	/** Byte position of the damage in that segment file, when known. */
+	position: number | null;
+	/** What is wrong. */
+	reason: string;
+	/**
+	 * True when open found the damage at the end of the stream: the head (`nextOffset`, `hash`) is
+	 * the record before it, and appends fail with this code until the damage is removed. False when
+	 * it lies behind the head: records after it are intact and appends go on, unless the writer's
+	 * checkpoint policy has to look back across the damage (it reads up to `checkpointEvery`
+	 * records back on the first append after open), which then fails with this code.
+	 */
+	appendsRefused: boolean;
 }
 /** The checkpoint record written by `log.checkpoint`. */
 export interface CheckpointResult {
@@ -132,16 +158,18 @@ export interface VerifyProblem {
 export interface StreamReport {
 	/** Stream name. */
 	stream: string;
-	/** Records checked, checkpoints included. */
+	/** Valid records the segment files hold, before and after any damage (a damaged record is a problem, not counted): events, checkpoints and tombstones. */
 	records: number;
+	/** Data records (appended events) among them. */
+	events: number;
 	/** Checkpoint records among them. */
 	checkpoints: number;
-	/** The stream's next offset and head hash as verified. */
+	/** The offset after the last valid record the files hold, and that record's hash. */
 	head: {
 		nextOffset: number;
 		hash: Buffer;
 	};
-	/** Every problem found; empty when the stream is sound. */
+	/** Every problem found, one per damaged record or range, in file order (at most 100); empty when the stream is sound. */
 	problems: VerifyProblem[];
 }
 /** The result of `log.verify`. */
@@ -227,7 +255,10 @@ export declare class Log {
 	/** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
 	get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined>;
 	private getRecord;
-	/** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
+	/**
+	 * A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint
+	 * offset; with `damage` when the stream is known to be damaged. Never throws on damage.
+	 */
 	head(stream: string | number): Promise<HeadInfo>;
 	private headOf;
 	/** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
@@ -265,7 +296,8 @@ export declare const ERROR_CODES: readonly [
 	"ERR_READ_ONLY",
 	"ERR_STORE_MISMATCH",
 	"ERR_UNSUPPORTED",
-	"ERR_IO"
+	"ERR_IO",
+	"ERR_ARCHIVE_CONFLICT"
 ];
 /** One of the stable error codes of SPEC §4 (see ERROR_CODES). */
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -292,5 +324,184 @@ export declare class ChainlogError extends Error {
 	/** Creates an error with its code, a message saying what was expected, what was found and where, and details. */
 	constructor(code: ErrorCode, message: string, details?: ChainlogErrorDetails);
 }
+interface ArchiveInfo {
+	format: number;
+	storeId: string;
+	hash: HashAlgorithm;
+	created: string;
+	origin?: string;
+}
+/** The S3 client settings the archive accepts (a subset of S3ClientConfig; anything else is passed through). */
+export interface ArchiveClientConfig {
+	/** e.g. 'http://127.0.0.1:7070' for a server that is not AWS. */
+	endpoint?: string;
+	region?: string;
+	/** Bucket in the path rather than the host name; default true when `endpoint` is given (non-AWS servers). */
+	forcePathStyle?: boolean;
+	credentials?: {
+		accessKeyId: string;
+		secretAccessKey: string;
+		sessionToken?: string;
+	};
+	[key: string]: unknown;
+}
+/** Options of `Archiver.start`. */
+export interface ArchiverOptions {
+	/** Where to archive: `s3://bucket/prefix`. */
+	url: string;
+	/** S3 client settings (endpoint, region, credentials, forcePathStyle…); default: the SDK's own (environment, ~/.aws). */
+	client?: ArchiveClientConfig;
+	/** Milliseconds between shipping passes. Default 1000: bounds what a lost machine loses. */
+	interval?: number;
+	/** Stops the archiver when aborted. */
+	signal?: AbortSignal;
+}
+/** One stream's archiving progress. */
+export interface ArchiveStreamStatus {
+	stream: string;
+	/** Offset after the last record HEAD.json lists. */
+	shippedOffset: number;
+	/** The local stream's next offset. */
+	localOffset: number;
+	/** Records (checkpoints included) not yet in the archive. */
+	lagRecords: number;
+	/** Bytes of segment files not yet in the archive. */
+	lagBytes: number;
+	lastShipped: Date | null;
+	lastError: ChainlogError | null;
+}
+/** `archiver.status()`. */
+export interface ArchiverStatus {
+	url: string;
+	/** False once stopped (stop(), the signal, a conflict or the log closed). */
+	running: boolean;
+	/** The error that stopped shipping for good (ERR_ARCHIVE_CONFLICT), or null. */
+	stoppedBy: ChainlogError | null;
+	/** The last pass's error (cleared by a pass that succeeds); passes are retried with backoff. */
+	lastError: ChainlogError | null;
+	streams: ArchiveStreamStatus[];
+}
+/** Options of `restore`. */
+export interface RestoreOptions {
+	/** Only these streams (default: all). */
+	streams?: Array<string | number>;
+	/** Restore records with offsets below this, cut at the last batch that ends at or before it. */
+	toOffset?: number;
+	/** Restore records with timestamps at or before this (ms since the epoch, or a Date), cut at a batch end. */
+	toTime?: number | Date;
+	client?: ArchiveClientConfig;
+	/** Core that checks the chain (default 'auto'). */
+	backend?: "auto" | "native" | "js";
+	/** Called as objects are downloaded. */
+	onProgress?: (progress: {
+		bytesDone: number;
+		bytesTotal: number;
+	}) => void;
+}
+/** What `restore` wrote, per stream. */
+export interface RestoreReport {
+	streams: Array<{
+		stream: string;
+		nextOffset: number;
+		segments: number;
+		bytes: number;
+		cut: boolean;
+	}>;
+}
+/** Options of `ArchiveReader.open`. */
+export interface ArchiveReaderOptions {
+	client?: ArchiveClientConfig;
+	backend?: "auto" | "native" | "js";
+}
+/** A stream's HEAD.json as the reader gives it. */
+export interface ArchiveHeadInfo {
+	nextOffset: number;
+	hash: Buffer;
+	sealedSegments: number;
+	tail: {
+		num: number;
+		end: number;
+	} | null;
+	lastTimestamp: number;
+	seq: number;
+	note?: string;
+}
+export declare class Archiver {
+	private readonly store;
+	private readonly objects;
+	private readonly info;
+	private readonly interval;
+	private readonly signal;
+	private readonly states;
+	private chain;
+	private timer;
+	private stopped;
+	private stopping;
+	private fatal;
+	private lastError;
+	private failures;
+	private readonly onAbort;
+	private constructor();
+	/**
+	 * Starts shipping `log` to `options.url` (`s3://bucket/prefix`). Checks first that the server
+	 * honours conditional writes (else ERR_UNSUPPORTED) and that the prefix holds this store's
+	 * archive or nothing. Shipping then runs every `interval` ms until stop() or `signal` aborts.
+	 */
+	static start(log: unknown, options: ArchiverOptions): Promise<Archiver>;
+	/** The archive's identity (archive.json). */
+	get archive(): Readonly<ArchiveInfo>;
+	/** Ships everything synced now and resolves when the archive's HEADs include it; rejects with what stopped it. */
+	sync(): Promise<void>;
+	/** Per stream: what the archive holds, how far behind it is, the last error; and whether shipping has stopped. */
+	status(): Promise<ArchiverStatus>;
+	/** Stops shipping (waits for the cycle in flight; ships nothing more). Safe to call twice. */
+	stop(): Promise<void>;
+	private schedule;
+	/** One shipping pass after the ones queued; failures are counted for the backoff and kept for status(). */
+	private runCycle;
+	private cycle;
+	private shipStream;
+	/** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
+	private shipSealed;
+	/**
+	 * Reads HEAD and checks that this store may extend it: same archive, and HEAD's (nextOffset,
+	 * hash) on the local chain. Otherwise ERR_ARCHIVE_CONFLICT (this store diverged from the
+	 * archive, or is behind it).
+	 */
+	private resume;
+}
+export declare class ArchiveReader {
+	private readonly objects;
+	private readonly core;
+	private readonly hash;
+	private readonly metas;
+	private constructor();
+	/** Opens the archive at `url` (`s3://bucket/prefix`) for reading; close() when done. */
+	static open(url: string, options?: ArchiveReaderOptions): Promise<ArchiveReader>;
+	/** The archived streams' names. */
+	streams(): Promise<string[]>;
+	/** A stream's HEAD.json: what the archive holds of it. */
+	head(stream: string | number): Promise<ArchiveHeadInfo>;
+	/** Data records from `from` on, downloaded segment by segment with the whole chain checked from offset 0. */
+	iterate(stream: string | number, options?: {
+		from?: number;
+	}): AsyncGenerator<LogRecord>;
+	/**
+	 * The data record at `offset` (undefined past HEAD or where a checkpoint sits): in a sealed
+	 * segment, two small ranged GETs through the archived index; in the tail, the tail's bytes.
+	 */
+	get(stream: string | number, offset: number): Promise<LogRecord | undefined>;
+	/** Checks every archived stream (or one) from offset 0 to HEAD; never throws on damage: problems are listed per stream with their offset. */
+	verify(stream?: string | number, options?: {
+		onProgress?: (p: {
+			bytesDone: number;
+			bytesTotal: number;
+		}) => void;
+	}): Promise<VerifyReport>;
+	close(): void;
+	private meta;
+}
+/** Restores the archive at `url` into `dir` (which must not exist or be empty); returns what each stream got. */
+export declare function restore(url: string, dir: string, options?: RestoreOptions): Promise<RestoreReport>;
 
 export {};

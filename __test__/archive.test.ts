@@ -1,11 +1,12 @@
 import test from 'ava'
 import { readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
-import { Archiver, ArchiveReader, Log, restore } from '../ts/index.ts'
+import { Archiver, ArchiveReader, type Log, restore } from '../ts/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
+import { CLI, ensureBuilt } from './helpers/dist.ts'
 import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
 import { Versitygw, versitygwUnavailable } from './helpers/versitygw.ts'
@@ -351,3 +352,47 @@ for (const backend of BACKENDS) {
     }
   })
 }
+
+/** The built `chainlog` command, with the test server as its endpoint. */
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CHAINLOG_S3_ENDPOINT: gw.endpoint, AWS_ACCESS_KEY_ID: gw.client.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: gw.client.credentials.secretAccessKey, AWS_REGION: 'us-east-1' } })
+}
+
+s3test(`CLI: archive push, status, verify, read and restore --to-offset; verify exits 1 on a tampered object${skipNote}`, async (t) => {
+  ensureBuilt()
+  const dir = tempDir(t)
+  const log = await openLog(t, 'js', dir)
+  await fill(log, 'c', 0, 30, 1_700_000_000_000)
+  await log.close()
+  const url = prefixUrl()
+  let r = cli('archive', 'push', dir, url)
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stdout, /c: archived up to offset \d+/)
+  r = cli('archive', 'status', dir, url, '--json')
+  t.is(r.status, 0, r.stderr)
+  const st = JSON.parse(r.stdout)
+  t.is(st.streams[0].lagRecords, 0)
+  r = cli('archive', 'verify', url, '--progress')
+  t.is(r.status, 0, r.stderr)
+  t.regex(r.stdout, /verify: ok/)
+  t.regex(r.stderr, /verifying archive/)
+  r = cli('archive', 'read', url, 'c', '--from', '5', '--limit', '2')
+  t.is(r.status, 0, r.stderr)
+  t.deepEqual(r.stdout.trim().split('\n').map((l) => l.split('\t')[2]), ['e3c', 'e4'])
+  const out = join(tempDir(t, 'cli-restore'), 's')
+  r = cli('archive', 'restore', url, out, '--to-offset', '10')
+  t.is(r.status, 0, r.stderr)
+  const back = await openLog(t, 'js', out)
+  t.true((await back.head('c')).nextOffset <= 10)
+  t.true((await back.verify()).ok)
+  t.is(cli('archive', 'restore', url, out).status, 2, 'a non-empty target is a usage error')
+  t.is(cli('archive', 'verify', 's3://not a url').status, 2)
+  const seg = join(gw.dataDir, BUCKET, url.slice(`s3://${BUCKET}/`.length), 'c', 'tail', '0')
+  const chunk = join(seg, readdirSync(seg)[0])
+  const bytes = readFileSync(chunk)
+  bytes[70] ^= 0xff
+  writeFileSync(chunk, bytes)
+  r = cli('archive', 'verify', url)
+  t.is(r.status, 1, r.stdout + r.stderr)
+  t.regex(r.stdout, /FAILED {2}c: .*\n.*c at offset \d+/)
+})
