@@ -335,9 +335,11 @@ interface ArchiveInfo {
 export interface ArchiveClientConfig {
 	/** e.g. 'http://127.0.0.1:7070' for a server that is not AWS. */
 	endpoint?: string;
+	/** AWS region (signing); default AWS_REGION, else 'us-east-1'. */
 	region?: string;
 	/** Bucket in the path rather than the host name; default true when `endpoint` is given (non-AWS servers). */
 	forcePathStyle?: boolean;
+	/** Static credentials; default: the SDK's chain (AWS_ACCESS_KEY_ID…, ~/.aws). */
 	credentials?: {
 		accessKeyId: string;
 		secretAccessKey: string;
@@ -358,6 +360,7 @@ export interface ArchiverOptions {
 }
 /** One stream's archiving progress. */
 export interface ArchiveStreamStatus {
+	/** Stream name. */
 	stream: string;
 	/** Offset after the last record HEAD.json lists. */
 	shippedOffset: number;
@@ -367,11 +370,14 @@ export interface ArchiveStreamStatus {
 	lagRecords: number;
 	/** Bytes of segment files not yet in the archive. */
 	lagBytes: number;
+	/** When HEAD was last written by this archiver. */
 	lastShipped: Date | null;
+	/** This stream's last failure (cleared by a pass that succeeds). */
 	lastError: ChainlogError | null;
 }
 /** `archiver.status()`. */
 export interface ArchiverStatus {
+	/** The archive's URL. */
 	url: string;
 	/** False once stopped (stop(), the signal, a conflict or the log closed). */
 	running: boolean;
@@ -379,6 +385,7 @@ export interface ArchiverStatus {
 	stoppedBy: ChainlogError | null;
 	/** The last pass's error (cleared by a pass that succeeds); passes are retried with backoff. */
 	lastError: ChainlogError | null;
+	/** One entry per local stream with data. */
 	streams: ArchiveStreamStatus[];
 }
 /** Options of `restore`. */
@@ -389,6 +396,7 @@ export interface RestoreOptions {
 	toOffset?: number;
 	/** Restore records with timestamps at or before this (ms since the epoch, or a Date), cut at a batch end. */
 	toTime?: number | Date;
+	/** S3 client settings, as for Archiver.start. */
 	client?: ArchiveClientConfig;
 	/** Core that checks the chain (default 'auto'). */
 	backend?: "auto" | "native" | "js";
@@ -400,6 +408,7 @@ export interface RestoreOptions {
 }
 /** What `restore` wrote, per stream. */
 export interface RestoreReport {
+	/** Per restored stream: its next offset, segment files written, bytes, and whether the requested point cut it. */
 	streams: Array<{
 		stream: string;
 		nextOffset: number;
@@ -410,22 +419,32 @@ export interface RestoreReport {
 }
 /** Options of `ArchiveReader.open`. */
 export interface ArchiveReaderOptions {
+	/** S3 client settings, as for Archiver.start. */
 	client?: ArchiveClientConfig;
+	/** Core that checks the chain (default 'auto'). */
 	backend?: "auto" | "native" | "js";
 }
 /** A stream's HEAD.json as the reader gives it. */
 export interface ArchiveHeadInfo {
+	/** Offset after the last archived record. */
 	nextOffset: number;
+	/** Chain hash of the record before nextOffset (zeros when none). */
 	hash: Buffer;
+	/** Sealed segments archived whole (numbers 0 … sealedSegments − 1). */
 	sealedSegments: number;
+	/** The active segment's archived bytes [0, end), or null. */
 	tail: {
 		num: number;
 		end: number;
 	} | null;
+	/** Timestamp of the record before nextOffset (0 when none). */
 	lastTimestamp: number;
+	/** HEAD's write count. */
 	seq: number;
+	/** The latest signed checkpoint note, when the store signs. */
 	note?: string;
 }
+/** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
 export declare class Archiver {
 	private readonly store;
 	private readonly objects;
@@ -470,6 +489,7 @@ export declare class Archiver {
 	 */
 	private resume;
 }
+/** Reads and verifies an archive straight from the bucket; create one with `ArchiveReader.open(url, options)`, close() when done. */
 export declare class ArchiveReader {
 	private readonly objects;
 	private readonly core;
@@ -498,6 +518,7 @@ export declare class ArchiveReader {
 			bytesTotal: number;
 		}) => void;
 	}): Promise<VerifyReport>;
+	/** Releases the S3 client's connections. */
 	close(): void;
 	private meta;
 }

@@ -40,6 +40,7 @@ interface StreamState {
   lastShipped: Date | null
 }
 
+/** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
 export class Archiver {
   private readonly states = new Map<string, StreamState>()
   private chain: Promise<void> = Promise.resolve()

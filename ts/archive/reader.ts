@@ -20,6 +20,7 @@ import type { ArchiveHeadInfo, ArchiveReaderOptions } from './types.ts'
 
 const KIND_MASK = 0x7f
 
+/** Reads and verifies an archive straight from the bucket; create one with `ArchiveReader.open(url, options)`, close() when done. */
 export class ArchiveReader {
   private readonly metas = new Map<string, SegmentMeta>()
 
@@ -164,6 +165,7 @@ export class ArchiveReader {
     return { ok: reports.every((r) => r.problems.length === 0), streams: reports }
   }
 
+  /** Releases the S3 client's connections. */
   close(): void {
     this.objects.close()
   }

@@ -10,9 +10,11 @@ import { ChainlogError, describe } from '../errors.ts'
 export interface ArchiveClientConfig {
   /** e.g. 'http://127.0.0.1:7070' for a server that is not AWS. */
   endpoint?: string
+  /** AWS region (signing); default AWS_REGION, else 'us-east-1'. */
   region?: string
   /** Bucket in the path rather than the host name; default true when `endpoint` is given (non-AWS servers). */
   forcePathStyle?: boolean
+  /** Static credentials; default: the SDK's chain (AWS_ACCESS_KEY_ID…, ~/.aws). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   [key: string]: unknown
 }
