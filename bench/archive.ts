@@ -6,7 +6,7 @@
  * from this one invocation. Also the shipping throughput: a store shipped by one sync() (MB/s to
  * the local server, files on this machine's disk: an upper bound for a remote server).
  *
- *   npm run bench:archive [-- --runs 5] [-- --quick]
+ *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N] [--w3 N] [--server-dir /dev/shm]
  *
  * The archiver's own work (reads, SHA-256, HTTP) shares the CPU with the appends: on a 2-core
  * machine loaded by other work this is the figure that matters, and the one most disturbed.
@@ -20,15 +20,19 @@ import { Versitygw } from '../__test__/helpers/versitygw.ts'
 import { binaryPayloads } from './data.ts'
 import { fmt, summarize } from './stats.ts'
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, runs: { type: 'string' } } })
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, w1: { type: 'string' }, w3: { type: 'string' }, 'server-dir': { type: 'string' } },
+})
 const quick = args.quick ?? false
 const runs = Number(args.runs ?? 5)
-const W1_RECORDS = quick ? 100_000 : 1_000_000
-const W3_RECORDS = quick ? 20_000 : 100_000
+const W1_RECORDS = Number(args.w1 ?? (quick ? 100_000 : 1_000_000))
+const W3_RECORDS = Number(args.w3 ?? (quick ? 20_000 : 100_000))
 const W3_PRODUCERS = 256
 const BUCKET = 'chainlog-bench'
 
-const gw = await Versitygw.start()
+// --server-dir /dev/shm keeps the server's object files off the disk the appends fsync to: a
+// remote server does not compete for the local disk, and on one machine it otherwise would.
+const gw = await Versitygw.start(args['server-dir'])
 gw.bucket(BUCKET)
 let prefixes = 0
 
@@ -113,4 +117,4 @@ for (const [k, v] of Object.entries(results)) {
   console.log(`| ${k} | ${fmt(s.median)}${unit} | ${fmt(s.min)} | ${fmt(s.max)} | ${s.runs} |`)
 }
 console.log(`\nW1 with/without: ${(med('W1 with archiver') / med('W1 without')).toFixed(3)}; W3 with/without: ${(med('W3 with archiver') / med('W3 without')).toFixed(3)} (target ≥ 0.95)`)
-console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; machine shared with other engineers' builds and tests`)
+console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; server data in ${gw.dataDir}; machine shared with other engineers' builds and tests`)

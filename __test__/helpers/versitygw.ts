@@ -74,11 +74,11 @@ export class Versitygw {
     return { endpoint: this.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } }
   }
 
-  /** Starts a server over a fresh temp directory; stop() it when done (test.after.always). */
-  static async start(): Promise<Versitygw> {
+  /** Starts a server over a fresh temp directory under `root` (default the OS temp dir); stop() it when done (test.after.always). */
+  static async start(root = tmpdir()): Promise<Versitygw> {
     const r = install()
     if (!('binary' in r)) throw new Error(r.why)
-    const dataDir = mkdtempSync(join(tmpdir(), 'chainlog-s3-'))
+    const dataDir = mkdtempSync(join(root, 'chainlog-s3-'))
     const gw = new Versitygw(r.binary, dataDir, await freePort())
     await gw.restart()
     return gw
