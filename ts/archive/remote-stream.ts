@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { ChainlogError } from '../errors.ts'
 import type { ChainlogCore, HashAlgorithm, ScanResult } from '../core/interface.ts'
-import { ZERO_HASH } from '../core/format.ts'
+import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { type ArchiveHead, headKey, parseHead, parseSegmentMeta, segmentKey, segmentMetaKey, tailFolder, tailRange } from './layout.ts'
 import type { ObjectStore } from './s3.ts'
 
@@ -52,25 +52,28 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
     new ChainlogError(code, `${objects.url}: stream ${stream} at offset ${offset}: ${why}`, { stream, offset, ...extra })
   const { keys } = await objects.list(`${stream}/`)
   const sizes = new Map(keys.map((k) => [k.key, k.size]))
-  // A sealed segment past what HEAD lists: HEAD is behind the archive (an archiver stopped
-  // between the two uploads resumes and lists it; otherwise HEAD was replaced). Restoring from
-  // this HEAD would silently drop history, so it is reported.
-  const unlisted = keys.map((k) => new RegExp(`^${escapeRegExp(stream)}/seg/(\\d+)\\.log$`).exec(k.key)).filter((m) => m !== null).map((m) => Number(m![1])).filter((n) => n >= head.sealed.length + (head.tail === null ? 0 : 1))
-  if (unlisted.length > 0) {
-    throw fail('ERR_CORRUPT', head.nextOffset, `the archive holds sealed segment ${Math.min(...unlisted)} that HEAD (seq ${head.seq}) does not reach; HEAD is behind the archived segments (a replaced HEAD, or an archiver that stopped mid-pass: resume it)`)
-  }
-  const tailChunks = head.tail === null ? [] : pickTailChunks(keys.map((k) => k.key).filter((k) => k.startsWith(tailFolder(stream, head.tail!.num))), head.tail.end)
-  if (head.tail !== null && tailChunks === null) {
-    throw fail('ERR_CORRUPT', head.nextOffset, `tail chunks of segment ${head.tail.num} do not cover bytes [0, ${head.tail.end}) that HEAD lists`)
+  // Sealed segments past what HEAD lists: an archiver stopped between uploading a segment and
+  // writing HEAD (or a HEAD put back to an older copy). They are history all the same: checked
+  // and included, so a restore is never shorter than what the archive holds.
+  const beyond: number[] = []
+  // The metadata is uploaded last: a segment without it is an upload the archiver never finished.
+  for (let n = head.sealed.length; sizes.has(segmentKey(stream, n)) && sizes.has(segmentMetaKey(stream, n)); n++) beyond.push(n)
+  const sealed = [...head.sealed, ...beyond]
+  const tailUsed = head.tail !== null && head.tail.num >= sealed.length
+  const tailChunks = tailUsed ? pickTailChunks(keys.map((k) => k.key).filter((k) => k.startsWith(tailFolder(stream, head.tail!.num))), head.tail!.end) : []
+  if (tailUsed && tailChunks === null) {
+    throw fail('ERR_CORRUPT', head.nextOffset, `tail chunks of segment ${head.tail!.num} do not cover bytes [0, ${head.tail!.end}) that HEAD lists`)
   }
   let bytesTotal = 0
-  for (const n of head.sealed) bytesTotal += sizes.get(segmentKey(stream, n)) ?? 0
-  bytesTotal += head.tail?.end ?? 0
+  for (const n of sealed) bytesTotal += sizes.get(segmentKey(stream, n)) ?? 0
+  if (tailUsed) bytesTotal += head.tail!.end
 
   async function* pieces(): AsyncGenerator<StreamPiece> {
     let prevHash: Buffer = ZERO_HASH
     let nextOffset = 0
     let prevTimestamp = 0
+    // HEAD's (nextOffset, hash) must lie on the archived chain.
+    let headFound = head.nextOffset === 0 && head.hash === ZERO_HASH.toString('hex')
     const scan = async (num: number, bytes: Buffer): Promise<ScanResult> => {
       const r = await core.scanSegmentAsync({
         hash, stream, data: bytes, basePosition: 0, firstOffset: nextOffset, prevHash, prevTimestamp: nextOffset === 0 ? null : prevTimestamp, verifyChain: true, final: true,
@@ -81,10 +84,21 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
       }
       return r
     }
-    for (const num of head.sealed) {
+    /** Checks HEAD against the piece when HEAD's last record is in it. */
+    const checkHead = async (num: number, bytes: Buffer, r: ScanResult) => {
+      const last = head.nextOffset - 1
+      if (headFound || r.count === 0 || last < r.offsets[0] || last > r.offsets[r.count - 1]) return
+      const i = last - r.offsets[0]
+      const d = await core.decodeRecordsAsync({ hash, stream, data: bytes, basePosition: 0, positions: r.positions.subarray(i, i + 1), expectPrevHash: null, payloadsFrom: 1, maxPayloadBytes: MAX_PAYLOAD_BYTES })
+      if (d.hashes.subarray(0, 32).toString('hex') !== head.hash) {
+        throw fail('ERR_CHAIN_BROKEN', last, `HEAD (seq ${head.seq}) says the record at offset ${last} hashes to ${head.hash.slice(0, 16)}…, the archived segment ${num} holds ${d.hashes.subarray(0, 32).toString('hex').slice(0, 16)}… (HEAD replaced, or a fork)`, { segment: num })
+      }
+      headFound = true
+    }
+    for (const num of sealed) {
       const metaObj = await objects.get(segmentMetaKey(stream, num))
       const segObj = await objects.get(segmentKey(stream, num))
-      if (metaObj === null || segObj === null) throw fail('ERR_CORRUPT', nextOffset, `sealed segment ${num}, listed by HEAD, is missing from the archive (${metaObj === null ? segmentMetaKey(stream, num) : segmentKey(stream, num)})`, { segment: num })
+      if (metaObj === null || segObj === null) throw fail('ERR_CORRUPT', nextOffset, `sealed segment ${num}${num < head.sealed.length ? ', listed by HEAD,' : ''} is missing from the archive (${metaObj === null ? segmentMetaKey(stream, num) : segmentKey(stream, num)})`, { segment: num })
       const meta = parseSegmentMeta(metaObj.body, `${objects.url}/${segmentMetaKey(stream, num)}`, num)
       const bytes = segObj.body
       if (meta.firstOffset !== nextOffset) throw fail('ERR_CORRUPT', nextOffset, `segment ${num}'s metadata starts at offset ${meta.firstOffset}`, { segment: num })
@@ -96,12 +110,13 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
       if (r.nextOffset !== meta.nextOffset || r.lastHash?.toString('hex') !== meta.lastHash) {
         throw fail('ERR_CHAIN_BROKEN', r.nextOffset ?? nextOffset, `segment ${num} ends at offset ${r.nextOffset} with hash ${r.lastHash?.toString('hex').slice(0, 16)}…, its metadata says ${meta.nextOffset} and ${meta.lastHash.slice(0, 16)}…`, { segment: num })
       }
+      await checkHead(num, bytes, r)
       nextOffset = meta.nextOffset
       prevHash = r.lastHash!
       prevTimestamp = r.lastTimestamp ?? prevTimestamp
       yield { num, sealed: true, bytes, scan: r }
     }
-    if (head.tail !== null) {
+    if (tailUsed) {
       const parts: Buffer[] = []
       for (const key of tailChunks!) {
         const o = await objects.get(key)
@@ -111,13 +126,14 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
         parts.push(o.body)
       }
       const bytes = Buffer.concat(parts)
-      const r = await scan(head.tail.num, bytes)
+      const r = await scan(head.tail!.num, bytes)
+      await checkHead(head.tail!.num, bytes, r)
       nextOffset = r.nextOffset ?? nextOffset
       prevHash = r.lastHash!
-      yield { num: head.tail.num, sealed: false, bytes, scan: r }
+      yield { num: head.tail!.num, sealed: false, bytes, scan: r }
     }
-    if (nextOffset !== head.nextOffset || prevHash.toString('hex') !== head.hash) {
-      throw fail('ERR_CHAIN_BROKEN', nextOffset, `the archived records end at offset ${nextOffset} with hash ${prevHash.toString('hex').slice(0, 16)}…, HEAD says offset ${head.nextOffset} and ${head.hash.slice(0, 16)}… (HEAD replaced, or objects missing)`)
+    if (!headFound) {
+      throw fail('ERR_CHAIN_BROKEN', nextOffset, `the archived records end at offset ${nextOffset} (hash ${prevHash.toString('hex').slice(0, 16)}…), HEAD (seq ${head.seq}) says offset ${head.nextOffset} and ${head.hash.slice(0, 16)}… (objects missing, or HEAD replaced)`)
     }
   }
   return { head, bytesTotal, pieces: pieces() }
@@ -142,8 +158,4 @@ function pickTailChunks(keys: string[], end: number): string[] | null {
     at = next.to
   }
   return out
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
