@@ -24,6 +24,9 @@ const steps = [
   { name: 'Rust tests', cmd: 'cargo', args: ['test', '--profile', 'checked', '--workspace'], parse: parseCargo },
   // Skipped, and counted as skipped, where no go is on PATH to build actionlint.
   { name: 'lint the workflows (actionlint)', cmd: 'node', args: ['scripts/actionlint.mjs'], parse: parsePlain },
+  // The archive suite's S3 server, built once per machine (minutes on a cold cache, so here and
+  // not inside a test's time limit); without go the archive tests skip and say why.
+  { name: 'build versitygw (archive tests)', cmd: 'node', args: ['scripts/install-versitygw.mjs', '--if-go'] },
   { name: 'ava (both cores)', cmd: 'npx', args: ['ava', '--tap', ...process.argv.slice(2)], parse: parseTap },
 ]
 

@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'ERR_STORE_MISMATCH',
   'ERR_UNSUPPORTED',
   'ERR_IO',
+  // The archive moved on without this writer: a second writer, or a fork (SPEC §10).
+  'ERR_ARCHIVE_CONFLICT',
 ] as const
 
 /** One of the stable error codes of SPEC §4 (see ERROR_CODES). */

@@ -5,3 +5,9 @@ export type {
   LogOptions, AppendOptions, AppendResult, ReadOptions, IterateOptions, GetOptions, LogRecord, HeadInfo, CheckpointResult,
   VerifyOptions, VerifyReport, StreamReport, StreamDamage, VerifyProblem, RecoveryEvent, SyncMode, VerifyMode, CompressionOption,
 } from './types.ts'
+export { Archiver } from './archive/archiver.ts'
+export { ArchiveReader } from './archive/reader.ts'
+export { restore } from './archive/restore.ts'
+export type {
+  ArchiverOptions, ArchiverStatus, ArchiveStreamStatus, ArchiveClientConfig, RestoreOptions, RestoreReport, ArchiveReaderOptions, ArchiveHeadInfo,
+} from './archive/types.ts'

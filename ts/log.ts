@@ -35,6 +35,7 @@ import { bytesToVerify, verifyStream } from './read/verify.ts'
 import { type ConsistencyProof, type InclusionProof, ProvableStreams, type TreeHead } from './read/provable.ts'
 import { checkRollback, openTlog } from './tlog-setup.ts'
 import { publishedHead, trustedHeads, verifyTree } from './read/verify-tree.ts'
+import { registerStore } from './engine/open-stores.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
@@ -55,7 +56,9 @@ export class Log {
     private readonly streamSet: StreamSet,
     private readonly recoveredEvents: RecoveryEvent[],
     private readonly provable: ProvableStreams,
-  ) {}
+  ) {
+    registerStore(this, { ctx, streamSet, isClosed: () => this.closed })
+  }
 
   /**
    * What recovery did: torn tails cut off, damage found (nothing cut). Streams of a store that was

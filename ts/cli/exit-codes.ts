@@ -33,6 +33,7 @@ export function exitCodeFor(err: unknown): number {
     // A bad stream name or option, a line too large, --hash differing from the store's own
     if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_RECORD_TOO_LARGE' || code === 'ERR_STORE_MISMATCH') return EXIT_USAGE
     if (code === 'ERR_CHAIN_BROKEN' || code === 'ERR_CORRUPT') return EXIT_PROBLEMS
+    if (code === 'ERR_ARCHIVE_CONFLICT') return EXIT_PROBLEMS // the archive has a fork or another writer
   }
   return EXIT_IO
 }

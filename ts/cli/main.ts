@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { appendCommand } from './append.ts'
+import { archivePushCommand, archiveReadCommand, archiveRestoreCommand, archiveStatusCommand, archiveVerifyCommand } from './archive.ts'
 import { benchCommand } from './bench.ts'
 import { EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.ts'
 import { inspectCommand } from './inspect.ts'
@@ -152,6 +153,65 @@ function program(): Command {
     .argument('<out>', 'a new or empty directory')
     .action(async (dir: string, stream: string, out: string) => {
       process.exitCode = await exportTilesCommand(dir, stream, out)
+    })
+
+  const archive = p.command('archive').description('ship a store to S3-compatible object storage, and verify, read or restore the archive (s3://bucket/prefix; --endpoint or CHAINLOG_S3_ENDPOINT for servers that are not AWS)')
+  const endpoint = new Option('--endpoint <url>', 'S3 endpoint of a server that is not AWS (e.g. http://127.0.0.1:7070); default: CHAINLOG_S3_ENDPOINT, else AWS')
+  archive.command('push')
+    .description('ship the store\'s files to the archive (once, or --follow until interrupted)')
+    .argument('<dir>', 'store directory')
+    .argument('<url>', 's3://bucket/prefix')
+    .addOption(endpoint)
+    .option('--follow', 'keep shipping new records every --interval until interrupted')
+    .option('--interval <ms>', 'milliseconds between passes with --follow', count, 1000)
+    .option('--json', 'one JSON line per pass')
+    .action(async (dir: string, url: string, o: { endpoint?: string; follow?: boolean; interval: number; json?: boolean }) => {
+      process.exitCode = await archivePushCommand(dir, url, o)
+    })
+  archive.command('status')
+    .description('per stream: what the archive holds against the local store (exit 1 if the archive is ahead or diverged)')
+    .argument('<dir>', 'store directory')
+    .argument('<url>', 's3://bucket/prefix')
+    .addOption(endpoint)
+    .option('--json', 'print as JSON')
+    .action(async (dir: string, url: string, o: { endpoint?: string; json?: boolean }) => {
+      process.exitCode = await archiveStatusCommand(dir, url, o)
+    })
+  archive.command('verify')
+    .description('check every archived object from the bucket: chain, segments, indexes, HEAD (exit codes as verify)')
+    .argument('<url>', 's3://bucket/prefix')
+    .argument('[stream]', 'only this stream (default: all)')
+    .addOption(endpoint)
+    .option('--json', 'print the report as JSON')
+    .option('--progress', 'always draw the progress bar')
+    .option('--no-progress', 'never draw the progress bar')
+    .action(async (url: string, stream: string | undefined, o: { endpoint?: string; json?: boolean; progress?: boolean }) => {
+      process.exitCode = await archiveVerifyCommand(url, stream, o)
+    })
+  archive.command('restore')
+    .description('restore the archive into an empty directory, checking the chain as it downloads')
+    .argument('<url>', 's3://bucket/prefix')
+    .argument('<dir>', 'an empty or new directory')
+    .addOption(endpoint)
+    .addOption(new Option('--to-offset <n>', 'restore records below this offset (cut at an append\'s end)').argParser(count).conflicts('toTime'))
+    .addOption(new Option('--to-time <time>', 'restore records stamped at or before this (ms since the epoch, or ISO 8601)').argParser(time))
+    .option('--stream <name>', 'only this stream (repeatable)', (v: string, all: string[]) => [...all, v], undefined as unknown as string[])
+    .option('--json', 'print what was restored as JSON')
+    .option('--progress', 'always draw the progress bar')
+    .option('--no-progress', 'never draw the progress bar')
+    .action(async (url: string, dir: string, o: { endpoint?: string; toOffset?: number; toTime?: number; stream?: string[]; json?: boolean; progress?: boolean }) => {
+      process.exitCode = await archiveRestoreCommand(url, dir, { ...o, streams: o.stream })
+    })
+  archive.command('read')
+    .description('print a stream\'s records straight from the archive, the chain checked from offset 0')
+    .argument('<url>', 's3://bucket/prefix')
+    .argument('<stream>', 'stream name')
+    .addOption(endpoint)
+    .option('--from <offset>', 'first offset', count)
+    .option('--limit <n>', 'at most this many records', count)
+    .option('--json', 'one JSON object per line')
+    .action(async (url: string, stream: string, o: { endpoint?: string; from?: number; limit?: number; json?: boolean }) => {
+      process.exitCode = await archiveReadCommand(url, stream, o)
     })
 
   p.command('bench')

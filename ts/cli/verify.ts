@@ -77,7 +77,7 @@ function reportJson(report: VerifyReport) {
   }
 }
 
-function printReport(report: VerifyReport): void {
+export function printReport(report: VerifyReport): void {
   const out: string[] = []
   for (const s of report.streams) {
     const head = `next offset ${s.head.nextOffset}, head ${hex(s.head.hash)}`
@@ -97,7 +97,7 @@ function printReport(report: VerifyReport): void {
 }
 
 /** A progress bar fed by verify's onProgress; created on the first report that warrants one. */
-function progressBar(mode: boolean | undefined): { update: (p: { bytesDone: number; bytesTotal: number }) => void; stop: () => void } {
+export function progressBar(mode: boolean | undefined, label = 'verifying'): { update: (p: { bytesDone: number; bytesTotal: number }) => void; stop: () => void } {
   let bar: cliProgress.SingleBar | undefined
   const wanted = (total: number) => mode ?? (Boolean(process.stderr.isTTY) && total >= PROGRESS_MIN_BYTES)
   return {
@@ -106,7 +106,7 @@ function progressBar(mode: boolean | undefined): { update: (p: { bytesDone: numb
         if (!wanted(bytesTotal)) return
         bar = new cliProgress.SingleBar({
           stream: process.stderr,
-          format: 'verifying [{bar}] {percentage}% | {doneBytes} of {totalBytes}',
+          format: `${label} [{bar}] {percentage}% | {doneBytes} of {totalBytes}`,
           noTTYOutput: true, // with --progress on a pipe, print the bar as lines
           notTTYSchedule: 1000,
           hideCursor: true,

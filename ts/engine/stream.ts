@@ -65,6 +65,8 @@ export class Stream implements CheckpointSource, CommitTarget {
   private unsynced = false
   /** Writes made with sync 'never' so far: persist clears `unsynced` only if none landed during its fdatasync. */
   private unsyncedWrites = 0
+  /** Bytes of the active segment known to be on stable storage, ending at a commit (syncedEnd). */
+  private syncedSize = 0
   /** Damage found at open: reads stop there, appends fail. */
   corrupt: CorruptMark | null = null
   /** A failed write could not be rolled back: appends fail with this until reopened. */
@@ -174,6 +176,8 @@ export class Stream implements CheckpointSource, CommitTarget {
     if (typeof st.lastCheckpoint === 'number') this.learnCheckpoint(st.lastCheckpoint, st.nextOffset - 1)
     if (st.indexFromFile !== null) this.indexes.untrusted(st.indexFromFile)
     this.unsynced = st.tailUnsynced
+    // What open found is counted as synced unless recovery cut it and has not synced the cut.
+    this.syncedSize = st.tailUnsynced ? 0 : (st.segments[st.segments.length - 1]?.size ?? 0)
     this.manifestStale = st.manifestStale
     this.corrupt = st.corrupt
     const tail = this.active
@@ -333,6 +337,7 @@ export class Stream implements CheckpointSource, CommitTarget {
     const seg = await this.createSegment(old.num + 1, this.nextOffset)
     this.segments.push(seg)
     this.unsynced = false
+    this.syncedSize = 0
     this.manifestStale = true
     const handle = old.handle!
     old.handle = null
@@ -382,7 +387,10 @@ export class Stream implements CheckpointSource, CommitTarget {
     if (!c.synced) {
       this.unsynced = true
       this.unsyncedWrites++
-    } else this.unsynced = false
+    } else {
+      this.unsynced = false
+      this.syncedSize = seg.size
+    }
     this.manifestStale = true
     this._nextOffset = c.nextOffset
     this._headHash = c.headHash
@@ -500,6 +508,7 @@ export class Stream implements CheckpointSource, CommitTarget {
     await this.writeBehind.done()
     if (seg.handle !== null && this.unsynced) {
       const writes = this.unsyncedWrites
+      const size = seg.size
       try {
         await this.datasyncChecked(seg.handle)
       } catch (err) {
@@ -511,10 +520,22 @@ export class Stream implements CheckpointSource, CommitTarget {
         this.unsynced = false
         this.writeBehind.synced()
       }
+      if (this.active === seg) this.syncedSize = Math.max(this.syncedSize, size)
     }
     if (this.corrupt !== null) return
     await this.persistIndex(seg)
     await this.saveManifestQueued()
+  }
+
+  /**
+   * The end of what is on stable storage: every segment before the active one whole, and the
+   * active one up to `size`, which ends at a commit (a whole append call). Read-only, for the
+   * archiver (ts/archive/), which ships only synced bytes.
+   */
+  syncedEnd(): { segment: Segment; size: number } | null {
+    const seg = this.active
+    if (seg === undefined) return null
+    return { segment: seg, size: this.ctx.readOnly ? seg.size : Math.min(this.syncedSize, seg.size) }
   }
 
   async closeHandles(): Promise<void> {

@@ -1,0 +1,120 @@
+/**
+ * The archiver's cost on the append path (issue 15): W1 (256 B events, batches of 1000, sync
+ * never) and W3 (256 concurrent producers of single 256 B events, sync always) on the native
+ * core, each run without and with an Archiver shipping to a local versitygw (interval 1 s),
+ * interleaved run by run so machine drift hits both alike; medians of --runs runs, the ratio
+ * from this one invocation. Also the shipping throughput: a store shipped by one sync() (MB/s to
+ * the local server, files on this machine's disk: an upper bound for a remote server).
+ *
+ *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N] [--w3 N] [--server-dir /dev/shm]
+ *
+ * The archiver's own work (reads, SHA-256, HTTP) shares the CPU with the appends: on a 2-core
+ * machine loaded by other work this is the figure that matters, and the one most disturbed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { Archiver, Log } from '../ts/index.ts'
+import { Versitygw } from '../__test__/helpers/versitygw.ts'
+import { binaryPayloads } from './data.ts'
+import { fmt, summarize } from './stats.ts'
+
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, w1: { type: 'string' }, w3: { type: 'string' }, 'server-dir': { type: 'string' } },
+})
+const quick = args.quick ?? false
+const runs = Number(args.runs ?? 5)
+const W1_RECORDS = Number(args.w1 ?? (quick ? 100_000 : 1_000_000))
+const W3_RECORDS = Number(args.w3 ?? (quick ? 20_000 : 100_000))
+const W3_PRODUCERS = 256
+const BUCKET = 'chainlog-bench'
+
+// --server-dir /dev/shm keeps the server's object files off the disk the appends fsync to: a
+// remote server does not compete for the local disk, and on one machine it otherwise would.
+const gw = await Versitygw.start(args['server-dir'])
+gw.bucket(BUCKET)
+let prefixes = 0
+
+async function withStore<T>(sync: 'always' | 'never', archive: boolean, fn: (log: Log) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'chainlog-bench-archive-'))
+  const log = await Log.open(dir, { backend: 'native', sync })
+  const archiver = archive ? await Archiver.start(log, { url: `s3://${BUCKET}/run-${prefixes++}`, client: gw.client, interval: 1000 }) : null
+  try {
+    return await fn(log)
+  } finally {
+    await archiver?.stop()
+    await log.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function w1(archive: boolean): Promise<number> {
+  return withStore('never', archive, async (log) => {
+    const batch = binaryPayloads(1000, 256)
+    const t0 = process.hrtime.bigint()
+    for (let done = 0; done < W1_RECORDS; done += batch.length) await log.append('w1', batch)
+    return W1_RECORDS / (Number(process.hrtime.bigint() - t0) / 1e9)
+  })
+}
+
+async function w3(archive: boolean): Promise<number> {
+  return withStore('always', archive, async (log) => {
+    const [event] = binaryPayloads(1, 256)
+    let issued = 0
+    const producer = async () => {
+      while (issued++ < W3_RECORDS) await log.append('w3', [event])
+    }
+    const t0 = process.hrtime.bigint()
+    await Promise.all(Array.from({ length: W3_PRODUCERS }, producer))
+    return W3_RECORDS / (Number(process.hrtime.bigint() - t0) / 1e9)
+  })
+}
+
+/** MB/s of one sync() shipping a store of W1_RECORDS 256 B events (several sealed segments and a tail). */
+async function shipping(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'chainlog-bench-ship-'))
+  const log = await Log.open(dir, { backend: 'native', sync: 'never', maxSegmentBytes: 32 * 1024 * 1024 })
+  try {
+    const batch = binaryPayloads(1000, 256)
+    for (let done = 0; done < W1_RECORDS; done += batch.length) await log.append('s', batch)
+    await log.flush()
+    const archiver = await Archiver.start(log, { url: `s3://${BUCKET}/ship-${prefixes++}`, client: gw.client, interval: 86_400_000 })
+    const t0 = process.hrtime.bigint()
+    await archiver.sync()
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9
+    const st = await archiver.status()
+    await archiver.stop()
+    if (st.streams[0].lagRecords !== 0) throw new Error('shipping left a lag')
+    const shipped = (W1_RECORDS * (256 + 66)) / 1e6
+    return shipped / secs
+  } finally {
+    await log.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const results: Record<string, number[]> = { 'W1 without': [], 'W1 with archiver': [], 'W3 without': [], 'W3 with archiver': [], 'shipping MB/s': [] }
+try {
+  await w1(false) // warm-up
+  await w3(false)
+  for (let r = 0; r < runs; r++) {
+    results['W1 without'].push(await w1(false))
+    results['W1 with archiver'].push(await w1(true))
+    results['W3 without'].push(await w3(false))
+    results['W3 with archiver'].push(await w3(true))
+    results['shipping MB/s'].push(await shipping())
+    process.stderr.write(`run ${r + 1}/${runs} done\n`)
+  }
+} finally {
+  await gw.stop()
+}
+const med = (k: string) => summarize(results[k]).median
+console.log(`| figure | median | min | max | runs |\n|---|---|---|---|---|`)
+for (const [k, v] of Object.entries(results)) {
+  const s = summarize(v)
+  const unit = k.startsWith('shipping') ? '' : ' records/s'
+  console.log(`| ${k} | ${fmt(s.median)}${unit} | ${fmt(s.min)} | ${fmt(s.max)} | ${s.runs} |`)
+}
+console.log(`\nW1 with/without: ${(med('W1 with archiver') / med('W1 without')).toFixed(3)}; W3 with/without: ${(med('W3 with archiver') / med('W3 without')).toFixed(3)} (target ≥ 0.95)`)
+console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; server data in ${gw.dataDir}; machine shared with other engineers' builds and tests`)

@@ -1,0 +1,323 @@
+/**
+ * The Archiver (SPEC §10): ships a live store to object storage, off the append path. Every
+ * `interval` (and on sync()), per stream: new sealed segments whole (with their index and
+ * metadata), then the synced, batch-aligned bytes of the active segment since the last shipped
+ * position as one tail chunk, then HEAD.json with If-Match on the ETag read last. It reads only
+ * bytes the engine reports synced (Stream.syncedEnd), so what the archive holds was acknowledged.
+ *
+ * Conflicts stop it for good (ERR_ARCHIVE_CONFLICT in status() and from sync()): an immutable
+ * object holding other bytes, a HEAD changed by someone else, or a HEAD not on the local chain.
+ * Other failures (the server down, the network) are retried with exponential backoff; status()
+ * shows the lag meanwhile.
+ */
+import { ChainlogError, describe } from '../errors.ts'
+import type { Stream } from '../engine/stream.ts'
+import { type OpenStore, storeOf } from '../engine/open-stores.ts'
+import type { Segment } from '../engine/segment.ts'
+import { AT_KIND, MAX_PAYLOAD_BYTES } from '../core/format.ts'
+import { encodeIndex } from '../storage/offset-index.ts'
+import { ChunkShipper, type StreamProgress } from './chunk-shipper.ts'
+import { checkConditionalWrites, openArchiveInfo } from './archive-store.ts'
+import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, tailFolder, tailKey, toJson } from './layout.ts'
+import { type ArchiveClientConfig, ObjectStore } from './s3.ts'
+import type { ArchiverOptions, ArchiverStatus, ArchiveStreamStatus } from './types.ts'
+import { recordHashAt } from './record-hash.ts'
+
+const DEFAULT_INTERVAL_MS = 1000
+/** Longest wait between retries while the server keeps failing. */
+const MAX_BACKOFF_MS = 30_000
+/** Bit 7 of the kind byte: the record's append call continues after it (SPEC §2 batches). */
+const BATCH_CONTINUES = 0x80
+
+/** What the archiver knows of one stream's archive. */
+interface StreamState {
+  head: ArchiveHead | null
+  /** ETag of HEAD.json as last read or written (null: there is none yet). */
+  etag: string | null
+  /** Whether HEAD was checked against the local chain (once per start). */
+  resumed: boolean
+  lastError: ChainlogError | null
+  lastShipped: Date | null
+}
+
+/** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
+export class Archiver {
+  private readonly states = new Map<string, StreamState>()
+  private chain: Promise<void> = Promise.resolve()
+  private timer: NodeJS.Timeout | null = null
+  private stopped = false
+  private stopping: Promise<void> | null = null
+  private fatal: ChainlogError | null = null
+  private lastError: ChainlogError | null = null
+  private failures = 0
+  private readonly onAbort = () => void this.stop()
+
+  private constructor(
+    private readonly store: OpenStore,
+    private readonly objects: ObjectStore,
+    private readonly info: ArchiveInfo,
+    private readonly interval: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /**
+   * Starts shipping `log` to `options.url` (`s3://bucket/prefix`). Checks first that the server
+   * honours conditional writes (else ERR_UNSUPPORTED) and that the prefix holds this store's
+   * archive or nothing. Shipping then runs every `interval` ms until stop() or `signal` aborts.
+   */
+  static async start(log: unknown, options: ArchiverOptions): Promise<Archiver> {
+    const store = storeOf(log)
+    if (store === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', `log: expected an open Log, got ${describe(log)}`)
+    if (store.isClosed()) throw new ChainlogError('ERR_CLOSED', 'the log is closed; expected an open log')
+    if (typeof options !== 'object' || options === null) throw new ChainlogError('ERR_INVALID_ARGUMENT', `options: expected { url, client?, interval?, signal? }, got ${describe(options)}`)
+    const interval = options.interval ?? DEFAULT_INTERVAL_MS
+    if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 10 || interval > 86_400_000) {
+      throw new ChainlogError('ERR_INVALID_ARGUMENT', `interval: expected milliseconds between 10 and 86400000, got ${describe(interval)}`)
+    }
+    const signal = options.signal
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ChainlogError('ERR_INVALID_ARGUMENT', `signal: expected an AbortSignal, got ${describe(signal)}`)
+    const objects = await ObjectStore.open(options.url, options.client as ArchiveClientConfig | undefined)
+    try {
+      await checkConditionalWrites(objects)
+      const info = await openArchiveInfo(objects, store.ctx.hash)
+      const archiver = new Archiver(store, objects, info, interval, signal)
+      if (signal?.aborted) await archiver.stop()
+      else {
+        signal?.addEventListener('abort', archiver.onAbort, { once: true })
+        archiver.schedule(0)
+      }
+      return archiver
+    } catch (err) {
+      objects.close()
+      throw err
+    }
+  }
+
+  /** The archive's identity (archive.json). */
+  get archive(): Readonly<ArchiveInfo> {
+    return this.info
+  }
+
+  /** Ships everything synced now and resolves when the archive's HEADs include it; rejects with what stopped it. */
+  sync(): Promise<void> {
+    if (this.fatal !== null) return Promise.reject(this.fatal)
+    if (this.stopped) return Promise.reject(new ChainlogError('ERR_CLOSED', 'the archiver was stopped'))
+    return this.runCycle(true)
+  }
+
+  /** Per stream: what the archive holds, how far behind it is, the last error; and whether shipping has stopped. */
+  async status(): Promise<ArchiverStatus> {
+    const streams: ArchiveStreamStatus[] = []
+    if (!this.store.isClosed()) {
+      for (const name of this.store.streamSet.namesWithData()) {
+        const s = await this.store.streamSet.wake(name)
+        if (s === undefined) continue
+        const st = this.states.get(name)
+        const shippedOffset = st?.head?.nextOffset ?? 0
+        const shippedBytes = st?.head === null || st?.head === undefined ? 0 : archivedBytes(s, st.head)
+        const localBytes = s.segments.reduce((n, seg) => n + seg.size, 0)
+        streams.push({
+          stream: name, shippedOffset, localOffset: s.nextOffset, lagRecords: s.nextOffset - shippedOffset, lagBytes: Math.max(0, localBytes - shippedBytes),
+          lastShipped: st?.lastShipped ?? null, lastError: st?.lastError ?? null,
+        })
+      }
+    }
+    return { url: this.objects.url, running: !this.stopped, stoppedBy: this.fatal, lastError: this.lastError, streams }
+  }
+
+  /** Stops shipping (waits for the cycle in flight; ships nothing more). Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true
+      this.signal?.removeEventListener('abort', this.onAbort)
+      if (this.timer !== null) clearTimeout(this.timer)
+      this.timer = null
+      await this.chain.catch(() => {})
+      this.objects.close()
+    })()
+    return this.stopping
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.runCycle(false).then(
+        () => this.schedule(this.interval),
+        () => this.schedule(this.fatal !== null ? -1 : Math.min(MAX_BACKOFF_MS, this.interval * 2 ** Math.min(this.failures, 16))),
+      )
+    }, ms)
+    this.timer.unref()
+    if (ms < 0) this.stop()
+  }
+
+  /** One shipping pass after the ones queued; failures are counted for the backoff and kept for status(). */
+  private runCycle(fromSync: boolean): Promise<void> {
+    const run = this.chain.then(async () => {
+      if (this.fatal !== null) throw this.fatal
+      if (this.stopped && !fromSync) return
+      try {
+        await this.cycle()
+        this.failures = 0
+        this.lastError = null
+      } catch (err) {
+        const e = err instanceof ChainlogError ? err : new ChainlogError('ERR_IO', `archive ${this.objects.url}: ${(err as Error)?.message ?? err}`, { cause: err })
+        this.failures++
+        this.lastError = e
+        if (e.code === 'ERR_ARCHIVE_CONFLICT' || e.code === 'ERR_CLOSED') {
+          this.fatal = e
+          this.stopped = true
+        }
+        throw e
+      }
+    })
+    this.chain = run.catch(() => {})
+    return run
+  }
+
+  private async cycle(): Promise<void> {
+    if (this.store.isClosed()) throw new ChainlogError('ERR_CLOSED', 'the log was closed; the archiver stops')
+    let first: ChainlogError | null = null
+    for (const name of this.store.streamSet.namesWithData()) {
+      const s = await this.store.streamSet.wake(name)
+      if (s === undefined) continue
+      let st = this.states.get(name)
+      if (st === undefined) {
+        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null }
+        this.states.set(name, st)
+      }
+      try {
+        await this.shipStream(s, st)
+        st.lastError = null
+      } catch (err) {
+        const e = err instanceof ChainlogError ? err : new ChainlogError('ERR_IO', `stream ${name}: ${(err as Error)?.message ?? err}`, { cause: err, stream: name })
+        st.lastError = e
+        if (e.code === 'ERR_ARCHIVE_CONFLICT') throw e
+        first ??= e
+      }
+    }
+    if (first !== null) throw first
+  }
+
+  private async shipStream(s: Stream, st: StreamState): Promise<void> {
+    if (!st.resumed) await this.resume(s, st)
+    const end = s.syncedEnd()
+    if (end === null) return
+    const shipper = new ChunkShipper(this.objects, s.name)
+    const head = st.head
+    let sealedCount = head?.sealed.length ?? 0
+    let progress: StreamProgress | null = null
+    // Sealed segments, in order, each whole (its bytes were synced when it was sealed).
+    const segments = s.segments.slice()
+    for (const seg of segments) {
+      if (seg === end.segment) break
+      if (seg.num < sealedCount) continue
+      if (seg.num !== sealedCount) throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: segment ${seg.num} follows ${sealedCount - 1} with a gap; the archive needs every segment from 0`, { stream: s.name })
+      progress = await this.shipSealed(s, seg, shipper)
+      sealedCount = seg.num + 1
+    }
+    // The active segment's synced bytes since the last shipped position, up to a batch end.
+    const active = end.segment
+    let tail = head?.tail !== null && head?.tail?.num === active.num ? head.tail : null
+    const from = tail?.end ?? 0
+    if (end.size > from && active.num === sealedCount) {
+      const cut = await batchEnd(s, active, from, end.size)
+      if (cut !== null) {
+        await shipper.putImmutable(tailKey(s.name, active.num, from, cut.end), cut.bytes, `bytes [${from}, ${cut.end}) of segment ${active.num}`)
+        tail = { num: active.num, end: cut.end }
+        progress = { nextOffset: cut.nextOffset, hash: cut.hash, lastTimestamp: cut.lastTimestamp }
+      }
+    } else if (tail !== null && active.num !== tail.num) tail = null
+    if (progress === null) return // nothing new
+    if (tail !== null && tail.num !== sealedCount) tail = null
+    const next: ArchiveHead = {
+      storeId: this.info.storeId, nextOffset: progress.nextOffset, hash: progress.hash.toString('hex'), sealed: Array.from({ length: sealedCount }, (_, i) => i),
+      tail, lastTimestamp: progress.lastTimestamp, seq: (head?.seq ?? 0) + 1,
+    }
+    const etag = await this.objects.put(headKey(s.name), toJson(next), st.etag === null ? { ifNoneMatch: true } : { ifMatch: st.etag })
+    if (etag === null) {
+      throw new ChainlogError('ERR_ARCHIVE_CONFLICT', `stream ${s.name}: ${this.objects.url}/${headKey(s.name)} was changed by another writer since this archiver read it (seq ${head?.seq ?? 'none'}); shipping stops, nothing was overwritten`, { stream: s.name, offset: head?.nextOffset ?? 0 })
+    }
+    const before = head?.sealed.length ?? 0
+    st.head = next
+    st.etag = etag
+    st.lastShipped = new Date()
+    // Tail chunks of segments now listed sealed are superseded by the whole segment.
+    for (let n = before; n < sealedCount; n++) {
+      const { keys } = await this.objects.list(tailFolder(s.name, n))
+      for (const k of keys) await this.objects.remove(k.key)
+    }
+  }
+
+  /** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
+  private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper): Promise<StreamProgress> {
+    const bytes = await s.readSegment(seg, 0, seg.size)
+    const index = await s.indexOf(seg)
+    const last = await s.lastRecordOf(seg)
+    return shipper.shipSegment(seg, bytes, encodeIndex(index, (d) => s.core.crc32(d)), last)
+  }
+
+  /**
+   * Reads HEAD and checks that this store may extend it: same archive, and HEAD's (nextOffset,
+   * hash) on the local chain. Otherwise ERR_ARCHIVE_CONFLICT (this store diverged from the
+   * archive, or is behind it).
+   */
+  private async resume(s: Stream, st: StreamState): Promise<void> {
+    const found = await this.objects.get(headKey(s.name))
+    if (found === null) {
+      st.head = null
+      st.etag = null
+      st.resumed = true
+      return
+    }
+    const head = parseHead(found.body, `${this.objects.url}/${headKey(s.name)}`)
+    const conflict = (why: string) =>
+      new ChainlogError('ERR_ARCHIVE_CONFLICT', `stream ${s.name}: ${why}; shipping stops, nothing was overwritten`, { stream: s.name, offset: head.nextOffset })
+    if (head.storeId !== this.info.storeId) throw conflict(`HEAD belongs to store ${head.storeId}, the archive is ${this.info.storeId}`)
+    if (head.nextOffset > s.nextOffset) throw conflict(`the archive holds offsets up to ${head.nextOffset}, this store only up to ${s.nextOffset} (a store restored to an earlier point, or another writer)`)
+    if (head.nextOffset > 0) {
+      const local = await recordHashAt(s, head.nextOffset - 1)
+      if (local.toString('hex') !== head.hash) throw conflict(`the archive's chain at offset ${head.nextOffset - 1} is ${head.hash.slice(0, 16)}…, this store's is ${local.toString('hex').slice(0, 16)}… (the histories diverged)`)
+    }
+    st.head = head
+    st.etag = found.etag
+    st.resumed = true
+  }
+}
+
+/** Bytes of the local stream that HEAD covers (for the lag in bytes). */
+function archivedBytes(s: Stream, head: ArchiveHead): number {
+  let n = 0
+  for (const seg of s.segments) if (seg.num < head.sealed.length) n += seg.size
+  return n + (head.tail?.end ?? 0)
+}
+
+/**
+ * The bytes [from, end) of the active segment cut back to the last record that ends a batch
+ * (bit 7 clear), with that record's chain hash; null when no batch ends in the range.
+ */
+async function batchEnd(s: Stream, seg: Segment, from: number, end: number): Promise<{ bytes: Buffer; end: number; nextOffset: number; hash: Buffer; lastTimestamp: number } | null> {
+  const index = await s.indexOf(seg)
+  // Records wholly before `end`: end is a commit boundary, so it is a record's start or the segment's size.
+  let lo = 0
+  let hi = index.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (index.at(mid) < end) lo = mid + 1
+    else hi = mid
+  }
+  const bytes = await s.readSegment(seg, from, end - from)
+  let last = lo - 1
+  let cutEnd = end
+  while (last >= 0 && index.at(last) >= from && (bytes[index.at(last) - from + AT_KIND] & BATCH_CONTINUES) !== 0) {
+    cutEnd = index.at(last)
+    last--
+  }
+  if (last < 0 || index.at(last) < from) return null
+  const position = index.at(last)
+  const d = await s.core.decodeRecordsAsync({
+    hash: s.hash, stream: s.name, data: bytes.subarray(position - from, cutEnd - from), basePosition: position, positions: Float64Array.of(position),
+    expectPrevHash: null, payloadsFrom: 1, maxPayloadBytes: MAX_PAYLOAD_BYTES,
+  })
+  return { bytes: bytes.subarray(0, cutEnd - from), end: cutEnd, nextOffset: seg.firstOffset + last + 1, hash: Buffer.from(d.hashes.subarray(0, 32)), lastTimestamp: d.timestamps[0] }
+}

@@ -1,0 +1,183 @@
+/**
+ * ArchiveReader (SPEC §10): reads and verifies an archive straight from the bucket, with no local
+ * copy. iterate() and verify() walk a stream's objects through the core's scan with the chain
+ * checked (remote-stream.ts); get() fetches one record with ranged GETs through the archived
+ * offset index (framing and CRC checked; the chain is verify()'s job).
+ */
+import { ChainlogError, describe } from '../errors.ts'
+import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
+import { KIND_CHECKPOINT, KIND_TOMBSTONE } from '../core/interface.ts'
+import { MAX_PAYLOAD_BYTES } from '../core/format.ts'
+import { loadCore } from '../core/load.ts'
+import { decodeIndex } from '../storage/offset-index.ts'
+import { streamName } from '../storage/stream-name.ts'
+import type { LogRecord, VerifyReport, StreamReport } from '../types.ts'
+import { readArchiveInfo } from './archive-store.ts'
+import { parseSegmentMeta, type SegmentMeta, segmentIndexKey, segmentKey, segmentMetaKey } from './layout.ts'
+import { archivedStreams, readHead, walkStream } from './remote-stream.ts'
+import { ObjectStore } from './s3.ts'
+import type { ArchiveHeadInfo, ArchiveReaderOptions } from './types.ts'
+
+const KIND_MASK = 0x7f
+
+/** Reads and verifies an archive straight from the bucket; create one with `ArchiveReader.open(url, options)`, close() when done. */
+export class ArchiveReader {
+  private readonly metas = new Map<string, SegmentMeta>()
+
+  private constructor(
+    private readonly objects: ObjectStore,
+    private readonly core: ChainlogCore,
+    private readonly hash: HashAlgorithm,
+  ) {}
+
+  /** Opens the archive at `url` (`s3://bucket/prefix`) for reading; close() when done. */
+  static async open(url: string, options: ArchiveReaderOptions = {}): Promise<ArchiveReader> {
+    if (typeof options !== 'object' || options === null) throw new ChainlogError('ERR_INVALID_ARGUMENT', `options: expected an object, got ${describe(options)}`)
+    const core = await loadCore(options.backend ?? 'auto')
+    const objects = await ObjectStore.open(url, options.client)
+    try {
+      const info = await readArchiveInfo(objects)
+      return new ArchiveReader(objects, core, info.hash)
+    } catch (err) {
+      objects.close()
+      throw err
+    }
+  }
+
+  /** The archived streams' names. */
+  streams(): Promise<string[]> {
+    return archivedStreams(this.objects)
+  }
+
+  /** A stream's HEAD.json: what the archive holds of it. */
+  async head(stream: string | number): Promise<ArchiveHeadInfo> {
+    const { head } = await readHead(this.objects, streamName(stream))
+    const out: ArchiveHeadInfo = { nextOffset: head.nextOffset, hash: Buffer.from(head.hash, 'hex'), sealedSegments: head.sealed.length, tail: head.tail, lastTimestamp: head.lastTimestamp, seq: head.seq }
+    if (head.note !== undefined) out.note = head.note
+    return out
+  }
+
+  /** Data records from `from` on, downloaded segment by segment with the whole chain checked from offset 0. */
+  async *iterate(stream: string | number, options: { from?: number } = {}): AsyncGenerator<LogRecord> {
+    const name = streamName(stream)
+    const from = options.from ?? 0
+    if (!Number.isSafeInteger(from) || from < 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `from: expected a non-negative integer, got ${describe(from)}`)
+    const walk = await walkStream(this.objects, this.core, this.hash, name)
+    for await (const piece of walk.pieces) {
+      const r = piece.scan
+      if (r.count === 0 || r.offsets[r.count - 1] < from) continue
+      const d = await this.core.decodeRecordsAsync({
+        hash: this.hash, stream: name, data: piece.bytes, basePosition: 0, positions: r.positions.subarray(0, r.count), expectPrevHash: null, payloadsFrom: 0, maxPayloadBytes: MAX_PAYLOAD_BYTES,
+      })
+      for (let i = 0; i < d.count; i++) {
+        const kind = d.kinds[i] & KIND_MASK
+        if (kind === KIND_CHECKPOINT || d.offsets[i] < from) continue
+        yield {
+          offset: d.offsets[i], timestamp: d.timestamps[i], kind: kind === KIND_TOMBSTONE ? 'tombstone' : 'data',
+          payload: Buffer.from(d.payloads.subarray(i === 0 ? 0 : d.payloadEnds[i - 1], d.payloadEnds[i])),
+          hash: Buffer.from(d.hashes.subarray(i * 32, i * 32 + 32)), prevHash: Buffer.from(d.prevHashes.subarray(i * 32, i * 32 + 32)),
+        }
+      }
+    }
+  }
+
+  /**
+   * The data record at `offset` (undefined past HEAD or where a checkpoint sits): in a sealed
+   * segment, two small ranged GETs through the archived index; in the tail, the tail's bytes.
+   */
+  async get(stream: string | number, offset: number): Promise<LogRecord | undefined> {
+    const name = streamName(stream)
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `offset: expected a non-negative integer, got ${describe(offset)}`)
+    const { head } = await readHead(this.objects, name)
+    if (offset >= head.nextOffset) return undefined
+    // Binary search over the sealed segments' metadata (fetched once each, then cached).
+    let lo = 0
+    let hi = head.sealed.length - 1
+    let found: SegmentMeta | null = null
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const meta = await this.meta(name, mid)
+      if (offset < meta.firstOffset) hi = mid - 1
+      else if (offset >= meta.nextOffset) lo = mid + 1
+      else {
+        found = meta
+        break
+      }
+    }
+    if (found === null) {
+      for await (const r of this.iterate(name, { from: offset })) return r.offset === offset ? r : undefined
+      return undefined
+    }
+    const idx = await this.objects.get(segmentIndexKey(name, found.num))
+    const check = idx === null ? null : decodeIndex(idx.body, found.size, (d) => this.core.crc32(d))
+    if (check === null || !check.ok || check.positions.length !== found.nextOffset - found.firstOffset) {
+      throw new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${name}: the index of segment ${found.num} is ${check === null ? 'missing' : check.ok ? 'short' : `bad (${check.reason})`}`, { stream: name, offset, segment: found.num })
+    }
+    const entry = offset - found.firstOffset
+    const start = check.positions.at(entry)
+    const end = entry + 1 < check.positions.length ? check.positions.at(entry + 1) : found.size
+    const part = await this.objects.get(segmentKey(name, found.num), { start, end })
+    if (part === null || part.body.length !== end - start) throw new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${name}: segment ${found.num} is missing or short at byte ${start}`, { stream: name, offset })
+    const r = this.core.decodeOne({ hash: this.hash, stream: name, data: part.body, basePosition: start, position: start, expectPrevHash: null, maxPayloadBytes: MAX_PAYLOAD_BYTES })
+    if (r.offset !== offset) throw new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${name}: the index of segment ${found.num} points offset ${offset} at a record with offset ${r.offset}`, { stream: name, offset })
+    if ((r.kind & KIND_MASK) === KIND_CHECKPOINT) return undefined
+    return { offset, timestamp: r.timestamp, kind: (r.kind & KIND_MASK) === KIND_TOMBSTONE ? 'tombstone' : 'data', payload: r.payload, hash: r.hash, prevHash: r.prevHash }
+  }
+
+  /** Checks every archived stream (or one) from offset 0 to HEAD; never throws on damage: problems are listed per stream with their offset. */
+  async verify(stream?: string | number, options: { onProgress?: (p: { bytesDone: number; bytesTotal: number }) => void } = {}): Promise<VerifyReport> {
+    const names = stream === undefined ? await this.streams() : [streamName(stream)]
+    const reports: StreamReport[] = []
+    const walks = []
+    for (const name of names) {
+      try {
+        walks.push({ name, walk: await walkStream(this.objects, this.core, this.hash, name), error: null })
+      } catch (err) {
+        walks.push({ name, walk: null, error: err })
+      }
+    }
+    const bytesTotal = walks.reduce((n, w) => n + (w.walk?.bytesTotal ?? 0), 0)
+    let bytesDone = 0
+    for (const { name, walk, error } of walks) {
+      const report: StreamReport = { stream: name, records: 0, events: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.alloc(32) }, problems: [] }
+      let err = error
+      if (walk !== null) {
+        try {
+          for await (const piece of walk.pieces) {
+            const r = piece.scan
+            report.records += r.count
+            for (let i = 0; i < r.count; i++) if ((r.kinds[i] & KIND_MASK) === KIND_CHECKPOINT) report.checkpoints++
+            report.head = { nextOffset: r.nextOffset ?? report.head.nextOffset, hash: r.lastHash ?? report.head.hash }
+            bytesDone += piece.bytes.length
+            options.onProgress?.({ bytesDone: Math.min(bytesDone, bytesTotal), bytesTotal })
+          }
+        } catch (e) {
+          err = e
+        }
+      }
+      if (err !== null) {
+        if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
+        report.problems.push({ offset: (err.details.offset as number | undefined) ?? report.head.nextOffset, code: err.code, message: err.message })
+      }
+      report.events = report.records - report.checkpoints
+      reports.push(report)
+    }
+    return { ok: reports.every((r) => r.problems.length === 0), streams: reports }
+  }
+
+  /** Releases the S3 client's connections. */
+  close(): void {
+    this.objects.close()
+  }
+
+  private async meta(stream: string, num: number): Promise<SegmentMeta> {
+    const key = segmentMetaKey(stream, num)
+    const cached = this.metas.get(key)
+    if (cached !== undefined) return cached
+    const o = await this.objects.get(key)
+    if (o === null) throw new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${stream}: ${key}, listed by HEAD, is missing`, { stream })
+    const meta = parseSegmentMeta(o.body, `${this.objects.url}/${key}`, num)
+    this.metas.set(key, meta)
+    return meta
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The archive's one door to object storage: `@aws-sdk/client-s3` (an optional peer dependency,
+ * imported only when an archive is used) wrapped in the few calls the archive makes, with S3's
+ * answers turned into ChainlogErrors. Conditional writes are how the archive refuses to
+ * overwrite (SPEC §10): put() reports a 412 as `false`, never as an error.
+ */
+import { ChainlogError, describe } from '../errors.ts'
+
+/** The S3 client settings the archive accepts (a subset of S3ClientConfig; anything else is passed through). */
+export interface ArchiveClientConfig {
+  /** e.g. 'http://127.0.0.1:7070' for a server that is not AWS. */
+  endpoint?: string
+  /** AWS region (signing); default AWS_REGION, else 'us-east-1'. */
+  region?: string
+  /** Bucket in the path rather than the host name; default true when `endpoint` is given (non-AWS servers). */
+  forcePathStyle?: boolean
+  /** Static credentials; default: the SDK's chain (AWS_ACCESS_KEY_ID…, ~/.aws). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  [key: string]: unknown
+}
+
+/** Where an archive lives: `s3://bucket/prefix`. */
+export interface ArchiveLocation {
+  bucket: string
+  /** '' or a prefix ending in '/'. */
+  prefix: string
+}
+
+/** A bucket name as S3 allows (3-63 of a-z 0-9 . -), so a typo fails here, not as a signature error. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+/** Attempts of one request before its error is reported (transient network or 5xx failures). */
+const SDK_MAX_ATTEMPTS = 3
+
+function parseArchiveUrl(url: unknown): ArchiveLocation {
+  if (typeof url !== 'string') throw new ChainlogError('ERR_INVALID_ARGUMENT', `url: expected a string 's3://bucket/prefix', got ${describe(url)}`)
+  const m = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/.exec(url)
+  if (m === null) throw new ChainlogError('ERR_INVALID_ARGUMENT', `url: expected 's3://bucket/prefix', got ${JSON.stringify(url.slice(0, 200))}`)
+  const bucket = m[1]
+  if (!BUCKET_NAME.test(bucket)) throw new ChainlogError('ERR_INVALID_ARGUMENT', `url: ${JSON.stringify(bucket)} is not a valid bucket name (3-63 characters of a-z, 0-9, '.', '-')`)
+  const path = (m[2] ?? '').replace(/\/+$/, '')
+  if (path.split('/').some((p, _i, all) => (p === '' && all.length > 1) || p === '.' || p === '..')) {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `url: the prefix ${JSON.stringify(path)} has an empty, '.' or '..' part`)
+  }
+  return { bucket, prefix: path === '' ? '' : `${path}/` }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the SDK module, loaded at run time (optional peer dependency)
+type SdkModule = any
+let sdk: Promise<SdkModule> | null = null
+
+/** Imports @aws-sdk/client-s3 once; ERR_UNSUPPORTED naming the package when it is not installed. */
+function loadSdk(): Promise<SdkModule> {
+  sdk ??= import('@aws-sdk/client-s3').catch((err: unknown) => {
+    sdk = null
+    throw new ChainlogError('ERR_UNSUPPORTED', `an archive needs the package @aws-sdk/client-s3, which is not installed: run \`npm install @aws-sdk/client-s3\` (${(err as Error)?.message ?? err})`, { cause: err })
+  })
+  return sdk
+}
+
+/** An object read back: its bytes and ETag. */
+export interface StoredObject {
+  body: Buffer
+  etag: string
+}
+
+/** One bucket+prefix, through the SDK. Keys given to its methods are relative to the prefix. */
+export class ObjectStore {
+  private constructor(
+    // biome-ignore lint/suspicious/noExplicitAny: an S3Client of the optional SDK
+    private readonly client: any,
+    private readonly api: SdkModule,
+    readonly location: ArchiveLocation,
+    readonly url: string,
+  ) {}
+
+  static async open(url: string, config: ArchiveClientConfig = {}): Promise<ObjectStore> {
+    const location = parseArchiveUrl(url)
+    if (typeof config !== 'object' || config === null) throw new ChainlogError('ERR_INVALID_ARGUMENT', `client: expected S3 client settings (an object), got ${describe(config)}`)
+    const api = await loadSdk()
+    const client = new api.S3Client({
+      region: process.env.AWS_REGION ?? 'us-east-1',
+      // Servers that are not AWS (versitygw, MinIO, Ceph…) want the bucket in the path and do not
+      // all accept the SDK's default flexible checksums (aws-chunked trailers): send and check
+      // checksums only where an operation requires them. Both can be overridden in `config`.
+      forcePathStyle: config.endpoint !== undefined,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: SDK_MAX_ATTEMPTS,
+      ...config,
+    })
+    return new ObjectStore(client, api, location, url)
+  }
+
+  private key(rel: string): string {
+    return this.location.prefix + rel
+  }
+
+  /** The object, or null when there is none (optionally a byte range [start, end)). */
+  async get(rel: string, range?: { start: number; end: number }): Promise<StoredObject | null> {
+    try {
+      const out = await this.client.send(new this.api.GetObjectCommand({
+        Bucket: this.location.bucket, Key: this.key(rel), Range: range === undefined ? undefined : `bytes=${range.start}-${range.end - 1}`,
+      }))
+      const body = Buffer.from(await out.Body.transformToByteArray())
+      return { body, etag: out.ETag ?? '' }
+    } catch (err) {
+      if (isMissingObject(err)) return null
+      throw this.failure(err, `GET ${rel}`)
+    }
+  }
+
+  /**
+   * Writes the object only if the condition holds: `ifNoneMatch` (it must not exist) or `ifMatch`
+   * (its ETag must be this). Returns the new ETag, or null when the server refused (412).
+   */
+  async put(rel: string, body: Uint8Array, cond: { ifNoneMatch: true } | { ifMatch: string }): Promise<string | null> {
+    try {
+      const out = await this.client.send(new this.api.PutObjectCommand({
+        Bucket: this.location.bucket, Key: this.key(rel), Body: body, ContentLength: body.length,
+        ...('ifMatch' in cond ? { IfMatch: cond.ifMatch } : { IfNoneMatch: '*' }),
+      }))
+      return out.ETag ?? ''
+    } catch (err) {
+      // 409 ConditionalRequestConflict: a concurrent conditional write to the same key won.
+      if (statusOf(err) === 412 || statusOf(err) === 409) return null
+      throw this.failure(err, `PUT ${rel}`)
+    }
+  }
+
+  async remove(rel: string): Promise<void> {
+    try {
+      await this.client.send(new this.api.DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel) }))
+    } catch (err) {
+      if (isMissingObject(err)) return
+      throw this.failure(err, `DELETE ${rel}`)
+    }
+  }
+
+  /** Keys under `rel` (relative to the prefix), with sizes; with `delimiter`, also the common prefixes ("folders"). */
+  async list(rel: string, delimiter?: string): Promise<{ keys: Array<{ key: string; size: number }>; folders: string[] }> {
+    const keys: Array<{ key: string; size: number }> = []
+    const folders: string[] = []
+    let token: string | undefined
+    do {
+      let out: { Contents?: Array<{ Key: string; Size?: number }>; CommonPrefixes?: Array<{ Prefix: string }>; IsTruncated?: boolean; NextContinuationToken?: string }
+      try {
+        out = await this.client.send(new this.api.ListObjectsV2Command({
+          Bucket: this.location.bucket, Prefix: this.key(rel), Delimiter: delimiter, ContinuationToken: token,
+        }))
+      } catch (err) {
+        throw this.failure(err, `LIST ${rel}`)
+      }
+      const cut = this.location.prefix.length
+      for (const c of out.Contents ?? []) keys.push({ key: c.Key.slice(cut), size: c.Size ?? 0 })
+      for (const p of out.CommonPrefixes ?? []) folders.push(p.Prefix.slice(cut))
+      token = out.IsTruncated ? out.NextContinuationToken : undefined
+    } while (token !== undefined)
+    return { keys, folders }
+  }
+
+  close(): void {
+    this.client.destroy()
+  }
+
+  /** An SDK failure as a ChainlogError: settings the caller must fix are ERR_INVALID_ARGUMENT, the rest ERR_IO. */
+  private failure(err: unknown, what: string): ChainlogError {
+    if (err instanceof ChainlogError) return err
+    const name = nameOf(err)
+    const status = statusOf(err)
+    const where = `${this.url}: ${what}`
+    const details = { cause: err, s3Code: name, status }
+    if (name === 'NoSuchBucket') return new ChainlogError('ERR_INVALID_ARGUMENT', `${where}: the bucket ${this.location.bucket} does not exist`, details)
+    if ((name !== undefined && CREDENTIAL_ERRORS.has(name)) || status === 403) {
+      return new ChainlogError('ERR_INVALID_ARGUMENT', `${where}: the server refused the credentials (${name ?? status}); check the client's credentials and region`, details)
+    }
+    const message = err instanceof Error ? err.message : String(err)
+    return new ChainlogError('ERR_IO', `${where} failed: ${name ?? ''}${status ? ` (HTTP ${status})` : ''} ${message}`.trim(), details)
+  }
+}
+
+/** What servers answer to unknown keys or bad signatures (XAdminUserNotFound: versitygw's unknown access key). */
+const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidClientTokenId', 'XAdminUserNotFound'])
+
+/** A 404 about the object itself (not the bucket, not the user). */
+function isMissingObject(err: unknown): boolean {
+  const name = nameOf(err)
+  return statusOf(err) === 404 && (name === 'NoSuchKey' || name === 'NotFound')
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode
+}
+
+function nameOf(err: unknown): string | undefined {
+  const e = err as { name?: string; Code?: string }
+  return e?.Code ?? e?.name
+}
