@@ -5,3 +5,4 @@ export type {
   LogOptions, AppendOptions, AppendResult, ReadOptions, IterateOptions, GetOptions, LogRecord, HeadInfo, CheckpointResult,
   VerifyOptions, VerifyReport, StreamReport, StreamDamage, VerifyProblem, RecoveryEvent, SyncMode, VerifyMode, CompressionOption,
 } from './types.ts'
+export type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'
