@@ -9,7 +9,7 @@
 import { join } from 'node:path'
 import type { Storage } from './storage.ts'
 
-export const DICTIONARY_LIST_FILE = 'dictionaries.json'
+const DICTIONARY_LIST_FILE = 'dictionaries.json'
 /** A list of more is damage (a stream trains a handful of dictionaries in its life). */
 const MAX_DICTIONARIES = 1024
 const MAX_LIST_BYTES = 256 * 1024

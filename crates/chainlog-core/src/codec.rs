@@ -4,8 +4,8 @@
 //! zstd with a dictionary (form 4) = one frame made by ZSTD_compress_usingCDict, the dictionary's
 //! ID in its header (dictionary.rs). Decompression never allocates past the caller's cap, nor
 //! past what the input could possibly expand to.
-use crate::error::{corrupt, invalid, Error, Result};
 use crate::dictionary::{self, CDict, DDict, Dictionary};
+use crate::error::{corrupt, invalid, Error, Result};
 use crate::format::{
     CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, DEFAULT_ZSTD_LEVEL, FORM_LZ4, FORM_NONE, FORM_ZSTD,
     FORM_ZSTD_DICT, MAX_ZSTD_LEVEL,

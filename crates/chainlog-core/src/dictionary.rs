@@ -68,8 +68,13 @@ impl Dictionary {
     fn new(bytes: &[u8]) -> Result<Self> {
         let id = dictionary_id(bytes)?;
         // SAFETY: reads bytes.len() bytes (copied into the DDict); null when they do not parse.
-        let ddict = NonNull::new(unsafe { zs::ZSTD_createDDict(bytes.as_ptr().cast(), bytes.len()) })
-            .ok_or_else(|| corrupt(format!("zstd dictionary {id} does not load: its tables are damaged")))?;
+        let ddict =
+            NonNull::new(unsafe { zs::ZSTD_createDDict(bytes.as_ptr().cast(), bytes.len()) })
+                .ok_or_else(|| {
+                    corrupt(format!(
+                        "zstd dictionary {id} does not load: its tables are damaged"
+                    ))
+                })?;
         Ok(Dictionary {
             id,
             bytes: bytes.to_vec(),
@@ -93,9 +98,16 @@ impl Dictionary {
             return Ok(c.clone());
         }
         // SAFETY: reads self.bytes (copied into the CDict); null on failure.
-        let made = unsafe { zs::ZSTD_createCDict(self.bytes.as_ptr().cast(), self.bytes.len(), level) };
+        let made =
+            unsafe { zs::ZSTD_createCDict(self.bytes.as_ptr().cast(), self.bytes.len(), level) };
         let c = Arc::new(CDict(NonNull::new(made).ok_or_else(|| {
-            Error::Unsupported(format!("zstd dictionary {} cannot be prepared for level {level}", self.id).into())
+            Error::Unsupported(
+                format!(
+                    "zstd dictionary {} cannot be prepared for level {level}",
+                    self.id
+                )
+                .into(),
+            )
         })?));
         cdicts.push((level, c.clone()));
         Ok(c)

@@ -70,11 +70,17 @@ fn the_dictionary_vector_is_byte_exact() {
     assert_eq!(id as u64, v["dictionaryId"].as_u64().unwrap());
     let frame = compress_with_dictionary(id, 3, payload).unwrap();
     assert_eq!(hex(&frame), v["frame"].as_str().unwrap());
-    assert_eq!(decompress(FORM_ZSTD_DICT, &frame, MAX_PAYLOAD_BYTES).unwrap(), payload);
+    assert_eq!(
+        decompress(FORM_ZSTD_DICT, &frame, MAX_PAYLOAD_BYTES).unwrap(),
+        payload
+    );
     let out = encode_one(payload, id).unwrap();
     assert_eq!(hex(&out.bytes), v["record"]["bytes"].as_str().unwrap());
     assert_eq!(out.bytes[53], FORM_ZSTD_DICT);
-    assert_eq!(hex(&out.last_hash), v["record"]["chainHash"].as_str().unwrap());
+    assert_eq!(
+        hex(&out.last_hash),
+        v["record"]["chainHash"].as_str().unwrap()
+    );
     // The frame names its dictionary: bytes 5..9 of a single-segment header with a 4-byte ID.
     assert_eq!(u32::from_le_bytes(frame[5..9].try_into().unwrap()), id);
     dictionary::unload(id).unwrap();
@@ -111,7 +117,11 @@ fn a_missing_or_foreign_dictionary_is_corrupt_never_a_panic() {
     // Not loaded any more: decompress, decode and a verifying scan all report damage.
     let e = decompress(FORM_ZSTD_DICT, &frame, 1 << 20).unwrap_err();
     assert_eq!(e.code(), "ERR_CORRUPT");
-    assert!(e.message().contains(&format!("dictionary {id}")), "{}", e.message());
+    assert!(
+        e.message().contains(&format!("dictionary {id}")),
+        "{}",
+        e.message()
+    );
     let hasher = ChainHasher::new(HashAlgorithm::Blake3, b"orders").unwrap();
     let e = decode_records(&DecodeInput {
         hasher: &hasher,
@@ -148,17 +158,32 @@ fn a_missing_or_foreign_dictionary_is_corrupt_never_a_panic() {
     });
     assert_eq!(framing.stop, ScanStop::End);
     // Compressing with it is the caller's mistake.
-    assert_eq!(encode_one(&payload, id).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+    assert_eq!(
+        encode_one(&payload, id).unwrap_err().code(),
+        "ERR_INVALID_ARGUMENT"
+    );
     // A plain zstd frame stored as form 4 names no dictionary; a form-4 frame stored as form 2
     // needs one.
     let plain = compress(CODEC_ZSTD, 3, &payload).unwrap();
-    assert_eq!(decompress(FORM_ZSTD_DICT, &plain, 1 << 20).unwrap_err().code(), "ERR_CORRUPT");
-    assert_eq!(decompress(FORM_ZSTD, &frame, 1 << 20).unwrap_err().code(), "ERR_CORRUPT");
+    assert_eq!(
+        decompress(FORM_ZSTD_DICT, &plain, 1 << 20)
+            .unwrap_err()
+            .code(),
+        "ERR_CORRUPT"
+    );
+    assert_eq!(
+        decompress(FORM_ZSTD, &frame, 1 << 20).unwrap_err().code(),
+        "ERR_CORRUPT"
+    );
 }
 
 #[test]
 fn bad_dictionaries_and_training_input_are_errors() {
-    for bad in [vec![], vec![0u8; 300], vec![0x37, 0xa4, 0x30, 0xec, 0, 0, 0, 0]] {
+    for bad in [
+        vec![],
+        vec![0u8; 300],
+        vec![0x37, 0xa4, 0x30, 0xec, 0, 0, 0, 0],
+    ] {
         assert_eq!(dictionary::load(&bad).unwrap_err().code(), "ERR_CORRUPT");
     }
     // Right magic and ID, damaged tables.
@@ -177,10 +202,25 @@ fn bad_dictionaries_and_training_input_are_errors() {
     assert_eq!(dictionary::load(&a).unwrap(), id);
     dictionary::unload(id).unwrap();
     dictionary::unload(id).unwrap();
-    assert_eq!(dictionary::unload(id).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+    assert_eq!(
+        dictionary::unload(id).unwrap_err().code(),
+        "ERR_INVALID_ARGUMENT"
+    );
     // Too few samples, sizes that do not add up, a capacity out of range.
-    assert_eq!(train_on(&events(0, 3, "few"), 2048).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
-    assert_eq!(dictionary::train(b"abc", &[4], 2048).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
-    assert_eq!(train_on(&events(0, 100, "cap"), 10).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
-    assert_eq!(train_on(&[], 2048).unwrap_err().code(), "ERR_INVALID_ARGUMENT");
+    assert_eq!(
+        train_on(&events(0, 3, "few"), 2048).unwrap_err().code(),
+        "ERR_INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        dictionary::train(b"abc", &[4], 2048).unwrap_err().code(),
+        "ERR_INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        train_on(&events(0, 100, "cap"), 10).unwrap_err().code(),
+        "ERR_INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        train_on(&[], 2048).unwrap_err().code(),
+        "ERR_INVALID_ARGUMENT"
+    );
 }

@@ -624,7 +624,11 @@ pub fn train_dictionary_async(
         let samples = Bytes::arg(&env, samples, "samples")?.as_slice().to_vec();
         let sizes = numbers_u32(&env, sizes)?;
         let capacity = small_int(capacity, "capacity", 0, u32::MAX as i64)? as usize;
-        Ok(TrainJob { samples, sizes, capacity })
+        Ok(TrainJob {
+            samples,
+            sizes,
+            capacity,
+        })
     })?;
     Ok(AsyncTask::new(job))
 }
