@@ -7,12 +7,12 @@
  *   node --import=tsx bench/worker.ts --workload W5-read --subject js --dir D --prepare
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Log } from '../ts/index.ts'
-import { binaryPayloads, jsonPayloads } from './data.ts'
+import { binaryPayloads, jsonPayloads, logEvents } from './data.ts'
 import { bytesOnDisk, openSubject, type Codec, type Subject, type SubjectName } from './subjects.ts'
 import { percentile } from './stats.ts'
 import { RANDOM_GETS, W3_PRODUCERS, workload, type Workload } from './workloads.ts'
@@ -25,7 +25,7 @@ const { values: args } = parseArgs({
 })
 const w = workload(args.workload!)
 const subject = args.subject as SubjectName
-const codec = (args.codec ?? 'none') as Codec
+const codec = (args.codec ?? 'none') as Codec | 'zstd-dict'
 const quick = args.quick ?? false
 const records = quick ? w.quick : w.full
 
@@ -36,8 +36,10 @@ export interface RunResult {
   p50?: number
   p99?: number
   ms?: number
-  /** W4: payload bytes / bytes on disk. */
+  /** W4: payload bytes / bytes on disk. W4s: payload bytes / stored payload bytes. */
   ratio?: number
+  /** W4s: payload bytes / bytes of the records on disk (framing and checkpoints included). */
+  diskRatio?: number
   rssMB: number
   note?: string
 }
@@ -60,7 +62,7 @@ async function appendAll(s: Subject, wl: Workload, n: number): Promise<number> {
 async function writeRun(n: number, sync: 'always' | 'never'): Promise<RunResult> {
   const dir = scratch()
   try {
-    const s = await openSubject(subject, dir, { sync, compression: codec })
+    const s = await openSubject(subject, dir, { sync, compression: codec as Codec })
     const secs = await appendAll(s, w, n)
     await s.close()
     const ratio = w.id === 'W4' ? (n * w.size) / bytesOnDisk(dir) : undefined
@@ -68,6 +70,67 @@ async function writeRun(n: number, sync: 'always' | 'never'): Promise<RunResult>
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** W4s: the stream's history, which zstd-dict trains on, before the timed records. */
+const W4S_HISTORY = quick ? 3_000 : 10_000
+const W4S_STREAM = 'events'
+
+/**
+ * W4s: appends W4S_HISTORY events (and, for zstd-dict, trains the stream's dictionary on them),
+ * a warm-up of a tenth of n, then times n more, every event distinct. The ratio is over the
+ * timed records' payloads as stored (read back from the segment files).
+ */
+async function smallEventsRun(n: number): Promise<RunResult> {
+  const dir = scratch()
+  try {
+    const dict = codec === 'zstd-dict'
+    const log = await Log.open(dir, { backend: subject as 'native' | 'js', sync: 'never', compression: dict ? 'zstd' : codec, checkpointEvery: 1000 })
+    const warm = Math.floor(n / 10)
+    const events = logEvents(W4S_HISTORY + warm + n, w.size)
+    const appendRange = async (from: number, to: number) => {
+      for (let k = from; k < to; k += w.batch) await log.append(W4S_STREAM, events.slice(k, Math.min(to, k + w.batch)))
+    }
+    await appendRange(0, W4S_HISTORY)
+    if (dict) await log.trainDictionary(W4S_STREAM, { samples: W4S_HISTORY })
+    await appendRange(W4S_HISTORY, W4S_HISTORY + warm)
+    const first = (await log.head(W4S_STREAM)).nextOffset
+    const t0 = process.hrtime.bigint()
+    await appendRange(W4S_HISTORY + warm, events.length)
+    const secs = seconds(t0)
+    await log.close()
+    const stored = storedPayloads(join(dir, W4S_STREAM), first)
+    const onDisk = (n * w.size) / (stored.dataRecordBytes + stored.checkpointBytes)
+    return {
+      rate: n / secs, mbPerSec: (n * w.size) / 1e6 / secs, ratio: stored.payloadBytes / stored.storedBytes, diskRatio: onDisk, rssMB: 0,
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Stored payload bytes of the data records at offsets ≥ `from` in a stream's segment files (SPEC §2 framing). */
+function storedPayloads(streamDir: string, from: number): { payloadBytes: number; storedBytes: number; dataRecordBytes: number; checkpointBytes: number } {
+  let storedBytes = 0
+  let dataRecordBytes = 0
+  let checkpointBytes = 0
+  let records = 0
+  for (const f of readdirSync(streamDir).filter((x) => /^segment_\d+\.log$/.test(x)).sort()) {
+    const d = readFileSync(join(streamDir, f))
+    for (let i = 0; i + 66 <= d.length; ) {
+      const length = d.readUInt32LE(i + 54)
+      const offset = Number(d.readBigUInt64LE(i + 4))
+      if (offset >= from) {
+        if (d[i + 52] === 0) {
+          storedBytes += length
+          dataRecordBytes += 66 + length
+          records++
+        } else checkpointBytes += 66 + length
+      }
+      i += 66 + length
+    }
+  }
+  return { payloadBytes: records * w.size, storedBytes, dataRecordBytes, checkpointBytes }
 }
 
 /** W3: many producers, each awaiting its own single-event appends; latency per append. */
@@ -174,6 +237,8 @@ async function main(): Promise<RunResult | { prepared: true }> {
       await writeRun(Math.max(w.batch, Math.floor(records / 10)), sync)
       return writeRun(records, sync)
     }
+    case 'W4s':
+      return smallEventsRun(records)
     case 'W3':
       await producersRun(Math.floor(records / 10))
       return producersRun(records)

@@ -11,3 +11,4 @@ export { restore } from './archive/restore.ts'
 export type {
   ArchiverOptions, ArchiverStatus, ArchiveStreamStatus, ArchiveClientConfig, RestoreOptions, RestoreReport, ArchiveReaderOptions, ArchiveHeadInfo,
 } from './archive/types.ts'
+export type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'

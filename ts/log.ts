@@ -16,10 +16,12 @@ import { ChainlogError, describe } from './errors.ts'
 import {
   offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions, resolveVerifyOptions,
 } from './validate.ts'
+import { resolveTrainDictionaryOptions } from './validate.ts'
 import type {
   AppendOptions, AppendResult, CheckpointResult, GetOptions, HeadInfo, IterateOptions, LogOptions, LogRecord, ReadOptions, RecoveryEvent,
   ResolvedOptions, StreamDamage, StreamReport, VerifyOptions, VerifyReport,
 } from './types.ts'
+import type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'
 import { RecordCursor } from './read/cursor.ts'
 import { damageError } from './read/damage.ts'
 import { FALLBACK, getVerified, getVerifiedCached, MISS } from './read/get.ts'
@@ -36,6 +38,7 @@ import { type ConsistencyProof, type InclusionProof, ProvableStreams, type TreeH
 import { checkRollback, openTlog } from './tlog-setup.ts'
 import { publishedHead, trustedHeads, verifyTree } from './read/verify-tree.ts'
 import { registerStore } from './engine/open-stores.ts'
+import { DEFAULT_DICTIONARY_BYTES, DEFAULT_SAMPLE_RECORDS, trainingSamples } from './engine/dictionary.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
@@ -539,6 +542,28 @@ export class Log {
     const done = () => void this.reads.delete(p)
     p.then(done, done)
     return p
+  }
+
+  /**
+   * Trains a zstd dictionary on the stream's own events (an admin operation; the native core
+   * only) and stores it, durably, in the stream's directory; from then on the stream's zstd
+   * records are compressed with it (SPEC §2, form 4).
+   */
+  async trainDictionary(stream: string | number, options?: TrainDictionaryOptions): Promise<TrainDictionaryResult> {
+    this.checkWritable()
+    const name = streamName(stream)
+    const o = resolveTrainDictionaryOptions(options, { samples: DEFAULT_SAMPLE_RECORDS, maxBytes: DEFAULT_DICTIONARY_BYTES })
+    const found = this.streamNamed(name)
+    const s = found instanceof Promise ? await found : found
+    if (s === undefined || s.segments.length === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream ${name} does not exist; a dictionary is stored in an existing stream's directory`, { stream: name })
+    const events = typeof o.samples === 'number'
+      ? (await this.readRecords(name, { from: Math.max(0, s.nextOffset - o.samples), limit: o.samples })).map((r) => r.payload)
+      : o.samples
+    const { bytes, lengths } = trainingSamples(events)
+    const dictionary = await this.ctx.core.trainDictionary(bytes, lengths, o.maxBytes)
+    this.checkWritable() // closed while it trained: store nothing
+    const entry = await s.dictionaries.add(this.ctx, s.dir, dictionary)
+    return { id: entry.id, bytes: entry.bytes, file: entry.file, samples: lengths.length }
   }
 
   private checkOpen(): void {

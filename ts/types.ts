@@ -260,3 +260,26 @@ export interface RecoveryEvent {
   /** Why the record was judged torn or damaged. */
   reason: string
 }
+
+/** Options of `log.trainDictionary`. */
+export interface TrainDictionaryOptions {
+  /**
+   * What to train on: a number N takes the stream's last N data records (default 10,000, fewer
+   * when the stream holds fewer); an array gives the sample events themselves.
+   */
+  samples?: number | Array<Uint8Array | string>
+  /** Largest dictionary, in bytes: 256..1 MiB, default 16 KiB. */
+  maxBytes?: number
+}
+
+/** What `log.trainDictionary` stored. */
+export interface TrainDictionaryResult {
+  /** The dictionary's ID, which every zstd frame made with it names. */
+  id: number
+  /** Its size in bytes. */
+  bytes: number
+  /** Its file in the stream's directory. */
+  file: string
+  /** How many samples it was trained on. */
+  samples: number
+}

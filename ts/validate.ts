@@ -6,7 +6,7 @@ import { ChainlogError, describe } from './errors.ts'
 import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD } from './core/interface.ts'
 import { MAX_PAYLOAD_BYTES, MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL } from './core/format.ts'
 import { defaultOpenFiles, MIN_OPEN_FILES } from './storage/open-files.ts'
-import type { ResolvedOptions, SyncMode, TlogOptions, VerifyMode, VerifyOptions } from './types.ts'
+import type { ResolvedOptions, SyncMode, TlogOptions, TrainDictionaryOptions, VerifyMode, VerifyOptions } from './types.ts'
 
 const DEFAULT_MAX_SEGMENT_BYTES = 256 * 1024 * 1024
 const DEFAULT_CHECKPOINT_EVERY = 1000
@@ -171,4 +171,19 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
 function bool(value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') throw new ChainlogError('ERR_INVALID_ARGUMENT', `${name}: expected a boolean, got ${describe(value)}`)
   return value
+}
+
+/** trainDictionary's options: a record count or the sample events, and the dictionary's size. */
+export function resolveTrainDictionaryOptions(options: unknown, defaults: { samples: number; maxBytes: number }): { samples: number | Array<Uint8Array | string>; maxBytes: number } {
+  const o = optionsObject(options, 'trainDictionary options', ['samples', 'maxBytes'])
+  const maxBytes = integer(o.maxBytes, 'maxBytes', defaults.maxBytes, 256, 1 << 20)
+  const samples = o.samples as TrainDictionaryOptions['samples']
+  if (Array.isArray(samples)) {
+    if (samples.length === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'samples: expected at least one event')
+    for (const [k, e] of samples.entries()) {
+      if (typeof e !== 'string' && !(e instanceof Uint8Array)) throw new ChainlogError('ERR_INVALID_ARGUMENT', `samples[${k}]: expected a string or a Uint8Array, got ${describe(e)}`)
+    }
+    return { samples, maxBytes }
+  }
+  return { samples: integer(samples, 'samples', defaults.samples, 1, 10_000_000), maxBytes }
 }

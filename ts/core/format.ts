@@ -18,8 +18,8 @@ export const AT_FORM = 53
 export const AT_LENGTH = 54
 /** Largest kind (bits 0-6 of the kind byte): data 0, checkpoint 1, tombstone 2. */
 export const MAX_KIND = 2
-/** Largest stored payload form: none 0, lz4 1, zstd 2, redacted 3. */
-export const MAX_FORM = 3
+/** Largest stored payload form: none 0, lz4 1, zstd 2, redacted 3, zstd with a dictionary 4. */
+export const MAX_FORM = 4
 /** The prev_hash of a stream's first record, and the head hash of an empty stream. */
 export const ZERO_HASH: Buffer = Buffer.alloc(HASH_BYTES)
 /** Checkpoint payload: prev_hash (32) ‖ u64 offset. Also the size of a redacted payload. */

@@ -22,7 +22,7 @@
  * Bump CORE_ABI whenever this contract, or the native binding behind it, changes: the native
  * loader refuses a binary whose `abiVersion()` differs, so a stale build is never misused.
  */
-export const CORE_ABI = 7
+export const CORE_ABI = 8
 
 /** The chain hash of a store, fixed when it is created (chainlog.json). */
 export type HashAlgorithm = 'blake3' | 'sha256'
@@ -39,6 +39,8 @@ export const FORM_NONE = 0
 export const FORM_LZ4 = 1
 export const FORM_ZSTD = 2
 export const FORM_REDACTED = 3
+/** One zstd frame made with a dictionary; the frame header names the dictionary's ID. */
+export const FORM_ZSTD_DICT = 4
 
 export const CODEC_NONE = FORM_NONE
 export const CODEC_LZ4 = FORM_LZ4
@@ -58,6 +60,11 @@ export interface EncodeBatchInput {
   codec: number
   /** zstd level (1..22, default 3 when 0); ignored by other codecs. */
   level: number
+  /**
+   * With codec zstd: the ID of a dictionary loaded with loadDictionary; records then compress
+   * to FORM_ZSTD_DICT. Absent or 0: none. The JS core refuses a non-zero ID (ERR_UNSUPPORTED).
+   */
+  dictionaryId?: number
   /** The uncompressed payloads end to end. */
   payloads: Uint8Array
   /** Length of each payload in `payloads`; N = lengths.length ≥ 1, sum = payloads.length. */
@@ -281,8 +288,25 @@ export interface ChainlogCore {
   crc32(data: Uint8Array): number
   /** The stored form of `data` under codec (CODEC_LZ4: u32 length ‖ raw block; CODEC_ZSTD: one frame). Always returns the compressed bytes, even if larger. */
   compress(codec: number, level: number, data: Uint8Array): Buffer
-  /** Inverse of compress for FORM_NONE/LZ4/ZSTD; output over maxBytes is ERR_CORRUPT, never an allocation. */
+  /** Inverse of compress for FORM_NONE/LZ4/ZSTD/ZSTD_DICT; output over maxBytes is ERR_CORRUPT, never an allocation. */
   decompress(form: number, stored: Uint8Array, maxBytes: number): Buffer
+
+  /**
+   * zstd dictionaries (SPEC §2, form 4). A form-4 frame names its dictionary by ID; decoding
+   * looks the ID up among the dictionaries loaded in this process (ERR_CORRUPT when it is not
+   * loaded). Loads are counted per ID; loading different bytes under an ID already loaded is
+   * ERR_CORRUPT. Bytes that are not a zstd dictionary are ERR_CORRUPT. Returns the ID.
+   */
+  loadDictionary(bytes: Uint8Array): number
+  /** Undoes one loadDictionary (ERR_INVALID_ARGUMENT if `id` is not loaded). */
+  unloadDictionary(id: number): void
+  /**
+   * Trains a dictionary of at most maxBytes on the samples (end to end, one length each), with
+   * libzstd's default trainer; deterministic. The JS core has no trainer: ERR_UNSUPPORTED.
+   */
+  trainDictionary(samples: Uint8Array, lengths: Uint32Array, maxBytes: number): Promise<Buffer>
+  /** The FORM_ZSTD_DICT stored form of data with loaded dictionary `id`. JS core: ERR_UNSUPPORTED. */
+  compressWithDictionary(id: number, level: number, data: Uint8Array): Buffer
 }
 
 /** Whether two views share any byte. */

@@ -7,6 +7,9 @@ export declare function commitment(hash: string, payload: Uint8Array): Buffer
 
 export declare function compress(codec: number, level: number, data: Uint8Array): Buffer
 
+/** The form-4 stored form of `data` with the loaded dictionary `id`. */
+export declare function compressWithDictionary(id: number, level: number, data: Uint8Array): Buffer
+
 export declare function crc32(data: Uint8Array): number
 
 export declare function decodeRecords(hash: string, stream: string, data: Uint8Array, basePosition: number, positions: Float64Array, expectPrevHash: Uint8Array | undefined | null, payloadsFrom: number, maxPayloadBytes: number): Float64Array
@@ -26,6 +29,9 @@ export interface FindValidRecordResult {
   position: number
   needBytes: number
 }
+
+/** Loads a zstd dictionary into the process-wide set (counted); returns its ID. */
+export declare function loadDictionary(bytes: Uint8Array): number
 
 /** The chain hash of one record, from its fields (positional: see the module comment). */
 export declare function recordHash(hash: string, stream: string, prevHash: Uint8Array, offset: number, timestamp: number, kind: number, payloadLength: number, commitment: Uint8Array): Buffer
@@ -53,3 +59,12 @@ export declare function scanSegment(hash: string, stream: string, data: Uint8Arr
 
 /** scanSegment on the libuv pool, over a copy of `data` taken now. */
 export declare function scanSegmentAsync(hash: string, stream: string, data: Uint8Array, basePosition: number, firstOffset: number | undefined | null, prevHash: Uint8Array | undefined | null, prevTimestamp: number | undefined | null, verifyChain: boolean, isFinal: boolean): Promise<ScanResult>
+
+/**
+ * Trains a zstd dictionary of at most `capacity` bytes on the samples (end to end, one length
+ * each in `sizes`), on the libuv pool.
+ */
+export declare function trainDictionaryAsync(samples: Uint8Array, sizes: Uint32Array, capacity: number): Promise<Buffer>
+
+/** Undoes one loadDictionary. */
+export declare function unloadDictionary(id: number): void

@@ -5,7 +5,7 @@
  * a failure is rolled back), settle (resolve or reject every call). The stream's head changes in
  * one place only: the Commit value this produces goes to CommitTarget.applyCommit.
  */
-import { KIND_DATA, type EncodeBatchResult } from '../core/interface.ts'
+import { CODEC_ZSTD, KIND_DATA, type EncodeBatchResult } from '../core/interface.ts'
 import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
@@ -81,6 +81,8 @@ export interface CommitTarget extends StreamHead {
   readonly ctx: StoreContext
   readonly corrupt: CorruptMark | null
   readonly broken: ChainlogError | null
+  /** The stream's zstd dictionary for new records (engine/dictionary.ts); 0 for none. */
+  readonly dictionaryId: number
   loadPolicyState(every: number): Promise<void>
   /** The active segment, ready for `bytes` more (created or rotated as needed). */
   prepareWrite(bytes: number): Promise<Segment>
@@ -337,6 +339,7 @@ class GroupEncoder {
     this.push(
       core.encodeBatch({
         hash, stream: this.target.name, firstOffset: run.first, prevHash: this.head, kind: KIND_DATA, codec: options.codec, level: options.level,
+        dictionaryId: options.codec === CODEC_ZSTD ? this.target.dictionaryId : 0,
         // With one call in the run, the only hash asked for is the run's last (lastHash).
         payloads, lengths, timestamps, wantHashes: reqs.length > 1, into: this.into(),
       }),

@@ -32,6 +32,7 @@ import { segmentFileName, segmentPath } from '../storage/segment-file.ts'
 import { Segment } from './segment.ts'
 import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
+import { StreamDictionaries } from './dictionary.ts'
 
 /**
  * The active segment's index is saved again (in the background) once this many bytes were
@@ -83,6 +84,8 @@ export class Stream implements CheckpointSource, CommitTarget {
   private readonly writeBehind: WriteBehind
   private readonly cacheWrites = new CacheWrites()
   private manifestStale = false
+  /** Its zstd dictionaries, loaded in the core while it is open. */
+  dictionaries = StreamDictionaries.none()
 
   private constructor(
     readonly ctx: StoreContext,
@@ -161,8 +164,20 @@ export class Stream implements CheckpointSource, CommitTarget {
    */
   static async open(ctx: StoreContext, name: string, events: RecoveryEvent[]): Promise<Stream> {
     const s = new Stream(ctx, name)
-    s.applyOpen(await recoverStream(s, events))
+    // Before recovery: its verified tail scan decodes form-4 records.
+    s.dictionaries = await StreamDictionaries.open(ctx, s.dir)
+    try {
+      s.applyOpen(await recoverStream(s, events))
+    } catch (err) {
+      s.dictionaries.release(ctx)
+      throw err
+    }
     return s
+  }
+
+  /** The dictionary new zstd records use (0: none). */
+  get dictionaryId(): number {
+    return this.dictionaries.current
   }
 
   /** Takes over what open-time recovery found (stream-open.ts), checking that it holds together. */
@@ -542,6 +557,7 @@ export class Stream implements CheckpointSource, CommitTarget {
     await this.cacheWrites.idle() // close must not leave a cache write behind it
     await this.writeBehind.settled() // a handle is closed with no fdatasync in flight (a failure was recorded)
     this.readers.closeAll()
+    this.dictionaries.release(this.ctx)
     for (const seg of this.segments) {
       const h = seg.handle
       seg.handle = null

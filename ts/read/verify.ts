@@ -30,6 +30,7 @@ import { scanRange, type RangeScan } from '../storage/segment-scan.ts'
 import { segmentFileName, withSegmentReader } from '../storage/segment-file.ts'
 import type { StorageFile } from '../storage/storage.ts'
 import type { StreamReport, VerifyProblem } from '../types.ts'
+import { dictionaryProblems } from '../engine/dictionary.ts'
 
 /** Problems reported per stream before verify stops listing them. */
 const MAX_PROBLEMS_PER_STREAM = 100
@@ -122,6 +123,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
     await checkIndex(s, seg, contents, isActive, sizes[n], problems)
   }
   if (s.corrupt === null) await checkManifest(s, segments, problems) // else it disagrees with the damage by design
+  for (const message of await dictionaryProblems(s.ctx, s.dir)) problems.add({ offset: null, code: 'ERR_CORRUPT', message })
   const head = { nextOffset: last.nextOffset, hash: last.hash ?? s.headHash }
   if (problems.list.length === 0 && last.nextOffset === s.nextOffset && last.hash !== null && !last.hash.equals(s.headHash)) {
     problems.add({ offset: s.nextOffset, code: 'ERR_CHAIN_BROKEN', message: `the chain ends in ${last.hash.toString('hex')}, the stream's head is ${s.headHash.toString('hex')}` })

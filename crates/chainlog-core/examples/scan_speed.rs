@@ -22,6 +22,7 @@ fn main() {
             kind: 0,
             codec: 0,
             level: 0,
+            dictionary: 0,
             payloads: &payloads,
             lengths: &lengths,
             timestamps: &ts,

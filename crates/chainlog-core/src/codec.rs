@@ -1,12 +1,14 @@
 //! Stored payload forms (docs/scan-rules.md §7): LZ4 = u32 LE length ‖ raw lz4_flex block;
 //! zstd = one standard frame with the content size and no checksum, made by ZSTD_compressCCtx so
 //! it is byte-identical to the JS core's ZSTD_compress (same libzstd, see Cargo.toml).
-//! Decompression never allocates past the caller's cap, nor past what the input could possibly
-//! expand to.
+//! zstd with a dictionary (form 4) = one frame made by ZSTD_compress_usingCDict, the dictionary's
+//! ID in its header (dictionary.rs). Decompression never allocates past the caller's cap, nor
+//! past what the input could possibly expand to.
+use crate::dictionary::{self, CDict, DDict, Dictionary};
 use crate::error::{corrupt, invalid, Error, Result};
 use crate::format::{
     CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, DEFAULT_ZSTD_LEVEL, FORM_LZ4, FORM_NONE, FORM_ZSTD,
-    MAX_ZSTD_LEVEL,
+    FORM_ZSTD_DICT, MAX_ZSTD_LEVEL,
 };
 use std::cell::RefCell;
 use zstd_sys as zs;
@@ -105,7 +107,7 @@ pub fn compress_into(codec: u8, level: i32, data: &[u8], out: &mut Vec<u8>) -> R
                 .map_err(|e| Error::Unsupported(format!("lz4 compression failed: {e}").into()))?;
             out.truncate(start + LZ4_LENGTH_PREFIX + n);
         }
-        CODEC_ZSTD => zstd_compress_into(level, data, out)?,
+        CODEC_ZSTD => zstd_compress_into(level, None, data, out)?,
         _ => {
             return Err(invalid(format!(
                 "codec must be 0 (none), 1 (lz4) or 2 (zstd), got {codec}"
@@ -115,7 +117,18 @@ pub fn compress_into(codec: u8, level: i32, data: &[u8], out: &mut Vec<u8>) -> R
     Ok(())
 }
 
-fn zstd_compress_into(level: i32, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+/// Appends the form-4 stored form of `data` (one frame made with `cdict`) to `out`.
+pub(crate) fn zstd_dict_compress_into(cdict: &CDict, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    zstd_compress_into(0, Some(cdict), data, out)
+}
+
+/// One zstd frame of `data`: at `level` without a dictionary, or with `cdict` (its own level).
+fn zstd_compress_into(
+    level: i32,
+    cdict: Option<&CDict>,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let bound = unsafe { zs::ZSTD_compressBound(data.len()) };
     out.reserve(bound);
     let start = out.len();
@@ -128,17 +141,30 @@ fn zstd_compress_into(level: i32, data: &[u8], out: &mut Vec<u8>) -> Result<()> 
             .as_mut()
             .ok_or_else(|| Error::Unsupported("cannot create a zstd context".into()))?;
         let spare = out.spare_capacity_mut();
-        // SAFETY: ZSTD_compressCCtx writes at most `spare.len()` bytes into the spare capacity and
-        // returns how many it wrote (or an error code); those bytes are then marked initialized.
-        let code = unsafe {
-            zs::ZSTD_compressCCtx(
-                cctx.0.as_ptr(),
-                spare.as_mut_ptr().cast(),
-                spare.len(),
-                data.as_ptr().cast(),
-                data.len(),
-                level,
-            )
+        // SAFETY: ZSTD_compressCCtx / ZSTD_compress_usingCDict write at most `spare.len()` bytes
+        // into the spare capacity and return how many they wrote (or an error code); those bytes
+        // are then marked initialized.
+        let code = match cdict {
+            None => unsafe {
+                zs::ZSTD_compressCCtx(
+                    cctx.0.as_ptr(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                    data.as_ptr().cast(),
+                    data.len(),
+                    level,
+                )
+            },
+            Some(cdict) => unsafe {
+                zs::ZSTD_compress_usingCDict(
+                    cctx.0.as_ptr(),
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                    data.as_ptr().cast(),
+                    data.len(),
+                    cdict.as_ptr(),
+                )
+            },
         };
         if data.len() > KEEP_ZSTD_CCTX_MAX_INPUT {
             // Its tables grew with the input: free them rather than keep them for the thread's life.
@@ -156,6 +182,19 @@ fn zstd_compress_into(level: i32, data: &[u8], out: &mut Vec<u8>) -> Result<()> 
     Ok(())
 }
 
+/// The form-4 stored form of `data` with the loaded dictionary `id` at zstd `level` (0..22).
+pub fn compress_with_dictionary(id: u32, level: i64, data: &[u8]) -> Result<Vec<u8>> {
+    let cdict = loaded_dictionary(id)?.cdict(zstd_level(level)?)?;
+    let mut out = Vec::new();
+    zstd_dict_compress_into(&cdict, data, &mut out)?;
+    Ok(out)
+}
+
+/// The loaded dictionary `id`, or ERR_INVALID_ARGUMENT (a caller asking to compress with it).
+pub(crate) fn loaded_dictionary(id: u32) -> Result<std::sync::Arc<Dictionary>> {
+    dictionary::loaded(id).ok_or_else(|| invalid(format!("zstd dictionary {id} is not loaded")))
+}
+
 /// The stored form of `data` as a new buffer (the `compress` call of the core interface).
 pub fn compress(codec: u8, level: i64, data: &[u8]) -> Result<Vec<u8>> {
     let level = if codec == CODEC_ZSTD {
@@ -168,7 +207,7 @@ pub fn compress(codec: u8, level: i64, data: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Appends the payload held by `stored` in `form` (0, 1 or 2) to `out`; at most `max_bytes`.
+/// Appends the payload held by `stored` in `form` (0, 1, 2 or 4) to `out`; at most `max_bytes`.
 /// On error `out` is left as it was. Returns the payload length.
 pub fn decompress_into(
     form: u8,
@@ -190,9 +229,13 @@ pub fn decompress_into(
             }
         }
         FORM_LZ4 => lz4_decompress_into(stored, max_bytes, out),
-        FORM_ZSTD => zstd_decompress_into(stored, max_bytes, out),
+        FORM_ZSTD => zstd_decompress_into(stored, None, max_bytes, out),
+        FORM_ZSTD_DICT => {
+            let d = frame_dictionary(stored)?;
+            zstd_decompress_into(stored, Some(d.ddict()), max_bytes, out)
+        }
         _ => Err(invalid(format!(
-            "form must be 0 (none), 1 (lz4) or 2 (zstd) to decompress, got {form}"
+            "form must be 0 (none), 1 (lz4), 2 (zstd) or 4 (zstd with a dictionary) to decompress, got {form}"
         ))),
     };
     if res.is_err() {
@@ -249,11 +292,35 @@ fn lz4_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Resu
     }
 }
 
-fn zstd_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Result<usize> {
-    match stored.first_chunk::<4>() {
-        Some(magic) if u32::from_le_bytes(*magic) == ZSTD_MAGIC => {}
-        _ => return Err(corrupt("zstd payload is not a zstd frame")),
+/// The loaded dictionary a form-4 frame names; ERR_CORRUPT when it names none or one not loaded.
+fn frame_dictionary(stored: &[u8]) -> Result<std::sync::Arc<Dictionary>> {
+    check_zstd_magic(stored)?;
+    // SAFETY: reads at most stored.len() bytes; 0 when the header names no dictionary or is cut.
+    let id = unsafe { zs::ZSTD_getDictID_fromFrame(stored.as_ptr().cast(), stored.len()) };
+    if id == 0 {
+        return Err(corrupt("zstd payload of form 4 names no dictionary"));
     }
+    dictionary::loaded(id).ok_or_else(|| {
+        corrupt(format!(
+            "zstd payload needs dictionary {id}, which is not loaded (its file is missing or damaged)"
+        ))
+    })
+}
+
+fn check_zstd_magic(stored: &[u8]) -> Result<()> {
+    match stored.first_chunk::<4>() {
+        Some(magic) if u32::from_le_bytes(*magic) == ZSTD_MAGIC => Ok(()),
+        _ => Err(corrupt("zstd payload is not a zstd frame")),
+    }
+}
+
+fn zstd_decompress_into(
+    stored: &[u8],
+    ddict: Option<&DDict>,
+    max_bytes: u64,
+    out: &mut Vec<u8>,
+) -> Result<usize> {
+    check_zstd_magic(stored)?;
     // SAFETY: reads at most stored.len() bytes.
     let size = unsafe { zs::ZSTD_getFrameContentSize(stored.as_ptr().cast(), stored.len()) };
     let size = match size {
@@ -295,16 +362,28 @@ fn zstd_decompress_into(stored: &[u8], max_bytes: u64, out: &mut Vec<u8>) -> Res
             .as_mut()
             .ok_or_else(|| Error::Unsupported("cannot create a zstd context".into()))?;
         let spare = &mut out.spare_capacity_mut()[..size];
-        // SAFETY: ZSTD_decompressDCtx writes at most `size` bytes into the spare capacity and
-        // returns how many it wrote (or an error code).
-        let code = unsafe {
-            zs::ZSTD_decompressDCtx(
-                dctx.0.as_ptr(),
-                spare.as_mut_ptr().cast(),
-                size,
-                stored.as_ptr().cast(),
-                stored.len(),
-            )
+        // SAFETY: ZSTD_decompressDCtx / ZSTD_decompress_usingDDict write at most `size` bytes
+        // into the spare capacity and return how many they wrote (or an error code).
+        let code = match ddict {
+            None => unsafe {
+                zs::ZSTD_decompressDCtx(
+                    dctx.0.as_ptr(),
+                    spare.as_mut_ptr().cast(),
+                    size,
+                    stored.as_ptr().cast(),
+                    stored.len(),
+                )
+            },
+            Some(ddict) => unsafe {
+                zs::ZSTD_decompress_usingDDict(
+                    dctx.0.as_ptr(),
+                    spare.as_mut_ptr().cast(),
+                    size,
+                    stored.as_ptr().cast(),
+                    stored.len(),
+                    ddict.as_ptr(),
+                )
+            },
         };
         if let Some(e) = zstd_error(code) {
             return Err(corrupt(format!("zstd frame does not decode: {e}")));

@@ -1,5 +1,6 @@
 //! encodeBatch (docs/scan-rules.md §6): frames a batch of payloads into consecutive records.
-use crate::codec::{compress_into, zstd_level};
+use crate::codec::{compress_into, loaded_dictionary, zstd_dict_compress_into, zstd_level};
+use crate::dictionary::CDict;
 use crate::error::{invalid, Error, Result};
 use crate::format::*;
 use crate::frame::{write_record, write_record_at, Header};
@@ -16,6 +17,8 @@ pub struct EncodeInput<'a> {
     pub codec: u8,
     /// zstd level as given (0..22, 0 = default); checked only when codec is zstd.
     pub level: i64,
+    /// With codec zstd: the ID of a loaded dictionary to compress with (form 4); 0 for none.
+    pub dictionary: u32,
     pub payloads: &'a [u8],
     pub lengths: &'a [u32],
     /// Already checked to be safe integers by the caller.
@@ -38,7 +41,13 @@ pub struct EncodeOutput {
     pub hashes: Option<Vec<u8>>,
 }
 
-fn check(input: &EncodeInput<'_>) -> Result<i32> {
+/// How a checked batch compresses: the resolved zstd level, and the dictionary for form 4.
+struct Compression {
+    level: i32,
+    cdict: Option<std::sync::Arc<CDict>>,
+}
+
+fn check(input: &EncodeInput<'_>) -> Result<Compression> {
     if input.stream.len() > MAX_STREAM_BYTES {
         return Err(invalid(format!(
             "stream name must be at most {MAX_STREAM_BYTES} UTF-8 bytes, got {}",
@@ -108,11 +117,22 @@ fn check(input: &EncodeInput<'_>) -> Result<i32> {
             input.codec
         )));
     }
-    if input.codec == CODEC_ZSTD {
-        zstd_level(input.level)
-    } else {
-        Ok(DEFAULT_ZSTD_LEVEL)
+    if input.dictionary != 0 && input.codec != CODEC_ZSTD {
+        return Err(invalid(format!(
+            "a dictionary compresses with codec 2 (zstd), got codec {}",
+            input.codec
+        )));
     }
+    let level = if input.codec == CODEC_ZSTD {
+        zstd_level(input.level)?
+    } else {
+        DEFAULT_ZSTD_LEVEL
+    };
+    let cdict = match input.dictionary {
+        0 => None,
+        id => Some(loaded_dictionary(id)?.cdict(level)?),
+    };
+    Ok(Compression { level, cdict })
 }
 
 /// The per-record work that does not depend on the chain: commitments and stored forms of a run
@@ -130,7 +150,7 @@ struct Prepared {
 fn prepare(
     input: &EncodeInput<'_>,
     hasher: &ChainHasher,
-    level: i32,
+    how: &Compression,
     lengths: &[u32],
     start: usize,
 ) -> Result<Prepared> {
@@ -157,9 +177,18 @@ fn prepare(
         let mut form = FORM_NONE;
         if compress {
             scratch.clear();
-            compress_into(input.codec, level, payload, &mut scratch)?;
+            let compressed_form = match &how.cdict {
+                Some(cdict) => {
+                    zstd_dict_compress_into(cdict, payload, &mut scratch)?;
+                    FORM_ZSTD_DICT
+                }
+                None => {
+                    compress_into(input.codec, how.level, payload, &mut scratch)?;
+                    input.codec
+                }
+            };
             if scratch.len() < payload.len() {
-                form = input.codec;
+                form = compressed_form;
                 p.compressed.extend_from_slice(&scratch);
             }
         }
@@ -169,11 +198,15 @@ fn prepare(
     Ok(p)
 }
 
-fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Result<Vec<Prepared>> {
+fn prepare_all(
+    input: &EncodeInput<'_>,
+    hasher: &ChainHasher,
+    how: &Compression,
+) -> Result<Vec<Prepared>> {
     let n = input.lengths.len();
     let threads = threads_for(n, input.payloads.len());
     if threads <= 1 {
-        return Ok(vec![prepare(input, hasher, level, input.lengths, 0)?]);
+        return Ok(vec![prepare(input, hasher, how, input.lengths, 0)?]);
     }
     // Runs of about equal payload bytes, each at least one record.
     let per = (input.payloads.len() / threads).max(1);
@@ -193,20 +226,20 @@ fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Res
         let handles: Vec<_> = runs[1..]
             .iter()
             .map(|&(a, b, start)| {
-                let job = move || prepare(input, hasher, level, &input.lengths[a..b], start);
+                let job = move || prepare(input, hasher, how, &input.lengths[a..b], start);
                 std::thread::Builder::new()
                     .spawn_scoped(s, job)
                     .map_err(|_| (a, b, start))
             })
             .collect();
         let (a, b, start) = runs[0];
-        let mut parts = vec![prepare(input, hasher, level, &input.lengths[a..b], start)?];
+        let mut parts = vec![prepare(input, hasher, how, &input.lengths[a..b], start)?];
         for h in handles {
             parts.push(match h {
                 Ok(h) => h.join().unwrap_or_else(|_| {
                     Err(Error::Unsupported("an encoding thread failed".into()))
                 })?,
-                Err((a, b, start)) => prepare(input, hasher, level, &input.lengths[a..b], start)?,
+                Err((a, b, start)) => prepare(input, hasher, how, &input.lengths[a..b], start)?,
             });
         }
         Ok(parts)
@@ -214,10 +247,10 @@ fn prepare_all(input: &EncodeInput<'_>, hasher: &ChainHasher, level: i32) -> Res
 }
 
 pub fn encode_batch(input: &EncodeInput<'_>) -> Result<EncodeOutput> {
-    let level = check(input)?;
+    let how = check(input)?;
     // Never larger: a compressed form is kept only when strictly smaller than the payload.
     let mut bytes = Vec::with_capacity(encoded_bound(input.payloads.len(), input.lengths.len()));
-    let records = encode_records(input, level, &mut bytes)?;
+    let records = encode_records(input, &how, &mut bytes)?;
     Ok(EncodeOutput {
         bytes,
         positions: records.positions,
@@ -244,13 +277,13 @@ pub fn check_batch(input: &EncodeInput<'_>) -> Result<()> {
 /// encode_batch straight into `out`, the caller's buffer (no copy out of an intermediate one);
 /// None when `out` is shorter than `encoded_bound`. Bad input fails exactly as in encode_batch.
 pub fn encode_batch_into(input: &EncodeInput<'_>, out: &mut [u8]) -> Result<Option<EncodedInto>> {
-    let level = check(input)?;
+    let how = check(input)?;
     if out.len() < encoded_bound(input.payloads.len(), input.lengths.len()) {
         return Ok(None);
     }
     let bound = encoded_bound(input.payloads.len(), input.lengths.len());
     let mut sink = SliceSink { out, len: 0 };
-    let records = encode_records(input, level, &mut sink)?;
+    let records = encode_records(input, &how, &mut sink)?;
     debug_assert!(sink.len <= bound, "records never outgrow their bound");
     debug_assert_eq!(records.positions.len(), input.lengths.len());
     Ok(Some(EncodedInto {
@@ -300,12 +333,12 @@ struct Records {
 /// The records of a checked batch, framed and chained into `sink`.
 fn encode_records(
     input: &EncodeInput<'_>,
-    level: i32,
+    how: &Compression,
     sink: &mut impl RecordSink,
 ) -> Result<Records> {
     let hasher = ChainHasher::new(input.hash, input.stream)?;
     let n = input.lengths.len();
-    let parts = prepare_all(input, &hasher, level)?;
+    let parts = prepare_all(input, &hasher, how)?;
     let start = sink.len();
     let mut positions = Vec::with_capacity(n);
     let mut hashes = if input.want_hashes {

@@ -32,7 +32,9 @@ pub const FORM_NONE: u8 = 0;
 pub const FORM_LZ4: u8 = 1;
 pub const FORM_ZSTD: u8 = 2;
 pub const FORM_REDACTED: u8 = 3;
-pub const MAX_FORM: u8 = FORM_REDACTED;
+/// One zstd frame made with the stream's dictionary; the frame header names the dictionary ID.
+pub const FORM_ZSTD_DICT: u8 = 4;
+pub const MAX_FORM: u8 = FORM_ZSTD_DICT;
 
 /// Codecs an encoder can be asked for: the stored forms 0..2.
 pub const CODEC_NONE: u8 = FORM_NONE;

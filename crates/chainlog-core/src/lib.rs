@@ -6,12 +6,13 @@
 //! against the data length or a cap.
 //!
 //! Module map: `format` (constants and limits), `error` (the four codes), `hash` (commitment and
-//! chain hash), `codec` (LZ4/zstd stored forms, capped), `frame` (framing and the frame check),
+//! chain hash), `codec` (LZ4/zstd stored forms, capped), `dictionary` (zstd dictionaries), `frame` (framing and the frame check),
 //! `encode` (encodeBatch), `scan` (scanSegment, findValidRecord), `decode` (decodeRecords).
 //! Large calls spread per-record hashing and (de)compression over a few threads; whatever is
 //! order-dependent (chain links, rules, framing) stays one sequential pass.
 pub mod codec;
 pub mod decode;
+pub mod dictionary;
 pub mod encode;
 pub mod error;
 pub mod format;
@@ -21,7 +22,7 @@ mod lanes;
 mod parallel;
 pub mod scan;
 
-pub use codec::{compress, decompress};
+pub use codec::{compress, compress_with_dictionary, decompress};
 pub use decode::{decode_one_record, decode_records, DecodeInput, DecodeOutput};
 pub use encode::{
     check_batch, encode_batch, encode_batch_into, encoded_bound, EncodeInput, EncodeOutput,
@@ -34,4 +35,4 @@ pub use scan::{
 };
 
 /// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
-pub const CORE_ABI: u32 = 7;
+pub const CORE_ABI: u32 = 8;

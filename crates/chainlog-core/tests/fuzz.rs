@@ -100,6 +100,7 @@ fn encoded(alg: HashAlgorithm, payloads: &[Vec<u8>], codec: u8, first: u64) -> (
         kind: 0,
         codec,
         level: 1,
+        dictionary: 0,
         payloads: &all,
         lengths: &lengths,
         timestamps: &ts,

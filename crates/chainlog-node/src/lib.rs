@@ -541,7 +541,7 @@ pub fn decompress(
 ) -> Result<Buffer> {
     sync_call(&env, || {
         let stored = Bytes::arg(&env, stored, "stored")?;
-        let form = small_int(form, "form", 0, 2)? as u8;
+        let form = small_int(form, "form", 0, 4)? as u8;
         let max = safe_integer(max_bytes, "maxBytes")?;
         if max > MAX_PAYLOAD_BYTES {
             return Err(invalid(format!(
@@ -550,4 +550,106 @@ pub fn decompress(
         }
         core::decompress(form, stored.as_slice(), max).map(Buffer::from)
     })
+}
+
+// ---- zstd dictionaries (chainlog-core dictionary.rs) -------------------------------------------
+
+/// Loads a zstd dictionary into the process-wide set (counted); returns its ID.
+#[napi(catch_unwind)]
+pub fn load_dictionary(
+    env: Env,
+    #[napi(ts_arg_type = "Uint8Array")] bytes: Unknown<'_>,
+) -> Result<u32> {
+    sync_call(&env, || {
+        core::dictionary::load(Bytes::arg(&env, bytes, "bytes")?.as_slice())
+    })
+}
+
+/// Undoes one loadDictionary.
+#[napi(catch_unwind)]
+pub fn unload_dictionary(env: Env, id: f64) -> Result<()> {
+    sync_call(&env, || {
+        core::dictionary::unload(small_int(id, "id", 1, u32::MAX as i64)? as u32)
+    })
+}
+
+/// The form-4 stored form of `data` with the loaded dictionary `id`.
+#[napi(catch_unwind)]
+pub fn compress_with_dictionary(
+    env: Env,
+    id: f64,
+    level: f64,
+    #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
+) -> Result<Buffer> {
+    sync_call(&env, || {
+        let data = Bytes::arg(&env, data, "data")?;
+        let id = small_int(id, "id", 1, u32::MAX as i64)? as u32;
+        let level = small_int(level, "level", 0, 22)?;
+        core::compress_with_dictionary(id, level, data.as_slice()).map(Buffer::from)
+    })
+}
+
+/// Training's arguments, copied: it runs on the libuv pool (a second or so of CPU).
+pub struct TrainJob {
+    samples: Vec<u8>,
+    sizes: Vec<u32>,
+    capacity: usize,
+}
+
+impl Task for TrainJob {
+    type Output = CoreResult<Vec<u8>>;
+    type JsValue = Buffer;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(guard(|| {
+            core::dictionary::train(&self.samples, &self.sizes, self.capacity)
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        output.map(Buffer::from).map_err(|e| to_js_error(&env, e))
+    }
+}
+
+/// Trains a zstd dictionary of at most `capacity` bytes on the samples (end to end, one length
+/// each in `sizes`), on the libuv pool.
+#[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
+pub fn train_dictionary_async(
+    env: Env,
+    #[napi(ts_arg_type = "Uint8Array")] samples: Unknown<'_>,
+    #[napi(ts_arg_type = "Uint32Array")] sizes: Unknown<'_>,
+    capacity: f64,
+) -> Result<AsyncTask<TrainJob>> {
+    let job = sync_call(&env, || {
+        let samples = Bytes::arg(&env, samples, "samples")?.as_slice().to_vec();
+        let sizes = numbers_u32(&env, sizes)?;
+        let capacity = small_int(capacity, "capacity", 0, u32::MAX as i64)? as usize;
+        Ok(TrainJob {
+            samples,
+            sizes,
+            capacity,
+        })
+    })?;
+    Ok(AsyncTask::new(job))
+}
+
+/// A Uint32Array argument, copied out.
+fn numbers_u32(env: &Env, value: Unknown<'_>) -> CoreResult<Vec<u32>> {
+    // SAFETY: both from the running call.
+    let view = unsafe {
+        js_args::typed_array(
+            env.raw(),
+            value.raw(),
+            napi::sys::TypedarrayType::uint32_array,
+            "sizes",
+        )
+    }?;
+    let mut values = vec![0u32; view.len];
+    if view.len > 0 {
+        // SAFETY: as in Bytes::as_slice; copied as bytes, so the source needs no alignment.
+        unsafe {
+            std::ptr::copy_nonoverlapping(view.ptr, values.as_mut_ptr().cast::<u8>(), view.len * 4)
+        };
+    }
+    Ok(values)
 }

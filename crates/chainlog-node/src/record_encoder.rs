@@ -1,5 +1,5 @@
 //! encodeBatch as `encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads,
-//! lengths, timestamps, into, positionsOut, lastHashOut, hashesOut?)`, a plain Node-API callback
+//! lengths, timestamps, into, positionsOut, lastHashOut, hashesOut?, dictionaryId?)`, a plain Node-API callback
 //! (see raw_api.rs): every output goes into a typed array the caller made, the records into
 //! `into` (at least encoded_bound bytes), their positions into `positionsOut` (one f64 each),
 //! the last hash into `lastHashOut` (32 bytes) and, when given, every hash into `hashesOut`
@@ -30,8 +30,8 @@ unsafe extern "C" fn encode_into_callback(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     let run = || -> core::Result<f64> {
-        let [hash, stream, first_offset, prev_hash, kind, codec, level, payloads, lengths, timestamps, into, positions_out, last_hash_out, hashes_out] =
-            unsafe { args::<14>(env, info)? };
+        let [hash, stream, first_offset, prev_hash, kind, codec, level, payloads, lengths, timestamps, into, positions_out, last_hash_out, hashes_out, dictionary] =
+            unsafe { args::<15>(env, info)? };
         let hash = unsafe { string_arg(env, hash, "hash")? };
         let stream = unsafe { string_arg(env, stream, "stream")? };
         let first_offset = unsafe { number_arg(env, first_offset, "firstOffset")? };
@@ -39,6 +39,11 @@ unsafe extern "C" fn encode_into_callback(
         let kind = unsafe { number_arg(env, kind, "kind")? };
         let codec = unsafe { number_arg(env, codec, "codec")? };
         let level = unsafe { number_arg(env, level, "level")? };
+        let dictionary = if unsafe { is_nullish(env, dictionary)? } {
+            0.0
+        } else {
+            unsafe { number_arg(env, dictionary, "dictionaryId")? }
+        };
         let payloads = unsafe { bytes_arg(env, payloads, "payloads")? };
         let lengths: &[u32] =
             unsafe { slice_arg(env, lengths, sys::TypedarrayType::uint32_array, "lengths")? };
@@ -89,6 +94,7 @@ unsafe extern "C" fn encode_into_callback(
         let prev_hash = hash_arg(prev_hash, "prevHash")?;
         let kind = small_int(kind, "kind", 0, MAX_KIND as i64)? as u8;
         let (codec, level) = codec_and_level(codec, level)?;
+        let dictionary = small_int(dictionary, "dictionaryId", 0, u32::MAX as i64)? as u32;
         let timestamps = safe_integers(timestamps, "timestamp")?;
         let input = core::EncodeInput {
             hash,
@@ -98,6 +104,7 @@ unsafe extern "C" fn encode_into_callback(
             kind,
             codec,
             level,
+            dictionary,
             payloads,
             lengths,
             timestamps: &timestamps,

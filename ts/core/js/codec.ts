@@ -3,10 +3,10 @@
  * inverse. Output is never allocated beyond the cap, whatever the stored bytes claim.
  */
 import { ChainlogError } from '../../errors.ts'
-import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD } from '../interface.ts'
+import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, FORM_ZSTD_DICT } from '../interface.ts'
 import { checkZstdLevel, invalid } from './args.ts'
 import { compressBlock, decompressBlock, maxCompressedSize } from './lz4.ts'
-import { zstdCompress, zstdDecompress } from './zstd.ts'
+import { zstdCompress, zstdDecompress, zstdDecompressWithDictionary } from './zstd.ts'
 
 /** u32 LE uncompressed length before the raw LZ4 block. */
 const LZ4_PREFIX_BYTES = 4
@@ -77,5 +77,6 @@ export function decompressStored(form: number, stored: Uint8Array, maxBytes: num
     return out
   }
   if (form === FORM_ZSTD) return zstdDecompress(stored, maxBytes)
-  throw invalid(`form must be 0 (none), 1 (lz4) or 2 (zstd) to decompress, got ${String(form)}`)
+  if (form === FORM_ZSTD_DICT) return zstdDecompressWithDictionary(stored, maxBytes)
+  throw invalid(`form must be 0 (none), 1 (lz4), 2 (zstd) or 4 (zstd with a dictionary) to decompress, got ${String(form)}`)
 }

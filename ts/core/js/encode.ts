@@ -10,6 +10,7 @@ import {
   checkBytes, checkUnshared, checkHash32, checkHashName, checkSafeIndex, checkStream, checkStreamName, checkZstdLevel, invalid, isAllZero, isSafeIndex,
 } from './args.ts'
 import { lz4StoreInto, lz4StoredBound } from './codec.ts'
+import { refuseDictionaryWrite } from './dictionary.ts'
 
 import { chainHasherFor, copy32, writeU64, type Digests } from './hash.ts'
 import { zstdCompress } from './zstd.ts'
@@ -57,6 +58,12 @@ function validate(input: EncodeBatchInput) {
   const codec = input.codec
   if (codec !== CODEC_NONE && codec !== CODEC_LZ4 && codec !== CODEC_ZSTD) throw invalid(`codec must be 0, 1 or 2, got ${String(codec)}`)
   const level = codec === CODEC_ZSTD ? checkZstdLevel(input.level) : 0
+  const dictionaryId = input.dictionaryId ?? 0
+  if (typeof dictionaryId !== 'number' || !Number.isInteger(dictionaryId) || dictionaryId < 0 || dictionaryId > 0xffffffff) {
+    throw invalid(`dictionaryId must be 0..2^32 − 1, got ${String(dictionaryId)}`)
+  }
+  if (dictionaryId !== 0 && codec !== CODEC_ZSTD) throw invalid(`a dictionary compresses with codec 2 (zstd), got codec ${codec}`)
+  if (dictionaryId !== 0) refuseDictionaryWrite()
   const wantHashes = input.wantHashes ?? false
   if (typeof wantHashes !== 'boolean') throw invalid('wantHashes must be a boolean')
   const into = input.into === undefined ? undefined : checkBytes(input.into, 'into')

@@ -10,6 +10,7 @@
  *   lz4          port of lz4_flex 0.14.0 block::compress, and a bounds-checked block decoder
  *   zstd         libzstd (wasm) compress/decompress with frame checks; fzstd fallback
  *   codec        stored forms: compress / capped decompress by codec and form number
+ *   dictionary   the loaded zstd dictionaries (form 4 is read, not written, by this core)
  *   frame        the frame check of docs/scan-rules.md §2 and record field offsets
  *   find         findValidRecord (§3)
  *   payload      a record's uncompressed payload or redacted prefix, for hashing
@@ -23,6 +24,7 @@ import {
 } from './args.ts'
 import { compressStored, decompressStored } from './codec.ts'
 import { decodeOne, decodeRecords } from './decode.ts'
+import { loadDictionary, refuseDictionaryWrite, unloadDictionary } from './dictionary.ts'
 import { encodeBatch } from './encode.ts'
 import { findValid } from './find.ts'
 import { ChainHasher, createDigests } from './hash.ts'
@@ -100,6 +102,11 @@ export async function createJsCore(): Promise<ChainlogCore> {
       const cap = checkMaxPayloadBytes(maxBytes)
       return decompressStored(form, checkBytes(stored, 'stored'), cap)
     },
+
+    loadDictionary: (bytes) => loadDictionary(checkBytes(bytes, 'bytes')),
+    unloadDictionary: (id) => unloadDictionary(id),
+    trainDictionary: () => later(refuseDictionaryWrite),
+    compressWithDictionary: () => refuseDictionaryWrite(),
   } satisfies ChainlogCore
 
   return core

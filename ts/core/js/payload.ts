@@ -4,10 +4,10 @@
  */
 import { ChainlogError } from '../../errors.ts'
 import { CHECKPOINT_PAYLOAD_BYTES, HEADER_BYTES } from '../format.ts'
-import { FORM_LZ4, FORM_NONE, FORM_REDACTED, FORM_ZSTD } from '../interface.ts'
+import { FORM_LZ4, FORM_NONE, FORM_REDACTED, FORM_ZSTD, FORM_ZSTD_DICT } from '../interface.ts'
 import { lz4ClaimedLength, lz4DecodeInto } from './codec.ts'
 import { readU64 } from './hash.ts'
-import { zstdDecompress } from './zstd.ts'
+import { zstdDecompress, zstdDecompressWithDictionary } from './zstd.ts'
 
 /** Reused output for LZ4 payloads; grows on demand up to MAX_KEPT_SCRATCH. */
 let scratch = Buffer.alloc(64 * 1024)
@@ -21,7 +21,7 @@ function scratchOf(n: number): Buffer {
 }
 
 /**
- * The uncompressed payload of the record at i (form 0/1/2) — a view of `d` for form 0, of a
+ * The uncompressed payload of the record at i (form 0/1/2/4) — a view of `d` for form 0, of a
  * reused scratch buffer (valid until the next call) or a new buffer otherwise — or, for form 3,
  * null (the caller reads the redacted prefix). Throws ERR_CORRUPT over `cap` or if undecodable.
  */
@@ -39,6 +39,7 @@ export function payloadOf(d: Uint8Array, i: number, form: number, storedLength: 
     return out.subarray(0, n)
   }
   if (form === FORM_ZSTD) return zstdDecompress(d.subarray(start, end), cap)
+  if (form === FORM_ZSTD_DICT) return zstdDecompressWithDictionary(d.subarray(start, end), cap)
   if (form === FORM_REDACTED) return null
   throw new ChainlogError('ERR_CORRUPT', `unknown payload form ${form}`)
 }

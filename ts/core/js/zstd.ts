@@ -16,6 +16,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { ChainlogError } from '../../errors.ts'
 import { DEFAULT_ZSTD_LEVEL } from '../format.ts'
+import { dictionaryFor } from './dictionary.ts'
 
 /** The Emscripten module behind @bokuweb/zstd-wasm: the exports its decompress() wrapper uses. */
 interface ZstdModule {
@@ -143,14 +144,16 @@ interface FrameInfo {
   compressedBlocks: number
   /** A block header claims more than the block maximum. */
   oversizedBlock: boolean
+  /** The dictionary the frame header names; 0 for none. */
+  dictId: number
 }
 
 /**
  * Structural checks of the one frame `src` must be: magic, header, a declared content size
- * within the cap, no dictionary, block headers that stay inside src, and the frame ending
+ * within the cap, a dictionary ID only if `withDictionary`, block headers that stay inside src, and the frame ending
  * exactly at the end of src (no second frame, skippable or not).
  */
-function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
+function walkFrame(src: Uint8Array, maxBytes: number, withDictionary: boolean): FrameInfo {
   const len = src.length
   if (len < 6) throw corrupt(`${len} bytes is shorter than a frame header`)
   const magic = (src[0] | (src[1] << 8) | (src[2] << 16) | (src[3] << 24)) >>> 0
@@ -175,7 +178,8 @@ function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
   const fcsBytes = fcsFlag === 0 ? singleSegment : 1 << fcsFlag
   if (fcsBytes === 0) throw corrupt('the frame header does not declare a content size')
   if (p + fcsBytes > len) throw corrupt('truncated frame header')
-  if (dictId !== 0) throw corrupt(`frame needs dictionary ${dictId}`)
+  if (dictId !== 0 && !withDictionary) throw corrupt(`frame needs dictionary ${dictId}`)
+  if (dictId === 0 && withDictionary) throw corrupt('payload of form 4 names no dictionary')
   let contentSize = 0
   for (let k = 0; k < fcsBytes; k++) contentSize += src[p + k] * 2 ** (8 * k)
   if (fcsBytes === 2) contentSize += 256
@@ -213,7 +217,7 @@ function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
   const checksumAt = checksum ? p : -1
   if (checksum) p += 4
   if (p !== len) throw corrupt(p > len ? 'truncated frame checksum' : `${len - p} bytes after the frame (exactly one frame expected)`)
-  return { contentSize, checksumAt, blockMax, knownOutput, compressedBlocks, oversizedBlock }
+  return { contentSize, checksumAt, blockMax, knownOutput, compressedBlocks, oversizedBlock, dictId }
 }
 
 /**
@@ -222,7 +226,20 @@ function walkFrame(src: Uint8Array, maxBytes: number): FrameInfo {
  * for outputs too large for the WebAssembly heap.
  */
 export function zstdDecompress(src: Uint8Array, maxBytes: number): Buffer {
-  const frame = walkFrame(src, maxBytes)
+  return decompressFrame(src, maxBytes, false)
+}
+
+/**
+ * Decompresses a form-4 frame with the loaded dictionary its header names. Only libzstd decodes
+ * with a dictionary here (fzstd cannot): frames over 64 MiB are ERR_UNSUPPORTED in the JS core.
+ */
+export function zstdDecompressWithDictionary(src: Uint8Array, maxBytes: number): Buffer {
+  return decompressFrame(src, maxBytes, true)
+}
+
+function decompressFrame(src: Uint8Array, maxBytes: number, withDictionary: boolean): Buffer {
+  const frame = walkFrame(src, maxBytes, withDictionary)
+  const dict = withDictionary ? dictionaryFor(frame.dictId) : NO_DICT
   // Before allocating: no block regenerates more than 128 KiB, so blocks that cannot add up to
   // the declared size are refused here (libzstd would refuse them after the allocation).
   const size = frame.contentSize
@@ -230,17 +247,20 @@ export function zstdDecompress(src: Uint8Array, maxBytes: number): Buffer {
     throw corrupt(`blocks cannot decode to the declared ${size} bytes`)
   }
   if (frame.contentSize <= MAX_LIBZSTD_DECODE && src.length <= MAX_LIBZSTD_DECODE) {
-    const out = libzstdDecompress(src, frame.contentSize)
+    const out = libzstdDecompress(src, frame.contentSize, dict)
     if (out !== null) return out
+  }
+  if (withDictionary) {
+    throw new ChainlogError('ERR_UNSUPPORTED', `the JS core decodes zstd frames with a dictionary only in libzstd's heap (up to ${MAX_LIBZSTD_DECODE} bytes); this one holds ${frame.contentSize}`)
   }
   return fzstdDecompressFrame(src, frame)
 }
 
 /** null when the WebAssembly heap cannot hold input and output (the caller falls back). */
-function libzstdDecompress(src: Uint8Array, size: number): Buffer | null {
+function libzstdDecompress(src: Uint8Array, size: number, dict: Uint8Array = NO_DICT): Buffer | null {
   const m = zstdModule
   if (m === null || dctx === 0) return null
-  const srcPtr = m._malloc(Math.max(1, src.length))
+  const srcPtr = m._malloc(Math.max(1, src.length + dict.length))
   if (srcPtr === 0) return null
   const dstPtr = m._malloc(Math.max(1, size))
   if (dstPtr === 0) {
@@ -248,8 +268,11 @@ function libzstdDecompress(src: Uint8Array, size: number): Buffer | null {
     return null
   }
   try {
+    // The dictionary sits right after the frame in one allocation.
     m.HEAPU8.set(src, srcPtr)
-    const result = m._ZSTD_decompress_usingDict(dctx, dstPtr, size, srcPtr, src.length, 0, 0)
+    m.HEAPU8.set(dict, srcPtr + src.length)
+    const dictPtr = dict.length === 0 ? 0 : srcPtr + src.length
+    const result = m._ZSTD_decompress_usingDict(dctx, dstPtr, size, srcPtr, src.length, dictPtr, dict.length)
     if (m._ZSTD_isError(result)) throw corrupt(`libzstd error ${-(result | 0)} while decoding`)
     if (result >>> 0 !== size) throw corrupt(`decoded ${result >>> 0} bytes, the frame declares ${size}`)
     return Buffer.from(m.HEAPU8.subarray(dstPtr, dstPtr + size))
