@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
 const quick = args.quick ?? false
 const runs = Number(args.runs ?? 5)
 const only = args.only?.split(',')
-const workloads = WORKLOADS.filter((w) => !only || only.includes(w.id) || only.includes(w.id.split('-')[0]))
+const workloads = WORKLOADS.filter((w) => (!only || only.includes(w.id) || only.includes(w.id.split('-')[0])) && (!quick || w.quick > 0))
 
 // The worker and W6's appender are bundled once (esbuild, our modules only) and run by plain node:
 // starting each of the ~150 worker processes through tsx cost ~0.4 s more, most of --quick's time.
@@ -87,7 +87,7 @@ const started = Date.now()
 for (const w of workloads) {
   const variants: Variant[] = w.codecs
     ? w.subjects.flatMap((subject) => w.codecs!.map((codec) => ({ workload: w, subject, codec, label: `${subject} ${codec}` })))
-    : w.subjects.map((subject) => ({ workload: w, subject, label: subject }))
+    : (quick && w.quickSubjects ? w.quickSubjects : w.subjects).map((subject) => ({ workload: w, subject, label: subject }))
   const results = new Map<string, RunResult[]>(variants.map((v) => [v.label, []]))
   const errors = new Map<string, string>()
   process.stderr.write(`${w.id}: ${w.title} `)
