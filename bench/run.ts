@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
 const quick = args.quick ?? false
 const runs = Number(args.runs ?? 5)
 const only = args.only?.split(',')
-const workloads = WORKLOADS.filter((w) => (!only || only.includes(w.id) || only.includes(w.id.split('-')[0])) && (!quick || w.quick > 0))
+const workloads = WORKLOADS.filter((w) => (!only || only.includes(w.id) || only.includes(w.id.split('-')[0])) && (!quick || w.quickSubjects?.length !== 0))
 
 // The worker and W6's appender are bundled once (esbuild, our modules only) and run by plain node:
 // starting each of the ~150 worker processes through tsx cost ~0.4 s more, most of --quick's time.

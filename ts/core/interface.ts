@@ -283,6 +283,14 @@ export interface ChainlogCore {
   compress(codec: number, level: number, data: Uint8Array): Buffer
   /** Inverse of compress for FORM_NONE/LZ4/ZSTD; output over maxBytes is ERR_CORRUPT, never an allocation. */
   decompress(form: number, stored: Uint8Array, maxBytes: number): Buffer
+
+  /**
+   * fdatasync of every descriptor in `fds` at once, on threads of the core's own rather than
+   * libuv's pool (ts/engine/sync-window.ts); resolves with each one's errno, 0 when synced. Only
+   * the native core on unix has it (the JS core has no threads to give; Windows descriptors are
+   * CRT numbers).
+   */
+  datasyncMany?(fds: number[]): Promise<Int32Array>
 }
 
 /** Whether two views share any byte. */

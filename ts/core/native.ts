@@ -393,6 +393,8 @@ function wrap(native: RawBinding): ChainlogCore {
       number(maxBytes, 'maxBytes')
       return call(() => native.decompress(form, stored, maxBytes))
     },
+
+    datasyncMany: process.platform === 'win32' ? undefined : (fds: number[]) => callAsync(() => native.datasyncMany(fds)),
   } satisfies ChainlogCore
   return core
 }
