@@ -68,6 +68,16 @@ for (const backend of BACKENDS) {
   })
 }
 
+test.serial('native: rounds stay within the open-file budget: 60 streams through 8 descriptors, appended to at once, all settle', async (t) => {
+  const dir = tempDir(t)
+  const log = await openLog(t, 'native', dir, { maxOpenFiles: 8 })
+  const seen = wrapDatasyncMany(t, await core('native'), (_fds, real) => real)
+  const streams = Array.from({ length: 60 }, (_, i) => `b${i}`)
+  for (let round = 0; round < 3; round++) await Promise.all(streams.map((s) => log.append(s, `${s}-${round}`)))
+  t.true(seen.rounds.length > 0 && Math.max(...seen.rounds) <= 4, `round sizes: ${seen.rounds.join(', ')}`)
+  for (const s of streams) t.deepEqual(texts(await log.read(s)), [0, 1, 2].map((r) => `${s}-${r}`))
+})
+
 test.serial('native: an fdatasync that fails in a round fails its stream\'s appends (ERR_IO, rolled back), not the others\'', async (t) => {
   const dir = tempDir(t)
   const log = await openLog(t, 'native', dir, { checkpointEvery: false })

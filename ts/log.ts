@@ -95,7 +95,7 @@ export class Log {
       const store = await openStore(storage, root, { hash: opts.hash, readOnly: opts.readOnly })
       const ctx: StoreContext = {
         dir: root, storage, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers(),
-        syncWindow: new SyncWindow(core),
+        syncWindow: new SyncWindow(core, opts.maxOpenFiles),
       }
       const names = await discoverStreams(storage, root)
       // Streams closed cleanly need no recovery: opened on first use. A writer removes the mark

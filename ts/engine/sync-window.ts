@@ -23,27 +23,54 @@ interface Waiter {
 
 export class SyncWindow {
   private waiting: Waiter[] = []
-  private scheduled = false
+  /** A round is scheduled or in flight: the next one starts when it has settled. */
+  private busy = false
 
-  constructor(private readonly core: Pick<ChainlogCore, 'datasyncMany'>) {}
+  /**
+   * `maxOpenFiles`: the store's descriptor budget. A round's files hold their descriptors until
+   * the last of them has one, so a round takes at most half the budget: the other half serves the
+   * operations that never wait for a round, and the budget's no-deadlock rule (open-files.ts) holds.
+   */
+  constructor(
+    private readonly core: Pick<ChainlogCore, 'datasyncMany'>,
+    maxOpenFiles: number,
+  ) {
+    this.maxRound = Math.max(1, Math.floor(maxOpenFiles / 2))
+  }
+
+  private readonly maxRound: number
 
   /** fdatasync of `file`, in the next round; rejects as the file's own datasync() would. */
   datasync(file: StorageFile): Promise<void> {
     if (this.core.datasyncMany === undefined || file.datasyncVia === undefined) return file.datasync()
     return new Promise((resolve, reject) => {
       this.waiting.push({ file, resolve, reject })
-      if (this.scheduled) return
-      this.scheduled = true
-      // setImmediate, not a microtask: the streams the last round woke commit their next groups
-      // in microtasks of this turn, and their fdatasyncs should share the next round.
-      setImmediate(() => this.round())
+      if (!this.busy) this.schedule()
     })
   }
 
+  /**
+   * setImmediate, not a microtask: the streams the last round woke commit their next groups in
+   * microtasks of this turn, and their fdatasyncs should share the next round.
+   */
+  private schedule(): void {
+    this.busy = true
+    setImmediate(() => this.round())
+  }
+
   private round(): void {
-    this.scheduled = false
-    const batch = this.waiting
-    this.waiting = []
+    const batch = this.waiting.splice(0, this.maxRound)
+    let pending = batch.length
+    const settled = () => {
+      if (--pending > 0) return
+      if (this.waiting.length > 0) this.schedule()
+      else this.busy = false
+    }
+    for (const w of batch) {
+      const { resolve, reject } = w
+      w.resolve = () => (resolve(), settled())
+      w.reject = (err) => (reject(err), settled())
+    }
     if (batch.length === 1) {
       batch[0].file.datasync().then(batch[0].resolve, batch[0].reject)
       return
