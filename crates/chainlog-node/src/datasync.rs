@@ -28,7 +28,11 @@ struct PoolState {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
-        state: Mutex::new(PoolState { jobs: VecDeque::new(), idle: 0, threads: 0 }),
+        state: Mutex::new(PoolState {
+            jobs: VecDeque::new(),
+            idle: 0,
+            threads: 0,
+        }),
         wake: Condvar::new(),
     })
 }
@@ -72,7 +76,12 @@ impl Pool {
     /// Runs a queued job on the calling thread, if one is left (so a round never waits on a
     /// queue that no thread serves).
     fn run_one(&self) -> bool {
-        let job = self.state.lock().unwrap_or_else(|e| e.into_inner()).jobs.pop_front();
+        let job = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .jobs
+            .pop_front();
         match job {
             Some(job) => {
                 job();
@@ -119,7 +128,10 @@ impl Task for DatasyncJob {
         if fds.len() == 1 {
             return Ok(vec![fdatasync(fds[0])]);
         }
-        let round = Arc::new(Round { results: Mutex::new((vec![0; fds.len()], fds.len())), done: Condvar::new() });
+        let round = Arc::new(Round {
+            results: Mutex::new((vec![0; fds.len()], fds.len())),
+            done: Condvar::new(),
+        });
         for (i, fd) in fds.into_iter().enumerate() {
             let round = Arc::clone(&round);
             pool().submit(Box::new(move || {
@@ -151,4 +163,3 @@ impl Task for DatasyncJob {
 pub fn datasync_many(fds: Vec<i32>) -> AsyncTask<DatasyncJob> {
     AsyncTask::new(DatasyncJob { fds })
 }
-
