@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
 const quick = args.quick ?? false
 const runs = Number(args.runs ?? 5)
 const only = args.only?.split(',')
-const workloads = WORKLOADS.filter((w) => !only || only.includes(w.id) || only.includes(w.id.split('-')[0]))
+const workloads = WORKLOADS.filter((w) => (!only || only.includes(w.id) || only.includes(w.id.split('-')[0])) && (!quick || w.quickSubjects?.length !== 0))
 
 // The worker and W6's appender are bundled once (esbuild, our modules only) and run by plain node:
 // starting each of the ~150 worker processes through tsx cost ~0.4 s more, most of --quick's time.
@@ -89,7 +89,7 @@ for (const w of workloads) {
   const variants: Variant[] = w.codecs
     ? w.subjects.flatMap((subject) => w.codecs!.map((codec) => ({ workload: w, subject, codec, label: `${subject} ${codec}` })))
       .filter((v) => v.codec !== 'zstd-dict' || v.subject === 'native') // the JS core does not write form 4
-    : w.subjects.map((subject) => ({ workload: w, subject, label: subject }))
+    : (quick && w.quickSubjects ? w.quickSubjects : w.subjects).map((subject) => ({ workload: w, subject, label: subject }))
   const results = new Map<string, RunResult[]>(variants.map((v) => [v.label, []]))
   const errors = new Map<string, string>()
   process.stderr.write(`${w.id}: ${w.title} `)
@@ -149,6 +149,10 @@ const ratios = {
   'W4s native zstd-dict/zstd': ratio(rate('W4s', 'native zstd-dict'), rate('W4s', 'native zstd')),
   'W5-read native/js': ratio(rate('W5-read', 'native'), rate('W5-read', 'js')),
   'W5-get native/js': ratio(rate('W5-get', 'native'), rate('W5-get', 'js')),
+  'W3m-16 native / W3m-1 native': ratio(rate('W3m-16', 'native'), rate('W3m-1', 'native')),
+  'W3m-256 native / W3m-1 native': ratio(rate('W3m-256', 'native'), rate('W3m-1', 'native')),
+  'W3m-skew native / W3m-1 native': ratio(rate('W3m-skew', 'native'), rate('W3m-1', 'native')),
+  'W3m-16 native/level': ratio(rate('W3m-16', 'native'), rate('W3m-16', 'level')),
 }
 const targets: [string, number | undefined, (x: number) => boolean, string][] = [
   ['W1 native ≥ 60% of raw disk', ratios['W1 native/raw'], (x) => x >= 0.6, 'ratio'],
@@ -161,6 +165,11 @@ const targets: [string, number | undefined, (x: number) => boolean, string][] = 
   ['W5 verified read ≥ 2,000,000 records/s', rate('W5-read', 'native'), (x) => x >= 2_000_000, 'records/s'],
   ['W5 random get ≥ 300,000/s', rate('W5-get', 'native'), (x) => x >= 300_000, 'gets/s'],
   ['W6 reopen ≤ 50 ms', row('W6', 'native')?.ms?.median, (x) => x <= 50, 'ms'],
+  ['W3m 16 streams ≥ 0.8× 1 stream', ratios['W3m-16 native / W3m-1 native'], (x) => x >= 0.8, 'ratio'],
+  ['W3m 16 streams ≥ 250,000 records/s', rate('W3m-16', 'native'), (x) => x >= 250_000, 'records/s'],
+  ['W3m 256 streams ≥ 0.5× 1 stream', ratios['W3m-256 native / W3m-1 native'], (x) => x >= 0.5, 'ratio'],
+  ['W3m 16 streams p99 ≤ 10 ms', row('W3m-16', 'native')?.p99, (x) => x <= 10, 'ms'],
+  ['W3m 256 streams p99 ≤ 10 ms', row('W3m-256', 'native')?.p99, (x) => x <= 10, 'ms'],
 ]
 
 // --- report ----------------------------------------------------------------------------------

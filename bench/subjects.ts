@@ -20,8 +20,11 @@ export interface SubjectOptions {
 }
 
 export interface Subject {
-  /** Appends one batch; resolves when the subject says it is written (and synced, under 'always'). */
-  append(batch: Buffer[]): Promise<void>
+  /**
+   * Appends one batch (to `stream`, for W3m; else to the subject's one stream); resolves when the
+   * subject says it is written (and synced, under 'always').
+   */
+  append(batch: Buffer[], stream?: string): Promise<void>
   /** Reads every record in order (chainlog: chain verified from checkpoints); returns the count. */
   readAll(): Promise<number>
   /**
@@ -55,8 +58,8 @@ export async function openSubject(name: SubjectName, dir: string, opts: SubjectO
 async function openChainlog(backend: 'native' | 'js', dir: string, opts: SubjectOptions): Promise<Subject> {
   const log = await Log.open(dir, { backend, sync: opts.sync, compression: opts.compression ?? 'none' })
   return {
-    async append(batch) {
-      await log.append(STREAM, batch)
+    async append(batch, stream = STREAM) {
+      await log.append(stream, batch)
     },
     async readAll() {
       let n = 0
@@ -92,15 +95,16 @@ async function openLevel(dir: string, opts: SubjectOptions): Promise<Subject> {
   const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
   await db.open()
   let next = 0
-  // Big-endian keys keep LevelDB's order equal to append order.
-  const key = (i: number) => {
-    const k = Buffer.alloc(8)
-    k.writeBigUInt64BE(BigInt(i))
+  // Big-endian keys keep LevelDB's order equal to append order; W3m's streams are a key prefix.
+  const key = (i: number, stream = '') => {
+    const k = Buffer.alloc(stream.length + 8)
+    k.write(stream, 'latin1')
+    k.writeBigUInt64BE(BigInt(i), stream.length)
     return k
   }
   return {
-    async append(batch) {
-      await db.batch(batch.map((value) => ({ type: 'put' as const, key: key(next++), value })), { sync: opts.sync === 'always' })
+    async append(batch, stream) {
+      await db.batch(batch.map((value) => ({ type: 'put' as const, key: key(next++, stream), value })), { sync: opts.sync === 'always' })
     },
     async readAll() {
       let n = 0

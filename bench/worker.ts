@@ -133,19 +133,28 @@ function storedPayloads(streamDir: string, from: number): { payloadBytes: number
   return { payloadBytes: records * w.size, storedBytes, dataRecordBytes, checkpointBytes }
 }
 
-/** W3: many producers, each awaiting its own single-event appends; latency per append. */
+/**
+ * W3 and W3m: many producers, each awaiting its own single-event appends; latency per append.
+ * W3m spreads the appends over `streams` streams: round-robin, or `hotShare` of them to the first
+ * stream and the rest round-robin over the others (a fixed pattern, the same for every subject).
+ */
 async function producersRun(n: number): Promise<RunResult> {
   const dir = scratch()
   try {
     const s = await openSubject(subject, dir, { sync: 'always' })
     const [event] = binaryPayloads(1, w.size)
+    const names = Array.from({ length: w.streams ?? 1 }, (_, i) => `s${i}`)
+    const streamOf = streamChooser(names, w.hotShare)
+    // The streams exist before the clock starts: W3m measures appends, not stream creation.
+    if (w.streams !== undefined) for (const name of names) await s.append([event], name)
     const latencies = new Float64Array(n)
     let issued = 0
     const producer = async () => {
       while (issued < n) {
         const k = issued++
+        const stream = streamOf(k)
         const t0 = process.hrtime.bigint()
-        await s.append([event])
+        await s.append([event], stream)
         latencies[k] = Number(process.hrtime.bigint() - t0) / 1e6
       }
     }
@@ -157,6 +166,16 @@ async function producersRun(n: number): Promise<RunResult> {
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** The stream of the k-th append: undefined (the subject's one stream) for W3. */
+function streamChooser(names: string[], hotShare: number | undefined): (k: number) => string | undefined {
+  if (w.streams === undefined) return () => undefined
+  if (hotShare === undefined) return (k) => names[k % names.length]
+  // Of every 100 appends, the first hotShare × 100 go to the hot stream.
+  const hot = Math.round(hotShare * 100)
+  let cold = 0
+  return (k) => (k % 100 < hot ? names[0] : names[1 + (cold++ % (names.length - 1))])
 }
 
 async function readRun(dir: string): Promise<RunResult> {
@@ -240,6 +259,10 @@ async function main(): Promise<RunResult | { prepared: true }> {
     case 'W4s':
       return smallEventsRun(records)
     case 'W3':
+    case 'W3m-1':
+    case 'W3m-16':
+    case 'W3m-256':
+    case 'W3m-skew':
       await producersRun(Math.floor(records / 10))
       return producersRun(records)
     case 'W5-read':

@@ -5,7 +5,7 @@
  */
 import type { Codec, SubjectName } from './subjects.ts'
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W4s' | 'W5-read' | 'W5-get' | 'W6'
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W3m-1' | 'W3m-16' | 'W3m-256' | 'W3m-skew' | 'W4' | 'W4s' | 'W5-read' | 'W5-get' | 'W6'
 
 export interface Workload {
   id: WorkloadId
@@ -22,10 +22,23 @@ export interface Workload {
   batch: number
   /** Runs under --quick when fewer than --runs (keeps bench:quick under two minutes). */
   quickRuns?: number
+  /** W3m: the streams the producers append to, and the share of appends that go to the first one (the rest spread evenly). */
+  streams?: number
+  hotShare?: number
+  /** Subjects --quick runs (default: all; none: --quick skips the workload). */
+  quickSubjects?: SubjectName[]
   note?: string
 }
 
 const CHAINLOG: SubjectName[] = ['native', 'js']
+
+/** W3m: W3 spread over streams (uniformly, or skewed); --quick runs the 1- and 16-stream cases on the native core only (its two-minute budget). */
+const W3M_STREAMS: Array<{ id: WorkloadId; streams: number; hotShare?: number; inQuick: boolean }> = [
+  { id: 'W3m-1', streams: 1, inQuick: true },
+  { id: 'W3m-16', streams: 16, inQuick: true },
+  { id: 'W3m-256', streams: 256, inQuick: false },
+  { id: 'W3m-skew', streams: 16, hotShare: 0.8, inQuick: false },
+]
 const FLOOR_NOTE = 'floor: the events copied into one buffer, the native core\'s encodeBatch and one write per batch, no engine (no queue, index, checkpoints, rotation or write-behind)'
 
 export const WORKLOADS: Workload[] = [
@@ -43,6 +56,11 @@ export const WORKLOADS: Workload[] = [
     id: 'W3', title: '256 concurrent producers of single 256 B events, sync always', size: 256, batch: 1,
     subjects: [...CHAINLOG, 'level'], full: 100_000, quick: 20_000,
   },
+  ...W3M_STREAMS.map(({ id, streams, hotShare, inQuick }): Workload => ({
+    id, title: `256 producers of single 256 B events, sync always, over ${streams} stream${streams > 1 ? 's' : ''}${hotShare ? ` (${hotShare * 100}% to one)` : ''}`,
+    size: 256, batch: 1, streams, hotShare, subjects: [...CHAINLOG, 'level'], quickSubjects: inQuick ? ['native'] : [], full: 100_000, quick: 5_000,
+    note: id === 'W3m-1' ? 'level: one classic-level database, a key prefix per stream, each put with sync: true' : undefined,
+  })),
   {
     id: 'W4', title: '4 KiB JSON-like events, batches of 100, sync never, per codec', size: 4096, batch: 100,
     subjects: CHAINLOG, codecs: ['none', 'zstd', 'lz4'], full: 100_000, quick: 10_000,

@@ -32,6 +32,7 @@ import { streamName } from './storage/stream-name.ts'
 import { Stream } from './engine/stream.ts'
 import { StreamSet } from './engine/stream-set.ts'
 import type { StoreContext } from './engine/store-context.ts'
+import { SyncWindow } from './engine/sync-window.ts'
 import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
 import { type ConsistencyProof, type InclusionProof, ProvableStreams, type TreeHead } from './read/provable.ts'
@@ -105,6 +106,7 @@ export class Log {
       const tlog = await openTlog(storage, root, store, opts.tlog, opts.readOnly)
       const ctx: StoreContext = {
         dir: root, storage, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers(),
+        syncWindow: new SyncWindow(core, opts.maxOpenFiles),
       }
       const names = await discoverStreams(storage, root)
       // Streams closed cleanly need no recovery: opened on first use. A writer removes the mark

@@ -307,6 +307,13 @@ export interface ChainlogCore {
   trainDictionary(samples: Uint8Array, lengths: Uint32Array, maxBytes: number): Promise<Buffer>
   /** The FORM_ZSTD_DICT stored form of data with loaded dictionary `id`. JS core: ERR_UNSUPPORTED. */
   compressWithDictionary(id: number, level: number, data: Uint8Array): Buffer
+  /**
+   * fdatasync of every descriptor in `fds` at once, on threads of the core's own rather than
+   * libuv's pool (ts/engine/sync-window.ts); resolves with each one's errno, 0 when synced. Only
+   * the native core on unix has it (the JS core has no threads to give; Windows descriptors are
+   * CRT numbers).
+   */
+  datasyncMany?(fds: number[]): Promise<Int32Array>
 }
 
 /** Whether two views share any byte. */

@@ -12,6 +12,12 @@ export declare function compressWithDictionary(id: number, level: number, data: 
 
 export declare function crc32(data: Uint8Array): number
 
+/**
+ * fdatasync of every descriptor in `fds`, concurrently; resolves with each one's errno (0: synced).
+ * The descriptors must stay open until it resolves.
+ */
+export declare function datasyncMany(fds: Array<number>): Promise<Int32Array>
+
 export declare function decodeRecords(hash: string, stream: string, data: Uint8Array, basePosition: number, positions: Float64Array, expectPrevHash: Uint8Array | undefined | null, payloadsFrom: number, maxPayloadBytes: number): Float64Array
 
 /**

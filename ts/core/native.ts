@@ -420,6 +420,8 @@ function wrap(native: RawBinding): ChainlogCore {
       bytes(data, 'data')
       return call(() => native.compressWithDictionary(id, level, data))
     },
+
+    datasyncMany: process.platform === 'win32' ? undefined : (fds: number[]) => callAsync(() => native.datasyncMany(fds)),
   } satisfies ChainlogCore
   return core
 }

@@ -3,6 +3,7 @@ import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
 import type { ResolvedOptions } from '../types.ts'
 import type { PayloadBuffers } from './append-input.ts'
 import type { Storage } from '../storage/storage.ts'
+import type { SyncWindow } from './sync-window.ts'
 
 export interface StoreContext {
   readonly dir: string
@@ -14,4 +15,6 @@ export interface StoreContext {
   readonly readOnly: boolean
   /** Buffers appends collect their events into, reused across the log's streams. */
   readonly payloadBuffers: PayloadBuffers
+  /** Gathers the fdatasyncs of appends under sync 'always' across streams into rounds. */
+  readonly syncWindow: SyncWindow
 }

@@ -469,7 +469,7 @@ export class Stream implements CheckpointSource, CommitTarget {
    * report of a lost write.
    */
   async datasyncChecked(handle: StorageFile): Promise<void> {
-    await handle.datasync()
+    await this.ctx.syncWindow.datasync(handle)
     await this.writeBehind.done()
   }
 

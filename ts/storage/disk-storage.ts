@@ -151,11 +151,19 @@ class DiskFile implements StorageFile, Evictable {
     }
   }
 
-  async datasync(): Promise<void> {
+  datasync(): Promise<void> {
+    return this.syncWith((h) => h.datasync())
+  }
+
+  datasyncVia(sync: (fd: number) => Promise<void>): Promise<void> {
+    return this.syncWith((h) => sync(h.fd))
+  }
+
+  private async syncWith(sync: (h: FileHandle) => Promise<void>): Promise<void> {
     const h = await this.begin()
     try {
       const covered = this.writes
-      await h.datasync()
+      await sync(h)
       this.syncedWrites = covered
     } finally {
       this.end()

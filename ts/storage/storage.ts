@@ -16,6 +16,11 @@ export interface StorageFile {
   write(data: Uint8Array, position: number): Promise<void>
   /** Makes the file's data durable (fdatasync). */
   datasync(): Promise<void>
+  /**
+   * datasync() with the fdatasync itself made by `sync` on the file's descriptor (which stays open
+   * until `sync` settles): how a store-level round syncs many files in one call. Disk files only.
+   */
+  datasyncVia?(sync: (fd: number) => Promise<void>): Promise<void>
   truncate(length: number): Promise<void>
   size(): Promise<number>
   close(): Promise<void>

@@ -15,6 +15,7 @@ use chainlog_core::{self as core, ChainHasher, HashAlgorithm};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+pub mod datasync;
 mod js_args;
 mod js_error;
 mod raw_api;
