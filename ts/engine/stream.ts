@@ -32,6 +32,7 @@ import { segmentFileName, segmentPath } from '../storage/segment-file.ts'
 import { Segment } from './segment.ts'
 import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
+import { createStreamDirectory } from './stream-creation.ts'
 
 /**
  * The active segment's index is saved again (in the background) once this many bytes were
@@ -307,7 +308,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   }
 
   private async create(): Promise<void> {
-    await this.ctx.storage.makeDir(this.dir)
+    await createStreamDirectory(this.ctx, this.name, this.dir)
     const seg = await this.createSegment(0, 0)
     try {
       await writeManifest(this.ctx.storage, this.dir, manifestOf([seg]))
