@@ -34,4 +34,4 @@ pub use scan::{
 };
 
 /// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
-pub const CORE_ABI: u32 = 7;
+pub const CORE_ABI: u32 = 8;
