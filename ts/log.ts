@@ -14,11 +14,11 @@ import { loadCore } from './core/load.ts'
 import { collectEvents, PayloadBuffers } from './engine/append-input.ts'
 import { ChainlogError, describe } from './errors.ts'
 import {
-  offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions, resolveVerifyOptions,
+  offsetArg, resolveRepairOptions, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions, resolveVerifyOptions,
 } from './validate.ts'
 import type {
   AppendOptions, AppendResult, CheckpointResult, GetOptions, HeadInfo, IterateOptions, LogOptions, LogRecord, ReadOptions, RecoveryEvent,
-  ResolvedOptions, StreamDamage, VerifyOptions, VerifyReport,
+  ResolvedOptions, StreamDamage, VerifyOptions, VerifyReport, RepairOptions, RepairResult,
 } from './types.ts'
 import { RecordCursor } from './read/cursor.ts'
 import { damageError } from './read/damage.ts'
@@ -32,6 +32,7 @@ import { StreamSet } from './engine/stream-set.ts'
 import type { StoreContext } from './engine/store-context.ts'
 import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
+import { applyRepair, planRepair } from './engine/repair.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
@@ -322,6 +323,30 @@ export class Log {
     const streams = []
     for (const s of targets) streams.push(await verifyStream(s, progress))
     return { ok: streams.every((r) => r.problems.length === 0), streams }
+  }
+
+  /**
+   * Repairs a stream that recovery marked damaged at the end of its active segment (SPEC §9):
+   * moves the bytes from the cut to the end of that segment into `<stream>/quarantine/`
+   * (durable before anything is cut), cuts after the last whole batch before the damage, and
+   * makes the stream take appends again. A healthy stream: a no-op result. `dryRun`: says what
+   * it would move and changes nothing (allowed on a read-only log). Damage in a sealed segment: ERR_UNSUPPORTED; a checkpoint
+   * past the cut (records that may have been published): ERR_CHAIN_BROKEN.
+   */
+  async repair(stream: string | number, options?: RepairOptions): Promise<RepairResult> {
+    this.checkOpen()
+    const name = streamName(stream)
+    const { dryRun } = resolveRepairOptions(options)
+    if (!dryRun) this.checkWritable() // a dry run only reads: a read-only log may plan one
+    const found = this.streamNamed(name)
+    const s = found instanceof Promise ? await found : found
+    if (s === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream: no stream named ${JSON.stringify(name)} in this store`, { stream: name })
+    await s.queue.idle()
+    const plan = await planRepair(s)
+    if (dryRun || plan.segment === null) return plan
+    const done = await applyRepair(s, plan)
+    await this.streamSet.reopen(name)
+    return done
   }
 
   /** The names of the store's streams. */

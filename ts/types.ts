@@ -226,3 +226,26 @@ export interface RecoveryEvent {
   /** Why the record was judged torn or damaged. */
   reason: string
 }
+
+/** Options of `log.repair()`. */
+export interface RepairOptions {
+  /** Only say what would be moved; change nothing (the CLI without --yes). Default false. */
+  dryRun?: boolean
+}
+
+/** What `log.repair()` did (or, with dryRun, would do). */
+export interface RepairResult {
+  stream: string
+  /** true when bytes were moved and the stream takes appends again. */
+  repaired: boolean
+  /** What was (or would be) done, or why nothing was. */
+  reason: string
+  /** The active segment cut, its cut position and the stream's next offset after the cut; null for a healthy stream. */
+  segment: number | null
+  position: number | null
+  offset: number | null
+  /** Bytes moved (or to move) to quarantine. */
+  bytes: number
+  /** The quarantine file that holds (or would hold) them. */
+  quarantine: string | null
+}

@@ -150,3 +150,11 @@ function bool(value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') throw new ChainlogError('ERR_INVALID_ARGUMENT', `${name}: expected a boolean, got ${describe(value)}`)
   return value
 }
+
+export function resolveRepairOptions(options: unknown): { dryRun: boolean } {
+  const o = optionsObject(options, 'repair options', ['dryRun'])
+  if (o.dryRun !== undefined && typeof o.dryRun !== 'boolean') {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `dryRun: expected a boolean, got ${describe(o.dryRun)}`)
+  }
+  return { dryRun: o.dryRun === true }
+}
