@@ -109,8 +109,34 @@ export interface HeadInfo {
 	hash: Buffer;
 	/** Number of segment files. */
 	segments: number;
-	/** Offset of the last checkpoint record, or null when there is none. */
+	/** Offset of the last checkpoint record, or null when there is none (or `damage` hides it). */
 	lastCheckpoint: number | null;
+	/** Present when the stream is known to be damaged: found at open, or by this call. */
+	damage?: StreamDamage;
+}
+/**
+ * Damage in a stream, as `log.head` reports it. Reads stop at `offset`; `verify()` lists every
+ * problem of the stream.
+ */
+export interface StreamDamage {
+	/** ERR_CORRUPT for damaged bytes or framing; ERR_CHAIN_BROKEN for a hash link that does not hold. */
+	code: "ERR_CORRUPT" | "ERR_CHAIN_BROKEN";
+	/** Offset of the damaged record (the offset it should have). */
+	offset: number;
+	/** Segment number of the file it is in, when known. */
+	segment: number | null;
+	/** Byte position of the damage in that segment file, when known. */
+	position: number | null;
+	/** What is wrong. */
+	reason: string;
+	/**
+	 * True when open found the damage at the end of the stream: the head (`nextOffset`, `hash`) is
+	 * the record before it, and appends fail with this code until the damage is removed. False when
+	 * it lies behind the head: records after it are intact and appends go on, unless the writer's
+	 * checkpoint policy has to look back across the damage (it reads up to `checkpointEvery`
+	 * records back on the first append after open), which then fails with this code.
+	 */
+	appendsRefused: boolean;
 }
 /** The checkpoint record written by `log.checkpoint`. */
 export interface CheckpointResult {
@@ -132,16 +158,18 @@ export interface VerifyProblem {
 export interface StreamReport {
 	/** Stream name. */
 	stream: string;
-	/** Records checked, checkpoints included. */
+	/** Valid records the segment files hold, before and after any damage (a damaged record is a problem, not counted): events, checkpoints and tombstones. */
 	records: number;
+	/** Data records (appended events) among them. */
+	events: number;
 	/** Checkpoint records among them. */
 	checkpoints: number;
-	/** The stream's next offset and head hash as verified. */
+	/** The offset after the last valid record the files hold, and that record's hash. */
 	head: {
 		nextOffset: number;
 		hash: Buffer;
 	};
-	/** Every problem found; empty when the stream is sound. */
+	/** Every problem found, one per damaged record or range, in file order (at most 100); empty when the stream is sound. */
 	problems: VerifyProblem[];
 }
 /** The result of `log.verify`. */
@@ -175,6 +203,30 @@ export interface RecoveryEvent {
 	bytes: number;
 	/** Why the record was judged torn or damaged. */
 	reason: string;
+}
+/** Options of `log.repair()`. */
+export interface RepairOptions {
+	/** Only say what would be moved; change nothing (the CLI without --yes). Default false. */
+	dryRun?: boolean;
+}
+/** What `log.repair()` did (or, with dryRun, would do). */
+export interface RepairResult {
+	/** The stream's stored name. */
+	stream: string;
+	/** true when bytes were moved and the stream takes appends again. */
+	repaired: boolean;
+	/** What was (or would be) done, or why nothing was. */
+	reason: string;
+	/** The active segment cut (or to cut); null for a healthy stream. */
+	segment: number | null;
+	/** The byte position of the cut in that segment (after the last whole batch before the damage); null for a healthy stream. */
+	position: number | null;
+	/** The stream's next offset after the cut; null for a healthy stream. */
+	offset: number | null;
+	/** Bytes moved (or to move) to quarantine. */
+	bytes: number;
+	/** The quarantine file that holds (or would hold) them. */
+	quarantine: string | null;
 }
 /** Warning code emitted when open cut a torn tail or found damage. */
 export declare const RECOVERY_WARNING = "CHAINLOG_RECOVERY";
@@ -227,12 +279,24 @@ export declare class Log {
 	/** The data record at `offset`, checked per `verify` (default 'checkpoint'); undefined past the end or where a checkpoint sits. */
 	get(stream: string | number, offset: number, options?: GetOptions): Promise<LogRecord | undefined>;
 	private getRecord;
-	/** A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint offset. */
+	/**
+	 * A stream's next offset, head hash (zeros when empty), number of segments and last checkpoint
+	 * offset; with `damage` when the stream is known to be damaged. Never throws on damage.
+	 */
 	head(stream: string | number): Promise<HeadInfo>;
 	private headOf;
 	/** Checks one stream, or all: framing and CRCs, contiguous offsets, prev links, checkpoint payloads, index and manifest agreement. Never throws on damage: every problem is listed with its offset in the report. `onProgress` reports bytes done and total. */
 	verify(stream?: string | number, options?: VerifyOptions): Promise<VerifyReport>;
 	private verifyStreams;
+	/**
+	 * Repairs a stream that recovery marked damaged at the end of its active segment (SPEC §9):
+	 * moves the bytes from the cut to the end of that segment into `<stream>/quarantine/`
+	 * (durable before anything is cut), cuts after the last whole batch before the damage, and
+	 * makes the stream take appends again. A healthy stream: a no-op result. `dryRun`: says what
+	 * it would move and changes nothing (allowed on a read-only log). Damage in a sealed segment: ERR_UNSUPPORTED; a checkpoint
+	 * past the cut (records that may have been published): ERR_CHAIN_BROKEN.
+	 */
+	repair(stream: string | number, options?: RepairOptions): Promise<RepairResult>;
 	/** The names of the store's streams. */
 	streams(): Promise<string[]>;
 	/** Waits for queued appends and makes everything written so far durable. */

@@ -235,14 +235,17 @@ export interface RepairOptions {
 
 /** What `log.repair()` did (or, with dryRun, would do). */
 export interface RepairResult {
+  /** The stream's stored name. */
   stream: string
   /** true when bytes were moved and the stream takes appends again. */
   repaired: boolean
   /** What was (or would be) done, or why nothing was. */
   reason: string
-  /** The active segment cut, its cut position and the stream's next offset after the cut; null for a healthy stream. */
+  /** The active segment cut (or to cut); null for a healthy stream. */
   segment: number | null
+  /** The byte position of the cut in that segment (after the last whole batch before the damage); null for a healthy stream. */
   position: number | null
+  /** The stream's next offset after the cut; null for a healthy stream. */
   offset: number | null
   /** Bytes moved (or to move) to quarantine. */
   bytes: number

@@ -34,7 +34,8 @@ pub const KIND_MASK: u8 = 0x7F;
 
 /// Whether a kind byte is valid: a known kind, and the batch bit only on data records.
 pub fn kind_is_valid(kind: u8) -> bool {
-    kind & KIND_MASK <= MAX_KIND && (kind & KIND_BATCH_CONTINUES == 0 || kind & KIND_MASK == KIND_DATA)
+    kind & KIND_MASK <= MAX_KIND
+        && (kind & KIND_BATCH_CONTINUES == 0 || kind & KIND_MASK == KIND_DATA)
 }
 
 pub const FORM_NONE: u8 = 0;

@@ -1191,7 +1191,10 @@ fn batch_vector_sets_bit_7_on_all_but_the_last_record() {
         .iter()
         .map(|e| number(e) as u32)
         .collect();
-    for (name, hash) in [("blake3", HashAlgorithm::Blake3), ("sha256", HashAlgorithm::Sha256)] {
+    for (name, hash) in [
+        ("blake3", HashAlgorithm::Blake3),
+        ("sha256", HashAlgorithm::Sha256),
+    ] {
         let input = EncodeInput {
             hash,
             stream: text(&b["stream"]).as_bytes(),
@@ -1249,5 +1252,7 @@ fn batch_vector_sets_bit_7_on_all_but_the_last_record() {
         .is_err());
     }
     assert!(kind_is_valid(0x80) && kind_is_valid(2) && kind_is_valid(0));
-    assert!(!kind_is_valid(0x81) && !kind_is_valid(0x82) && !kind_is_valid(3) && !kind_is_valid(0x83));
+    assert!(
+        !kind_is_valid(0x81) && !kind_is_valid(0x82) && !kind_is_valid(3) && !kind_is_valid(0x83)
+    );
 }

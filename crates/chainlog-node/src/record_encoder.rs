@@ -55,7 +55,14 @@ unsafe extern "C" fn encode_into_callback(
         let batch_ends: &[u32] = if unsafe { is_nullish(env, batch_ends)? } {
             &[]
         } else {
-            unsafe { slice_arg(env, batch_ends, sys::TypedarrayType::uint32_array, "batchEnds")? }
+            unsafe {
+                slice_arg(
+                    env,
+                    batch_ends,
+                    sys::TypedarrayType::uint32_array,
+                    "batchEnds",
+                )?
+            }
         };
 
         let u8s = sys::TypedarrayType::uint8_array;
