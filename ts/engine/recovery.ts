@@ -26,7 +26,8 @@
  * of its kind set (its append call continues) ends in an incomplete batch, never acknowledged.
  * The segment is cut after its last record with bit 7 clear (reason 'incomplete batch'; a
  * read-only open only ends its view there), walking back through the index when the batch began
- * before the scanned tail. Damage (corruption) cuts nothing, as above.
+ * before the scanned tail. Damage (corruption) cuts nothing, as above, and the view then ends
+ * at the damage (the batch it lies in may have been whole and acknowledged).
  *
  * A trailing segment file with no valid record at all (a crash right after a rotation created
  * it) is dropped, and the segment before it becomes the tail again and is validated the same way.
@@ -109,9 +110,10 @@ export async function recoverTail(input: TailInput): Promise<TailRecovery> {
   }
   let cut: { position: number; bytes: number; reason: string } | null = null
   const damage = scan.outcome === 'corrupt' || scan.outcome === 'chain' ? scan : null
-  if (scan.lastContinues) {
-    // An incomplete batch: the view ends after the last record with bit 7 clear (before damage
-    // too: reads of a damaged stream never return part of a batch; nothing is cut then).
+  if (scan.lastContinues && damage === null) {
+    // An incomplete batch: the view ends after the last record with bit 7 clear. (Before damage
+    // the batch may have been whole and acknowledged: reads go up to the damage, as before; repair
+    // cuts at a batch boundary.)
     const entry = scan.lastBatchEnd >= 0 ? scan.lastBatchEnd + 1 : await batchStartBefore(input, index, scan.firstScannedEntry)
     const position = entry < index.length ? index.at(entry) : 0
     const found = scan.outcome === 'end' ? fileSize : scan.stopPosition

@@ -3,8 +3,8 @@
  * active segment (valid-looking records after bad bytes, so it could not call them a torn tail)
  * and refuses appends. Repair moves the bytes from the cut to the end of that segment into
  * `<stream>/quarantine/<segment>.<position>.bin`, durably, and only then cuts the segment there.
- * The cut is the tail's validated length, which recovery already placed after the last whole
- * batch before the damage (recovery.ts), so no part of a batch stays. Nothing is deleted.
+ * The cut is after the last whole batch before the damage (walking back from the tail's validated
+ * length through the index while records carry bit 7), so no part of a batch stays. Nothing is deleted.
  *
  * Refusals: damage in a sealed segment (ERR_UNSUPPORTED: cutting there would drop the sealed
  * segments after it); records past the cut that were published (ERR_CHAIN_BROKEN: reusing their
@@ -16,7 +16,7 @@ import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
 import { quarantinePath, writeQuarantine } from '../storage/quarantine.ts'
 import { segmentFileName } from '../storage/segment-file.ts'
-import { KIND_CHECKPOINT, KIND_MASK } from '../core/interface.ts'
+import { KIND_BATCH_CONTINUES, KIND_CHECKPOINT, KIND_MASK } from '../core/interface.ts'
 import { AT_KIND, AT_LENGTH, RECORD_OVERHEAD } from '../core/format.ts'
 import type { RepairResult } from '../types.ts'
 import type { Stream } from './stream.ts'
@@ -33,22 +33,33 @@ export async function planRepair(s: Stream): Promise<RepairResult> {
     })
   }
   const fileSize = await withFile(s, seg.path, (f) => f.size())
-  const bytes = fileSize - seg.size
+  // The cut: after the last whole batch before the damage (bit 7 clear), walking back the index.
+  const index = seg.index
+  let entry = index?.length ?? 0
+  if (index !== null && entry > 0) {
+    entry = await withFile(s, seg.path, async (f) => {
+      let e = entry
+      while (e > 0 && ((await f.read(index.at(e - 1) + AT_KIND, 1))[0] & KIND_BATCH_CONTINUES) !== 0) e--
+      return e
+    })
+  }
+  const cutAt = index !== null && entry < index.length ? index.at(entry) : seg.size
+  const bytes = fileSize - cutAt
   if (bytes <= 0) {
     throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: the damage (${c.reason}) is not bytes at the end of ${segmentFileName(seg.num)}; repair cannot fix it`, {
       stream: s.name, offset: c.offset, segment: c.segment, position: c.position,
     })
   }
-  const tail = await withFile(s, seg.path, (f) => f.read(seg.size, bytes))
+  const tail = await withFile(s, seg.path, (f) => f.read(cutAt, bytes))
   const published = checkpointIn(s, tail)
   if (published !== null) {
-    throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: a checkpoint (offset ${published}) lies past the cut at position ${seg.size} of ${segmentFileName(seg.num)}: those records may have been published, and reusing their offsets would fork the log; nothing was changed`, {
-      stream: s.name, offset: c.offset, segment: seg.num, position: seg.size,
+    throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: a checkpoint (offset ${published}) lies past the cut at position ${cutAt} of ${segmentFileName(seg.num)}: those records may have been published, and reusing their offsets would fork the log; nothing was changed`, {
+      stream: s.name, offset: c.offset, segment: seg.num, position: cutAt,
     })
   }
   return {
-    stream: s.name, repaired: false, reason: `would move ${bytes} bytes from position ${seg.size} of ${segmentFileName(seg.num)} (the damage: ${c.reason}) to quarantine and cut there`,
-    segment: seg.num, position: seg.size, offset: s.nextOffset, bytes, quarantine: quarantinePath(s.dir, segmentFileName(seg.num), seg.size),
+    stream: s.name, repaired: false, reason: `would move ${bytes} bytes from position ${cutAt} of ${segmentFileName(seg.num)} (the damage: ${c.reason}) to quarantine and cut there`,
+    segment: seg.num, position: cutAt, offset: seg.firstOffset + entry, bytes, quarantine: quarantinePath(s.dir, segmentFileName(seg.num), cutAt),
   }
 }
 
