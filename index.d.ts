@@ -230,6 +230,51 @@ export interface RecoveryEvent {
 	/** Why the record was judged torn or damaged. */
 	reason: string;
 }
+/** Options of `log.trainDictionary`. */
+export interface TrainDictionaryOptions {
+	/**
+	 * What to train on: a number N takes the stream's last N data records (default 10,000, fewer
+	 * when the stream holds fewer); an array gives the sample events themselves.
+	 */
+	samples?: number | Array<Uint8Array | string>;
+	/** Largest dictionary, in bytes: 256..1 MiB, default 16 KiB. */
+	maxBytes?: number;
+}
+/** What `log.trainDictionary` stored. */
+export interface TrainDictionaryResult {
+	/** The dictionary's ID, which every zstd frame made with it names. */
+	id: number;
+	/** Its size in bytes. */
+	bytes: number;
+	/** Its file in the stream's directory. */
+	file: string;
+	/** How many samples it was trained on. */
+	samples: number;
+}
+/** Options of `log.repair()`. */
+export interface RepairOptions {
+	/** Only say what would be moved; change nothing (the CLI without --yes). Default false. */
+	dryRun?: boolean;
+}
+/** What `log.repair()` did (or, with dryRun, would do). */
+export interface RepairResult {
+	/** The stream's stored name. */
+	stream: string;
+	/** true when bytes were moved and the stream takes appends again. */
+	repaired: boolean;
+	/** What was (or would be) done, or why nothing was. */
+	reason: string;
+	/** The active segment cut (or to cut); null for a healthy stream. */
+	segment: number | null;
+	/** The byte position of the cut in that segment (after the last whole batch before the damage); null for a healthy stream. */
+	position: number | null;
+	/** The stream's next offset after the cut; null for a healthy stream. */
+	offset: number | null;
+	/** Bytes moved (or to move) to quarantine. */
+	bytes: number;
+	/** The quarantine file that holds (or would hold) them. */
+	quarantine: string | null;
+}
 /**
  * The one error class chainlog throws. `code` is stable and documented in SPEC §4;
  * messages say what was expected, what was found, and where.
@@ -245,7 +290,8 @@ export declare const ERROR_CODES: readonly [
 	"ERR_READ_ONLY",
 	"ERR_STORE_MISMATCH",
 	"ERR_UNSUPPORTED",
-	"ERR_IO"
+	"ERR_IO",
+	"ERR_ARCHIVE_CONFLICT"
 ];
 /** One of the stable error codes of SPEC §4 (see ERROR_CODES). */
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -378,6 +424,15 @@ export declare class Log {
 	private verifyStreams;
 	/** SPEC §8: each stream's tree, recomputed from its records, against the trusted notes and its published checkpoint. */
 	private verifyTrees;
+	/**
+	 * Repairs a stream that recovery marked damaged at the end of its active segment (SPEC §9):
+	 * moves the bytes from the cut to the end of that segment into `<stream>/quarantine/`
+	 * (durable before anything is cut), cuts after the last whole batch before the damage, and
+	 * makes the stream take appends again. A healthy stream: a no-op result. `dryRun`: says what
+	 * it would move and changes nothing (allowed on a read-only log). Damage in a sealed segment: ERR_UNSUPPORTED; a checkpoint
+	 * past the cut (records that may have been published): ERR_CHAIN_BROKEN.
+	 */
+	repair(stream: string | number, options?: RepairOptions): Promise<RepairResult>;
 	/** The names of the store's streams. */
 	streams(): Promise<string[]>;
 	/** Waits for queued appends and makes everything written so far durable. */
@@ -392,8 +447,214 @@ export declare class Log {
 	/** The stream called `stream`, if it exists (opened on first use). Open ones are found without validation or a promise. */
 	private streamNamed;
 	private tracked;
+	/**
+	 * Trains a zstd dictionary on the stream's own events (an admin operation; the native core
+	 * only) and stores it, durably, in the stream's directory; from then on the stream's zstd
+	 * records are compressed with it (SPEC §2, form 4).
+	 */
+	trainDictionary(stream: string | number, options?: TrainDictionaryOptions): Promise<TrainDictionaryResult>;
 	private checkOpen;
 	private checkWritable;
 }
+interface ArchiveInfo {
+	format: number;
+	storeId: string;
+	hash: HashAlgorithm;
+	created: string;
+	origin?: string;
+}
+/** The S3 client settings the archive accepts (a subset of S3ClientConfig; anything else is passed through). */
+export interface ArchiveClientConfig {
+	/** e.g. 'http://127.0.0.1:7070' for a server that is not AWS. */
+	endpoint?: string;
+	/** AWS region (signing); default AWS_REGION, else 'us-east-1'. */
+	region?: string;
+	/** Bucket in the path rather than the host name; default true when `endpoint` is given (non-AWS servers). */
+	forcePathStyle?: boolean;
+	/** Static credentials; default: the SDK's chain (AWS_ACCESS_KEY_ID…, ~/.aws). */
+	credentials?: {
+		accessKeyId: string;
+		secretAccessKey: string;
+		sessionToken?: string;
+	};
+	[key: string]: unknown;
+}
+/** Options of `Archiver.start`. */
+export interface ArchiverOptions {
+	/** Where to archive: `s3://bucket/prefix`. */
+	url: string;
+	/** S3 client settings (endpoint, region, credentials, forcePathStyle…); default: the SDK's own (environment, ~/.aws). */
+	client?: ArchiveClientConfig;
+	/** Milliseconds between shipping passes. Default 1000: bounds what a lost machine loses. */
+	interval?: number;
+	/** Stops the archiver when aborted. */
+	signal?: AbortSignal;
+}
+/** One stream's archiving progress. */
+export interface ArchiveStreamStatus {
+	/** Stream name. */
+	stream: string;
+	/** Offset after the last record HEAD.json lists. */
+	shippedOffset: number;
+	/** The local stream's next offset. */
+	localOffset: number;
+	/** Records (checkpoints included) not yet in the archive. */
+	lagRecords: number;
+	/** Bytes of segment files not yet in the archive. */
+	lagBytes: number;
+	/** When HEAD was last written by this archiver. */
+	lastShipped: Date | null;
+	/** This stream's last failure (cleared by a pass that succeeds). */
+	lastError: ChainlogError | null;
+}
+/** `archiver.status()`. */
+export interface ArchiverStatus {
+	/** The archive's URL. */
+	url: string;
+	/** False once stopped (stop(), the signal, a conflict or the log closed). */
+	running: boolean;
+	/** The error that stopped shipping for good (ERR_ARCHIVE_CONFLICT), or null. */
+	stoppedBy: ChainlogError | null;
+	/** The last pass's error (cleared by a pass that succeeds); passes are retried with backoff. */
+	lastError: ChainlogError | null;
+	/** One entry per local stream with data. */
+	streams: ArchiveStreamStatus[];
+}
+/** Options of `restore`. */
+export interface RestoreOptions {
+	/** Only these streams (default: all). */
+	streams?: Array<string | number>;
+	/** Restore records with offsets below this, cut at the last batch that ends at or before it. */
+	toOffset?: number;
+	/** Restore records with timestamps at or before this (ms since the epoch, or a Date), cut at a batch end. */
+	toTime?: number | Date;
+	/** S3 client settings, as for Archiver.start. */
+	client?: ArchiveClientConfig;
+	/** Core that checks the chain (default 'auto'). */
+	backend?: "auto" | "native" | "js";
+	/** Called as objects are downloaded. */
+	onProgress?: (progress: {
+		bytesDone: number;
+		bytesTotal: number;
+	}) => void;
+}
+/** What `restore` wrote, per stream. */
+export interface RestoreReport {
+	/** Per restored stream: its next offset, segment files written, bytes, and whether the requested point cut it. */
+	streams: Array<{
+		stream: string;
+		nextOffset: number;
+		segments: number;
+		bytes: number;
+		cut: boolean;
+	}>;
+}
+/** Options of `ArchiveReader.open`. */
+export interface ArchiveReaderOptions {
+	/** S3 client settings, as for Archiver.start. */
+	client?: ArchiveClientConfig;
+	/** Core that checks the chain (default 'auto'). */
+	backend?: "auto" | "native" | "js";
+}
+/** A stream's HEAD.json as the reader gives it. */
+export interface ArchiveHeadInfo {
+	/** Offset after the last archived record. */
+	nextOffset: number;
+	/** Chain hash of the record before nextOffset (zeros when none). */
+	hash: Buffer;
+	/** Sealed segments archived whole (numbers 0 … sealedSegments − 1). */
+	sealedSegments: number;
+	/** The active segment's archived bytes [0, end), or null. */
+	tail: {
+		num: number;
+		end: number;
+	} | null;
+	/** Timestamp of the record before nextOffset (0 when none). */
+	lastTimestamp: number;
+	/** HEAD's write count. */
+	seq: number;
+	/** The latest signed checkpoint note, when the store signs. */
+	note?: string;
+}
+/** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
+export declare class Archiver {
+	private readonly store;
+	private readonly objects;
+	private readonly info;
+	private readonly interval;
+	private readonly signal;
+	private readonly states;
+	private chain;
+	private timer;
+	private stopped;
+	private stopping;
+	private fatal;
+	private lastError;
+	private failures;
+	private readonly onAbort;
+	private constructor();
+	/**
+	 * Starts shipping `log` to `options.url` (`s3://bucket/prefix`). Checks first that the server
+	 * honours conditional writes (else ERR_UNSUPPORTED) and that the prefix holds this store's
+	 * archive or nothing. Shipping then runs every `interval` ms until stop() or `signal` aborts.
+	 */
+	static start(log: unknown, options: ArchiverOptions): Promise<Archiver>;
+	/** The archive's identity (archive.json). */
+	get archive(): Readonly<ArchiveInfo>;
+	/** Ships everything synced now and resolves when the archive's HEADs include it; rejects with what stopped it. */
+	sync(): Promise<void>;
+	/** Per stream: what the archive holds, how far behind it is, the last error; and whether shipping has stopped. */
+	status(): Promise<ArchiverStatus>;
+	/** Stops shipping (waits for the cycle in flight; ships nothing more). Safe to call twice. */
+	stop(): Promise<void>;
+	private schedule;
+	/** One shipping pass after the ones queued; failures are counted for the backoff and kept for status(). */
+	private runCycle;
+	private cycle;
+	private shipStream;
+	/** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
+	private shipSealed;
+	/**
+	 * Reads HEAD and checks that this store may extend it: same archive, and HEAD's (nextOffset,
+	 * hash) on the local chain. Otherwise ERR_ARCHIVE_CONFLICT (this store diverged from the
+	 * archive, or is behind it).
+	 */
+	private resume;
+}
+/** Reads and verifies an archive straight from the bucket; create one with `ArchiveReader.open(url, options)`, close() when done. */
+export declare class ArchiveReader {
+	private readonly objects;
+	private readonly core;
+	private readonly hash;
+	private readonly metas;
+	private constructor();
+	/** Opens the archive at `url` (`s3://bucket/prefix`) for reading; close() when done. */
+	static open(url: string, options?: ArchiveReaderOptions): Promise<ArchiveReader>;
+	/** The archived streams' names. */
+	streams(): Promise<string[]>;
+	/** A stream's HEAD.json: what the archive holds of it. */
+	head(stream: string | number): Promise<ArchiveHeadInfo>;
+	/** Data records from `from` on, downloaded segment by segment with the whole chain checked from offset 0. */
+	iterate(stream: string | number, options?: {
+		from?: number;
+	}): AsyncGenerator<LogRecord>;
+	/**
+	 * The data record at `offset` (undefined past HEAD or where a checkpoint sits): in a sealed
+	 * segment, two small ranged GETs through the archived index; in the tail, the tail's bytes.
+	 */
+	get(stream: string | number, offset: number): Promise<LogRecord | undefined>;
+	/** Checks every archived stream (or one) from offset 0 to HEAD; never throws on damage: problems are listed per stream with their offset. */
+	verify(stream?: string | number, options?: {
+		onProgress?: (p: {
+			bytesDone: number;
+			bytesTotal: number;
+		}) => void;
+	}): Promise<VerifyReport>;
+	/** Releases the S3 client's connections. */
+	close(): void;
+	private meta;
+}
+/** Restores the archive at `url` into `dir` (which must not exist or be empty); returns what each stream got. */
+export declare function restore(url: string, dir: string, options?: RestoreOptions): Promise<RestoreReport>;
 
 export {};

@@ -19,6 +19,7 @@ interface Vectors {
   checkpoint: { stream: string; offset: number; timestamp: number } & Record<HashAlgorithm, { prevHash: string; payload: string; bytes: string; hash: string }>
   crc32: { text: string; crc32: string }[]
   offsetIndex: { positions: number[]; bytes: string }[]
+  batch: { stream: string; batchEnds: number[]; records: { offset: number; timestamp: number; kind: number; payload: string }[] } & Record<HashAlgorithm, { hashes: string[]; bytes: string }>
 }
 
 const V: Vectors = JSON.parse(readFileSync(new URL('../spec/vectors.json', import.meta.url), 'utf8'))
@@ -75,6 +76,18 @@ test('spec/vectors.json is what implementations nobody here wrote compute (@nobl
     t.is(V.chain.positions[i], at, `position of record ${i}`)
     at += 66 + Buffer.byteLength(r.payload)
   }
+  // The batch vector: bit 7 on every record of the append but its last.
+  t.deepEqual(V.batch.records.map((r) => r.kind), [0x80, 0x80, 0])
+  for (const h of HASHES) {
+    let prev: Buffer = Buffer.alloc(32)
+    const parts: Buffer[] = []
+    for (const [i, r] of V.batch.records.entries()) {
+      parts.push(frame(r.offset, r.timestamp, prev, r.kind, FORM_NONE, Buffer.from(r.payload)))
+      prev = chainHash(h, V.batch.stream, prev, r.offset, r.timestamp, r.kind, Buffer.from(r.payload))
+      t.is(hex(prev), V.batch[h].hashes[i], `batch ${h} h${i}`)
+    }
+    t.is(hex(Buffer.concat(parts)), V.batch[h].bytes, `batch ${h} bytes`)
+  }
   for (const c of V.crc32) t.is(crcHex(zlib.crc32(Buffer.from(c.text))), c.crc32, JSON.stringify(c.text))
   for (const x of V.offsetIndex) {
     const head = Buffer.concat([Buffer.from('VDXI'), Buffer.of(1, 0, 0, 0), u64(x.positions.length), ...x.positions.map(u64)])
@@ -120,6 +133,39 @@ for (const backend of BACKENDS) {
         prev = b.lastHash
       }
       t.true(Buffer.concat(parts).equals(one.bytes), 'three batches give the same bytes as one')
+    })
+
+    test(`${backend}: ${hash} encodeBatch with batchEnds writes the batch vector byte for byte, and scan and decode read its kinds`, async (t) => {
+      const c = await core(backend)
+      const b = V.batch
+      const input = {
+        ...batchInput({ hash, stream: b.stream, payloads: b.records.map((r) => r.payload), timestamps: b.records.map((r) => r.timestamp) }),
+        batchEnds: Uint32Array.from(b.batchEnds),
+      }
+      const out = c.encodeBatch(input)
+      t.is(out.bytes.toString('hex'), b[hash].bytes)
+      t.deepEqual([0, 1, 2].map((i) => hex(out.hashes!.subarray(i * 32, i * 32 + 32))), b[hash].hashes)
+      const scan = c.scanSegment({ hash, stream: b.stream, data: out.bytes, basePosition: 0, firstOffset: 0, prevHash: ZERO_HASH, prevTimestamp: null, verifyChain: true, final: true })
+      t.deepEqual([...scan.kinds], [0x80, 0x80, 0])
+      t.is(scan.count, 3)
+      // recordHash takes the kind byte 0x80 too (a proof of a record inside a batch needs it).
+      const r0 = c.recordHash(hash, { stream: b.stream, prevHash: ZERO_HASH, offset: 0, timestamp: b.records[0].timestamp, kind: 0x80, payloadLength: 7, commitment: c.commitment(hash, Buffer.from('event-0')) })
+      t.is(hex(r0), b[hash].hashes[0])
+      for (const bad of [[2], [0, 3], [2, 2, 3], [4], [3, 4]]) {
+        const err = t.throws(() => c.encodeBatch({ ...input, batchEnds: Uint32Array.from(bad) }))
+        t.is((err as { code?: string }).code, 'ERR_INVALID_ARGUMENT', JSON.stringify(bad))
+      }
+      t.is((t.throws(() => c.encodeBatch({ ...input, batchEnds: [3] as unknown as Uint32Array })) as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+      t.is((t.throws(() => c.encodeBatch({ ...input, kind: KIND_CHECKPOINT })) as { code?: string }).code, 'ERR_INVALID_ARGUMENT')
+      // Bit 7 on a checkpoint, or a kind past 2 under it, is an invalid frame for both cores.
+      for (const kind of [0x81, 0x82, 0x83, 0x03]) {
+        const bytes = Buffer.from(out.bytes)
+        bytes[52] = kind
+        const end = out.positions[1] - 8
+        bytes.writeUInt32LE(zlib.crc32(bytes.subarray(0, end)), end)
+        const s = c.scanSegment({ hash, stream: b.stream, data: bytes, basePosition: 0, firstOffset: 0, prevHash: ZERO_HASH, prevTimestamp: null, verifyChain: false, final: true })
+        t.is(s.count, 0, `kind ${kind}`)
+      }
     })
 
     test(`${backend}: ${hash} checkpoint record after the vector events: prev_hash ‖ u64 offset, the previous timestamp, never compressed`, async (t) => {

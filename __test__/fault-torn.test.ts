@@ -30,6 +30,8 @@ interface Built {
   active: number
   positions: number[]
   offsets: number[]
+  /** Kind bytes: bit 7 set on every record of an append but its last (SPEC §2). */
+  kinds: number[]
   size: number
   /** Position in the active segment where the last batch starts, and where the unsynced bytes start. */
   lastBatchAt: number
@@ -77,19 +79,24 @@ async function build(t: ExecutionContext, backend: BackendName, seed: number, o:
   t.is(scan.stop, 'end')
   const positions = Array.from(scan.positions)
   const offsets = Array.from(scan.offsets)
+  const kinds = Array.from(scan.kinds)
   const k = offsets.indexOf(lastFirst)
   // With the flush point in an earlier segment, all of the active one is unsynced.
   const unsyncedAt = flushed !== null && flushed.num === active ? flushed.size : 0
-  return { dir, payloads, active, positions, offsets, size: seg.length, lastBatchAt: k < 0 ? 0 : positions[k], unsyncedAt }
+  return { dir, payloads, active, positions, offsets, kinds, size: seg.length, lastBatchAt: k < 0 ? 0 : positions[k], unsyncedAt }
 }
 
-/** End of the last whole record at or before `at`, and the offset after it. */
+/**
+ * End of the last whole batch at or before `at` (its last record, bit 7 clear, ends there), and
+ * the offset after it: batches are atomic (SPEC §2), so a prefix of one is cut with the torn tail.
+ */
 function lastWhole(b: Built, at: number): { end: number; next: number } {
   let end = 0
   let next = b.offsets.length > 0 ? b.offsets[0] : 0
   for (let k = 0; k < b.positions.length; k++) {
     const recEnd = k + 1 < b.positions.length ? b.positions[k + 1] : b.size
     if (recEnd > at) break
+    if ((b.kinds[k] & 0x80) !== 0) continue
     end = recEnd
     next = b.offsets[k] + 1
   }

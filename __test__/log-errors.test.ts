@@ -1,4 +1,5 @@
 import test from 'ava'
+import { readFileSync } from 'node:fs'
 import { BACKENDS } from './helpers/cores.ts'
 import { codeOf, openLog, tempDir, texts } from './helpers/log-dir.ts'
 import { ChainlogError, Log } from '../ts/index.ts'
@@ -143,7 +144,7 @@ for (const backend of BACKENDS) {
     const { writeFileSync, mkdirSync } = await import('node:fs')
     const a = tempDir(t)
     mkdirSync(a, { recursive: true })
-    writeFileSync(`${a}/chainlog.json`, JSON.stringify({ format: 2, hash: 'blake3' }))
+    writeFileSync(`${a}/chainlog.json`, JSON.stringify({ format: 3, hash: 'blake3' }))
     t.is(codeOf(await t.throwsAsync(Log.open(a, { backend }))), 'ERR_UNSUPPORTED')
     writeFileSync(`${a}/chainlog.json`, JSON.stringify({ format: 1, hash: 'md5' }))
     t.is(codeOf(await t.throwsAsync(Log.open(a, { backend }))), 'ERR_UNSUPPORTED')
@@ -153,6 +154,8 @@ for (const backend of BACKENDS) {
     writeFileSync(`${a}/chainlog.json`, JSON.stringify({ format: 1, hash: 'blake3', created: 'x' }))
     const log = await openLog(t, backend, a)
     await log.append('s', 'ok')
+    // A writable open upgraded the format-1 store file (SPEC §2) before its first write.
+    t.like(JSON.parse(readFileSync(`${a}/chainlog.json`, 'utf8')), { format: 2, hash: 'blake3', created: 'x' })
   })
 }
 

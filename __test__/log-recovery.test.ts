@@ -78,7 +78,9 @@ for (const backend of BACKENDS) {
     writeSegment(dir, 's', 0, seg)
     const log = await openLog(t, backend, dir)
     t.is(log.recovered[0]?.action, 'truncated')
-    t.deepEqual(texts(await log.read('s')), events(0, 3))
+    // Records 2 and 3 were one append: its batch goes whole (SPEC §2, batches are atomic).
+    t.deepEqual(texts(await log.read('s')), events(0, 2))
+    t.is(segmentSize(dir, 's'), 2 * REC)
   })
 
   for (const [label, at] of [['START', 0], ['END', REC - 1], ['CRC', REC - 6], ['length', 55], ['payload', 60]] as const) {
@@ -228,12 +230,12 @@ for (const backend of BACKENDS) {
 
   test(`${backend}: an index that lists more records than the segment holds is not trusted past the data`, async (t) => {
     const dir = await store(t, backend, 6)
-    truncateSync(segmentFile(dir, 's'), 3 * REC) // the index still lists 6 records
+    truncateSync(segmentFile(dir, 's'), 4 * REC) // the index still lists 6 records (appended in pairs: 2 whole batches stay)
     const log = await openLog(t, backend, dir)
-    t.is((await log.head('s')).nextOffset, 3)
-    t.deepEqual(texts(await log.read('s')), events(0, 3))
+    t.is((await log.head('s')).nextOffset, 4)
+    t.deepEqual(texts(await log.read('s')), events(0, 4))
     await log.append('s', 'x')
-    t.deepEqual(texts(await log.read('s', { from: 2 })), ['event-2', 'x'])
+    t.deepEqual(texts(await log.read('s', { from: 3 })), ['event-3', 'x'])
   })
 
   test(`${backend}: an empty trailing segment (a crash right after rotation) is dropped`, async (t) => {

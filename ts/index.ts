@@ -4,6 +4,7 @@ export { ChainlogError, ERROR_CODES, type ErrorCode, type ChainlogErrorDetails }
 export type {
   LogOptions, AppendOptions, AppendResult, ReadOptions, IterateOptions, GetOptions, LogRecord, HeadInfo, CheckpointResult,
   VerifyOptions, VerifyReport, StreamReport, StreamDamage, VerifyProblem, RecoveryEvent, SyncMode, VerifyMode, CompressionOption,
+  RepairOptions, RepairResult,
 } from './types.ts'
 export { Archiver } from './archive/archiver.ts'
 export { ArchiveReader } from './archive/reader.ts'

@@ -14,12 +14,12 @@ import { loadCore } from './core/load.ts'
 import { collectEvents, PayloadBuffers } from './engine/append-input.ts'
 import { ChainlogError, describe } from './errors.ts'
 import {
-  offsetArg, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions, resolveVerifyOptions,
+  offsetArg, resolveRepairOptions, resolveAppendOptions, resolveGetOptions, resolveIterateOptions, resolveLogOptions, resolveReadOptions, resolveVerifyOptions,
 } from './validate.ts'
 import { resolveTrainDictionaryOptions } from './validate.ts'
 import type {
   AppendOptions, AppendResult, CheckpointResult, GetOptions, HeadInfo, IterateOptions, LogOptions, LogRecord, ReadOptions, RecoveryEvent,
-  ResolvedOptions, StreamDamage, StreamReport, VerifyOptions, VerifyReport,
+  ResolvedOptions, StreamDamage, StreamReport, VerifyOptions, VerifyReport, RepairOptions, RepairResult,
 } from './types.ts'
 import type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'
 import { RecordCursor } from './read/cursor.ts'
@@ -40,6 +40,7 @@ import { checkRollback, openTlog } from './tlog-setup.ts'
 import { publishedHead, trustedHeads, verifyTree } from './read/verify-tree.ts'
 import { registerStore } from './engine/open-stores.ts'
 import { DEFAULT_DICTIONARY_BYTES, DEFAULT_SAMPLE_RECORDS, trainingSamples } from './engine/dictionary.ts'
+import { applyRepair, planRepair } from './engine/repair.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
@@ -451,6 +452,30 @@ export class Log {
       else if (published !== null) heads.push(published)
       report.problems.push(...(await verifyTree(s, heads)))
     }
+  }
+
+  /**
+   * Repairs a stream that recovery marked damaged at the end of its active segment (SPEC §9):
+   * moves the bytes from the cut to the end of that segment into `<stream>/quarantine/`
+   * (durable before anything is cut), cuts after the last whole batch before the damage, and
+   * makes the stream take appends again. A healthy stream: a no-op result. `dryRun`: says what
+   * it would move and changes nothing (allowed on a read-only log). Damage in a sealed segment: ERR_UNSUPPORTED; a checkpoint
+   * past the cut (records that may have been published): ERR_CHAIN_BROKEN.
+   */
+  async repair(stream: string | number, options?: RepairOptions): Promise<RepairResult> {
+    this.checkOpen()
+    const name = streamName(stream)
+    const { dryRun } = resolveRepairOptions(options)
+    if (!dryRun) this.checkWritable() // a dry run only reads: a read-only log may plan one
+    const found = this.streamNamed(name)
+    const s = found instanceof Promise ? await found : found
+    if (s === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream: no stream named ${JSON.stringify(name)} in this store`, { stream: name })
+    await s.queue.idle()
+    const plan = await planRepair(s)
+    if (dryRun || plan.segment === null) return plan
+    const done = await applyRepair(s, plan)
+    await this.streamSet.reopen(name)
+    return done
   }
 
   /** The names of the store's streams. */

@@ -283,3 +283,29 @@ export interface TrainDictionaryResult {
   /** How many samples it was trained on. */
   samples: number
 }
+
+/** Options of `log.repair()`. */
+export interface RepairOptions {
+  /** Only say what would be moved; change nothing (the CLI without --yes). Default false. */
+  dryRun?: boolean
+}
+
+/** What `log.repair()` did (or, with dryRun, would do). */
+export interface RepairResult {
+  /** The stream's stored name. */
+  stream: string
+  /** true when bytes were moved and the stream takes appends again. */
+  repaired: boolean
+  /** What was (or would be) done, or why nothing was. */
+  reason: string
+  /** The active segment cut (or to cut); null for a healthy stream. */
+  segment: number | null
+  /** The byte position of the cut in that segment (after the last whole batch before the damage); null for a healthy stream. */
+  position: number | null
+  /** The stream's next offset after the cut; null for a healthy stream. */
+  offset: number | null
+  /** Bytes moved (or to move) to quarantine. */
+  bytes: number
+  /** The quarantine file that holds (or would hold) them. */
+  quarantine: string | null
+}

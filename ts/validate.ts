@@ -187,3 +187,11 @@ export function resolveTrainDictionaryOptions(options: unknown, defaults: { samp
   }
   return { samples: integer(samples, 'samples', defaults.samples, 1, 10_000_000), maxBytes }
 }
+
+export function resolveRepairOptions(options: unknown): { dryRun: boolean } {
+  const o = optionsObject(options, 'repair options', ['dryRun'])
+  if (o.dryRun !== undefined && typeof o.dryRun !== 'boolean') {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `dryRun: expected a boolean, got ${describe(o.dryRun)}`)
+  }
+  return { dryRun: o.dryRun === true }
+}

@@ -11,6 +11,7 @@ import { inspectCommand } from './inspect.ts'
 import { keygenCommand } from './keygen.ts'
 import { packageRoot } from './package-root.ts'
 import { readCommand, tailCommand } from './read.ts'
+import { repairCommand } from './repair.ts'
 import { verifyCommand } from './verify.ts'
 import { verifyProofCommand } from './verify-proof.ts'
 import { checkpointCommand, consistencyCommand, exportTilesCommand, proveCommand } from './tlog-store.ts'
@@ -93,6 +94,16 @@ function program(): Command {
     .option('--json', 'print the result as JSON on stdout')
     .action(async (dir: string, stream: string, o: { compression?: 'none' | 'zstd' | 'lz4'; hash?: 'blake3' | 'sha256'; sync?: 'always' | 'never'; json?: boolean }) => {
       process.exitCode = await appendCommand(dir, stream, o)
+    })
+
+  p.command('repair')
+    .description('move the damaged end of a stream\'s active segment to <stream>/quarantine/ and make it appendable again (dry run without --yes)')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .option('--yes', 'do it (without: only show what would be moved, change nothing)')
+    .option('--json', 'print the result as JSON')
+    .action(async (dir: string, stream: string, o: { yes?: boolean; json?: boolean }) => {
+      process.exitCode = await repairCommand(dir, stream, o)
     })
 
   p.command('keygen')

@@ -18,6 +18,11 @@ export const AT_FORM = 53
 export const AT_LENGTH = 54
 /** Largest kind (bits 0-6 of the kind byte): data 0, checkpoint 1, tombstone 2. */
 export const MAX_KIND = 2
+
+/** Whether a kind byte is valid (SPEC §2): a known kind, and bit 7 (batch continues) only on data records. */
+export function kindIsValid(kind: number): boolean {
+  return (kind & 0x7f) <= MAX_KIND && ((kind & 0x80) === 0 || (kind & 0x7f) === 0)
+}
 /** Largest stored payload form: none 0, lz4 1, zstd 2, redacted 3, zstd with a dictionary 4. */
 export const MAX_FORM = 4
 /** The prev_hash of a stream's first record, and the head hash of an empty stream. */

@@ -33,6 +33,10 @@ export type BackendName = 'native' | 'js'
 export const KIND_DATA = 0
 export const KIND_CHECKPOINT = 1
 export const KIND_TOMBSTONE = 2
+/** Bit 7 of the kind byte: the record's append call continues after it (SPEC §2). */
+export const KIND_BATCH_CONTINUES = 0x80
+/** The kind without the batch bit. */
+export const KIND_MASK = 0x7f
 
 /** Stored payload form byte (SPEC §2). Codec numbers for encoding use 0..2 of these. */
 export const FORM_NONE = 0
@@ -73,6 +77,12 @@ export interface EncodeBatchInput {
   timestamps: Float64Array
   /** Also return every record's hash, not only the last. */
   wantHashes?: boolean
+  /**
+   * Where each append call's batch ends (SPEC §2, batches are atomic): strictly increasing record
+   * counts, the last = N; data records only. Every record of a batch but its last gets bit 7 of
+   * the kind byte (KIND_BATCH_CONTINUES). Absent: every record is a batch of its own.
+   */
+  batchEnds?: Uint32Array
   /**
    * Where to write the records when it is at least payloads.length + 66 × N bytes long: `bytes`
    * is then a view of its start, and no buffer is allocated (an engine reuses one write buffer
@@ -323,9 +333,12 @@ function sharesMemory(a: ArrayBufferView, b: ArrayBufferView): boolean {
 }
 
 /** Why both cores refuse an encodeBatch `into` that shares memory with an input (overlapsInput). */
-export const INTO_OVERLAP = 'into must not overlap payloads, prevHash, lengths or timestamps'
+export const INTO_OVERLAP = 'into must not overlap payloads, prevHash, lengths, timestamps or batchEnds'
 
 /** Whether encodeBatch's `into` shares memory with one of its inputs. */
 export function overlapsInput(into: Uint8Array, input: EncodeBatchInput): boolean {
-  return sharesMemory(into, input.payloads) || sharesMemory(into, input.prevHash) || sharesMemory(into, input.lengths) || sharesMemory(into, input.timestamps)
+  return (
+    sharesMemory(into, input.payloads) || sharesMemory(into, input.prevHash) || sharesMemory(into, input.lengths) || sharesMemory(into, input.timestamps) ||
+    (input.batchEnds !== undefined && sharesMemory(into, input.batchEnds))
+  )
 }

@@ -45,7 +45,7 @@ type RawBinding = typeof Generated & {
   encodeInto(
     hash: string, stream: string, firstOffset: number, prevHash: Uint8Array, kind: number, codec: number, level: number,
     payloads: Uint8Array, lengths: Uint32Array, timestamps: Float64Array,
-    into: Uint8Array, positionsOut: Float64Array, lastHashOut: Buffer, hashesOut: Buffer | undefined, dictionaryId: number | undefined,
+    into: Uint8Array, positionsOut: Float64Array, lastHashOut: Buffer, hashesOut: Buffer | undefined, dictionaryId: number | undefined, batchEnds: Uint32Array | undefined,
   ): number
   /** A stream's single-record decoder (its chain hasher and buffers kept between calls; see decodeOne). */
   recordDecoder(hash: string, stream: string): RecordDecoder
@@ -294,7 +294,7 @@ function wrap(native: RawBinding): ChainlogCore {
 
     encodeBatch(input: EncodeBatchInput): EncodeBatchResult {
       object(input, 'encodeBatch')
-      const { hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, wantHashes, into, dictionaryId } = input
+      const { hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, wantHashes, into, dictionaryId, batchEnds } = input
       string(hash, 'hash')
       string(stream, 'stream')
       number(firstOffset, 'firstOffset')
@@ -307,9 +307,10 @@ function wrap(native: RawBinding): ChainlogCore {
       float64s(timestamps, 'timestamps')
       if (wantHashes !== undefined) boolean(wantHashes, 'wantHashes')
       if (dictionaryId !== undefined) number(dictionaryId, 'dictionaryId')
+      if (batchEnds !== undefined && !(batchEnds instanceof Uint32Array)) throw invalid('batchEnds must be a Uint32Array')
       if (into !== undefined) {
         bytes(into, 'into')
-        if (overlapsInput(into, { payloads, prevHash, lengths, timestamps } as EncodeBatchInput)) throw invalid(INTO_OVERLAP)
+        if (overlapsInput(into, { payloads, prevHash, lengths, timestamps, batchEnds } as EncodeBatchInput)) throw invalid(INTO_OVERLAP)
       }
       // Every output is made here and filled by the call: no object or new buffer crosses back.
       // Outside Node's shared Buffer pool, so no caller's view can share memory with one; sized
@@ -321,7 +322,7 @@ function wrap(native: RawBinding): ChainlogCore {
       const positions = new Float64Array(sized ? n : 0)
       const lastHash = Buffer.allocUnsafeSlow(HASH_BYTES)
       const hashes = wantHashes === true ? Buffer.allocUnsafeSlow(sized ? n * HASH_BYTES : 0) : undefined
-      const length = call(() => encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, target, positions, lastHash, hashes, dictionaryId))
+      const length = call(() => encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, target, positions, lastHash, hashes, dictionaryId, batchEnds))
       let out = Buffer.from(target.buffer, target.byteOffset, length)
       // A buffer made here for the bound, much larger than the (compressed) records: keep only them.
       if (target !== into && length < bound / 2) out = Buffer.from(out)

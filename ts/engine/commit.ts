@@ -341,7 +341,7 @@ class GroupEncoder {
         hash, stream: this.target.name, firstOffset: run.first, prevHash: this.head, kind: KIND_DATA, codec: options.codec, level: options.level,
         dictionaryId: options.codec === CODEC_ZSTD ? this.target.dictionaryId : 0,
         // With one call in the run, the only hash asked for is the run's last (lastHash).
-        payloads, lengths, timestamps, wantHashes: reqs.length > 1, into: this.into(),
+        payloads, lengths, timestamps, wantHashes: reqs.length > 1, into: this.into(), batchEnds: batchEndsOf(reqs, records),
       }),
     )
   }
@@ -357,6 +357,14 @@ class GroupEncoder {
     this.total += r.bytes.length
     this.head = r.lastHash
   }
+}
+
+/** Where each call of a run ends (SPEC §2, atomic batches); undefined when every call is one record (the bit is then never set). */
+function batchEndsOf(reqs: AppendRequest[], records: number): Uint32Array | undefined {
+  if (records === reqs.length) return undefined
+  const ends = new Uint32Array(reqs.length)
+  for (let i = 0, at = 0; i < reqs.length; i++) ends[i] = at += reqs[i].lengths.length
+  return ends
 }
 
 type Written = { error: null; segment: Segment; position: number; synced: boolean } | { error: ChainlogError }

@@ -90,6 +90,20 @@ export class StreamSet {
     })
   }
 
+  /**
+   * Closes the open stream `name` and opens it again from its files (after repair changed them),
+   * recovering it as at open. Its recovery events go to `recovered`.
+   */
+  async reopen(name: string): Promise<Stream> {
+    const old = this.open.get(name)
+    if (old !== undefined) await old.closeHandles()
+    const events: RecoveryEvent[] = []
+    const s = await Stream.open(this.ctx, name, events)
+    this.open.set(name, s)
+    if (events.length > 0) this.recovered(events)
+    return s
+  }
+
   /** Every stream opened so far. */
   opened(): Stream[] {
     return [...this.open.values()]

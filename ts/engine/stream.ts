@@ -33,6 +33,7 @@ import { Segment } from './segment.ts'
 import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
 import { StreamDictionaries } from './dictionary.ts'
+import { createStreamDirectory } from './stream-creation.ts'
 
 /**
  * The active segment's index is saved again (in the background) once this many bytes were
@@ -326,7 +327,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   }
 
   private async create(): Promise<void> {
-    await this.ctx.storage.makeDir(this.dir)
+    await createStreamDirectory(this.ctx, this.name, this.dir)
     const seg = await this.createSegment(0, 0)
     try {
       await writeManifest(this.ctx.storage, this.dir, manifestOf([seg]))

@@ -11,7 +11,13 @@ import { isStreamName } from './stream-name.ts'
 import { segmentFileName } from './segment-file.ts'
 
 const STORE_FILE = 'chainlog.json'
-const STORE_FORMAT = 1
+/**
+ * Format 2 (SPEC §2) is format 1 plus the batch bit, redaction and pruning: format-1 files are
+ * valid format-2 files, but an engine that knows only format 1 would misread the new records,
+ * so a writable open upgrades the store file before its first write.
+ */
+const STORE_FORMAT = 2
+const READABLE_FORMATS = [1, 2]
 /** A store file is a few dozen bytes; anything far larger is not ours. */
 const MAX_STORE_FILE_BYTES = 64 * 1024
 const HASHES: readonly HashAlgorithm[] = ['blake3', 'sha256']
@@ -48,6 +54,15 @@ export async function openStore(storage: Storage, dir: string, opts: { hash: Has
     if (opts.hash !== undefined && opts.hash !== info.hash) {
       throw new ChainlogError('ERR_STORE_MISMATCH', `hash: the store at ${dir} uses ${info.hash}, the options asked for ${opts.hash}`)
     }
+    if (info.format < STORE_FORMAT && !opts.readOnly) {
+      const upgraded: StoreInfo = { ...info, format: STORE_FORMAT }
+      try {
+        await storage.writeFileAtomic(path, JSON.stringify(upgraded) + '\n')
+      } catch (err) {
+        throw ioError(err, `cannot upgrade ${path} to format ${STORE_FORMAT}`)
+      }
+      return upgraded
+    }
     return info
   }
   if (opts.readOnly) {
@@ -74,13 +89,13 @@ function parseStoreFile(text: string, path: string): StoreInfo {
     throw new ChainlogError('ERR_CORRUPT', `${path}: expected a JSON object, found ${JSON.stringify(text.slice(0, 40))}`)
   }
   const { format, hash, created } = value as Record<string, unknown>
-  if (format !== STORE_FORMAT) {
-    throw new ChainlogError('ERR_UNSUPPORTED', `${path}: expected format ${STORE_FORMAT}, found ${JSON.stringify(format)}`)
+  if (!READABLE_FORMATS.includes(format as number)) {
+    throw new ChainlogError('ERR_UNSUPPORTED', `${path}: expected format ${READABLE_FORMATS.join(' or ')}, found ${JSON.stringify(format)}`)
   }
   if (!HASHES.includes(hash as HashAlgorithm)) {
     throw new ChainlogError('ERR_UNSUPPORTED', `${path}: expected hash 'blake3' or 'sha256', found ${JSON.stringify(hash)}`)
   }
-  const info: StoreInfo = { format: STORE_FORMAT, hash: hash as HashAlgorithm, created: typeof created === 'string' ? created : '' }
+  const info: StoreInfo = { format: format as number, hash: hash as HashAlgorithm, created: typeof created === 'string' ? created : '' }
   const { origin } = value as Record<string, unknown>
   if (origin !== undefined) {
     if (typeof origin !== 'string') throw new ChainlogError('ERR_CORRUPT', `${path}: origin must be a string, found ${JSON.stringify(origin)}`)

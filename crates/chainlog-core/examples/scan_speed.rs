@@ -27,6 +27,7 @@ fn main() {
             lengths: &lengths,
             timestamps: &ts,
             want_hashes: false,
+            batch_ends: &[],
         })
         .unwrap();
         prev = r.last_hash;

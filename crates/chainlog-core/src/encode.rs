@@ -24,6 +24,10 @@ pub struct EncodeInput<'a> {
     /// Already checked to be safe integers by the caller.
     pub timestamps: &'a [u64],
     pub want_hashes: bool,
+    /// Where each append call's batch ends: strictly increasing record counts, the last = N.
+    /// Every record but the last of each batch gets the batch bit (SPEC §2). Empty: every
+    /// record is a batch of its own.
+    pub batch_ends: &'a [u32],
 }
 
 /// The most bytes `n` records holding `payload_bytes` bytes can take once framed.
@@ -110,6 +114,25 @@ fn check(input: &EncodeInput<'_>) -> Result<Compression> {
             "kind must be 0..{MAX_KIND}, got {}",
             input.kind
         )));
+    }
+    if !input.batch_ends.is_empty() {
+        if input.kind != KIND_DATA {
+            return Err(invalid("batchEnds is for data records only"));
+        }
+        let mut before = 0u32;
+        for &end in input.batch_ends {
+            if end <= before || end as usize > n {
+                return Err(invalid(format!(
+                    "batchEnds must increase strictly within 1..{n}, got {end} after {before}"
+                )));
+            }
+            before = end;
+        }
+        if before as usize != n {
+            return Err(invalid(format!(
+                "batchEnds must end at the batch's {n} records, ends at {before}"
+            )));
+        }
     }
     if input.codec > CODEC_ZSTD {
         return Err(invalid(format!(
@@ -349,6 +372,7 @@ fn encode_records(
     let mut prev = input.prev_hash;
     let mut at = 0usize;
     let mut k = 0usize;
+    let mut ends = input.batch_ends.iter().peekable();
     for part in &parts {
         let mut c_at = 0usize;
         for ((commitment, &form), &c_end) in part
@@ -366,11 +390,19 @@ fn encode_records(
                 &part.compressed[c_at..c_end]
             };
             c_at = c_end;
+            let mut kind = input.kind;
+            if let Some(&&end) = ends.peek() {
+                if end as usize == k + 1 {
+                    ends.next();
+                } else {
+                    kind |= KIND_BATCH_CONTINUES;
+                }
+            }
             let header = Header {
                 offset: input.first_offset + k as u64,
                 timestamp: input.timestamps[k],
                 prev_hash: prev,
-                kind: input.kind,
+                kind,
                 form,
                 length: stored.len(),
             };

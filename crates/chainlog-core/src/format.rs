@@ -27,6 +27,16 @@ pub const KIND_DATA: u8 = 0;
 pub const KIND_CHECKPOINT: u8 = 1;
 pub const KIND_TOMBSTONE: u8 = 2;
 pub const MAX_KIND: u8 = KIND_TOMBSTONE;
+/// Bit 7 of the kind byte: the record's append call continues after it (SPEC §2, batches).
+pub const KIND_BATCH_CONTINUES: u8 = 0x80;
+/// The kind without the batch bit.
+pub const KIND_MASK: u8 = 0x7F;
+
+/// Whether a kind byte is valid: a known kind, and the batch bit only on data records.
+pub fn kind_is_valid(kind: u8) -> bool {
+    kind & KIND_MASK <= MAX_KIND
+        && (kind & KIND_BATCH_CONTINUES == 0 || kind & KIND_MASK == KIND_DATA)
+}
 
 pub const FORM_NONE: u8 = 0;
 pub const FORM_LZ4: u8 = 1;

@@ -74,7 +74,7 @@ pub fn check_frame(data: &[u8], i: usize) -> Frame {
     }
     let (start, header) = read_header(rest);
     if start != RECORD_START
-        || header.kind > MAX_KIND
+        || !kind_is_valid(header.kind)
         || header.form > MAX_FORM
         || header.length as u64 > MAX_PAYLOAD_BYTES
     {

@@ -91,6 +91,7 @@ fn encode(
         lengths: &lengths,
         timestamps,
         want_hashes: true,
+        batch_ends: &[],
     })
 }
 
@@ -536,6 +537,7 @@ fn encode_batch_refuses_bad_arguments() {
         lengths: &lengths,
         timestamps: &[1],
         want_hashes: false,
+        batch_ends: &[],
     });
     assert!(
         matches!(r, Err(Error::InvalidArgument(_))),
@@ -1133,6 +1135,7 @@ fn encode_batch_into_writes_what_encode_batch_returns_and_nothing_past_it() {
             lengths: &lengths,
             timestamps: &timestamps,
             want_hashes: case % 4 != 0,
+            batch_ends: &[],
         };
         let want = encode_batch(&input).unwrap();
         let bound = encoded_bound(payloads.len(), n);
@@ -1168,4 +1171,91 @@ fn encode_batch_into_writes_what_encode_batch_returns_and_nothing_past_it() {
             format!("{:?}", encode_batch(&bad).unwrap_err())
         );
     }
+}
+
+/// The batch vector of spec/vectors.json (SPEC §2, batches are atomic): one append of three
+/// events, bit 7 of the kind byte on every record but the last, byte for byte, and the scan
+/// accepts it; the bit on a checkpoint, or kind & 0x7F > 2, is an invalid frame.
+#[test]
+fn batch_vector_sets_bit_7_on_all_but_the_last_record() {
+    let v = vectors();
+    let b = &v["batch"];
+    let records = b["records"].as_array().unwrap();
+    let payloads: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| text(&r["payload"]).as_bytes().to_vec())
+        .collect();
+    let all = payloads.concat();
+    let lengths: Vec<u32> = payloads.iter().map(|p| p.len() as u32).collect();
+    let timestamps: Vec<u64> = records.iter().map(|r| number(&r["timestamp"])).collect();
+    let ends: Vec<u32> = b["batchEnds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| number(e) as u32)
+        .collect();
+    for (name, hash) in [
+        ("blake3", HashAlgorithm::Blake3),
+        ("sha256", HashAlgorithm::Sha256),
+    ] {
+        let input = EncodeInput {
+            hash,
+            stream: text(&b["stream"]).as_bytes(),
+            first_offset: 0,
+            prev_hash: ZERO_HASH,
+            kind: KIND_DATA,
+            codec: CODEC_NONE,
+            level: 0,
+            payloads: &all,
+            lengths: &lengths,
+            timestamps: &timestamps,
+            want_hashes: true,
+            batch_ends: &ends,
+        };
+        let out = encode_batch(&input).unwrap();
+        assert_eq!(hex(&out.bytes), text(&b[name]["bytes"]), "{name} bytes");
+        let hashes: Vec<String> = out.hashes.unwrap().chunks(32).map(hex).collect();
+        let want: Vec<String> = b[name]["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| text(h).to_string())
+            .collect();
+        assert_eq!(hashes, want, "{name} hashes");
+        for (k, r) in records.iter().enumerate() {
+            assert_eq!(
+                out.bytes[out.positions[k] as usize + 52] as u64,
+                number(&r["kind"])
+            );
+        }
+        let hasher = ChainHasher::new(hash, b"orders").unwrap();
+        let scan = scan_segment(&ScanInput {
+            hasher: &hasher,
+            data: &out.bytes,
+            base: 0,
+            first_offset: Some(0),
+            prev_hash: Some(ZERO_HASH),
+            prev_timestamp: None,
+            verify_chain: true,
+            final_: true,
+        });
+        assert_eq!(scan.kinds, vec![0x80, 0x80, 0]);
+        // Bad batch ends are refused.
+        for bad in [&[2u32][..], &[0, 3], &[2, 2, 3], &[4], &[3, 4]] {
+            assert!(encode_batch(&EncodeInput {
+                batch_ends: bad,
+                ..input
+            })
+            .is_err());
+        }
+        assert!(encode_batch(&EncodeInput {
+            kind: KIND_CHECKPOINT,
+            ..input
+        })
+        .is_err());
+    }
+    assert!(kind_is_valid(0x80) && kind_is_valid(2) && kind_is_valid(0));
+    assert!(
+        !kind_is_valid(0x81) && !kind_is_valid(0x82) && !kind_is_valid(3) && !kind_is_valid(0x83)
+    );
 }

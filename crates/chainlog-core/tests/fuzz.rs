@@ -105,6 +105,7 @@ fn encoded(alg: HashAlgorithm, payloads: &[Vec<u8>], codec: u8, first: u64) -> (
         lengths: &lengths,
         timestamps: &ts,
         want_hashes: false,
+        batch_ends: &[],
     })
     .unwrap();
     (out.bytes, out.positions)

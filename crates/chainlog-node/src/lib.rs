@@ -504,7 +504,12 @@ pub fn record_hash(
             prev_hash: &prev_hash,
             offset: safe_integer(offset, "offset")?,
             timestamp: safe_integer(timestamp, "timestamp")?,
-            kind: small_int(kind, "kind", 0, MAX_KIND as i64)? as u8,
+            // A data record whose batch continues (SPEC §2) hashes its kind byte 0x80.
+            kind: if kind == f64::from(core::format::KIND_BATCH_CONTINUES) {
+                core::format::KIND_BATCH_CONTINUES
+            } else {
+                small_int(kind, "kind", 0, MAX_KIND as i64)? as u8
+            },
             payload_length: safe_integer(payload_length, "payloadLength")?,
             commitment: &commitment,
         });

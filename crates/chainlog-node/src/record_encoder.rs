@@ -1,9 +1,10 @@
 //! encodeBatch as `encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads,
-//! lengths, timestamps, into, positionsOut, lastHashOut, hashesOut?, dictionaryId?)`, a plain Node-API callback
+//! lengths, timestamps, into, positionsOut, lastHashOut, hashesOut?, dictionaryId?, batchEnds?)`, a plain Node-API callback
 //! (see raw_api.rs): every output goes into a typed array the caller made, the records into
 //! `into` (at least encoded_bound bytes), their positions into `positionsOut` (one f64 each),
 //! the last hash into `lastHashOut` (32 bytes) and, when given, every hash into `hashesOut`
-//! (32 bytes each). Returns the bytes written.
+//! (32 bytes each); `batchEnds` (a Uint32Array, or nullish) says where each append call's batch
+//! ends. Returns the bytes written.
 //!
 //! Not a `#[napi]` function with an input object and Buffer results: their fixed cost per call
 //! (named-property reads, an external Buffer per output with a finalizer) dominated the small
@@ -30,8 +31,8 @@ unsafe extern "C" fn encode_into_callback(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     let run = || -> core::Result<f64> {
-        let [hash, stream, first_offset, prev_hash, kind, codec, level, payloads, lengths, timestamps, into, positions_out, last_hash_out, hashes_out, dictionary] =
-            unsafe { args::<15>(env, info)? };
+        let [hash, stream, first_offset, prev_hash, kind, codec, level, payloads, lengths, timestamps, into, positions_out, last_hash_out, hashes_out, dictionary, batch_ends] =
+            unsafe { args::<16>(env, info)? };
         let hash = unsafe { string_arg(env, hash, "hash")? };
         let stream = unsafe { string_arg(env, stream, "stream")? };
         let first_offset = unsafe { number_arg(env, first_offset, "firstOffset")? };
@@ -56,6 +57,19 @@ unsafe extern "C" fn encode_into_callback(
             )?
         };
 
+        let batch_ends: &[u32] = if unsafe { is_nullish(env, batch_ends)? } {
+            &[]
+        } else {
+            unsafe {
+                slice_arg(
+                    env,
+                    batch_ends,
+                    sys::TypedarrayType::uint32_array,
+                    "batchEnds",
+                )?
+            }
+        };
+
         let u8s = sys::TypedarrayType::uint8_array;
         let outs = [
             unsafe { typed_array_out(env, into, u8s, "into")? },
@@ -76,7 +90,13 @@ unsafe extern "C" fn encode_into_callback(
         };
         // The outputs are written while the inputs are read: none may share memory with an
         // input or with another output (views of one ArrayBuffer can overlap).
-        let inputs: [&[u8]; 4] = [prev_hash, payloads, as_bytes(lengths), as_bytes(timestamps)];
+        let inputs: [&[u8]; 5] = [
+            prev_hash,
+            payloads,
+            as_bytes(lengths),
+            as_bytes(timestamps),
+            as_bytes(batch_ends),
+        ];
         let all_outs: Vec<&RawOut> = outs.iter().chain(hashes_out.as_ref()).collect();
         for (k, out) in all_outs.iter().enumerate() {
             if inputs.iter().any(|i| out.overlaps(i))
@@ -109,6 +129,7 @@ unsafe extern "C" fn encode_into_callback(
             lengths,
             timestamps: &timestamps,
             want_hashes: hashes_out.is_some(),
+            batch_ends,
         };
         // The batch is checked first (its errors come before any about the outputs' sizes),
         // then every output's size: nothing is written unless all of them fit.

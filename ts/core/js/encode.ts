@@ -4,7 +4,7 @@
  */
 import { crc32 } from 'node:zlib'
 import type { EncodeBatchInput, EncodeBatchResult } from '../interface.ts'
-import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_CHECKPOINT, INTO_OVERLAP, overlapsInput } from '../interface.ts'
+import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD, FORM_LZ4, FORM_NONE, FORM_ZSTD, KIND_BATCH_CONTINUES, KIND_CHECKPOINT, KIND_DATA, INTO_OVERLAP, overlapsInput } from '../interface.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV_HASH, AT_TIMESTAMP, HASH_BYTES, HEADER_BYTES, MAX_KIND, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 import {
   checkBytes, checkUnshared, checkHash32, checkHashName, checkSafeIndex, checkStream, checkStreamName, checkZstdLevel, invalid, isAllZero, isSafeIndex,
@@ -66,9 +66,25 @@ function validate(input: EncodeBatchInput) {
   if (dictionaryId !== 0) refuseDictionaryWrite()
   const wantHashes = input.wantHashes ?? false
   if (typeof wantHashes !== 'boolean') throw invalid('wantHashes must be a boolean')
+  const batchEnds = checkBatchEnds(input.batchEnds, n, kind)
   const into = input.into === undefined ? undefined : checkBytes(input.into, 'into')
   if (into !== undefined && overlapsInput(into, input)) throw invalid(INTO_OVERLAP)
-  return { algorithm, stream, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes, into }
+  return { algorithm, stream, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes, into, batchEnds }
+}
+
+/** batchEnds: strictly increasing record counts ending at n, data records only (the same rule and messages as the Rust core). */
+function checkBatchEnds(batchEnds: unknown, n: number, kind: number): Uint32Array | null {
+  if (batchEnds === undefined || batchEnds === null) return null
+  if (!(batchEnds instanceof Uint32Array)) throw invalid('batchEnds must be a Uint32Array')
+  if (batchEnds.length === 0) return null
+  if (kind !== KIND_DATA) throw invalid('batchEnds is for data records only')
+  let before = 0
+  for (const end of batchEnds) {
+    if (end <= before || end > n) throw invalid(`batchEnds must increase strictly within 1..${n}, got ${end} after ${before}`)
+    before = end
+  }
+  if (before !== n) throw invalid(`batchEnds must end at the batch's ${n} records, ends at ${before}`)
+  return batchEnds
 }
 
 export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBatchResult {
@@ -95,7 +111,14 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
   let prevAt = 0
   let op = 0
   let p = 0
+  let nextEnd = 0
   for (let k = 0; k < n; k++) {
+    // Bit 7 on every record of a call's batch but its last.
+    let recordKind = kind
+    if (v.batchEnds !== null) {
+      if (v.batchEnds[nextEnd] === k + 1) nextEnd++
+      else recordKind |= KIND_BATCH_CONTINUES
+    }
     const length = lengths[k]
     const payload = payloads.subarray(p, p + length)
     p += length
@@ -108,7 +131,7 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
     writeU64(out, offset, at + AT_OFFSET)
     writeU64(out, timestamp, at + AT_TIMESTAMP)
     copy32(prev, prevAt, out, at + AT_PREV_HASH)
-    out[at + AT_KIND] = kind
+    out[at + AT_KIND] = recordKind
 
     let form = FORM_NONE
     let stored = length
@@ -139,7 +162,7 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
     hasher.commit(payload)
     const hashOut = hashes ?? cur
     const hashAt = hashes === null ? 0 : k * HASH_BYTES
-    hasher.chain(prev, prevAt, offset, timestamp, kind, length, hashOut, hashAt)
+    hasher.chain(prev, prevAt, offset, timestamp, recordKind, length, hashOut, hashAt)
     prev = hashOut
     prevAt = hashAt
   }

@@ -2,7 +2,7 @@
  * The frame check of docs/scan-rules.md §2 and the field readers of a framed record (SPEC §2).
  */
 import { crc32 } from 'node:zlib'
-import { AT_FORM, AT_KIND, AT_LENGTH, HEADER_BYTES, MAX_FORM, MAX_KIND, MAX_PAYLOAD_BYTES, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
+import { AT_FORM, AT_KIND, AT_LENGTH, HEADER_BYTES, MAX_FORM, kindIsValid, MAX_PAYLOAD_BYTES, RECORD_END, RECORD_OVERHEAD, RECORD_START } from '../format.ts'
 
 export const FRAME_VALID = 0
 const FRAME_INVALID = -1
@@ -36,7 +36,7 @@ export function checkFrame(d: Uint8Array, i: number, len: number): number {
   if (avail < HEADER_BYTES) return startsLikeStart(d, i, len) ? RECORD_OVERHEAD : FRAME_INVALID
   if (d[i] !== START_0 || d[i + 1] !== START_1 || d[i + 2] !== START_2 || d[i + 3] !== START_3) return FRAME_INVALID
   const payloadLength = readU32(d, i + AT_LENGTH)
-  if (d[i + AT_KIND] > MAX_KIND || d[i + AT_FORM] > MAX_FORM || payloadLength > MAX_PAYLOAD_BYTES) return FRAME_INVALID
+  if (!kindIsValid(d[i + AT_KIND]) || d[i + AT_FORM] > MAX_FORM || payloadLength > MAX_PAYLOAD_BYTES) return FRAME_INVALID
   if (avail < RECORD_OVERHEAD + payloadLength) return RECORD_OVERHEAD + payloadLength
   const crcAt = i + HEADER_BYTES + payloadLength
   // END before CRC: the same outcome, and the cheap test first.

@@ -17,7 +17,7 @@
  *   scan         scanSegment (§4)      decode  decodeRecords (§5)      encode  encodeBatch (§6)
  */
 import { crc32 } from 'node:zlib'
-import { CORE_ABI, type ChainlogCore, type RecordHashInput } from '../interface.ts'
+import { CORE_ABI, KIND_BATCH_CONTINUES, type ChainlogCore, type RecordHashInput } from '../interface.ts'
 import { HASH_BYTES, MAX_KIND } from '../format.ts'
 import {
   asBuffer, checkBytes, checkHash32, checkHashName, checkMaxPayloadBytes, checkSafeIndex, checkStream, invalid,
@@ -80,7 +80,8 @@ export async function createJsCore(): Promise<ChainlogCore> {
       const offset = checkSafeIndex(input.offset, 'offset')
       const timestamp = checkSafeIndex(input.timestamp, 'timestamp')
       const kind = input.kind
-      if (typeof kind !== 'number' || !Number.isInteger(kind) || kind < 0 || kind > MAX_KIND) {
+      // 0x80: a data record whose batch continues (SPEC §2).
+      if (kind !== KIND_BATCH_CONTINUES && (typeof kind !== 'number' || !Number.isInteger(kind) || kind < 0 || kind > MAX_KIND)) {
         throw invalid(`kind must be 0..2, got ${String(kind)}`)
       }
       const payloadLength = checkSafeIndex(input.payloadLength, 'payloadLength')
