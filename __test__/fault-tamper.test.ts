@@ -59,7 +59,7 @@ const edit = (dir: string, stream: string, n: number, f: (seg: Buffer) => Buffer
 
 const TAMPERS: Record<string, Tamper> = {
   'a payload changed and its CRC fixed': (c, dir, rand) => {
-    const recs = recordsOf(c, dir, 'a').filter((r) => r.kind === 0 && r.end - r.start > 66)
+    const recs = recordsOf(c, dir, 'a').filter((r) => (r.kind & 0x7f) === 0 && r.end - r.start > 66)
     const r = recs[int(rand, 0, recs.length - 1)]
     edit(dir, 'a', r.segment, (seg) => {
       seg[r.start + 58 + int(rand, 0, r.end - r.start - 67)] ^= int(rand, 1, 255)

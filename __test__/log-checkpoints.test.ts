@@ -4,6 +4,9 @@ import { codeOf, events, openLog, readSegment, tempDir, texts, writeSegment } fr
 import { Log } from '../ts/index.ts'
 import { ZERO_HASH } from './helpers/batch.ts'
 
+/** The kind byte's bit 7: the batch continues (SPEC §2). */
+const BATCH = 0x80
+
 /** Offsets, kinds and payloads of the records of segment 0, parsed from the SPEC framing. */
 function records(seg: Buffer) {
   const out: { pos: number; offset: number; ts: number; prev: Buffer; kind: number; payload: Buffer }[] = []
@@ -25,7 +28,8 @@ for (const backend of BACKENDS) {
     t.is(r.lastOffset, 2)
     t.is(r.nextOffset, 4, 'nextOffset accounts for the checkpoint')
     const recs = records(readSegment(dir, 's'))
-    t.deepEqual(recs.map((x) => x.kind), [0, 0, 0, 1])
+    // Bit 7 (batch continues) on every record of an append but its last.
+    t.deepEqual(recs.map((x) => x.kind), [BATCH, 0, 0, 1])
     const cp = recs[3]
     t.is(cp.offset, 3)
     t.is(cp.ts, recs[2].ts, 'a checkpoint carries the timestamp of the record before it')
@@ -65,11 +69,11 @@ for (const backend of BACKENDS) {
     await log.append('changed', events(0, 3)) // checkpoint at 3 is due after this append... 
     await log.append('exact', events(0, 2)) // checkpoint at 2, nothing after it
     await log.close()
-    t.deepEqual(records(readSegment(dir, 'changed')).map((r) => r.kind), [0, 0, 0, 1])
-    t.deepEqual(records(readSegment(dir, 'exact')).map((r) => r.kind), [0, 0, 1])
+    t.deepEqual(records(readSegment(dir, 'changed')).map((r) => r.kind), [BATCH, BATCH, 0, 1])
+    t.deepEqual(records(readSegment(dir, 'exact')).map((r) => r.kind), [BATCH, 0, 1])
     const again = await Log.open(dir, { backend, checkpointEvery: 2 })
     await again.close() // untouched streams get nothing new
-    t.deepEqual(records(readSegment(dir, 'exact')).map((r) => r.kind), [0, 0, 1])
+    t.deepEqual(records(readSegment(dir, 'exact')).map((r) => r.kind), [BATCH, 0, 1])
   })
 
   test(`${backend}: a checkpoint at offset 0 has zero prev and timestamp, and reads after it verify`, async (t) => {

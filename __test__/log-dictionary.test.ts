@@ -26,7 +26,7 @@ function formsOnDisk(dir: string, stream: string): number[] {
   const files = readdirSync(join(dir, stream)).filter((f) => /^segment_\d+\.log$/.test(f)).sort()
   for (const f of files) {
     const d = readFileSync(join(dir, stream, f))
-    for (let i = 0; i + 66 <= d.length; i += 66 + d.readUInt32LE(i + LENGTH_AT)) if (d[i + KIND_AT] === 0) forms.push(d[i + FORM_AT])
+    for (let i = 0; i + 66 <= d.length; i += 66 + d.readUInt32LE(i + LENGTH_AT)) if ((d[i + KIND_AT] & 0x7f) === 0) forms.push(d[i + FORM_AT])
   }
   return forms
 }

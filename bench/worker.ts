@@ -121,7 +121,7 @@ function storedPayloads(streamDir: string, from: number): { payloadBytes: number
       const length = d.readUInt32LE(i + 54)
       const offset = Number(d.readBigUInt64LE(i + 4))
       if (offset >= from) {
-        if (d[i + 52] === 0) {
+        if ((d[i + 52] & 0x7f) === 0) { // a data record, whatever its batch bit
           storedBytes += length
           dataRecordBytes += 66 + length
           records++

@@ -1206,6 +1206,7 @@ fn batch_vector_sets_bit_7_on_all_but_the_last_record() {
             kind: KIND_DATA,
             codec: CODEC_NONE,
             level: 0,
+            dictionary: 0,
             payloads: &all,
             lengths: &lengths,
             timestamps: &timestamps,

@@ -58,6 +58,7 @@ fn encode_one(payload: &[u8], dictionary: u32) -> Result<EncodeOutput> {
         lengths: &[payload.len() as u32],
         timestamps: &[1_700_000_000_000],
         want_hashes: false,
+        batch_ends: &[],
     })
 }
 
