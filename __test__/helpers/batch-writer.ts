@@ -17,5 +17,9 @@ if (dir !== undefined) {
   for (let n = 0; n < MAX_BATCHES; n++) {
     await log.append('b', Array.from({ length: BATCH }, (_, k) => `${n}:${k}/${BATCH}:` + 'y'.repeat(1500)))
   }
-  setInterval(() => {}, 1000)
+  // Idle until killed, but never outlive the test run: an orphan is re-parented, so ppid changes.
+  const parent = process.ppid
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0)
+  }, 1000)
 }
