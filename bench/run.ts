@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the workloads W1–W6 of SPEC §5 on the native core, the JS core, the peers and
- * the raw-disk baseline. Every figure is the median of `--runs` (default 5) runs, each in a fresh
+ * the raw-disk baseline. Every figure is the median of `--runs` (default 5, 3 under --quick) runs, each in a fresh
  * worker process after a warm-up, with min and max; the subjects are interleaved run by run so
  * drift on this shared machine hits all of them alike, and every ratio compares medians from
  * this one invocation. Prints a Markdown table and writes JSON under bench/results/ (a dated
@@ -24,7 +24,9 @@ const { values: args } = parseArgs({
   options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' } },
 })
 const quick = args.quick ?? false
-const runs = Number(args.runs ?? 5)
+// --quick is a smoke run (its W1–W3 runs last tens of milliseconds): 3 runs each, not 5, keep it
+// near its two-minute budget; timed at 5 runs on a loaded host it took over 9 minutes.
+const runs = Number(args.runs ?? (quick ? 3 : 5))
 const only = args.only?.split(',')
 const workloads = WORKLOADS.filter((w) => (!only || only.includes(w.id) || only.includes(w.id.split('-')[0])) && (!quick || w.quickSubjects?.length !== 0))
 
