@@ -157,7 +157,8 @@ const ratios = {
   'W3m-16 native/level': ratio(rate('W3m-16', 'native'), rate('W3m-16', 'level')),
 }
 const targets: [string, number | undefined, (x: number) => boolean, string][] = [
-  ['W1 native ≥ 60% of raw disk', ratios['W1 native/raw'], (x) => x >= 0.6, 'ratio'],
+  // Issue 17 retired "W1 ≥ 60% of raw" (the format's own floor sits below it) for native/floor.
+  ['W1 native ≥ 0.85× floor (same run)', ratios['W1 native/floor'], (x) => x >= 0.85, 'ratio'],
   ['W1 native ≥ 15× hypercore', ratios['W1 native/hypercore'], (x) => x >= 15, 'ratio'],
   ['W1 native ≥ 3× JS core', ratios['W1 native/js'], (x) => x >= 3, 'ratio'],
   ['W3 native ≥ 250,000 records/s', rate('W3', 'native'), (x) => x >= 250_000, 'records/s'],
@@ -165,7 +166,7 @@ const targets: [string, number | undefined, (x: number) => boolean, string][] = 
   ['W4s zstd+dictionary size ratio ≥ 2.5×', row('W4s', 'native zstd-dict')?.ratio, (x) => x >= 2.5, 'ratio'],
   ['W4s native zstd+dictionary ≥ 1,000,000 records/s', rate('W4s', 'native zstd-dict'), (x) => x >= 1_000_000, 'records/s'],
   ['W5 verified read ≥ 2,000,000 records/s', rate('W5-read', 'native'), (x) => x >= 2_000_000, 'records/s'],
-  ['W5 random get ≥ 300,000/s', rate('W5-get', 'native'), (x) => x >= 300_000, 'gets/s'],
+  ['W5 random get ≥ 400,000/s', rate('W5-get', 'native'), (x) => x >= 400_000, 'gets/s'],
   ['W6 reopen ≤ 50 ms', row('W6', 'native')?.ms?.median, (x) => x <= 50, 'ms'],
   ['W3m 16 streams ≥ 0.8× 1 stream', ratios['W3m-16 native / W3m-1 native'], (x) => x >= 0.8, 'ratio'],
   ['W3m 16 streams ≥ 250,000 records/s', rate('W3m-16', 'native'), (x) => x >= 250_000, 'records/s'],
