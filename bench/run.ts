@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the workloads W1–W6 of SPEC §5 on the native core, the JS core, the peers and
- * the raw-disk baseline. Every figure is the median of `--runs` (default 5) runs, each in a fresh
+ * the raw-disk baseline. Every figure is the median of `--runs` (default 5, 3 under --quick) runs, each in a fresh
  * worker process after a warm-up, with min and max; the subjects are interleaved run by run so
  * drift on this shared machine hits all of them alike, and every ratio compares medians from
  * this one invocation. Prints a Markdown table and writes JSON under bench/results/ (a dated
@@ -24,7 +24,9 @@ const { values: args } = parseArgs({
   options: { quick: { type: 'boolean' }, only: { type: 'string' }, runs: { type: 'string' } },
 })
 const quick = args.quick ?? false
-const runs = Number(args.runs ?? 5)
+// --quick is a smoke run (its W1–W3 runs last tens of milliseconds): 3 runs each, not 5, keep it
+// near its two-minute budget; timed at 5 runs on a loaded host it took over 9 minutes.
+const runs = Number(args.runs ?? (quick ? 3 : 5))
 const only = args.only?.split(',')
 const workloads = WORKLOADS.filter((w) => (!only || only.includes(w.id) || only.includes(w.id.split('-')[0])) && (!quick || w.quickSubjects?.length !== 0))
 
@@ -155,7 +157,8 @@ const ratios = {
   'W3m-16 native/level': ratio(rate('W3m-16', 'native'), rate('W3m-16', 'level')),
 }
 const targets: [string, number | undefined, (x: number) => boolean, string][] = [
-  ['W1 native ≥ 60% of raw disk', ratios['W1 native/raw'], (x) => x >= 0.6, 'ratio'],
+  // Issue 17 retired "W1 ≥ 60% of raw" (the format's own floor sits below it) for native/floor.
+  ['W1 native ≥ 0.85× floor (same run)', ratios['W1 native/floor'], (x) => x >= 0.85, 'ratio'],
   ['W1 native ≥ 15× hypercore', ratios['W1 native/hypercore'], (x) => x >= 15, 'ratio'],
   ['W1 native ≥ 3× JS core', ratios['W1 native/js'], (x) => x >= 3, 'ratio'],
   ['W3 native ≥ 250,000 records/s', rate('W3', 'native'), (x) => x >= 250_000, 'records/s'],
@@ -163,7 +166,7 @@ const targets: [string, number | undefined, (x: number) => boolean, string][] = 
   ['W4s zstd+dictionary size ratio ≥ 2.5×', row('W4s', 'native zstd-dict')?.ratio, (x) => x >= 2.5, 'ratio'],
   ['W4s native zstd+dictionary ≥ 1,000,000 records/s', rate('W4s', 'native zstd-dict'), (x) => x >= 1_000_000, 'records/s'],
   ['W5 verified read ≥ 2,000,000 records/s', rate('W5-read', 'native'), (x) => x >= 2_000_000, 'records/s'],
-  ['W5 random get ≥ 300,000/s', rate('W5-get', 'native'), (x) => x >= 300_000, 'gets/s'],
+  ['W5 random get ≥ 400,000/s', rate('W5-get', 'native'), (x) => x >= 400_000, 'gets/s'],
   ['W6 reopen ≤ 50 ms', row('W6', 'native')?.ms?.median, (x) => x <= 50, 'ms'],
   ['W3m 16 streams ≥ 0.8× 1 stream', ratios['W3m-16 native / W3m-1 native'], (x) => x >= 0.8, 'ratio'],
   ['W3m 16 streams ≥ 250,000 records/s', rate('W3m-16', 'native'), (x) => x >= 250_000, 'records/s'],

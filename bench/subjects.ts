@@ -4,7 +4,7 @@
  * engine) and the raw-disk baseline. Each adapter does what its library does best for the
  * operation (batch appends, its own read stream), so the comparison is fair.
  */
-import { closeSync, fdatasyncSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs'
+import { closeSync, fdatasync, fdatasyncSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { CODEC_NONE, KIND_DATA } from '../ts/core/interface.ts'
 import { HASH_BYTES, RECORD_OVERHEAD } from '../ts/core/format.ts'
@@ -17,6 +17,8 @@ export type Codec = 'none' | 'zstd' | 'lz4'
 export interface SubjectOptions {
   sync: 'always' | 'never'
   compression?: Codec
+  /** The floor only: an async fdatasync every this many bytes, one in flight, as the engine's write-behind (bench/w1-engine.ts). */
+  writeBehindBytes?: number
 }
 
 export interface Subject {
@@ -131,6 +133,8 @@ async function openFloor(dir: string, opts: SubjectOptions): Promise<Subject> {
   let prevHash: Buffer = Buffer.alloc(HASH_BYTES)
   let offset = 0
   let position = 0
+  let sinceSync = 0
+  let syncing: Promise<void> | null = null
   const unsupported = async (): Promise<never> => {
     throw new Error('the floor subject only appends')
   }
@@ -152,10 +156,19 @@ async function openFloor(dir: string, opts: SubjectOptions): Promise<Subject> {
       offset += batch.length
       prevHash = r.lastHash
       if (opts.sync === 'always') fdatasyncSync(fd)
+      else if (opts.writeBehindBytes !== undefined && (sinceSync += r.bytes.length) >= opts.writeBehindBytes) {
+        if (syncing === null) {
+          sinceSync = 0
+          syncing = new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve()))).finally(() => {
+            syncing = null
+          })
+        } else await new Promise((resolve) => setImmediate(resolve)) // let its callback run, as the engine does
+      }
     },
     readAll: unsupported,
     get: unsupported,
     async close() {
+      await syncing
       closeSync(fd)
     },
   }

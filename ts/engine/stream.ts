@@ -498,7 +498,8 @@ export class Stream implements CheckpointSource, CommitTarget {
       const index = sealed ?? seg.index
       if (index === null || (index.length === seg.persistedEntries && !rebuilt)) return
       const count = index.length
-      await saveIndex(this.ctx.storage, seg.indexPath, index, (d) => this.core.crc32(d)) // encodes `count` entries before its first await
+      // Encodes `count` entries before its first await; the active list keeps its encoded entries for its next save.
+      await saveIndex(this.ctx.storage, seg.indexPath, index, (d) => this.core.crc32(d), sealed === undefined)
       seg.persistedEntries = count
     })
   }

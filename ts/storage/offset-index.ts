@@ -21,6 +21,13 @@ export const INDEX_ENTRY_BYTES = 8
 export class PositionList {
   private data: Float64Array
   length = 0
+  /**
+   * Entries [0, encodedCount) as the file stores them (u64 LE), kept by entryBytes(true): the
+   * active segment's index is saved again and again as it grows, and re-encoding every entry on
+   * each save cost W1 about 6% (docs/perf-notes.md). truncate and set move encodedCount back.
+   */
+  private encoded: Buffer | null = null
+  private encodedCount = 0
 
   constructor(capacity = 64) {
     this.data = new Float64Array(Math.max(capacity, 8))
@@ -60,6 +67,7 @@ export class PositionList {
 
   set(i: number, position: number): void {
     this.data[i] = position
+    if (i < this.encodedCount) this.encodedCount = i
   }
 
   last(): number {
@@ -68,6 +76,27 @@ export class PositionList {
 
   truncate(length: number): void {
     this.length = Math.min(this.length, length)
+    this.encodedCount = Math.min(this.encodedCount, this.length)
+  }
+
+  /**
+   * The entries as the index file stores them (length × u64 LE), a view valid until the next call.
+   * `keep`: the bytes stay with the list, so the next call encodes only the entries added (or
+   * changed) since; otherwise they are released (a sealed list is saved once).
+   */
+  entryBytes(keep: boolean): Buffer {
+    const n = this.length
+    let bytes = this.encoded
+    if (bytes === null || bytes.length < n * INDEX_ENTRY_BYTES) {
+      // allocUnsafeSlow: offset 0, so the little-endian path below may use a Uint32Array view.
+      const grown = Buffer.allocUnsafeSlow(keep ? Math.max(n * INDEX_ENTRY_BYTES, 2 * (bytes?.length ?? 0), 4096) : n * INDEX_ENTRY_BYTES)
+      if (bytes !== null) grown.set(bytes.subarray(0, this.encodedCount * INDEX_ENTRY_BYTES))
+      bytes = grown
+    }
+    encodeEntries(this.data, this.encodedCount, n, bytes)
+    this.encoded = keep ? bytes : null
+    this.encodedCount = keep ? n : 0
+    return bytes.subarray(0, n * INDEX_ENTRY_BYTES)
   }
 
   /** A view of entries [from, to); valid until the next push. */
@@ -94,28 +123,38 @@ const TWO_32 = 2 ** 32
 const TWO_21 = 2 ** 21
 const LITTLE_ENDIAN = endianness() === 'LE'
 
-export function encodeIndex(positions: PositionList, crc32: (data: Uint8Array) => number): Buffer {
-  const n = positions.length
-  const buf = Buffer.alloc(INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES + INDEX_CRC_BYTES)
-  buf.write(INDEX_MAGIC, 0, 'latin1')
-  buf[4] = INDEX_VERSION
-  buf.writeBigUInt64LE(BigInt(n), 8)
+/** Writes entries [from, to) of `data` into `out` (entry i at byte 8i) as u64 LE. */
+function encodeEntries(data: Float64Array, from: number, to: number, out: Buffer): void {
   // Two u32 halves, not a BigInt per entry: positions are safe integers (< 2^53). Through a
-  // Uint32Array view when the host is little-endian (Buffer.alloc starts at offset 0).
-  if (LITTLE_ENDIAN && buf.byteOffset % 4 === 0) {
-    const words = new Uint32Array(buf.buffer, buf.byteOffset + INDEX_HEADER_BYTES, n * 2)
-    for (let i = 0; i < n; i++) {
-      const p = positions.at(i)
+  // Uint32Array view when the host is little-endian (`out` starts at offset 0 of its memory).
+  if (LITTLE_ENDIAN && out.byteOffset % 4 === 0) {
+    const words = new Uint32Array(out.buffer, out.byteOffset, to * 2)
+    for (let i = from; i < to; i++) {
+      const p = data[i]
       words[2 * i] = p >>> 0
       words[2 * i + 1] = Math.floor(p / TWO_32)
     }
   } else {
-    for (let i = 0, at = INDEX_HEADER_BYTES; i < n; i++, at += INDEX_ENTRY_BYTES) {
-      const p = positions.at(i)
-      buf.writeUInt32LE(p >>> 0, at)
-      buf.writeUInt32LE(Math.floor(p / TWO_32), at + 4)
+    for (let i = from, at = from * INDEX_ENTRY_BYTES; i < to; i++, at += INDEX_ENTRY_BYTES) {
+      const p = data[i]
+      out.writeUInt32LE(p >>> 0, at)
+      out.writeUInt32LE(Math.floor(p / TWO_32), at + 4)
     }
   }
+}
+
+/**
+ * The index file of `positions`. `keepEncoded`: the list keeps its encoded entries for the next
+ * save (the active segment's index, saved as it grows); see PositionList.entryBytes.
+ */
+export function encodeIndex(positions: PositionList, crc32: (data: Uint8Array) => number, keepEncoded = false): Buffer {
+  const n = positions.length
+  const buf = Buffer.allocUnsafe(INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES + INDEX_CRC_BYTES)
+  buf.write(INDEX_MAGIC, 0, 'latin1')
+  buf[4] = INDEX_VERSION
+  buf.fill(0, 5, 8)
+  buf.writeBigUInt64LE(BigInt(n), 8)
+  buf.set(positions.entryBytes(keepEncoded), INDEX_HEADER_BYTES)
   const body = INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES
   buf.writeUInt32LE(crc32(buf.subarray(0, body)) >>> 0, body)
   return buf
@@ -194,9 +233,9 @@ export async function loadIndex(storage: Storage, path: string, validLength: num
   }
 }
 
-export async function saveIndex(storage: Storage, path: string, positions: PositionList, crc32: (data: Uint8Array) => number): Promise<void> {
+export async function saveIndex(storage: Storage, path: string, positions: PositionList, crc32: (data: Uint8Array) => number, keepEncoded = false): Promise<void> {
   try {
-    await storage.writeFileAtomic(path, encodeIndex(positions, crc32))
+    await storage.writeFileAtomic(path, encodeIndex(positions, crc32, keepEncoded))
   } catch (err) {
     throw ioError(err, `cannot write the index ${path}`)
   }

@@ -90,6 +90,40 @@ struct ScanArgs<'a> {
     final_: bool,
 }
 
+/// scanSegment's arguments as JS passed them, shared by the sync and the async call.
+struct RawScanArgs<'a, 'js> {
+    hash: &'a str,
+    stream: &'a str,
+    data: Unknown<'js>,
+    base_position: f64,
+    first_offset: Option<f64>,
+    prev_hash: Unknown<'js>,
+    prev_timestamp: Option<f64>,
+    verify_chain: bool,
+    final_: bool,
+}
+
+impl RawScanArgs<'_, '_> {
+    /// Converts the byte arguments and runs `body` on the result (the sync call scans the
+    /// borrowed bytes at once; the async one copies them into its task).
+    fn with<T>(self, env: &Env, body: impl FnOnce(ScanArgs<'_>) -> CoreResult<T>) -> Result<T> {
+        sync_call(env, || {
+            let data = Bytes::arg(env, self.data, "data")?;
+            body(ScanArgs {
+                hash: self.hash,
+                stream: self.stream,
+                data: data.as_slice(),
+                base_position: self.base_position,
+                first_offset: self.first_offset,
+                prev_hash: Bytes::opt_arg(env, self.prev_hash, "prevHash")?,
+                prev_timestamp: self.prev_timestamp,
+                verify_chain: self.verify_chain,
+                final_: self.final_,
+            })
+        })
+    }
+}
+
 impl<'a> ScanArgs<'a> {
     /// Checks everything; `data` is borrowed by the sync call and copied by the async one.
     fn checked<D>(self, data: impl FnOnce(&'a [u8]) -> D) -> CoreResult<ScanJobOf<D>> {
@@ -172,21 +206,18 @@ pub fn scan_segment(
     verify_chain: bool,
     is_final: bool,
 ) -> Result<ScanResult> {
-    sync_call(&env, || {
-        let data = Bytes::arg(&env, data, "data")?;
-        let args = ScanArgs {
-            hash: &hash,
-            stream: &stream,
-            data: data.as_slice(),
-            base_position,
-            first_offset,
-            prev_hash: Bytes::opt_arg(&env, prev_hash, "prevHash")?,
-            prev_timestamp,
-            verify_chain,
-            final_: is_final,
-        };
-        Ok(scan_result(args.checked(|d| d)?.compute()))
-    })
+    let raw = RawScanArgs {
+        hash: &hash,
+        stream: &stream,
+        data,
+        base_position,
+        first_offset,
+        prev_hash,
+        prev_timestamp,
+        verify_chain,
+        final_: is_final,
+    };
+    raw.with(&env, |args| Ok(scan_result(args.checked(|d| d)?.compute())))
 }
 
 impl Task for ScanJob {
@@ -218,21 +249,18 @@ pub fn scan_segment_async(
     verify_chain: bool,
     is_final: bool,
 ) -> Result<AsyncTask<ScanJob>> {
-    let job = sync_call(&env, || {
-        let data = Bytes::arg(&env, data, "data")?;
-        let args = ScanArgs {
-            hash: &hash,
-            stream: &stream,
-            data: data.as_slice(),
-            base_position,
-            first_offset,
-            prev_hash: Bytes::opt_arg(&env, prev_hash, "prevHash")?,
-            prev_timestamp,
-            verify_chain,
-            final_: is_final,
-        };
-        args.checked(<[u8]>::to_vec)
-    })?;
+    let raw = RawScanArgs {
+        hash: &hash,
+        stream: &stream,
+        data,
+        base_position,
+        first_offset,
+        prev_hash,
+        prev_timestamp,
+        verify_chain,
+        final_: is_final,
+    };
+    let job = raw.with(&env, |args| args.checked(<[u8]>::to_vec))?;
     Ok(AsyncTask::new(job))
 }
 
@@ -338,6 +366,38 @@ struct DecodeArgs<'a> {
     max_payload_bytes: f64,
 }
 
+/// decodeRecords's arguments as JS passed them, shared by the sync and the async call.
+struct RawDecodeArgs<'a, 'js> {
+    hash: &'a str,
+    stream: &'a str,
+    data: Unknown<'js>,
+    base_position: f64,
+    positions: Unknown<'js>,
+    expect_prev_hash: Unknown<'js>,
+    payloads_from: f64,
+    max_payload_bytes: f64,
+}
+
+impl RawDecodeArgs<'_, '_> {
+    /// Converts the array arguments and runs `body` on the result (the sync call decodes the
+    /// borrowed bytes at once; the async one copies them into its task).
+    fn with<T>(self, env: &Env, body: impl FnOnce(DecodeArgs<'_>) -> CoreResult<T>) -> Result<T> {
+        sync_call(env, || {
+            let data = Bytes::arg(env, self.data, "data")?;
+            body(DecodeArgs {
+                hash: self.hash,
+                stream: self.stream,
+                data: data.as_slice(),
+                base_position: self.base_position,
+                positions: numbers_arg(env, self.positions, "positions")?,
+                expect_prev_hash: Bytes::opt_arg(env, self.expect_prev_hash, "expectPrevHash")?,
+                payloads_from: self.payloads_from,
+                max_payload_bytes: self.max_payload_bytes,
+            })
+        })
+    }
+}
+
 /// A checked decode over bytes `D`: borrowed (the sync call) or owned (a task).
 pub struct DecodeJobOf<D> {
     hasher: ChainHasher,
@@ -402,20 +462,17 @@ pub fn decode_records(
     payloads_from: f64,
     max_payload_bytes: f64,
 ) -> Result<Float64Array> {
-    let words = sync_call(&env, || {
-        let data = Bytes::arg(&env, data, "data")?;
-        let args = DecodeArgs {
-            hash: &hash,
-            stream: &stream,
-            data: data.as_slice(),
-            base_position,
-            positions: numbers_arg(&env, positions, "positions")?,
-            expect_prev_hash: Bytes::opt_arg(&env, expect_prev_hash, "expectPrevHash")?,
-            payloads_from,
-            max_payload_bytes,
-        };
-        args.checked(|d| d)?.compute().map(pack_decode)
-    })?;
+    let raw = RawDecodeArgs {
+        hash: &hash,
+        stream: &stream,
+        data,
+        base_position,
+        positions,
+        expect_prev_hash,
+        payloads_from,
+        max_payload_bytes,
+    };
+    let words = raw.with(&env, |args| args.checked(|d| d)?.compute().map(pack_decode))?;
     Ok(Float64Array::new(words))
 }
 
@@ -450,20 +507,17 @@ pub fn decode_records_async(
     payloads_from: f64,
     max_payload_bytes: f64,
 ) -> Result<AsyncTask<DecodeJob>> {
-    let job = sync_call(&env, || {
-        let data = Bytes::arg(&env, data, "data")?;
-        let args = DecodeArgs {
-            hash: &hash,
-            stream: &stream,
-            data: data.as_slice(),
-            base_position,
-            positions: numbers_arg(&env, positions, "positions")?,
-            expect_prev_hash: Bytes::opt_arg(&env, expect_prev_hash, "expectPrevHash")?,
-            payloads_from,
-            max_payload_bytes,
-        };
-        args.checked(<[u8]>::to_vec)
-    })?;
+    let raw = RawDecodeArgs {
+        hash: &hash,
+        stream: &stream,
+        data,
+        base_position,
+        positions,
+        expect_prev_hash,
+        payloads_from,
+        max_payload_bytes,
+    };
+    let job = raw.with(&env, |args| args.checked(<[u8]>::to_vec))?;
     Ok(AsyncTask::new(job))
 }
 

@@ -1,0 +1,44 @@
+/**
+ * W5's random gets on a prepared store, the timed part alone (docs/perf-notes.md, "W5 random
+ * get"): 10,000 warm-up gets, then 100,000 timed, printing gets/s and CPU per get; with PROF=file
+ * a CPU profile of the timed gets only (node:inspector, 100 µs sampling).
+ *
+ *   node --import=tsx bench/worker.ts --workload W5-get --subject native --dir DIR --prepare
+ *   PROF=/tmp/get.cpuprofile node --import=tsx bench/get-profile.ts DIR
+ */
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { Log } from '../ts/index.ts'
+import { RANDOM_GETS, workload } from './workloads.ts'
+
+const dir = process.argv[2]
+if (dir === undefined) throw new Error('usage: get-profile.ts DIR (a store prepared for W5-get)')
+const records = workload('W5-get').full
+const gets = RANDOM_GETS.full
+const log = await Log.open(dir, { backend: 'native', sync: 'never' })
+let seed = 99 // the bench worker's sequence
+const nextIndex = () => {
+  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+  return seed % records
+}
+for (let i = 0; i < gets / 10; i++) await log.get('bench', nextIndex())
+const profileTo = process.env.PROF
+let session: Session | undefined
+if (profileTo !== undefined) {
+  session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 100 })
+  await session.post('Profiler.start')
+}
+const cpu0 = process.cpuUsage()
+const t0 = process.hrtime.bigint()
+for (let i = 0; i < gets; i++) await log.get('bench', nextIndex())
+const ns = Number(process.hrtime.bigint() - t0) / gets
+const cpu = process.cpuUsage(cpu0)
+if (session !== undefined && profileTo !== undefined) {
+  const { profile } = await session.post('Profiler.stop')
+  writeFileSync(profileTo, JSON.stringify(profile))
+}
+await log.close()
+console.log(JSON.stringify({ getsPerSec: Math.round(1e9 / ns), userNsPerGet: Math.round((cpu.user * 1000) / gets), systemNsPerGet: Math.round((cpu.system * 1000) / gets) }))
