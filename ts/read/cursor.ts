@@ -4,7 +4,7 @@
  * anchor: 'checkpoint' = the nearest checkpoint at or before `from` (O(distance)), 'genesis' =
  * offset 0, 'none' = CRCs only. Checkpoint records are skipped. Used by read, iterate and get.
  */
-import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodeResult } from '../core/interface.ts'
+import { FORM_REDACTED, KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodeResult } from '../core/interface.ts'
 import { AT_OFFSET, AT_PREV_HASH, HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { checkpointPayloadMatches } from '../engine/checkpoint.ts'
@@ -342,14 +342,16 @@ export class RecordCursor {
         }
       }
       if (d.kinds[k] === KIND_CHECKPOINT || offset < this.from) continue
-      out.push({
+      const record: LogRecord = {
         offset,
         timestamp: d.timestamps[k],
         kind: d.kinds[k] === KIND_TOMBSTONE ? 'tombstone' : 'data',
         payload: d.payloads.subarray(payloadStart, d.payloadEnds[k]),
         hash: d.hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES),
         prevHash: d.prevHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES),
-      })
+      }
+      if (d.forms[k] === FORM_REDACTED) record.redacted = true
+      out.push(record)
     }
     const last = (d.count - 1) * HASH_BYTES
     return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray(last, last + HASH_BYTES)), lastPrev: Buffer.from(d.prevHashes.subarray(last, last + HASH_BYTES)) }
