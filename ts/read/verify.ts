@@ -20,7 +20,7 @@
  * successor's link or offset): it is not a new problem. Records are counted by what the files
  * hold: every valid record, before and after damage.
  */
-import { KIND_CHECKPOINT, KIND_DATA } from '../core/interface.ts'
+import { FORM_REDACTED, KIND_CHECKPOINT, KIND_DATA, KIND_TOMBSTONE } from '../core/interface.ts'
 import { HEADER_BYTES, RECORD_OVERHEAD, ZERO_HASH } from '../core/format.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { Stream } from '../engine/stream.ts'
@@ -38,6 +38,8 @@ const MAX_PROBLEMS_PER_STREAM = 100
 const KIND_MASK = 0x7f
 /** Byte of the header where the stored payload length L starts (SPEC §2). */
 const LENGTH_AT = 54
+/** Byte of the header holding the stored payload form. */
+const FORM_AT = 53
 
 export interface VerifyProgress {
   add(bytes: number): void
@@ -87,6 +89,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
   // Sizes as committed now: appends made while verify runs are not part of this report.
   const sizes = segments.map((seg) => seg.size)
   const nextOffsets = segments.map((seg) => seg.nextOffset)
+  const redactions = new Redactions()
 
   for (const [n, seg] of segments.entries()) {
     if (problems.full) break
@@ -111,7 +114,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
       const scan = await scanSegmentFile(s, seg, handle, end, expect, resume, contents, problems, tally, (pos) => {
         progress.add(pos - done)
         done = Math.max(done, pos)
-      })
+      }, redactions)
       expect = scan.expect
       if (scan.last !== null) last = scan.last
     })
@@ -122,6 +125,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
     }
     await checkIndex(s, seg, contents, isActive, sizes[n], problems)
   }
+  for (const p of redactions.problems()) problems.add(p)
   if (s.corrupt === null) await checkManifest(s, segments, problems) // else it disagrees with the damage by design
   for (const message of await dictionaryProblems(s.ctx, s.dir)) problems.add({ offset: null, code: 'ERR_CORRUPT', message })
   const head = { nextOffset: last.nextOffset, hash: last.hash ?? s.headHash }
@@ -135,13 +139,47 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
 }
 
 /**
+ * Redactions as the files show them (SPEC §9): every record stored in form 3 must be named by a
+ * tombstone (else someone erased a payload and hid it), and every tombstone's record must be in
+ * form 3 (else the redaction it records was not finished: a writable open finishes it).
+ */
+class Redactions {
+  private readonly redacted = new Set<number>()
+  /** Redacted offset → the tombstone naming it. */
+  private readonly named = new Map<number, number>()
+  /** The lowest offset scanned: a tombstone may name a record below it (pruned since). */
+  private first = Infinity
+
+  /** The record at `offset` (`at` within `data`) was scanned whole. */
+  note(offset: number, kind: number, data: Buffer, at: number): void {
+    this.first = Math.min(this.first, offset)
+    if (data[at + FORM_AT] === FORM_REDACTED) this.redacted.add(offset)
+    if (kind === KIND_TOMBSTONE && data.readUInt32LE(at + LENGTH_AT) >= 8) {
+      const target = Number(data.readBigUInt64LE(at + HEADER_BYTES))
+      if (!this.named.has(target)) this.named.set(target, offset)
+    }
+  }
+
+  problems(): VerifyProblem[] {
+    const out: VerifyProblem[] = []
+    for (const offset of [...this.redacted].sort((a, b) => a - b)) {
+      if (!this.named.has(offset)) out.push({ offset, code: 'ERR_CORRUPT', message: `the record at offset ${offset} is redacted (form 3) but no tombstone names it: a payload was erased without a record of it` })
+    }
+    for (const [target, tombstone] of [...this.named].sort((a, b) => a[0] - b[0])) {
+      if (!this.redacted.has(target) && target >= this.first) out.push({ offset: target, code: 'ERR_CORRUPT', message: `the tombstone at offset ${tombstone} redacts offset ${target}, whose payload is still stored: an unfinished redaction (a writable open finishes it)` })
+    }
+    return out
+  }
+}
+
+/**
  * Scans [0, end) of one segment from `expect`, going on after every bad record as the table at
  * the top says. Fills `contents`, counts into `tally`, reports into `problems`.
  */
 async function scanSegmentFile(
   s: Stream, seg: Segment, handle: StorageFile, end: number, expectAtStart: Expectation, resume: { sinceResume: number | null },
   contents: SegmentContents, problems: Problems, tally: { records: number; events: number; checkpoints: number },
-  onProgress: (position: number) => void,
+  onProgress: (position: number) => void, redactions: Redactions,
 ): Promise<{ expect: Expectation; last: { nextOffset: number; hash: Buffer | null } | null }> {
   let expect = expectAtStart
   let last: { nextOffset: number; hash: Buffer | null } | null = null
@@ -153,13 +191,14 @@ async function scanSegmentFile(
   while (start < end && !problems.full) {
     const r = await scanRange(s.core, handle, {
       hash: s.hash, stream: s.name, start, end, firstOffset: expect.offset, prevHash: expect.hash, prevTimestamp: expect.timestamp, verifyChain: true,
-      onRecords: (c) => {
+      onRecords: (c, data, base) => {
         for (let k = 0; k < c.count; k++) {
           contents.positions.push(c.positions[k])
           contents.offsets.push(c.offsets[k])
           const kind = c.kinds[k] & KIND_MASK
           if (kind === KIND_CHECKPOINT) tally.checkpoints++
           else if (kind === KIND_DATA) tally.events++
+          redactions.note(c.offsets[k], kind, data, c.positions[k] - base)
         }
         tally.records += c.count
       },
