@@ -33,7 +33,7 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 /** The files holding `needle`, anywhere under `dir`. */
-function holding(dir: string, needle: Uint8Array): string[] {
+function holding(dir: string, needle: Buffer): string[] {
   return [...files(dir)].filter(([, b]) => b.includes(needle)).map(([p]) => p)
 }
 

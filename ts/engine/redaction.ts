@@ -26,6 +26,7 @@ import { PositionList } from '../storage/offset-index.ts'
 import { quarantineFiles } from '../storage/quarantine.ts'
 import { replaceSegmentFile, type RewriteStep } from '../storage/segment-rewrite.ts'
 import type { RedactResult } from '../types.ts'
+import type { Segment } from './segment.ts'
 import type { Stream } from './stream.ts'
 
 /** Bytes of a tombstone payload before its reason: the redacted record's offset. */
@@ -144,7 +145,7 @@ async function appendTombstone(s: Stream, target: number, reason: Buffer): Promi
     hash: s.hash, stream: s.name, firstOffset: offset, prevHash: s.headHash, kind: KIND_TOMBSTONE, codec: CODEC_NONE, level: 0,
     payloads: payload, lengths: Uint32Array.of(payload.length), timestamps: Float64Array.of(timestamp),
   })
-  let seg
+  let seg: Segment
   try {
     seg = await s.prepareWrite(encoded.bytes.length)
   } catch (err) {
