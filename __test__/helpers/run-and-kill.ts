@@ -42,7 +42,8 @@ export function runAndKill(plan: KillPlan): Promise<KilledRun> {
     })
     child.stderr.on('data', (d: Buffer) => (err += d.toString()))
     const guard = setTimeout(() => child.kill('SIGKILL'), plan.guardMs ?? 120_000)
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': it comes after the child's stdout has been read to its end.
+    child.on('close', (code, signal) => {
       clearTimeout(guard)
       clearTimeout(timer)
       const killed = signal === 'SIGKILL'

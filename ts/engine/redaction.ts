@@ -11,8 +11,9 @@
  *   2. append and fdatasync a tombstone (kind 2; payload u64 offset ‖ UTF-8 reason);
  *   2b. scrub copies of the payload in `<stream>/quarantine/` (before the segment loses the
  *      payload, which the byte search needs; repeated if open finishes the redaction);
- *   3–5. rewrite the segment to a temporary file, fdatasync, remove its `.idx`, fsync the
- *      directory, rename over, fsync the directory (storage/segment-rewrite.ts);
+ *   3–5. rewrite the segment to a temporary file, fdatasync, remove its `.idx` (and the
+ *      manifest, whose size for the segment goes stale too), fsync the directory, rename over,
+ *      fsync the directory (storage/segment-rewrite.ts);
  *   6. the new positions, index and manifest, and the writer's handle reopened (Stream.segmentReplaced).
  * The tombstone lands while appends are held, so after a crash it is the stream's last record:
  * open (completePendingRedaction) looks at that one record and finishes steps 2b–6 when its
@@ -20,8 +21,10 @@
  */
 import { CODEC_NONE, FORM_REDACTED, KIND_CHECKPOINT, KIND_DATA, KIND_MASK, KIND_TOMBSTONE } from '../core/interface.ts'
 import { AT_FORM, AT_KIND, AT_LENGTH, CHECKPOINT_PAYLOAD_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, RECORD_END, RECORD_OVERHEAD } from '../core/format.ts'
+import { join } from 'node:path'
 import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
+import { MANIFEST_FILE } from '../storage/manifest.ts'
 import { PositionList } from '../storage/offset-index.ts'
 import { quarantineFiles } from '../storage/quarantine.ts'
 import { replaceSegmentFile, type RewriteStep } from '../storage/segment-rewrite.ts'
@@ -186,7 +189,7 @@ async function finishRedaction(s: Stream, offset: number): Promise<void> {
   if (!check.hash.equals(old.hash)) {
     throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the redacted form of offset ${offset} does not hash as the record did; nothing was rewritten`, { stream: s.name, offset })
   }
-  await replaceSegmentFile(s.ctx.storage, seg.path, [data.subarray(0, position), frame, data.subarray(end)], reached)
+  await replaceSegmentFile(s.ctx.storage, seg.path, join(s.dir, MANIFEST_FILE), [data.subarray(0, position), frame, data.subarray(end)], reached)
   const moved = frame.length - (end - position)
   const list = new PositionList(positions.length)
   for (let i = 0; i < positions.length; i++) list.push(i <= entry ? positions[i] : positions[i] + moved)

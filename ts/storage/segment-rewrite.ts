@@ -1,8 +1,9 @@
 /**
  * Replacing a segment file with a rewritten copy (a redaction, SPEC §9 steps 3–5), so that a
  * crash at any moment leaves the old file or the new one under the segment's name, never
- * neither and never a mix: the copy is written to a temporary file and fdatasynced; the
- * segment's `.idx` (whose positions the copy moves) is removed and the directory fsynced; then
+ * neither and never a mix: the copy is written to a temporary file and fdatasynced; the caches
+ * the copy makes wrong — the segment's `.idx` (positions) and the stream's manifest (sizes) —
+ * are removed and the directory fsynced (both are rebuilt when missing); then
  * the copy is renamed over the segment and the directory fsynced again. A temporary file a
  * crash leaves is removed at open (its name carries the temp marker of durable.ts).
  */
@@ -20,10 +21,10 @@ function rewritePath(segmentPath: string): string {
 }
 
 /**
- * Replaces the file at `segmentPath` with `parts` written end to end, in the order above.
- * `reached` is told each step once it is done.
+ * Replaces the file at `segmentPath` with `parts` written end to end, in the order above;
+ * `manifestPath` is the stream's manifest. `reached` is told each step once it is done.
  */
-export async function replaceSegmentFile(storage: Storage, segmentPath: string, parts: Uint8Array[], reached: (step: RewriteStep) => void): Promise<void> {
+export async function replaceSegmentFile(storage: Storage, segmentPath: string, manifestPath: string, parts: Uint8Array[], reached: (step: RewriteStep) => void): Promise<void> {
   const dir = dirname(segmentPath)
   const temp = rewritePath(segmentPath)
   try {
@@ -46,6 +47,7 @@ export async function replaceSegmentFile(storage: Storage, segmentPath: string, 
   }
   try {
     await storage.remove(segmentPath + INDEX_SUFFIX)
+    await storage.remove(manifestPath)
     await storage.syncDir(dir)
     reached('index-removed')
     await storage.rename(temp, segmentPath)
