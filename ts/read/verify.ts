@@ -20,7 +20,7 @@
  * successor's link or offset): it is not a new problem. Records are counted by what the files
  * hold: every valid record, before and after damage.
  */
-import { FORM_REDACTED, KIND_CHECKPOINT, KIND_DATA, KIND_TOMBSTONE } from '../core/interface.ts'
+import { FORM_REDACTED, KIND_BATCH_CONTINUES, KIND_CHECKPOINT, KIND_DATA, KIND_TOMBSTONE } from '../core/interface.ts'
 import { HEADER_BYTES, RECORD_OVERHEAD, ZERO_HASH } from '../core/format.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { Stream } from '../engine/stream.ts'
@@ -74,6 +74,8 @@ class Problems {
 interface SegmentContents {
   positions: number[]
   offsets: number[]
+  /** Kind byte of the last valid record (-1: none). */
+  lastKind: number
   damaged: Array<[start: number, end: number]>
 }
 
@@ -99,7 +101,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
       expect = UNKNOWN // reported once here, not again at its first record
     }
     const isActive = n === segments.length - 1
-    const contents: SegmentContents = { positions: [], offsets: [], damaged: [] }
+    const contents: SegmentContents = { positions: [], offsets: [], lastKind: -1, damaged: [] }
     let done = 0
     await withSegmentReader(s.ctx.storage, seg.path, async (handle) => {
       const onDisk = await handle.size()
@@ -122,6 +124,11 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
     const expected = nextOffsets[n] - seg.firstOffset
     if (problems.list.length === before && contents.offsets.length !== expected) {
       problems.add({ offset: seg.firstOffset + contents.offsets.length, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} holds ${contents.offsets.length} valid records, expected ${expected}` })
+    }
+    if (!isActive && contents.lastKind >= 0 && (contents.lastKind & KIND_BATCH_CONTINUES) !== 0 && contents.offsets.length > 0) {
+      // SPEC §2: a batch never spans segments, so a sealed segment ends at a batch's last record.
+      const offset = contents.offsets[contents.offsets.length - 1]
+      problems.add({ offset, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} is sealed but its last record (offset ${offset}) has bit 7 set: a batch continues past the segment's end` })
     }
     await checkIndex(s, seg, contents, isActive, sizes[n], problems)
   }
@@ -200,6 +207,7 @@ async function scanSegmentFile(
           else if (kind === KIND_DATA) tally.events++
           redactions.note(c.offsets[k], kind, data, c.positions[k] - base)
         }
+        contents.lastKind = c.kinds[c.count - 1]
         tally.records += c.count
       },
       onProgress,
