@@ -159,6 +159,50 @@ for (const backend of BACKENDS) {
     })
   }
 
+  test(`${backend}: reads running while segments are rewritten never fail: an iterator, gets and reads read again with the new positions`, async (t) => {
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, { maxSegmentBytes: 8192, checkpointEvery: 16 })
+    for (let i = 0; i < 400; i++) await log.append('s', `event-${i}-` + 'y'.repeat(i % 50))
+    const it = log.iterate('s', { from: 0 })[Symbol.asyncIterator]()
+    const first = await it.next()
+    t.is(first.value.offset, 0)
+    let stop = false
+    const readers = [
+      (async () => {
+        let n = 0
+        while (!stop) {
+          const r = await log.get('s', (n * 37) % 380)
+          if (r !== undefined && !r.redacted) t.true(r.payload.toString().startsWith('event-'))
+          n++
+          if (n % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
+        }
+        return n
+      })(),
+      (async () => {
+        let n = 0
+        while (!stop) {
+          const rs = await log.read('s', { from: (n * 53) % 300, limit: 50, verify: 'genesis' })
+          t.true(rs.length > 0)
+          n++
+        }
+        return n
+      })(),
+    ]
+    const targets = [3, 100, 101, 250, 399, 17, 200]
+    for (const offset of targets) {
+      const r = await log.get('s', offset)
+      if (r?.kind === 'data') await log.redact('s', offset)
+    }
+    stop = true
+    const counts = await Promise.all(readers)
+    t.true(counts.every((n) => n > 0))
+    let seen = 1
+    for (let r = await it.next(); !r.done && seen < 380; r = await it.next()) seen++
+    t.true(seen >= 380)
+    await it.return?.()
+    t.true((await log.verify('s')).ok)
+  })
+
   test(`${backend}: verify({ trusted }) against a note signed before the redaction, and proofs of other records, still check`, async (t) => {
     const dir = tempDir(t)
     const key = generateKey(ORIGIN)

@@ -42,6 +42,7 @@ import { registerStore } from './engine/open-stores.ts'
 import { DEFAULT_DICTIONARY_BYTES, DEFAULT_SAMPLE_RECORDS, trainingSamples } from './engine/dictionary.ts'
 import { applyRepair, planRepair } from './engine/repair.ts'
 import { redactRecord } from './engine/redaction.ts'
+import { readAgainAfterRewrite } from './read/rewrite-retry.ts'
 import { resolveRedactOptions } from './validate.ts'
 import type { RedactOptions, RedactResult } from './types.ts'
 
@@ -353,7 +354,7 @@ export class Log {
     if (o.verify === 'checkpoint') {
       // The common case of random gets (interval verified, index and handle open) without an await.
       const cached = getVerifiedCached(s, offset)
-      const r = cached !== MISS ? cached : await getVerified(s, offset)
+      const r = cached !== MISS ? cached : await readAgainAfterRewrite(s, () => getVerified(s, offset))
       if (r !== FALLBACK) return r
     }
     const cursor = new RecordCursor(s, offset, o.verify)

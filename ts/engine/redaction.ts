@@ -189,11 +189,16 @@ async function finishRedaction(s: Stream, offset: number): Promise<void> {
   if (!check.hash.equals(old.hash)) {
     throw new ChainlogError('ERR_CORRUPT', `stream ${s.name}: the redacted form of offset ${offset} does not hash as the record did; nothing was rewritten`, { stream: s.name, offset })
   }
-  await replaceSegmentFile(s.ctx.storage, seg.path, join(s.dir, MANIFEST_FILE), [data.subarray(0, position), frame, data.subarray(end)], reached)
   const moved = frame.length - (end - position)
   const list = new PositionList(positions.length)
   for (let i = 0; i < positions.length; i++) list.push(i <= entry ? positions[i] : positions[i] + moved)
-  await s.segmentReplaced(seg, data.length + moved, list)
+  const swapped = s.beginRewrite() // reads meeting the new file at old positions wait and read again
+  try {
+    await replaceSegmentFile(s.ctx.storage, seg.path, join(s.dir, MANIFEST_FILE), [data.subarray(0, position), frame, data.subarray(end)], reached)
+    await s.segmentReplaced(seg, data.length + moved, list)
+  } finally {
+    swapped()
+  }
 }
 
 /** The record `original` (one whole frame) in form 3: same header but form and length, payload u64 length ‖ commitment, new CRC. */

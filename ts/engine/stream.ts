@@ -86,6 +86,24 @@ export class Stream implements CheckpointSource, CommitTarget {
   private readonly writeBehind: WriteBehind
   private readonly cacheWrites = new CacheWrites()
   private manifestStale = false
+  /** Counts the starts and ends of segment rewrites (redaction): a read that met damage meanwhile is made again (read/rewrite-retry.ts). */
+  rewrites = 0
+  /** Settles when the rewrite in progress (if any) has swapped in the new file and positions. */
+  rewriting: Promise<void> | null = null
+
+  /** A redaction is about to rename a rewritten file over a segment; call the result once its positions are in. */
+  beginRewrite(): () => void {
+    this.rewrites++
+    let end!: () => void
+    this.rewriting = new Promise<void>((resolve) => (end = resolve))
+    return () => {
+      this.rewrites++
+      this.rewriting = null
+      end()
+    }
+  }
+  /** Record lists of segments a redaction rewrote since: a reader holding one reads again. */
+  private readonly replacedIndexes = new WeakSet<PositionList>()
   /** Its zstd dictionaries, loaded in the core while it is open. */
   dictionaries = StreamDictionaries.none()
 
@@ -265,6 +283,8 @@ export class Stream implements CheckpointSource, CommitTarget {
 
   /** A reader found the index wrong at a record: rebuilt if it came from a file (true: read again). */
   repairIndex(seg: Segment, index: PositionList): Promise<boolean> {
+    // A redaction rewrote the segment after the reader took its list: read again with the new one.
+    if (this.replacedIndexes.has(index)) return Promise.resolve(true)
     return this.indexes.repair(seg, index)
   }
 
@@ -573,13 +593,15 @@ export class Stream implements CheckpointSource, CommitTarget {
    */
   async segmentReplaced(seg: Segment, size: number, positions: PositionList): Promise<void> {
     assert(positions.length === seg.records, 'a rewritten segment holds the same records')
-    this.readers.drop(seg)
+    const old = this.indexIfLoaded(seg)
+    if (old !== null) this.replacedIndexes.add(old)
+    this.readers.replaced(seg)
     seg.size = size
     seg.persistedEntries = 0
     if (seg === this.active && seg.handle !== null) {
-      const old = seg.handle
+      const writer = seg.handle
       seg.handle = null
-      await old.close().catch(() => {})
+      await writer.close().catch(() => {})
       try {
         seg.handle = await this.ctx.storage.open(seg.path, 'update')
       } catch (err) {

@@ -9,6 +9,7 @@ import { AT_OFFSET, AT_PREV_HASH, HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START, Z
 import { ChainlogError } from '../errors.ts'
 import { checkpointPayloadMatches } from '../engine/checkpoint.ts'
 import type { LogRecord, VerifyMode } from '../types.ts'
+import { readAgainAfterRewrite } from './rewrite-retry.ts'
 import { segmentFileName } from '../storage/segment-file.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { PositionList } from '../storage/offset-index.ts'
@@ -115,6 +116,14 @@ export class RecordCursor {
    * checkpoints or records before `from`); null once `end` is reached.
    */
   async next(end: number): Promise<LogRecord[] | null> {
+    const { started, offset, expectPrev, anchor } = this
+    return readAgainAfterRewrite(this.stream, () => this.nextChunk(end), () => {
+      Object.assign(this, { started, offset, expectPrev, anchor })
+      this.ahead = []
+    })
+  }
+
+  private async nextChunk(end: number): Promise<LogRecord[] | null> {
     if (!this.started) {
       if (this.from >= end) return null // nothing to read yet: anchor once there is
       await this.start()
