@@ -116,6 +116,8 @@ export interface LogRecord {
 	hash: Buffer;
 	/** Chain hash of the record before it (32 zero bytes at offset 0). */
 	prevHash: Buffer;
+	/** Present (true) when the record was redacted (`log.redact`): its payload is gone and `payload` is empty. */
+	redacted?: true;
 }
 /** The head of a stream, from `log.head`. */
 export interface HeadInfo {
@@ -275,6 +277,18 @@ export interface RepairResult {
 	/** The quarantine file that holds (or would hold) them. */
 	quarantine: string | null;
 }
+/** Options of `log.redact()`. */
+export interface RedactOptions {
+	/** Why the payload was erased (a request number, say): UTF-8, at most 1 KiB, stored in the tombstone. Default ''. */
+	reason?: string;
+}
+/** What `log.redact()` did. */
+export interface RedactResult {
+	/** The record redacted. */
+	offset: number;
+	/** The offset of the tombstone that records the redaction; null when the record was redacted already (nothing was written). */
+	tombstoneOffset: number | null;
+}
 /**
  * The one error class chainlog throws. `code` is stable and documented in SPEC §4;
  * messages say what was expected, what was found, and where.
@@ -433,6 +447,14 @@ export declare class Log {
 	 * past the cut (records that may have been published): ERR_CHAIN_BROKEN.
 	 */
 	repair(stream: string | number, options?: RepairOptions): Promise<RepairResult>;
+	/**
+	 * Erases the payload of the data record at `offset` from every file of the store (SPEC §9):
+	 * a tombstone (kind 2: u64 offset ‖ the UTF-8 `reason`, ≤ 1 KiB) is appended and made durable,
+	 * then the record's segment is rewritten with the record in form 3 (original length and
+	 * commitment only), so its chain hash, the chain, the tree and every note stay valid. Appends
+	 * made meanwhile wait for it. A record redacted already: `tombstoneOffset` null, nothing written.
+	 */
+	redact(stream: string | number, offset: number, options?: RedactOptions): Promise<RedactResult>;
 	/** The names of the store's streams. */
 	streams(): Promise<string[]>;
 	/** Waits for queued appends and makes everything written so far durable. */

@@ -1,11 +1,12 @@
 import test from 'ava'
 import { readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { Archiver, ArchiveReader, type Log, restore } from '../ts/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
+import { runAndKill } from './helpers/run-and-kill.ts'
 import { CLI, ensureBuilt } from './helpers/dist.ts'
 import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
@@ -304,30 +305,13 @@ const CRASH_TRIALS_PER_CORE = 10
 const CRASH_SEED = seedFromEnv(1515)
 
 /** Runs the archiving writer, SIGKILLs it `killAfterMs` after its first acknowledged append, returns the acknowledged events per stream. */
-function runAndKill(dir: string, backend: string, url: string, seed: number, killAfterMs: number): Promise<Map<string, string[]>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, WRITER, dir, backend, url, JSON.stringify(gw.client), String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    let timer: NodeJS.Timeout | undefined
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (timer === undefined && out.includes('"firstOffset"')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
-    })
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('exit', (code, signal) => {
-      clearTimeout(guard)
-      clearTimeout(timer)
-      if (signal !== 'SIGKILL') return reject(new Error(`writer exited on its own (code ${code}): ${err}`))
-      const acked = new Map<string, string[]>()
-      for (const line of out.split('\n').slice(0, -1)) {
-        const v = JSON.parse(line)
-        if (v.stream !== undefined) acked.set(v.stream, [...(acked.get(v.stream) ?? []), ...v.events])
-      }
-      resolve(acked)
-    })
+async function runWriter(dir: string, backend: string, url: string, seed: number, killAfterMs: number): Promise<Map<string, string[]>> {
+  const { lines } = await runAndKill({
+    script: WRITER, args: [dir, backend, url, JSON.stringify(gw.client), String(seed)], armed: (out) => out.includes('"firstOffset"'), killMs: killAfterMs,
   })
+  const acked = new Map<string, string[]>()
+  for (const v of lines) if (v.stream !== undefined) acked.set(v.stream as string, [...(acked.get(v.stream as string) ?? []), ...(v.events as string[])])
+  return acked
 }
 
 for (const backend of BACKENDS) {
@@ -338,7 +322,7 @@ for (const backend of BACKENDS) {
     const acked = new Map<string, string[]>()
     let shippedByChildren = 0
     for (let trial = 0; trial < CRASH_TRIALS_PER_CORE; trial++) {
-      const got = await runAndKill(dir, backend, url, int(rand, 0, 2 ** 30), int(rand, 5, 400))
+      const got = await runWriter(dir, backend, url, int(rand, 0, 2 ** 30), int(rand, 5, 400))
       for (const [s, ev] of got) acked.set(s, [...(acked.get(s) ?? []), ...ev])
       // What HEAD covers is in the archive and on the local chain (verify walks it all).
       const reader = await ArchiveReader.open(url, { client: gw.client, backend })

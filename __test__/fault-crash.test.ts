@@ -7,9 +7,9 @@
  * is ok, recovery only ever cut a torn tail, and appending continues.
  */
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { BACKENDS } from './helpers/cores.ts'
+import { runAndKill } from './helpers/run-and-kill.ts'
 import { count, faultSize, figures } from './helpers/faults.ts'
 import { tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
@@ -63,35 +63,19 @@ interface Run {
  * acknowledgement can take longer than the whole kill window, still has trials with acknowledged
  * records to check).
  */
-function runAndKill(dir: string, backend: BackendName, seed: number, mode: Mode, killMs: number, afterFirstAck = false): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', WRITER, dir, backend, String(seed), mode], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    let timer: NodeJS.Timeout | undefined
-    const trigger = mode === 'close' ? '"closing"' : '"ready"'
-    const armed = () => (afterFirstAck ? /"firstOffset"[^\n]*\n/.test(out) : out.includes(trigger))
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (timer === undefined && armed()) timer = setTimeout(() => child.kill('SIGKILL'), killMs)
-    })
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('exit', (code, signal) => {
-      clearTimeout(guard)
-      clearTimeout(timer)
-      if (signal !== 'SIGKILL') return reject(new Error(`writer exited on its own (code ${code}): ${err}`))
-      const run: Run = { acks: [], closing: false, closed: false }
-      // Only whole lines count: the last one may have been cut by the kill.
-      for (const line of out.split('\n').slice(0, -1)) {
-        const v = JSON.parse(line)
-        if (v.stream !== undefined) run.acks.push(v)
-        if (v.closing) run.closing = true
-        if (v.closed) run.closed = true
-      }
-      resolve(run)
-    })
+async function runWriter(dir: string, backend: BackendName, seed: number, mode: Mode, killMs: number, afterFirstAck = false): Promise<Run> {
+  const trigger = mode === 'close' ? '"closing"' : '"ready"'
+  const { lines } = await runAndKill({
+    script: WRITER, args: [dir, backend, String(seed), mode], killMs,
+    armed: (out) => (afterFirstAck ? /"firstOffset"[^\n]*\n/.test(out) : out.includes(trigger)),
   })
+  const run: Run = { acks: [], closing: false, closed: false }
+  for (const v of lines) {
+    if (v.stream !== undefined) run.acks.push(v as unknown as Ack)
+    if (v.closing) run.closing = true
+    if (v.closed) run.closed = true
+  }
+  return run
 }
 
 for (const backend of BACKENDS) {
@@ -111,7 +95,7 @@ for (const backend of BACKENDS) {
           const killMs = mode === 'close' ? int(rand, 0, 40) : mode === 'budget' ? int(rand, 100, 600) : int(rand, 0, 250)
           // Odd trials of the append-time modes start the kill window at the first acknowledgement.
           const afterFirstAck = mode !== 'close' && trial % 2 === 1
-          const run = await slot(() => runAndKill(dir, backend, trialSeed, mode, killMs, afterFirstAck))
+          const run = await slot(() => runWriter(dir, backend, trialSeed, mode, killMs, afterFirstAck))
           f.trials++
           f.faults++
           if (mode === 'close' && run.closing && !run.closed) killedInClose++

@@ -1,7 +1,7 @@
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { BACKENDS } from './helpers/cores.ts'
+import { runAndKill } from './helpers/run-and-kill.ts'
 import { openLog, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
 import type { BackendName } from '../ts/core/interface.ts'
@@ -17,31 +17,9 @@ interface Ack {
 }
 
 /** Runs the writer until `killAfterMs` after its first acknowledged append, then SIGKILLs it. */
-function runAndKill(dir: string, backend: BackendName, seed: number, killAfterMs: number): Promise<Ack[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', WRITER, dir, backend, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    let timer: NodeJS.Timeout | undefined
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (timer === undefined && out.includes('"firstOffset"')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
-    })
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.on('exit', (code, signal) => {
-      clearTimeout(guard)
-      clearTimeout(timer)
-      if (signal !== 'SIGKILL') return reject(new Error(`writer exited on its own (code ${code}): ${err}`))
-      const acks: Ack[] = []
-      // The last line may have been cut by the kill: only whole lines count as acknowledged.
-      for (const line of out.split('\n').slice(0, -1)) {
-        const v = JSON.parse(line)
-        if (v.stream !== undefined) acks.push(v)
-      }
-      resolve(acks)
-    })
-  })
+async function runWriter(dir: string, backend: BackendName, seed: number, killAfterMs: number): Promise<Ack[]> {
+  const run = await runAndKill({ script: WRITER, args: [dir, backend, String(seed)], armed: (out) => out.includes('"firstOffset"'), killMs: killAfterMs, guardMs: 60_000 })
+  return run.lines.filter((v) => v.stream !== undefined) as unknown as Ack[]
 }
 
 for (const backend of BACKENDS) {
@@ -50,9 +28,9 @@ for (const backend of BACKENDS) {
       const seed = SEED + trial * 1000 + (backend === 'native' ? 1 : 0)
       const rand = rng(seed)
       const dir = tempDir(t, 'crash')
-      let acks = await runAndKill(dir, backend, seed, int(rand, 50, 300))
+      let acks = await runWriter(dir, backend, seed, int(rand, 50, 300))
       // Half of the trials crash a second time after a restart, so recovery of a recovered store is covered.
-      if (trial % 2 === 1) acks = acks.concat(await runAndKill(dir, backend, seed + 1, int(rand, 50, 300)))
+      if (trial % 2 === 1) acks = acks.concat(await runWriter(dir, backend, seed + 1, int(rand, 50, 300)))
       t.true(acks.length > 0, 'the writer acknowledged appends before it was killed')
       const log = await openLog(t, backend, dir)
       for (const ack of acks) {

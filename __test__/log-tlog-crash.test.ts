@@ -4,11 +4,11 @@
  * consistent with the tree now (verify({ trusted }) passes, and a consistency proof from it checks).
  */
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BACKENDS } from './helpers/cores.ts'
+import { runAndKill } from './helpers/run-and-kill.ts'
 import { openLog, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
 import type { BackendName } from '../ts/core/interface.ts'
@@ -20,26 +20,9 @@ const ORIGIN = 'example.com/crash'
 const TRIALS_PER_CORE = 3
 const SEED = seedFromEnv(1313)
 
-function runAndKill(dir: string, backend: BackendName, seed: number, keyFile: string, killAfterMs: number): Promise<Array<{ stream: string; note: string }>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, WRITER, dir, backend, String(seed), keyFile], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    let timer: NodeJS.Timeout | undefined
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (timer === undefined && out.includes('"note"')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
-    })
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    const guard = setTimeout(() => child.kill('SIGKILL'), 90_000)
-    child.on('exit', (code, signal) => {
-      clearTimeout(guard)
-      clearTimeout(timer)
-      if (signal !== 'SIGKILL') return reject(new Error(`writer exited on its own (code ${code}): ${err}`))
-      const notes = out.split('\n').slice(0, -1).map((l) => JSON.parse(l)).filter((v) => v.note !== undefined)
-      resolve(notes)
-    })
-  })
+async function runWriter(dir: string, backend: BackendName, seed: number, keyFile: string, killAfterMs: number): Promise<Array<{ stream: string; note: string }>> {
+  const { lines } = await runAndKill({ script: WRITER, args: [dir, backend, String(seed), keyFile], armed: (out) => out.includes('"note"'), killMs: killAfterMs, guardMs: 90_000 })
+  return lines.filter((v) => v.note !== undefined) as Array<{ stream: string; note: string }>
 }
 
 for (const backend of BACKENDS) {
@@ -51,8 +34,8 @@ for (const backend of BACKENDS) {
       const keyFile = join(tempDir(t, 'key'), 'skey')
       const key = generateKey(ORIGIN)
       writeFileSync(keyFile, key.skey, { mode: 0o600 })
-      let notes = await runAndKill(dir, backend, seed, keyFile, int(rand, 100, 400))
-      if (trial % 2 === 1) notes = notes.concat(await runAndKill(dir, backend, seed + 1, keyFile, int(rand, 100, 400)))
+      let notes = await runWriter(dir, backend, seed, keyFile, int(rand, 100, 400))
+      if (trial % 2 === 1) notes = notes.concat(await runWriter(dir, backend, seed + 1, keyFile, int(rand, 100, 400)))
       t.true(notes.length > 0, 'the writer returned notes before it was killed')
       const log = await openLog(t, backend, dir, { hash: 'sha256', tlog: { origin: ORIGIN, signer: keyFile } })
       const report = await log.verify(undefined, { trusted: notes.map((n) => n.note) })

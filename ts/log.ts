@@ -41,6 +41,10 @@ import { publishedHead, trustedHeads, verifyTree } from './read/verify-tree.ts'
 import { registerStore } from './engine/open-stores.ts'
 import { DEFAULT_DICTIONARY_BYTES, DEFAULT_SAMPLE_RECORDS, trainingSamples } from './engine/dictionary.ts'
 import { applyRepair, planRepair } from './engine/repair.ts'
+import { redactRecord } from './engine/redaction.ts'
+import { readAgainAfterRewrite } from './read/rewrite-retry.ts'
+import { resolveRedactOptions } from './validate.ts'
+import type { RedactOptions, RedactResult } from './types.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
@@ -350,7 +354,7 @@ export class Log {
     if (o.verify === 'checkpoint') {
       // The common case of random gets (interval verified, index and handle open) without an await.
       const cached = getVerifiedCached(s, offset)
-      const r = cached !== MISS ? cached : await getVerified(s, offset)
+      const r = cached !== MISS ? cached : await readAgainAfterRewrite(s, () => getVerified(s, offset))
       if (r !== FALLBACK) return r
     }
     const cursor = new RecordCursor(s, offset, o.verify)
@@ -476,6 +480,25 @@ export class Log {
     const done = await applyRepair(s, plan)
     await this.streamSet.reopen(name)
     return done
+  }
+
+  /**
+   * Erases the payload of the data record at `offset` from every file of the store (SPEC §9):
+   * a tombstone (kind 2: u64 offset ‖ the UTF-8 `reason`, ≤ 1 KiB) is appended and made durable,
+   * then the record's segment is rewritten with the record in form 3 (original length and
+   * commitment only), so its chain hash, the chain, the tree and every note stay valid. Appends
+   * made meanwhile wait for it. A record redacted already: `tombstoneOffset` null, nothing written.
+   */
+  async redact(stream: string | number, offset: number, options?: RedactOptions): Promise<RedactResult> {
+    this.checkWritable()
+    const name = streamName(stream)
+    const at = offsetArg(offset, 'offset')
+    const { reason } = resolveRedactOptions(options)
+    const found = this.streamNamed(name)
+    const s = found instanceof Promise ? await found : found
+    if (s === undefined || s.segments.length === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream: no stream named ${JSON.stringify(name)} holds offset ${at}`, { stream: name, offset: at })
+    this.checkWritable() // closed while the stream opened
+    return s.queue.exclusive(() => redactRecord(s, at, reason))
   }
 
   /** The names of the store's streams. */

@@ -141,6 +141,8 @@ export interface LogRecord {
   hash: Buffer
   /** Chain hash of the record before it (32 zero bytes at offset 0). */
   prevHash: Buffer
+  /** Present (true) when the record was redacted (`log.redact`): its payload is gone and `payload` is empty. */
+  redacted?: true
 }
 
 /** The head of a stream, from `log.head`. */
@@ -308,4 +310,18 @@ export interface RepairResult {
   bytes: number
   /** The quarantine file that holds (or would hold) them. */
   quarantine: string | null
+}
+
+/** Options of `log.redact()`. */
+export interface RedactOptions {
+  /** Why the payload was erased (a request number, say): UTF-8, at most 1 KiB, stored in the tombstone. Default ''. */
+  reason?: string
+}
+
+/** What `log.redact()` did. */
+export interface RedactResult {
+  /** The record redacted. */
+  offset: number
+  /** The offset of the tombstone that records the redaction; null when the record was redacted already (nothing was written). */
+  tombstoneOffset: number | null
 }

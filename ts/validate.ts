@@ -195,3 +195,19 @@ export function resolveRepairOptions(options: unknown): { dryRun: boolean } {
   }
   return { dryRun: o.dryRun === true }
 }
+
+/** A tombstone's reason is at most this many UTF-8 bytes (SPEC §9). */
+const MAX_REDACT_REASON_BYTES = 1024
+
+/** `log.redact()` options: the reason as UTF-8 bytes (empty when absent). */
+export function resolveRedactOptions(options: unknown): { reason: Buffer } {
+  const o = optionsObject(options, 'redact options', ['reason'])
+  if (o.reason !== undefined && typeof o.reason !== 'string') {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `reason: expected a string, got ${describe(o.reason)}`)
+  }
+  const reason = Buffer.from(o.reason ?? '', 'utf8')
+  if (reason.length > MAX_REDACT_REASON_BYTES) {
+    throw new ChainlogError('ERR_INVALID_ARGUMENT', `reason: expected at most ${MAX_REDACT_REASON_BYTES} bytes of UTF-8, got ${reason.length}`)
+  }
+  return { reason }
+}

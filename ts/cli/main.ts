@@ -12,6 +12,7 @@ import { keygenCommand } from './keygen.ts'
 import { packageRoot } from './package-root.ts'
 import { readCommand, tailCommand } from './read.ts'
 import { repairCommand } from './repair.ts'
+import { redactCommand } from './redact.ts'
 import { verifyCommand } from './verify.ts'
 import { verifyProofCommand } from './verify-proof.ts'
 import { checkpointCommand, consistencyCommand, exportTilesCommand, proveCommand } from './tlog-store.ts'
@@ -104,6 +105,17 @@ function program(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (dir: string, stream: string, o: { yes?: boolean; json?: boolean }) => {
       process.exitCode = await repairCommand(dir, stream, o)
+    })
+
+  p.command('redact')
+    .description('erase the payload of one data record from every file of the store (the record keeps its hash; a tombstone records why)')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .argument('<offset>', 'offset of the data record', count)
+    .option('--reason <text>', 'why, stored in the tombstone (UTF-8, at most 1 KiB)')
+    .option('--json', 'print the result as JSON')
+    .action(async (dir: string, stream: string, offset: number, o: { reason?: string; json?: boolean }) => {
+      process.exitCode = await redactCommand(dir, stream, offset, o)
     })
 
   p.command('keygen')

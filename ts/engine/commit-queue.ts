@@ -15,8 +15,19 @@ const MAX_GROUP_BYTES = 64 * 1024 * 1024
 /** An append's conditions and sync choice, as resolved from its options. */
 export type AppendConditions = Pick<AppendRequest, 'expectedOffset' | 'expectedHash' | 'timestamp' | 'sync'>
 
+/** A call that runs alone, in call order, with the stream's writes held until it settles (a redaction). */
+interface ExclusiveRequest {
+  type: 'exclusive'
+  run: () => Promise<unknown>
+  seq: number
+  resolve: (r: unknown) => void
+  reject: (e: unknown) => void
+}
+
+type Queued = Request | ExclusiveRequest
+
 export class CommitQueue {
-  private pending: Request[] = []
+  private pending: Queued[] = []
   private running = false
   private idleWaiters: Array<() => void> = []
   /** Calls enqueued so far (the last one's seq), and every call with seq ≤ settledUpTo has settled. */
@@ -41,6 +52,14 @@ export class CommitQueue {
     return new Promise((resolve, reject) => this.enqueue({ type: 'checkpoint', sync, onlyIfDirty, seq: 0, resolve, reject }))
   }
 
+  /**
+   * Runs `run` after every call made before it and before every call made after it, with no
+   * write in flight meanwhile: the stream's writes are held while it runs.
+   */
+  exclusive<T>(run: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.enqueue({ type: 'exclusive', run, seq: 0, resolve: resolve as (r: unknown) => void, reject }))
+  }
+
   /** Resolves once nothing is queued or in flight. */
   idle(): Promise<void> {
     if (!this.running && this.pending.length === 0) return Promise.resolve()
@@ -57,7 +76,7 @@ export class CommitQueue {
     return new Promise((resolve) => this.barriers.push({ seq, resolve }))
   }
 
-  private enqueue(req: Request): void {
+  private enqueue(req: Queued): void {
     req.seq = ++this.enqueued
     this.pending.push(req)
     if (!this.running) {
@@ -70,6 +89,13 @@ export class CommitQueue {
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0) {
+        const head = this.pending[0]
+        if (head.type === 'exclusive') {
+          this.pending.shift()
+          await head.run().then(head.resolve, head.reject)
+          this.advanceSettled()
+          continue
+        }
         const group = this.take()
         try {
           const retry = await commitGroup(this.stream, group, this.writeBuffer)
@@ -105,11 +131,12 @@ export class CommitQueue {
     let bytes = 0
     let n = 0
     for (const r of this.pending) {
+      if (r.type === 'exclusive') break // it runs alone, after this group
       const size = r.type === 'append' ? r.payloads.length + r.lengths.length * RECORD_OVERHEAD : CHECKPOINT_RECORD_BYTES
       if (n > 0 && bytes + size > budget) break
       bytes += size
       n++
     }
-    return this.pending.splice(0, n)
+    return this.pending.splice(0, n) as Request[]
   }
 }

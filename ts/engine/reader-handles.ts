@@ -15,6 +15,8 @@ const MAX_OPEN_READERS = 4
 export class ReaderHandles {
   /** Segments with a read handle, least recently used first. */
   private readonly open: Segment[] = []
+  /** Handles on files a segment's file replaced, still used by reads in flight (see replaced). */
+  private retired: Array<{ seg: Segment; reader: Promise<StorageFile> }> = []
 
   constructor(
     private readonly storage: Storage,
@@ -64,8 +66,26 @@ export class ReaderHandles {
     closeReader(seg)
   }
 
+  /**
+   * The segment's file was replaced by another under its name (a redaction's rename): the next
+   * read opens the new file; reads in flight finish on the old handle, closed once no read of the
+   * segment is left (closing it under them would make the handle reopen the path).
+   */
+  replaced(seg: Segment): void {
+    const k = this.open.indexOf(seg)
+    if (k >= 0) this.open.splice(k, 1)
+    if (seg.readerUsers === 0 || seg.reader === null) {
+      closeReader(seg)
+      return
+    }
+    this.retired.push({ seg, reader: seg.reader })
+    seg.reader = null
+    seg.readerHandle = null
+  }
+
   closeAll(): void {
     for (const seg of this.open.splice(0)) closeReader(seg)
+    for (const r of this.retired.splice(0)) r.reader.then((h) => h.close()).catch(() => {})
   }
 
   private async acquire(seg: Segment): Promise<StorageFile> {
@@ -94,7 +114,16 @@ export class ReaderHandles {
 
   private release(seg: Segment): void {
     seg.readerUsers--
+    if (seg.readerUsers === 0 && this.retired.length > 0) this.closeRetired(seg)
     if (seg.readerUsers === 0 && !this.open.includes(seg)) closeReader(seg) // evicted while in use
+  }
+
+  /** No read of `seg` is left: the handles of the files it replaced can go. */
+  private closeRetired(seg: Segment): void {
+    const done = this.retired.filter((r) => r.seg === seg)
+    if (done.length === 0) return
+    this.retired = this.retired.filter((r) => r.seg !== seg)
+    for (const r of done) r.reader.then((h) => h.close()).catch(() => {})
   }
 
   private evict(): void {

@@ -34,6 +34,7 @@ import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
 import { StreamDictionaries } from './dictionary.ts'
 import { createStreamDirectory } from './stream-creation.ts'
+import { completePendingRedaction } from './redaction.ts'
 
 /**
  * The active segment's index is saved again (in the background) once this many bytes were
@@ -85,6 +86,24 @@ export class Stream implements CheckpointSource, CommitTarget {
   private readonly writeBehind: WriteBehind
   private readonly cacheWrites = new CacheWrites()
   private manifestStale = false
+  /** Counts the starts and ends of segment rewrites (redaction): a read that met damage meanwhile is made again (read/rewrite-retry.ts). */
+  rewrites = 0
+  /** Settles when the rewrite in progress (if any) has swapped in the new file and positions. */
+  rewriting: Promise<void> | null = null
+
+  /** A redaction is about to rename a rewritten file over a segment; call the result once its positions are in. */
+  beginRewrite(): () => void {
+    this.rewrites++
+    let end!: () => void
+    this.rewriting = new Promise<void>((resolve) => (end = resolve))
+    return () => {
+      this.rewrites++
+      this.rewriting = null
+      end()
+    }
+  }
+  /** Record lists of segments a redaction rewrote since: a reader holding one reads again. */
+  private readonly replacedIndexes = new WeakSet<PositionList>()
   /** Its zstd dictionaries, loaded in the core while it is open. */
   dictionaries = StreamDictionaries.none()
 
@@ -169,6 +188,7 @@ export class Stream implements CheckpointSource, CommitTarget {
     s.dictionaries = await StreamDictionaries.open(ctx, s.dir)
     try {
       s.applyOpen(await recoverStream(s, events))
+      await completePendingRedaction(s)
     } catch (err) {
       s.dictionaries.release(ctx)
       throw err
@@ -263,6 +283,8 @@ export class Stream implements CheckpointSource, CommitTarget {
 
   /** A reader found the index wrong at a record: rebuilt if it came from a file (true: read again). */
   repairIndex(seg: Segment, index: PositionList): Promise<boolean> {
+    // A redaction rewrote the segment after the reader took its list: read again with the new one.
+    if (this.replacedIndexes.has(index)) return Promise.resolve(true)
     return this.indexes.repair(seg, index)
   }
 
@@ -553,6 +575,53 @@ export class Stream implements CheckpointSource, CommitTarget {
     const seg = this.active
     if (seg === undefined) return null
     return { segment: seg, size: this.ctx.readOnly ? seg.size : Math.min(this.syncedSize, seg.size) }
+  }
+
+  /**
+   * Before a redaction rewrites one of its segment files (engine/redaction.ts): no background
+   * fdatasync and no cache write in flight, so none touches the old file or its `.idx` after.
+   */
+  async quiesce(): Promise<void> {
+    await this.writeBehind.done()
+    await this.cacheWrites.idle()
+  }
+
+  /**
+   * A redaction renamed a rewritten file over `seg` (engine/redaction.ts): takes its new size and
+   * record positions (same records, later ones moved), drops read handles on the old file,
+   * reopens the writer's handle when it is the active segment (appends must never go to an
+   * unlinked file), and saves the index and the manifest (SPEC §9 step 6).
+   */
+  async segmentReplaced(seg: Segment, size: number, positions: PositionList): Promise<void> {
+    assert(positions.length === seg.records, 'a rewritten segment holds the same records')
+    const old = this.indexIfLoaded(seg)
+    if (old !== null) this.replacedIndexes.add(old)
+    this.readers.replaced(seg)
+    seg.size = size
+    seg.persistedEntries = 0
+    if (seg === this.active && seg.handle !== null) {
+      const writer = seg.handle
+      seg.handle = null
+      await writer.close().catch(() => {})
+      try {
+        seg.handle = await this.ctx.storage.open(seg.path, 'update')
+      } catch (err) {
+        this.broken = ioError(err, `stream ${this.name}: cannot reopen ${seg.path} after its redaction; reopen the log`, { stream: this.name })
+        throw this.broken
+      }
+      seg.index = positions
+      // The rewritten file was fdatasynced whole before its rename.
+      this.unsynced = false
+      this.syncedSize = size
+      this.writeBehind.synced()
+    } else if (seg === this.active) {
+      seg.index = positions
+    } else {
+      this.indexes.sealed(seg, positions)
+    }
+    this.manifestStale = true
+    await this.persistIndex(seg, seg === this.active ? undefined : positions, true).catch(() => {}) // a cache: rebuilt at open if lost
+    await this.saveManifestQueued().catch(() => {})
   }
 
   async closeHandles(): Promise<void> {

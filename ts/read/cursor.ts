@@ -4,11 +4,12 @@
  * anchor: 'checkpoint' = the nearest checkpoint at or before `from` (O(distance)), 'genesis' =
  * offset 0, 'none' = CRCs only. Checkpoint records are skipped. Used by read, iterate and get.
  */
-import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodeResult } from '../core/interface.ts'
+import { FORM_REDACTED, KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodeResult } from '../core/interface.ts'
 import { AT_OFFSET, AT_PREV_HASH, HASH_BYTES, MAX_PAYLOAD_BYTES, RECORD_START, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { checkpointPayloadMatches } from '../engine/checkpoint.ts'
 import type { LogRecord, VerifyMode } from '../types.ts'
+import { readAgainAfterRewrite } from './rewrite-retry.ts'
 import { segmentFileName } from '../storage/segment-file.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { PositionList } from '../storage/offset-index.ts'
@@ -115,6 +116,14 @@ export class RecordCursor {
    * checkpoints or records before `from`); null once `end` is reached.
    */
   async next(end: number): Promise<LogRecord[] | null> {
+    const { started, offset, expectPrev, anchor } = this
+    return readAgainAfterRewrite(this.stream, () => this.nextChunk(end), () => {
+      Object.assign(this, { started, offset, expectPrev, anchor })
+      this.ahead = []
+    })
+  }
+
+  private async nextChunk(end: number): Promise<LogRecord[] | null> {
     if (!this.started) {
       if (this.from >= end) return null // nothing to read yet: anchor once there is
       await this.start()
@@ -342,14 +351,16 @@ export class RecordCursor {
         }
       }
       if (d.kinds[k] === KIND_CHECKPOINT || offset < this.from) continue
-      out.push({
+      const record: LogRecord = {
         offset,
         timestamp: d.timestamps[k],
         kind: d.kinds[k] === KIND_TOMBSTONE ? 'tombstone' : 'data',
         payload: d.payloads.subarray(payloadStart, d.payloadEnds[k]),
         hash: d.hashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES),
         prevHash: d.prevHashes.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES),
-      })
+      }
+      if (d.forms[k] === FORM_REDACTED) record.redacted = true
+      out.push(record)
     }
     const last = (d.count - 1) * HASH_BYTES
     return { out, count: d.count, lastHash: Buffer.from(d.hashes.subarray(last, last + HASH_BYTES)), lastPrev: Buffer.from(d.prevHashes.subarray(last, last + HASH_BYTES)) }

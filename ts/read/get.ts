@@ -3,7 +3,7 @@
  * the interval holding an offset is verified once, from its checkpoint; then each get decodes only
  * its own record and checks its recomputed hash (and its prev_hash) against the verified chain.
  */
-import { KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodedRecord } from '../core/interface.ts'
+import { FORM_REDACTED, KIND_CHECKPOINT, KIND_TOMBSTONE, type DecodedRecord } from '../core/interface.ts'
 import { HASH_BYTES, MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import type { Segment } from '../engine/segment.ts'
@@ -91,7 +91,7 @@ function checkAgainstInterval(s: Stream, interval: VerifiedInterval, anchor: num
     })
   }
   if (d.kind === KIND_CHECKPOINT) return undefined
-  return {
+  const record: LogRecord = {
     offset,
     timestamp: d.timestamp,
     kind: d.kind === KIND_TOMBSTONE ? 'tombstone' : 'data',
@@ -99,6 +99,8 @@ function checkAgainstInterval(s: Stream, interval: VerifiedInterval, anchor: num
     hash: d.hash,
     prevHash: d.prevHash,
   }
+  if (d.form === FORM_REDACTED) record.redacted = true
+  return record
 }
 
 export const FALLBACK: unique symbol = Symbol('fallback')

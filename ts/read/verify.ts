@@ -20,7 +20,7 @@
  * successor's link or offset): it is not a new problem. Records are counted by what the files
  * hold: every valid record, before and after damage.
  */
-import { KIND_CHECKPOINT, KIND_DATA } from '../core/interface.ts'
+import { FORM_REDACTED, KIND_BATCH_CONTINUES, KIND_CHECKPOINT, KIND_DATA, KIND_TOMBSTONE } from '../core/interface.ts'
 import { HEADER_BYTES, RECORD_OVERHEAD, ZERO_HASH } from '../core/format.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { Stream } from '../engine/stream.ts'
@@ -38,6 +38,8 @@ const MAX_PROBLEMS_PER_STREAM = 100
 const KIND_MASK = 0x7f
 /** Byte of the header where the stored payload length L starts (SPEC §2). */
 const LENGTH_AT = 54
+/** Byte of the header holding the stored payload form. */
+const FORM_AT = 53
 
 export interface VerifyProgress {
   add(bytes: number): void
@@ -72,6 +74,8 @@ class Problems {
 interface SegmentContents {
   positions: number[]
   offsets: number[]
+  /** Kind byte of the last valid record (-1: none). */
+  lastKind: number
   damaged: Array<[start: number, end: number]>
 }
 
@@ -87,6 +91,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
   // Sizes as committed now: appends made while verify runs are not part of this report.
   const sizes = segments.map((seg) => seg.size)
   const nextOffsets = segments.map((seg) => seg.nextOffset)
+  const redactions = new Redactions()
 
   for (const [n, seg] of segments.entries()) {
     if (problems.full) break
@@ -96,7 +101,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
       expect = UNKNOWN // reported once here, not again at its first record
     }
     const isActive = n === segments.length - 1
-    const contents: SegmentContents = { positions: [], offsets: [], damaged: [] }
+    const contents: SegmentContents = { positions: [], offsets: [], lastKind: -1, damaged: [] }
     let done = 0
     await withSegmentReader(s.ctx.storage, seg.path, async (handle) => {
       const onDisk = await handle.size()
@@ -111,7 +116,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
       const scan = await scanSegmentFile(s, seg, handle, end, expect, resume, contents, problems, tally, (pos) => {
         progress.add(pos - done)
         done = Math.max(done, pos)
-      })
+      }, redactions)
       expect = scan.expect
       if (scan.last !== null) last = scan.last
     })
@@ -120,8 +125,14 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
     if (problems.list.length === before && contents.offsets.length !== expected) {
       problems.add({ offset: seg.firstOffset + contents.offsets.length, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} holds ${contents.offsets.length} valid records, expected ${expected}` })
     }
+    if (!isActive && contents.lastKind >= 0 && (contents.lastKind & KIND_BATCH_CONTINUES) !== 0 && contents.offsets.length > 0) {
+      // SPEC §2: a batch never spans segments, so a sealed segment ends at a batch's last record.
+      const offset = contents.offsets[contents.offsets.length - 1]
+      problems.add({ offset, code: 'ERR_CORRUPT', message: `${segmentFileName(seg.num)} is sealed but its last record (offset ${offset}) has bit 7 set: a batch continues past the segment's end` })
+    }
     await checkIndex(s, seg, contents, isActive, sizes[n], problems)
   }
+  for (const p of redactions.problems()) problems.add(p)
   if (s.corrupt === null) await checkManifest(s, segments, problems) // else it disagrees with the damage by design
   for (const message of await dictionaryProblems(s.ctx, s.dir)) problems.add({ offset: null, code: 'ERR_CORRUPT', message })
   const head = { nextOffset: last.nextOffset, hash: last.hash ?? s.headHash }
@@ -135,13 +146,47 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
 }
 
 /**
+ * Redactions as the files show them (SPEC §9): every record stored in form 3 must be named by a
+ * tombstone (else someone erased a payload and hid it), and every tombstone's record must be in
+ * form 3 (else the redaction it records was not finished: a writable open finishes it).
+ */
+class Redactions {
+  private readonly redacted = new Set<number>()
+  /** Redacted offset → the tombstone naming it. */
+  private readonly named = new Map<number, number>()
+  /** The lowest offset scanned: a tombstone may name a record below it (pruned since). */
+  private first = Infinity
+
+  /** The record at `offset` (`at` within `data`) was scanned whole. */
+  note(offset: number, kind: number, data: Buffer, at: number): void {
+    this.first = Math.min(this.first, offset)
+    if (data[at + FORM_AT] === FORM_REDACTED) this.redacted.add(offset)
+    if (kind === KIND_TOMBSTONE && data.readUInt32LE(at + LENGTH_AT) >= 8) {
+      const target = Number(data.readBigUInt64LE(at + HEADER_BYTES))
+      if (!this.named.has(target)) this.named.set(target, offset)
+    }
+  }
+
+  problems(): VerifyProblem[] {
+    const out: VerifyProblem[] = []
+    for (const offset of [...this.redacted].sort((a, b) => a - b)) {
+      if (!this.named.has(offset)) out.push({ offset, code: 'ERR_CORRUPT', message: `the record at offset ${offset} is redacted (form 3) but no tombstone names it: a payload was erased without a record of it` })
+    }
+    for (const [target, tombstone] of [...this.named].sort((a, b) => a[0] - b[0])) {
+      if (!this.redacted.has(target) && target >= this.first) out.push({ offset: target, code: 'ERR_CORRUPT', message: `the tombstone at offset ${tombstone} redacts offset ${target}, whose payload is still stored: an unfinished redaction (a writable open finishes it)` })
+    }
+    return out
+  }
+}
+
+/**
  * Scans [0, end) of one segment from `expect`, going on after every bad record as the table at
  * the top says. Fills `contents`, counts into `tally`, reports into `problems`.
  */
 async function scanSegmentFile(
   s: Stream, seg: Segment, handle: StorageFile, end: number, expectAtStart: Expectation, resume: { sinceResume: number | null },
   contents: SegmentContents, problems: Problems, tally: { records: number; events: number; checkpoints: number },
-  onProgress: (position: number) => void,
+  onProgress: (position: number) => void, redactions: Redactions,
 ): Promise<{ expect: Expectation; last: { nextOffset: number; hash: Buffer | null } | null }> {
   let expect = expectAtStart
   let last: { nextOffset: number; hash: Buffer | null } | null = null
@@ -153,14 +198,16 @@ async function scanSegmentFile(
   while (start < end && !problems.full) {
     const r = await scanRange(s.core, handle, {
       hash: s.hash, stream: s.name, start, end, firstOffset: expect.offset, prevHash: expect.hash, prevTimestamp: expect.timestamp, verifyChain: true,
-      onRecords: (c) => {
+      onRecords: (c, data, base) => {
         for (let k = 0; k < c.count; k++) {
           contents.positions.push(c.positions[k])
           contents.offsets.push(c.offsets[k])
           const kind = c.kinds[k] & KIND_MASK
           if (kind === KIND_CHECKPOINT) tally.checkpoints++
           else if (kind === KIND_DATA) tally.events++
+          redactions.note(c.offsets[k], kind, data, c.positions[k] - base)
         }
+        contents.lastKind = c.kinds[c.count - 1]
         tally.records += c.count
       },
       onProgress,

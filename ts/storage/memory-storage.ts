@@ -185,6 +185,15 @@ export class MemoryStorage implements Storage {
     if (this.files.delete(path)) this.entryChanges++
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    const f = this.files.get(from)
+    if (f === undefined) throw fsError('ENOENT', 'rename', from)
+    this.parentMustExist(to, 'rename')
+    this.files.delete(from)
+    this.files.set(to, f)
+    this.entryChanges++
+  }
+
   async makeDir(dir: string): Promise<void> {
     for (let d = dir; !this.dirs.has(d); d = dirname(d)) {
       this.dirs.add(d)

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path'
 import { ChainlogError } from '../errors.ts'
-import { ioError } from './durable.ts'
+import { ioError, isTempFile } from './durable.ts'
 import type { Storage } from './storage.ts'
 
 const QUARANTINE_DIR = 'quarantine'
@@ -44,4 +44,16 @@ export async function writeQuarantine(storage: Storage, streamDir: string, segme
     throw ioError(err, `cannot write the quarantine file ${path}`)
   }
   return path
+}
+
+/** Paths of a stream's quarantine files (none when it has no quarantine directory). */
+export async function quarantineFiles(storage: Storage, streamDir: string): Promise<string[]> {
+  const dir = join(streamDir, QUARANTINE_DIR)
+  let entries: Awaited<ReturnType<Storage['list']>>
+  try {
+    entries = await storage.list(dir)
+  } catch (err) {
+    throw ioError(err, `cannot list ${dir}`)
+  }
+  return (entries ?? []).filter((e) => !e.isDirectory && !isTempFile(e.name)).map((e) => join(dir, e.name)).sort()
 }

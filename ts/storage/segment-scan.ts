@@ -21,8 +21,8 @@ export interface RangeScanInput {
   prevHash: Uint8Array | null
   prevTimestamp: number | null
   verifyChain: boolean
-  /** Called with every chunk's result that counted records (positions, offsets, kinds…). */
-  onRecords?: (r: ScanResult) => void
+  /** Called with every chunk's result that counted records (positions, offsets, kinds…), and the chunk's bytes (`data[0]` at `basePosition`). */
+  onRecords?: (r: ScanResult, data: Buffer, basePosition: number) => void
   /** Called after each chunk with the absolute position reached. */
   onProgress?: (position: number) => void
 }
@@ -72,7 +72,7 @@ export async function scanRange(core: ChainlogCore, handle: StorageFile, input: 
     })
     if (r.count > 0) {
       count += r.count
-      input.onRecords?.(r)
+      input.onRecords?.(r, data, pos)
       firstOffset = r.nextOffset
       prevTimestamp = r.lastTimestamp
       if (input.verifyChain) {
