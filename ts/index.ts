@@ -13,3 +13,4 @@ export type {
   ArchiverOptions, ArchiverStatus, ArchiveStreamStatus, ArchiveClientConfig, RestoreOptions, RestoreReport, ArchiveReaderOptions, ArchiveHeadInfo,
 } from './archive/types.ts'
 export type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'
+export type { PruneOptions, PruneResult, RetentionOptions } from './types.ts'

@@ -77,6 +77,7 @@ export class ProvableStreams {
     }
     const t = tree
     return t.exclusive(async () => {
+      t.setFloor(s.pruned)
       if (!this.loaded.has(s.name)) {
         t.published = await this.loadPublished(s)
         this.loaded.add(s.name)
@@ -87,6 +88,14 @@ export class ProvableStreams {
   }
 
   private readonly loaded = new Set<string>()
+
+  /**
+   * Before a prune to `firstOffset` (SPEC §9): the tree's tiles cover every record and those of
+   * the leaves below `firstOffset` are durable (they become the only copy of those leaves).
+   */
+  prepareTilesForPrune(s: Stream, firstOffset: number): Promise<void> {
+    return this.withTree(s, (tree) => tree.prepareFloor(s.nextOffset, (from, to, sink) => readChainHashes(s, from, to, sink), s.firstOffset, firstOffset), true)
+  }
 
   /** The newer of `<stream>/checkpoint` (when its note parses and, with a signer, verifies) and the state file's head. */
   private async loadPublished(s: Stream): Promise<PublishedHead | null> {
