@@ -123,6 +123,8 @@ export class RecordCursor {
       await this.start()
     }
     if (this.offset >= end) return null
+    // A prune removed the records this cursor was about to read (an iterator overtaken by it).
+    if (this.offset < this.stream.firstOffset) throw prunedError(this.stream, this.offset)
     const { out, count, lastHash, lastPrev } = (await this.takeAhead()) ?? (await this.load(end))
     this.offset += count
     if (this.prefetch) this.planAhead(end)
@@ -257,8 +259,6 @@ export class RecordCursor {
   /** Reads and decodes the chunk at this.offset (below `end`), repairing an untrusted index once. */
   private async load(end: number): Promise<Chunk> {
     const s = this.stream
-    // A prune removed the records this cursor was about to read (an iterator overtaken by it).
-    if (this.offset < s.firstOffset) throw prunedError(s, this.offset)
     const seg = s.segmentFor(this.offset)
     let index = await s.indexOf(seg)
     let out: LogRecord[] | null = null

@@ -21,6 +21,7 @@ import { formatAddCheckpoint, formatTlogProof } from '../tlog/proof-text.ts'
 import { encodeRecordPreimage, type RecordPreimage } from '../tlog/record-preimage.ts'
 import { buildTiles, entriesPath } from '../tlog/tiles.ts'
 import { readChainHashes } from './tree-leaves.ts'
+import { prunedError } from '../engine/retention.ts'
 
 const KIND_NAMES = ['data', 'checkpoint', 'tombstone'] as const
 const BATCH_CONTINUES = 0x80
@@ -129,6 +130,7 @@ export class ProvableStreams {
       const size = treeSize ?? tree.published?.size ?? tree.size
       if (size > tree.size) throw invalid(`treeSize: expected at most the stream's ${tree.size} records, found ${size}`, { stream: s.name })
       if (offset >= size) throw invalid(`offset: expected below the tree size ${size}, found ${offset}`, { stream: s.name, offset })
+      if (offset < s.firstOffset) throw prunedError(s, offset) // its leaf is in the tiles, its preimage is gone
       await this.checkPublished(s, tree)
       const root = await tree.root(size)
       const proof = await tree.inclusion(offset, size)
