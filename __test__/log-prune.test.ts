@@ -5,6 +5,7 @@
  * against notes signed before the prune; tampering with pruned.json or the tiles below it is
  * reported, never accepted.
  */
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -14,6 +15,7 @@ import { codeOf, segmentNumbers, tempDir } from './helpers/log-dir.ts'
 import { Log, type LogOptions, type LogRecord } from '../ts/index.ts'
 import { generateKey, hashLeaf, verifyConsistency, verifyConsistencyProof, verifyInclusion, verifyProof } from '../ts/tlog/index.ts'
 
+const ROOT = join(import.meta.dirname, '..')
 const ORIGIN = 'example.com/audit'
 const T0 = 1_700_000_000_000
 /** A record of a 7-byte payload is 73 bytes: ten to a segment. */
@@ -401,3 +403,36 @@ for (const backend of BACKENDS) {
     t.true(tile.subarray(0, 32).equals(hashLeaf(r0.hash)))
   })
 }
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [`--import=${import.meta.resolve('tsx')}`, join(ROOT, 'ts', 'cli', 'main.ts'), ...args], { encoding: 'utf8', timeout: 120_000 })
+}
+
+test('chainlog prune: without --yes a dry run that shows what would go and changes nothing; with --yes it prunes; read and verify start at the first kept offset', async (t) => {
+  const dir = tempDir(t)
+  const log = await Log.open(dir, { ...SEGMENT })
+  await fill(log, 0, 50)
+  await log.close()
+  const before = snapshot(dir)
+  const dry = cli(['prune', dir, 's', '--before', '25'])
+  t.is(dry.status, 0, dry.stderr)
+  t.regex(dry.stdout, /would prune 2 segment\(s\), 1460 bytes, offsets 0\.\.19; the stream would start at offset 20 \(dry run/)
+  t.deepEqual(snapshot(dir), before)
+  const yes = cli(['prune', dir, 's', '--before', '25', '--yes', '--json'])
+  t.is(yes.status, 0, yes.stderr)
+  t.deepEqual(JSON.parse(yes.stdout), { firstOffset: 20, segments: 2, bytes: 1460, dryRun: false })
+  t.deepEqual(segmentNumbers(dir, 's'), range(2, 6))
+  const read = cli(['read', dir, 's', '--json'])
+  t.is(read.status, 0, read.stderr)
+  t.is(JSON.parse(read.stdout.split('\n')[0]).offset, 20)
+  t.is(cli(['verify', dir]).status, 0)
+  const again = cli(['prune', dir, 's', '--before', '5', '--yes'])
+  t.regex(again.stdout, /nothing to prune below offset 5 \(the stream starts at 20/)
+  t.is(cli(['prune', dir, 's', '--before', '999', '--yes']).status, 2, 'before past the end is a usage error')
+  t.is(cli(['prune', dir, 's', '--before', '-1']).status, 2)
+  t.is(cli(['prune', dir, 's']).status, 2, '--before is required')
+  t.is(cli(['prune', dir, 'nosuch', '--before', '1']).status, 2)
+  const lower = cli(['read', dir, 's', '--from', '3'])
+  t.is(lower.status, 2, 'an explicit pruned offset is a usage error')
+  t.regex(lower.stderr, /ERR_PRUNED|pruned/)
+})
