@@ -223,10 +223,14 @@ for (const backend of BACKENDS) {
       ['gone', (p: string) => rmSync(p)],
       ['garbage', (p: string) => writeFileSync(p, '{"firstOffset":')],
       ['segment', (p: string) => writeFileSync(p, JSON.stringify({ ...state, firstSegment: 55 }))],
+      // Would make the kept segments below it look like a prune's leftovers: open must not delete them.
+      ['segment-up', (p: string) => writeFileSync(p, JSON.stringify({ ...state, firstSegment: state.firstSegment + 2 }))],
     ] as const) {
       d = copy(label)
       edit(prunedFile(d))
+      const files = segmentNumbers(d, 's')
       log = await open(t, d, { backend })
+      t.deepEqual(segmentNumbers(d, 's'), files, `${label}: a writable open deleted nothing`)
       const head = await log.head('s')
       t.truthy(head.damage, `${label}: open marks the stream damaged`)
       t.is(codeOf(await log.append('s', 'x').catch((e) => e)), 'ERR_CORRUPT', `${label}: appends refused`)

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
-import { ZERO_HASH } from '../core/format.ts'
+import { AT_PREV_HASH, HASH_BYTES, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { ioError, isTempFile } from '../storage/durable.ts'
 import { manifestOf, readManifest, writeManifest, type Manifest } from '../storage/manifest.ts'
@@ -66,7 +66,7 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
   // a prune cut short, finished here (a read-only log leaves them and ignores them).
   const base = pruned?.firstSegment ?? 0
   const listed = await listSegmentNumbers(storage, dir)
-  if (!readOnly && listed.some((n) => n < base)) await removePrunedLeftovers(host, listed.filter((n) => n < base))
+  const leftovers = listed.filter((n) => n < base)
   const nums = listed.filter((n) => n >= base)
   const { manifest, problem: manifestProblem } = await readManifest(storage, dir)
   st.manifestStale = manifest === null
@@ -88,14 +88,21 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
   const found: { num: number; size: number; first: number | null }[] = []
   for (let num = base; num < contiguous; num++) {
     const path = segmentPath(dir, num)
+    let firstPrev: Buffer | null = null
     const info = await withSegmentReader(storage, path, async (h) => {
       const size = await h.size()
       const first = num === 0 ? 0 : size === 0 ? null : await probeFirstOffset(core, hash, name, h, size)
+      if (pruned !== null && num === base && first !== null) firstPrev = (await h.read(AT_PREV_HASH, HASH_BYTES)) as Buffer
       return { num, size, first }
     })
     if (pruned !== null && num === base) {
       // The first kept segment starts where pruned.json says, or one of them was changed.
       if (info.first !== null && info.first !== pruned.firstOffset) structural ??= `pruned.json says the stream starts at offset ${pruned.firstOffset}, ${segmentFileName(num)} starts at ${info.first}`
+      // Segments below it are a prune cut short only if the kept start is exactly pruned.json's
+      // (offset and link): never delete on the word of a pruned.json that does not fit the files.
+      const fits = info.first === pruned.firstOffset && firstPrev !== null && (firstPrev as Buffer).equals(pruned.prevHash)
+      if (leftovers.length > 0 && !fits) structural ??= `${leftovers.map(segmentFileName).join(', ')} lie below pruned.json's firstSegment, but ${segmentFileName(num)} does not start where pruned.json says (offset ${pruned.firstOffset}, prevHash ${pruned.prevHash.toString('hex').slice(0, 16)}…): nothing was deleted`
+      else if (leftovers.length > 0 && !readOnly) await removePrunedLeftovers(host, leftovers)
       info.first = pruned.firstOffset
     }
     found.push(info)
