@@ -13,7 +13,6 @@
  */
 import { ChainlogError } from '../errors.ts'
 import { writePruned, type PrunedState } from '../storage/pruned-file.ts'
-import { segmentFileName } from '../storage/segment-file.ts'
 import { assert } from '../assert.ts'
 import type { Segment } from './segment.ts'
 import type { Stream } from './stream.ts'
@@ -111,9 +110,4 @@ async function dropLeading(s: Stream, count: number, prepareTiles: TilePreparer)
   const bytes = gone.reduce((n, seg) => n + seg.size, 0)
   await s.dropPrunedSegments(state, gone)
   return { firstOffset: state.firstOffset, segments: gone.length, bytes }
-}
-
-/** Names of the segments a prune would drop, for messages and dry runs. */
-export function describeSegments(segments: readonly Segment[]): string {
-  return segments.length === 0 ? 'none' : `${segmentFileName(segments[0].num)}..${segmentFileName(segments[segments.length - 1].num)}`
 }

@@ -7,7 +7,7 @@
  */
 import { dirname, join } from 'node:path'
 import { tilePath } from '../tlog/tiles.ts'
-import type { Storage } from './storage.ts'
+import type { Storage, StorageFile } from './storage.ts'
 
 export const TILE_HASHES = 256
 const HASH_BYTES = 32
@@ -114,7 +114,7 @@ export class TileFiles {
   async syncTiles(fromIndex: number, toIndex: number): Promise<void> {
     const dirs = new Set<string>()
     const sync = async (path: string): Promise<void> => {
-      let file
+      let file: StorageFile
       try {
         file = await this.storage.open(path, 'update')
       } catch (err) {
