@@ -322,6 +322,22 @@ for (const backend of BACKENDS) {
     t.is(codeOf(err), 'ERR_PRUNED')
   })
 
+  test(`${backend}: a read-only log opened before a prune: reads of the pruned segments are ERR_PRUNED, then it starts where the prune left the stream`, async (t) => {
+    const dir = tempDir(t)
+    const log = await open(t, dir, { backend, ...SEGMENT })
+    await fill(log, 0, 60)
+    await log.flush()
+    // (A snapshot: segments it already holds open it may go on reading; these it never opened.)
+    const reader = await open(t, dir, { backend, readOnly: true })
+    await log.prune('s', { before: 40 })
+    const err = await reader.read('s', { from: 5 }).catch((e) => e)
+    t.is(codeOf(err), 'ERR_PRUNED')
+    t.is(err.details.firstOffset, 40)
+    t.is(codeOf(await reader.get('s', 12).catch((e) => e)), 'ERR_PRUNED')
+    t.is((await reader.head('s')).firstOffset, 40)
+    t.deepEqual(offsets(await reader.read('s')), range(40, 60))
+  })
+
   test(`${backend}: bad input to prune is a ChainlogError and changes nothing on disk; a read-only log refuses (a dry run is allowed), a closed one too`, async (t) => {
     const dir = tempDir(t)
     let log = await open(t, dir, { backend, ...SEGMENT })

@@ -34,7 +34,8 @@ import { streamDirectory } from '../storage/store.ts'
 import { VerifiedHashes } from './verified-hashes.ts'
 import { StreamDictionaries } from './dictionary.ts'
 import { createStreamDirectory } from './stream-creation.ts'
-import type { PrunedState } from '../storage/pruned-file.ts'
+import { readPruned, type PrunedState } from '../storage/pruned-file.ts'
+import { prunedError } from './retention.ts'
 
 /**
  * The active segment's index is saved again (in the background) once this many bytes were
@@ -267,7 +268,8 @@ export class Stream implements CheckpointSource, CommitTarget {
    * from the cache (segment-indexes.ts).
    */
   indexOf(seg: Segment): Promise<PositionList> {
-    return this.indexes.of(seg)
+    const index = this.indexes.of(seg)
+    return this.ctx.readOnly ? index.catch((err: unknown) => this.prunedUnder(seg, err)) : index
   }
 
   /** The same list when it is already in memory, without a promise; null: call indexOf. */
@@ -282,7 +284,25 @@ export class Stream implements CheckpointSource, CommitTarget {
 
   /** `length` bytes at `position` of a segment (ERR_CORRUPT when the file ends before them). */
   readSegment(seg: Segment, position: number, length: number): Promise<Buffer> {
-    return this.readers.read(seg, position, length)
+    const read = this.readers.read(seg, position, length)
+    return this.ctx.readOnly ? read.catch((err: unknown) => this.prunedUnder(seg, err)) : read
+  }
+
+  /**
+   * A read-only log's segment vanished: if the writer pruned it since this log opened
+   * (pruned.json now starts past it), the stream starts there from now on and the read is
+   * ERR_PRUNED; any other failure is thrown as it came.
+   */
+  private async prunedUnder(seg: Segment, err: unknown): Promise<never> {
+    if (!(err instanceof ChainlogError) || err.details.errno !== 'ENOENT') throw err
+    const { state } = await readPruned(this.ctx.storage, this.dir)
+    if (state === null || seg.num >= state.firstSegment || state.firstOffset <= this.firstOffset) throw err
+    const gone = this.segments.filter((x) => x.num < state.firstSegment && x !== this.active)
+    this.pruned = state
+    this.segments.splice(0, gone.length)
+    this.verified.clear()
+    for (const g of gone) this.readers.drop(g)
+    throw prunedError(this, seg.firstOffset)
   }
 
   /** The same read as a synchronous pread when the segment's read handle is open; null: use readSegment. */
