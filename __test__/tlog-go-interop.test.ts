@@ -207,3 +207,29 @@ for (const backend of ['native', 'js'] as const) {
     t.is(mine.size, Object.keys(tree.tiles).length)
   })
 }
+
+for (const backend of ['native', 'js'] as const) {
+  gotest(`${backend}: after a prune, tlog-proofs of kept records and the add-checkpoint body from a note signed before the prune are accepted by Go sumdb/tlog and sumdb/note${why}`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'chainlog-go-prune-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const key = generateKey(ORIGIN)
+    const opts = { backend, hash: 'sha256', maxSegmentBytes: 4096, checkpointEvery: false, tlog: { origin: ORIGIN, signer: key.skey } } as const
+    let log = await Log.open(dir, opts)
+    t.teardown(() => log.close().catch(() => {}))
+    for (let i = 0; i < 600; i++) await log.append('orders', `event-${i}`)
+    const before = await log.checkpoint('orders') // signed before the prune
+    const pruned = await log.prune('orders', { before: 520 })
+    t.true(pruned.firstOffset > 0 && pruned.firstOffset < before.treeSize, `pruned to ${pruned.firstOffset}: the note covers pruned leaves`)
+    for (let i = 600; i < 700; i++) await log.append('orders', `event-${i}`)
+    await log.close()
+    log = await Log.open(dir, opts) // the tree of the pruned leaves now comes from the tiles only
+    const after = await log.checkpoint('orders')
+    const origin = `${ORIGIN}/orders`
+    const vkey = log.vkey('orders')
+    const requests: object[] = []
+    for (const i of [pruned.firstOffset, pruned.firstOffset + 1, 650, after.treeSize - 1]) requests.push({ op: 'tlog-proof', msg: (await log.prove('orders', i)).text, vkeys: [vkey], origin })
+    requests.push({ op: 'add-checkpoint', msg: (await log.consistency('orders', before.treeSize)).text, vkeys: [vkey], origin, oldNote: before.note })
+    const res = goCheck(requests)
+    for (const [i, r] of res.entries()) t.true(r.ok, `${JSON.stringify(requests[i]).slice(0, 120)}: ${r.err}`)
+  })
+}

@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'ERR_IO',
   // The archive moved on without this writer: a second writer, or a fork (SPEC §10).
   'ERR_ARCHIVE_CONFLICT',
+  // The offset was removed by retention (prune); details.firstOffset is the first kept one (SPEC §9).
+  'ERR_PRUNED',
 ] as const
 
 /** One of the stable error codes of SPEC §4 (see ERROR_CODES). */

@@ -14,3 +14,4 @@ export type {
 } from './archive/types.ts'
 export type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'
 export type { RedactOptions, RedactResult } from './types.ts'
+export type { PruneOptions, PruneResult, RetentionOptions } from './types.ts'

@@ -45,11 +45,16 @@ import { redactRecord } from './engine/redaction.ts'
 import { readAgainAfterRewrite } from './read/rewrite-retry.ts'
 import { resolveRedactOptions } from './validate.ts'
 import type { RedactOptions, RedactResult } from './types.ts'
+import { applyRetention, exclusiveOfPrunes, pruneBefore, prunedError, segmentsBefore } from './engine/retention.ts'
+import { resolvePruneOptions } from './validate.ts'
+import type { PruneOptions, PruneResult } from './types.ts'
 
 /** Where a memory log's files live (paths inside its MemoryStorage only). */
 const MEMORY_ROOT = '/chainlog-memory'
 /** Warning code emitted when open cut a torn tail or found damage. */
 export const RECOVERY_WARNING = 'CHAINLOG_RECOVERY'
+/** Warning code emitted when the `retention` policy failed to prune a stream (it is tried again after the next rotation). */
+const RETENTION_WARNING = 'CHAINLOG_RETENTION'
 
 /** An open chainlog store: many named streams in one directory. Create one with `Log.open(dir, options)`; call `close()` when done. */
 export class Log {
@@ -58,6 +63,8 @@ export class Log {
   private readonly reads = new Set<Promise<unknown>>()
   private closing: Promise<void> | null = null
   private creationWaiters: Array<() => void> = []
+  /** Retention runs started after rotations: close() waits for them. */
+  private readonly retentionRuns = new Set<Promise<unknown>>()
 
   private constructor(
     private readonly ctx: StoreContext,
@@ -126,7 +133,14 @@ export class Log {
       set = new StreamSet(ctx, onRecovered)
       await set.load(names, clean)
       if (tlog?.state) await checkRollback(storage, set, tlog.state)
-      return new Log(ctx, lock, set, recovered, new ProvableStreams(ctx, tlog?.signer ?? null, tlog?.state ?? null, store.origin ?? null))
+      const log = new Log(ctx, lock, set, recovered, new ProvableStreams(ctx, tlog?.signer ?? null, tlog?.state ?? null, store.origin ?? null))
+      if (opts.retention !== null && !opts.readOnly) {
+        ctx.afterRotation = (name) => log.retainInBackground(name)
+        // At open: every stream (dormant ones are opened for it).
+        await set.wakeAll()
+        for (const s of set.opened()) if (s.segments.length > 1) await log.retain(s)
+      }
+      return log
     } catch (err) {
       for (const s of set?.opened() ?? []) await s.closeHandles()
       await lock?.release()
@@ -293,7 +307,8 @@ export class Log {
     const s = found instanceof Promise ? await found : found
     const o = resolveReadOptions(options)
     if (s === undefined || o.limit === 0) return []
-    let from = o.from
+    // Without `from`, a pruned stream is read from its first kept record; an explicit lower one is ERR_PRUNED.
+    let from = o.fromGiven ? o.from : Math.max(o.from, s.firstOffset)
     if (o.fromTime !== null) from = Math.max(from, await offsetAtTime(s, o.fromTime))
     const end = s.nextOffset
     if (from >= end) {
@@ -347,6 +362,7 @@ export class Log {
     offsetArg(offset, 'offset')
     const o = resolveGetOptions(options)
     if (s === undefined) return undefined
+    if (offset < s.firstOffset) throw prunedError(s, offset)
     if (offset >= s.nextOffset) {
       if (s.corrupt !== null && offset >= s.corrupt.offset) throw damageError(s)
       return undefined
@@ -377,7 +393,7 @@ export class Log {
     this.checkOpen()
     const found = this.streamNamed(stream)
     const s = found instanceof Promise ? await found : found
-    if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null }
+    if (s === undefined) return { nextOffset: 0, hash: Buffer.from(ZERO_HASH), segments: 0, lastCheckpoint: null, firstOffset: 0 }
     const c = s.corrupt
     let damage: StreamDamage | undefined = c === null ? undefined : { code: c.code, offset: c.offset, segment: c.segment, position: c.position, reason: c.reason, appendsRefused: true }
     let lastCheckpoint: number | null = null
@@ -390,7 +406,7 @@ export class Log {
       const { offset, segment, position } = err.details as { offset?: number; segment?: number; position?: number }
       damage ??= { code: err.code, offset: offset ?? s.nextOffset, segment: segment ?? null, position: position ?? null, reason: err.message, appendsRefused: false }
     }
-    const head: HeadInfo = { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint }
+    const head: HeadInfo = { nextOffset: s.nextOffset, hash: Buffer.from(s.headHash), segments: s.segments.length, lastCheckpoint, firstOffset: s.firstOffset }
     if (damage !== undefined) head.damage = damage
     return head
   }
@@ -498,7 +514,50 @@ export class Log {
     const s = found instanceof Promise ? await found : found
     if (s === undefined || s.segments.length === 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream: no stream named ${JSON.stringify(name)} holds offset ${at}`, { stream: name, offset: at })
     this.checkWritable() // closed while the stream opened
-    return s.queue.exclusive(() => redactRecord(s, at, reason))
+    return exclusiveOfPrunes(s, () => s.queue.exclusive(() => redactRecord(s, at, reason)))
+  }
+
+  /**
+   * Drops a stream's oldest sealed segments whose records all lie below `before` (SPEC §9): the
+   * Merkle tiles of those records are made durable first (proofs and trusted notes signed before
+   * still check), then `<stream>/pruned.json`, then the segments go. The active segment always
+   * stays. Reads of a lower offset are ERR_PRUNED from then on. `dryRun`: what would go, nothing
+   * changed (allowed on a read-only log). Returns the stream's first offset after it and what went.
+   */
+  async prune(stream: string | number, options: PruneOptions): Promise<PruneResult> {
+    this.checkOpen()
+    const name = streamName(stream)
+    const { before, dryRun } = resolvePruneOptions(options)
+    if (!dryRun) this.checkWritable()
+    const found = this.streamNamed(name)
+    const s = found instanceof Promise ? await found : found
+    if (s === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream: no stream named ${JSON.stringify(name)} in this store`, { stream: name })
+    if (before > s.nextOffset) throw new ChainlogError('ERR_INVALID_ARGUMENT', `before: expected at most the stream's next offset ${s.nextOffset}, found ${before}`, { stream: name, offset: before })
+    if (dryRun) {
+      const gone = segmentsBefore(s, before)
+      return { firstOffset: gone.length === 0 ? s.firstOffset : gone[gone.length - 1].nextOffset, segments: gone.length, bytes: gone.reduce((n, seg) => n + seg.size, 0) }
+    }
+    if (s.corrupt !== null) throw damageError(s) // a damaged stream is repaired (or investigated) first
+    return pruneBefore(s, before, this.prepareTiles)
+  }
+
+  /** What a prune needs before pruned.json is written: the tree's tiles durable below its offset. */
+  private readonly prepareTiles = (s: Stream, firstOffset: number) => this.provable.prepareTilesForPrune(s, firstOffset)
+
+  /** Applies the `retention` option to one stream now. */
+  private async retain(s: Stream): Promise<void> {
+    await applyRetention(s, this.ctx.options.retention!, this.prepareTiles, Date.now())
+  }
+
+  /** After a rotation: the retention policy runs off the append path; close() waits for it. A failure is a warning (tried again after the next rotation). */
+  private retainInBackground(name: string): void {
+    const s = this.streamSet.get(name)
+    if (s === undefined || this.closed) return
+    const run = this.retain(s).catch((err: unknown) => {
+      process.emitWarning(`chainlog ${this.ctx.dir}: stream ${name}: retention could not prune: ${err instanceof Error ? err.message : String(err)}`, { code: RETENTION_WARNING })
+    })
+    this.retentionRuns.add(run)
+    void run.finally(() => this.retentionRuns.delete(run))
   }
 
   /** The names of the store's streams. */
@@ -530,6 +589,7 @@ export class Log {
     let first: unknown = null
     try {
       await Promise.all(all.map((s) => s.queue.idle()))
+      await Promise.allSettled([...this.retentionRuns])
       if (!this.ctx.readOnly) {
         await Promise.all(
           all.map(async (s) => {

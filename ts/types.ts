@@ -39,6 +39,8 @@ export interface LogOptions {
   maxOpenFiles?: number
   /** Sign each stream's Merkle tree heads as C2SP checkpoints (SPEC §8). */
   tlog?: TlogOptions
+  /** Drop each stream's oldest sealed segments past a size or an age (SPEC §9; see RetentionOptions). */
+  retention?: RetentionOptions
 }
 
 /** An Ed25519 signer kept elsewhere (KMS, HSM): sync or async. */
@@ -71,6 +73,38 @@ export interface ResolvedOptions {
   maxRecordBytes: number
   maxOpenFiles: number
   tlog: TlogOptions | null
+  retention: RetentionOptions | null
+}
+
+/**
+ * The `retention` open option (SPEC §9), applied to every stream by the writer at open and after
+ * each rotation: the oldest sealed segments are pruned while the stream's segment bytes exceed
+ * `maxBytes`, or while the last record of the oldest is older than `maxAgeMs` (its timestamp
+ * against the clock). The active segment always stays. With `requireArchived`, only segments an
+ * Archiver attached to this log has shipped (its HEAD's `sealed` list) may go.
+ */
+export interface RetentionOptions {
+  maxBytes?: number
+  maxAgeMs?: number
+  requireArchived?: boolean
+}
+
+/** Options of `log.prune`. */
+export interface PruneOptions {
+  /** Whole sealed segments whose records all lie below this offset go (their next offset ≤ it). */
+  before: number
+  /** Only say what would go; nothing changes (allowed on a read-only log). */
+  dryRun?: boolean
+}
+
+/** What `log.prune` dropped (or, with dryRun, would drop). */
+export interface PruneResult {
+  /** The stream's first offset after the prune. */
+  firstOffset: number
+  /** Segment files removed. */
+  segments: number
+  /** Their bytes. */
+  bytes: number
 }
 
 /** Options of `log.append`. */
@@ -155,6 +189,8 @@ export interface HeadInfo {
   segments: number
   /** Offset of the last checkpoint record, or null when there is none (or `damage` hides it). */
   lastCheckpoint: number | null
+  /** The first offset the stream still holds: 0, or where a prune left it (SPEC §9). */
+  firstOffset: number
   /** Present when the stream is known to be damaged: found at open, or by this call. */
   damage?: StreamDamage
 }
@@ -223,6 +259,8 @@ export interface StreamReport {
   checkpoints: number
   /** The offset after the last valid record the files hold, and that record's hash. */
   head: { nextOffset: number; hash: Buffer }
+  /** Where the checked records start: 0, or the first kept offset of a pruned stream. */
+  firstOffset?: number
   /** Every problem found, one per damaged record or range, in file order (at most 100); empty when the stream is sound. */
   problems: VerifyProblem[]
 }

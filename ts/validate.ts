@@ -6,6 +6,7 @@ import { ChainlogError, describe } from './errors.ts'
 import { CODEC_LZ4, CODEC_NONE, CODEC_ZSTD } from './core/interface.ts'
 import { MAX_PAYLOAD_BYTES, MAX_ZSTD_LEVEL, MIN_ZSTD_LEVEL } from './core/format.ts'
 import { defaultOpenFiles, MIN_OPEN_FILES } from './storage/open-files.ts'
+import type { RetentionOptions } from './types.ts'
 import type { ResolvedOptions, SyncMode, TlogOptions, TrainDictionaryOptions, VerifyMode, VerifyOptions } from './types.ts'
 
 const DEFAULT_MAX_SEGMENT_BYTES = 256 * 1024 * 1024
@@ -14,7 +15,7 @@ const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
 /** Upper bound for checkpointEvery: beyond it checkpoints would be pointless anyway. */
 const MAX_CHECKPOINT_EVERY = 2 ** 32
 
-const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes', 'maxOpenFiles', 'tlog']
+const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes', 'maxOpenFiles', 'tlog', 'retention']
 
 export function resolveLogOptions(options: unknown): ResolvedOptions {
   const o = optionsObject(options, 'Log.open options', LOG_OPTION_KEYS)
@@ -29,7 +30,27 @@ export function resolveLogOptions(options: unknown): ResolvedOptions {
   // Below MIN_OPEN_FILES the engine could not make progress: refused here, not an EMFILE later.
   const maxOpenFiles = o.maxOpenFiles === undefined ? defaultOpenFiles() : integer(o.maxOpenFiles, 'maxOpenFiles', 0, MIN_OPEN_FILES, Number.MAX_SAFE_INTEGER)
   const tlog = o.tlog === undefined ? null : tlogOptions(o.tlog)
-  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes, maxOpenFiles, tlog }
+  const retention = o.retention === undefined ? null : retentionOptions(o.retention)
+  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes, maxOpenFiles, tlog, retention }
+}
+
+/** The retention option (SPEC §9): at least one bound, each a positive integer. */
+function retentionOptions(value: unknown): RetentionOptions {
+  const o = optionsObject(value, 'retention', ['maxBytes', 'maxAgeMs', 'requireArchived'])
+  if (o.maxBytes === undefined && o.maxAgeMs === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'retention: expected { maxBytes?, maxAgeMs?, requireArchived? } with maxBytes or maxAgeMs')
+  const out: RetentionOptions = {}
+  if (o.maxBytes !== undefined) out.maxBytes = integer(o.maxBytes, 'retention.maxBytes', 0, 1, Number.MAX_SAFE_INTEGER)
+  if (o.maxAgeMs !== undefined) out.maxAgeMs = integer(o.maxAgeMs, 'retention.maxAgeMs', 0, 1, Number.MAX_SAFE_INTEGER)
+  if (o.requireArchived !== undefined) out.requireArchived = bool(o.requireArchived, 'retention.requireArchived')
+  return out
+}
+
+/** prune's options: `before` an offset (required), `dryRun` to only say what would go. */
+export function resolvePruneOptions(options: unknown): { before: number; dryRun: boolean } {
+  if (options === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'prune options: expected { before: offset, dryRun? }, got undefined')
+  const o = optionsObject(options, 'prune options', ['before', 'dryRun'])
+  if (o.before === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', 'before: expected an offset (a non-negative integer), got undefined')
+  return { before: offsetArg(o.before, 'before'), dryRun: o.dryRun === undefined ? false : bool(o.dryRun, 'dryRun') }
 }
 
 /** The tlog option's shape; the origin and signer themselves are checked when the store opens. */
@@ -84,6 +105,8 @@ export interface ResolvedRead {
   limit: number
   maxBytes: number
   verify: VerifyMode
+  /** Whether `from` was given: without it a pruned stream is read from its first kept offset. */
+  fromGiven: boolean
 }
 
 export function resolveReadOptions(options: unknown): ResolvedRead {
@@ -94,15 +117,17 @@ export function resolveReadOptions(options: unknown): ResolvedRead {
     limit: o.limit === undefined ? Infinity : offsetArg(o.limit, 'limit'),
     maxBytes: o.maxBytes === undefined ? Infinity : offsetArg(o.maxBytes, 'maxBytes'),
     verify: verifyMode(o.verify),
+    fromGiven: o.from !== undefined,
   }
 }
 
-export function resolveIterateOptions(options: unknown): { from: number; verify: VerifyMode; follow: boolean } {
+export function resolveIterateOptions(options: unknown): { from: number; verify: VerifyMode; follow: boolean; fromGiven: boolean } {
   const o = optionsObject(options, 'iterate options', ['from', 'verify', 'follow'])
   return {
     from: o.from === undefined ? 0 : offsetArg(o.from, 'from'),
     verify: verifyMode(o.verify),
     follow: o.follow === undefined ? false : bool(o.follow, 'follow'),
+    fromGiven: o.from !== undefined,
   }
 }
 

@@ -212,7 +212,10 @@ export class Archiver {
     for (const seg of segments) {
       if (seg === end.segment) break
       if (seg.num < sealedCount) continue
-      if (seg.num !== sealedCount) throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: segment ${seg.num} follows ${sealedCount - 1} with a gap; the archive needs every segment from 0`, { stream: s.name })
+      if (seg.num !== sealedCount) {
+        const why = s.pruned !== null && seg.num === s.pruned.firstSegment ? `segments ${sealedCount}..${seg.num - 1} were pruned locally before they were archived` : `segment ${seg.num} follows ${sealedCount - 1} with a gap`
+        throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: ${why}; the archive needs every segment from 0`, { stream: s.name })
+      }
       progress = await this.shipSealed(s, seg, shipper)
       sealedCount = seg.num + 1
     }
@@ -242,6 +245,7 @@ export class Archiver {
     st.head = next
     st.etag = etag
     st.lastShipped = new Date()
+    noteArchived(s, sealedCount)
     // Tail chunks of segments now listed sealed are superseded by the whole segment.
     for (let n = before; n < sealedCount; n++) {
       const { keys } = await this.objects.list(tailFolder(s.name, n))
@@ -275,14 +279,29 @@ export class Archiver {
       new ChainlogError('ERR_ARCHIVE_CONFLICT', `stream ${s.name}: ${why}; shipping stops, nothing was overwritten`, { stream: s.name, offset: head.nextOffset })
     if (head.storeId !== this.info.storeId) throw conflict(`HEAD belongs to store ${head.storeId}, the archive is ${this.info.storeId}`)
     if (head.nextOffset > s.nextOffset) throw conflict(`the archive holds offsets up to ${head.nextOffset}, this store only up to ${s.nextOffset} (a store restored to an earlier point, or another writer)`)
-    if (head.nextOffset > 0) {
+    if (head.nextOffset > 0 && head.nextOffset - 1 < s.firstOffset) {
+      // HEAD ends where the local store was pruned: its chain end is the last pruned record's hash, or unknown here.
+      if (head.nextOffset !== s.firstOffset) throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: the archive holds offsets up to ${head.nextOffset}, this store was pruned to ${s.firstOffset}: the records between are in neither`, { stream: s.name, offset: head.nextOffset })
+      if (s.pruned!.prevHash.toString('hex') !== head.hash) throw conflict(`the archive's chain at offset ${head.nextOffset - 1} is ${head.hash.slice(0, 16)}…, this store's pruned.json says ${s.pruned!.prevHash.toString('hex').slice(0, 16)}… (the histories diverged)`)
+    } else if (head.nextOffset > 0) {
       const local = await recordHashAt(s, head.nextOffset - 1)
       if (local.toString('hex') !== head.hash) throw conflict(`the archive's chain at offset ${head.nextOffset - 1} is ${head.hash.slice(0, 16)}…, this store's is ${local.toString('hex').slice(0, 16)}… (the histories diverged)`)
     }
     st.head = head
     st.etag = found.etag
     st.resumed = true
+    noteArchived(s, head.sealed.length)
   }
+}
+
+/**
+ * Tells the stream which of its segments the archive holds (its HEAD's sealed list): the
+ * `retention` option's requireArchived may drop those; its policy runs again now that more are there.
+ */
+function noteArchived(s: Stream, sealedCount: number): void {
+  if (sealedCount <= s.archivedSegments) return
+  s.archivedSegments = sealedCount
+  s.ctx.afterRotation?.(s.name)
 }
 
 /** Bytes of the local stream that HEAD covers (for the lag in bytes). */

@@ -5,7 +5,7 @@
  *   1  problems found: verify reported damage, a read hit a broken chain or corrupt record, or
  *      inspect showed a stream known to be damaged (after printing everything)
  *   2  usage error: bad or missing arguments, an unknown stream, a <dir> that is not a chainlog
- *      store, or --hash differing from the store's
+ *      store, --hash differing from the store's, or an offset a prune removed
  *   3  I/O error: the store exists but could not be read or written (permissions, EIO, locked…)
  */
 import { ChainlogError } from '../index.ts'
@@ -34,6 +34,7 @@ export function exitCodeFor(err: unknown): number {
     if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_RECORD_TOO_LARGE' || code === 'ERR_STORE_MISMATCH') return EXIT_USAGE
     if (code === 'ERR_CHAIN_BROKEN' || code === 'ERR_CORRUPT') return EXIT_PROBLEMS
     if (code === 'ERR_ARCHIVE_CONFLICT') return EXIT_PROBLEMS // the archive has a fork or another writer
+    if (code === 'ERR_PRUNED') return EXIT_USAGE // an offset below where a pruned stream starts
   }
   return EXIT_IO
 }

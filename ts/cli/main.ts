@@ -13,6 +13,7 @@ import { packageRoot } from './package-root.ts'
 import { readCommand, tailCommand } from './read.ts'
 import { repairCommand } from './repair.ts'
 import { redactCommand } from './redact.ts'
+import { pruneCommand } from './prune.ts'
 import { verifyCommand } from './verify.ts'
 import { verifyProofCommand } from './verify-proof.ts'
 import { checkpointCommand, consistencyCommand, exportTilesCommand, proveCommand } from './tlog-store.ts'
@@ -116,6 +117,17 @@ function program(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (dir: string, stream: string, offset: number, o: { reason?: string; json?: boolean }) => {
       process.exitCode = await redactCommand(dir, stream, offset, o)
+    })
+
+  p.command('prune')
+    .description('delete a stream\'s oldest sealed segments whose records all lie below --before (dry run without --yes)')
+    .argument('<dir>', 'store directory')
+    .argument('<stream>', 'stream name')
+    .requiredOption('--before <offset>', 'prune whole sealed segments whose records are all below this offset', count)
+    .option('--yes', 'do it (without: only show what would be deleted, change nothing)')
+    .option('--json', 'print the result as JSON')
+    .action(async (dir: string, stream: string, o: { before: number; yes?: boolean; json?: boolean }) => {
+      process.exitCode = await pruneCommand(dir, stream, o)
     })
 
   p.command('keygen')

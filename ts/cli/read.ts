@@ -29,7 +29,8 @@ export async function readCommand(dir: string, stream: string, opts: ReadCommand
     // The engine's read() seeks by time; iterate() then streams from there with bounded memory
     // and verifies the chain once along the way (paging with read() would re-verify from the
     // nearest checkpoint on every page).
-    let from = opts.from ?? 0
+    // Without --from, a pruned stream is read from its first kept offset.
+    let from = opts.from ?? (await log.head(stream)).firstOffset
     if (opts.fromTime !== undefined) {
       const first = await log.read(stream, { from, fromTime: opts.fromTime, limit: 1, verify: opts.verify })
       if (first.length === 0) return

@@ -28,6 +28,7 @@ import { MANIFEST_FILE } from '../storage/manifest.ts'
 import { PositionList } from '../storage/offset-index.ts'
 import { quarantineFiles } from '../storage/quarantine.ts'
 import { replaceSegmentFile, type RewriteStep } from '../storage/segment-rewrite.ts'
+import { prunedError } from './retention.ts'
 import type { RedactResult } from '../types.ts'
 import type { Segment } from './segment.ts'
 import type { Stream } from './stream.ts'
@@ -52,15 +53,11 @@ function reached(step: RedactStep): void {
 /** Redacts the record at `offset` of `s` (call inside its queue: `s.queue.exclusive`). */
 export async function redactRecord(s: Stream, offset: number, reason: Buffer): Promise<RedactResult> {
   refuseDamaged(s)
-  const first = s.segments[0]?.firstOffset ?? 0
+  const first = s.firstOffset
   if (s.segments.length === 0 || offset >= s.nextOffset) {
     throw new ChainlogError('ERR_INVALID_ARGUMENT', `offset: stream ${s.name} holds offsets ${first}..${s.nextOffset - 1}, got ${offset}`, { stream: s.name, offset })
   }
-  // Retention hook: once prune() removes leading segments, offsets below the first kept one are
-  // pruned (that work reports ERR_PRUNED with details.firstOffset here).
-  if (offset < first) {
-    throw new ChainlogError('ERR_INVALID_ARGUMENT', `offset: stream ${s.name} keeps offsets from ${first}, got ${offset}`, { stream: s.name, offset, firstOffset: first })
-  }
+  if (offset < s.firstOffset) throw prunedError(s, offset)
   const target = await readSegmentOf(s, offset)
   const kind = target.data[target.position + AT_KIND] & KIND_MASK
   if (kind !== KIND_DATA) {

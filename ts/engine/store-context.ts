@@ -17,4 +17,6 @@ export interface StoreContext {
   readonly payloadBuffers: PayloadBuffers
   /** Gathers the fdatasyncs of appends under sync 'always' across streams into rounds. */
   readonly syncWindow: SyncWindow
+  /** Called after a stream sealed a segment (the `retention` policy runs then; set by the Log). */
+  afterRotation?: (stream: string) => void
 }

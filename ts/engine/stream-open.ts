@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
-import { ZERO_HASH } from '../core/format.ts'
+import { AT_PREV_HASH, HASH_BYTES, ZERO_HASH } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { ioError, isTempFile } from '../storage/durable.ts'
 import { manifestOf, readManifest, writeManifest, type Manifest } from '../storage/manifest.ts'
@@ -14,6 +14,7 @@ import { listSegmentNumbers, segmentFileName, segmentPath, withSegmentReader } f
 import type { Storage, StorageFile } from '../storage/storage.ts'
 import type { RecoveryEvent } from '../types.ts'
 import { recoverTail, type CorruptMark } from './recovery.ts'
+import { readPruned, type PrunedState } from '../storage/pruned-file.ts'
 import { Segment } from './segment.ts'
 import type { StoreContext } from './store-context.ts'
 
@@ -43,6 +44,8 @@ export interface OpenedStream {
   tailUnsynced: boolean
   manifestStale: boolean
   corrupt: CorruptMark | null
+  /** Where a pruned stream starts (pruned.json); null: it was never pruned. */
+  pruned: PrunedState | null
 }
 
 /** Opens the stream directory `host.dir`: what it holds, with the tail recovered (torn tail cut unless read-only). */
@@ -52,18 +55,29 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
   const segments: Segment[] = []
   const st: OpenedStream = {
     segments, nextOffset: 0, headHash: ZERO_HASH, lastTimestamp: 0, lastCheckpoint: null, indexFromFile: null, tailUnsynced: false, manifestStale: false,
-    corrupt: null,
+    corrupt: null, pruned: null,
   }
   if (!readOnly) await removeTempFiles(storage, dir)
-  const nums = await listSegmentNumbers(storage, dir)
+  const prunedRead = await readPruned(storage, dir)
+  const pruned = prunedRead.state
+  st.pruned = pruned
+  let structural: string | null = prunedRead.problem
+  // A prune deletes its segments after pruned.json is durable: any left below it are leftovers of
+  // a prune cut short, finished here (a read-only log leaves them and ignores them).
+  const base = pruned?.firstSegment ?? 0
+  const listed = await listSegmentNumbers(storage, dir)
+  const leftovers = listed.filter((n) => n < base)
+  const nums = listed.filter((n) => n >= base)
   const { manifest, problem: manifestProblem } = await readManifest(storage, dir)
   st.manifestStale = manifest === null
-  let structural: string | null = null
 
-  let contiguous = 0
-  while (contiguous < nums.length && nums[contiguous] === contiguous) contiguous++
-  if (contiguous < nums.length) {
-    structural = `${segmentFileName(nums[contiguous])} exists but ${segmentFileName(contiguous)} is missing`
+  let kept = 0
+  while (kept < nums.length && nums[kept] === base + kept) kept++
+  const contiguous = base + kept
+  if (kept < nums.length) {
+    structural ??= `${segmentFileName(nums[kept])} exists but ${segmentFileName(contiguous)} is missing${base > 0 ? ` (${PRUNED_NOTE})` : ''}`
+  } else if (kept === 0 && pruned !== null) {
+    structural ??= `pruned.json says the stream starts at ${segmentFileName(base)}, which is missing`
   }
   const lost = manifest?.segments.find((m) => m.segment_num >= contiguous && (m.size_bytes > 0 || m.next_offset > m.first_offset))
   if (lost !== undefined && structural === null) {
@@ -72,13 +86,25 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
 
   // Sizes and first offsets, from the files.
   const found: { num: number; size: number; first: number | null }[] = []
-  for (let num = 0; num < contiguous; num++) {
+  for (let num = base; num < contiguous; num++) {
     const path = segmentPath(dir, num)
+    let firstPrev: Buffer | null = null
     const info = await withSegmentReader(storage, path, async (h) => {
       const size = await h.size()
       const first = num === 0 ? 0 : size === 0 ? null : await probeFirstOffset(core, hash, name, h, size)
+      if (pruned !== null && num === base && first !== null) firstPrev = (await h.read(AT_PREV_HASH, HASH_BYTES)) as Buffer
       return { num, size, first }
     })
+    if (pruned !== null && num === base) {
+      // The first kept segment starts where pruned.json says, or one of them was changed.
+      if (info.first !== null && info.first !== pruned.firstOffset) structural ??= `pruned.json says the stream starts at offset ${pruned.firstOffset}, ${segmentFileName(num)} starts at ${info.first}`
+      // Segments below it are a prune cut short only if the kept start is exactly pruned.json's
+      // (offset and link): never delete on the word of a pruned.json that does not fit the files.
+      const fits = info.first === pruned.firstOffset && firstPrev !== null && (firstPrev as Buffer).equals(pruned.prevHash)
+      if (leftovers.length > 0 && !fits) structural ??= `${leftovers.map(segmentFileName).join(', ')} lie below pruned.json's firstSegment, but ${segmentFileName(num)} does not start where pruned.json says (offset ${pruned.firstOffset}, prevHash ${pruned.prevHash.toString('hex').slice(0, 16)}…): nothing was deleted`
+      else if (leftovers.length > 0 && !readOnly) await removePrunedLeftovers(host, leftovers)
+      info.first = pruned.firstOffset
+    }
     found.push(info)
   }
   // Once a trailing segment is dropped, the tail is a segment that was sealed (synced before the
@@ -125,7 +151,7 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
         rec.corrupt = { code: 'ERR_CORRUPT', offset: rec.nextOffset, segment: seg.num, position: rec.size, reason }
         events.push({ stream: name, segment: seg.num, action: 'corrupt', position: rec.size, offset: rec.nextOffset, bytes: size - rec.size, reason })
       }
-      if (rec.count === 0 && rec.corrupt === null && seg.num > 0 && structural === null) {
+      if (rec.count === 0 && rec.corrupt === null && seg.num > base && structural === null) {
         segments.pop()
         sealedTail = true
         if (!readOnly) {
@@ -148,6 +174,10 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
       if (rec.count > 0) {
         st.headHash = rec.lastHash ?? ZERO_HASH
         st.lastTimestamp = rec.lastTimestamp ?? 0
+      } else if (segments.length === 1 && pruned !== null) {
+        // Only an empty active segment is kept: the head is the last pruned record.
+        st.headHash = pruned.prevHash
+        st.lastTimestamp = pruned.prevTimestamp
       } else if (seg.num > 0) {
         const before = segments[segments.length - 2]
         try {
@@ -177,8 +207,10 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
     break
   }
   if (segments.length === 0 && structural !== null) {
-    st.corrupt = { code: 'ERR_CORRUPT', offset: 0, segment: 0, position: 0, reason: structural }
-    events.push({ stream: name, segment: 0, action: 'corrupt', position: 0, offset: 0, bytes: 0, reason: structural })
+    const offset = pruned?.firstOffset ?? 0
+    st.nextOffset = offset
+    st.corrupt = { code: 'ERR_CORRUPT', offset, segment: base, position: 0, reason: structural }
+    events.push({ stream: name, segment: base, action: 'corrupt', position: 0, offset, bytes: 0, reason: structural })
   }
   if (!readOnly && st.corrupt === null && segments.length > 0 && (st.manifestStale || manifestProblem !== null || !sameSegments(manifest, segments))) {
     await writeManifest(storage, dir, manifestOf(segments))
@@ -201,6 +233,23 @@ async function offsetAfter(host: OpenHost, f: { num: number; size: number; first
     recoverTail({ core, hash, storage: host.ctx.storage, stream: name, segment: seg, handle, fileSize: f.size, mayTruncate: false }),
   )
   return rec.corrupt === null && rec.size === f.size ? rec.nextOffset : null
+}
+
+/** How a missing segment after a prune reads in a message. */
+const PRUNED_NOTE = 'segments below pruned.json\'s firstSegment are pruned; others must exist'
+
+/** Deletes segments (and their indexes) that a prune cut short left below pruned.json's firstSegment. */
+async function removePrunedLeftovers(host: OpenHost, nums: number[]): Promise<void> {
+  const { storage } = host.ctx
+  try {
+    for (const num of nums) {
+      await storage.remove(segmentPath(host.dir, num))
+      await storage.remove(segmentPath(host.dir, num) + '.idx')
+    }
+    await storage.syncDir(host.dir)
+  } catch (err) {
+    throw ioError(err, `cannot remove the pruned segments ${nums.map(segmentFileName).join(', ')}`, { stream: host.name })
+  }
 }
 
 async function removeTempFiles(storage: Storage, dir: string): Promise<void> {

@@ -59,6 +59,12 @@ export class StreamTree {
   private queue: Promise<unknown> = Promise.resolve()
   /** The last note published for this stream (read from `<stream>/checkpoint` at first use). */
   published: PublishedHead | null = null
+  /**
+   * Set once the stream is pruned (SPEC §9): leaves below `firstOffset` exist only in the tiles,
+   * so the tree starts from them there and never rebuilds or deletes them; `lastLeaf` is the leaf
+   * of pruned.json's prevHash, which the tiles must hold at firstOffset − 1.
+   */
+  private floor: { firstOffset: number; lastLeaf: Buffer } | null = null
 
   constructor(
     private readonly files: TileFiles,
@@ -66,6 +72,29 @@ export class StreamTree {
     /** False for a read-only log: the tiles are computed, kept in memory, and never written. */
     private readonly writable: boolean,
   ) {}
+
+  /** A prune moved the stream's start (null: never pruned); from now on every tile write is durable. */
+  setFloor(floor: { firstOffset: number; prevHash: Buffer } | null): void {
+    this.floor = floor === null ? null : { firstOffset: floor.firstOffset, lastLeaf: hashLeaf(floor.prevHash) }
+    this.files.durable = floor !== null
+  }
+
+  /** The tiles below a pruned stream's start disagree with what the records or pruned.json say: nothing is rebuilt. */
+  private floorBroken(why: string): ChainlogError {
+    return new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: ${why}; below the pruned offset ${this.floor!.firstOffset} the tiles are the only copy of the leaves, nothing is rebuilt`, {
+      stream: this.stream, offset: this.floor!.firstOffset - 1,
+    })
+  }
+
+  /**
+   * Brings the tree up to every record, writes its `.part` tiles too, and fsyncs the level-0 tiles
+   * of leaves [from, firstOffset) and all upper tiles: a prune to `firstOffset` may then go ahead.
+   */
+  async prepareFloor(size: number, source: LeafSource, from: number, firstOffset: number): Promise<void> {
+    await this.update(size, source, true)
+    if (this.frontier.size < firstOffset) throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: the tree holds ${this.frontier.size} leaves, a prune to ${firstOffset} needs them all`, { stream: this.stream })
+    await this.files.syncTiles(Math.floor(from / TILE_HASHES), Math.floor((firstOffset - 1) / TILE_HASHES))
+  }
 
   /** The number of leaves in the tree. */
   get size(): number {
@@ -88,12 +117,14 @@ export class StreamTree {
   async update(size: number, source: LeafSource, saveParts = false): Promise<void> {
     if (!this.loaded) await this.load(size)
     if (size < this.frontier.size) {
+      if (this.floor !== null) throw this.floorBroken(`the records end at ${size}, the tree holds ${this.frontier.size} leaves`)
       // The records are fewer than the leaves (a store restored from an older copy): start over.
       this.reset()
       if (this.writable) await this.files.removeAll()
     }
     if (size > this.frontier.size || this.leafToConfirm !== null) {
       if (!(await this.takeLeaves(size, source))) {
+        if (this.floor !== null) throw this.floorBroken(`the records disagree with the tiles at leaf ${this.frontier.size - 1}`)
         // The records disagree with the tiles below the published size: the records win (and a
         // signature over them is refused, as they no longer give the published root).
         this.reset()
@@ -110,6 +141,11 @@ export class StreamTree {
   /** Appends the leaves of records [size, target); false when the record before them is not the leaf the tiles hold. */
   private async takeLeaves(target: number, source: LeafSource): Promise<boolean> {
     const start = this.frontier.size
+    if (this.leafToConfirm !== null && this.floor !== null && start === this.floor.firstOffset) {
+      // The last pruned leaf has no record left: pruned.json's prevHash confirms it.
+      if (!this.leafToConfirm.equals(this.floor.lastLeaf)) return false
+      this.leafToConfirm = null
+    }
     const confirm = this.leafToConfirm
     let agrees = true
     await source(confirm === null ? start : start - 1, target, (first, hashes) => {
@@ -215,6 +251,16 @@ export class StreamTree {
   private async load(size: number): Promise<void> {
     this.loaded = true
     const p = this.published
+    const floor = this.floor
+    if (floor !== null) {
+      // A pruned stream: the frontier comes from the tiles at the published size if it is past
+      // the prune, else at the prune's offset (records give the rest).
+      const at = p !== null && p.size >= floor.firstOffset && p.size <= size ? p : null
+      if (!(await this.fromTiles(at?.size ?? floor.firstOffset, at?.root ?? null))) {
+        throw this.floorBroken(at === null ? `the tiles do not give the tree of the ${floor.firstOffset} pruned leaves` : `the tiles do not give the root of the note published for ${at.size} records`)
+      }
+      return
+    }
     if (p !== null) {
       if (p.size > 0 && p.size <= size) await this.fromTiles(p.size, p.root)
       return

@@ -35,6 +35,8 @@ import { VerifiedHashes } from './verified-hashes.ts'
 import { StreamDictionaries } from './dictionary.ts'
 import { createStreamDirectory } from './stream-creation.ts'
 import { completePendingRedaction } from './redaction.ts'
+import { readPruned, type PrunedState } from '../storage/pruned-file.ts'
+import { prunedError } from './retention.ts'
 
 /**
  * The active segment's index is saved again (in the background) once this many bytes were
@@ -106,6 +108,13 @@ export class Stream implements CheckpointSource, CommitTarget {
   private readonly replacedIndexes = new WeakSet<PositionList>()
   /** Its zstd dictionaries, loaded in the core while it is open. */
   dictionaries = StreamDictionaries.none()
+  /** Where the stream starts after a prune (pruned.json); null: never pruned (SPEC §9). */
+  pruned: PrunedState | null = null
+  /**
+   * Segments numbered below this are in the archive (an Archiver's HEAD lists them sealed); set
+   * by the archiver after each HEAD it reads or writes. 0: none known (retention's requireArchived).
+   */
+  archivedSegments = 0
 
   private constructor(
     readonly ctx: StoreContext,
@@ -120,6 +129,11 @@ export class Stream implements CheckpointSource, CommitTarget {
       this.broken ??= e
       return e
     })
+  }
+
+  /** The first offset the stream still holds (0 unless pruned). */
+  get firstOffset(): number {
+    return this.pruned?.firstOffset ?? 0
   }
 
   /** The offset the next append gets. */
@@ -155,7 +169,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   /** The last checkpoint's offset (null: none), looked back for once after open (O(distance to it)). */
   async lastCheckpointOffset(): Promise<number | null> {
     if (this._lastCheckpoint === undefined) {
-      this._lastCheckpoint = this._nextOffset === 0 ? null : await this.checkpointAtOrBefore(this._nextOffset - 1)
+      this._lastCheckpoint = this._nextOffset === this.firstOffset ? null : await this.checkpointAtOrBefore(this._nextOffset - 1)
     }
     return this._lastCheckpoint
   }
@@ -204,6 +218,7 @@ export class Stream implements CheckpointSource, CommitTarget {
   /** Takes over what open-time recovery found (stream-open.ts), checking that it holds together. */
   private applyOpen(st: OpenedStream): void {
     this.segments = st.segments
+    this.pruned = st.pruned
     this._nextOffset = st.nextOffset
     this._headHash = st.headHash
     this._lastTimestamp = st.lastTimestamp
@@ -273,7 +288,8 @@ export class Stream implements CheckpointSource, CommitTarget {
    * from the cache (segment-indexes.ts).
    */
   indexOf(seg: Segment): Promise<PositionList> {
-    return this.indexes.of(seg)
+    const index = this.indexes.of(seg)
+    return this.ctx.readOnly ? index.catch((err: unknown) => this.prunedUnder(seg, err)) : index
   }
 
   /** The same list when it is already in memory, without a promise; null: call indexOf. */
@@ -290,7 +306,25 @@ export class Stream implements CheckpointSource, CommitTarget {
 
   /** `length` bytes at `position` of a segment (ERR_CORRUPT when the file ends before them). */
   readSegment(seg: Segment, position: number, length: number): Promise<Buffer> {
-    return this.readers.read(seg, position, length)
+    const read = this.readers.read(seg, position, length)
+    return this.ctx.readOnly ? read.catch((err: unknown) => this.prunedUnder(seg, err)) : read
+  }
+
+  /**
+   * A read-only log's segment vanished: if the writer pruned it since this log opened
+   * (pruned.json now starts past it), the stream starts there from now on and the read is
+   * ERR_PRUNED; any other failure is thrown as it came.
+   */
+  private async prunedUnder(seg: Segment, err: unknown): Promise<never> {
+    if (!(err instanceof ChainlogError) || err.details.errno !== 'ENOENT') throw err
+    const { state } = await readPruned(this.ctx.storage, this.dir)
+    if (state === null || seg.num >= state.firstSegment || state.firstOffset <= this.firstOffset) throw err
+    const gone = this.segments.filter((x) => x.num < state.firstSegment && x !== this.active)
+    this.pruned = state
+    this.segments.splice(0, gone.length)
+    this.verified.clear()
+    for (const g of gone) this.readers.drop(g)
+    throw prunedError(this, seg.firstOffset)
   }
 
   /** The same read as a synchronous pread when the segment's read handle is open; null: use readSegment. */
@@ -300,18 +334,24 @@ export class Stream implements CheckpointSource, CommitTarget {
 
   /** The last checkpoint at or before `offset` (null: none) when earlier searches already know it; undefined: search. */
   checkpointKnown(offset: number): number | null | undefined {
-    return this.checkpoints.lookup(offset)
+    return this.keptCheckpoint(this.checkpoints.lookup(offset))
+  }
+
+  /** A checkpoint learned before a prune removed it is no anchor: the chain starts at firstOffset then. */
+  private keptCheckpoint<T extends number | null | undefined>(c: T): T | null {
+    return typeof c === 'number' && c < this.firstOffset ? null : c
   }
 
   /** The last checkpoint at or before `offset` (null: none), remembering what each search learns. */
   async checkpointAtOrBefore(offset: number): Promise<number | null> {
     const known = this.checkpoints.lookup(offset)
-    if (known !== undefined) return known
+    if (known !== undefined) return this.keptCheckpoint(known)
     const { from, below } = this.checkpoints.searchFloor(offset)
-    const found = await findCheckpointAtOrBefore(this, offset, Infinity, from)
+    if (offset < this.firstOffset) return null
+    const found = await findCheckpointAtOrBefore(this, offset, Infinity, Math.max(from, this.firstOffset))
     if (found === null) {
       this.checkpoints.learnNone(offset)
-      return below
+      return this.keptCheckpoint(below)
     }
     this.checkpoints.learn(found, offset)
     return found
@@ -327,9 +367,9 @@ export class Stream implements CheckpointSource, CommitTarget {
   /** Records since the last checkpoint, looked up once (bounded by checkpointEvery). */
   async loadPolicyState(every: number): Promise<void> {
     if (this._sinceCheckpoint !== undefined) return
-    const c = await findCheckpointAtOrBefore(this, this._nextOffset - 1, every)
+    const c = this._nextOffset > this.firstOffset ? await findCheckpointAtOrBefore(this, this._nextOffset - 1, every, this.firstOffset) : null
     if (c !== null) this._lastCheckpoint = c
-    this._sinceCheckpoint = c !== null ? this._nextOffset - c - 1 : Math.min(this._nextOffset, every)
+    this._sinceCheckpoint = c !== null ? this._nextOffset - c - 1 : Math.min(this._nextOffset - this.firstOffset, every)
   }
 
   /** Makes the active segment ready for `bytes` more: creates the stream or rotates. */
@@ -388,6 +428,7 @@ export class Stream implements CheckpointSource, CommitTarget {
     void this.saveManifestQueued().catch(() => {})
     this.indexes.sealed(old, index)
     await handle.close().catch(() => {})
+    this.ctx.afterRotation?.(this.name)
     return seg
   }
 
@@ -635,6 +676,31 @@ export class Stream implements CheckpointSource, CommitTarget {
       if (h !== null) await h.close().catch(() => {})
     }
     this.wake()
+  }
+
+  /**
+   * A prune made pruned.json durable (retention.ts): the stream now starts at `state.firstOffset`.
+   * Readers stop using the segments at once; then their files and indexes are deleted, the
+   * directory fsynced, and the manifest rewritten. A crash in between: open deletes what is left.
+   */
+  async dropPrunedSegments(state: PrunedState, gone: readonly Segment[]): Promise<void> {
+    assert(gone.length > 0 && gone.every((seg, i) => this.segments[i] === seg && seg !== this.active), 'a prune drops the leading sealed segments')
+    this.pruned = state
+    this.segments.splice(0, gone.length)
+    if (typeof this._lastCheckpoint === 'number' && this._lastCheckpoint < state.firstOffset) this._lastCheckpoint = null
+    this.verified.clear()
+    for (const seg of gone) this.readers.drop(seg)
+    try {
+      for (const seg of gone) {
+        await this.ctx.storage.remove(seg.path)
+        await this.ctx.storage.remove(seg.indexPath)
+      }
+      await this.ctx.storage.syncDir(this.dir)
+    } catch (err) {
+      throw ioError(err, `stream ${this.name}: cannot delete the pruned segments (pruned.json is written: the next open deletes them)`, { stream: this.name })
+    }
+    this.manifestStale = true
+    await this.saveManifestQueued()
   }
 
   // ---- followers ----

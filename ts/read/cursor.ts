@@ -14,6 +14,7 @@ import { segmentFileName } from '../storage/segment-file.ts'
 import type { Segment } from '../engine/segment.ts'
 import type { PositionList } from '../storage/offset-index.ts'
 import type { Stream } from '../engine/stream.ts'
+import { prunedError } from '../engine/retention.ts'
 
 /** Bytes of segment decoded per core call: bounds the memory of iterate and of each read step. */
 const READ_CHUNK_BYTES = 1024 * 1024
@@ -95,6 +96,7 @@ export class RecordCursor {
   private async start(): Promise<void> {
     this.started = true
     const s = this.stream
+    if (this.from < s.firstOffset) throw prunedError(s, this.from)
     if (this.verify === 'none') {
       this.offset = this.from
       return
@@ -107,8 +109,9 @@ export class RecordCursor {
         return
       }
     }
-    this.offset = 0
-    this.expectPrev = ZERO_HASH
+    // The chain's start: offset 0, or after a prune the first kept record, which links to pruned.json's prevHash.
+    this.offset = s.firstOffset
+    this.expectPrev = s.pruned?.prevHash ?? ZERO_HASH
   }
 
   /**
@@ -129,6 +132,8 @@ export class RecordCursor {
       await this.start()
     }
     if (this.offset >= end) return null
+    // A prune removed the records this cursor was about to read (an iterator overtaken by it).
+    if (this.offset < this.stream.firstOffset) throw prunedError(this.stream, this.offset)
     const { out, count, lastHash, lastPrev } = (await this.takeAhead()) ?? (await this.load(end))
     this.offset += count
     if (this.prefetch) this.planAhead(end)

@@ -18,7 +18,7 @@ export interface FollowSource {
   waitForAppend(name: string): Promise<void>
 }
 
-export function iterateRecords(src: FollowSource, name: string, o: { from: number; verify: VerifyMode; follow: boolean }): AsyncIterable<LogRecord> {
+export function iterateRecords(src: FollowSource, name: string, o: { from: number; verify: VerifyMode; follow: boolean; fromGiven?: boolean }): AsyncIterable<LogRecord> {
 return {
     [Symbol.asyncIterator](): AsyncIterator<LogRecord> {
       // A plain iterator over decoded chunks, not an async generator: records already decoded
@@ -37,7 +37,8 @@ return {
             // Commits seen before looking: if one lands while we look, we look again instead of waiting.
             const seen = s?.commits
             if (s !== undefined) {
-              cursor ??= new RecordCursor(s, o.from, o.verify, true)
+              // Without `from`, a pruned stream is read from its first kept record.
+              cursor ??= new RecordCursor(s, o.fromGiven === false ? Math.max(o.from, s.firstOffset) : o.from, o.verify, true)
               const next = await src.track(cursor.next(s.nextOffset))
               if (next !== null) {
                 if (next.length === 0) continue

@@ -82,7 +82,7 @@ function checkAgainstInterval(s: Stream, interval: VerifiedInterval, anchor: num
   }
   if (d.offset !== offset) return FALLBACK
   // Its link: the cached hash before it (or zeros at the stream start); compared in place.
-  const linked = offset > interval.start ? interval.matches(offset - 1, d.prevHash) : anchor < 0 ? d.prevHash.equals(ZERO_HASH) : true
+  const linked = offset > interval.start ? interval.matches(offset - 1, d.prevHash) : anchor < 0 ? d.prevHash.equals(s.pruned?.prevHash ?? ZERO_HASH) : true
   if (!linked) return FALLBACK // the plain path reports the broken link
   if (!interval.matches(offset, d.hash)) {
     s.verified.clear()
@@ -114,14 +114,14 @@ export const MISS: unique symbol = Symbol('miss')
  */
 async function fillInterval(s: Stream, anchor: number, known: VerifiedInterval | undefined, offset: number): Promise<VerifiedInterval | null> {
   const every = s.ctx.options.checkpointEvery
-  const start = Math.max(anchor , 0)
+  const start = Math.max(anchor, s.firstOffset) // −1: the stream's start (after a prune, its first kept offset)
   const span = every === false ? offset + 1 - start : Math.max(every + FILL_SLACK_RECORDS, offset + 1 - start)
   const end = Math.min(s.nextOffset, start + span)
   // An interval that could not be kept is not built (its hashes would cost 32 bytes a record, say
   // from offset 0 with no checkpoint): the caller's bounded cursor path reads it chunk by chunk.
   if ((end - start) * HASH_BYTES > MAX_VERIFIED_HASH_BYTES) return null
   const v = known ?? new VerifiedInterval(start, end - start)
-  const cursor = v.count > 0 ? RecordCursor.resume(s, v.end, Buffer.from(v.hashAt(v.end - 1)), end) : new RecordCursor(s, Math.max(anchor , 0), 'checkpoint')
+  const cursor = v.count > 0 ? RecordCursor.resume(s, v.end, Buffer.from(v.hashAt(v.end - 1)), end) : new RecordCursor(s, start, 'checkpoint')
   let done = false
   // A chunk's last hash is confirmed only once cursor.next returns (the next record's prev_hash or
   // the head hash): held here until then, and dropped if that fails.

@@ -21,6 +21,7 @@ import { formatAddCheckpoint, formatTlogProof } from '../tlog/proof-text.ts'
 import { encodeRecordPreimage, type RecordPreimage } from '../tlog/record-preimage.ts'
 import { buildTiles, entriesPath } from '../tlog/tiles.ts'
 import { readChainHashes } from './tree-leaves.ts'
+import { prunedError } from '../engine/retention.ts'
 
 const KIND_NAMES = ['data', 'checkpoint', 'tombstone'] as const
 const BATCH_CONTINUES = 0x80
@@ -77,6 +78,7 @@ export class ProvableStreams {
     }
     const t = tree
     return t.exclusive(async () => {
+      t.setFloor(s.pruned)
       if (!this.loaded.has(s.name)) {
         t.published = await this.loadPublished(s)
         this.loaded.add(s.name)
@@ -87,6 +89,14 @@ export class ProvableStreams {
   }
 
   private readonly loaded = new Set<string>()
+
+  /**
+   * Before a prune to `firstOffset` (SPEC §9): the tree's tiles cover every record and those of
+   * the leaves below `firstOffset` are durable (they become the only copy of those leaves).
+   */
+  prepareTilesForPrune(s: Stream, firstOffset: number): Promise<void> {
+    return this.withTree(s, (tree) => tree.prepareFloor(s.nextOffset, (from, to, sink) => readChainHashes(s, from, to, sink), s.firstOffset, firstOffset), true)
+  }
 
   /** The newer of `<stream>/checkpoint` (when its note parses and, with a signer, verifies) and the state file's head. */
   private async loadPublished(s: Stream): Promise<PublishedHead | null> {
@@ -120,6 +130,7 @@ export class ProvableStreams {
       const size = treeSize ?? tree.published?.size ?? tree.size
       if (size > tree.size) throw invalid(`treeSize: expected at most the stream's ${tree.size} records, found ${size}`, { stream: s.name })
       if (offset >= size) throw invalid(`offset: expected below the tree size ${size}, found ${offset}`, { stream: s.name, offset })
+      if (offset < s.firstOffset) throw prunedError(s, offset) // its leaf is in the tiles, its preimage is gone
       await this.checkPublished(s, tree)
       const root = await tree.root(size)
       const proof = await tree.inclusion(offset, size)

@@ -9,7 +9,7 @@ const TIMESTAMP_PROBE_BYTES = AT_TIMESTAMP + 8
 
 /** First offset whose timestamp is ≥ `time` (nextOffset if none): binary search, O(log n) header reads. */
 export async function offsetAtTime(s: Stream, time: number): Promise<number> {
-  let lo = 0
+  let lo = s.firstOffset // after a prune, an earlier time starts at the first kept record
   let hi = s.nextOffset
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2)

@@ -72,8 +72,24 @@ export async function verifyTree(s: Stream, heads: readonly ExpectedHead[]): Pro
   check()
   // The leaves, 32 bytes each, kept to find where the records left the tile cache if a root differs.
   const leafRuns: Buffer[] = []
+  const target = bySize[bySize.length - 1].size
+  // After a prune the leaves below firstOffset exist only in the level-0 tiles.
+  const floor = s.pruned === null ? 0 : Math.min(s.pruned.firstOffset, target)
+  if (floor > 0) {
+    const problem = await prunedLeaves(files, s.pruned!.firstOffset, floor, s.pruned!.prevHash, (run) => {
+      for (let at = 0; at < run.length; at += HASH_BYTES) {
+        frontier.append(Buffer.from(run.subarray(at, at + HASH_BYTES)))
+        check()
+      }
+      leafRuns.push(Buffer.from(run))
+    })
+    if (problem !== null) {
+      problems.push(problem)
+      return problems
+    }
+  }
   try {
-    await readChainHashes(s, 0, bySize[bySize.length - 1].size, (_first, hashes) => {
+    await readChainHashes(s, floor, target, (_first, hashes) => {
       const run = Buffer.alloc(hashes.length)
       for (let at = 0; at < hashes.length; at += HASH_BYTES) {
         const leaf = hashLeaf(hashes.subarray(at, at + HASH_BYTES))
@@ -93,6 +109,30 @@ export async function verifyTree(s: Stream, heads: readonly ExpectedHead[]): Pro
     problems.push({ offset: at, code: 'ERR_CHAIN_BROKEN', message: `the records do not give the root of ${h.source} for ${h.size} records${at === h.size - 1 ? '' : ` (the first leaf that differs from the tile cache, which still gives that root, is ${at})`}` })
   }
   return problems
+}
+
+/**
+ * Hands `sink` the leaves [0, upTo) of a stream pruned to `firstOffset` from its level-0 tiles, in
+ * runs; the problem when the tiles do not hold them all, or their leaf firstOffset − 1 is not the
+ * leaf of pruned.json's prevHash.
+ */
+async function prunedLeaves(files: TileFiles, firstOffset: number, upTo: number, prevHash: Buffer, sink: (run: Buffer) => void): Promise<VerifyProblem | null> {
+  for (let index = 0; index * TILE_HASHES < upTo; index++) {
+    const want = Math.min(TILE_HASHES, upTo - index * TILE_HASHES)
+    const bytes = (await files.readFull(0, index)) ?? (await files.readPart(0, index))
+    if (bytes === null || bytes.length < want * HASH_BYTES) {
+      const held = index * TILE_HASHES + (bytes === null ? 0 : bytes.length / HASH_BYTES)
+      return { offset: held, code: 'ERR_CORRUPT', message: `the level-0 tiles hold ${held} of the leaves below the pruned offset ${firstOffset}, the only copy of them` }
+    }
+    sink(bytes.subarray(0, want * HASH_BYTES))
+    if (upTo === firstOffset && index * TILE_HASHES + want === firstOffset) {
+      const last = bytes.subarray((want - 1) * HASH_BYTES, want * HASH_BYTES)
+      if (!last.equals(hashLeaf(prevHash))) {
+        return { offset: firstOffset - 1, code: 'ERR_CHAIN_BROKEN', message: `the level-0 tiles' leaf ${firstOffset - 1} is not the leaf of pruned.json's prevHash: the tiles or pruned.json were changed` }
+      }
+    }
+  }
+  return null
 }
 
 /** Whether the tile cache gives the head's root (then its leaves show where the records changed). */

@@ -31,6 +31,7 @@ import { segmentFileName, withSegmentReader } from '../storage/segment-file.ts'
 import type { StorageFile } from '../storage/storage.ts'
 import type { StreamReport, VerifyProblem } from '../types.ts'
 import { dictionaryProblems } from '../engine/dictionary.ts'
+import { PRUNED_FILE, readPruned } from '../storage/pruned-file.ts'
 
 /** Problems reported per stream before verify stops listing them. */
 const MAX_PROBLEMS_PER_STREAM = 100
@@ -82,9 +83,12 @@ interface SegmentContents {
 export async function verifyStream(s: Stream, progress: VerifyProgress): Promise<StreamReport> {
   const problems = new Problems()
   const tally = { records: 0, events: 0, checkpoints: 0 }
-  let expect: Expectation = { offset: 0, hash: ZERO_HASH, timestamp: null }
+  // A pruned stream is checked from its first kept record, which must link to pruned.json's prevHash.
+  const pruned = s.pruned
+  let expect: Expectation = pruned === null ? { offset: 0, hash: ZERO_HASH, timestamp: null } : { offset: pruned.firstOffset, hash: pruned.prevHash, timestamp: pruned.prevTimestamp }
   /** The last valid record found: the head as the files hold it. */
-  let last: { nextOffset: number; hash: Buffer | null } = { nextOffset: 0, hash: ZERO_HASH }
+  let last: { nextOffset: number; hash: Buffer | null } = pruned === null ? { nextOffset: 0, hash: ZERO_HASH } : { nextOffset: pruned.firstOffset, hash: pruned.prevHash }
+  for (const message of await prunedFileProblems(s)) problems.add({ offset: s.firstOffset, code: 'ERR_CORRUPT', message })
   /** Records checked since the scan last resumed after damage (null: it has not). */
   const resume = { sinceResume: null as number | null }
   const segments = [...s.segments]
@@ -142,7 +146,21 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
   if (s.corrupt !== null && problems.list.length === 0) {
     problems.add({ offset: s.corrupt.offset, code: s.corrupt.code, message: s.corrupt.reason })
   }
-  return { stream: s.name, records: tally.records, events: tally.events, checkpoints: tally.checkpoints, head, problems: problems.list }
+  const report: StreamReport = { stream: s.name, records: tally.records, events: tally.events, checkpoints: tally.checkpoints, head, problems: problems.list }
+  if (pruned !== null) report.firstOffset = pruned.firstOffset
+  return report
+}
+
+/** pruned.json on disk must still say what the stream was opened with (it is the only record of the pruned chain's end). */
+async function prunedFileProblems(s: Stream): Promise<string[]> {
+  const onDisk = await readPruned(s.ctx.storage, s.dir)
+  const want = s.pruned
+  if (onDisk.problem !== null) return [onDisk.problem]
+  const got = onDisk.state
+  if (want === null) return got === null ? [] : [`${PRUNED_FILE} appeared after the stream was opened (it says the stream starts at ${got.firstOffset})`]
+  if (got === null) return [`${PRUNED_FILE} is missing: the stream was pruned to offset ${want.firstOffset}; without it the missing segments cannot be told from a loss`]
+  const same = got.firstOffset === want.firstOffset && got.firstSegment === want.firstSegment && got.prevHash.equals(want.prevHash) && got.prevTimestamp === want.prevTimestamp
+  return same ? [] : [`${PRUNED_FILE} changed since the stream was opened (it now says offset ${got.firstOffset}, segment ${got.firstSegment}, prevHash ${got.prevHash.toString('hex')})`]
 }
 
 /**

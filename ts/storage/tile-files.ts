@@ -7,7 +7,7 @@
  */
 import { dirname, join } from 'node:path'
 import { tilePath } from '../tlog/tiles.ts'
-import type { Storage } from './storage.ts'
+import type { Storage, StorageFile } from './storage.ts'
 
 export const TILE_HASHES = 256
 const HASH_BYTES = 32
@@ -20,6 +20,12 @@ const missing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOE
 export class TileFiles {
   /** Directories known to exist (created durably once). */
   private readonly dirs = new Set<string>()
+  /**
+   * Set for a pruned stream (SPEC §9): its tiles hold the only copy of the pruned leaves, so every
+   * write is made durable, and never by truncating a file that holds them (full tiles and
+   * rewritten parts go through an atomic replace; a grown part is fdatasynced).
+   */
+  durable = false
 
   constructor(
     private readonly storage: Storage,
@@ -65,7 +71,8 @@ export class TileFiles {
   async writeFull(level: number, index: number, bytes: Uint8Array): Promise<void> {
     const path = this.path(level, index, false)
     await this.ensureDir(path)
-    await this.writeAt(path, bytes)
+    if (this.durable) await this.storage.writeFileAtomic(path, bytes)
+    else await this.writeAt(path, bytes)
     await this.storage.remove(this.path(level, index, true))
   }
 
@@ -79,10 +86,12 @@ export class TileFiles {
     const size = await this.storage.fileSize(path)
     const grow = persisted > 0 && size !== null && size >= persisted * HASH_BYTES
     const from = grow ? persisted * HASH_BYTES : 0
+    if (this.durable && !grow) return this.storage.writeFileAtomic(path, hashes)
     const file = await this.storage.open(path, grow ? 'update' : 'create')
     try {
       await file.write(hashes.subarray(from), from)
       if (grow && size! > hashes.length) await file.truncate(hashes.length)
+      if (this.durable) await file.datasync()
     } finally {
       await file.close()
     }
@@ -95,6 +104,46 @@ export class TileFiles {
     } finally {
       await file.close()
     }
+  }
+
+  /**
+   * Makes durable (fdatasync, then the directories) the level-0 tiles, full or `.part`, of
+   * indexes [fromIndex, toIndex] and every tile of the levels above (a few: one per 65536 leaves).
+   * Before a prune: below the first kept offset they become the only copy of the leaves.
+   */
+  async syncTiles(fromIndex: number, toIndex: number): Promise<void> {
+    const dirs = new Set<string>()
+    const sync = async (path: string): Promise<void> => {
+      let file: StorageFile
+      try {
+        file = await this.storage.open(path, 'update')
+      } catch (err) {
+        if (missing(err)) return
+        throw err
+      }
+      try {
+        await file.datasync()
+      } finally {
+        await file.close()
+      }
+      dirs.add(dirname(path))
+    }
+    for (let index = fromIndex; index <= toIndex; index++) {
+      await sync(this.path(0, index, false))
+      await sync(this.path(0, index, true))
+    }
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of (await this.storage.list(dir)) ?? []) {
+        const p = join(dir, e.name)
+        if (e.isDirectory) await walk(p)
+        else await sync(p)
+      }
+    }
+    for (const e of (await this.storage.list(join(this.streamDir, 'tile'))) ?? []) {
+      if (e.isDirectory && e.name !== '0') await walk(join(this.streamDir, 'tile', e.name))
+    }
+    // Directory entries from the leaf directories up to tile/ (new directories were made durable when created).
+    for (const dir of dirs) await this.storage.syncDir(dir)
   }
 
   /** Removes every tile file (the cache is rebuilt from the records). Directories stay. */
