@@ -1,11 +1,13 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
-import { Archiver, ArchiveReader, type Log, restore } from '../ts/index.ts'
+import { Archiver, ArchiveReader, forkRestored, Log, restore } from '../ts/index.ts'
+import { generateKey } from '../ts/tlog/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
+import type { BackendName } from '../ts/core/interface.ts'
 import { CLI, ensureBuilt } from './helpers/dist.ts'
 import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
@@ -30,6 +32,35 @@ test.after.always(async () => {
 })
 
 const prefixUrl = () => `s3://${BUCKET}/t-${randomBytes(6).toString('hex')}`
+
+/** Ships what `log` has synced to `url` in one pass, then stops the archiver. */
+async function shipOnce(log: Log, url: string): Promise<void> {
+  const archiver = await Archiver.start(log, { url, client: gw.client, interval: 60_000 })
+  try {
+    await archiver.sync()
+  } finally {
+    await archiver.stop()
+  }
+}
+
+/** A remote reader on `url`, closed when the test ends. */
+async function openReader(t: ExecutionContext, url: string, backend?: BackendName): Promise<ArchiveReader> {
+  const reader = await ArchiveReader.open(url, { client: gw.client, backend })
+  t.teardown(() => reader.close())
+  return reader
+}
+
+/** A stream's payloads as the remote reader iterates them. */
+async function remotePayloads(reader: ArchiveReader, stream: string): Promise<string[]> {
+  const out: string[] = []
+  for await (const r of reader.iterate(stream)) out.push(r.payload.toString())
+  return out
+}
+
+/** The path of an archived object in versitygw's data directory. */
+function objectPath(url: string, key: string): string {
+  return join(gw.dataDir, BUCKET, url.slice(`s3://${BUCKET}/`.length), key)
+}
 
 /** Segment and index files of a store, by relative path (manifests and store files differ by design). */
 function segmentFiles(dir: string): Map<string, Buffer> {
@@ -98,9 +129,7 @@ for (const backend of BACKENDS) {
     const log = await openLog(t, backend, dir, { maxSegmentBytes: 2048, checkpointEvery: 10 })
     const url = prefixUrl()
     await fill(log, 'ev', 0, 80, 1_700_000_000_000)
-    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 1000 })
-    await archiver.sync()
-    await archiver.stop()
+    await shipOnce(log, url)
     const all = await log.read('ev')
     // A cut inside a three-event append falls back to that append's start.
     const mid = all.find((r) => r.payload.toString().endsWith('b'))!
@@ -108,7 +137,8 @@ for (const backend of BACKENDS) {
     const out = join(tempDir(t, 'cut'), 's')
     const rep = await restore(url, out, { client: gw.client, backend, toOffset })
     t.true(rep.streams[0].cut)
-    const cut = await openLog(t, backend, out)
+    // Behind the archive's HEAD: read-only (SPEC §10), readable and verifiable.
+    const cut = await openLog(t, backend, out, { readOnly: true })
     t.true((await cut.verify()).ok)
     const got = await cut.read('ev')
     // Cut at the start of the three-event append when records carry the batch bit (SPEC §2);
@@ -121,9 +151,72 @@ for (const backend of BACKENDS) {
     const when = 1_700_000_000_000 + 41 * 1000
     const out2 = join(tempDir(t, 'time'), 's')
     await restore(url, out2, { client: gw.client, backend, toTime: new Date(when) })
-    const timed = await openLog(t, backend, out2)
+    const timed = await openLog(t, backend, out2, { readOnly: true })
     t.true((await timed.verify()).ok)
     t.deepEqual((await timed.read('ev')).map((r) => r.payload.toString()), all.filter((r) => r.timestamp <= when).map((r) => r.payload.toString()))
+  })
+
+  s3test(`${backend}: a store restored to an earlier point than HEAD opens read-only until it is given a new origin${skipNote}`, async (t) => {
+    const ORIGIN = 'example.com/restore-test'
+    const key = generateKey(ORIGIN)
+    const log = await openLog(t, backend, tempDir(t), { maxSegmentBytes: 2048, hash: 'sha256', tlog: { origin: ORIGIN, signer: key.skey } })
+    const url = prefixUrl()
+    await fill(log, 'ev', 0, 40, 1_700_000_000_000)
+    await shipOnce(log, url)
+    const archived = (await log.head('ev')).nextOffset
+    const out = join(tempDir(t, 'behind'), 's')
+    await restore(url, out, { client: gw.client, backend, toOffset: 20 })
+    const mark = JSON.parse(readFileSync(join(out, 'chainlog.json'), 'utf8')).restoredBehind
+    t.is(mark.origin, ORIGIN)
+    t.true(mark.streams.ev.nextOffset <= 20)
+    t.is(mark.streams.ev.archiveNextOffset, archived)
+    // Writable: refused, saying how to proceed; under the archive's own origin too.
+    const storeFile = readFileSync(join(out, 'chainlog.json'))
+    for (const options of [{}, { tlog: { origin: ORIGIN, signer: key.skey } }]) {
+      const e = await t.throwsAsync(Log.open(out, { backend, ...options }))
+      t.is(codeOf(e), 'ERR_READ_ONLY')
+      t.regex((e as Error).message, /earlier point than its archive's HEAD \(ev at offset \d+ of \d+\).*readOnly: true.*new origin/)
+    }
+    t.true(readFileSync(join(out, 'chainlog.json')).equals(storeFile), 'a refused open changed nothing')
+    // Read-only: reads and verifies.
+    const ro = await openLog(t, backend, out, { readOnly: true })
+    t.true((await ro.verify()).ok)
+    t.is((await ro.read('ev')).length, mark.streams.ev.nextOffset)
+    await ro.close()
+    // A new origin lifts the mark: the store appends as a new log, and stays writable after.
+    const other = generateKey('example.com/restored-fork')
+    const forked = await Log.open(out, { backend, hash: 'sha256', tlog: { origin: 'example.com/restored-fork', signer: other.skey } })
+    await forked.append('ev', 'after the fork')
+    t.true((await forked.verify()).ok)
+    await forked.close()
+    const info = JSON.parse(readFileSync(join(out, 'chainlog.json'), 'utf8'))
+    t.is(info.restoredBehind, undefined)
+    t.is(info.origin, 'example.com/restored-fork')
+    const plain = await openLog(t, backend, out)
+    t.is((await plain.read('ev')).at(-1)?.payload.toString(), 'after the fork')
+    // Pushed back to the old archive, the fork is refused there.
+    t.is(codeOf(await t.throwsAsync(shipOnce(plain, url))), 'ERR_ARCHIVE_CONFLICT')
+    await plain.close()
+
+    // Without a signer: forkRestored(dir, origin) is the opt-in.
+    const out2 = join(tempDir(t, 'behind2'), 's')
+    await restore(url, out2, { client: gw.client, backend, toTime: 1_700_000_000_000 + 10_000 })
+    t.is(codeOf(await t.throwsAsync(Log.open(out2, { backend }))), 'ERR_READ_ONLY')
+    t.is(codeOf(await t.throwsAsync(forkRestored(out2, ORIGIN))), 'ERR_INVALID_ARGUMENT', "the archive's origin is not a new one")
+    t.is(codeOf(await t.throwsAsync(forkRestored(out2, 'bad origin'))), 'ERR_INVALID_ARGUMENT')
+    t.is(codeOf(await t.throwsAsync(forkRestored(join(out2, 'nothing'), 'x.example/new'))), 'ERR_INVALID_ARGUMENT')
+    t.is(codeOf(await t.throwsAsync(forkRestored(42 as unknown as string, 'x.example/new'))), 'ERR_INVALID_ARGUMENT')
+    await forkRestored(out2, 'x.example/new')
+    const w = await openLog(t, backend, out2)
+    await w.append('ev', 'x')
+    t.true((await w.verify()).ok)
+    await w.close()
+    t.is(codeOf(await t.throwsAsync(forkRestored(out2, 'x.example/new'))), 'ERR_INVALID_ARGUMENT', 'no mark left to lift')
+    // A whole restore (to HEAD) carries no mark and opens writable.
+    const whole = join(tempDir(t, 'whole'), 's')
+    await restore(url, whole, { client: gw.client, backend, toOffset: archived })
+    t.is(JSON.parse(readFileSync(join(whole, 'chainlog.json'), 'utf8')).restoredBehind, undefined)
+    await (await openLog(t, backend, whole)).close()
   })
 
   s3test(`${backend}: a second writer restored from the same archive gets ERR_ARCHIVE_CONFLICT and overwrites nothing${skipNote}`, async (t) => {
@@ -131,9 +224,7 @@ for (const backend of BACKENDS) {
     const log = await openLog(t, backend, dir)
     const url = prefixUrl()
     await fill(log, 'x', 0, 10, 1_700_000_000_000)
-    const a0 = await Archiver.start(log, { url, client: gw.client, interval: 60_000 })
-    await a0.sync()
-    await a0.stop()
+    await shipOnce(log, url)
     await log.close()
     const one = join(tempDir(t, 'one'), 's')
     const two = join(tempDir(t, 'two'), 's')
@@ -147,19 +238,16 @@ for (const backend of BACKENDS) {
     const w2 = await Archiver.start(l2, { url, client: gw.client, interval: 60_000 })
     t.teardown(() => Promise.all([w1.stop(), w2.stop()]))
     await w1.sync()
-    const head = await ArchiveReader.open(url, { client: gw.client, backend }).then(async (r) => { const h = await r.head('x'); r.close(); return h })
+    const reader = await openReader(t, url, backend)
+    const head = await reader.head('x')
     const e = await t.throwsAsync(w2.sync())
     t.is(codeOf(e), 'ERR_ARCHIVE_CONFLICT')
     const st = await w2.status()
     t.false(st.running)
     t.is(st.stoppedBy?.code, 'ERR_ARCHIVE_CONFLICT')
     // The winner's HEAD is untouched, and the archive reads back as the winner's history.
-    const reader = await ArchiveReader.open(url, { client: gw.client, backend })
-    t.teardown(() => reader.close())
     t.deepEqual(await reader.head('x'), head)
-    const texts = []
-    for await (const r of reader.iterate('x')) texts.push(r.payload.toString())
-    t.is(texts[texts.length - 1], 'from one')
+    t.is((await remotePayloads(reader, 'x')).at(-1), 'from one')
     t.true((await reader.verify()).ok)
     // A store behind the archive (restored earlier) is refused too.
     const l3 = await openLog(t, backend, join(tempDir(t, 'three'), 's'))
@@ -173,12 +261,9 @@ for (const backend of BACKENDS) {
     const log = await openLog(t, backend, dir, { maxSegmentBytes: 1024, checkpointEvery: 5 })
     const url = prefixUrl()
     await fill(log, 's', 0, 60, 1_700_000_000_000)
-    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 60_000 })
-    await archiver.sync()
-    await archiver.stop()
+    await shipOnce(log, url)
     const local = await log.read('s')
-    const reader = await ArchiveReader.open(url, { client: gw.client, backend })
-    t.teardown(() => reader.close())
+    const reader = await openReader(t, url, backend)
     t.deepEqual(await reader.streams(), ['s'])
     const remote = []
     for await (const r of reader.iterate('s')) remote.push(r)
@@ -190,10 +275,8 @@ for (const backend of BACKENDS) {
     t.true(ok.ok)
     t.true(progress > 0)
 
-    const prefix = new URL(url.replace('s3://', 'http://')).pathname.slice(1)
-    const objectPath = (key: string) => join(gw.dataDir, BUCKET, prefix, key)
     // A flipped byte in sealed segment 1.
-    const seg1 = objectPath('s/seg/1.log')
+    const seg1 = objectPath(url, 's/seg/1.log')
     const original = readFileSync(seg1)
     const flipped = Buffer.from(original)
     flipped[100] ^= 0x01
@@ -215,13 +298,13 @@ for (const backend of BACKENDS) {
     t.true((await reader.verify()).ok)
     // A HEAD put back to an older copy (as an archiver killed between a segment and its HEAD
     // leaves it): the segments past it are checked and kept, never a shorter history.
-    const headPath = objectPath('s/HEAD.json')
+    const headPath = objectPath(url, 's/HEAD.json')
     const head = JSON.parse(readFileSync(headPath, 'utf8'))
-    const seg0 = JSON.parse(readFileSync(objectPath('s/seg/0.json'), 'utf8'))
+    const seg0 = JSON.parse(readFileSync(objectPath(url, 's/seg/0.json'), 'utf8'))
     writeFileSync(headPath, JSON.stringify({ ...head, sealed: [0], tail: null, nextOffset: seg0.nextOffset, hash: seg0.lastHash }))
     rep = await reader.verify()
     t.true(rep.ok)
-    const lastSealed = JSON.parse(readFileSync(objectPath(`s/seg/${head.sealed.length - 1}.json`), 'utf8'))
+    const lastSealed = JSON.parse(readFileSync(objectPath(url, `s/seg/${head.sealed.length - 1}.json`), 'utf8'))
     t.is(rep.streams[0].head.nextOffset, lastSealed.nextOffset)
     const longer = join(tempDir(t, 'longer'), 's')
     t.is((await restore(url, longer, { client: gw.client, backend })).streams[0].nextOffset, lastSealed.nextOffset)
@@ -291,11 +374,8 @@ s3test(`${backend}: the server stopped and restarted: the archiver reports the e
   const up = await archiver.status()
   t.is(up.streams[0].lagRecords, 0)
   t.is(up.lastError, null)
-  const reader = await ArchiveReader.open(url, { client: gw.client, backend })
-  t.teardown(() => reader.close())
-  const got = []
-  for await (const r of reader.iterate('q')) got.push(r.payload.toString())
-  t.deepEqual(got, (await log.read('q')).map((r) => r.payload.toString()))
+  const reader = await openReader(t, url, backend)
+  t.deepEqual(await remotePayloads(reader, 'q'), (await log.read('q')).map((r) => r.payload.toString()))
 })
 }
 
@@ -354,11 +434,9 @@ for (const backend of BACKENDS) {
     t.teardown(() => archiver.stop())
     await log.flush()
     await archiver.sync()
-    const reader = await ArchiveReader.open(url, { client: gw.client, backend })
-    t.teardown(() => reader.close())
+    const reader = await openReader(t, url, backend)
     for (const [stream, events] of acked) {
-      const remote = new Set<string>()
-      for await (const r of reader.iterate(stream)) remote.add(r.payload.toString())
+      const remote = new Set(await remotePayloads(reader, stream))
       const missing = events.filter((e) => !remote.has(e))
       t.deepEqual(missing, [], `stream ${stream}: acknowledged events missing from the archive`)
     }
@@ -394,12 +472,18 @@ s3test(`CLI: archive push, status, verify, read and restore --to-offset; verify 
   const out = join(tempDir(t, 'cli-restore'), 's')
   r = cli('archive', 'restore', url, out, '--to-offset', '10')
   t.is(r.status, 0, r.stderr)
-  const back = await openLog(t, 'js', out)
+  const back = await openLog(t, 'js', out, { readOnly: true })
   t.true((await back.head('c')).nextOffset <= 10)
   t.true((await back.verify()).ok)
+  await back.close()
+  t.is(codeOf(await t.throwsAsync(Log.open(out, { backend: 'js' }))), 'ERR_READ_ONLY')
+  r = cli('archive', 'fork', out, 'cli.example/fork')
+  t.is(r.status, 0, r.stderr)
+  await (await openLog(t, 'js', out)).append('c', 'forked')
+  t.is(cli('archive', 'fork', out, 'cli.example/again').status, 2, 'nothing left to fork is a usage error')
   t.is(cli('archive', 'restore', url, out).status, 2, 'a non-empty target is a usage error')
   t.is(cli('archive', 'verify', 's3://not a url').status, 2)
-  const seg = join(gw.dataDir, BUCKET, url.slice(`s3://${BUCKET}/`.length), 'c', 'tail', '0')
+  const seg = objectPath(url, 'c/tail/0')
   const chunk = join(seg, readdirSync(seg)[0])
   const bytes = readFileSync(chunk)
   bytes[70] ^= 0xff

@@ -9,6 +9,7 @@ export type {
 export { Archiver } from './archive/archiver.ts'
 export { ArchiveReader } from './archive/reader.ts'
 export { restore } from './archive/restore.ts'
+export { forkRestored } from './archive/fork.ts'
 export type {
   ArchiverOptions, ArchiverStatus, ArchiveStreamStatus, ArchiveClientConfig, RestoreOptions, RestoreReport, ArchiveReaderOptions, ArchiveHeadInfo,
 } from './archive/types.ts'

@@ -79,7 +79,7 @@ export class Archiver {
     const objects = await ObjectStore.open(options.url, options.client as ArchiveClientConfig | undefined)
     try {
       await checkConditionalWrites(objects)
-      const info = await openArchiveInfo(objects, store.ctx.hash)
+      const info = await openArchiveInfo(objects, store.ctx.hash, store.ctx.options.tlog?.origin)
       const archiver = new Archiver(store, objects, info, interval, signal)
       if (signal?.aborted) await archiver.stop()
       else {

@@ -15,7 +15,7 @@ import { manifestOf, type SegmentExtent, writeManifest } from '../storage/manife
 import { encodeIndex, PositionList } from '../storage/offset-index.ts'
 import { MIN_OPEN_FILES } from '../storage/open-files.ts'
 import { segmentPath } from '../storage/segment-file.ts'
-import { openStore, streamDirectory } from '../storage/store.ts'
+import { openStore, type RestoredBehind, streamDirectory } from '../storage/store.ts'
 import { streamName } from '../storage/stream-name.ts'
 import { readArchiveInfo } from './archive-store.ts'
 import { archivedStreams, walkStream } from './remote-stream.ts'
@@ -57,6 +57,7 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
     let bytesDone = 0
     await storage.makeDir(target)
     const report: RestoreReport = { streams: [] }
+    const behind: RestoredBehind['streams'] = {}
     for (const { name, walk } of walks) {
       const streamDir = streamDirectory(target, name)
       const extents: SegmentExtent[] = []
@@ -81,12 +82,15 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
         options.onProgress?.({ bytesDone: Math.min(bytesDone, bytesTotal), bytesTotal })
         if (cut) break
       }
+      if (cut) behind[name] = { nextOffset: extents.at(-1)?.nextOffset ?? 0, archiveNextOffset: walk.head.nextOffset }
       if (extents.length === 0) continue
       await writeManifest(storage, streamDir, manifestOf(extents))
       report.streams.push({ stream: name, nextOffset: extents[extents.length - 1].nextOffset, segments: extents.length, bytes, cut })
     }
-    // The store file last: only a finished restore opens as a store.
-    await openStore(storage, target, { hash: info.hash, readOnly: false })
+    // The store file last: only a finished restore opens as a store. A store cut before HEAD
+    // carries the mark that keeps it read-only until it is given a new origin.
+    const restoredBehind: RestoredBehind | undefined = Object.keys(behind).length === 0 ? undefined : { archive: info.storeId, ...(info.origin === undefined ? {} : { origin: info.origin }), streams: behind }
+    await openStore(storage, target, { hash: info.hash, readOnly: false, restoredBehind })
     await storage.syncDir(target)
     return report
   } finally {

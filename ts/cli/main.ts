@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { appendCommand } from './append.ts'
-import { archivePushCommand, archiveReadCommand, archiveRestoreCommand, archiveStatusCommand, archiveVerifyCommand } from './archive.ts'
+import { archiveForkCommand, archivePushCommand, archiveReadCommand, archiveRestoreCommand, archiveStatusCommand, archiveVerifyCommand } from './archive.ts'
 import { benchCommand } from './bench.ts'
 import { EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.ts'
 import { inspectCommand } from './inspect.ts'
@@ -223,6 +223,13 @@ function program(): Command {
     .option('--json', 'one JSON object per line')
     .action(async (url: string, stream: string, o: { endpoint?: string; from?: number; limit?: number; json?: boolean }) => {
       process.exitCode = await archiveReadCommand(url, stream, o)
+    })
+  archive.command('fork')
+    .description('let a store restored to an earlier point than its archive be appended to, as a new log under a new origin')
+    .argument('<dir>', 'a store restored with --to-offset or --to-time')
+    .argument('<origin>', 'the new origin (not the archive\'s)')
+    .action(async (dir: string, origin: string) => {
+      process.exitCode = await archiveForkCommand(dir, origin)
     })
 
   p.command('bench')
