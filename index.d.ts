@@ -656,5 +656,7 @@ export declare class ArchiveReader {
 }
 /** Restores the archive at `url` into `dir` (which must not exist or be empty); returns what each stream got. */
 export declare function restore(url: string, dir: string, options?: RestoreOptions): Promise<RestoreReport>;
+/** Gives a store restored behind its archive a new origin so it opens writable; ERR_INVALID_ARGUMENT when it is not such a store or the origin is the archive's. */
+export declare function forkRestored(dir: string, origin: string): Promise<void>;
 
 export {};

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
-import { Archiver, ArchiveReader, forkRestored, Log, restore } from '../ts/index.ts'
+import { Archiver, ArchiveReader, type ChainlogError, forkRestored, Log, restore } from '../ts/index.ts'
 import { generateKey } from '../ts/tlog/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
 import type { BackendName } from '../ts/core/interface.ts'
@@ -109,14 +109,19 @@ for (const backend of BACKENDS) {
   })
 }
 
-/** The kind byte of the record at `offset`, read from the segment files (walking the framing). */
-function kindByteAt(dir: string, stream: string, offset: number): number {
+/** The record at `offset` in a store's segment files (walking the framing): its segment number, position and bytes. */
+function recordAt(dir: string, stream: string, offset: number): { num: number; at: number; bytes: Buffer } {
   for (const f of readdirSync(join(dir, stream)).filter((n) => /^segment_\d+\.log$/.test(n)).sort()) {
     const b = readFileSync(join(dir, stream, f))
-    for (let at = 0; at < b.length; at += 66 + b.readUInt32LE(at + 54)) if (Number(b.readBigUInt64LE(at + 4)) === offset) return b[at + 52]
+    for (let at = 0; at < b.length; at += 66 + b.readUInt32LE(at + 54)) {
+      if (Number(b.readBigUInt64LE(at + 4)) === offset) return { num: Number(/\d+/.exec(f)![0]), at, bytes: b.subarray(at, at + 66 + b.readUInt32LE(at + 54)) }
+    }
   }
   throw new Error(`no record at offset ${offset}`)
 }
+
+/** The kind byte of the record at `offset`, read from the segment files. */
+const kindByteAt = (dir: string, stream: string, offset: number): number => recordAt(dir, stream, offset).bytes[52]
 
 /** Opens a store, appends `count` one-event batches and `multi` three-event batches per stream with given timestamps. */
 async function fill(log: Log, stream: string, from: number, count: number, t0: number): Promise<void> {
@@ -443,6 +448,46 @@ for (const backend of BACKENDS) {
   })
 }
 
+for (const backend of BACKENDS) {
+  s3test(`${backend}: get() checks the record's link to the one before it: a whole record from another history, or a segment's metadata linking elsewhere, is ERR_CHAIN_BROKEN${skipNote}`, async (t) => {
+    // Two histories that differ at offset 5 only: from 6 on, records have equal bytes but for prev_hash.
+    const history = async (dir: string, fifth: string) => {
+      const log = await openLog(t, backend, dir, { maxSegmentBytes: 1024, checkpointEvery: false })
+      for (let i = 0; i < 30; i++) await log.append('s', i === 5 ? fifth : `a${String(i).padStart(2, '0')}`, { timestamp: 1_700_000_000_000 + i })
+      return log
+    }
+    const a = tempDir(t, 'a')
+    const b = tempDir(t, 'b')
+    const url = prefixUrl()
+    await shipOnce(await history(a, 'a05'), url)
+    await (await history(b, 'b05')).close()
+    const fresh = await openReader(t, url, backend)
+    for (const offset of [0, 6, 7, 29]) t.is((await fresh.get('s', offset))?.payload.toString(), `a${String(offset).padStart(2, '0')}`)
+    const mine = recordAt(a, 's', 7)
+    const theirs = recordAt(b, 's', 7)
+    t.is(mine.bytes.length, theirs.bytes.length)
+    t.false(mine.bytes.equals(theirs.bytes))
+    // Offset 7 swapped for the other history's: its framing and CRC are whole, its link is not.
+    const segPath = objectPath(url, `s/seg/${mine.num}.log`)
+    const original = readFileSync(segPath)
+    const swapped = Buffer.from(original)
+    theirs.bytes.copy(swapped, mine.at)
+    writeFileSync(segPath, swapped)
+    const e = await t.throwsAsync((await openReader(t, url, backend)).get('s', 7))
+    t.is(codeOf(e), 'ERR_CHAIN_BROKEN')
+    t.is((e as ChainlogError).details.offset, 7)
+    t.false((await (await openReader(t, url, backend)).verify()).ok)
+    writeFileSync(segPath, original)
+    // A segment's metadata whose firstPrevHash is not the previous segment's last hash.
+    const metaPath = objectPath(url, 's/seg/1.json')
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8'))
+    writeFileSync(metaPath, JSON.stringify({ ...meta, firstPrevHash: 'ee'.repeat(32) }))
+    const e1 = await t.throwsAsync((await openReader(t, url, backend)).get('s', meta.firstOffset))
+    t.is(codeOf(e1), 'ERR_CHAIN_BROKEN')
+    t.is((e1 as ChainlogError).details.offset, meta.firstOffset)
+  })
+}
+
 /** The built `chainlog` command, with the test server as its endpoint. */
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CHAINLOG_S3_ENDPOINT: gw.endpoint, AWS_ACCESS_KEY_ID: gw.client.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: gw.client.credentials.secretAccessKey, AWS_REGION: 'us-east-1' } })
@@ -479,7 +524,9 @@ s3test(`CLI: archive push, status, verify, read and restore --to-offset; verify 
   t.is(codeOf(await t.throwsAsync(Log.open(out, { backend: 'js' }))), 'ERR_READ_ONLY')
   r = cli('archive', 'fork', out, 'cli.example/fork')
   t.is(r.status, 0, r.stderr)
-  await (await openLog(t, 'js', out)).append('c', 'forked')
+  const forked = await openLog(t, 'js', out)
+  await forked.append('c', 'forked')
+  await forked.close()
   t.is(cli('archive', 'fork', out, 'cli.example/again').status, 2, 'nothing left to fork is a usage error')
   t.is(cli('archive', 'restore', url, out).status, 2, 'a non-empty target is a usage error')
   t.is(cli('archive', 'verify', 's3://not a url').status, 2)

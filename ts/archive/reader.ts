@@ -2,12 +2,15 @@
  * ArchiveReader (SPEC §10): reads and verifies an archive straight from the bucket, with no local
  * copy. iterate() and verify() walk a stream's objects through the core's scan with the chain
  * checked (remote-stream.ts); get() fetches one record with ranged GETs through the archived
- * offset index (framing and CRC checked; the chain is verify()'s job).
+ * offset index, framing and CRC checked and its link: its prev_hash is the hash of the record
+ * before it (fetched in the same GET), or for a segment's first record the previous segment's
+ * last hash by their metadata. One GET cannot prove the record lies on HEAD's chain (that needs
+ * every record from offset 0, or a signed tree head and an inclusion proof): that is verify()'s job.
  */
 import { ChainlogError, describe } from '../errors.ts'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
 import { KIND_CHECKPOINT, KIND_TOMBSTONE } from '../core/interface.ts'
-import { MAX_PAYLOAD_BYTES } from '../core/format.ts'
+import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { loadCore } from '../core/load.ts'
 import { decodeIndex } from '../storage/offset-index.ts'
 import { streamName } from '../storage/stream-name.ts'
@@ -83,7 +86,9 @@ export class ArchiveReader {
 
   /**
    * The data record at `offset` (undefined past HEAD or where a checkpoint sits): in a sealed
-   * segment, two small ranged GETs through the archived index; in the tail, the tail's bytes.
+   * segment, two small ranged GETs through the archived index (the record and the one before it,
+   * whose hash its prev_hash must be: else ERR_CHAIN_BROKEN); in the tail, the tail's bytes with
+   * the chain checked from offset 0.
    */
   async get(stream: string | number, offset: number): Promise<LogRecord | undefined> {
     const name = streamName(stream)
@@ -116,10 +121,18 @@ export class ArchiveReader {
     const entry = offset - found.firstOffset
     const start = check.positions.at(entry)
     const end = entry + 1 < check.positions.length ? check.positions.at(entry + 1) : found.size
-    const part = await this.objects.get(segmentKey(name, found.num), { start, end })
-    if (part === null || part.body.length !== end - start) throw new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${name}: segment ${found.num} is missing or short at byte ${start}`, { stream: name, offset })
-    const r = this.core.decodeOne({ hash: this.hash, stream: name, data: part.body, basePosition: start, position: start, expectPrevHash: null, maxPayloadBytes: MAX_PAYLOAD_BYTES })
-    if (r.offset !== offset) throw new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${name}: the index of segment ${found.num} points offset ${offset} at a record with offset ${r.offset}`, { stream: name, offset })
+    // The record and the one before it in one ranged GET, so the link between them is checked.
+    const from = entry > 0 ? check.positions.at(entry - 1) : start
+    const part = await this.objects.get(segmentKey(name, found.num), { start: from, end })
+    const corrupt = (why: string) => new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${name}: ${why}`, { stream: name, offset, segment: found.num })
+    if (part === null || part.body.length !== end - from) throw corrupt(`segment ${found.num} is missing or short at byte ${from}`)
+    const decode = (position: number) => this.core.decodeOne({ hash: this.hash, stream: name, data: part.body, basePosition: from, position, expectPrevHash: null, maxPayloadBytes: MAX_PAYLOAD_BYTES })
+    const r = decode(start)
+    if (r.offset !== offset) throw corrupt(`the index of segment ${found.num} points offset ${offset} at a record with offset ${r.offset}`)
+    const linkTo = entry > 0 ? decode(from).hash : await this.prevHashOfSegment(name, found)
+    if (!r.prevHash.equals(linkTo)) {
+      throw new ChainlogError('ERR_CHAIN_BROKEN', `${this.objects.url}: stream ${name} at offset ${offset}: the record's prev_hash ${r.prevHash.toString('hex').slice(0, 16)}… is not the hash of the record before it (${linkTo.toString('hex').slice(0, 16)}…)`, { stream: name, offset, segment: found.num })
+    }
     if ((r.kind & KIND_MASK) === KIND_CHECKPOINT) return undefined
     return { offset, timestamp: r.timestamp, kind: (r.kind & KIND_MASK) === KIND_TOMBSTONE ? 'tombstone' : 'data', payload: r.payload, hash: r.hash, prevHash: r.prevHash }
   }
@@ -168,6 +181,18 @@ export class ArchiveReader {
   /** Releases the S3 client's connections. */
   close(): void {
     this.objects.close()
+  }
+
+  /**
+   * What a segment's first record must link to: the previous segment's last hash (from its
+   * metadata, which must agree with this one's firstPrevHash), zeros for segment 0.
+   */
+  private async prevHashOfSegment(stream: string, meta: SegmentMeta): Promise<Buffer> {
+    const expected = meta.num === 0 ? ZERO_HASH : Buffer.from((await this.meta(stream, meta.num - 1)).lastHash, 'hex')
+    if (meta.firstPrevHash !== expected.toString('hex')) {
+      throw new ChainlogError('ERR_CHAIN_BROKEN', `${this.objects.url}: stream ${stream} at offset ${meta.firstOffset}: segment ${meta.num}'s metadata links to ${meta.firstPrevHash.slice(0, 16)}…, the segment before it ends at ${expected.toString('hex').slice(0, 16)}…`, { stream, offset: meta.firstOffset, segment: meta.num })
+    }
+    return expected
   }
 
   private async meta(stream: string, num: number): Promise<SegmentMeta> {
