@@ -640,7 +640,9 @@ export declare class ArchiveReader {
 	}): AsyncGenerator<LogRecord>;
 	/**
 	 * The data record at `offset` (undefined past HEAD or where a checkpoint sits): in a sealed
-	 * segment, two small ranged GETs through the archived index; in the tail, the tail's bytes.
+	 * segment, two small ranged GETs through the archived index (the record and the one before it,
+	 * whose hash its prev_hash must be: else ERR_CHAIN_BROKEN); in the tail, the tail's bytes with
+	 * the chain checked from offset 0.
 	 */
 	get(stream: string | number, offset: number): Promise<LogRecord | undefined>;
 	/** Checks every archived stream (or one) from offset 0 to HEAD; never throws on damage: problems are listed per stream with their offset. */
@@ -652,6 +654,11 @@ export declare class ArchiveReader {
 	}): Promise<VerifyReport>;
 	/** Releases the S3 client's connections. */
 	close(): void;
+	/**
+	 * What a segment's first record must link to: the previous segment's last hash (from its
+	 * metadata, which must agree with this one's firstPrevHash), zeros for segment 0.
+	 */
+	private prevHashOfSegment;
 	private meta;
 }
 /** Restores the archive at `url` into `dir` (which must not exist or be empty); returns what each stream got. */

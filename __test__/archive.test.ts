@@ -12,6 +12,7 @@ import { CLI, ensureBuilt } from './helpers/dist.ts'
 import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
 import { Versitygw, versitygwUnavailable } from './helpers/versitygw.ts'
+import { jsonEvents } from './helpers/json-events.ts'
 
 // The archive against a real S3 server (versitygw over a temp directory, started here on
 // 127.0.0.1 and stopped after). Each test archives to its own prefix of one bucket.
@@ -485,6 +486,59 @@ for (const backend of BACKENDS) {
     const e1 = await t.throwsAsync((await openReader(t, url, backend)).get('s', meta.firstOffset))
     t.is(codeOf(e1), 'ERR_CHAIN_BROKEN')
     t.is((e1 as ChainlogError).details.offset, meta.firstOffset)
+  })
+}
+
+for (const backend of BACKENDS) {
+  s3test(`${backend}: a stream with a zstd dictionary: the dictionary ships before the records that use it, restores byte for byte, and the remote reader decodes form-4 records${skipNote}`, async (t) => {
+    // Only the native core writes form 4; both read it. Seeds differ per core: loaded dictionaries are process-wide.
+    const dir = tempDir(t)
+    const log = await openLog(t, 'native', dir, { compression: 'zstd', checkpointEvery: false, maxSegmentBytes: 64 * 1024 })
+    const seed = backend === 'native' ? 151 : 152
+    await log.append('events', jsonEvents(seed * 1_000_000, 1500))
+    const url = prefixUrl()
+    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 20 })
+    t.teardown(() => archiver.stop())
+    const trained = await log.trainDictionary('events', { samples: 1500 })
+    const after = jsonEvents(seed * 1_000_000 + 5000, 1500)
+    for (let k = 0; k < after.length; k += 250) await log.append('events', after.slice(k, k + 250))
+    await archiver.sync()
+    const local = await log.read('events')
+    const src = segmentFiles(dir)
+    const localList = readFileSync(join(dir, 'events', 'dictionaries.json'))
+    const dictionary = readFileSync(join(dir, 'events', trained.file))
+    await archiver.stop()
+    await log.close()
+    t.true(readFileSync(objectPath(url, `events/dict/${trained.id}.zdict`)).equals(dictionary))
+    // Some shipped records are form 4.
+    t.true([...src.values()].some((b) => { for (let at = 0; at < b.length; at += 66 + b.readUInt32LE(at + 54)) if (b[at + 53] === 4) return true; return false }))
+
+    const out = join(tempDir(t, 'restored'), 's')
+    await restore(url, out, { client: gw.client, backend })
+    const dst = segmentFiles(out)
+    t.deepEqual([...dst.keys()].sort(), [...src.keys()].sort())
+    for (const [k, v] of src) t.true(v.equals(dst.get(k)!), `${k} byte-identical`)
+    t.true(readFileSync(join(out, 'events', trained.file)).equals(dictionary))
+    t.deepEqual(JSON.parse(readFileSync(join(out, 'events', 'dictionaries.json'), 'utf8')), JSON.parse(localList.toString()))
+    const back = await openLog(t, backend, out, { readOnly: true })
+    t.true((await back.verify()).ok)
+    t.deepEqual((await back.read('events')).map((r) => r.payload.toString()), local.map((r) => r.payload.toString()))
+    await back.close()
+
+    const reader = await openReader(t, url, backend)
+    t.deepEqual(await remotePayloads(reader, 'events'), local.map((r) => r.payload.toString()))
+    const last = local.at(-1)!
+    t.is((await reader.get('events', last.offset))?.payload.toString(), last.payload.toString())
+    t.true((await reader.verify()).ok)
+    // A damaged archived dictionary is reported, and refused by restore.
+    const dictPath = objectPath(url, `events/dict/${trained.id}.zdict`)
+    const bad = Buffer.from(dictionary)
+    bad[bad.length - 1] ^= 0x01
+    writeFileSync(dictPath, bad)
+    const rep = await (await openReader(t, url, backend)).verify()
+    t.false(rep.ok)
+    t.regex(rep.streams[0].problems[0].message, new RegExp(`zstd dictionary ${trained.id}`))
+    t.is(codeOf(await t.throwsAsync(restore(url, join(tempDir(t, 'bad'), 's'), { client: gw.client, backend }))), 'ERR_CORRUPT')
   })
 }
 

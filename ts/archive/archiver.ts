@@ -22,6 +22,7 @@ import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, tailFolder, tai
 import { type ArchiveClientConfig, ObjectStore } from './s3.ts'
 import type { ArchiverOptions, ArchiverStatus, ArchiveStreamStatus } from './types.ts'
 import { recordHashAt } from './record-hash.ts'
+import { shipDictionaries } from './dictionaries.ts'
 
 const DEFAULT_INTERVAL_MS = 1000
 /** Longest wait between retries while the server keeps failing. */
@@ -38,6 +39,8 @@ interface StreamState {
   resumed: boolean
   lastError: ChainlogError | null
   lastShipped: Date | null
+  /** IDs of the zstd dictionaries shipped (or found shipped) since start. */
+  dictionaries: Set<number>
 }
 
 /** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
@@ -183,7 +186,7 @@ export class Archiver {
       if (s === undefined) continue
       let st = this.states.get(name)
       if (st === undefined) {
-        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null }
+        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null, dictionaries: new Set() }
         this.states.set(name, st)
       }
       try {
@@ -201,9 +204,11 @@ export class Archiver {
 
   private async shipStream(s: Stream, st: StreamState): Promise<void> {
     if (!st.resumed) await this.resume(s, st)
+    const shipper = new ChunkShipper(this.objects, s.name)
+    // Dictionaries first, read before the synced end: every record shipped below finds its own.
+    await shipDictionaries(this.store.ctx.storage, s.core, s.hash, s.name, s.dir, shipper, st.dictionaries)
     const end = s.syncedEnd()
     if (end === null) return
-    const shipper = new ChunkShipper(this.objects, s.name)
     const head = st.head
     let sealedCount = head?.sealed.length ?? 0
     let progress: StreamProgress | null = null

@@ -17,7 +17,8 @@ import { streamName } from '../storage/stream-name.ts'
 import type { LogRecord, VerifyReport, StreamReport } from '../types.ts'
 import { readArchiveInfo } from './archive-store.ts'
 import { parseSegmentMeta, type SegmentMeta, segmentIndexKey, segmentKey, segmentMetaKey } from './layout.ts'
-import { archivedStreams, readHead, walkStream } from './remote-stream.ts'
+import { archivedStreams, readHead, type StreamWalk, walkStream } from './remote-stream.ts'
+import { loadArchivedDictionaries } from './dictionaries.ts'
 import { ObjectStore } from './s3.ts'
 import type { ArchiveHeadInfo, ArchiveReaderOptions } from './types.ts'
 
@@ -26,6 +27,7 @@ const KIND_MASK = 0x7f
 /** Reads and verifies an archive straight from the bucket; create one with `ArchiveReader.open(url, options)`, close() when done. */
 export class ArchiveReader {
   private readonly metas = new Map<string, SegmentMeta>()
+  private readonly dictionaryReleases = new Map<string, () => void>()
 
   private constructor(
     private readonly objects: ObjectStore,
@@ -66,6 +68,14 @@ export class ArchiveReader {
     const from = options.from ?? 0
     if (!Number.isSafeInteger(from) || from < 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `from: expected a non-negative integer, got ${describe(from)}`)
     const walk = await walkStream(this.objects, this.core, this.hash, name)
+    try {
+      yield* this.records(name, walk, from)
+    } finally {
+      walk.release()
+    }
+  }
+
+  private async *records(name: string, walk: StreamWalk, from: number): AsyncGenerator<LogRecord> {
     for await (const piece of walk.pieces) {
       const r = piece.scan
       if (r.count === 0 || r.offsets[r.count - 1] < from) continue
@@ -113,6 +123,7 @@ export class ArchiveReader {
       for await (const r of this.iterate(name, { from: offset })) return r.offset === offset ? r : undefined
       return undefined
     }
+    await this.loadDictionaries(name)
     const idx = await this.objects.get(segmentIndexKey(name, found.num))
     const check = idx === null ? null : decodeIndex(idx.body, found.size, (d) => this.core.crc32(d))
     if (check === null || !check.ok || check.positions.length !== found.nextOffset - found.firstOffset) {
@@ -168,6 +179,7 @@ export class ArchiveReader {
           err = e
         }
       }
+      walk?.release()
       if (err !== null) {
         if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
         report.problems.push({ offset: (err.details.offset as number | undefined) ?? report.head.nextOffset, code: err.code, message: err.message })
@@ -178,9 +190,18 @@ export class ArchiveReader {
     return { ok: reports.every((r) => r.problems.length === 0), streams: reports }
   }
 
-  /** Releases the S3 client's connections. */
+  /** Releases the S3 client's connections and the dictionaries get() loaded. */
   close(): void {
+    for (const release of this.dictionaryReleases.values()) release()
+    this.dictionaryReleases.clear()
     this.objects.close()
+  }
+
+  /** get() decodes form-4 records: the stream's archived dictionaries, loaded once per reader. */
+  private async loadDictionaries(stream: string): Promise<void> {
+    if (this.dictionaryReleases.has(stream)) return
+    const { release } = await loadArchivedDictionaries(this.objects, this.core, this.hash, stream)
+    this.dictionaryReleases.set(stream, release)
   }
 
   /**
