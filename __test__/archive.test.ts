@@ -542,6 +542,62 @@ for (const backend of BACKENDS) {
   })
 }
 
+for (const backend of BACKENDS) {
+  s3test(`${backend}: with a signer, HEAD carries the latest published note, and the remote verify checks its signature and its tree against the archived records${skipNote}`, async (t) => {
+    const ORIGIN = 'example.com/archive-notes'
+    // Checkpoints take the clock (never before the last record): events are stamped ahead of it.
+    const FUTURE = 4_000_000_000_000
+    const key = generateKey(ORIGIN)
+    const options = { maxSegmentBytes: 2048, checkpointEvery: false as const, hash: 'sha256' as const, tlog: { origin: ORIGIN, signer: key.skey } }
+    const dir = tempDir(t)
+    const log = await openLog(t, backend, dir, options)
+    const url = prefixUrl()
+    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 60_000 })
+    t.teardown(() => archiver.stop())
+    await fill(log, 's', 0, 30, FUTURE)
+    await archiver.sync()
+    const reader = await openReader(t, url, backend)
+    t.is((await reader.head('s')).note, undefined, 'nothing published yet')
+    const cp = await log.checkpoint('s')
+    await archiver.sync()
+    t.is((await reader.head('s')).note, cp.note)
+    t.is(readFileSync(objectPath(url, 's/HEAD.json'), 'utf8').includes(JSON.stringify(cp.note).slice(1, 40)), true)
+    // A newer note for records already shipped reaches HEAD too.
+    await fill(log, 's', 30, 10, FUTURE)
+    await archiver.sync()
+    const cp2 = await log.checkpoint('s')
+    await archiver.sync()
+    t.is((await reader.head('s')).note, cp2.note)
+    const vkey = log.vkey('s')
+    t.true((await reader.verify(undefined, { keys: [vkey] })).ok)
+    t.true((await reader.verify()).ok, 'without keys: the tree root is checked, not the signature')
+    // Another key: the signature does not check.
+    const stranger = generateKey(`${ORIGIN}/s`)
+    let rep = await reader.verify('s', { keys: [stranger.vkey] })
+    t.false(rep.ok)
+    t.is(rep.streams[0].problems[0].code, 'ERR_CHAIN_BROKEN')
+    t.regex(rep.streams[0].problems[0].message, /does not check with the keys/)
+    // A note signed by the right key for another history of the same size: its root is not the archive's.
+    const other = await openLog(t, backend, tempDir(t, 'other'), options)
+    await fill(other, 's', 0, 30, FUTURE)
+    await other.append('s', 'a different event')
+    await fill(other, 's', 31, 9, FUTURE)
+    await other.checkpoint('s')
+    const foreign = await other.checkpoint('s')
+    t.is(foreign.treeSize, cp2.treeSize)
+    await archiver.stop()
+    const headPath = objectPath(url, 's/HEAD.json')
+    const head = JSON.parse(readFileSync(headPath, 'utf8'))
+    writeFileSync(headPath, JSON.stringify({ ...head, note: foreign.note }))
+    rep = await reader.verify('s', { keys: [vkey] })
+    t.false(rep.ok)
+    t.is(rep.streams[0].problems[0].offset, cp2.treeSize - 1)
+    t.regex(rep.streams[0].problems[0].message, /do not give the root of HEAD's signed note/)
+    // Bad keys are bad input.
+    for (const keys of [['not a key'], [42], 'k']) t.is(codeOf(await t.throwsAsync(reader.verify('s', { keys: keys as string[] }))), 'ERR_INVALID_ARGUMENT')
+  })
+}
+
 /** The built `chainlog` command, with the test server as its endpoint. */
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CHAINLOG_S3_ENDPOINT: gw.endpoint, AWS_ACCESS_KEY_ID: gw.client.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: gw.client.credentials.secretAccessKey, AWS_REGION: 'us-east-1' } })

@@ -23,6 +23,9 @@ import { type ArchiveClientConfig, ObjectStore } from './s3.ts'
 import type { ArchiverOptions, ArchiverStatus, ArchiveStreamStatus } from './types.ts'
 import { recordHashAt } from './record-hash.ts'
 import { shipDictionaries } from './dictionaries.ts'
+import { TileFiles } from '../storage/tile-files.ts'
+import { parseCheckpoint } from '../tlog/checkpoint.ts'
+import { parseNote } from '../tlog/note.ts'
 
 const DEFAULT_INTERVAL_MS = 1000
 /** Longest wait between retries while the server keeps failing. */
@@ -233,11 +236,17 @@ export class Archiver {
         progress = { nextOffset: cut.nextOffset, hash: cut.hash, lastTimestamp: cut.lastTimestamp }
       }
     } else if (tail !== null && active.num !== tail.num) tail = null
-    if (progress === null) return // nothing new
+    const note = await publishedNoteWithin(s, progress?.nextOffset ?? head?.nextOffset ?? 0, head?.note)
+    if (progress === null) {
+      if (head === null || note === head.note) return // nothing new
+      // Only a newer note for records already archived: HEAD again, at the same place.
+      progress = { nextOffset: head.nextOffset, hash: Buffer.from(head.hash, 'hex'), lastTimestamp: head.lastTimestamp }
+      tail = head.tail
+    }
     if (tail !== null && tail.num !== sealedCount) tail = null
     const next: ArchiveHead = {
       storeId: this.info.storeId, nextOffset: progress.nextOffset, hash: progress.hash.toString('hex'), sealed: Array.from({ length: sealedCount }, (_, i) => i),
-      tail, lastTimestamp: progress.lastTimestamp, seq: (head?.seq ?? 0) + 1,
+      tail, lastTimestamp: progress.lastTimestamp, ...(note === undefined ? {} : { note }), seq: (head?.seq ?? 0) + 1,
     }
     const etag = await this.objects.put(headKey(s.name), toJson(next), st.etag === null ? { ifNoneMatch: true } : { ifMatch: st.etag })
     if (etag === null) {
@@ -295,6 +304,21 @@ function archivedBytes(s: Stream, head: ArchiveHead): number {
   let n = 0
   for (const seg of s.segments) if (seg.num < head.sealed.length) n += seg.size
   return n + (head.tail?.end ?? 0)
+}
+
+/**
+ * The note HEAD carries (SPEC §10): the stream's published `<stream>/checkpoint` when its tree
+ * covers only archived records (size ≤ nextOffset), else the one HEAD had (a note published for
+ * records not yet shipped waits for them). A note that does not parse is not shipped.
+ */
+async function publishedNoteWithin(s: Stream, nextOffset: number, previous: string | undefined): Promise<string | undefined> {
+  const text = await new TileFiles(s.ctx.storage, s.dir).readPublished()
+  if (text === null || text === previous) return previous
+  try {
+    return parseCheckpoint(parseNote(text).text).size <= nextOffset ? text : previous
+  } catch {
+    return previous
+  }
 }
 
 /**

@@ -20,7 +20,9 @@ import { parseSegmentMeta, type SegmentMeta, segmentIndexKey, segmentKey, segmen
 import { archivedStreams, readHead, type StreamWalk, walkStream } from './remote-stream.ts'
 import { loadArchivedDictionaries } from './dictionaries.ts'
 import { ObjectStore } from './s3.ts'
-import type { ArchiveHeadInfo, ArchiveReaderOptions } from './types.ts'
+import type { ArchiveHeadInfo, ArchiveReaderOptions, ArchiveVerifyOptions } from './types.ts'
+import { ArchivedNoteCheck } from './note-check.ts'
+import { parseVerifierKey } from '../tlog/note.ts'
 
 const KIND_MASK = 0x7f
 
@@ -33,6 +35,8 @@ export class ArchiveReader {
     private readonly objects: ObjectStore,
     private readonly core: ChainlogCore,
     private readonly hash: HashAlgorithm,
+    /** The origin archive.json records (signed notes must be `<origin>/<stream>`), if any. */
+    private readonly origin: string | undefined,
   ) {}
 
   /** Opens the archive at `url` (`s3://bucket/prefix`) for reading; close() when done. */
@@ -42,7 +46,7 @@ export class ArchiveReader {
     const objects = await ObjectStore.open(url, options.client)
     try {
       const info = await readArchiveInfo(objects)
-      return new ArchiveReader(objects, core, info.hash)
+      return new ArchiveReader(objects, core, info.hash, info.origin)
     } catch (err) {
       objects.close()
       throw err
@@ -148,8 +152,23 @@ export class ArchiveReader {
     return { offset, timestamp: r.timestamp, kind: (r.kind & KIND_MASK) === KIND_TOMBSTONE ? 'tombstone' : 'data', payload: r.payload, hash: r.hash, prevHash: r.prevHash }
   }
 
-  /** Checks every archived stream (or one) from offset 0 to HEAD; never throws on damage: problems are listed per stream with their offset. */
-  async verify(stream?: string | number, options: { onProgress?: (p: { bytesDone: number; bytesTotal: number }) => void } = {}): Promise<VerifyReport> {
+  /**
+   * Checks every archived stream (or one) from offset 0 to HEAD; never throws on damage: problems
+   * are listed per stream with their offset. When HEAD carries a signed note, the archived records
+   * must give its tree root; with `keys` (verifier keys), the note must also be signed by one of
+   * them under the archive's origin.
+   */
+  async verify(stream?: string | number, options: ArchiveVerifyOptions = {}): Promise<VerifyReport> {
+    if (typeof options !== 'object' || options === null) throw new ChainlogError('ERR_INVALID_ARGUMENT', `options: expected { onProgress?, keys? }, got ${describe(options)}`)
+    const keys = options.keys ?? []
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) throw new ChainlogError('ERR_INVALID_ARGUMENT', `keys: expected an array of verifier keys, got ${describe(keys)}`)
+    for (const k of keys) {
+      try {
+        parseVerifierKey(k)
+      } catch (err) {
+        throw new ChainlogError('ERR_INVALID_ARGUMENT', `keys: ${JSON.stringify(k.slice(0, 80))} is not a verifier key (${(err as Error).message})`)
+      }
+    }
     const names = stream === undefined ? await this.streams() : [streamName(stream)]
     const reports: StreamReport[] = []
     const walks = []
@@ -165,10 +184,13 @@ export class ArchiveReader {
     for (const { name, walk, error } of walks) {
       const report: StreamReport = { stream: name, records: 0, events: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.alloc(32) }, problems: [] }
       let err = error
+      const note = walk?.head.note === undefined ? null : ArchivedNoteCheck.open(walk.head.note, name, keys, this.origin)
+      if (note !== null && !(note instanceof ArchivedNoteCheck)) report.problems.push(note)
       if (walk !== null) {
         try {
           for await (const piece of walk.pieces) {
             const r = piece.scan
+            if (note instanceof ArchivedNoteCheck) await note.feed(this.core, this.hash, name, piece.bytes, r)
             report.records += r.count
             for (let i = 0; i < r.count; i++) if ((r.kinds[i] & KIND_MASK) === KIND_CHECKPOINT) report.checkpoints++
             report.head = { nextOffset: r.nextOffset ?? report.head.nextOffset, hash: r.lastHash ?? report.head.hash }
@@ -183,6 +205,9 @@ export class ArchiveReader {
       if (err !== null) {
         if (!(err instanceof ChainlogError) || (err.code !== 'ERR_CORRUPT' && err.code !== 'ERR_CHAIN_BROKEN')) throw err
         report.problems.push({ offset: (err.details.offset as number | undefined) ?? report.head.nextOffset, code: err.code, message: err.message })
+      } else if (note instanceof ArchivedNoteCheck) {
+        const problem = note.finish(name)
+        if (problem !== null) report.problems.push(problem)
       }
       report.events = report.records - report.checkpoints
       reports.push(report)

@@ -12,7 +12,7 @@ import { ArchiveReader, Archiver, type ArchiveClientConfig, forkRestored, restor
 import { EXIT_OK, EXIT_PROBLEMS } from './exit-codes.ts'
 import { bytes, recordJson, recordLine, toJson } from './output.ts'
 import { withStore } from './store-dir.ts'
-import { printReport, progressBar } from './verify.ts'
+import { printReport, progressBar, verifierKeys } from './verify.ts'
 
 export interface ArchiveCliOptions {
   endpoint?: string
@@ -99,13 +99,13 @@ export async function archiveStatusCommand(dir: string, url: string, o: ArchiveC
   }
 }
 
-export async function archiveVerifyCommand(url: string, stream: string | undefined, o: ArchiveCliOptions): Promise<number> {
+export async function archiveVerifyCommand(url: string, stream: string | undefined, o: ArchiveCliOptions & { vkey?: string[] }): Promise<number> {
   const reader = await ArchiveReader.open(url, { client: clientConfig(o), backend: backend() })
   try {
     const bar = progressBar(o.progress, 'verifying archive')
     let report: Awaited<ReturnType<ArchiveReader['verify']>>
     try {
-      report = await reader.verify(stream, { onProgress: bar.update })
+      report = await reader.verify(stream, { onProgress: bar.update, keys: verifierKeys(o.vkey ?? []) })
     } finally {
       bar.stop()
     }

@@ -196,7 +196,8 @@ function program(): Command {
     .option('--json', 'print the report as JSON')
     .option('--progress', 'always draw the progress bar')
     .option('--no-progress', 'never draw the progress bar')
-    .action(async (url: string, stream: string | undefined, o: { endpoint?: string; json?: boolean; progress?: boolean }) => {
+    .option('--vkey <vkey>', 'verifier key HEAD\'s signed note must be signed with, or a file of them (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .action(async (url: string, stream: string | undefined, o: { endpoint?: string; json?: boolean; progress?: boolean; vkey: string[] }) => {
       process.exitCode = await archiveVerifyCommand(url, stream, o)
     })
   archive.command('restore')
