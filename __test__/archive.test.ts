@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { Archiver, ArchiveReader, type ChainlogError, forkRestored, Log, restore } from '../ts/index.ts'
 import { generateKey } from '../ts/tlog/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
@@ -13,6 +13,8 @@ import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
 import { Versitygw, versitygwUnavailable } from './helpers/versitygw.ts'
 import { jsonEvents } from './helpers/json-events.ts'
+import { ObjectStore } from '../ts/archive/s3.ts'
+import { Readable } from 'node:stream'
 
 // The archive against a real S3 server (versitygw over a temp directory, started here on
 // 127.0.0.1 and stopped after). Each test archives to its own prefix of one bucket.
@@ -595,6 +597,46 @@ for (const backend of BACKENDS) {
     t.regex(rep.streams[0].problems[0].message, /do not give the root of HEAD's signed note/)
     // Bad keys are bad input.
     for (const keys of [['not a key'], [42], 'k']) t.is(codeOf(await t.throwsAsync(reader.verify('s', { keys: keys as string[] }))), 'ERR_INVALID_ARGUMENT')
+  })
+}
+
+for (const backend of BACKENDS) {
+  s3test(`${backend}: sealed segments of several MiB stream to the server in chunks under If-None-Match: equal bytes already there count as shipped, other bytes are ERR_ARCHIVE_CONFLICT${skipNote}`, async (t) => {
+    const big = (seed: string) => Array.from({ length: 40 }, (_, i) => createHash('sha256').update(`${seed}${i}`).digest('hex').repeat(1200)) // ~3 MiB a segment
+    const options = { maxSegmentBytes: 3 * 1024 * 1024, checkpointEvery: false as const }
+    const a = tempDir(t, 'a')
+    const log = await openLog(t, backend, a, options)
+    for (const e of big('a')) await log.append('s', e)
+    for (const e of big('a2')) await log.append('s', e)
+    const url = prefixUrl()
+    await shipOnce(log, url)
+    const src = segmentFiles(a)
+    t.true(src.get('s/segment_000000.log')!.length > 2 * 1024 * 1024)
+    t.true(readFileSync(objectPath(url, 's/seg/0.log')).equals(src.get('s/segment_000000.log')!))
+    const meta = JSON.parse(readFileSync(objectPath(url, 's/seg/0.json'), 'utf8'))
+    t.is(meta.sha256, createHash('sha256').update(src.get('s/segment_000000.log')!).digest('hex'))
+    // HEAD lost (as if the archiver died before writing it): shipping again finds equal bytes and goes on.
+    rmSync(objectPath(url, 's/HEAD.json'))
+    await shipOnce(log, url)
+    const out = join(tempDir(t, 'out'), 's')
+    await restore(url, out, { client: gw.client, backend })
+    for (const [k, v] of src) t.true(v.equals(readFileSync(join(out, k))), k)
+    // Another history's segment 0 against the archived one: refused, nothing overwritten.
+    rmSync(objectPath(url, 's/HEAD.json'))
+    const b = await openLog(t, backend, tempDir(t, 'b'), options)
+    for (const e of big('b')) await b.append('s', e)
+    for (const e of big('b2')) await b.append('s', e)
+    t.is(codeOf(await t.throwsAsync(shipOnce(b, url))), 'ERR_ARCHIVE_CONFLICT')
+    t.true(readFileSync(objectPath(url, 's/seg/0.log')).equals(src.get('s/segment_000000.log')!))
+    // The streamed PUT itself carries If-None-Match: a racing writer's body never replaces the object.
+    const objects = await ObjectStore.open(url, gw.client)
+    t.teardown(() => objects.close())
+    const other = Buffer.alloc(3 * 1024 * 1024, 7)
+    const raced = await objects.putStream('s/seg/0.log', () => Readable.from([other]), other.length, { ifNoneMatch: true }).catch((e: unknown) => codeOf(e))
+    t.true(raced === null || raced === 'ERR_IO', String(raced))
+    t.true(readFileSync(objectPath(url, 's/seg/0.log')).equals(src.get('s/segment_000000.log')!))
+    t.not(await objects.putStream('s/new.bin', () => Readable.from([other]), other.length, { ifNoneMatch: true }), null)
+    t.true(readFileSync(objectPath(url, 's/new.bin')).equals(other))
   })
 }
 

@@ -265,10 +265,9 @@ export class Archiver {
 
   /** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
   private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper): Promise<StreamProgress> {
-    const bytes = await s.readSegment(seg, 0, seg.size)
     const index = await s.indexOf(seg)
     const last = await s.lastRecordOf(seg)
-    return shipper.shipSegment(seg, bytes, encodeIndex(index, (d) => s.core.crc32(d)), last)
+    return shipper.shipSegment(seg, (position, length) => s.readSegment(seg, position, length), encodeIndex(index, (d) => s.core.crc32(d)), last)
   }
 
   /**
