@@ -9,7 +9,10 @@
  *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N] [--w3 N] [--server-dir /dev/shm]
  *
  * The archiver's own work (reads, SHA-256, HTTP) shares the CPU with the appends: on a 2-core
- * machine loaded by other work this is the figure that matters, and the one most disturbed.
+ * machine loaded by other work this is the figure that matters, and the one most disturbed. So
+ * each run's CPU seconds are reported too, this process's (appends, plus the archiver when on)
+ * and the server's, to tell the archiver's cost from versitygw's. For where this process's time
+ * goes, run it under `node --cpu-prof` and summarize with bench/cpu-profile-summary.mjs.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
