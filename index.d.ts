@@ -556,7 +556,8 @@ export interface ArchiveReaderOptions {
 	/** Core that checks the chain (default 'auto'). */
 	backend?: "auto" | "native" | "js";
 }
-interface ArchiveVerifyOptions {
+/** Options of `ArchiveReader.verify`. */
+export interface ArchiveVerifyOptions {
 	/** Called as objects are downloaded. */
 	onProgress?: (progress: {
 		bytesDone: number;
