@@ -578,6 +578,16 @@ export interface ArchiveReaderOptions {
 	/** Core that checks the chain (default 'auto'). */
 	backend?: "auto" | "native" | "js";
 }
+/** Options of `ArchiveReader.verify`. */
+export interface ArchiveVerifyOptions {
+	/** Called as objects are downloaded. */
+	onProgress?: (progress: {
+		bytesDone: number;
+		bytesTotal: number;
+	}) => void;
+	/** Verifier keys (`name+hash+key`): HEAD's signed note must check with one of them. */
+	keys?: string[];
+}
 /** A stream's HEAD.json as the reader gives it. */
 export interface ArchiveHeadInfo {
 	/** Offset after the last archived record. */
@@ -648,7 +658,10 @@ export declare class ArchiveReader {
 	private readonly objects;
 	private readonly core;
 	private readonly hash;
+	/** The origin archive.json records (signed notes must be `<origin>/<stream>`), if any. */
+	private readonly origin;
 	private readonly metas;
+	private readonly dictionaryReleases;
 	private constructor();
 	/** Opens the archive at `url` (`s3://bucket/prefix`) for reading; close() when done. */
 	static open(url: string, options?: ArchiveReaderOptions): Promise<ArchiveReader>;
@@ -660,23 +673,35 @@ export declare class ArchiveReader {
 	iterate(stream: string | number, options?: {
 		from?: number;
 	}): AsyncGenerator<LogRecord>;
+	private records;
 	/**
 	 * The data record at `offset` (undefined past HEAD or where a checkpoint sits): in a sealed
-	 * segment, two small ranged GETs through the archived index; in the tail, the tail's bytes.
+	 * segment, two small ranged GETs through the archived index (the record and the one before it,
+	 * whose hash its prev_hash must be: else ERR_CHAIN_BROKEN); in the tail, the tail's bytes with
+	 * the chain checked from offset 0.
 	 */
 	get(stream: string | number, offset: number): Promise<LogRecord | undefined>;
-	/** Checks every archived stream (or one) from offset 0 to HEAD; never throws on damage: problems are listed per stream with their offset. */
-	verify(stream?: string | number, options?: {
-		onProgress?: (p: {
-			bytesDone: number;
-			bytesTotal: number;
-		}) => void;
-	}): Promise<VerifyReport>;
-	/** Releases the S3 client's connections. */
+	/**
+	 * Checks every archived stream (or one) from offset 0 to HEAD; never throws on damage: problems
+	 * are listed per stream with their offset. When HEAD carries a signed note, the archived records
+	 * must give its tree root; with `keys` (verifier keys), the note must also be signed by one of
+	 * them under the archive's origin.
+	 */
+	verify(stream?: string | number, options?: ArchiveVerifyOptions): Promise<VerifyReport>;
+	/** Releases the S3 client's connections and the dictionaries get() loaded. */
 	close(): void;
+	/** get() decodes form-4 records: the stream's archived dictionaries, loaded once per reader. */
+	private loadDictionaries;
+	/**
+	 * What a segment's first record must link to: the previous segment's last hash (from its
+	 * metadata, which must agree with this one's firstPrevHash), zeros for segment 0.
+	 */
+	private prevHashOfSegment;
 	private meta;
 }
 /** Restores the archive at `url` into `dir` (which must not exist or be empty); returns what each stream got. */
 export declare function restore(url: string, dir: string, options?: RestoreOptions): Promise<RestoreReport>;
+/** Gives a store restored behind its archive a new origin so it opens writable; ERR_INVALID_ARGUMENT when it is not such a store or the origin is the archive's. */
+export declare function forkRestored(dir: string, origin: string): Promise<void>;
 
 export {};

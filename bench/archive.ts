@@ -9,7 +9,10 @@
  *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N] [--w3 N] [--server-dir /dev/shm]
  *
  * The archiver's own work (reads, SHA-256, HTTP) shares the CPU with the appends: on a 2-core
- * machine loaded by other work this is the figure that matters, and the one most disturbed.
+ * machine loaded by other work this is the figure that matters, and the one most disturbed. So
+ * each run's CPU seconds are reported too, this process's (appends, plus the archiver when on)
+ * and the server's, to tell the archiver's cost from versitygw's. For where this process's time
+ * goes, run it under `node --cpu-prof` and summarize with bench/cpu-profile-summary.mjs.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -36,13 +39,23 @@ const gw = await Versitygw.start(args['server-dir'])
 gw.bucket(BUCKET)
 let prefixes = 0
 
+/** CPU seconds of the last withStore run: this process (appends, and the archiver when on) and the server. */
+const lastCpu = { node: 0, server: 0 }
+const cpuKeys = ['W1 without', 'W1 with archiver', 'W3 without', 'W3 with archiver'] as const
+const cpu: Record<string, { node: number[]; server: number[] }> = Object.fromEntries(cpuKeys.map((k) => [k, { node: [], server: [] }]))
+
 async function withStore<T>(sync: 'always' | 'never', archive: boolean, fn: (log: Log) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'chainlog-bench-archive-'))
   const log = await Log.open(dir, { backend: 'native', sync })
   const archiver = archive ? await Archiver.start(log, { url: `s3://${BUCKET}/run-${prefixes++}`, client: gw.client, interval: 1000 }) : null
+  const node0 = process.cpuUsage()
+  const server0 = gw.cpuSeconds() ?? 0
   try {
     return await fn(log)
   } finally {
+    const used = process.cpuUsage(node0)
+    lastCpu.node = (used.user + used.system) / 1e6
+    lastCpu.server = (gw.cpuSeconds() ?? 0) - server0
     await archiver?.stop()
     await log.close()
     rmSync(dir, { recursive: true, force: true })
@@ -99,10 +112,11 @@ try {
   await w1(false) // warm-up
   await w3(false)
   for (let r = 0; r < runs; r++) {
-    results['W1 without'].push(await w1(false))
-    results['W1 with archiver'].push(await w1(true))
-    results['W3 without'].push(await w3(false))
-    results['W3 with archiver'].push(await w3(true))
+    for (const [key, run] of [['W1 without', () => w1(false)], ['W1 with archiver', () => w1(true)], ['W3 without', () => w3(false)], ['W3 with archiver', () => w3(true)]] as const) {
+      results[key].push(await run())
+      cpu[key].node.push(lastCpu.node)
+      cpu[key].server.push(lastCpu.server)
+    }
     results['shipping MB/s'].push(await shipping())
     process.stderr.write(`run ${r + 1}/${runs} done\n`)
   }
@@ -116,5 +130,7 @@ for (const [k, v] of Object.entries(results)) {
   const unit = k.startsWith('shipping') ? '' : ' records/s'
   console.log(`| ${k} | ${fmt(s.median)}${unit} | ${fmt(s.min)} | ${fmt(s.max)} | ${s.runs} |`)
 }
+console.log(`\n| CPU seconds per run (median) | this process | versitygw |\n|---|---|---|`)
+for (const k of cpuKeys) console.log(`| ${k} | ${summarize(cpu[k].node).median.toFixed(2)} | ${summarize(cpu[k].server).median.toFixed(2)} |`)
 console.log(`\nW1 with/without: ${(med('W1 with archiver') / med('W1 without')).toFixed(3)}; W3 with/without: ${(med('W3 with archiver') / med('W3 without')).toFixed(3)} (target ≥ 0.95)`)
 console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; server data in ${gw.dataDir}; machine shared with other engineers' builds and tests`)

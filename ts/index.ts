@@ -9,8 +9,9 @@ export type {
 export { Archiver } from './archive/archiver.ts'
 export { ArchiveReader } from './archive/reader.ts'
 export { restore } from './archive/restore.ts'
+export { forkRestored } from './archive/fork.ts'
 export type {
-  ArchiverOptions, ArchiverStatus, ArchiveStreamStatus, ArchiveClientConfig, RestoreOptions, RestoreReport, ArchiveReaderOptions, ArchiveHeadInfo,
+  ArchiverOptions, ArchiverStatus, ArchiveStreamStatus, ArchiveClientConfig, RestoreOptions, RestoreReport, ArchiveReaderOptions, ArchiveHeadInfo, ArchiveVerifyOptions,
 } from './archive/types.ts'
 export type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'
 export type { RedactOptions, RedactResult } from './types.ts'

@@ -37,6 +37,7 @@ import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, verifyStream } from './read/verify.ts'
 import { type ConsistencyProof, type InclusionProof, ProvableStreams, type TreeHead } from './read/provable.ts'
 import { checkRollback, openTlog } from './tlog-setup.ts'
+import { admitRestoredStore } from './engine/restored-store.ts'
 import { publishedHead, trustedHeads, verifyTree } from './read/verify-tree.ts'
 import { registerStore } from './engine/open-stores.ts'
 import { DEFAULT_DICTIONARY_BYTES, DEFAULT_SAMPLE_RECORDS, trainingSamples } from './engine/dictionary.ts'
@@ -115,6 +116,7 @@ export class Log {
     let set: StreamSet | null = null
     try {
       const store = await openStore(storage, root, { hash: opts.hash, readOnly: opts.readOnly })
+      await admitRestoredStore(storage, root, store, opts.tlog, opts.readOnly)
       const tlog = await openTlog(storage, root, store, opts.tlog, opts.readOnly)
       const ctx: StoreContext = {
         dir: root, storage, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers(),

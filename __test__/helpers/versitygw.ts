@@ -5,7 +5,7 @@
  * says why and the archive tests skip with that reason in their titles.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -106,6 +106,19 @@ export class Versitygw {
       }
       if (Date.now() > deadline) throw new Error(`versitygw did not accept connections on 127.0.0.1:${this.port} within 30 s:\n${this.log}`)
       await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  /** CPU seconds (user + system) the server process has used so far, from /proc (Linux; null elsewhere). */
+  cpuSeconds(): number | null {
+    const pid = this.child?.pid
+    if (pid === undefined) return null
+    try {
+      // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      return (Number(fields[11]) + Number(fields[12])) / 100
+    } catch {
+      return null
     }
   }
 

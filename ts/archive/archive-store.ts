@@ -29,10 +29,10 @@ export async function checkConditionalWrites(objects: ObjectStore): Promise<void
 }
 
 /**
- * The archive's archive.json: read, or created (If-None-Match: *) in an empty prefix. A prefix
+ * The archive's archive.json: read, or created (If-None-Match: *) in an empty prefix, with the store's tlog origin when it has one. A prefix
  * holding other objects and no archive.json is not a chainlog archive: ERR_INVALID_ARGUMENT.
  */
-export async function openArchiveInfo(objects: ObjectStore, hash: HashAlgorithm): Promise<ArchiveInfo> {
+export async function openArchiveInfo(objects: ObjectStore, hash: HashAlgorithm, origin: string | undefined): Promise<ArchiveInfo> {
   for (let attempt = 0; ; attempt++) {
     const found = await objects.get(ARCHIVE_FILE)
     if (found !== null) {
@@ -48,7 +48,8 @@ export async function openArchiveInfo(objects: ObjectStore, hash: HashAlgorithm)
     if (others.length > 0) {
       throw new ChainlogError('ERR_INVALID_ARGUMENT', `${objects.url}: not a chainlog archive (no ${ARCHIVE_FILE}, but ${others.length} other objects, such as ${others[0].key}); use an empty prefix`)
     }
-    const info: ArchiveInfo = { format: ARCHIVE_FORMAT, storeId: randomBytes(16).toString('hex'), hash, created: new Date().toISOString() }
+    // The origin the store signs under, so a store restored to an earlier point knows which origin would fork it.
+    const info: ArchiveInfo = { format: ARCHIVE_FORMAT, storeId: randomBytes(16).toString('hex'), hash, ...(origin === undefined ? {} : { origin }), created: new Date().toISOString() }
     if ((await objects.put(ARCHIVE_FILE, toJson(info), { ifNoneMatch: true })) !== null) return info
     // Another archiver created it meanwhile: read theirs.
   }

@@ -22,6 +22,10 @@ import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, tailFolder, tai
 import { type ArchiveClientConfig, ObjectStore } from './s3.ts'
 import type { ArchiverOptions, ArchiverStatus, ArchiveStreamStatus } from './types.ts'
 import { recordHashAt } from './record-hash.ts'
+import { shipDictionaries } from './dictionaries.ts'
+import { TileFiles } from '../storage/tile-files.ts'
+import { parseCheckpoint } from '../tlog/checkpoint.ts'
+import { parseNote } from '../tlog/note.ts'
 
 const DEFAULT_INTERVAL_MS = 1000
 /** Longest wait between retries while the server keeps failing. */
@@ -38,6 +42,8 @@ interface StreamState {
   resumed: boolean
   lastError: ChainlogError | null
   lastShipped: Date | null
+  /** IDs of the zstd dictionaries shipped (or found shipped) since start. */
+  dictionaries: Set<number>
 }
 
 /** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
@@ -79,7 +85,7 @@ export class Archiver {
     const objects = await ObjectStore.open(options.url, options.client as ArchiveClientConfig | undefined)
     try {
       await checkConditionalWrites(objects)
-      const info = await openArchiveInfo(objects, store.ctx.hash)
+      const info = await openArchiveInfo(objects, store.ctx.hash, store.ctx.options.tlog?.origin)
       const archiver = new Archiver(store, objects, info, interval, signal)
       if (signal?.aborted) await archiver.stop()
       else {
@@ -183,7 +189,7 @@ export class Archiver {
       if (s === undefined) continue
       let st = this.states.get(name)
       if (st === undefined) {
-        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null }
+        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null, dictionaries: new Set() }
         this.states.set(name, st)
       }
       try {
@@ -201,9 +207,11 @@ export class Archiver {
 
   private async shipStream(s: Stream, st: StreamState): Promise<void> {
     if (!st.resumed) await this.resume(s, st)
+    const shipper = new ChunkShipper(this.objects, s.name)
+    // Dictionaries first, read before the synced end: every record shipped below finds its own.
+    await shipDictionaries(this.store.ctx.storage, s.core, s.hash, s.name, s.dir, shipper, st.dictionaries)
     const end = s.syncedEnd()
     if (end === null) return
-    const shipper = new ChunkShipper(this.objects, s.name)
     const head = st.head
     let sealedCount = head?.sealed.length ?? 0
     let progress: StreamProgress | null = null
@@ -231,11 +239,17 @@ export class Archiver {
         progress = { nextOffset: cut.nextOffset, hash: cut.hash, lastTimestamp: cut.lastTimestamp }
       }
     } else if (tail !== null && active.num !== tail.num) tail = null
-    if (progress === null) return // nothing new
+    const note = await publishedNoteWithin(s, progress?.nextOffset ?? head?.nextOffset ?? 0, head?.note)
+    if (progress === null) {
+      if (head === null || note === head.note) return // nothing new
+      // Only a newer note for records already archived: HEAD again, at the same place.
+      progress = { nextOffset: head.nextOffset, hash: Buffer.from(head.hash, 'hex'), lastTimestamp: head.lastTimestamp }
+      tail = head.tail
+    }
     if (tail !== null && tail.num !== sealedCount) tail = null
     const next: ArchiveHead = {
       storeId: this.info.storeId, nextOffset: progress.nextOffset, hash: progress.hash.toString('hex'), sealed: Array.from({ length: sealedCount }, (_, i) => i),
-      tail, lastTimestamp: progress.lastTimestamp, seq: (head?.seq ?? 0) + 1,
+      tail, lastTimestamp: progress.lastTimestamp, ...(note === undefined ? {} : { note }), seq: (head?.seq ?? 0) + 1,
     }
     const etag = await this.objects.put(headKey(s.name), toJson(next), st.etag === null ? { ifNoneMatch: true } : { ifMatch: st.etag })
     if (etag === null) {
@@ -255,10 +269,9 @@ export class Archiver {
 
   /** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
   private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper): Promise<StreamProgress> {
-    const bytes = await s.readSegment(seg, 0, seg.size)
     const index = await s.indexOf(seg)
     const last = await s.lastRecordOf(seg)
-    return shipper.shipSegment(seg, bytes, encodeIndex(index, (d) => s.core.crc32(d)), last)
+    return shipper.shipSegment(seg, (position, length) => s.readSegment(seg, position, length), encodeIndex(index, (d) => s.core.crc32(d)), last)
   }
 
   /**
@@ -309,6 +322,21 @@ function archivedBytes(s: Stream, head: ArchiveHead): number {
   let n = 0
   for (const seg of s.segments) if (seg.num < head.sealed.length) n += seg.size
   return n + (head.tail?.end ?? 0)
+}
+
+/**
+ * The note HEAD carries (SPEC §10): the stream's published `<stream>/checkpoint` when its tree
+ * covers only archived records (size ≤ nextOffset), else the one HEAD had (a note published for
+ * records not yet shipped waits for them). A note that does not parse is not shipped.
+ */
+async function publishedNoteWithin(s: Stream, nextOffset: number, previous: string | undefined): Promise<string | undefined> {
+  const text = await new TileFiles(s.ctx.storage, s.dir).readPublished()
+  if (text === null || text === previous) return previous
+  try {
+    return parseCheckpoint(parseNote(text).text).size <= nextOffset ? text : previous
+  } catch {
+    return previous
+  }
 }
 
 /**

@@ -4,7 +4,8 @@
  * retry, or a restart after a crash between upload and HEAD); other bytes are a fork:
  * ERR_ARCHIVE_CONFLICT, and nothing is overwritten.
  */
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
+import { Readable } from 'node:stream'
 import { ChainlogError } from '../errors.ts'
 import type { Segment } from '../engine/segment.ts'
 import { AT_PREV_HASH, HASH_BYTES } from '../core/format.ts'
@@ -33,16 +34,52 @@ export class ChunkShipper {
     throw new ChainlogError('ERR_ARCHIVE_CONFLICT', `stream ${this.stream}: ${this.objects.url}/${key} (${what}) already holds other bytes: the archive has a fork (another writer, or a diverged store); nothing was overwritten`, { stream: this.stream })
   }
 
-  /** A sealed segment: its bytes, then its index (a cache: another one there is tolerated), then its metadata. */
-  async shipSegment(seg: Segment, bytes: Buffer, index: Buffer, last: { hash: Buffer; timestamp: number }): Promise<StreamProgress> {
+  /**
+   * A sealed segment: its bytes streamed from `read` in chunks (never held whole: segments are up
+   * to maxSegmentBytes), then its index (a cache: another one there is tolerated), then its metadata.
+   */
+  async shipSegment(seg: Segment, read: SegmentReader, index: Buffer, last: { hash: Buffer; timestamp: number }): Promise<StreamProgress> {
+    const first = await read(AT_PREV_HASH, HASH_BYTES)
     const meta: SegmentMeta = {
       num: seg.num, firstOffset: seg.firstOffset, nextOffset: seg.nextOffset, size: seg.size,
-      firstPrevHash: bytes.subarray(AT_PREV_HASH, AT_PREV_HASH + HASH_BYTES).toString('hex'),
-      lastHash: last.hash.toString('hex'), lastTimestamp: last.timestamp, sha256: createHash('sha256').update(bytes).digest('hex'),
+      firstPrevHash: first.toString('hex'), lastHash: last.hash.toString('hex'), lastTimestamp: last.timestamp, sha256: await this.putSegment(seg, read),
     }
-    await this.putImmutable(segmentKey(this.stream, seg.num), bytes, `sealed segment ${seg.num}`)
     await this.putImmutable(segmentIndexKey(this.stream, seg.num), index, `index of segment ${seg.num}`, true)
     await this.putImmutable(segmentMetaKey(this.stream, seg.num), toJson(meta), `metadata of segment ${seg.num}`)
     return { nextOffset: seg.nextOffset, hash: last.hash, lastTimestamp: last.timestamp }
   }
+
+  /** Streams the segment once with If-None-Match: *; its SHA-256. A refusal is fine when the object there has the same SHA-256. */
+  private async putSegment(seg: Segment, read: SegmentReader): Promise<string> {
+    const key = segmentKey(this.stream, seg.num)
+    const hash = createHash('sha256')
+    // Asked first: a server refusing a streamed PUT answers 412 and drops the connection while
+    // the body is still being sent, so the client sees a reset rather than the 412. (A writer
+    // racing in between gets that reset: ERR_IO, and the retry finds the object here.)
+    if (!(await this.objects.exists(key)) && (await this.objects.putStream(key, () => chunks(seg.size, read, hash), seg.size, { ifNoneMatch: true })) !== null) return hash.digest('hex')
+    // Already there (a retry, or a restart before HEAD): compare digests, streamed on both sides.
+    const local = createHash('sha256')
+    for await (const _ of chunks(seg.size, read, local));
+    const sha256 = local.digest('hex')
+    const there = await this.objects.sha256(key)
+    if (there !== null && there.sha256 === sha256 && there.size === seg.size) return sha256
+    throw new ChainlogError('ERR_ARCHIVE_CONFLICT', `stream ${this.stream}: ${this.objects.url}/${key} (sealed segment ${seg.num}) already holds other bytes: the archive has a fork (another writer, or a diverged store); nothing was overwritten`, { stream: this.stream })
+  }
+}
+
+/** Reads `length` bytes of the segment at `position`. */
+export type SegmentReader = (position: number, length: number) => Promise<Buffer>
+
+/** Bytes per read while a sealed segment streams to the server. */
+const SEGMENT_CHUNK_BYTES = 1024 * 1024
+
+/** The segment's bytes as a stream of chunks, each hashed into `hash` as it is read. */
+function chunks(size: number, read: SegmentReader, hash: Hash): Readable {
+  return Readable.from((async function* () {
+    for (let at = 0; at < size; at += SEGMENT_CHUNK_BYTES) {
+      const b = await read(at, Math.min(SEGMENT_CHUNK_BYTES, size - at))
+      hash.update(b)
+      yield b
+    }
+  })(), { objectMode: false })
 }

@@ -8,6 +8,8 @@
  *   <stream>/seg/<N>.json        SegmentMeta
  *   <stream>/seg/<N>.log.idx     its offset index
  *   <stream>/tail/<N>/<from>-<to> synced bytes [from, to) of the active segment N
+ *   <stream>/dict/<id>.zdict     a zstd dictionary of the stream, byte-identical (before any record using it)
+ *   <stream>/dict/<id>.json      DictionaryMeta (after its file: the listing)
  *   <stream>/HEAD.json           ArchiveHead (If-Match)
  */
 import { ChainlogError } from '../errors.ts'
@@ -64,6 +66,27 @@ export const segmentIndexKey = (stream: string, num: number) => `${stream}/seg/$
 export const tailFolder = (stream: string, num: number) => `${stream}/tail/${num}/`
 export const tailKey = (stream: string, num: number, from: number, to: number) => `${stream}/tail/${num}/${from}-${to}`
 export const headKey = (stream: string) => `${stream}/HEAD.json`
+export const dictionaryFolder = (stream: string) => `${stream}/dict/`
+export const dictionaryKey = (stream: string, id: number) => `${stream}/dict/${id}.zdict`
+export const dictionaryMetaKey = (stream: string, id: number) => `${stream}/dict/${id}.json`
+
+/** A shipped dictionary's listing: its entry of the stream's dictionaries.json, and its place in that list. */
+export interface DictionaryMeta {
+  id: number
+  bytes: number
+  /** Hex of the store's hash of the file's bytes (as dictionaries.json). */
+  hash: string
+  /** Index in the stream's list (the last one is the one new records use). */
+  position: number
+}
+
+export function parseDictionaryMeta(bytes: Buffer, what: string, id: number): DictionaryMeta {
+  const o = parseJson(bytes, what)
+  for (const f of ['id', 'bytes', 'position']) if (!isCount(o[f])) throw bad(what, f, o[f])
+  if (o.id !== id) throw bad(what, 'id', o.id)
+  if (typeof o.hash !== 'string' || !HEX32.test(o.hash)) throw bad(what, 'hash', o.hash)
+  return o as unknown as DictionaryMeta
+}
 
 /** A tail chunk's [from, to) from its key's last part; null when the key is not one. */
 export function tailRange(key: string): { from: number; to: number } | null {

@@ -11,6 +11,7 @@ import type { ChainlogCore, HashAlgorithm, ScanResult } from '../core/interface.
 import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { type ArchiveHead, headKey, parseHead, parseSegmentMeta, segmentKey, segmentMetaKey, tailFolder, tailRange } from './layout.ts'
 import type { ObjectStore } from './s3.ts'
+import { type ArchivedDictionary, loadArchivedDictionaries } from './dictionaries.ts'
 
 /** One checked piece of a stream: a whole sealed segment, or the active segment's archived bytes. */
 export interface StreamPiece {
@@ -25,6 +26,10 @@ export interface StreamWalk {
   /** Bytes the pieces hold in all (for progress). */
   bytesTotal: number
   pieces: AsyncGenerator<StreamPiece>
+  /** The stream's zstd dictionaries, loaded in the core until release(). */
+  dictionaries: ArchivedDictionary[]
+  /** Unloads the dictionaries; call once when done with the walk's records. */
+  release: () => void
 }
 
 /** HEAD.json of a stream; ERR_INVALID_ARGUMENT when the archive has no such stream. */
@@ -67,6 +72,8 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
   let bytesTotal = 0
   for (const n of sealed) bytesTotal += sizes.get(segmentKey(stream, n)) ?? 0
   if (tailUsed) bytesTotal += head.tail!.end
+  // Loaded before any scan: the core decodes form-4 records with them.
+  const dictionaries = await loadArchivedDictionaries(objects, core, hash, stream)
 
   async function* pieces(): AsyncGenerator<StreamPiece> {
     let prevHash: Buffer = ZERO_HASH
@@ -136,7 +143,7 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
       throw fail('ERR_CHAIN_BROKEN', nextOffset, `the archived records end at offset ${nextOffset} (hash ${prevHash.toString('hex').slice(0, 16)}…), HEAD (seq ${head.seq}) says offset ${head.nextOffset} and ${head.hash.slice(0, 16)}… (objects missing, or HEAD replaced)`)
     }
   }
-  return { head, bytesTotal, pieces: pieces() }
+  return { head, bytesTotal, pieces: pieces(), dictionaries: dictionaries.list, release: dictionaries.release }
 }
 
 /** The chunks [0, a), [a, b), … [y, end) among `keys`, or null when they do not cover [0, end). */

@@ -15,10 +15,11 @@ import { manifestOf, type SegmentExtent, writeManifest } from '../storage/manife
 import { encodeIndex, PositionList } from '../storage/offset-index.ts'
 import { MIN_OPEN_FILES } from '../storage/open-files.ts'
 import { segmentPath } from '../storage/segment-file.ts'
-import { openStore, streamDirectory } from '../storage/store.ts'
+import { openStore, type RestoredBehind, streamDirectory } from '../storage/store.ts'
 import { streamName } from '../storage/stream-name.ts'
 import { readArchiveInfo } from './archive-store.ts'
-import { archivedStreams, walkStream } from './remote-stream.ts'
+import { archivedStreams, type StreamWalk, walkStream } from './remote-stream.ts'
+import { type DictionaryEntry, saveDictionary } from '../storage/dictionary-files.ts'
 import { ObjectStore } from './s3.ts'
 import type { RestoreOptions, RestoreReport } from './types.ts'
 
@@ -47,21 +48,28 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
 
   const core = await loadCore(options.backend ?? 'auto')
   const objects = await ObjectStore.open(url, options.client)
+  let releases = () => {}
   try {
     const info = await readArchiveInfo(objects)
     const names = await archivedStreams(objects)
     for (const w of wanted ?? []) if (!names.includes(w)) throw new ChainlogError('ERR_INVALID_ARGUMENT', `streams: the archive has no stream ${w}`, { stream: w })
-    const walks = []
+    const walks: Array<{ name: string; walk: StreamWalk }> = []
+    releases = () => {
+      for (const w of walks) w.walk.release()
+    }
     for (const name of wanted ?? names) walks.push({ name, walk: await walkStream(objects, core, info.hash, name) })
     const bytesTotal = walks.reduce((n, w) => n + w.walk.bytesTotal, 0)
     let bytesDone = 0
     await storage.makeDir(target)
     const report: RestoreReport = { streams: [] }
+    const behind: RestoredBehind['streams'] = {}
     for (const { name, walk } of walks) {
       const streamDir = streamDirectory(target, name)
       const extents: SegmentExtent[] = []
       let bytes = 0
       let cut = false
+      // Dictionaries before the segments whose records use them, as the engine writes them.
+      let dictionaries: DictionaryEntry[] = []
       for await (const piece of walk.pieces) {
         const r = piece.scan
         let keep = 0
@@ -70,7 +78,13 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
         cut = keep < r.count
         const size = keep < r.count ? r.positions[keep] : piece.bytes.length
         if (keep > 0) {
-          if (extents.length === 0) await storage.makeDir(streamDir)
+          if (extents.length === 0) {
+            await storage.makeDir(streamDir)
+            for (const d of walk.dictionaries) {
+              await saveDictionary(storage, streamDir, dictionaries, d.entry, d.bytes)
+              dictionaries = [...dictionaries, d.entry]
+            }
+          }
           const path = segmentPath(streamDir, piece.num)
           await storage.writeFileAtomic(path, piece.bytes.subarray(0, size))
           await storage.writeFileAtomic(`${path}.idx`, encodeIndex(PositionList.from(r.positions.subarray(0, keep)), (d) => core.crc32(d)))
@@ -81,15 +95,19 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
         options.onProgress?.({ bytesDone: Math.min(bytesDone, bytesTotal), bytesTotal })
         if (cut) break
       }
+      if (cut) behind[name] = { nextOffset: extents.at(-1)?.nextOffset ?? 0, archiveNextOffset: walk.head.nextOffset }
       if (extents.length === 0) continue
       await writeManifest(storage, streamDir, manifestOf(extents))
       report.streams.push({ stream: name, nextOffset: extents[extents.length - 1].nextOffset, segments: extents.length, bytes, cut })
     }
-    // The store file last: only a finished restore opens as a store.
-    await openStore(storage, target, { hash: info.hash, readOnly: false })
+    // The store file last: only a finished restore opens as a store. A store cut before HEAD
+    // carries the mark that keeps it read-only until it is given a new origin.
+    const restoredBehind: RestoredBehind | undefined = Object.keys(behind).length === 0 ? undefined : { archive: info.storeId, ...(info.origin === undefined ? {} : { origin: info.origin }), streams: behind }
+    await openStore(storage, target, { hash: info.hash, readOnly: false, restoredBehind })
     await storage.syncDir(target)
     return report
   } finally {
+    releases()
     objects.close()
   }
 }

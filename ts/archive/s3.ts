@@ -4,6 +4,8 @@
  * answers turned into ChainlogErrors. Conditional writes are how the archive refuses to
  * overwrite (SPEC §10): put() reports a 412 as `false`, never as an error.
  */
+import { createHash } from 'node:crypto'
+import type { Readable } from 'node:stream'
 import { ChainlogError, describe } from '../errors.ts'
 
 /** The S3 client settings the archive accepts (a subset of S3ClientConfig; anything else is passed through). */
@@ -28,6 +30,8 @@ export interface ArchiveLocation {
 
 /** A bucket name as S3 allows (3-63 of a-z 0-9 . -), so a typo fails here, not as a signature error. */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+/** The largest object one PutObject takes (S3's limit; larger needs a multipart upload). */
+const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3
 /** Attempts of one request before its error is reported (transient network or 5xx failures). */
 const SDK_MAX_ATTEMPTS = 3
 
@@ -65,19 +69,25 @@ export interface StoredObject {
 
 /** One bucket+prefix, through the SDK. Keys given to its methods are relative to the prefix. */
 export class ObjectStore {
+  /** A client that never retries, for streamed bodies (made on first use). */
+  // biome-ignore lint/suspicious/noExplicitAny: an S3Client of the optional SDK
+  private singleAttempt: any = null
+
   private constructor(
     // biome-ignore lint/suspicious/noExplicitAny: an S3Client of the optional SDK
     private readonly client: any,
     private readonly api: SdkModule,
     readonly location: ArchiveLocation,
     readonly url: string,
+    /** The settings `client` was made with. */
+    private readonly settings: Record<string, unknown>,
   ) {}
 
   static async open(url: string, config: ArchiveClientConfig = {}): Promise<ObjectStore> {
     const location = parseArchiveUrl(url)
     if (typeof config !== 'object' || config === null) throw new ChainlogError('ERR_INVALID_ARGUMENT', `client: expected S3 client settings (an object), got ${describe(config)}`)
     const api = await loadSdk()
-    const client = new api.S3Client({
+    const settings = {
       region: process.env.AWS_REGION ?? 'us-east-1',
       // Servers that are not AWS (versitygw, MinIO, Ceph…) want the bucket in the path and do not
       // all accept the SDK's default flexible checksums (aws-chunked trailers): send and check
@@ -87,8 +97,8 @@ export class ObjectStore {
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: SDK_MAX_ATTEMPTS,
       ...config,
-    })
-    return new ObjectStore(client, api, location, url)
+    }
+    return new ObjectStore(new api.S3Client(settings), api, location, url, settings)
   }
 
   private key(rel: string): string {
@@ -127,6 +137,55 @@ export class ObjectStore {
     }
   }
 
+  /**
+   * put() of a body too large to hold: `body()` streams its `length` bytes (a single PUT, so the
+   * condition holds for the whole object; S3 takes up to 5 GiB so). Not retried by the SDK (a
+   * stream cannot be replayed): a failure is the caller's to retry.
+   */
+  async putStream(rel: string, body: () => Readable, length: number, cond: { ifNoneMatch: true }): Promise<string | null> {
+    if (length > MAX_SINGLE_PUT_BYTES) {
+      throw new ChainlogError('ERR_UNSUPPORTED', `${this.url}: PUT ${rel}: ${length} bytes is more than one S3 PUT takes (${MAX_SINGLE_PUT_BYTES}); use a smaller maxSegmentBytes`)
+    }
+    try {
+      this.singleAttempt ??= new this.api.S3Client({ ...this.settings, maxAttempts: 1 })
+      const out = await this.singleAttempt.send(
+        new this.api.PutObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel), Body: body(), ContentLength: length, IfNoneMatch: cond.ifNoneMatch ? '*' : undefined }),
+      )
+      return out.ETag ?? ''
+    } catch (err) {
+      if (statusOf(err) === 412 || statusOf(err) === 409) return null
+      throw this.failure(err, `PUT ${rel}`)
+    }
+  }
+
+  /** Whether the object exists (a HEAD request). */
+  async exists(rel: string): Promise<boolean> {
+    try {
+      await this.client.send(new this.api.HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel) }))
+      return true
+    } catch (err) {
+      if (isMissingObject(err)) return false
+      throw this.failure(err, `HEAD ${rel}`)
+    }
+  }
+
+  /** SHA-256 of the object's bytes, streamed (never held whole); null when there is none. */
+  async sha256(rel: string): Promise<{ sha256: string; size: number } | null> {
+    try {
+      const out = await this.client.send(new this.api.GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel) }))
+      const h = createHash('sha256')
+      let size = 0
+      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
+        h.update(chunk)
+        size += chunk.length
+      }
+      return { sha256: h.digest('hex'), size }
+    } catch (err) {
+      if (isMissingObject(err)) return null
+      throw this.failure(err, `GET ${rel}`)
+    }
+  }
+
   async remove(rel: string): Promise<void> {
     try {
       await this.client.send(new this.api.DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel) }))
@@ -160,6 +219,7 @@ export class ObjectStore {
 
   close(): void {
     this.client.destroy()
+    this.singleAttempt?.destroy()
   }
 
   /** An SDK failure as a ChainlogError: settings the caller must fix are ERR_INVALID_ARGUMENT, the rest ERR_IO. */

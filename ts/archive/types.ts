@@ -78,6 +78,14 @@ export interface ArchiveReaderOptions {
   backend?: 'auto' | 'native' | 'js'
 }
 
+/** Options of `ArchiveReader.verify`. */
+export interface ArchiveVerifyOptions {
+  /** Called as objects are downloaded. */
+  onProgress?: (progress: { bytesDone: number; bytesTotal: number }) => void
+  /** Verifier keys (`name+hash+key`): HEAD's signed note must check with one of them. */
+  keys?: string[]
+}
+
 /** A stream's HEAD.json as the reader gives it. */
 export interface ArchiveHeadInfo {
   /** Offset after the last archived record. */

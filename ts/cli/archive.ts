@@ -1,5 +1,5 @@
 /**
- * `chainlog archive push|status|verify|restore|read`: a store and its archive in object storage
+ * `chainlog archive push|status|verify|restore|read|fork`: a store and its archive in object storage
  * (SPEC §10). The S3 client is configured from the environment as the AWS SDK does it
  * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, ~/.aws), plus --endpoint or
  * CHAINLOG_S3_ENDPOINT for servers that are not AWS (then the bucket goes in the path).
@@ -8,11 +8,11 @@
  * hold; with --follow it reopens the store every interval and ships what is new until
  * interrupted. An application that wants only fsynced bytes shipped runs Archiver in-process.
  */
-import { ArchiveReader, Archiver, type ArchiveClientConfig, restore } from '../index.ts'
+import { ArchiveReader, Archiver, type ArchiveClientConfig, forkRestored, restore } from '../index.ts'
 import { EXIT_OK, EXIT_PROBLEMS } from './exit-codes.ts'
 import { bytes, recordJson, recordLine, toJson } from './output.ts'
 import { withStore } from './store-dir.ts'
-import { printReport, progressBar } from './verify.ts'
+import { printReport, progressBar, verifierKeys } from './verify.ts'
 
 export interface ArchiveCliOptions {
   endpoint?: string
@@ -99,13 +99,13 @@ export async function archiveStatusCommand(dir: string, url: string, o: ArchiveC
   }
 }
 
-export async function archiveVerifyCommand(url: string, stream: string | undefined, o: ArchiveCliOptions): Promise<number> {
+export async function archiveVerifyCommand(url: string, stream: string | undefined, o: ArchiveCliOptions & { vkey?: string[] }): Promise<number> {
   const reader = await ArchiveReader.open(url, { client: clientConfig(o), backend: backend() })
   try {
     const bar = progressBar(o.progress, 'verifying archive')
     let report: Awaited<ReturnType<ArchiveReader['verify']>>
     try {
-      report = await reader.verify(stream, { onProgress: bar.update })
+      report = await reader.verify(stream, { onProgress: bar.update, keys: verifierKeys(o.vkey ?? []) })
     } finally {
       bar.stop()
     }
@@ -146,4 +146,11 @@ export async function archiveReadCommand(url: string, stream: string, o: Archive
   } finally {
     reader.close()
   }
+}
+
+/** `archive fork <dir> <origin>`: a store restored behind its archive becomes a new log under `origin`. */
+export async function archiveForkCommand(dir: string, origin: string): Promise<number> {
+  await forkRestored(dir, origin)
+  process.stdout.write(`fork: ${dir} now signs as ${JSON.stringify(origin)} and opens writable; archive it under a new prefix\n`)
+  return EXIT_OK
 }

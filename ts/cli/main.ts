@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { appendCommand } from './append.ts'
-import { archivePushCommand, archiveReadCommand, archiveRestoreCommand, archiveStatusCommand, archiveVerifyCommand } from './archive.ts'
+import { archiveForkCommand, archivePushCommand, archiveReadCommand, archiveRestoreCommand, archiveStatusCommand, archiveVerifyCommand } from './archive.ts'
 import { benchCommand } from './bench.ts'
 import { EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.ts'
 import { inspectCommand } from './inspect.ts'
@@ -220,7 +220,8 @@ function program(): Command {
     .option('--json', 'print the report as JSON')
     .option('--progress', 'always draw the progress bar')
     .option('--no-progress', 'never draw the progress bar')
-    .action(async (url: string, stream: string | undefined, o: { endpoint?: string; json?: boolean; progress?: boolean }) => {
+    .option('--vkey <vkey>', 'verifier key HEAD\'s signed note must be signed with, or a file of them (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .action(async (url: string, stream: string | undefined, o: { endpoint?: string; json?: boolean; progress?: boolean; vkey: string[] }) => {
       process.exitCode = await archiveVerifyCommand(url, stream, o)
     })
   archive.command('restore')
@@ -247,6 +248,13 @@ function program(): Command {
     .option('--json', 'one JSON object per line')
     .action(async (url: string, stream: string, o: { endpoint?: string; from?: number; limit?: number; json?: boolean }) => {
       process.exitCode = await archiveReadCommand(url, stream, o)
+    })
+  archive.command('fork')
+    .description('let a store restored to an earlier point than its archive be appended to, as a new log under a new origin')
+    .argument('<dir>', 'a store restored with --to-offset or --to-time')
+    .argument('<origin>', 'the new origin (not the archive\'s)')
+    .action(async (dir: string, origin: string) => {
+      process.exitCode = await archiveForkCommand(dir, origin)
     })
 
   p.command('bench')

@@ -58,8 +58,13 @@ export async function verifyCommand(dir: string, stream: string | undefined, opt
 function trustOptions(opts: VerifyCommandOptions): { trusted?: string[]; keys?: string[] } {
   const out: { trusted?: string[]; keys?: string[] } = {}
   if (opts.trusted !== undefined && opts.trusted.length > 0) out.trusted = opts.trusted.map((f) => readText(f, 'trusted note'))
-  if (opts.vkeys !== undefined && opts.vkeys.length > 0) out.keys = opts.vkeys.flatMap((v) => (existsSync(v) ? readText(v, 'verifier key file').split('\n').map((l) => l.trim()).filter(Boolean) : [v]))
+  if (opts.vkeys !== undefined && opts.vkeys.length > 0) out.keys = verifierKeys(opts.vkeys)
   return out
+}
+
+/** --vkey values: a key, or a file of them (one per line). */
+export function verifierKeys(vkeys: readonly string[]): string[] {
+  return vkeys.flatMap((v) => (existsSync(v) ? readText(v, 'verifier key file').split('\n').map((l) => l.trim()).filter(Boolean) : [v]))
 }
 
 function readText(file: string, what: string): string {

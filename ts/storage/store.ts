@@ -28,6 +28,21 @@ export interface StoreInfo {
   created: string
   /** The tlog origin the store signs under (SPEC §8), once it was opened with one. */
   origin?: string
+  /** Set by a restore that stopped before the archive's HEAD (SPEC §10): writable opens are refused until a new origin is given. */
+  restoredBehind?: RestoredBehind
+}
+
+/**
+ * chainlog.json's `restoredBehind`: the store holds an earlier point of an archive's history, so
+ * appending under the archive's origin would fork it.
+ */
+export interface RestoredBehind {
+  /** storeId of the archive (archive.json). */
+  archive: string
+  /** The origin the archive's store signed under, when it recorded one. */
+  origin?: string
+  /** Per stream cut: the restored next offset, and the archive HEAD's. */
+  streams: Record<string, { nextOffset: number; archiveNextOffset: number }>
 }
 
 /**
@@ -35,7 +50,7 @@ export interface StoreInfo {
  * "whatever the store uses" (blake3 for a new store); a different explicit hash is a mismatch.
  * The caller holds the LOCK when writable, so two creators cannot race.
  */
-export async function openStore(storage: Storage, dir: string, opts: { hash: HashAlgorithm | undefined; readOnly: boolean }): Promise<StoreInfo> {
+export async function openStore(storage: Storage, dir: string, opts: { hash: HashAlgorithm | undefined; readOnly: boolean; restoredBehind?: RestoredBehind }): Promise<StoreInfo> {
   const path = join(dir, STORE_FILE)
   let text: string | null = null
   try {
@@ -69,6 +84,8 @@ export async function openStore(storage: Storage, dir: string, opts: { hash: Has
     throw new ChainlogError('ERR_INVALID_ARGUMENT', `readOnly: expected an existing store at ${dir} (with ${STORE_FILE}), found none`)
   }
   const info: StoreInfo = { format: STORE_FORMAT, hash: opts.hash ?? 'blake3', created: new Date().toISOString() }
+  // Written with the store file itself: a restored store never opens without its mark.
+  if (opts.restoredBehind !== undefined) info.restoredBehind = opts.restoredBehind
   await storage.makeDir(dir)
   try {
     await storage.writeFileAtomic(path, JSON.stringify(info) + '\n')
@@ -101,7 +118,31 @@ function parseStoreFile(text: string, path: string): StoreInfo {
     if (typeof origin !== 'string') throw new ChainlogError('ERR_CORRUPT', `${path}: origin must be a string, found ${JSON.stringify(origin)}`)
     info.origin = origin
   }
+  const { restoredBehind } = value as Record<string, unknown>
+  if (restoredBehind !== undefined) {
+    const r = restoredBehind as Partial<RestoredBehind> | null
+    if (typeof r !== 'object' || r === null || typeof r.archive !== 'string' || typeof r.streams !== 'object' || r.streams === null || (r.origin !== undefined && typeof r.origin !== 'string')) {
+      throw new ChainlogError('ERR_CORRUPT', `${path}: restoredBehind must be { archive, origin?, streams }, found ${JSON.stringify(restoredBehind).slice(0, 80)}`)
+    }
+    info.restoredBehind = r as RestoredBehind
+  }
   return info
+}
+
+/**
+ * Lifts a restored store's `restoredBehind` mark by binding it to a new origin (SPEC §10): one
+ * atomic rewrite of chainlog.json, the mark gone and the origin recorded together.
+ */
+export async function leaveRestoredBehind(storage: Storage, dir: string, info: StoreInfo, origin: string): Promise<void> {
+  const { restoredBehind: _lifted, ...rest } = info
+  const path = join(dir, STORE_FILE)
+  try {
+    await storage.writeFileAtomic(path, JSON.stringify({ ...rest, origin }) + '\n')
+  } catch (err) {
+    throw ioError(err, `cannot write ${path}`)
+  }
+  delete info.restoredBehind
+  info.origin = origin
 }
 
 /**

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Where a process's CPU went, from a V8 .cpuprofile (node --cpu-prof): self time grouped by
+// where the code lives, so the archiver's share (ts/archive, the AWS SDK, Node's HTTP) can be set
+// against the appends' (engine, storage, core) in one run of bench/archive.ts.
+//
+//   node --cpu-prof --cpu-prof-dir=DIR --import=tsx bench/archive.ts --runs 1
+//   node bench/cpu-profile-summary.mjs DIR/*.cpuprofile
+import { readFileSync } from 'node:fs'
+
+const GROUPS = [
+  ['archiver (ts/archive)', (u) => u.includes('/ts/archive/')],
+  ['AWS SDK (@aws-sdk, @smithy)', (u) => u.includes('@aws-sdk') || u.includes('@smithy') || u.includes('fast-xml-parser')],
+  ['node http/net/tls/stream', (u) => /^node:(_http|http|https|net|tls|stream|internal\/streams|internal\/http|_stream)/.test(u) || /node:internal\/(streams|http|net)/.test(u)],
+  ['engine/storage/read (ts/engine, ts/storage, ts/read, ts/log.ts)', (u) => /\/ts\/(engine|storage|read)\/|\/ts\/log\.ts/.test(u)],
+  ['core (ts/core, native calls)', (u) => u.includes('/ts/core/') || u.endsWith('.node')],
+  ['bench and test helpers', (u) => u.includes('/bench/') || u.includes('/__test__/')],
+]
+
+for (const file of process.argv.slice(2)) {
+  const p = JSON.parse(readFileSync(file, 'utf8'))
+  const byId = new Map(p.nodes.map((n) => [n.id, n]))
+  const totals = new Map()
+  let all = 0
+  for (let i = 0; i < p.samples.length; i++) {
+    const node = byId.get(p.samples[i])
+    const dt = p.timeDeltas[i] ?? 0
+    const { url, functionName } = node.callFrame
+    let group = url === '' ? `(${functionName || 'anonymous'})` : 'other JS'
+    for (const [name, test] of GROUPS) if (url !== '' && test(url)) { group = name; break }
+    totals.set(group, (totals.get(group) ?? 0) + dt)
+    all += dt
+  }
+  const busy = all - (totals.get('(idle)') ?? 0)
+  console.log(`${file}: ${(all / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle`)
+  for (const [g, t] of [...totals].sort((a, b) => b[1] - a[1])) {
+    if (g === '(idle)') continue
+    console.log(`  ${g.padEnd(66)} ${(t / 1e6).toFixed(2).padStart(7)} s  ${((100 * t) / busy).toFixed(1).padStart(5)}% of busy`)
+  }
+}
