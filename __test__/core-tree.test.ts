@@ -18,7 +18,7 @@ function batch(firstOffset: number, prevHash: Buffer, n: number, treeFrontier: U
 /** Encodes `sizes` batches in turn with the tree on; returns every tree output and the chain hashes. */
 function run(c: ChainlogCore, sizes: number[]): { outs: Buffer[]; chain: Buffer[] } {
   let frontier: Uint8Array = Buffer.alloc(TREE_FRONTIER_BYTES)
-  let prev = Buffer.alloc(32)
+  let prev: Buffer = Buffer.alloc(32)
   let offset = 0
   const outs: Buffer[] = []
   const chain: Buffer[] = []

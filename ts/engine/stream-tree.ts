@@ -1,14 +1,21 @@
 /**
  * A stream's RFC 6962 Merkle tree (SPEC §8): leaf i = the chain hash of record i, tree size = the
- * records it has taken in (at most the stream's next offset). Built from the records in batches
- * when a tree head, proof or signed checkpoint asks for it, not on the append path; kept as a
- * C2SP tile cache under `<stream>/tile/` (storage/tile-files.ts).
+ * records it has taken in (at most the stream's next offset). Kept as a C2SP tile cache under
+ * `<stream>/tile/` (storage/tile-files.ts).
+ *
+ * Once the tree is at the stream's head it is *attached*: it follows the commit path, each
+ * encodeBatch call extending its compact range (EncodeBatchInput.treeFrontier) and handing back
+ * the leaf hashes and tile-level nodes, which are only copied into tiles here; completed tiles are
+ * written in the background and at checkpoint time, fdatasynced before a note that depends on
+ * them is published. Until then (a stream opened from disk, before its first tree use) the tree
+ * catches up by reading the chain hashes of the records it lacks, O(tail).
  *
  * The cache is never trusted over the records: at first use the right frontier is read from the
  * tiles only up to the last published note's size, and only if the tiles give that note's root
  * and their last leaf is the chain hash the records have there; every later leaf comes from the
  * records. Without a published note the tree is rebuilt from the records.
  */
+import { TREE_FRONTIER_BYTES, treeTileNodes } from '../core/interface.ts'
 import { ChainlogError } from '../errors.ts'
 import { FULL_TILE_BYTES, TILE_HASHES, type TileFiles } from '../storage/tile-files.ts'
 import { consistencyPlan, EMPTY_ROOT, hashLeaf, inclusionPlan, MerkleFrontier, type NodeId, type NodePlan, rootPlan } from '../tlog/merkle.ts'
@@ -18,6 +25,8 @@ const TILE_HEIGHT = 8
 const HASH_BYTES = 32
 /** Full tiles kept in memory for proofs (8 KiB each); they never change. */
 const CACHED_FULL_TILES = 64
+/** Completed tiles held before an attached tree writes them in the background (8 KiB each). */
+const BACKGROUND_WRITE_TILES = 64
 
 /** Reads the chain hashes of records [from, to) in order, in runs: (first offset, count × 32 bytes). */
 export type LeafSource = (from: number, to: number, sink: (first: number, hashes: Buffer) => void) => Promise<void>
@@ -47,8 +56,30 @@ function tileOf(node: NodeId): { level: number; index: number } {
   return { level: tileLevel, index: Math.floor(first / TILE_HASHES) }
 }
 
+/** A compact range as the cores take it: u64 LE size, then the frontier's hashes. */
+function frontierState(f: MerkleFrontier): Buffer {
+  const state = Buffer.alloc(TREE_FRONTIER_BYTES)
+  state.writeBigUInt64LE(BigInt(f.size), 0)
+  f.hashes.forEach((h, j) => h.copy(state, 8 + j * HASH_BYTES))
+  return state
+}
+
+function stateSize(state: Buffer): number {
+  return Number(state.readBigUInt64LE(0))
+}
+
+function stateFrontier(state: Buffer): MerkleFrontier {
+  const size = stateSize(state)
+  const count = MerkleFrontier.nodesFor(size).length
+  return MerkleFrontier.fromHashes(size, Array.from({ length: count }, (_, j) => state.subarray(8 + j * HASH_BYTES, 8 + (j + 1) * HASH_BYTES)))
+}
+
 export class StreamTree {
-  private frontier = MerkleFrontier.empty()
+  /** The frontier; null while an attached tree's compact range (`state`) is newer. */
+  private _frontier: MerkleFrontier | null = MerkleFrontier.empty()
+  /** The compact range at the stream's head, while attached (the commit path extends it). */
+  private state: Buffer | null = null
+  private backgroundWrite: Promise<void> | null = null
   private openTiles: OpenTile[] = []
   /** Full tiles completed and not yet on storage, in order. */
   private unwritten: Array<{ level: number; index: number; bytes: Buffer }> = []
@@ -67,9 +98,91 @@ export class StreamTree {
     private readonly writable: boolean,
   ) {}
 
+  private get frontier(): MerkleFrontier {
+    return (this._frontier ??= stateFrontier(this.state!))
+  }
+
+  private set frontier(f: MerkleFrontier) {
+    this._frontier = f
+  }
+
   /** The number of leaves in the tree. */
   get size(): number {
-    return this.frontier.size
+    return this.state !== null ? stateSize(this.state) : this.frontier.size
+  }
+
+  /** The compact range the next commit extends (EncodeBatchInput.treeFrontier); null when the tree does not follow commits. */
+  get treeFrontier(): Buffer | null {
+    return this.state
+  }
+
+  /** A new stream's tree: empty, loaded, following commits from its first record. */
+  startEmpty(): void {
+    this.loaded = true
+    this.reset()
+    this.state = frontierState(this.frontier)
+  }
+
+  /** Follows commits from now on, if the tree holds exactly the stream's `nextOffset` records. */
+  attachAt(nextOffset: number): void {
+    if (this.state === null && this.leafToConfirm === null && this.frontier.size === nextOffset) this.state = frontierState(this.frontier)
+  }
+
+  private detach(): void {
+    this._frontier = this.frontier
+    this.state = null
+  }
+
+  /**
+   * A commit of records [first, next) landed, with the tree outputs of its encodeBatch calls in
+   * order (EncodeBatchResult.tree). An attached tree takes them in; a commit that does not carry
+   * them (encoded before the tree attached) detaches it, and the next update reads those records.
+   */
+  followCommit(first: number, next: number, parts: readonly Buffer[]): void {
+    if (this.state === null) return
+    if (parts.length === 0 || stateSize(this.state) !== first) return this.detach()
+    for (const part of parts) this.absorb(part)
+    if (stateSize(this.state) !== next) return this.detach()
+    if (this.writable && this.unwritten.length >= BACKGROUND_WRITE_TILES && this.backgroundWrite === null) {
+      // A cache write: a failure leaves the tiles queued for the next save.
+      this.backgroundWrite = this.exclusive(() => this.persist(false))
+        .catch(() => {})
+        .finally(() => (this.backgroundWrite = null))
+    }
+  }
+
+  /** Writes the full tiles completed so far (at close: the next open resumes from them). */
+  save(): Promise<void> {
+    return this.exclusive(() => this.persist(false))
+  }
+
+  /** One encodeBatch call's tree output: the new compact range, the leaf hashes, the tile-level nodes. */
+  private absorb(part: Buffer): void {
+    const before = stateSize(this.state!)
+    const state = Buffer.from(part.subarray(0, TREE_FRONTIER_BYTES))
+    const n = stateSize(state) - before
+    let at = TREE_FRONTIER_BYTES
+    this.appendTileHashes(0, before, part.subarray(at, (at += n * HASH_BYTES)))
+    for (const l of treeTileNodes(before, n)) this.appendTileHashes(l.level, l.first, part.subarray(at, (at += l.count * HASH_BYTES)))
+    this.state = state
+    this._frontier = null
+  }
+
+  /** Appends hashes `first`, `first` + 1, … of tile level `level` to its open tile(s). */
+  private appendTileHashes(level: number, first: number, hashes: Buffer): void {
+    for (let at = 0, i = first; at < hashes.length; ) {
+      const open = (this.openTiles[level] ??= { index: Math.floor(i / TILE_HASHES), bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 })
+      if (open.index * TILE_HASHES + open.count !== i) throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: tile level ${level} holds ${open.index * TILE_HASHES + open.count} hashes, the commit brings hash ${i}`, { stream: this.stream })
+      const take = Math.min(TILE_HASHES - open.count, (hashes.length - at) / HASH_BYTES)
+      hashes.copy(open.bytes, open.count * HASH_BYTES, at, at + take * HASH_BYTES)
+      open.count += take
+      at += take * HASH_BYTES
+      i += take
+      if (open.count === TILE_HASHES) {
+        this.unwritten.push({ level, index: open.index, bytes: open.bytes })
+        this.openTiles[level] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
+      }
+    }
   }
 
   /** Runs `task` after the tree's earlier tasks: one update or proof at a time. */
@@ -82,10 +195,12 @@ export class StreamTree {
   /**
    * Brings the tree to `size` leaves (the stream's records [0, size) exist) and saves the tiles it
    * completed; the growing `.part` tiles too when `saveParts` (before a note is published, so that
-   * its tree can be read back from the tiles). Parts left behind are prefixes of the tiles, so a
-   * later open only recomputes a longer tail.
+   * its tree can be read back from the tiles: then every tile written is fdatasynced). Parts left
+   * behind are prefixes of the tiles, so a later open only recomputes a longer tail.
    */
   async update(size: number, source: LeafSource, saveParts = false): Promise<void> {
+    if (this.state !== null && stateSize(this.state) === size) return this.persist(saveParts)
+    if (this.state !== null) this.detach()
     if (!this.loaded) await this.load(size)
     if (size < this.frontier.size) {
       // The records are fewer than the leaves (a store restored from an older copy): start over.
@@ -182,24 +297,40 @@ export class StreamTree {
   /** Writes the tiles completed since the last save, then (with `parts`) the growing ones, upper levels first. */
   private async persist(parts: boolean): Promise<void> {
     if (!this.writable) return
+    // Tiles written in the background are not durable yet: a note about to be published syncs them.
+    const durable = parts
     while (this.unwritten.length > 0) {
       const t = this.unwritten[0]
-      await this.files.writeFull(t.level, t.index, t.bytes)
+      await this.files.writeFull(t.level, t.index, t.bytes, durable)
       this.unwritten.shift()
+      if (!durable) this.unsynced.push(t)
     }
     if (!parts) return
+    while (this.unsynced.length > 0) {
+      const t = this.unsynced[0]
+      await this.files.syncFull(t.level, t.index)
+      this.unsynced.shift()
+    }
     for (let level = this.openTiles.length - 1; level >= 0; level--) {
       const open = this.openTiles[level]
       if (open === undefined || open.count === open.persisted) continue
-      await this.files.writePart(level, open.index, open.bytes.subarray(0, open.count * HASH_BYTES), open.persisted)
-      open.persisted = open.count
+      // The commit path may add hashes while this write waits: only those taken now are saved.
+      const count = open.count
+      await this.files.writePart(level, open.index, open.bytes.subarray(0, count * HASH_BYTES), open.persisted, true)
+      open.persisted = count
     }
+    await this.files.syncDirs()
   }
+
+  /** Full tiles written in the background, not yet fdatasynced (synced before the next publish). */
+  private unsynced: Array<{ level: number; index: number }> = []
 
   private reset(): void {
     this.frontier = MerkleFrontier.empty()
+    this.state = null
     this.openTiles = []
     this.unwritten = []
+    this.unsynced = []
     this.fullCache.clear()
     this.leafToConfirm = null
   }
