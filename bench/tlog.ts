@@ -1,10 +1,11 @@
 /**
  * The Merkle tree's cost (SPEC §8), outside the W1–W6 table: W1's shape (256 B events, batches of
- * 1000, sync 'never') with the tree off (appends only) and on (the same appends, then the tree
- * brought up to date and its tiles written, as treeHead/checkpoint do), native and JS in the same
- * run, interleaved, medians; then on one stream of `--records` records (default 1M): a signed
+ * 1000, sync 'never') with the tree off (a store without `tlog`: appends only) and on (a store
+ * opened with `tlog`, whose trees follow the commit path — each encodeBatch call extends the
+ * tree — then treeHead at the end, which writes the tiles), native and JS in the same run,
+ * interleaved, medians; then on one stream of `--records` records (default 1M): a signed
  * checkpoint's cost after 1000 more appends, and an inclusion proof's latency (reopened store, and
- * warm).
+ * warm). `--profile native|js` runs only W1 tree on for that core (for node --cpu-prof).
  *   npm run bench:tlog [-- --w1 1000000 --runs 3 --records 1000000]
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -16,7 +17,7 @@ import { generateKey } from '../ts/tlog/index.ts'
 import { summarize } from './stats.ts'
 
 const median = (v: number[]) => summarize(v).median
-const { values: args } = parseArgs({ options: { w1: { type: 'string' }, runs: { type: 'string' }, records: { type: 'string' }, quick: { type: 'boolean' } } })
+const { values: args } = parseArgs({ options: { w1: { type: 'string' }, runs: { type: 'string' }, records: { type: 'string' }, quick: { type: 'boolean' }, profile: { type: 'string' } } })
 const W1_RECORDS = Number(args.w1 ?? (args.quick ? 200_000 : 1_000_000))
 const RUNS = Number(args.runs ?? 3)
 const RECORDS = Number(args.records ?? (args.quick ? 200_000 : 1_000_000))
@@ -34,7 +35,7 @@ async function appendW1(log: Log, stream: string, records: number): Promise<void
 async function w1(backend: 'native' | 'js', tree: boolean): Promise<number> {
   const dir = scratch()
   try {
-    const log = await Log.open(dir, { backend, sync: 'never' })
+    const log = await Log.open(dir, { backend, sync: 'never', ...(tree ? { tlog: { origin: ORIGIN, signer: generateKey(ORIGIN).skey } } : {}) })
     const t0 = now()
     await appendW1(log, 's', W1_RECORDS)
     if (tree) await log.treeHead('s')
@@ -91,6 +92,11 @@ async function bigStream(backend: 'native' | 'js'): Promise<{ buildS: number; ch
   }
 }
 
+if (args.profile !== undefined) {
+  const backend = args.profile === 'js' ? 'js' : 'native'
+  for (let r = 0; r < RUNS; r++) console.log(`W1 ${backend} tree on: ${Math.round(await w1(backend, true)).toLocaleString('en')} records/s`)
+  process.exit(0)
+}
 console.log(`bench:tlog — W1 ${W1_RECORDS} records × ${RUNS} runs (interleaved), big stream ${RECORDS} records; machine shared with other work`)
 const rates: Record<string, number[]> = {}
 for (let r = 0; r < RUNS; r++) {

@@ -13,3 +13,5 @@ export type {
   ArchiverOptions, ArchiverStatus, ArchiveStreamStatus, ArchiveClientConfig, RestoreOptions, RestoreReport, ArchiveReaderOptions, ArchiveHeadInfo,
 } from './archive/types.ts'
 export type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'
+export type { TlogOptions, TlogExternalSigner } from './types.ts'
+export type { TreeHead, InclusionProof, ConsistencyProof } from './read/provable.ts'
