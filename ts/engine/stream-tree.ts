@@ -81,8 +81,8 @@ export class StreamTree {
   private state: Buffer | null = null
   private backgroundWrite: Promise<void> | null = null
   private openTiles: OpenTile[] = []
-  /** Full tiles completed and not yet on storage, in order. */
-  private unwritten: Array<{ level: number; index: number; bytes: Buffer }> = []
+  /** Full tiles completed and not yet on storage, in order (with whether this tree saved a `.part` of it). */
+  private unwritten: Array<{ level: number; index: number; bytes: Buffer; hadPart: boolean }> = []
   private readonly fullCache = new Map<string, Buffer>()
   private loaded = false
   /** The leaf hash the records must give at offset size − 1 (set when the frontier came from tiles). */
@@ -179,7 +179,7 @@ export class StreamTree {
       at += take * HASH_BYTES
       i += take
       if (open.count === TILE_HASHES) {
-        this.unwritten.push({ level, index: open.index, bytes: open.bytes })
+        this.unwritten.push({ level, index: open.index, bytes: open.bytes, hadPart: open.persisted > 0 })
         this.openTiles[level] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
       }
     }
@@ -288,7 +288,7 @@ export class StreamTree {
       hash.copy(open.bytes, open.count * HASH_BYTES)
       open.count++
       if (open.count === TILE_HASHES) {
-        this.unwritten.push({ level: tileLevel, index: open.index, bytes: open.bytes })
+        this.unwritten.push({ level: tileLevel, index: open.index, bytes: open.bytes, hadPart: open.persisted > 0 })
         this.openTiles[tileLevel] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
       }
     })
@@ -301,7 +301,7 @@ export class StreamTree {
     const durable = parts
     while (this.unwritten.length > 0) {
       const t = this.unwritten[0]
-      await this.files.writeFull(t.level, t.index, t.bytes, durable)
+      await this.files.writeFull(t.level, t.index, t.bytes, durable, t.hadPart)
       this.unwritten.shift()
       if (!durable) this.unsynced.push(t)
     }

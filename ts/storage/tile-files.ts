@@ -67,13 +67,15 @@ export class TileFiles {
   /**
    * Writes a full tile and drops its `.part`. A cache, checked when read; `durable` (before a note
    * that depends on it is published) fdatasyncs it, and syncDirs() then makes its entry durable.
+   * `dropPart` false: the caller knows it wrote no `.part` of it (one file operation less; a stray
+   * `.part` beside a full tile is never read).
    */
-  async writeFull(level: number, index: number, bytes: Uint8Array, durable = false): Promise<void> {
+  async writeFull(level: number, index: number, bytes: Uint8Array, durable = false, dropPart = true): Promise<void> {
     const path = this.path(level, index, false)
     await this.ensureDir(path)
     await this.writeAt(path, bytes, durable)
     if (durable) this.newEntries.add(dirname(path))
-    await this.storage.remove(this.path(level, index, true))
+    if (dropPart) await this.storage.remove(this.path(level, index, true))
   }
 
   /** fdatasyncs a full tile written earlier without `durable`, and queues its entry for syncDirs(). */
