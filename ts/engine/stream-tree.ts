@@ -60,7 +60,9 @@ function tileOf(node: NodeId): { level: number; index: number } {
 function frontierState(f: MerkleFrontier): Buffer {
   const state = Buffer.alloc(TREE_FRONTIER_BYTES)
   state.writeBigUInt64LE(BigInt(f.size), 0)
-  f.hashes.forEach((h, j) => h.copy(state, 8 + j * HASH_BYTES))
+  f.hashes.forEach((h, j) => {
+    h.copy(state, 8 + j * HASH_BYTES)
+  })
   return state
 }
 
@@ -140,9 +142,15 @@ export class StreamTree {
    */
   followCommit(first: number, next: number, parts: readonly Buffer[]): void {
     if (this.state === null) return
-    if (parts.length === 0 || stateSize(this.state) !== first) return this.detach()
+    if (parts.length === 0 || stateSize(this.state) !== first) {
+      this.detach()
+      return
+    }
     for (const part of parts) this.absorb(part)
-    if (stateSize(this.state) !== next) return this.detach()
+    if (stateSize(this.state) !== next) {
+      this.detach()
+      return
+    }
     if (this.writable && this.unwritten.length >= BACKGROUND_WRITE_TILES && this.backgroundWrite === null) {
       // A cache write: a failure leaves the tiles queued for the next save.
       this.backgroundWrite = this.exclusive(() => this.persist(false))

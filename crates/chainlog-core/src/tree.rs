@@ -110,7 +110,7 @@ pub fn extend_tree(frontier: &[u8], size: u64, chain_hashes: &[u8], out: &mut [u
             hash = node_hash(&left, &hash);
             index >>= 1;
             level += 1;
-            if level % TILE_HEIGHT == 0 {
+            if level.is_multiple_of(TILE_HEIGHT) {
                 let k = (level / TILE_HEIGHT) as usize;
                 let first = size >> level;
                 let p = level_base[k] + (index - first) as usize * HASH_BYTES;
