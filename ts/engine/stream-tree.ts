@@ -18,7 +18,7 @@
 import { TREE_FRONTIER_BYTES, treeTileNodes } from '../core/interface.ts'
 import { ChainlogError } from '../errors.ts'
 import { FULL_TILE_BYTES, TILE_HASHES, type TileFiles } from '../storage/tile-files.ts'
-import { consistencyPlan, EMPTY_ROOT, hashLeaf, inclusionPlan, MerkleFrontier, type NodeId, type NodePlan, rootPlan } from '../tlog/merkle.ts'
+import { consistencyPlan, EMPTY_ROOT, hashLeaf, inclusionPlan, MerkleFrontier, merkleRoot, type NodeId, type NodePlan, rootPlan } from '../tlog/merkle.ts'
 import { tileNodeReader } from '../tlog/tiles.ts'
 
 const TILE_HEIGHT = 8
@@ -207,6 +207,7 @@ export class StreamTree {
    * behind are prefixes of the tiles, so a later open only recomputes a longer tail.
    */
   async update(size: number, source: LeafSource, saveParts = false): Promise<void> {
+    this.source = source
     if (this.state !== null && stateSize(this.state) === size) return this.persist(saveParts)
     if (this.state !== null) this.detach()
     if (!this.loaded) await this.load(size)
@@ -281,11 +282,67 @@ export class StreamTree {
     const key = tileKey(level, index)
     const cached = this.fullCache.get(key) ?? this.unwritten.find((t) => t.level === level && t.index === index)?.bytes
     if (cached !== undefined) return cached
-    const bytes = await this.files.readFull(level, index)
+    const bytes = (await this.files.readFull(level, index)) ?? (await this.rebuildTile(level, index))
     if (bytes === null) throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: tile ${key} is missing from the tile cache`, { stream: this.stream })
     if (this.fullCache.size >= CACHED_FULL_TILES) this.fullCache.delete(this.fullCache.keys().next().value!)
     this.fullCache.set(key, bytes)
     return bytes
+  }
+
+  /**
+   * A full tile missing from storage (tiles written in the background are not fdatasynced, so a
+   * crash can take some back): level 0 from the records' chain hashes, a higher level from the
+   * tiles below it; saved again. Null when no records were ever read through this tree.
+   */
+  private async rebuildTile(level: number, index: number): Promise<Buffer | null> {
+    const source = this.source
+    if (source === null) return null
+    const out = Buffer.alloc(FULL_TILE_BYTES)
+    if (level === 0) {
+      const from = index * TILE_HASHES
+      let taken = 0
+      await source(from, from + TILE_HASHES, (first, hashes) => {
+        for (let at = 0; at < hashes.length; at += HASH_BYTES, taken++) hashLeaf(hashes.subarray(at, at + HASH_BYTES)).copy(out, (first - from) * HASH_BYTES + at)
+      })
+      if (taken !== TILE_HASHES) return null
+    } else {
+      for (let j = 0; j < TILE_HASHES; j++) {
+        const below = await this.tileBytes(level - 1, index * TILE_HASHES + j)
+        if (below.length !== FULL_TILE_BYTES) return null
+        merkleRoot(Array.from({ length: TILE_HASHES }, (_, k) => below.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES))).copy(out, j * HASH_BYTES)
+      }
+    }
+    if (this.writable) await this.files.writeFull(level, index, out).catch(() => {}) // a cache: the next read rebuilds it again
+    return out
+  }
+
+  /** Where leaves come from when the tiles lack them (the source of the last update). */
+  private source: LeafSource | null = null
+
+  /**
+   * Before a note of `size` leaves is published: the full tiles a later open reads that tree's
+   * frontier from (and its last leaf) are fdatasynced, with their directory entries. The growing
+   * `.part` tiles were saved durably by update(…, saveParts). Other full tiles serve proofs only;
+   * one a crash takes back is rebuilt (rebuildTile).
+   */
+  async makeDurable(size: number): Promise<void> {
+    if (!this.writable || size === 0) return
+    const keys = new Map<string, { level: number; index: number }>()
+    for (const node of MerkleFrontier.nodesFor(size)) {
+      const t = tileOf(node)
+      keys.set(tileKey(t.level, t.index), t)
+    }
+    const last = Math.floor((size - 1) / TILE_HASHES)
+    keys.set(tileKey(0, last), { level: 0, index: last })
+    for (const t of keys.values()) {
+      const open = this.openTiles[t.level]
+      // Only full tiles on storage: the open ones are the `.part` files, the unwritten ones come first.
+      if (open !== undefined && t.index >= open.index) continue
+      if (this.unwritten.some((u) => u.level === t.level && u.index === t.index)) continue
+      if ((await this.files.readFull(t.level, t.index)) === null) continue
+      await this.files.syncFull(t.level, t.index)
+    }
+    await this.files.syncDirs()
   }
 
   private appendLeaf(leaf: Buffer): void {
@@ -305,20 +362,13 @@ export class StreamTree {
   /** Writes the tiles completed since the last save, then (with `parts`) the growing ones, upper levels first. */
   private async persist(parts: boolean): Promise<void> {
     if (!this.writable) return
-    // Tiles written in the background are not durable yet: a note about to be published syncs them.
-    const durable = parts
+    // Full tiles are not fdatasynced here: makeDurable syncs the few a published note needs.
     while (this.unwritten.length > 0) {
       const t = this.unwritten[0]
-      await this.files.writeFull(t.level, t.index, t.bytes, durable, t.hadPart)
+      await this.files.writeFull(t.level, t.index, t.bytes, false, t.hadPart)
       this.unwritten.shift()
-      if (!durable) this.unsynced.push(t)
     }
     if (!parts) return
-    while (this.unsynced.length > 0) {
-      const t = this.unsynced[0]
-      await this.files.syncFull(t.level, t.index)
-      this.unsynced.shift()
-    }
     for (let level = this.openTiles.length - 1; level >= 0; level--) {
       const open = this.openTiles[level]
       if (open === undefined || open.count === open.persisted) continue
@@ -330,15 +380,11 @@ export class StreamTree {
     await this.files.syncDirs()
   }
 
-  /** Full tiles written in the background, not yet fdatasynced (synced before the next publish). */
-  private unsynced: Array<{ level: number; index: number }> = []
-
   private reset(): void {
     this.frontier = MerkleFrontier.empty()
     this.state = null
     this.openTiles = []
     this.unwritten = []
-    this.unsynced = []
     this.fullCache.clear()
     this.leafToConfirm = null
   }

@@ -204,6 +204,8 @@ export class ProvableStreams {
       if (tree.published !== null && tree.published.size > size) {
         throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: a note for ${tree.published.size} records was published already`, { stream: s.name })
       }
+      // The tiles a reopened store reads this tree back from are on stable storage before the note is.
+      await tree.makeDurable(size)
       const note = await this.signer.signTreeHead(s.name, size, root)
       await new TileFiles(this.ctx.storage, s.dir).writePublished(note)
       tree.published = { size, root, note }
