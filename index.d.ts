@@ -39,13 +39,15 @@ export interface LogOptions {
 	/** Sign each stream's Merkle tree heads as C2SP checkpoints (SPEC §8). */
 	tlog?: TlogOptions;
 }
-interface TlogExternalSigner {
+/** An Ed25519 signer kept elsewhere (KMS, HSM): sync or async. */
+export interface TlogExternalSigner {
 	/** The 32-byte Ed25519 public key. */
 	publicKey: Uint8Array;
 	/** The 64-byte Ed25519 signature of `message`. */
 	sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
-interface TlogOptions {
+/** `tlog` option of Log.open: who signs checkpoints, and under which origin. */
+export interface TlogOptions {
 	/** The store's origin: 1–200 bytes of printable non-space ASCII, no '+', not ending in '/'. Stream s signs as `<origin>/<s>`. */
 	origin: string;
 	/** A Go `note` signer key (PRIVATE+KEY+…), a path to a file holding one (outside the store), or `{ publicKey, sign }`. */
@@ -332,11 +334,13 @@ export declare class ChainlogError extends Error {
 	/** Creates an error with its code, a message saying what was expected, what was found and where, and details. */
 	constructor(code: ErrorCode, message: string, details?: ChainlogErrorDetails);
 }
-interface TreeHead {
+/** A tree head: size and RFC 6962 root. */
+export interface TreeHead {
 	size: number;
 	root: Buffer;
 }
-interface InclusionProof {
+/** An inclusion proof of one record. */
+export interface InclusionProof {
 	index: number;
 	treeSize: number;
 	root: Buffer;
@@ -348,7 +352,8 @@ interface InclusionProof {
 	/** The C2SP tlog-proof text (only with a note of this size). */
 	text?: string;
 }
-interface ConsistencyProof {
+/** A consistency proof between two tree sizes. */
+export interface ConsistencyProof {
 	oldSize: number;
 	newSize: number;
 	proof: Buffer[];

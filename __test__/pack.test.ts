@@ -45,7 +45,31 @@ await log.close()
 const ESM = USAGE(`import { Log, ChainlogError } from 'chainlog'`)
 const CJS = `(async () => {\n${USAGE(`const { Log, ChainlogError } = require('chainlog')`)}})().catch((e) => { console.error(e); process.exit(1) })\n`
 
-const TYPES_MTS = `import { Log, ChainlogError, type LogRecord } from 'chainlog'
+// The \`chainlog/tlog\` subpath, imported by name from the installed package: a signed checkpoint
+// and a proof made by a store, checked with the store-free toolkit only.
+const TLOG_USAGE = (load: string) => `${load}
+const dir = process.argv[2]
+const key = generateKey('example.com/pack')
+const log = await Log.open(dir, { hash: 'sha256', tlog: { origin: 'example.com/pack', signer: key.skey } })
+await log.append('orders', ['placed', 'paid'])
+const cp = await log.checkpoint('orders')
+const proof = await log.prove('orders', 1)
+const verified = verifyProof(proof.text, { vkey: log.vkey('orders'), origin: 'example.com/pack', hash: 'sha256', payload: Buffer.from('paid') })
+let error = null
+try { verifyProof(proof.text.replace('index 1', 'index 0'), { vkey: log.vkey('orders'), origin: 'example.com/pack', hash: 'sha256' }) } catch (e) { error = e.code }
+await log.close()
+console.log(JSON.stringify({ treeSize: cp.treeSize, index: verified.index, proven: verified.treeSize, stream: verified.stream, error }))
+`
+const TLOG_ESM = TLOG_USAGE(`import { Log } from 'chainlog'\nimport { generateKey, verifyProof } from 'chainlog/tlog'`)
+const TLOG_CJS = `(async () => {\n${TLOG_USAGE(`const { Log } = require('chainlog')\nconst { generateKey, verifyProof } = require('chainlog/tlog')`)}})().catch((e) => { console.error(e); process.exit(1) })\n`
+
+const TYPES_MTS = `import { Log, ChainlogError, type LogRecord, type TreeHead, type InclusionProof, type ConsistencyProof, type TlogOptions } from 'chainlog'
+import { verifyProof, type VerifiedProof } from 'chainlog/tlog'
+const tlog: TlogOptions = { origin: 'example.com/t', signer: 'PRIVATE+KEY+x' }
+export async function proven(l: Log): Promise<[TreeHead, InclusionProof, ConsistencyProof, VerifiedProof]> {
+  const p = await l.prove('s', 0)
+  return [await l.treeHead('s'), p, await l.consistency('s', 0), verifyProof(p.text!, { vkey: l.vkey('s'), origin: tlog.origin, hash: 'sha256' })]
+}
 const log: Log = await Log.open('x', { compression: 'zstd', backend: 'auto' })
 const r: { firstOffset: number; hash: Buffer } = await log.append('s', ['a'])
 const records: LogRecord[] = await log.read('s', { from: r.firstOffset, verify: 'checkpoint' })
@@ -77,6 +101,8 @@ test.before(() => {
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }))
   writeFileSync(join(app, 'esm.mjs'), ESM)
   writeFileSync(join(app, 'cjs.cjs'), CJS)
+  writeFileSync(join(app, 'tlog.mjs'), TLOG_ESM)
+  writeFileSync(join(app, 'tlog.cjs'), TLOG_CJS)
   writeFileSync(join(app, 'types.mts'), TYPES_MTS)
   writeFileSync(join(app, 'types.cts'), TYPES_CTS)
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
@@ -118,6 +144,13 @@ test.serial('import and require both append, read and verify on the native core 
     const { result, stderr } = run(file)
     t.like(result, { backend: 'native', backendB: 'native', ...EXPECTED }, file)
     t.notRegex(stderr, /Warning/, `${file}: no warning when the native core loads`)
+  }
+})
+
+test.serial('chainlog/tlog resolves by name for import and require, and checks a store\'s proof with the store-free toolkit', (t) => {
+  for (const file of ['tlog.mjs', 'tlog.cjs']) {
+    const { result } = run(file)
+    t.deepEqual(result, { treeSize: 2, index: 1, proven: 2, stream: 'orders', error: 'ERR_CHAIN_BROKEN' }, file)
   }
 })
 

@@ -1,10 +1,11 @@
 /**
  * The Merkle tree's cost (SPEC §8), outside the W1–W6 table: W1's shape (256 B events, batches of
- * 1000, sync 'never') with the tree off (appends only) and on (the same appends, then the tree
- * brought up to date and its tiles written, as treeHead/checkpoint do), native and JS in the same
- * run, interleaved, medians; then on one stream of `--records` records (default 1M): a signed
+ * 1000, sync 'never') with the tree off (a store without `tlog`: appends only) and on (a store
+ * opened with `tlog`, whose trees follow the commit path — each encodeBatch call extends the
+ * tree — then treeHead at the end, which writes the tiles), native and JS in the same run,
+ * interleaved, medians; then on one stream of `--records` records (default 1M): a signed
  * checkpoint's cost after 1000 more appends, and an inclusion proof's latency (reopened store, and
- * warm).
+ * warm). `--profile native|js` runs only W1 tree on for that core (for node --cpu-prof).
  *   npm run bench:tlog [-- --w1 1000000 --runs 3 --records 1000000]
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -16,7 +17,7 @@ import { generateKey } from '../ts/tlog/index.ts'
 import { summarize } from './stats.ts'
 
 const median = (v: number[]) => summarize(v).median
-const { values: args } = parseArgs({ options: { w1: { type: 'string' }, runs: { type: 'string' }, records: { type: 'string' }, quick: { type: 'boolean' } } })
+const { values: args } = parseArgs({ options: { w1: { type: 'string' }, runs: { type: 'string' }, records: { type: 'string' }, quick: { type: 'boolean' }, profile: { type: 'string' } } })
 const W1_RECORDS = Number(args.w1 ?? (args.quick ? 200_000 : 1_000_000))
 const RUNS = Number(args.runs ?? 3)
 const RECORDS = Number(args.records ?? (args.quick ? 200_000 : 1_000_000))
@@ -30,15 +31,22 @@ async function appendW1(log: Log, stream: string, records: number): Promise<void
   for (let n = 0; n < records; n += BATCH) await log.append(stream, batch, { sync: 'never' })
 }
 
+/** Per W1 tree-on run and core: seconds of treeHead at the end (tiles written), and the appends' rate before it. */
+const treeHeadSeconds: Record<string, number[]> = { native: [], js: [] }
+const appendsOnlyRates: Record<string, number[]> = { native: [], js: [] }
+
 /** records/s of W1 with the tree off, or on (appends, then the tree and tiles brought up to date). */
 async function w1(backend: 'native' | 'js', tree: boolean): Promise<number> {
   const dir = scratch()
   try {
-    const log = await Log.open(dir, { backend, sync: 'never' })
+    const log = await Log.open(dir, { backend, sync: 'never', ...(tree ? { tlog: { origin: ORIGIN, signer: generateKey(ORIGIN).skey } } : {}) })
     const t0 = now()
     await appendW1(log, 's', W1_RECORDS)
+    const t1 = now()
     if (tree) await log.treeHead('s')
     const seconds = now() - t0
+    if (tree) treeHeadSeconds[backend].push(now() - t1)
+    if (tree) appendsOnlyRates[backend].push(W1_RECORDS / (t1 - t0))
     await log.close()
     return W1_RECORDS / seconds
   } finally {
@@ -91,6 +99,11 @@ async function bigStream(backend: 'native' | 'js'): Promise<{ buildS: number; ch
   }
 }
 
+if (args.profile !== undefined) {
+  const backend = args.profile === 'js' ? 'js' : 'native'
+  for (let r = 0; r < RUNS; r++) console.log(`W1 ${backend} tree on: ${Math.round(await w1(backend, true)).toLocaleString('en')} records/s`)
+  process.exit(0)
+}
 console.log(`bench:tlog — W1 ${W1_RECORDS} records × ${RUNS} runs (interleaved), big stream ${RECORDS} records; machine shared with other work`)
 const rates: Record<string, number[]> = {}
 for (let r = 0; r < RUNS; r++) {
@@ -103,6 +116,10 @@ for (const backend of ['native', 'js']) {
   const ratio = (i: number) => rates[`${backend} tree on`][i] / rates[`${backend} tree off`][i]
   const perRun = Array.from({ length: RUNS }, (_, i) => ratio(i))
   console.log(`W1 ${backend} tree on / off: ${median(perRun).toFixed(3)} (per run: ${perRun.map((x) => x.toFixed(3)).join(', ')})`)
+}
+for (const backend of ['native', 'js']) {
+  const perRun = appendsOnlyRates[backend].map((r, i) => r / rates[`${backend} tree off`][i])
+  console.log(`W1 ${backend} tree on, appends only (tree extended in the encode call, tiles written in the background): ${Math.round(median(appendsOnlyRates[backend])).toLocaleString('en')} records/s, on / off ${median(perRun).toFixed(3)} (per run: ${perRun.map((x) => x.toFixed(3)).join(', ')}); then treeHead (the remaining tiles written) ${(median(treeHeadSeconds[backend]) * 1000).toFixed(0)} ms (median)`)
 }
 for (const backend of ['native', 'js'] as const) {
   const b = await bigStream(backend)

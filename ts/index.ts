@@ -16,3 +16,5 @@ export type {
 export type { TrainDictionaryOptions, TrainDictionaryResult } from './types.ts'
 export type { RedactOptions, RedactResult } from './types.ts'
 export type { PruneOptions, PruneResult, RetentionOptions } from './types.ts'
+export type { TlogOptions, TlogExternalSigner } from './types.ts'
+export type { TreeHead, InclusionProof, ConsistencyProof } from './read/provable.ts'

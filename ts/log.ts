@@ -603,6 +603,7 @@ export class Log {
             }
           }),
         )
+        await this.provable.saveTrees().catch((err) => (first ??= err))
         // Everything synced and saved: the next open need not recover these streams.
         if (first === null) await writeCleanStreams(this.ctx.storage, this.ctx.dir, await this.streamSet.cleanSummary()).catch(() => {}) // a cache: without it the next open recovers every stream
       }
@@ -632,6 +633,7 @@ export class Log {
   /** A stream created by its first append; followers waiting for it wake. */
   private newStream(name: string): Stream {
     const s = Stream.empty(this.ctx, name)
+    if (this.ctx.options.tlog !== null) this.provable.followNewStream(s)
     const w = this.creationWaiters
     this.creationWaiters = []
     queueMicrotask(() => {

@@ -22,7 +22,7 @@
  * Bump CORE_ABI whenever this contract, or the native binding behind it, changes: the native
  * loader refuses a binary whose `abiVersion()` differs, so a stale build is never misused.
  */
-export const CORE_ABI = 8
+export const CORE_ABI = 9
 
 /** The chain hash of a store, fixed when it is created (chainlog.json). */
 export type HashAlgorithm = 'blake3' | 'sha256'
@@ -90,6 +90,13 @@ export interface EncodeBatchInput {
    * `prevHash`, `lengths`, `timestamps`): ERR_INVALID_ARGUMENT.
    */
   into?: Uint8Array
+  /**
+   * SPEC §8: the stream's Merkle tree before this batch, as a compact range of TREE_FRONTIER_BYTES
+   * (u64 LE tree size, which must equal firstOffset, then its complete subtrees' hashes, largest
+   * first, zero-padded). The batch's leaves (SHA-256(0x00 ‖ chain hash)) extend it in the same
+   * call: the result's `tree`.
+   */
+  treeFrontier?: Uint8Array
 }
 
 export interface EncodeBatchResult {
@@ -101,6 +108,33 @@ export interface EncodeBatchResult {
   lastHash: Buffer
   /** N × 32 bytes of chain hashes when `wantHashes`, else null. */
   hashes: Buffer | null
+  /**
+   * With `treeFrontier`: treeOutBytes(firstOffset, N) bytes — the new compact range, the N leaf
+   * hashes, then the tree nodes the batch completed at heights 8, 16, … (tile levels 1, 2, …;
+   * per height in index order, as treeTileNodes counts them). Else null.
+   */
+  tree: Buffer | null
+}
+
+/** A compact range (EncodeBatchInput.treeFrontier): u64 size ‖ 64 hash slots. */
+export const TREE_FRONTIER_BYTES = 8 + 64 * 32
+
+/**
+ * The nodes completed at heights 8, 16, … when `n` leaves follow a tree of `size`: per tile level
+ * k ≥ 1, the index of its first completed node and how many.
+ */
+export function treeTileNodes(size: number, n: number): Array<{ level: number; first: number; count: number }> {
+  const levels = []
+  for (let level = 1, width = 256; width <= size + n; level++, width *= 256) {
+    const first = Math.floor(size / width)
+    levels.push({ level, first, count: Math.floor((size + n) / width) - first })
+  }
+  return levels
+}
+
+/** The length of EncodeBatchResult.tree for `n` leaves after a tree of `size`. */
+export function treeOutBytes(size: number, n: number): number {
+  return TREE_FRONTIER_BYTES + (n + treeTileNodes(size, n).reduce((sum, l) => sum + l.count, 0)) * 32
 }
 
 export interface ScanInput {
@@ -333,12 +367,13 @@ function sharesMemory(a: ArrayBufferView, b: ArrayBufferView): boolean {
 }
 
 /** Why both cores refuse an encodeBatch `into` that shares memory with an input (overlapsInput). */
-export const INTO_OVERLAP = 'into must not overlap payloads, prevHash, lengths, timestamps or batchEnds'
+export const INTO_OVERLAP = 'into must not overlap payloads, prevHash, lengths, timestamps, batchEnds or treeFrontier'
 
 /** Whether encodeBatch's `into` shares memory with one of its inputs. */
 export function overlapsInput(into: Uint8Array, input: EncodeBatchInput): boolean {
   return (
     sharesMemory(into, input.payloads) || sharesMemory(into, input.prevHash) || sharesMemory(into, input.lengths) || sharesMemory(into, input.timestamps) ||
-    (input.batchEnds !== undefined && sharesMemory(into, input.batchEnds))
+    (input.batchEnds !== undefined && sharesMemory(into, input.batchEnds)) ||
+    (input.treeFrontier !== undefined && sharesMemory(into, input.treeFrontier))
   )
 }

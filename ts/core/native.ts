@@ -28,6 +28,7 @@ import {
   type ScanInput,
   type ScanResult,
   type ScanStop,
+  treeOutBytes,
   INTO_OVERLAP,
   overlapsInput,
 } from './interface.ts'
@@ -46,6 +47,7 @@ type RawBinding = typeof Generated & {
     hash: string, stream: string, firstOffset: number, prevHash: Uint8Array, kind: number, codec: number, level: number,
     payloads: Uint8Array, lengths: Uint32Array, timestamps: Float64Array,
     into: Uint8Array, positionsOut: Float64Array, lastHashOut: Buffer, hashesOut: Buffer | undefined, dictionaryId: number | undefined, batchEnds: Uint32Array | undefined,
+    treeFrontier: Uint8Array | undefined, treeOut: Buffer | undefined,
   ): number
   /** A stream's single-record decoder (its chain hasher and buffers kept between calls; see decodeOne). */
   recordDecoder(hash: string, stream: string): RecordDecoder
@@ -294,7 +296,7 @@ function wrap(native: RawBinding): ChainlogCore {
 
     encodeBatch(input: EncodeBatchInput): EncodeBatchResult {
       object(input, 'encodeBatch')
-      const { hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, wantHashes, into, dictionaryId, batchEnds } = input
+      const { hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, wantHashes, into, dictionaryId, batchEnds, treeFrontier } = input
       string(hash, 'hash')
       string(stream, 'stream')
       number(firstOffset, 'firstOffset')
@@ -308,6 +310,7 @@ function wrap(native: RawBinding): ChainlogCore {
       if (wantHashes !== undefined) boolean(wantHashes, 'wantHashes')
       if (dictionaryId !== undefined) number(dictionaryId, 'dictionaryId')
       if (batchEnds !== undefined && !(batchEnds instanceof Uint32Array)) throw invalid('batchEnds must be a Uint32Array')
+      if (treeFrontier !== undefined) bytes(treeFrontier, 'treeFrontier')
       if (into !== undefined) {
         bytes(into, 'into')
         if (overlapsInput(into, { payloads, prevHash, lengths, timestamps, batchEnds } as EncodeBatchInput)) throw invalid(INTO_OVERLAP)
@@ -322,11 +325,12 @@ function wrap(native: RawBinding): ChainlogCore {
       const positions = new Float64Array(sized ? n : 0)
       const lastHash = Buffer.allocUnsafeSlow(HASH_BYTES)
       const hashes = wantHashes === true ? Buffer.allocUnsafeSlow(sized ? n * HASH_BYTES : 0) : undefined
-      const length = call(() => encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, target, positions, lastHash, hashes, dictionaryId, batchEnds))
+      const tree = treeFrontier !== undefined ? Buffer.allocUnsafeSlow(sized && Number.isSafeInteger(firstOffset) && firstOffset >= 0 ? treeOutBytes(firstOffset, n) : 0) : undefined
+      const length = call(() => encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, target, positions, lastHash, hashes, dictionaryId, batchEnds, treeFrontier, tree))
       let out = Buffer.from(target.buffer, target.byteOffset, length)
       // A buffer made here for the bound, much larger than the (compressed) records: keep only them.
       if (target !== into && length < bound / 2) out = Buffer.from(out)
-      return { bytes: out, positions, lastHash, hashes: hashes ?? null }
+      return { bytes: out, positions, lastHash, hashes: hashes ?? null, tree: tree ?? null }
     },
 
     scanSegment(input: ScanInput): ScanResult {

@@ -38,11 +38,13 @@ export function encodeCheckpoint(
   prevHash: Buffer,
   timestamp: number,
   into?: Uint8Array,
+  /** The stream's Merkle compact range before the checkpoint, when its tree follows commits. */
+  treeFrontier?: Uint8Array,
 ): EncodeBatchResult {
   return core.encodeBatch({
     hash, stream, firstOffset: offset, prevHash, kind: KIND_CHECKPOINT, codec: CODEC_NONE, level: 0,
     payloads: checkpointPayload(prevHash, offset), lengths: Uint32Array.of(CHECKPOINT_PAYLOAD_BYTES),
-    timestamps: Float64Array.of(offset === 0 ? 0 : timestamp), wantHashes: false, into, // one record: lastHash is its hash
+    timestamps: Float64Array.of(offset === 0 ? 0 : timestamp), wantHashes: false, into, treeFrontier, // one record: lastHash is its hash
   })
 }
 

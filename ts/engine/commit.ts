@@ -5,7 +5,7 @@
  * a failure is rolled back), settle (resolve or reject every call). The stream's head changes in
  * one place only: the Commit value this produces goes to CommitTarget.applyCommit.
  */
-import { CODEC_ZSTD, KIND_DATA, type EncodeBatchResult } from '../core/interface.ts'
+import { CODEC_ZSTD, KIND_DATA, TREE_FRONTIER_BYTES, type EncodeBatchResult } from '../core/interface.ts'
 import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
@@ -73,6 +73,8 @@ export interface Commit {
   readonly dirtySinceCheckpoint: boolean
   /** The last checkpoint written by the group, if any. */
   readonly lastCheckpoint: number | null
+  /** The Merkle tree outputs of the group's encodeBatch calls, in order (none when the tree does not follow commits). */
+  readonly treeParts: readonly Buffer[]
 }
 
 /** What the commit path needs from a stream (Stream implements it). */
@@ -83,6 +85,8 @@ export interface CommitTarget extends StreamHead {
   readonly broken: ChainlogError | null
   /** The stream's zstd dictionary for new records (engine/dictionary.ts); 0 for none. */
   readonly dictionaryId: number
+  /** The stream's Merkle compact range at its head, when its tree follows commits (engine/stream-tree.ts); else null. */
+  readonly treeFrontier: Buffer | null
   loadPolicyState(every: number): Promise<void>
   /** The active segment, ready for `bytes` more (created or rotated as needed). */
   prepareWrite(bytes: number): Promise<Segment>
@@ -145,7 +149,7 @@ export async function commitGroup(target: CommitTarget, group: Request[], writeB
     target.applyCommit({
       segment: written.segment, position: written.position, bytes: encoder.total, positionParts: encoder.positionParts, synced: written.synced,
       firstOffset: target.nextOffset, nextOffset: planned.nextOffset, headHash: encoder.head, lastTimestamp: planned.lastTimestamp,
-      sinceCheckpoint: planned.since, dirtySinceCheckpoint: planned.dirty, lastCheckpoint: planned.lastCheckpoint,
+      sinceCheckpoint: planned.since, dirtySinceCheckpoint: planned.dirty, lastCheckpoint: planned.lastCheckpoint, treeParts: encoder.treeParts,
     })
   }
   settle(outcomes, encoder)
@@ -246,6 +250,9 @@ class GroupEncoder {
   /** Chain hash of the last record encoded (the stream's head before anything is). */
   head: Buffer
   readonly positionParts: Array<{ positions: Float64Array; at: number }> = []
+  /** SPEC §8: each call's tree output; the tree's compact range after everything encoded so far. */
+  readonly treeParts: Buffer[] = []
+  private tree: Buffer | null
   private readonly parts: Buffer[] = []
   // Chain hashes per encoded part (N × 32 bytes each, or only the last when no call ends inside
   // the part), found by record number: no per-record views.
@@ -266,6 +273,7 @@ class GroupEncoder {
     writeBuffer: WriteBuffer,
   ) {
     this.head = target.headHash
+    this.tree = target.treeFrontier
     const every = target.ctx.options.checkpointEvery
     // Every record of the group fits here (checkpoints due included), so the parts land end to end.
     let records = 0
@@ -286,7 +294,7 @@ class GroupEncoder {
   addCheckpoint(offset: number, timestamp: number): void {
     this.flushRun()
     const { core, hash } = this.target.ctx
-    this.push(encodeCheckpoint(core, hash, this.target.name, offset, this.head, timestamp, this.into()))
+    this.push(encodeCheckpoint(core, hash, this.target.name, offset, this.head, timestamp, this.into(), this.tree ?? undefined))
   }
 
   /** The chain hash after everything added so far (encodes the pending run). */
@@ -342,6 +350,7 @@ class GroupEncoder {
         dictionaryId: options.codec === CODEC_ZSTD ? this.target.dictionaryId : 0,
         // With one call in the run, the only hash asked for is the run's last (lastHash).
         payloads, lengths, timestamps, wantHashes: reqs.length > 1, into: this.into(), batchEnds: batchEndsOf(reqs, records),
+        treeFrontier: this.tree ?? undefined,
       }),
     )
   }
@@ -356,6 +365,10 @@ class GroupEncoder {
     this.parts.push(r.bytes)
     this.total += r.bytes.length
     this.head = r.lastHash
+    if (r.tree !== null) {
+      this.treeParts.push(r.tree)
+      this.tree = r.tree.subarray(0, TREE_FRONTIER_BYTES)
+    }
   }
 }
 

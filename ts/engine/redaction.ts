@@ -144,6 +144,7 @@ async function appendTombstone(s: Stream, target: number, reason: Buffer): Promi
   const encoded = s.core.encodeBatch({
     hash: s.hash, stream: s.name, firstOffset: offset, prevHash: s.headHash, kind: KIND_TOMBSTONE, codec: CODEC_NONE, level: 0,
     payloads: payload, lengths: Uint32Array.of(payload.length), timestamps: Float64Array.of(timestamp),
+    treeFrontier: s.treeFrontier ?? undefined,
   })
   let seg: Segment
   try {
@@ -164,6 +165,7 @@ async function appendTombstone(s: Stream, target: number, reason: Buffer): Promi
     segment: seg, position, bytes: encoded.bytes.length, positionParts: [{ positions: encoded.positions, at: 0 }], synced: true,
     firstOffset: offset, nextOffset: offset + 1, headHash: encoded.lastHash, lastTimestamp: timestamp,
     sinceCheckpoint: (s.sinceCheckpoint ?? 0) + 1, dirtySinceCheckpoint: true, lastCheckpoint: null,
+    treeParts: encoded.tree === null ? [] : [encoded.tree],
   })
   reached('tombstone-synced')
   return offset

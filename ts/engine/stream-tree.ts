@@ -1,23 +1,32 @@
 /**
  * A stream's RFC 6962 Merkle tree (SPEC §8): leaf i = the chain hash of record i, tree size = the
- * records it has taken in (at most the stream's next offset). Built from the records in batches
- * when a tree head, proof or signed checkpoint asks for it, not on the append path; kept as a
- * C2SP tile cache under `<stream>/tile/` (storage/tile-files.ts).
+ * records it has taken in (at most the stream's next offset). Kept as a C2SP tile cache under
+ * `<stream>/tile/` (storage/tile-files.ts).
+ *
+ * Once the tree is at the stream's head it is *attached*: it follows the commit path, each
+ * encodeBatch call extending its compact range (EncodeBatchInput.treeFrontier) and handing back
+ * the leaf hashes and tile-level nodes, which are only copied into tiles here; completed tiles are
+ * written in the background and at checkpoint time, fdatasynced before a note that depends on
+ * them is published. Until then (a stream opened from disk, before its first tree use) the tree
+ * catches up by reading the chain hashes of the records it lacks, O(tail).
  *
  * The cache is never trusted over the records: at first use the right frontier is read from the
  * tiles only up to the last published note's size, and only if the tiles give that note's root
  * and their last leaf is the chain hash the records have there; every later leaf comes from the
  * records. Without a published note the tree is rebuilt from the records.
  */
+import { TREE_FRONTIER_BYTES, treeTileNodes } from '../core/interface.ts'
 import { ChainlogError } from '../errors.ts'
 import { FULL_TILE_BYTES, TILE_HASHES, type TileFiles } from '../storage/tile-files.ts'
-import { consistencyPlan, EMPTY_ROOT, hashLeaf, inclusionPlan, MerkleFrontier, type NodeId, type NodePlan, rootPlan } from '../tlog/merkle.ts'
+import { consistencyPlan, EMPTY_ROOT, hashLeaf, inclusionPlan, MerkleFrontier, merkleRoot, type NodeId, type NodePlan, rootPlan } from '../tlog/merkle.ts'
 import { tileNodeReader } from '../tlog/tiles.ts'
 
 const TILE_HEIGHT = 8
 const HASH_BYTES = 32
 /** Full tiles kept in memory for proofs (8 KiB each); they never change. */
 const CACHED_FULL_TILES = 64
+/** Completed tiles held before an attached tree writes them in the background (8 KiB each). */
+const BACKGROUND_WRITE_TILES = 64
 
 /** Reads the chain hashes of records [from, to) in order, in runs: (first offset, count × 32 bytes). */
 export type LeafSource = (from: number, to: number, sink: (first: number, hashes: Buffer) => void) => Promise<void>
@@ -47,11 +56,35 @@ function tileOf(node: NodeId): { level: number; index: number } {
   return { level: tileLevel, index: Math.floor(first / TILE_HASHES) }
 }
 
+/** A compact range as the cores take it: u64 LE size, then the frontier's hashes. */
+function frontierState(f: MerkleFrontier): Buffer {
+  const state = Buffer.alloc(TREE_FRONTIER_BYTES)
+  state.writeBigUInt64LE(BigInt(f.size), 0)
+  f.hashes.forEach((h, j) => {
+    h.copy(state, 8 + j * HASH_BYTES)
+  })
+  return state
+}
+
+function stateSize(state: Buffer): number {
+  return Number(state.readBigUInt64LE(0))
+}
+
+function stateFrontier(state: Buffer): MerkleFrontier {
+  const size = stateSize(state)
+  const count = MerkleFrontier.nodesFor(size).length
+  return MerkleFrontier.fromHashes(size, Array.from({ length: count }, (_, j) => state.subarray(8 + j * HASH_BYTES, 8 + (j + 1) * HASH_BYTES)))
+}
+
 export class StreamTree {
-  private frontier = MerkleFrontier.empty()
+  /** The frontier; null while an attached tree's compact range (`state`) is newer. */
+  private _frontier: MerkleFrontier | null = MerkleFrontier.empty()
+  /** The compact range at the stream's head, while attached (the commit path extends it). */
+  private state: Buffer | null = null
+  private backgroundWrite: Promise<void> | null = null
   private openTiles: OpenTile[] = []
-  /** Full tiles completed and not yet on storage, in order. */
-  private unwritten: Array<{ level: number; index: number; bytes: Buffer }> = []
+  /** Full tiles completed and not yet on storage, in order (with whether this tree saved a `.part` of it). */
+  private unwritten: Array<{ level: number; index: number; bytes: Buffer; hadPart: boolean }> = []
   private readonly fullCache = new Map<string, Buffer>()
   private loaded = false
   /** The leaf hash the records must give at offset size − 1 (set when the frontier came from tiles). */
@@ -96,9 +129,97 @@ export class StreamTree {
     await this.files.syncTiles(Math.floor(from / TILE_HASHES), Math.floor((firstOffset - 1) / TILE_HASHES))
   }
 
+  private get frontier(): MerkleFrontier {
+    return (this._frontier ??= stateFrontier(this.state!))
+  }
+
+  private set frontier(f: MerkleFrontier) {
+    this._frontier = f
+  }
+
   /** The number of leaves in the tree. */
   get size(): number {
-    return this.frontier.size
+    return this.state !== null ? stateSize(this.state) : this.frontier.size
+  }
+
+  /** The compact range the next commit extends (EncodeBatchInput.treeFrontier); null when the tree does not follow commits. */
+  get treeFrontier(): Buffer | null {
+    return this.state
+  }
+
+  /** A new stream's tree: empty, loaded, following commits from its first record. */
+  startEmpty(): void {
+    this.loaded = true
+    this.reset()
+    this.state = frontierState(this.frontier)
+  }
+
+  /** Follows commits from now on, if the tree holds exactly the stream's `nextOffset` records. */
+  attachAt(nextOffset: number): void {
+    if (this.state === null && this.leafToConfirm === null && this.frontier.size === nextOffset) this.state = frontierState(this.frontier)
+  }
+
+  private detach(): void {
+    this._frontier = this.frontier
+    this.state = null
+  }
+
+  /**
+   * A commit of records [first, next) landed, with the tree outputs of its encodeBatch calls in
+   * order (EncodeBatchResult.tree). An attached tree takes them in; a commit that does not carry
+   * them (encoded before the tree attached) detaches it, and the next update reads those records.
+   */
+  followCommit(first: number, next: number, parts: readonly Buffer[]): void {
+    if (this.state === null) return
+    if (parts.length === 0 || stateSize(this.state) !== first) {
+      this.detach()
+      return
+    }
+    for (const part of parts) this.absorb(part)
+    if (stateSize(this.state) !== next) {
+      this.detach()
+      return
+    }
+    if (this.writable && this.unwritten.length >= BACKGROUND_WRITE_TILES && this.backgroundWrite === null) {
+      // A cache write: a failure leaves the tiles queued for the next save.
+      this.backgroundWrite = this.exclusive(() => this.persist(false))
+        .catch(() => {})
+        .finally(() => (this.backgroundWrite = null))
+    }
+  }
+
+  /** Writes the full tiles completed so far (at close: the next open resumes from them). */
+  save(): Promise<void> {
+    return this.exclusive(() => this.persist(false))
+  }
+
+  /** One encodeBatch call's tree output: the new compact range, the leaf hashes, the tile-level nodes. */
+  private absorb(part: Buffer): void {
+    const before = stateSize(this.state!)
+    const state = Buffer.from(part.subarray(0, TREE_FRONTIER_BYTES))
+    const n = stateSize(state) - before
+    let at = TREE_FRONTIER_BYTES
+    this.appendTileHashes(0, before, part.subarray(at, (at += n * HASH_BYTES)))
+    for (const l of treeTileNodes(before, n)) this.appendTileHashes(l.level, l.first, part.subarray(at, (at += l.count * HASH_BYTES)))
+    this.state = state
+    this._frontier = null
+  }
+
+  /** Appends hashes `first`, `first` + 1, … of tile level `level` to its open tile(s). */
+  private appendTileHashes(level: number, first: number, hashes: Buffer): void {
+    for (let at = 0, i = first; at < hashes.length; ) {
+      const open = (this.openTiles[level] ??= { index: Math.floor(i / TILE_HASHES), bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 })
+      if (open.index * TILE_HASHES + open.count !== i) throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: tile level ${level} holds ${open.index * TILE_HASHES + open.count} hashes, the commit brings hash ${i}`, { stream: this.stream })
+      const take = Math.min(TILE_HASHES - open.count, (hashes.length - at) / HASH_BYTES)
+      hashes.copy(open.bytes, open.count * HASH_BYTES, at, at + take * HASH_BYTES)
+      open.count += take
+      at += take * HASH_BYTES
+      i += take
+      if (open.count === TILE_HASHES) {
+        this.unwritten.push({ level, index: open.index, bytes: open.bytes, hadPart: open.persisted > 0 })
+        this.openTiles[level] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
+      }
+    }
   }
 
   /** Runs `task` after the tree's earlier tasks: one update or proof at a time. */
@@ -111,10 +232,13 @@ export class StreamTree {
   /**
    * Brings the tree to `size` leaves (the stream's records [0, size) exist) and saves the tiles it
    * completed; the growing `.part` tiles too when `saveParts` (before a note is published, so that
-   * its tree can be read back from the tiles). Parts left behind are prefixes of the tiles, so a
-   * later open only recomputes a longer tail.
+   * its tree can be read back from the tiles: then every tile written is fdatasynced). Parts left
+   * behind are prefixes of the tiles, so a later open only recomputes a longer tail.
    */
   async update(size: number, source: LeafSource, saveParts = false): Promise<void> {
+    this.source = source
+    if (this.state !== null && stateSize(this.state) === size) return this.persist(saveParts)
+    if (this.state !== null) this.detach()
     if (!this.loaded) await this.load(size)
     if (size < this.frontier.size) {
       if (this.floor !== null) throw this.floorBroken(`the records end at ${size}, the tree holds ${this.frontier.size} leaves`)
@@ -194,11 +318,67 @@ export class StreamTree {
     const key = tileKey(level, index)
     const cached = this.fullCache.get(key) ?? this.unwritten.find((t) => t.level === level && t.index === index)?.bytes
     if (cached !== undefined) return cached
-    const bytes = await this.files.readFull(level, index)
+    const bytes = (await this.files.readFull(level, index)) ?? (await this.rebuildTile(level, index))
     if (bytes === null) throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: tile ${key} is missing from the tile cache`, { stream: this.stream })
     if (this.fullCache.size >= CACHED_FULL_TILES) this.fullCache.delete(this.fullCache.keys().next().value!)
     this.fullCache.set(key, bytes)
     return bytes
+  }
+
+  /**
+   * A full tile missing from storage (tiles written in the background are not fdatasynced, so a
+   * crash can take some back): level 0 from the records' chain hashes, a higher level from the
+   * tiles below it; saved again. Null when no records were ever read through this tree.
+   */
+  private async rebuildTile(level: number, index: number): Promise<Buffer | null> {
+    const source = this.source
+    if (source === null) return null
+    const out = Buffer.alloc(FULL_TILE_BYTES)
+    if (level === 0) {
+      const from = index * TILE_HASHES
+      let taken = 0
+      await source(from, from + TILE_HASHES, (first, hashes) => {
+        for (let at = 0; at < hashes.length; at += HASH_BYTES, taken++) hashLeaf(hashes.subarray(at, at + HASH_BYTES)).copy(out, (first - from) * HASH_BYTES + at)
+      })
+      if (taken !== TILE_HASHES) return null
+    } else {
+      for (let j = 0; j < TILE_HASHES; j++) {
+        const below = await this.tileBytes(level - 1, index * TILE_HASHES + j)
+        if (below.length !== FULL_TILE_BYTES) return null
+        merkleRoot(Array.from({ length: TILE_HASHES }, (_, k) => below.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES))).copy(out, j * HASH_BYTES)
+      }
+    }
+    if (this.writable) await this.files.writeFull(level, index, out).catch(() => {}) // a cache: the next read rebuilds it again
+    return out
+  }
+
+  /** Where leaves come from when the tiles lack them (the source of the last update). */
+  private source: LeafSource | null = null
+
+  /**
+   * Before a note of `size` leaves is published: the full tiles a later open reads that tree's
+   * frontier from (and its last leaf) are fdatasynced, with their directory entries. The growing
+   * `.part` tiles were saved durably by update(…, saveParts). Other full tiles serve proofs only;
+   * one a crash takes back is rebuilt (rebuildTile).
+   */
+  async makeDurable(size: number): Promise<void> {
+    if (!this.writable || size === 0) return
+    const keys = new Map<string, { level: number; index: number }>()
+    for (const node of MerkleFrontier.nodesFor(size)) {
+      const t = tileOf(node)
+      keys.set(tileKey(t.level, t.index), t)
+    }
+    const last = Math.floor((size - 1) / TILE_HASHES)
+    keys.set(tileKey(0, last), { level: 0, index: last })
+    for (const t of keys.values()) {
+      const open = this.openTiles[t.level]
+      // Only full tiles on storage: the open ones are the `.part` files, the unwritten ones come first.
+      if (open !== undefined && t.index >= open.index) continue
+      if (this.unwritten.some((u) => u.level === t.level && u.index === t.index)) continue
+      if ((await this.files.readFull(t.level, t.index)) === null) continue
+      await this.files.syncFull(t.level, t.index)
+    }
+    await this.files.syncDirs()
   }
 
   private appendLeaf(leaf: Buffer): void {
@@ -209,7 +389,7 @@ export class StreamTree {
       hash.copy(open.bytes, open.count * HASH_BYTES)
       open.count++
       if (open.count === TILE_HASHES) {
-        this.unwritten.push({ level: tileLevel, index: open.index, bytes: open.bytes })
+        this.unwritten.push({ level: tileLevel, index: open.index, bytes: open.bytes, hadPart: open.persisted > 0 })
         this.openTiles[tileLevel] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
       }
     })
@@ -218,22 +398,27 @@ export class StreamTree {
   /** Writes the tiles completed since the last save, then (with `parts`) the growing ones, upper levels first. */
   private async persist(parts: boolean): Promise<void> {
     if (!this.writable) return
+    // Full tiles are not fdatasynced here: makeDurable syncs the few a published note needs.
     while (this.unwritten.length > 0) {
       const t = this.unwritten[0]
-      await this.files.writeFull(t.level, t.index, t.bytes)
+      await this.files.writeFull(t.level, t.index, t.bytes, false, t.hadPart)
       this.unwritten.shift()
     }
     if (!parts) return
     for (let level = this.openTiles.length - 1; level >= 0; level--) {
       const open = this.openTiles[level]
       if (open === undefined || open.count === open.persisted) continue
-      await this.files.writePart(level, open.index, open.bytes.subarray(0, open.count * HASH_BYTES), open.persisted)
-      open.persisted = open.count
+      // The commit path may add hashes while this write waits: only those taken now are saved.
+      const count = open.count
+      await this.files.writePart(level, open.index, open.bytes.subarray(0, count * HASH_BYTES), open.persisted, true)
+      open.persisted = count
     }
+    await this.files.syncDirs()
   }
 
   private reset(): void {
     this.frontier = MerkleFrontier.empty()
+    this.state = null
     this.openTiles = []
     this.unwritten = []
     this.fullCache.clear()

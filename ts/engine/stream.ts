@@ -37,6 +37,7 @@ import { createStreamDirectory } from './stream-creation.ts'
 import { completePendingRedaction } from './redaction.ts'
 import { readPruned, type PrunedState } from '../storage/pruned-file.ts'
 import { prunedError } from './retention.ts'
+import type { StreamTree } from './stream-tree.ts'
 
 /**
  * The active segment's index is saved again (in the background) once this many bytes were
@@ -213,6 +214,15 @@ export class Stream implements CheckpointSource, CommitTarget {
   /** The dictionary new zstd records use (0: none). */
   get dictionaryId(): number {
     return this.dictionaries.current
+  }
+
+  /** The stream's Merkle tree once something uses it (read/provable.ts); it follows commits while attached. */
+  tree: StreamTree | null = null
+
+  get treeFrontier(): Buffer | null {
+    const f = this.tree?.treeFrontier ?? null
+    // A tree left at another size (this stream object was reopened meanwhile) catches up by reading.
+    return f !== null && this.tree!.size === this._nextOffset ? f : null
   }
 
   /** Takes over what open-time recovery found (stream-open.ts), checking that it holds together. */
@@ -480,6 +490,7 @@ export class Stream implements CheckpointSource, CommitTarget {
       this._lastCheckpoint = c.lastCheckpoint
       this.learnCheckpoint(c.lastCheckpoint, c.nextOffset - 1)
     }
+    this.tree?.followCommit(c.firstOffset, c.nextOffset, c.treeParts)
   }
 
   /** After a commit: followers wake, write-behind and index saves start as due. True: the caller should yield once (see maybeWriteBehind). */

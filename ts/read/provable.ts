@@ -71,12 +71,7 @@ export class ProvableStreams {
 
   /** The stream's tree, brought up to its records, with `task` run on it while no other tree work runs. */
   private async withTree<T>(s: Stream, task: (tree: StreamTree) => Promise<T>, saveParts = false): Promise<T> {
-    let tree = this.trees.get(s.name)
-    if (tree === undefined) {
-      tree = new StreamTree(new TileFiles(this.ctx.storage, s.dir), s.name, !this.ctx.readOnly)
-      this.trees.set(s.name, tree)
-    }
-    const t = tree
+    const t = this.treeOf(s)
     return t.exclusive(async () => {
       t.setFloor(s.pruned)
       if (!this.loaded.has(s.name)) {
@@ -84,8 +79,37 @@ export class ProvableStreams {
         this.loaded.add(s.name)
       }
       await t.update(s.nextOffset, (from, to, sink) => readChainHashes(s, from, to, sink), saveParts)
+      // At the stream's head now: later commits extend the tree as they encode (engine/stream-tree.ts).
+      t.attachAt(s.nextOffset)
       return task(t)
     })
+  }
+
+  /** The stream's tree, made on first use and handed to the stream so that its commits feed it. */
+  private treeOf(s: Stream): StreamTree {
+    let tree = this.trees.get(s.name)
+    if (tree === undefined) {
+      tree = new StreamTree(new TileFiles(this.ctx.storage, s.dir), s.name, !this.ctx.readOnly)
+      this.trees.set(s.name, tree)
+    }
+    s.tree ??= tree
+    return tree
+  }
+
+  /** Writes every tree's completed tiles (close()). */
+  async saveTrees(): Promise<void> {
+    if (this.ctx.readOnly) return
+    for (const tree of this.trees.values()) await tree.save()
+  }
+
+  /**
+   * A stream just created in a store opened with `tlog`: its tree follows commits from its first
+   * record, so tree heads and signed checkpoints never read records back.
+   */
+  followNewStream(s: Stream): void {
+    if (this.ctx.readOnly || s.nextOffset !== 0 || this.trees.has(s.name)) return
+    this.treeOf(s).startEmpty()
+    this.loaded.add(s.name)
   }
 
   private readonly loaded = new Set<string>()
@@ -191,6 +215,8 @@ export class ProvableStreams {
       if (tree.published !== null && tree.published.size > size) {
         throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: a note for ${tree.published.size} records was published already`, { stream: s.name })
       }
+      // The tiles a reopened store reads this tree back from are on stable storage before the note is.
+      await tree.makeDurable(size)
       const note = await this.signer.signTreeHead(s.name, size, root)
       await new TileFiles(this.ctx.storage, s.dir).writePublished(note)
       tree.published = { size, root, note }

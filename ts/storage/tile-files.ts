@@ -67,20 +67,48 @@ export class TileFiles {
     this.dirs.add(dir)
   }
 
-  /** Writes a full tile and drops its `.part`. Not fsynced: a cache, checked when read. */
-  async writeFull(level: number, index: number, bytes: Uint8Array): Promise<void> {
+  /** Directories with entries created since the last syncDirs(). */
+  private readonly newEntries = new Set<string>()
+
+  /**
+   * Writes a full tile and drops its `.part`. A cache, checked when read; `durable` (before a note
+   * that depends on it is published) fdatasyncs it, and syncDirs() then makes its entry durable.
+   * `dropPart` false: the caller knows it wrote no `.part` of it (one file operation less; a stray
+   * `.part` beside a full tile is never read).
+   */
+  async writeFull(level: number, index: number, bytes: Uint8Array, durable = false, dropPart = true): Promise<void> {
     const path = this.path(level, index, false)
     await this.ensureDir(path)
+    // A pruned stream's tiles (`this.durable`) are replaced atomically, never truncated in place.
     if (this.durable) await this.storage.writeFileAtomic(path, bytes)
-    else await this.writeAt(path, bytes)
-    await this.storage.remove(this.path(level, index, true))
+    else await this.writeAt(path, bytes, durable)
+    if (durable) this.newEntries.add(dirname(path))
+    if (dropPart) await this.storage.remove(this.path(level, index, true))
+  }
+
+  /** fdatasyncs a full tile written earlier without `durable`, and queues its entry for syncDirs(). */
+  async syncFull(level: number, index: number): Promise<void> {
+    const path = this.path(level, index, false)
+    const file = await this.storage.open(path, 'update')
+    try {
+      await file.datasync()
+    } finally {
+      await file.close()
+    }
+    this.newEntries.add(dirname(path))
+  }
+
+  /** Makes the entries of the tiles written durably since the last call durable. */
+  async syncDirs(): Promise<void> {
+    for (const dir of this.newEntries) await this.storage.syncDir(dir)
+    this.newEntries.clear()
   }
 
   /**
    * Grows a `.part` tile to `hashes` (all its hashes so far), of which `persisted` were written
    * before: only the new ones are written, at its end; the whole file when it is not as expected.
    */
-  async writePart(level: number, index: number, hashes: Uint8Array, persisted: number): Promise<void> {
+  async writePart(level: number, index: number, hashes: Uint8Array, persisted: number, durable = false): Promise<void> {
     const path = this.path(level, index, true)
     await this.ensureDir(path)
     const size = await this.storage.fileSize(path)
@@ -91,16 +119,18 @@ export class TileFiles {
     try {
       await file.write(hashes.subarray(from), from)
       if (grow && size! > hashes.length) await file.truncate(hashes.length)
-      if (this.durable) await file.datasync()
+      if (durable || this.durable) await file.datasync()
+      if (durable && !grow) this.newEntries.add(dirname(path))
     } finally {
       await file.close()
     }
   }
 
-  private async writeAt(path: string, bytes: Uint8Array): Promise<void> {
+  private async writeAt(path: string, bytes: Uint8Array, durable: boolean): Promise<void> {
     const file = await this.storage.open(path, 'create')
     try {
       await file.write(bytes, 0)
+      if (durable) await file.datasync()
     } finally {
       await file.close()
     }

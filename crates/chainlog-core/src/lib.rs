@@ -7,7 +7,8 @@
 //!
 //! Module map: `format` (constants and limits), `error` (the four codes), `hash` (commitment and
 //! chain hash), `codec` (LZ4/zstd stored forms, capped), `dictionary` (zstd dictionaries), `frame` (framing and the frame check),
-//! `encode` (encodeBatch), `scan` (scanSegment, findValidRecord), `decode` (decodeRecords).
+//! `encode` (encodeBatch), `scan` (scanSegment, findValidRecord), `decode` (decodeRecords), `tree`
+//! (the stream's Merkle tree, extended by encodeBatch).
 //! Large calls spread per-record hashing and (de)compression over a few threads; whatever is
 //! order-dependent (chain links, rules, framing) stays one sequential pass.
 pub mod codec;
@@ -21,6 +22,7 @@ pub mod hash;
 mod lanes;
 mod parallel;
 pub mod scan;
+pub mod tree;
 
 pub use codec::{compress, compress_with_dictionary, decompress};
 pub use decode::{decode_one_record, decode_records, DecodeInput, DecodeOutput};
@@ -33,6 +35,7 @@ pub use hash::{commitment, ChainHasher, Hash, HashAlgorithm, RecordFields};
 pub use scan::{
     find_valid_record, scan_segment, FindResult, FindState, ScanInput, ScanOutput, ScanStop,
 };
+pub use tree::{check_frontier, extend_tree, tree_out_bytes, TREE_FRONTIER_BYTES};
 
 /// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
-pub const CORE_ABI: u32 = 8;
+pub const CORE_ABI: u32 = 9;

@@ -1,10 +1,12 @@
 //! encodeBatch as `encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads,
-//! lengths, timestamps, into, positionsOut, lastHashOut, hashesOut?, dictionaryId?, batchEnds?)`, a plain Node-API callback
+//! lengths, timestamps, into, positionsOut, lastHashOut, hashesOut?, dictionaryId?, batchEnds?,
+//! treeFrontier?, treeOut?)`, a plain Node-API callback
 //! (see raw_api.rs): every output goes into a typed array the caller made, the records into
 //! `into` (at least encoded_bound bytes), their positions into `positionsOut` (one f64 each),
 //! the last hash into `lastHashOut` (32 bytes) and, when given, every hash into `hashesOut`
 //! (32 bytes each); `batchEnds` (a Uint32Array, or nullish) says where each append call's batch
-//! ends. Returns the bytes written.
+//! ends; with `treeFrontier` (the stream's Merkle compact range, core::tree) the batch's leaves
+//! extend it into `treeOut` (core::tree_out_bytes). Returns the bytes written.
 //!
 //! Not a `#[napi]` function with an input object and Buffer results: their fixed cost per call
 //! (named-property reads, an external Buffer per output with a finalizer) dominated the small
@@ -31,8 +33,8 @@ unsafe extern "C" fn encode_into_callback(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     let run = || -> core::Result<f64> {
-        let [hash, stream, first_offset, prev_hash, kind, codec, level, payloads, lengths, timestamps, into, positions_out, last_hash_out, hashes_out, dictionary, batch_ends] =
-            unsafe { args::<16>(env, info)? };
+        let [hash, stream, first_offset, prev_hash, kind, codec, level, payloads, lengths, timestamps, into, positions_out, last_hash_out, hashes_out, dictionary, batch_ends, tree_frontier, tree_out] =
+            unsafe { args::<18>(env, info)? };
         let hash = unsafe { string_arg(env, hash, "hash")? };
         let stream = unsafe { string_arg(env, stream, "stream")? };
         let first_offset = unsafe { number_arg(env, first_offset, "firstOffset")? };
@@ -71,6 +73,17 @@ unsafe extern "C" fn encode_into_callback(
         };
 
         let u8s = sys::TypedarrayType::uint8_array;
+        let with_tree = !unsafe { is_nullish(env, tree_frontier)? };
+        let tree_frontier: &[u8] = if with_tree {
+            unsafe { bytes_arg(env, tree_frontier, "treeFrontier")? }
+        } else {
+            &[]
+        };
+        let tree_out = if with_tree {
+            Some(unsafe { typed_array_out(env, tree_out, u8s, "treeOut")? })
+        } else {
+            None
+        };
         let outs = [
             unsafe { typed_array_out(env, into, u8s, "into")? },
             unsafe {
@@ -90,14 +103,19 @@ unsafe extern "C" fn encode_into_callback(
         };
         // The outputs are written while the inputs are read: none may share memory with an
         // input or with another output (views of one ArrayBuffer can overlap).
-        let inputs: [&[u8]; 5] = [
+        let inputs: [&[u8]; 6] = [
+            tree_frontier,
             prev_hash,
             payloads,
             as_bytes(lengths),
             as_bytes(timestamps),
             as_bytes(batch_ends),
         ];
-        let all_outs: Vec<&RawOut> = outs.iter().chain(hashes_out.as_ref()).collect();
+        let all_outs: Vec<&RawOut> = outs
+            .iter()
+            .chain(hashes_out.as_ref())
+            .chain(tree_out.as_ref())
+            .collect();
         for (k, out) in all_outs.iter().enumerate() {
             if inputs.iter().any(|i| out.overlaps(i))
                 || all_outs[..k].iter().any(|o| out.overlaps_out(o))
@@ -128,7 +146,8 @@ unsafe extern "C" fn encode_into_callback(
             payloads,
             lengths,
             timestamps: &timestamps,
-            want_hashes: hashes_out.is_some(),
+            // The tree's leaves are the chain hashes.
+            want_hashes: hashes_out.is_some() || tree_out.is_some(),
             batch_ends,
         };
         // The batch is checked first (its errors come before any about the outputs' sizes),
@@ -148,6 +167,15 @@ unsafe extern "C" fn encode_into_callback(
         {
             return Err(invalid(format!("encodeInto wants positionsOut of {n} entries, lastHashOut of {HASH_BYTES} bytes and hashesOut of {n} × {HASH_BYTES} bytes")));
         }
+        let tree_bytes = core::tree_out_bytes(first_offset, n);
+        if tree_out.is_some() {
+            core::check_frontier(tree_frontier, first_offset)?;
+        }
+        if tree_out.as_ref().is_some_and(|t| t.len != tree_bytes) {
+            return Err(invalid(format!(
+                "treeOut must hold {tree_bytes} bytes for {n} leaves after a tree of {first_offset}"
+            )));
+        }
         // SAFETY: arguments of this call, checked above to be disjoint from every other slice.
         let (into, positions_out, last_hash_out) =
             unsafe { (into.bytes(), positions_out.bytes(), last_hash_out.bytes()) };
@@ -159,6 +187,10 @@ unsafe extern "C" fn encode_into_callback(
             out.copy_from_slice(&(p as f64).to_ne_bytes());
         }
         last_hash_out.copy_from_slice(&written.last_hash);
+        if let (Some(out), Some(hashes)) = (tree_out, written.hashes.as_deref()) {
+            // SAFETY: as for `into`.
+            core::extend_tree(tree_frontier, first_offset, hashes, unsafe { out.bytes() })?;
+        }
         if let (Some(out), Some(hashes)) = (hashes_out, written.hashes) {
             // SAFETY: as for `into`.
             unsafe { out.bytes() }.copy_from_slice(&hashes);

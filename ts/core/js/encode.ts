@@ -13,6 +13,7 @@ import { lz4StoreInto, lz4StoredBound } from './codec.ts'
 import { refuseDictionaryWrite } from './dictionary.ts'
 
 import { chainHasherFor, copy32, writeU64, type Digests } from './hash.ts'
+import { checkTreeFrontier, extendTree } from './tree.ts'
 import { zstdCompress } from './zstd.ts'
 
 /** Reused LZ4 output; a compressed form is copied into the batch only when it is smaller. */
@@ -68,8 +69,9 @@ function validate(input: EncodeBatchInput) {
   if (typeof wantHashes !== 'boolean') throw invalid('wantHashes must be a boolean')
   const batchEnds = checkBatchEnds(input.batchEnds, n, kind)
   const into = input.into === undefined ? undefined : checkBytes(input.into, 'into')
+  const treeFrontier = input.treeFrontier === undefined ? null : checkTreeFrontier(input.treeFrontier, firstOffset)
   if (into !== undefined && overlapsInput(into, input)) throw invalid(INTO_OVERLAP)
-  return { algorithm, stream, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes, into, batchEnds }
+  return { algorithm, stream, payloads, lengths, n, sum, maxLength, timestamps, firstOffset, prevHash, kind, codec, level, wantHashes, into, batchEnds, treeFrontier }
 }
 
 /** batchEnds: strictly increasing record counts ending at n, data records only (the same rule and messages as the Rust core). */
@@ -97,7 +99,8 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
   const bound = RECORD_OVERHEAD * n + v.sum
   const out = v.into !== undefined && v.into.length >= bound ? Buffer.from(v.into.buffer, v.into.byteOffset, v.into.byteLength) : Buffer.allocUnsafe(bound)
   const positions = new Float64Array(n)
-  const hashes = v.wantHashes ? Buffer.allocUnsafe(n * HASH_BYTES) : null
+  // The tree's leaves are the chain hashes.
+  const hashes = v.wantHashes || v.treeFrontier !== null ? Buffer.allocUnsafe(n * HASH_BYTES) : null
   const cur = Buffer.alloc(HASH_BYTES)
   let lz4Out = lz4Scratch
   if (codec === CODEC_LZ4 && lz4Out.length < lz4StoredBound(v.maxLength)) {
@@ -173,6 +176,7 @@ export function encodeBatch(digests: Digests, input: EncodeBatchInput): EncodeBa
     bytes: op === out.length ? out : out.subarray(0, op),
     positions,
     lastHash,
-    hashes,
+    hashes: v.wantHashes ? hashes : null,
+    tree: v.treeFrontier === null ? null : extendTree(v.treeFrontier, v.firstOffset, hashes!),
   }
 }
