@@ -18,7 +18,7 @@ interface Ack {
 
 /** Runs the writer until `killAfterMs` after its first acknowledged append, then SIGKILLs it. */
 async function runWriter(dir: string, backend: BackendName, seed: number, killAfterMs: number): Promise<Ack[]> {
-  const run = await runAndKill({ script: WRITER, args: [dir, backend, String(seed)], armed: (out) => out.includes('"firstOffset"'), killMs: killAfterMs, guardMs: 60_000 })
+  const run = await runAndKill({ script: WRITER, args: [dir, backend, String(seed)], armed: (out) => out.includes('"firstOffset"'), killMs: killAfterMs })
   return run.lines.filter((v) => v.stream !== undefined) as unknown as Ack[]
 }
 
