@@ -38,6 +38,8 @@ export interface LogOptions {
 	maxOpenFiles?: number;
 	/** Sign each stream's Merkle tree heads as C2SP checkpoints (SPEC §8). */
 	tlog?: TlogOptions;
+	/** Drop each stream's oldest sealed segments past a size or an age (SPEC §9; see RetentionOptions). */
+	retention?: RetentionOptions;
 }
 /** An Ed25519 signer kept elsewhere (KMS, HSM): sync or async. */
 export interface TlogExternalSigner {
@@ -54,6 +56,37 @@ export interface TlogOptions {
 	signer: string | TlogExternalSigner;
 	/** A file outside the store that keeps the last published size and root of each stream, so a rolled-back store is detected at open. */
 	stateFile?: string;
+}
+/**
+ * The `retention` open option (SPEC §9), applied to every stream by the writer at open and after
+ * each rotation: the oldest sealed segments are pruned while the stream's segment bytes exceed
+ * `maxBytes`, or while the last record of the oldest is older than `maxAgeMs` (its timestamp
+ * against the clock). The active segment always stays. With `requireArchived`, only segments an
+ * Archiver attached to this log has shipped (its HEAD's `sealed` list) may go.
+ */
+export interface RetentionOptions {
+	/** Prune while the stream's segment files hold more than this many bytes (the active segment always stays). */
+	maxBytes?: number;
+	/** Prune segments whose last record's timestamp is older than this many milliseconds. */
+	maxAgeMs?: number;
+	/** Prune only segments an Archiver on this log has seen in its archive's HEAD (none without one). */
+	requireArchived?: boolean;
+}
+/** Options of `log.prune`. */
+export interface PruneOptions {
+	/** Whole sealed segments whose records all lie below this offset go (their next offset ≤ it). */
+	before: number;
+	/** Only say what would go; nothing changes (allowed on a read-only log). */
+	dryRun?: boolean;
+}
+/** What `log.prune` dropped (or, with dryRun, would drop). */
+export interface PruneResult {
+	/** The stream's first offset after the prune. */
+	firstOffset: number;
+	/** Segment files removed. */
+	segments: number;
+	/** Their bytes. */
+	bytes: number;
 }
 /** Options of `log.append`. */
 export interface AppendOptions {
@@ -131,6 +164,8 @@ export interface HeadInfo {
 	segments: number;
 	/** Offset of the last checkpoint record, or null when there is none (or `damage` hides it). */
 	lastCheckpoint: number | null;
+	/** The first offset the stream still holds: 0, or where a prune left it (SPEC §9). */
+	firstOffset: number;
 	/** Present when the stream is known to be damaged: found at open, or by this call. */
 	damage?: StreamDamage;
 }
@@ -195,6 +230,8 @@ export interface StreamReport {
 		nextOffset: number;
 		hash: Buffer;
 	};
+	/** Where the checked records start: 0, or the first kept offset of a pruned stream. */
+	firstOffset?: number;
 	/** Every problem found, one per damaged record or range, in file order (at most 100); empty when the stream is sound. */
 	problems: VerifyProblem[];
 }
@@ -307,7 +344,8 @@ export declare const ERROR_CODES: readonly [
 	"ERR_STORE_MISMATCH",
 	"ERR_UNSUPPORTED",
 	"ERR_IO",
-	"ERR_ARCHIVE_CONFLICT"
+	"ERR_ARCHIVE_CONFLICT",
+	"ERR_PRUNED"
 ];
 /** One of the stable error codes of SPEC §4 (see ERROR_CODES). */
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -374,6 +412,8 @@ export declare class Log {
 	private readonly reads;
 	private closing;
 	private creationWaiters;
+	/** Retention runs started after rotations: close() waits for them. */
+	private readonly retentionRuns;
 	private constructor();
 	/**
 	 * What recovery did: torn tails cut off, damage found (nothing cut). Streams of a store that was
@@ -460,6 +500,20 @@ export declare class Log {
 	 * made meanwhile wait for it. A record redacted already: `tombstoneOffset` null, nothing written.
 	 */
 	redact(stream: string | number, offset: number, options?: RedactOptions): Promise<RedactResult>;
+	/**
+	 * Drops a stream's oldest sealed segments whose records all lie below `before` (SPEC §9): the
+	 * Merkle tiles of those records are made durable first (proofs and trusted notes signed before
+	 * still check), then `<stream>/pruned.json`, then the segments go. The active segment always
+	 * stays. Reads of a lower offset are ERR_PRUNED from then on. `dryRun`: what would go, nothing
+	 * changed (allowed on a read-only log). Returns the stream's first offset after it and what went.
+	 */
+	prune(stream: string | number, options: PruneOptions): Promise<PruneResult>;
+	/** What a prune needs before pruned.json is written: the tree's tiles durable below its offset. */
+	private readonly prepareTiles;
+	/** Applies the `retention` option to one stream now. */
+	private retain;
+	/** After a rotation: the retention policy runs off the append path; close() waits for it. A failure is a warning (tried again after the next rotation). */
+	private retainInBackground;
 	/** The names of the store's streams. */
 	streams(): Promise<string[]>;
 	/** Waits for queued appends and makes everything written so far durable. */

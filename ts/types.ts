@@ -84,8 +84,11 @@ export interface ResolvedOptions {
  * Archiver attached to this log has shipped (its HEAD's `sealed` list) may go.
  */
 export interface RetentionOptions {
+  /** Prune while the stream's segment files hold more than this many bytes (the active segment always stays). */
   maxBytes?: number
+  /** Prune segments whose last record's timestamp is older than this many milliseconds. */
   maxAgeMs?: number
+  /** Prune only segments an Archiver on this log has seen in its archive's HEAD (none without one). */
   requireArchived?: boolean
 }
 
