@@ -6,7 +6,7 @@
  *   node --import=tsx fault-writer.ts <dir> <backend> <seed> <mode>
  * mode 'append': plain appends, small segments. 'rotation': segments so small that nearly every
  * append rotates. 'checkpoint': checkpoints after every 1–3 records plus explicit checkpoint()
- * calls. 'close': a few appends, then close() while more are in flight ("closing" is printed just
+ * calls. 'close': a few appends (5–60 ms after the first is acknowledged), then close() while more are in flight ("closing" is printed just
  * before close() is called, "closed" after it resolves). 'budget': 200 streams through an open-file
  * budget of 16 descriptors (maxOpenFiles), so descriptors are closed and reopened all the time.
  */
@@ -30,6 +30,10 @@ out({ ready: true, recovered: log.recovered.map((e) => e.action) })
 
 const STREAMS = mode === 'budget' ? Array.from({ length: 200 }, (_, i) => `s${i}`) : ['a', 'b', '7']
 let stop = false
+// Mode close starts its clock at the first acknowledgement: on a loaded machine a fixed delay
+// after open can end before any append landed, and the trial would check nothing.
+let firstAck!: () => void
+const acknowledged = new Promise<void>((resolve) => (firstAck = resolve))
 
 async function producer(id: number): Promise<void> {
   for (let n = 0; !stop; n++) {
@@ -45,12 +49,14 @@ async function producer(id: number): Promise<void> {
       throw err
     }
     out({ stream, firstOffset: r.firstOffset, events: events.map((e) => e.toString('base64')) })
+    firstAck()
     if (mode === 'checkpoint' && id === 0 && n % 2 === 1) await log.checkpoint(stream)
   }
 }
 
 const producers = Array.from({ length: int(rand, 2, 4) }, (_, i) => producer(i))
 if (mode === 'close') {
+  await acknowledged
   await new Promise((r) => setTimeout(r, int(rand, 5, 60)))
   stop = true
   out({ closing: true })
