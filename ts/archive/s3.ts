@@ -67,6 +67,9 @@ export interface StoredObject {
   etag: string
 }
 
+const ignore = (): void => {}
+const QUIET_LOGGER = { trace: ignore, debug: ignore, info: ignore, warn: ignore, error: ignore }
+
 /** One bucket+prefix, through the SDK. Keys given to its methods are relative to the prefix. */
 export class ObjectStore {
   /** A client that never retries, for streamed bodies (made on first use). */
@@ -96,6 +99,9 @@ export class ObjectStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: SDK_MAX_ATTEMPTS,
+      // Without a logger the SDK prints to the console when a streamed upload fails, which an
+      // expected 412 (an object shipped already) does: the archiver reports errors itself.
+      logger: QUIET_LOGGER,
       ...config,
     }
     return new ObjectStore(new api.S3Client(settings), api, location, url, settings)
