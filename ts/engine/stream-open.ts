@@ -65,10 +65,12 @@ export async function recoverStream(host: OpenHost, events: RecoveryEvent[]): Pr
   // A prune deletes its segments after pruned.json is durable: any left below it are leftovers of
   // a prune cut short, finished here (a read-only log leaves them and ignores them).
   const base = pruned?.firstSegment ?? 0
+  // The manifest before the listing: a writer creates a segment file before any manifest lists
+  // it, so a live writer's rotation between the two reads cannot look like a missing file.
+  const { manifest, problem: manifestProblem } = await readManifest(storage, dir)
   const listed = await listSegmentNumbers(storage, dir)
   const leftovers = listed.filter((n) => n < base)
   const nums = listed.filter((n) => n >= base)
-  const { manifest, problem: manifestProblem } = await readManifest(storage, dir)
   st.manifestStale = manifest === null
 
   let kept = 0
