@@ -60,6 +60,8 @@ export interface TailCommandOptions {
 
 /** How often tail looks for new records. */
 const TAIL_POLL_MS = 250
+/** Every this many polls tail looks again even when the files seem unchanged. */
+const TAIL_RECHECK_POLLS = 8
 
 /**
  * Prints from `from`, or the last `lines` records, then follows until SIGINT or SIGTERM.
@@ -81,10 +83,12 @@ export async function tailCommand(dir: string, stream: string, opts: TailCommand
       if (!(await log.streams()).includes(String(stream))) process.stderr.write(`chainlog: no stream named ${JSON.stringify(stream)} yet; waiting for it\n`)
       return printFrom(log, stream, opts.from ?? (await startOfLast(log, stream, opts.lines ?? 10)), opts.json)
     })
-    while (!stopped) {
+    for (let polls = 1; !stopped; polls++) {
       await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, TAIL_POLL_MS) })
       const now = segmentSizes(dir, stream)
-      if (stopped || now === seen) continue
+      // Now and then even without a change: a look taken while a batch was half written ends
+      // before it (SPEC §2), and the files may not change again once it is whole.
+      if (stopped || (now === seen && polls % TAIL_RECHECK_POLLS !== 0)) continue
       seen = now
       next = await withStore(dir, { readOnly: true }, (log) => printFrom(log, stream, next, opts.json))
     }
