@@ -11,6 +11,7 @@ import test from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
 import { abandon, codeOf, readSegment, segmentFile, tempDir, texts, writeSegment } from './helpers/log-dir.ts'
 import { Log } from '../ts/index.ts'
+import { generateKey } from '../ts/tlog/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -143,6 +144,34 @@ for (const backend of BACKENDS) {
     delete files2['.clean']
     t.deepEqual(Object.keys(after2).filter((f) => f.endsWith('.log')), Object.keys(files2).filter((f) => f.endsWith('.log')))
     for (const f of Object.keys(after2).filter((f) => f.endsWith('.log'))) t.is(after2[f], files2[f], f)
+  })
+
+  test(`${backend}: repair refuses a cut below the last published note even when the checkpoint record past the cut is damaged too (ERR_CHAIN_BROKEN); nothing changes`, async (t) => {
+    const dir = tempDir(t)
+    const key = generateKey('example.com/repair')
+    const tlog = { origin: 'example.com/repair', signer: key.skey }
+    const log = await Log.open(dir, { backend, hash: 'sha256', checkpointEvery: false, tlog })
+    for (let i = 0; i < 6; i += 2) await log.append('s', events(i, i + 2))
+    const published = await log.checkpoint('s') // offset 6; its note covers records 0..5
+    t.is(published.treeSize, 6)
+    await log.append('s', 'after')
+    await abandon(log)
+    const seg = readSegment(dir, 's')
+    seg[2 * REC + 60] ^= 0xff // record 2: the cut goes there
+    seg[6 * REC + 60] ^= 0xff // the checkpoint record: no valid checkpoint frame is left past the cut
+    writeSegment(dir, 's', 0, seg)
+    const files = snapshot(dir)
+    const l = await Log.open(dir, { backend, hash: 'sha256', tlog })
+    t.is(l.recovered[0]?.action, 'corrupt')
+    const err = await t.throwsAsync(l.repair('s'))
+    t.is(codeOf(err), 'ERR_CHAIN_BROKEN')
+    t.regex(err!.message, /published/)
+    t.is(codeOf(await t.throwsAsync(l.repair('s', { dryRun: true }))), 'ERR_CHAIN_BROKEN')
+    await l.close()
+    const after = snapshot(dir)
+    delete after['.clean']
+    delete files['.clean']
+    t.deepEqual(after, files)
   })
 
   test(`${backend}: chainlog repair without --yes shows what it would move and changes nothing; with --yes it repairs`, async (t) => {

@@ -482,7 +482,7 @@ export class Log {
    * (durable before anything is cut), cuts after the last whole batch before the damage, and
    * makes the stream take appends again. A healthy stream: a no-op result. `dryRun`: says what
    * it would move and changes nothing (allowed on a read-only log). Damage in a sealed segment: ERR_UNSUPPORTED; a checkpoint
-   * past the cut (records that may have been published): ERR_CHAIN_BROKEN.
+   * record or a published tree head (`<stream>/checkpoint`, the state file) past the cut: ERR_CHAIN_BROKEN.
    */
   async repair(stream: string | number, options?: RepairOptions): Promise<RepairResult> {
     this.checkOpen()
@@ -494,6 +494,13 @@ export class Log {
     if (s === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', `stream: no stream named ${JSON.stringify(name)} in this store`, { stream: name })
     await s.queue.idle()
     const plan = await planRepair(s)
+    // A published tree head past the cut: those records were handed out signed (SPEC §9).
+    const published = plan.offset === null ? 0 : await this.provable.publishedSize(s)
+    if (plan.offset !== null && published > plan.offset) {
+      throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${name}: a tree head of ${published} records was published (<stream>/checkpoint or the state file), past the cut at offset ${plan.offset}: reusing those offsets would fork the log; nothing was changed`, {
+        stream: name, offset: plan.offset,
+      })
+    }
     if (dryRun || plan.segment === null) return plan
     const done = await applyRepair(s, plan)
     await this.streamSet.reopen(name)

@@ -8,9 +8,9 @@
  *
  * Refusals: damage in a sealed segment (ERR_UNSUPPORTED: cutting there would drop the sealed
  * segments after it); records past the cut that were published (ERR_CHAIN_BROKEN: reusing their
- * offsets would fork the log). Published means, for now, that a checkpoint record lies past the
- * cut — a checkpoint is what a reader or a signed note is given to pin the log; the signed notes,
- * `stateFile` and archive HEAD of SPEC §8/§10 are not in the store yet (see docs/format.md §9).
+ * offsets would fork the log). Here published means a checkpoint record past the cut (what a
+ * reader is given to pin the log); Log.repair also refuses a cut below the last published tree
+ * head (`<stream>/checkpoint` or the state file), see docs/format.md §9.
  */
 import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'

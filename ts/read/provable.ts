@@ -122,6 +122,11 @@ export class ProvableStreams {
     return this.withTree(s, (tree) => tree.prepareFloor(s.nextOffset, (from, to, sink) => readChainHashes(s, from, to, sink), s.firstOffset, firstOffset), true)
   }
 
+  /** The size of the last tree head published for `s` (`<stream>/checkpoint` or the state file); 0 when none. */
+  async publishedSize(s: Stream): Promise<number> {
+    return (await this.loadPublished(s))?.size ?? 0
+  }
+
   /** The newer of `<stream>/checkpoint` (when its note parses and, with a signer, verifies) and the state file's head. */
   private async loadPublished(s: Stream): Promise<PublishedHead | null> {
     let head: PublishedHead | null = null
