@@ -8,10 +8,10 @@
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
-import { codeOf, segmentNumbers, tempDir } from './helpers/log-dir.ts'
+import { codeOf, segmentNumbers, tempDir, fileHashes } from './helpers/log-dir.ts'
 import { Log, type LogOptions, type LogRecord } from '../ts/index.ts'
 import { generateKey, hashLeaf, verifyConsistency, verifyConsistencyProof, verifyInclusion, verifyProof } from '../ts/tlog/index.ts'
 
@@ -32,20 +32,6 @@ async function open(t: ExecutionContext, dir: string, options: LogOptions): Prom
 /** `n` one-event appends with fixed timestamps (T0 + offset). */
 async function fill(log: Log, from: number, n: number, stream = 's'): Promise<void> {
   for (let i = from; i < from + n; i++) await log.append(stream, ev(i), { timestamp: T0 + i })
-}
-
-/** Every file under `dir` with its SHA-256 (LOCK aside): the store's state. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else if (e.name !== 'LOCK') out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex')
-    }
-  }
-  walk(dir)
-  return out
 }
 
 const offsets = (rs: LogRecord[]) => rs.map((r) => r.offset)
@@ -343,7 +329,7 @@ for (const backend of BACKENDS) {
     let log = await open(t, dir, { backend, ...SEGMENT })
     await fill(log, 0, 50)
     await log.flush()
-    const before = snapshot(dir)
+    const before = fileHashes(dir)
     const bad: unknown[] = [undefined, null, 5, 'x', {}, { before: -1 }, { before: 1.5 }, { before: '10' }, { before: Number.NaN }, { before: 51 }, { before: 10, extra: 1 }, { before: 10, dryRun: 'yes' }]
     for (const o of bad) {
       // biome-ignore lint/suspicious/noExplicitAny: wrong types on purpose
@@ -353,20 +339,20 @@ for (const backend of BACKENDS) {
     t.is(codeOf(await log.prune('nope', { before: 1 }).catch((e) => e)), 'ERR_INVALID_ARGUMENT')
     // biome-ignore lint/suspicious/noExplicitAny: wrong types on purpose
     t.is(codeOf(await log.prune({} as any, { before: 1 }).catch((e) => e)), 'ERR_INVALID_ARGUMENT')
-    t.deepEqual(snapshot(dir), before)
+    t.deepEqual(fileHashes(dir), before)
     await log.close()
     t.is(codeOf(await log.prune('s', { before: 20 }).catch((e) => e)), 'ERR_CLOSED')
-    const closed = snapshot(dir)
+    const closed = fileHashes(dir)
     const reader = await open(t, dir, { backend, readOnly: true })
     t.is(codeOf(await reader.prune('s', { before: 20 }).catch((e) => e)), 'ERR_READ_ONLY')
     t.deepEqual(await reader.prune('s', { before: 20, dryRun: true }), { firstOffset: 20, segments: 2, bytes: 1460 })
-    t.deepEqual(snapshot(dir), closed)
+    t.deepEqual(fileHashes(dir), closed)
     await reader.close()
     for (const retention of [{}, { maxBytes: 0 }, { maxAgeMs: -1 }, { maxBytes: '1' }, { maxBytes: 10, other: 1 }, { maxBytes: 10, requireArchived: 1 }, 7]) {
       // biome-ignore lint/suspicious/noExplicitAny: wrong types on purpose
       t.is(codeOf(await Log.open(dir, { backend, retention } as any).catch((e) => e)), 'ERR_INVALID_ARGUMENT', JSON.stringify(retention))
     }
-    t.deepEqual(snapshot(dir), closed)
+    t.deepEqual(fileHashes(dir), closed)
     log = await open(t, dir, { backend })
     t.is((await log.head('s')).firstOffset, 0)
   })
@@ -433,11 +419,11 @@ test('chainlog prune: without --yes a dry run that shows what would go and chang
   const log = await Log.open(dir, { ...SEGMENT })
   await fill(log, 0, 50)
   await log.close()
-  const before = snapshot(dir)
+  const before = fileHashes(dir)
   const dry = cli(['prune', dir, 's', '--before', '25'])
   t.is(dry.status, 0, dry.stderr)
   t.regex(dry.stdout, /would prune 2 segment\(s\), 1460 bytes, offsets 0\.\.19; the stream would start at offset 20 \(dry run/)
-  t.deepEqual(snapshot(dir), before)
+  t.deepEqual(fileHashes(dir), before)
   const yes = cli(['prune', dir, 's', '--before', '25', '--yes', '--json'])
   t.is(yes.status, 0, yes.stderr)
   t.deepEqual(JSON.parse(yes.stdout), { firstOffset: 20, segments: 2, bytes: 1460, dryRun: false })

@@ -4,12 +4,11 @@
  * by moving the bytes from the cut to quarantine/ (durable first), never deleting them.
  */
 import { spawnSync, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import test from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
-import { abandon, codeOf, readSegment, segmentFile, tempDir, texts, writeSegment } from './helpers/log-dir.ts'
+import { abandon, codeOf, readSegment, segmentFile, tempDir, texts, writeSegment, fileHashes } from './helpers/log-dir.ts'
 import { Log } from '../ts/index.ts'
 import { generateKey } from '../ts/tlog/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
@@ -18,20 +17,6 @@ const ROOT = join(import.meta.dirname, '..')
 const REC = 73 // a record of a 7-byte payload
 
 const events = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `event-${from + i}`)
-
-/** Every file under `dir` with its SHA-256: the whole store's state. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else if (e.name !== 'LOCK') out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex')
-    }
-  }
-  walk(dir)
-  return out
-}
 
 /**
  * A store whose stream 's' holds 10 events appended in pairs, left without close(), then a
@@ -63,10 +48,10 @@ for (const backend of BACKENDS) {
     t.is(log.recovered[0]?.action, 'corrupt')
     t.is(codeOf(await t.throwsAsync(log.append('s', 'x'))), 'ERR_CORRUPT')
     // A dry run changes nothing.
-    const files = snapshot(dir)
+    const files = fileHashes(dir)
     const plan = await log.repair('s', { dryRun: true })
     t.like(plan, { stream: 's', repaired: false, segment: 0, position: 6 * REC, offset: 6, bytes: before.length - 6 * REC })
-    t.deepEqual(snapshot(dir), files)
+    t.deepEqual(fileHashes(dir), files)
     const done = await log.repair('s')
     t.like(done, { repaired: true, segment: 0, position: 6 * REC, offset: 6, bytes: before.length - 6 * REC })
     t.is(done.quarantine, join(dir, 's', 'quarantine', 'segment_000000.log.360.bin'.replace('360', String(6 * REC))))
@@ -110,7 +95,7 @@ for (const backend of BACKENDS) {
     const seg = readSegment(dir, 's')
     seg[2 * REC + 60] ^= 0xff
     writeSegment(dir, 's', 0, seg)
-    const files = snapshot(dir)
+    const files = fileHashes(dir)
     const l = await Log.open(dir, { backend })
     t.is(codeOf(await t.throwsAsync(l.repair('s'))), 'ERR_CHAIN_BROKEN')
     t.is(codeOf(await t.throwsAsync(l.repair('s', { dryRun: true }))), 'ERR_CHAIN_BROKEN')
@@ -123,7 +108,7 @@ for (const backend of BACKENDS) {
     const ro = await Log.open(dir, { backend, readOnly: true })
     t.is(codeOf(await t.throwsAsync(ro.repair('s'))), 'ERR_READ_ONLY')
     await ro.close()
-    const after = snapshot(dir)
+    const after = fileHashes(dir)
     delete after['.clean']
     t.deepEqual(after, files)
 
@@ -134,12 +119,12 @@ for (const backend of BACKENDS) {
     await w.close()
     const { rmSync } = await import('node:fs')
     rmSync(segmentFile(d2, 's', 1))
-    const files2 = snapshot(d2)
+    const files2 = fileHashes(d2)
     const l2 = await Log.open(d2, { backend })
     t.is(l2.recovered[0]?.action, 'corrupt')
     t.is(codeOf(await t.throwsAsync(l2.repair('s'))), 'ERR_UNSUPPORTED')
     await l2.close()
-    const after2 = snapshot(d2)
+    const after2 = fileHashes(d2)
     delete after2['.clean']
     delete files2['.clean']
     t.deepEqual(Object.keys(after2).filter((f) => f.endsWith('.log')), Object.keys(files2).filter((f) => f.endsWith('.log')))
@@ -160,7 +145,7 @@ for (const backend of BACKENDS) {
     seg[2 * REC + 60] ^= 0xff // record 2: the cut goes there
     seg[6 * REC + 60] ^= 0xff // the checkpoint record: no valid checkpoint frame is left past the cut
     writeSegment(dir, 's', 0, seg)
-    const files = snapshot(dir)
+    const files = fileHashes(dir)
     const l = await Log.open(dir, { backend, hash: 'sha256', tlog })
     t.is(l.recovered[0]?.action, 'corrupt')
     const err = await t.throwsAsync(l.repair('s'))
@@ -168,7 +153,7 @@ for (const backend of BACKENDS) {
     t.regex(err!.message, /published/)
     t.is(codeOf(await t.throwsAsync(l.repair('s', { dryRun: true }))), 'ERR_CHAIN_BROKEN')
     await l.close()
-    const after = snapshot(dir)
+    const after = fileHashes(dir)
     delete after['.clean']
     delete files['.clean']
     t.deepEqual(after, files)
@@ -176,11 +161,11 @@ for (const backend of BACKENDS) {
 
   test(`${backend}: chainlog repair without --yes shows what it would move and changes nothing; with --yes it repairs`, async (t) => {
     const dir = await wedged(t, backend)
-    const files = snapshot(dir)
+    const files = fileHashes(dir)
     const dry = cli(['repair', dir, 's'])
     t.is(dry.status, 0, dry.stderr)
     t.regex(dry.stdout, /would move \d+ bytes from position 438 of segment_000000\.log .*dry run: nothing changed/)
-    t.deepEqual(snapshot(dir), files)
+    t.deepEqual(fileHashes(dir), files)
     const yes = cli(['repair', dir, 's', '--yes', '--json'])
     t.is(yes.status, 0, yes.stderr)
     const result = JSON.parse(yes.stdout)

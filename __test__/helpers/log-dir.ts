@@ -1,7 +1,8 @@
 import type { ExecutionContext } from 'ava'
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { Log, RECOVERY_WARNING, type LogOptions } from '../../ts/index.ts'
 import type { BackendName } from '../../ts/core/interface.ts'
 
@@ -95,4 +96,18 @@ export async function abandon(log: Log): Promise<void> {
   const internals = log as unknown as { lock: { release(): Promise<void> }; streamSet: { opened(): Array<{ closeHandles(): Promise<void> }> } }
   for (const s of internals.streamSet.opened()) await s.closeHandles()
   await internals.lock.release()
+}
+
+/** Every file under `dir` (but LOCK) with its SHA-256: the whole store's state, to show a call changed nothing. */
+export function fileHashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.name !== 'LOCK') out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex')
+    }
+  }
+  walk(dir)
+  return out
 }
