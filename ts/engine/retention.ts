@@ -45,18 +45,14 @@ export function prunedError(s: Stream, offset: number): ChainlogError {
   })
 }
 
-/** Prunes in flight per stream: one at a time (an explicit prune and the policy may race). */
+/** Prunes and redactions in flight per stream: one at a time (an explicit prune and the policy may race). */
 const running = new WeakMap<Stream, Promise<unknown>>()
 
 /**
- * Runs `task` when no prune of `s` is running, and holds later prunes until it ends: a redaction
- * rewrites a sealed segment that a prune could otherwise delete under it.
+ * Runs `task` after the prunes and redactions of `s` queued before it, and holds later ones until
+ * it ends: a redaction rewrites a sealed segment that a prune could otherwise delete under it.
  */
 export function exclusiveOfPrunes<T>(s: Stream, task: () => Promise<T>): Promise<T> {
-  return serialized(s, task)
-}
-
-function serialized<T>(s: Stream, task: () => Promise<T>): Promise<T> {
   const run = (running.get(s) ?? Promise.resolve()).then(task, task)
   running.set(s, run.catch(() => {}))
   return run
@@ -72,7 +68,7 @@ export function segmentsBefore(s: Stream, before: number): Segment[] {
 
 /** Prunes the sealed segments whose records all lie below `before`; returns what went. */
 export function pruneBefore(s: Stream, before: number, prepareTiles: TilePreparer): Promise<PruneOutcome> {
-  return serialized(s, async () => dropLeading(s, segmentsBefore(s, before).length, prepareTiles))
+  return exclusiveOfPrunes(s, async () => dropLeading(s, segmentsBefore(s, before).length, prepareTiles))
 }
 
 /**
@@ -81,7 +77,7 @@ export function pruneBefore(s: Stream, before: number, prepareTiles: TilePrepare
  * with `requireArchived`, only segments the archive holds, and never past the first it lacks.
  */
 export function applyRetention(s: Stream, policy: RetentionPolicy, prepareTiles: TilePreparer, now: number): Promise<PruneOutcome> {
-  return serialized(s, async () => {
+  return exclusiveOfPrunes(s, async () => {
     if (s.corrupt !== null) return nothingPruned(s)
     const sealed = s.segments.slice(0, -1)
     let total = s.segments.reduce((n, seg) => n + seg.size, 0)
