@@ -151,13 +151,25 @@ for (const backend of BACKENDS) {
     const before = await log.checkpoint('s')
     await log.close()
     const c = await core(backend)
-    forge(c, dir, 's', 37, 'sha256')
-    // Without the published file (the attacker removes it too), the files alone hold together.
+    // Rewritten with the notes its checkpoint records carry left in place: they no longer match.
+    const keptNotes = tempDir(t, 'kept')
+    cpSync(dir, keptNotes, { recursive: true })
+    forge(c, keptNotes, 's', 37, 'sha256')
+    rmSync(join(keptNotes, 's', 'checkpoint'))
+    const withNotes = await open(t, keptNotes, { backend })
+    const caught = await withNotes.verify('s')
+    t.false(caught.ok, 'the notes inside the checkpoint records no longer match the records')
+    const found = caught.streams[0].problems
+    t.true(found.length >= 3, 'the notes of the checkpoints at 41, 62, 83 and later (every 20 records)')
+    t.true(found.every((p) => p.code === 'ERR_CHAIN_BROKEN' && p.offset === 37), 'each narrowed to the edited record by the tile cache')
+    await withNotes.close()
+    // The attacker cuts the notes off (no key to re-sign them) and removes the published file too: the files alone hold together.
+    forge(c, dir, 's', 37, 'sha256', { stripNotes: true })
     const published = join(dir, 's', 'checkpoint')
     rmSync(published)
     log = await open(t, dir, { backend })
     const plain = await log.verify('s')
-    t.true(plain.ok, 'a rewritten chain passes the plain check: this is what notes kept elsewhere are for')
+    t.true(plain.ok, 'a rewritten chain without its notes passes the plain check: this is what notes kept elsewhere are for')
     const trusted = await log.verify('s', { trusted: [before.note!], keys: [openVkey(before.note!, key)] })
     t.false(trusted.ok)
     const problem = trusted.streams[0].problems.find((p) => p.code === 'ERR_CHAIN_BROKEN')
@@ -293,7 +305,7 @@ for (const backend of BACKENDS) {
     const wrong = await Log.memory({ backend, tlog: { origin: ORIGIN, signer: { publicKey: inner.publicKey, sign: () => Buffer.alloc(64) } } })
     await wrong.append('s', 'x')
     t.is(codeOf(await wrong.checkpoint('s').catch((e) => e)), 'ERR_IO', 'a signature that does not verify is never published')
-    await wrong.close()
+    t.is(codeOf(await wrong.close().catch((e) => e)), 'ERR_IO', 'close() tries the checkpoint again and raises the failure')
   })
 }
 

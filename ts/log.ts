@@ -34,11 +34,11 @@ import { StreamSet } from './engine/stream-set.ts'
 import type { StoreContext } from './engine/store-context.ts'
 import { SyncWindow } from './engine/sync-window.ts'
 import { ZERO_HASH } from './core/format.ts'
-import { bytesToVerify, verifyStream } from './read/verify.ts'
+import { bytesToVerify, type EmbeddedNote, verifyStream } from './read/verify.ts'
 import { type ConsistencyProof, type InclusionProof, ProvableStreams, type TreeHead } from './read/provable.ts'
 import { checkRollback, openTlog } from './tlog-setup.ts'
 import { admitRestoredStore } from './engine/restored-store.ts'
-import { publishedHead, trustedHeads, verifyTree } from './read/verify-tree.ts'
+import { embeddedHeads, publishedHead, trustedHeads, verifyTree } from './read/verify-tree.ts'
 import { registerStore } from './engine/open-stores.ts'
 import { DEFAULT_DICTIONARY_BYTES, DEFAULT_SAMPLE_RECORDS, trainingSamples } from './engine/dictionary.ts'
 import { applyRepair, planRepair } from './engine/repair.ts'
@@ -135,7 +135,11 @@ export class Log {
       set = new StreamSet(ctx, onRecovered)
       await set.load(names, clean)
       if (tlog?.state) await checkRollback(storage, set, tlog.state)
-      const log = new Log(ctx, lock, set, recovered, new ProvableStreams(ctx, tlog?.signer ?? null, tlog?.state ?? null, store.origin ?? null))
+      const provable = new ProvableStreams(ctx, tlog?.signer ?? null, tlog?.state ?? null, store.origin ?? null)
+      const log = new Log(ctx, lock, set, recovered, provable)
+      const streams = set
+      const signing = provable.checkpointSigning((name) => streams.get(name))
+      if (signing !== null) ctx.checkpointSigning = signing
       if (opts.retention !== null && !opts.readOnly) {
         ctx.afterRotation = (name) => log.retainInBackground(name)
         // At open: every stream (dormant ones are opened for it).
@@ -214,8 +218,8 @@ export class Log {
     // A published note must never cover records a crash can take back: signing syncs first.
     const sync = this.ctx.options.sync === 'always' || this.provable.signer !== null
     const written = (await this.streamSet.forWrite(name, () => this.newStream(name), (s: Stream) => s.queue.checkpoint(sync, false)))!
-    const head = await this.provable.checkpointHead(this.streamSet.get(name)!, written.offset)
-    return { ...written, treeSize: head.size, root: head.root, ...(head.note === undefined ? {} : { note: head.note }) }
+    const head = await this.provable.checkpointHead(this.streamSet.get(name)!, written.offset, written.signed)
+    return { offset: written.offset, hash: written.hash, treeSize: head.size, root: head.root, ...(head.note === undefined ? {} : { note: head.note }) }
   }
 
   /** The verifier key (Go `note` vkey) of a stream's checkpoints; needs a store opened with `tlog`. */
@@ -432,7 +436,7 @@ export class Log {
       targets = s === undefined ? [] : [s]
       if (s === undefined) {
         const streams: StreamReport[] = [{ stream: name, records: 0, events: 0, checkpoints: 0, head: { nextOffset: 0, hash: Buffer.from(ZERO_HASH) }, problems: [] }]
-        await this.verifyTrees([], streams, o, name)
+        await this.verifyTrees([], streams, o, name, new Map())
         return { ok: streams[0].problems.length === 0, streams }
       }
     }
@@ -446,13 +450,18 @@ export class Log {
       },
     }
     const streams = []
-    for (const s of targets) streams.push(await verifyStream(s, progress))
-    await this.verifyTrees(targets, streams, o, stream === undefined ? null : streamName(stream))
+    const notes = new Map<string, EmbeddedNote[]>()
+    for (const s of targets) {
+      const found: EmbeddedNote[] = []
+      streams.push(await verifyStream(s, progress, found))
+      notes.set(s.name, found)
+    }
+    await this.verifyTrees(targets, streams, o, stream === undefined ? null : streamName(stream), notes)
     return { ok: streams.every((r) => r.problems.length === 0), streams }
   }
 
   /** SPEC §8: each stream's tree, recomputed from its records, against the trusted notes and its published checkpoint. */
-  private async verifyTrees(targets: Stream[], reports: StreamReport[], o: VerifyOptions, only: string | null): Promise<void> {
+  private async verifyTrees(targets: Stream[], reports: StreamReport[], o: VerifyOptions, only: string | null, notes: ReadonlyMap<string, readonly EmbeddedNote[]>): Promise<void> {
     const origin = this.provable.origin
     const trusted = trustedHeads(o.trusted ?? [], o.keys ?? [], origin)
     for (const name of trusted.keys()) {
@@ -472,6 +481,9 @@ export class Log {
       const published = await publishedHead(s, keys, origin)
       if (published !== null && 'code' in published) report.problems.push(published)
       else if (published !== null) heads.push(published)
+      const embedded = embeddedHeads(s.name, notes.get(s.name) ?? [], keys, origin)
+      report.problems.push(...embedded.problems)
+      heads.push(...embedded.heads)
       report.problems.push(...(await verifyTree(s, heads)))
     }
   }
@@ -603,8 +615,12 @@ export class Log {
         await Promise.all(
           all.map(async (s) => {
             try {
-              if (s.corrupt === null && s.broken === null && s.dirtySinceCheckpoint) await s.queue.checkpoint(true, true)
+              // A signer's failure leaves the checkpoint out (SPEC §8): the records are still synced, the error raised after.
+              let refused: unknown = null
+              if (s.corrupt === null && s.broken === null && s.dirtySinceCheckpoint) await s.queue.checkpoint(true, true).catch((err) => (refused = err))
               await s.persist()
+              await this.provable.publishLatest(s)
+              if (refused !== null) throw refused
             } catch (err) {
               first ??= err
             }

@@ -27,34 +27,38 @@ function recordsOf(seg: Buffer): Rec[] {
 
 /**
  * The attack: change record `at`'s payload (same length), then recompute every chain hash after
- * it (prev links, checkpoint payloads, CRCs), as anyone who can write the files can.
+ * it (prev links, checkpoint payloads, CRCs), as anyone who can write the files can. The signed
+ * notes that checkpoint records after it carry cannot be re-signed without the key: they are
+ * kept as they were, or with `stripNotes` cut off (the checkpoints made unsigned).
  */
-export function forge(c: ChainlogCore, dir: string, stream: string, at: number, hash: 'sha256' | 'blake3'): void {
+export function forge(c: ChainlogCore, dir: string, stream: string, at: number, hash: 'sha256' | 'blake3', options: { stripNotes?: boolean } = {}): void {
   const seg = readSegment(dir, stream)
+  const out: Buffer[] = []
   let prev: Buffer | null = null
   for (const r of recordsOf(seg)) {
-    const body = seg.subarray(r.start + 58, r.start + 58 + r.len)
+    const strip = options.stripNotes === true && r.offset > at && (r.kind & 0x7f) === 1 && r.len > 40
+    const len = strip ? 40 : r.len
+    const rec = Buffer.concat([seg.subarray(r.start, r.start + 58 + len), seg.subarray(r.start + 58 + r.len, r.start + 66 + r.len)])
+    rec.writeUInt32LE(len, 54)
+    out.push(rec)
+    const body = rec.subarray(58, 58 + len)
     if (r.offset === at) body[0] ^= 0x01
-    if (r.offset < at) {
-      prev = null
-      continue
-    }
+    if (r.offset < at) continue
     if (r.offset > at) {
-      seg.set(prev!, r.start + 20)
+      rec.set(prev!, 20)
       if ((r.kind & 0x7f) === 1) body.set(prev!, 0)
     }
-    const prevHash = seg.subarray(r.start + 20, r.start + 52)
+    const prevHash = rec.subarray(20, 52)
     prev = c.recordHash(hash, {
-      stream, prevHash, offset: r.offset, timestamp: Number(seg.readBigUInt64LE(r.start + 12)), kind: r.kind, payloadLength: r.len, commitment: c.commitment(hash, body),
+      stream, prevHash, offset: r.offset, timestamp: Number(rec.readBigUInt64LE(12)), kind: r.kind, payloadLength: len, commitment: c.commitment(hash, body),
     })
-    seg.writeUInt32LE(c.crc32(seg.subarray(r.start, r.start + 58 + r.len)) >>> 0, r.start + 58 + r.len)
+    rec.writeUInt32LE(c.crc32(rec.subarray(0, 58 + len)) >>> 0, 58 + len)
   }
-  writeSegment(dir, stream, 0, seg)
+  writeSegment(dir, stream, 0, Buffer.concat(out))
   // Caches that would remember the old bytes go too (the attacker removes them as well).
   for (const f of readdirSync(join(dir, stream))) if (f.endsWith('.idx') || f === 'manifest.json') rmSync(join(dir, stream, f))
   rmSync(join(dir, '.clean'), { force: true })
 }
-
 
 /** forge() on segment 0 of a closed store with the JS core (any core writes the same bytes). */
 export async function rewriteFrom(dir: string, stream: string, at: number): Promise<void> {

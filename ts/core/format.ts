@@ -29,6 +29,8 @@ export const MAX_FORM = 4
 export const ZERO_HASH: Buffer = Buffer.alloc(HASH_BYTES)
 /** Checkpoint payload: prev_hash (32) ‖ u64 offset. Also the size of a redacted payload. */
 export const CHECKPOINT_PAYLOAD_BYTES = 40
+/** A signing store's checkpoint carries a signed note after those 40 bytes (SPEC §2), at most this long. */
+export const MAX_CHECKPOINT_NOTE_BYTES = 64 * 1024
 /** Largest payload, stored or decompressed: larger is an error, never an allocation. */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024
 /** Offsets, timestamps and positions are JS numbers: safe integers only. */

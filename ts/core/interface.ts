@@ -22,7 +22,7 @@
  * Bump CORE_ABI whenever this contract, or the native binding behind it, changes: the native
  * loader refuses a binary whose `abiVersion()` differs, so a stale build is never misused.
  */
-export const CORE_ABI = 9
+export const CORE_ABI = 10
 
 /** The chain hash of a store, fixed when it is created (chainlog.json). */
 export type HashAlgorithm = 'blake3' | 'sha256'

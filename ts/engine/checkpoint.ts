@@ -2,10 +2,12 @@
  * The checkpoint policy and checkpoint records (SPEC §2–3). A checkpoint is an ordinary record of
  * kind 1 in the chain: payload = its prev_hash ‖ u64 its offset, timestamp = the timestamp of the
  * record before it (0 at offset 0), never compressed, so both cores write the same bytes. It is
- * what verified reads anchor on, so a read costs O(distance to the nearest checkpoint).
+ * what verified reads anchor on, so a read costs O(distance to the nearest checkpoint). In a store
+ * that signs (SPEC §8) the payload goes on with the signed note of the Merkle tree of the records
+ * before it; Ed25519 is deterministic, so both cores still write the same bytes.
  */
 import { CODEC_NONE, KIND_CHECKPOINT, type ChainlogCore, type EncodeBatchResult, type HashAlgorithm } from '../core/interface.ts'
-import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES } from '../core/format.ts'
+import { CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, MAX_CHECKPOINT_NOTE_BYTES } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import type { PositionList } from '../storage/offset-index.ts'
 import { SCAN_CHUNK_BYTES } from '../storage/segment-scan.ts'
@@ -16,18 +18,44 @@ export function checkpointDue(sinceCheckpoint: number, every: number | false): b
   return every !== false && sinceCheckpoint >= every
 }
 
-function checkpointPayload(prevHash: Uint8Array, offset: number): Buffer {
-  const payload = Buffer.alloc(CHECKPOINT_PAYLOAD_BYTES)
+/**
+ * Signs the tree heads that checkpoint records carry (SPEC §2, §8). The Log sets it on the store
+ * context when the store is opened with a signer; the commit path calls it.
+ */
+export interface CheckpointSigning {
+  /**
+   * Brings the stream's tree to its head, so that the commits after it extend the tree, and checks
+   * it once against the last published note (a tree that disagrees is never signed: sign()
+   * refuses). Cheap once done.
+   */
+  follow(stream: string): Promise<void>
+  /** The signed note of the stream's tree of `size` leaves with `root`; rejects when the signer fails or refuses. */
+  sign(stream: string, size: number, root: Buffer): Promise<string>
+  /** The most bytes a note of `stream` takes. */
+  noteBytes(stream: string): number
+}
+
+function checkpointPayload(prevHash: Uint8Array, offset: number, note: string | undefined): Buffer {
+  const noteBytes = note === undefined ? 0 : Buffer.byteLength(note, 'utf8')
+  if (noteBytes > MAX_CHECKPOINT_NOTE_BYTES) throw new ChainlogError('ERR_INVALID_ARGUMENT', `a checkpoint's note takes at most ${MAX_CHECKPOINT_NOTE_BYTES} bytes, this one ${noteBytes}`)
+  const payload = Buffer.alloc(CHECKPOINT_PAYLOAD_BYTES + noteBytes)
   payload.set(prevHash, 0)
   payload.writeBigUInt64LE(BigInt(offset), HASH_BYTES)
+  if (note !== undefined) payload.write(note, CHECKPOINT_PAYLOAD_BYTES, 'utf8')
   return payload
 }
 
-/** Whether a decoded checkpoint's payload names its own prev_hash and offset. */
+/** Whether a decoded checkpoint's payload names its own prev_hash and offset (a signed note may follow). */
 export function checkpointPayloadMatches(payload: Uint8Array, prevHash: Uint8Array, offset: number): boolean {
-  if (payload.length !== CHECKPOINT_PAYLOAD_BYTES) return false
+  if (payload.length < CHECKPOINT_PAYLOAD_BYTES || payload.length > CHECKPOINT_PAYLOAD_BYTES + MAX_CHECKPOINT_NOTE_BYTES) return false
   const p = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
   return p.subarray(0, HASH_BYTES).equals(prevHash) && p.readBigUInt64LE(HASH_BYTES) === BigInt(offset)
+}
+
+/** The signed note a checkpoint's payload carries after its 40 bytes (null: none, an unsigned checkpoint). */
+export function checkpointNote(payload: Uint8Array): Buffer | null {
+  if (payload.length <= CHECKPOINT_PAYLOAD_BYTES) return null
+  return Buffer.from(payload.buffer, payload.byteOffset + CHECKPOINT_PAYLOAD_BYTES, payload.byteLength - CHECKPOINT_PAYLOAD_BYTES)
 }
 
 export function encodeCheckpoint(
@@ -40,10 +68,13 @@ export function encodeCheckpoint(
   into?: Uint8Array,
   /** The stream's Merkle compact range before the checkpoint, when its tree follows commits. */
   treeFrontier?: Uint8Array,
+  /** The signed note of the tree of the `offset` records before it (a store that signs). */
+  note?: string,
 ): EncodeBatchResult {
+  const payload = checkpointPayload(prevHash, offset, note)
   return core.encodeBatch({
     hash, stream, firstOffset: offset, prevHash, kind: KIND_CHECKPOINT, codec: CODEC_NONE, level: 0,
-    payloads: checkpointPayload(prevHash, offset), lengths: Uint32Array.of(CHECKPOINT_PAYLOAD_BYTES),
+    payloads: payload, lengths: Uint32Array.of(payload.length),
     timestamps: Float64Array.of(offset === 0 ? 0 : timestamp), wantHashes: false, into, treeFrontier, // one record: lastHash is its hash
   })
 }

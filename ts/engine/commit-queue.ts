@@ -5,9 +5,9 @@
  * group's write (and fsync) completed, so all events of one append land together or not at all.
  */
 import { RECORD_OVERHEAD } from '../core/format.ts'
-import type { CheckpointRecord, AppendResult } from '../types.ts'
+import type { AppendResult } from '../types.ts'
 import { WriteBuffer } from './append-input.ts'
-import { CHECKPOINT_RECORD_BYTES, commitGroup, type AppendRequest, type CommitTarget, type Request } from './commit.ts'
+import { CHECKPOINT_RECORD_BYTES, commitGroup, type AppendRequest, type CommitTarget, type Request, type WrittenCheckpoint } from './commit.ts'
 
 /** Payload bytes one group may carry (besides the first call, which always goes). */
 const MAX_GROUP_BYTES = 64 * 1024 * 1024
@@ -48,7 +48,7 @@ export class CommitQueue {
     )
   }
 
-  checkpoint(sync: boolean, onlyIfDirty: boolean): Promise<CheckpointRecord | null> {
+  checkpoint(sync: boolean, onlyIfDirty: boolean): Promise<WrittenCheckpoint | null> {
     return new Promise((resolve, reject) => this.enqueue({ type: 'checkpoint', sync, onlyIfDirty, seq: 0, resolve, reject }))
   }
 

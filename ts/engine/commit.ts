@@ -11,11 +11,12 @@ import { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
 import type { AppendResult, CheckpointRecord } from '../types.ts'
 import type { WriteBuffer } from './append-input.ts'
-import { checkpointDue, encodeCheckpoint } from './checkpoint.ts'
+import { checkpointDue, encodeCheckpoint, type CheckpointSigning } from './checkpoint.ts'
 import type { CorruptMark } from './recovery.ts'
 import type { Segment } from './segment.ts'
 import type { StoreContext } from './store-context.ts'
 import type { StorageFile } from '../storage/storage.ts'
+import { frontierRoot, type PublishedHead } from './stream-tree.ts'
 
 /** A checkpoint record: the framing plus its payload. */
 export const CHECKPOINT_RECORD_BYTES = RECORD_OVERHEAD + CHECKPOINT_PAYLOAD_BYTES
@@ -40,8 +41,13 @@ export interface CheckpointRequest {
   /** close(): only if data was appended since the last checkpoint. */
   onlyIfDirty: boolean
   seq: number
-  resolve: (r: CheckpointRecord | null) => void
+  resolve: (r: WrittenCheckpoint | null) => void
   reject: (e: unknown) => void
+}
+
+/** A checkpoint record as written, with the signed tree head it carries in a store that signs. */
+export interface WrittenCheckpoint extends CheckpointRecord {
+  signed?: PublishedHead & { note: string }
 }
 
 export type Request = AppendRequest | CheckpointRequest
@@ -75,6 +81,8 @@ export interface Commit {
   readonly lastCheckpoint: number | null
   /** The Merkle tree outputs of the group's encodeBatch calls, in order (none when the tree does not follow commits). */
   readonly treeParts: readonly Buffer[]
+  /** The last signed tree head a checkpoint record of the group carries (a store that signs). */
+  readonly signed: (PublishedHead & { note: string }) | null
 }
 
 /** What the commit path needs from a stream (Stream implements it). */
@@ -100,7 +108,7 @@ export interface CommitTarget extends StreamHead {
 /** What planning decided for one request. */
 type Outcome =
   | { req: AppendRequest; error: null; first: number; last: number; next: number; endRecord: number }
-  | { req: CheckpointRequest; error: null; offset: number; endRecord: number }
+  | { req: CheckpointRequest; error: null; offset: number; endRecord: number; signed?: PublishedHead & { note: string } }
   | { req: CheckpointRequest; error: null; offset: null; endRecord: -1 }
   | { req: Request; error: unknown; provisional?: boolean }
 
@@ -111,6 +119,8 @@ interface PlannedHead {
   since: number
   dirty: boolean
   lastCheckpoint: number | null
+  /** The last signed tree head a checkpoint of the group carries. */
+  signed: (PublishedHead & { note: string }) | null
 }
 
 /** Commits a group; returns the calls to plan again (in order, before anything queued since). */
@@ -129,11 +139,17 @@ export async function commitGroup(target: CommitTarget, group: Request[], writeB
     return []
   }
 
-  const encoder = new GroupEncoder(target, group, writeBuffer)
+  const signing = target.ctx.checkpointSigning
+  let followFailure: unknown = null
+  if (signing !== undefined && mayCheckpoint(target, group)) {
+    // A checkpoint's note is signed on the tree these commits extend, checked once against the published note.
+    await signing.follow(target.name).catch((err) => (followFailure = err))
+  }
+  const encoder = new GroupEncoder(target, group, writeBuffer, signing)
   const outcomes: Outcome[] = []
   let planned: PlannedHead
   try {
-    planned = plan(target, group, encoder, outcomes)
+    planned = await plan(target, group, encoder, outcomes, followFailure)
     encoder.finish()
   } catch (err) {
     // An encoder failure (say, an unavailable codec) fails the whole group; nothing is written.
@@ -150,11 +166,23 @@ export async function commitGroup(target: CommitTarget, group: Request[], writeB
       segment: written.segment, position: written.position, bytes: encoder.total, positionParts: encoder.positionParts, synced: written.synced,
       firstOffset: target.nextOffset, nextOffset: planned.nextOffset, headHash: encoder.head, lastTimestamp: planned.lastTimestamp,
       sinceCheckpoint: planned.since, dirtySinceCheckpoint: planned.dirty, lastCheckpoint: planned.lastCheckpoint, treeParts: encoder.treeParts,
+      signed: planned.signed,
     })
   }
   settle(outcomes, encoder)
   if (encoder.total > 0 && target.afterCommit()) await new Promise((resolve) => setImmediate(resolve)) // lets the last write-behind's end be seen
   return []
+}
+
+/** Whether the group may write a checkpoint: one asked for, or one the policy wants after its appends. */
+function mayCheckpoint(target: CommitTarget, group: Request[]): boolean {
+  const every = target.ctx.options.checkpointEvery
+  let records = target.sinceCheckpoint ?? 0
+  for (const r of group) {
+    if (r.type === 'checkpoint') return true
+    records += r.lengths.length
+  }
+  return checkpointDue(records, every)
 }
 
 /** Appends to a damaged or broken stream fail, whatever they ask. */
@@ -174,22 +202,30 @@ function refuseAll(target: CommitTarget): ChainlogError | null {
  * Decides each call in call order against the head the calls before it leave, and hands the
  * accepted ones (and the checkpoints the policy wants) to the encoder.
  */
-function plan(target: CommitTarget, group: Request[], encoder: GroupEncoder, outcomes: Outcome[]): PlannedHead {
+async function plan(target: CommitTarget, group: Request[], encoder: GroupEncoder, outcomes: Outcome[], followFailure: unknown): Promise<PlannedHead> {
   const every = target.ctx.options.checkpointEvery
   const name = target.name
   const head: PlannedHead = {
     nextOffset: target.nextOffset, lastTimestamp: target.lastTimestamp, since: target.sinceCheckpoint ?? 0, dirty: target.dirtySinceCheckpoint,
-    lastCheckpoint: null,
+    lastCheckpoint: null, signed: null,
   }
   let planned = 0
-  const addCheckpoint = () => {
-    encoder.addCheckpoint(head.nextOffset, head.lastTimestamp)
+  /** Adds a checkpoint record; a signer's failure instead (SPEC §8: the records land without it). */
+  const addCheckpoint = async (): Promise<{ error: unknown; signed?: PublishedHead & { note: string } }> => {
+    let signed: (PublishedHead & { note: string }) | undefined
+    try {
+      signed = await encoder.addCheckpoint(head.nextOffset, head.lastTimestamp, followFailure)
+    } catch (error) {
+      return { error }
+    }
     head.lastCheckpoint = head.nextOffset
     if (head.nextOffset === 0) head.lastTimestamp = 0
     head.nextOffset++
     planned++
     head.since = 0
     head.dirty = false
+    if (signed !== undefined) head.signed = signed
+    return { error: null, signed }
   }
   for (const req of group) {
     if (req.type === 'checkpoint') {
@@ -198,8 +234,9 @@ function plan(target: CommitTarget, group: Request[], encoder: GroupEncoder, out
         continue
       }
       const offset = head.nextOffset
-      addCheckpoint()
-      outcomes.push({ req, error: null, offset, endRecord: planned - 1 })
+      const added = await addCheckpoint()
+      if (added.error !== null) outcomes.push({ req, error: added.error })
+      else outcomes.push({ req, error: null, offset, endRecord: planned - 1, ...(added.signed === undefined ? {} : { signed: added.signed }) })
       continue
     }
     // A refusal judged against a head that calls before it in this group would have made is
@@ -234,7 +271,8 @@ function plan(target: CommitTarget, group: Request[], encoder: GroupEncoder, out
     head.lastTimestamp = ts
     head.since += n
     head.dirty = true
-    if (checkpointDue(head.since, every)) addCheckpoint()
+    // A policy checkpoint the signer fails is left out; the next one is due `every` records later (close() tries again).
+    if (checkpointDue(head.since, every) && (await addCheckpoint()).error !== null) head.since = 0
     outcomes.push({ req, error: null, first, last: first + n - 1, next: head.nextOffset, endRecord: planned - 1 })
   }
   return head
@@ -271,6 +309,7 @@ class GroupEncoder {
     private readonly target: CommitTarget,
     group: Request[],
     writeBuffer: WriteBuffer,
+    private readonly signing: CheckpointSigning | undefined,
   ) {
     this.head = target.headHash
     this.tree = target.treeFrontier
@@ -280,7 +319,8 @@ class GroupEncoder {
     let bound = 0
     for (const r of group) if (r.type === 'append') (records += r.lengths.length), (bound += r.payloads.length + r.lengths.length * RECORD_OVERHEAD)
     const checkpointsBound = group.length + (every === false ? 0 : Math.ceil(records / every) + 1)
-    this.buffer = writeBuffer.get(bound + checkpointsBound * CHECKPOINT_RECORD_BYTES)
+    const checkpointBytes = CHECKPOINT_RECORD_BYTES + (signing === undefined ? 0 : signing.noteBytes(target.name))
+    this.buffer = writeBuffer.get(bound + checkpointsBound * checkpointBytes)
     this.contiguous = this.buffer !== undefined
   }
 
@@ -291,10 +331,23 @@ class GroupEncoder {
     this.run.records += req.lengths.length
   }
 
-  addCheckpoint(offset: number, timestamp: number): void {
+  /**
+   * Encodes a checkpoint at `offset`; in a store that signs, carrying the signed note of the tree
+   * of the records before it (returned). Throws, encoding nothing, when that note cannot be made.
+   */
+  async addCheckpoint(offset: number, timestamp: number, followFailure: unknown): Promise<(PublishedHead & { note: string }) | undefined> {
     this.flushRun()
     const { core, hash } = this.target.ctx
-    this.push(encodeCheckpoint(core, hash, this.target.name, offset, this.head, timestamp, this.into(), this.tree ?? undefined))
+    let signed: (PublishedHead & { note: string }) | undefined
+    if (this.signing !== undefined) {
+      if (this.tree === null) {
+        throw followFailure ?? new ChainlogError('ERR_IO', `stream ${this.target.name}: the Merkle tree does not follow the stream's head; no note signed`, { stream: this.target.name })
+      }
+      const root = frontierRoot(this.tree, offset)
+      signed = { size: offset, root, note: await this.signing.sign(this.target.name, offset, root) }
+    }
+    this.push(encodeCheckpoint(core, hash, this.target.name, offset, this.head, timestamp, this.into(), this.tree ?? undefined, signed?.note))
+    return signed
   }
 
   /** The chain hash after everything added so far (encodes the pending run). */
@@ -431,7 +484,7 @@ function settle(outcomes: Outcome[], encoder: GroupEncoder): void {
       a.req.resolve({ firstOffset: a.first, lastOffset: a.last, nextOffset: a.next, hash: encoder.hashOf(a.endRecord) })
     } else {
       const c = o as Extract<Outcome, { offset: number | null }>
-      c.req.resolve(c.offset === null ? null : { offset: c.offset, hash: encoder.hashOf(c.endRecord) })
+      c.req.resolve(c.offset === null ? null : { offset: c.offset, hash: encoder.hashOf(c.endRecord), ...('signed' in c && c.signed !== undefined ? { signed: c.signed } : {}) })
     }
   }
 }

@@ -165,7 +165,7 @@ async function appendTombstone(s: Stream, target: number, reason: Buffer): Promi
     segment: seg, position, bytes: encoded.bytes.length, positionParts: [{ positions: encoded.positions, at: 0 }], synced: true,
     firstOffset: offset, nextOffset: offset + 1, headHash: encoded.lastHash, lastTimestamp: timestamp,
     sinceCheckpoint: (s.sinceCheckpoint ?? 0) + 1, dirtySinceCheckpoint: true, lastCheckpoint: null,
-    treeParts: encoded.tree === null ? [] : [encoded.tree],
+    treeParts: encoded.tree === null ? [] : [encoded.tree], signed: null,
   })
   reached('tombstone-synced')
   return offset

@@ -4,6 +4,7 @@ import type { ResolvedOptions } from '../types.ts'
 import type { PayloadBuffers } from './append-input.ts'
 import type { Storage } from '../storage/storage.ts'
 import type { SyncWindow } from './sync-window.ts'
+import type { CheckpointSigning } from './checkpoint.ts'
 
 export interface StoreContext {
   readonly dir: string
@@ -19,4 +20,6 @@ export interface StoreContext {
   readonly syncWindow: SyncWindow
   /** Called after a stream sealed a segment (the `retention` policy runs then; set by the Log). */
   afterRotation?: (stream: string) => void
+  /** Signs the notes checkpoint records carry, when the store signs (SPEC §8; set by the Log). */
+  checkpointSigning?: CheckpointSigning
 }

@@ -70,6 +70,12 @@ function stateSize(state: Buffer): number {
   return Number(state.readBigUInt64LE(0))
 }
 
+/** The root of the tree a compact range (as the cores take it) holds, which must be of `size` leaves. */
+export function frontierRoot(state: Buffer, size: number): Buffer {
+  if (stateSize(state) !== size) throw new ChainlogError('ERR_IO', `the Merkle tree holds ${stateSize(state)} leaves where ${size} were expected`)
+  return stateFrontier(state).root()
+}
+
 function stateFrontier(state: Buffer): MerkleFrontier {
   const size = stateSize(state)
   const count = MerkleFrontier.nodesFor(size).length
@@ -92,6 +98,8 @@ export class StreamTree {
   private queue: Promise<unknown> = Promise.resolve()
   /** The last note published for this stream (read from `<stream>/checkpoint` at first use). */
   published: PublishedHead | null = null
+  /** The newest signed note a checkpoint record carries (set by the commit path; published once its records are durable). */
+  lastSigned: (PublishedHead & { note: string }) | null = null
   /**
    * Set once the stream is pruned (SPEC §9): leaves below `firstOffset` exist only in the tiles,
    * so the tree starts from them there and never rebuilds or deletes them; `lastLeaf` is the leaf

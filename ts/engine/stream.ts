@@ -491,6 +491,7 @@ export class Stream implements CheckpointSource, CommitTarget {
       this.learnCheckpoint(c.lastCheckpoint, c.nextOffset - 1)
     }
     this.tree?.followCommit(c.firstOffset, c.nextOffset, c.treeParts)
+    if (c.signed !== null && this.tree !== null) this.tree.lastSigned = c.signed
   }
 
   /** After a commit: followers wake, write-behind and index saves start as due. True: the caller should yield once (see maybeWriteBehind). */

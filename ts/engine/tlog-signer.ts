@@ -55,6 +55,11 @@ export class TlogSigner {
     return verifierKeyFor(this.nameFor(stream), this.publicKey)
   }
 
+  /** The most bytes a note of `stream` takes: its name twice, the size, the root, one signature line. */
+  noteBytes(stream: string): number {
+    return 2 * Buffer.byteLength(this.nameFor(stream)) + 200
+  }
+
   /**
    * The signed note of a stream's tree head. A signer that throws, rejects or returns anything but
    * a valid signature gives ERR_IO (the caller lands no note, and retries at the next checkpoint).

@@ -11,6 +11,7 @@ import { ChainlogError } from '../errors.ts'
 import type { StoreContext } from '../engine/store-context.ts'
 import type { Stream } from '../engine/stream.ts'
 import { type PublishedHead, StreamTree } from '../engine/stream-tree.ts'
+import type { CheckpointSigning } from '../engine/checkpoint.ts'
 import type { TlogSigner } from '../engine/tlog-signer.ts'
 import type { TlogStateFile } from '../storage/state-file.ts'
 import { TileFiles } from '../storage/tile-files.ts'
@@ -55,6 +56,9 @@ export interface ConsistencyProof {
   text?: string
 }
 
+
+/** A tree head with the signed note a checkpoint record carries. */
+type SignedHead = PublishedHead & { note: string }
 
 const invalid = (message: string, details: Record<string, unknown> = {}) => new ChainlogError('ERR_INVALID_ARGUMENT', message, details)
 
@@ -209,26 +213,76 @@ export class ProvableStreams {
 
   /**
    * The tree head of the first `size` records (the records of the checkpoint at offset `size`),
-   * signed and published when the store signs: `<stream>/checkpoint` and the state file. The
-   * caller made the records durable first.
+   * and, when the store signs, the note that checkpoint record carries (`signed`), published:
+   * `<stream>/checkpoint` and the state file. The caller made the records durable first.
    */
-  checkpointHead(s: Stream, size: number): Promise<TreeHead & { note?: string }> {
+  checkpointHead(s: Stream, size: number, signed: SignedHead | undefined): Promise<TreeHead & { note?: string }> {
+    if (this.signer === null) return this.withTree(s, async (tree) => ({ size, root: await tree.root(size) }))
+    if (signed === undefined || signed.size !== size) {
+      return Promise.reject(new ChainlogError('ERR_IO', `stream ${s.name}: the checkpoint at offset ${size} carries no signed note`, { stream: s.name, offset: size }))
+    }
+    return this.publish(s, signed)
+  }
+
+  /**
+   * SPEC §8: publishes a note a checkpoint record carries — once the records it covers are
+   * durable (the caller synced them) and after the tiles a reopened store reads that tree back
+   * from: `<stream>/checkpoint`, then the state file.
+   */
+  private publish(s: Stream, signed: SignedHead): Promise<TreeHead & { note: string }> {
     return this.withTree(s, async (tree) => {
-      const root = await tree.root(size)
-      if (this.signer === null) return { size, root }
-      await this.checkPublished(s, tree)
-      if (tree.published !== null && tree.published.size > size) {
-        throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${s.name}: a note for ${tree.published.size} records was published already`, { stream: s.name })
-      }
-      // The tiles a reopened store reads this tree back from are on stable storage before the note is.
+      const { size, root, note } = signed
+      if (tree.published !== null && tree.published.size >= size) return { size, root, note } // a newer one is out already
       await tree.makeDurable(size)
-      const note = await this.signer.signTreeHead(s.name, size, root)
       await new TileFiles(this.ctx.storage, s.dir).writePublished(note)
       tree.published = { size, root, note }
       await this.state?.set(s.name, { size, root })
       return { size, root, note }
-    }, this.signer !== null)
+    }, true)
   }
+
+  /** close(): publishes the newest note the stream's checkpoint records carry, if newer than the published one (the caller synced the stream). */
+  async publishLatest(s: Stream): Promise<void> {
+    const latest = this.trees.get(s.name)?.lastSigned ?? null
+    if (this.signer !== null && latest !== null && latest.size <= s.nextOffset) await this.publish(s, latest)
+  }
+
+  /** What the commit path signs checkpoints with (SPEC §2, §8); null when the store does not sign. */
+  checkpointSigning(streamNamed: (name: string) => Stream | undefined): CheckpointSigning | null {
+    const signer = this.signer
+    if (signer === null || this.ctx.readOnly) return null
+    return {
+      follow: async (name) => {
+        const s = streamNamed(name)
+        if (s === undefined) throw new ChainlogError('ERR_IO', `stream ${name} is not open`, { stream: name })
+        const tree = this.treeOf(s)
+        const checked = this.signChecks.get(tree)
+        if (checked !== undefined && checked !== true) throw checked
+        if (checked === true && s.treeFrontier !== null) return
+        try {
+          await this.withTree(s, (t) => this.checkPublished(s, t))
+          this.signChecks.set(tree, true)
+        } catch (err) {
+          this.signChecks.set(tree, err)
+          throw err
+        }
+      },
+      sign: async (name, size, root) => {
+        const tree = this.trees.get(name)
+        const checked = tree === undefined ? undefined : this.signChecks.get(tree)
+        if (checked !== true) throw checked ?? new ChainlogError('ERR_IO', `stream ${name}: its Merkle tree was not checked against its published note; no note signed`, { stream: name })
+        // The engine never signs a tree inconsistent with the last note it published: the tree follows the commits after follow() checked it.
+        if (tree!.published !== null && tree!.published.size > size) {
+          throw new ChainlogError('ERR_CHAIN_BROKEN', `stream ${name}: a note for ${tree!.published.size} records was published already, not signing one for ${size}`, { stream: name, offset: size })
+        }
+        return signer.signTreeHead(name, size, root)
+      },
+      noteBytes: (name) => signer.noteBytes(name),
+    }
+  }
+
+  /** follow()'s check of each tree against its published note: true, or why nothing is signed on it. */
+  private readonly signChecks = new WeakMap<StreamTree, unknown>()
 
   /**
    * A static C2SP tlog-tiles log of the stream at its published note: every tile of that tree

@@ -14,6 +14,7 @@ import { type NoteVerifier, parseNote } from '../tlog/note.ts'
 import { tileNodeReader } from '../tlog/tiles.ts'
 import type { VerifyProblem } from '../types.ts'
 import { readChainHashes } from './tree-leaves.ts'
+import type { EmbeddedNote } from './verify.ts'
 
 const HASH_BYTES = 32
 
@@ -46,6 +47,44 @@ export async function publishedHead(s: Stream, keys: ReadonlyArray<string | Note
     }
   }
   return { size, root, source: `the published checkpoint (${s.name}/checkpoint)` }
+}
+
+/**
+ * The heads the notes in a stream's checkpoint records sign (SPEC §2, §8), and the problems they
+ * are: a note that does not parse is ERR_CORRUPT; one for another size, origin or stream, or
+ * whose signature does not check with `keys`, is ERR_CHAIN_BROKEN. Their roots are then checked
+ * by verifyTree against the records.
+ */
+export function embeddedHeads(stream: string, notes: readonly EmbeddedNote[], keys: ReadonlyArray<string | NoteVerifier>, origin: string | null): { heads: ExpectedHead[]; problems: VerifyProblem[] } {
+  const heads: ExpectedHead[] = []
+  const problems: VerifyProblem[] = []
+  const name = origin === null ? null : `${origin}/${stream}`
+  for (const { offset, text: bytes } of notes) {
+    const where = `the note in the checkpoint record at offset ${offset}`
+    let text: string, size: number, root: Buffer, noteOrigin: string
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+      ;({ size, root, origin: noteOrigin } = parseCheckpoint(parseNote(text).text))
+    } catch (err) {
+      problems.push({ offset, code: 'ERR_CORRUPT', message: `${where} is not a signed checkpoint: ${err instanceof Error ? err.message : String(err)}` })
+      continue
+    }
+    const wrongOrigin = name === null ? noteOrigin.slice(noteOrigin.lastIndexOf('/') + 1) !== stream : noteOrigin !== name
+    if (size !== offset || wrongOrigin) {
+      problems.push({ offset, code: 'ERR_CHAIN_BROKEN', message: `${where} is for ${size} records of ${JSON.stringify(noteOrigin)}, not the ${offset} records of ${name === null ? `stream ${stream}` : JSON.stringify(name)} before it` })
+      continue
+    }
+    if (keys.length > 0) {
+      try {
+        openCheckpoint(text, { vkey: keys, ...(name === null ? {} : { origin: name }) })
+      } catch (err) {
+        problems.push({ offset, code: 'ERR_CHAIN_BROKEN', message: `${where}: ${err instanceof Error ? err.message : String(err)}` })
+        continue
+      }
+    }
+    heads.push({ size, root, source: where })
+  }
+  return { heads, problems }
 }
 
 /** Recomputes the tree from the records and compares it with each head; the problems found. */

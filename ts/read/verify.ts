@@ -32,6 +32,7 @@ import type { StorageFile } from '../storage/storage.ts'
 import type { StreamReport, VerifyProblem } from '../types.ts'
 import { dictionaryProblems } from '../engine/dictionary.ts'
 import { PRUNED_FILE, readPruned } from '../storage/pruned-file.ts'
+import { checkpointNote } from '../engine/checkpoint.ts'
 
 /** Problems reported per stream before verify stops listing them. */
 const MAX_PROBLEMS_PER_STREAM = 100
@@ -80,7 +81,14 @@ interface SegmentContents {
   damaged: Array<[start: number, end: number]>
 }
 
-export async function verifyStream(s: Stream, progress: VerifyProgress): Promise<StreamReport> {
+/** A signed note found after the 40 bytes of a checkpoint's payload (SPEC §2), for the tree check. */
+export interface EmbeddedNote {
+  offset: number
+  text: Buffer
+}
+
+/** Verifies one stream; the notes its checkpoint records carry are added to `notes` (verify-tree.ts checks them). */
+export async function verifyStream(s: Stream, progress: VerifyProgress, notes: EmbeddedNote[] = []): Promise<StreamReport> {
   const problems = new Problems()
   const tally = { records: 0, events: 0, checkpoints: 0 }
   // A pruned stream is checked from its first kept record, which must link to pruned.json's prevHash.
@@ -120,7 +128,7 @@ export async function verifyStream(s: Stream, progress: VerifyProgress): Promise
       const scan = await scanSegmentFile(s, seg, handle, end, expect, resume, contents, problems, tally, (pos) => {
         progress.add(pos - done)
         done = Math.max(done, pos)
-      }, redactions)
+      }, redactions, notes)
       expect = scan.expect
       if (scan.last !== null) last = scan.last
     })
@@ -204,7 +212,7 @@ class Redactions {
 async function scanSegmentFile(
   s: Stream, seg: Segment, handle: StorageFile, end: number, expectAtStart: Expectation, resume: { sinceResume: number | null },
   contents: SegmentContents, problems: Problems, tally: { records: number; events: number; checkpoints: number },
-  onProgress: (position: number) => void, redactions: Redactions,
+  onProgress: (position: number) => void, redactions: Redactions, notes: EmbeddedNote[],
 ): Promise<{ expect: Expectation; last: { nextOffset: number; hash: Buffer | null } | null }> {
   let expect = expectAtStart
   let last: { nextOffset: number; hash: Buffer | null } | null = null
@@ -221,8 +229,12 @@ async function scanSegmentFile(
           contents.positions.push(c.positions[k])
           contents.offsets.push(c.offsets[k])
           const kind = c.kinds[k] & KIND_MASK
-          if (kind === KIND_CHECKPOINT) tally.checkpoints++
-          else if (kind === KIND_DATA) tally.events++
+          if (kind === KIND_CHECKPOINT) {
+            tally.checkpoints++
+            const at = c.positions[k] - base
+            const note = checkpointNote(data.subarray(at + HEADER_BYTES, at + HEADER_BYTES + data.readUInt32LE(at + LENGTH_AT)))
+            if (note !== null) notes.push({ offset: c.offsets[k], text: Buffer.from(note) })
+          } else if (kind === KIND_DATA) tally.events++
           redactions.note(c.offsets[k], kind, data, c.positions[k] - base)
         }
         contents.lastKind = c.kinds[c.count - 1]

@@ -12,6 +12,8 @@ pub const RECORD_OVERHEAD: usize = 66;
 pub const HASH_BYTES: usize = 32;
 /// Checkpoint payload: prev_hash (32) ‖ u64 offset. Also the size of a redacted payload.
 pub const CHECKPOINT_PAYLOAD_BYTES: usize = 40;
+/// A signing store's checkpoint carries a signed note after those 40 bytes (SPEC §2), at most this long.
+pub const MAX_CHECKPOINT_NOTE_BYTES: usize = 64 * 1024;
 /// Largest payload, stored or decompressed: larger is an error, never an allocation.
 pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
 /// Offsets, timestamps and positions cross to JS as numbers: safe integers only.

@@ -38,4 +38,4 @@ pub use scan::{
 pub use tree::{check_frontier, extend_tree, tree_out_bytes, TREE_FRONTIER_BYTES};
 
 /// The version of the boundary contract (CORE_ABI in ts/core/interface.ts).
-pub const CORE_ABI: u32 = 9;
+pub const CORE_ABI: u32 = 10;

@@ -136,9 +136,13 @@ fn check_record(
         return corrupt(format!("timestamp {} goes back from {p}", h.timestamp));
     }
     let checkpoint = h.kind == KIND_CHECKPOINT;
-    if checkpoint && (h.form != FORM_NONE || h.length != CHECKPOINT_PAYLOAD_BYTES) {
+    if checkpoint
+        && (h.form != FORM_NONE
+            || h.length < CHECKPOINT_PAYLOAD_BYTES
+            || h.length > CHECKPOINT_PAYLOAD_BYTES + MAX_CHECKPOINT_NOTE_BYTES)
+    {
         return corrupt(format!(
-            "checkpoint with form {} and {} payload bytes (must be form 0, 40 bytes)",
+            "checkpoint with form {} and {} payload bytes (must be form 0, 40 bytes plus at most 64 KiB of note)",
             h.form, h.length
         ));
     }
@@ -159,7 +163,8 @@ fn check_record(
         ));
     }
     if checkpoint
-        && (payload[..HASH_BYTES] != h.prev_hash || payload[HASH_BYTES..] != h.offset.to_le_bytes())
+        && (payload[..HASH_BYTES] != h.prev_hash
+            || payload[HASH_BYTES..CHECKPOINT_PAYLOAD_BYTES] != h.offset.to_le_bytes())
     {
         return chain(format!(
             "checkpoint at offset {} does not carry its prev_hash and offset",

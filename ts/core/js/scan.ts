@@ -5,7 +5,7 @@
  */
 import { ChainlogError } from '../../errors.ts'
 import type { ScanInput, ScanResult, ScanStop } from '../interface.ts'
-import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV_HASH, AT_TIMESTAMP, CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, HEADER_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../format.ts'
+import { AT_FORM, AT_KIND, AT_LENGTH, AT_OFFSET, AT_PREV_HASH, AT_TIMESTAMP, CHECKPOINT_PAYLOAD_BYTES, HASH_BYTES, HEADER_BYTES, MAX_CHECKPOINT_NOTE_BYTES, MAX_PAYLOAD_BYTES, MAX_SAFE, RECORD_OVERHEAD } from '../format.ts'
 import { FORM_NONE, FORM_REDACTED, KIND_CHECKPOINT } from '../interface.ts'
 import {
   asBuffer, checkBytes, checkHashName, checkNullableHash32, checkNullableSafeIndex, checkSafeIndex, checkStream, checkStreamName, invalid,
@@ -129,7 +129,7 @@ export function scanSegment(digests: Digests, input: ScanInput): ScanResult {
       break
     }
     if (
-      (kind === KIND_CHECKPOINT && (form !== FORM_NONE || storedLength !== CHECKPOINT_PAYLOAD_BYTES)) ||
+      (kind === KIND_CHECKPOINT && (form !== FORM_NONE || storedLength < CHECKPOINT_PAYLOAD_BYTES || storedLength > CHECKPOINT_PAYLOAD_BYTES + MAX_CHECKPOINT_NOTE_BYTES)) ||
       (form === FORM_REDACTED && storedLength !== CHECKPOINT_PAYLOAD_BYTES)
     ) {
       stop = 'corrupt'
