@@ -4,12 +4,14 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateKey, signNote } from '../ts/tlog/index.ts'
+import { generateKey, parseSignerKey, signNote } from '../ts/tlog/index.ts'
+import { keyIdFor } from '../ts/tlog/note.ts'
 import { Log } from '../ts/index.ts'
 import { completeNodes, consistencyPlan, inclusionPlan, memoryNodeReader, rootPlan, runPlan } from '../ts/tlog/merkle.ts'
 import { buildTiles } from '../ts/tlog/tiles.ts'
 import { ROOT } from './helpers/dist.ts'
 import { fixtureStream } from './helpers/tlog-fixture.ts'
+import { checkpointRecords } from './helpers/log-dir.ts'
 
 // chainlog's notes, keys, tiles and proofs checked by implementations nobody here wrote: Go's
 // golang.org/x/mod/sumdb/note and sumdb/tlog, and github.com/transparency-dev/merkle, through the
@@ -183,7 +185,18 @@ for (const backend of ['native', 'js'] as const) {
     const all = (await log.treeHead('orders')).size // the second checkpoint's own leaf too
     const chainHashes: Buffer[] = []
     for (let i = 0; i < all; i++) chainHashes.push(createHash('sha256').update((await log.prove('orders', i, { treeSize: all })).extra).digest())
-    const requests: object[] = [{ op: 'tree', leaves: chainHashes.map(b64), sizes: [first.treeSize, second.treeSize], pairs: [] }, { op: 'note-open', msg: second.note, vkeys: [vkey] }]
+    // Every checkpoint record (the policy's every 100 records, and both checkpoint() calls) carries the signed note of the records before it.
+    const embedded = checkpointRecords(dir, 'orders')
+    t.deepEqual(embedded.map((c) => c.offset), [100, 201, 252, 353, 454, 555, 626])
+    t.is(embedded.find((c) => c.offset === first.offset)!.note, first.note)
+    t.is(embedded.find((c) => c.offset === second.offset)!.note, second.note)
+    const sizes = [...new Set([first.treeSize, second.treeSize, ...embedded.map((c) => c.offset)])]
+    const requests: object[] = [{ op: 'tree', leaves: chainHashes.map(b64), sizes, pairs: [] }, { op: 'note-open', msg: second.note, vkeys: [vkey] }]
+    for (const c of embedded) requests.push({ op: 'note-open', msg: c.note, vkeys: [vkey] })
+    // The store's key under the stream's name (as the engine derives it; Go's NewSigner checks the key ID): Go signs each checkpoint text into the very note the record holds.
+    const streamKey = `PRIVATE+KEY+${origin}+${keyIdFor(origin, parseSignerKey(key.skey).publicKey).toString(16).padStart(8, '0')}+${key.skey.split('+').slice(4).join('+')}`
+    const signAt = requests.length
+    for (const c of embedded) requests.push({ op: 'note-sign', skey: streamKey, text: c.note!.slice(0, c.note!.indexOf('\n\n') + 1) })
     const offsets = [0, 1, 99, 100, 255, 256, 300, second.treeSize - 1]
     for (const i of offsets) requests.push({ op: 'tlog-proof', msg: (await log.prove('orders', i)).text, vkeys: [vkey], origin })
     requests.push({ op: 'add-checkpoint', msg: (await log.consistency('orders', first.treeSize)).text, vkeys: [vkey], origin, oldNote: first.note })
@@ -193,6 +206,11 @@ for (const backend of ['native', 'js'] as const) {
     t.true(tree.ok, tree.err)
     t.is(tree.roots[String(first.treeSize)], b64(first.root))
     t.is(tree.roots[String(second.treeSize)], b64(second.root))
+    // Go's note-open gives each embedded note's text: a checkpoint of exactly the records before it, with Go's root for that size.
+    embedded.forEach((c, k) => {
+      t.is(res[2 + k].text, `${origin}\n${c.offset}\n${tree.roots[String(c.offset)]}\n`, `the note in the checkpoint record at offset ${c.offset}`)
+      t.is(res[signAt + k].signed, c.note, `Go's signature of the checkpoint at offset ${c.offset}, byte for byte`)
+    })
     // Go's tiles (tile/8/<L>/<N>[.p/<W>]) against the engine's cache (tile/<L>/<N>, the growing one <N>.part).
     const mine = new Map<string, string>()
     const root = join(dir, 'orders')

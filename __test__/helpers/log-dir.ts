@@ -111,3 +111,23 @@ export function fileHashes(dir: string): Record<string, string> {
   walk(dir)
   return out
 }
+
+/**
+ * The checkpoint records of a stream's segment files as the bytes hold them (SPEC §2): offset,
+ * payload length, the 40-byte prefix and the note after it (null: an unsigned checkpoint).
+ */
+export function checkpointRecords(dir: string, stream: string): Array<{ offset: number; length: number; prefix: Buffer; note: string | null }> {
+  const out: Array<{ offset: number; length: number; prefix: Buffer; note: string | null }> = []
+  for (const num of segmentNumbers(dir, stream)) {
+    const seg = readSegment(dir, stream, num)
+    for (let p = 0; p + 66 <= seg.length; ) {
+      const length = seg.readUInt32LE(p + 54)
+      if ((seg[p + 52] & 0x7f) === 1) {
+        const payload = seg.subarray(p + 58, p + 58 + length)
+        out.push({ offset: Number(seg.readBigUInt64LE(p + 4)), length, prefix: Buffer.from(payload.subarray(0, 40)), note: length > 40 ? payload.subarray(40).toString('utf8') : null })
+      }
+      p += 66 + length
+    }
+  }
+  return out
+}

@@ -29,9 +29,10 @@ function recordsOf(seg: Buffer): Rec[] {
  * The attack: change record `at`'s payload (same length), then recompute every chain hash after
  * it (prev links, checkpoint payloads, CRCs), as anyone who can write the files can. The signed
  * notes that checkpoint records after it carry cannot be re-signed without the key: they are
- * kept as they were, or with `stripNotes` cut off (the checkpoints made unsigned).
+ * kept as they were, or with `stripNotes` cut off (the checkpoints made unsigned). `edit` changes
+ * record `at`'s payload in place instead of flipping its first byte.
  */
-export function forge(c: ChainlogCore, dir: string, stream: string, at: number, hash: 'sha256' | 'blake3', options: { stripNotes?: boolean } = {}): void {
+export function forge(c: ChainlogCore, dir: string, stream: string, at: number, hash: 'sha256' | 'blake3', options: { stripNotes?: boolean; edit?: (payload: Buffer) => void } = {}): void {
   const seg = readSegment(dir, stream)
   const out: Buffer[] = []
   let prev: Buffer | null = null
@@ -42,7 +43,10 @@ export function forge(c: ChainlogCore, dir: string, stream: string, at: number, 
     rec.writeUInt32LE(len, 54)
     out.push(rec)
     const body = rec.subarray(58, 58 + len)
-    if (r.offset === at) body[0] ^= 0x01
+    if (r.offset === at) {
+      if (options.edit === undefined) body[0] ^= 0x01
+      else options.edit(body)
+    }
     if (r.offset < at) continue
     if (r.offset > at) {
       rec.set(prev!, 20)
