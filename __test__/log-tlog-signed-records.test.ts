@@ -62,9 +62,9 @@ for (const backend of BACKENDS) {
       const opened = openCheckpoint(c.note!, { vkey, origin: ORIGIN })
       t.is(opened.size, c.offset, 'the note covers exactly the records before its checkpoint')
     }
-    t.is(records[2].note, explicit.note)
+    t.is(records[2].note, explicit.note!)
     t.true(openCheckpoint(records[2].note!, { vkey, origin: ORIGIN }).root.equals(explicit.root))
-    t.is(readFileSync(join(dir, 's', 'checkpoint'), 'utf8'), records[3].note, 'close() published the note of its own checkpoint')
+    t.is(readFileSync(join(dir, 's', 'checkpoint'), 'utf8'), records[3].note!, 'close() published the note of its own checkpoint')
     const again = await open(t, dir, { backend, hash: 'sha256', tlog: { origin: ORIGIN, signer: key.skey } })
     for (const c of records) t.true((await again.treeHead('s', c.offset)).root.equals(openCheckpoint(c.note!, { vkey, origin: ORIGIN }).root))
     const report = await again.verify()
@@ -81,7 +81,7 @@ for (const backend of BACKENDS) {
     await log.close()
     const records = checkpointRecords(dir, 's')
     t.deepEqual(records.map((c) => c.offset), [5, 11])
-    t.is(readFileSync(join(dir, 's', 'checkpoint'), 'utf8'), records[1].note)
+    t.is(readFileSync(join(dir, 's', 'checkpoint'), 'utf8'), records[1].note!)
   })
 
   test(`${backend}: a store that does not sign writes 40-byte checkpoints, as before`, async (t) => {

@@ -188,8 +188,8 @@ for (const backend of ['native', 'js'] as const) {
     // Every checkpoint record (the policy's every 100 records, and both checkpoint() calls) carries the signed note of the records before it.
     const embedded = checkpointRecords(dir, 'orders')
     t.deepEqual(embedded.map((c) => c.offset), [100, 201, 252, 353, 454, 555, 626])
-    t.is(embedded.find((c) => c.offset === first.offset)!.note, first.note)
-    t.is(embedded.find((c) => c.offset === second.offset)!.note, second.note)
+    t.is(embedded.find((c) => c.offset === first.offset)!.note, first.note!)
+    t.is(embedded.find((c) => c.offset === second.offset)!.note, second.note!)
     const sizes = [...new Set([first.treeSize, second.treeSize, ...embedded.map((c) => c.offset)])]
     const requests: object[] = [{ op: 'tree', leaves: chainHashes.map(b64), sizes, pairs: [] }, { op: 'note-open', msg: second.note, vkeys: [vkey] }]
     for (const c of embedded) requests.push({ op: 'note-open', msg: c.note, vkeys: [vkey] })
