@@ -4,28 +4,16 @@
  * of the records before it; a signer's failure leaves the checkpoint out (appends go on) and is
  * raised by checkpoint() / close(); verify() checks every embedded note.
  */
-import test, { type ExecutionContext } from 'ava'
+import test from 'ava'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BACKENDS, core } from './helpers/cores.ts'
 import { checkpointRecords, codeOf, readSegment, tempDir } from './helpers/log-dir.ts'
 import { forge } from './helpers/rewrite.ts'
+import { fill, open, ORIGIN } from './helpers/tlog-store.ts'
 import { Log, type LogOptions } from '../ts/index.ts'
 import { generateKey, openCheckpoint, parseSignerKey } from '../ts/tlog/index.ts'
 
-const ORIGIN = 'example.com/audit'
-const T0 = 1_700_000_000_000
-
-async function open(t: ExecutionContext, dir: string, options: LogOptions): Promise<Log> {
-  const log = await Log.open(dir, options)
-  t.teardown(() => log.close().catch(() => {}))
-  return log
-}
-
-/** `n` one-event appends with fixed timestamps: the same bytes on either core. */
-async function fill(log: Log, stream: string, from: number, n: number): Promise<void> {
-  for (let i = from; i < from + n; i++) await log.append(stream, `event-${i}`, { timestamp: T0 + i })
-}
 
 test('both cores write the same bytes for a store that signs: checkpoint records with their notes included', async (t) => {
   const key = generateKey(ORIGIN)

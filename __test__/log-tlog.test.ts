@@ -3,30 +3,18 @@
  * checkpoints, proofs, and verify() against trusted notes — including the attack the tree exists
  * for (edit a record, recompute every hash after it, re-sign nothing).
  */
-import test, { type ExecutionContext } from 'ava'
+import test from 'ava'
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BACKENDS, core } from './helpers/cores.ts'
 import { codeOf, tempDir } from './helpers/log-dir.ts'
 import { forge } from './helpers/rewrite.ts'
+import { fill, open, ORIGIN } from './helpers/tlog-store.ts'
 import { Log, type LogOptions } from '../ts/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
 import { createHash } from 'node:crypto'
 import { buildTiles, generateKey, hashLeaf, merkleRoot, openCheckpoint, parseSignerKey, verifierKeyFor, verifyConsistency, verifyConsistencyProof, verifyInclusion, verifyProof } from '../ts/tlog/index.ts'
 
-const ORIGIN = 'example.com/audit'
-const T0 = 1_700_000_000_000
-
-async function open(t: ExecutionContext, dir: string, options: LogOptions): Promise<Log> {
-  const log = await Log.open(dir, options)
-  t.teardown(() => log.close().catch(() => {}))
-  return log
-}
-
-/** `n` one-event appends with fixed timestamps: the same bytes on either core. */
-async function fill(log: Log, stream: string, from: number, n: number): Promise<void> {
-  for (let i = from; i < from + n; i++) await log.append(stream, `event-${i}`, { timestamp: T0 + i })
-}
 
 /** Every tile file under <stream>/tile, by its path relative to the stream directory. */
 function tileFiles(dir: string, stream: string): Map<string, Buffer> {
