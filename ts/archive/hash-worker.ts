@@ -75,7 +75,10 @@ export class OffThreadSha256 {
     ensureWorker().ref()
   }
 
-  /** Hashes `chunk`; resolves to the same bytes (in a Buffer of their own) once they are hashed. */
+  /**
+   * Hashes `chunk`; resolves to the same bytes (in a Buffer of their own) once they are hashed.
+   * `chunk` is given away: when it owns its memory, that memory moves to the worker and back.
+   */
   async update(chunk: Buffer): Promise<Buffer> {
     // Only a whole ArrayBuffer can be transferred: a chunk sharing one with other data is copied.
     const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer
