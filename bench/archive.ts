@@ -6,7 +6,7 @@
  * from this one invocation. Also the shipping throughput: a store shipped by one sync() (MB/s to
  * the local server, files on this machine's disk: an upper bound for a remote server).
  *
- *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N] [--w3 N] [--server-dir /dev/shm]
+ *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N] [--w3 N] [--server-dir /dev/shm] [--server-nice N]
  *
  * The archiver's own work (reads, SHA-256, HTTP) shares the CPU with the appends: on a 2-core
  * machine loaded by other work this is the figure that matters, and the one most disturbed. So
@@ -24,7 +24,7 @@ import { binaryPayloads } from './data.ts'
 import { fmt, summarize } from './stats.ts'
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, w1: { type: 'string' }, w3: { type: 'string' }, 'server-dir': { type: 'string' } },
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, w1: { type: 'string' }, w3: { type: 'string' }, 'server-dir': { type: 'string' }, 'server-nice': { type: 'string' } },
 })
 const quick = args.quick ?? false
 const runs = Number(args.runs ?? 5)
@@ -37,6 +37,10 @@ const BUCKET = 'chainlog-bench'
 // remote server does not compete for the local disk, and on one machine it otherwise would.
 const gw = await Versitygw.start(args['server-dir'])
 gw.bucket(BUCKET)
+// The server niced (default 10) stands for one on another machine: it takes CPU the appends leave
+// idle rather than sharing it with them. --server-nice 0 runs it at the appends' priority.
+const serverNice = Number(args['server-nice'] ?? 10)
+gw.nice(serverNice)
 let prefixes = 0
 
 /** CPU seconds of the last withStore run: this process (appends, and the archiver when on) and the server. */
@@ -133,4 +137,4 @@ for (const [k, v] of Object.entries(results)) {
 console.log(`\n| CPU seconds per run (median) | this process | versitygw |\n|---|---|---|`)
 for (const k of cpuKeys) console.log(`| ${k} | ${summarize(cpu[k].node).median.toFixed(2)} | ${summarize(cpu[k].server).median.toFixed(2)} |`)
 console.log(`\nW1 with/without: ${(med('W1 with archiver') / med('W1 without')).toFixed(3)}; W3 with/without: ${(med('W3 with archiver') / med('W3 without')).toFixed(3)} (target ≥ 0.95)`)
-console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; server data in ${gw.dataDir}; machine shared with other engineers' builds and tests`)
+console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; server data in ${gw.dataDir}, niced ${serverNice}; machine shared with other engineers' builds and tests`)

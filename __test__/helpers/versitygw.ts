@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
-import { tmpdir } from 'node:os'
+import { setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './dist.ts'
 
@@ -120,6 +120,11 @@ export class Versitygw {
     } catch {
       return null
     }
+  }
+
+  /** Sets the server process's scheduling priority (a nice value, -20..19): a bench lowers it so the server yields the CPU to the appends. */
+  nice(priority: number): void {
+    if (this.child?.pid !== undefined) setPriority(this.child.pid, priority)
   }
 
   /** Stops the server process (the data directory stays, for restart()). */

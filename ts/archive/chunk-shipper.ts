@@ -4,13 +4,13 @@
  * retry, or a restart after a crash between upload and HEAD); other bytes are a fork:
  * ERR_ARCHIVE_CONFLICT, and nothing is overwritten.
  */
-import { createHash, type Hash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { ChainlogError } from '../errors.ts'
 import type { Segment } from '../engine/segment.ts'
 import { AT_PREV_HASH, HASH_BYTES } from '../core/format.ts'
 import { type SegmentMeta, segmentIndexKey, segmentKey, segmentMetaKey, toJson } from './layout.ts'
 import type { ObjectStore } from './s3.ts'
+import { OffThreadSha256 } from './hash-worker.ts'
 
 /** Where the archived chain ends after an upload: what HEAD will say. */
 export interface StreamProgress {
@@ -52,15 +52,26 @@ export class ChunkShipper {
   /** Streams the segment once with If-None-Match: *; its SHA-256. A refusal is fine when the object there has the same SHA-256. */
   private async putSegment(seg: Segment, read: SegmentReader): Promise<string> {
     const key = segmentKey(this.stream, seg.num)
-    const hash = createHash('sha256')
     // Asked first: a server refusing a streamed PUT answers 412 and drops the connection while
     // the body is still being sent, so the client sees a reset rather than the 412. (A writer
     // racing in between gets that reset: ERR_IO, and the retry finds the object here.)
-    if (!(await this.objects.exists(key)) && (await this.objects.putStream(key, () => chunks(seg.size, read, hash), seg.size, { ifNoneMatch: true })) !== null) return hash.digest('hex')
+    if (!(await this.objects.exists(key))) {
+      const hash = new OffThreadSha256()
+      try {
+        if ((await this.objects.putStream(key, () => chunks(seg.size, read, hash), seg.size, { ifNoneMatch: true })) !== null) return await hash.digest()
+      } finally {
+        hash.abandon()
+      }
+    }
     // Already there (a retry, or a restart before HEAD): compare digests, streamed on both sides.
-    const local = createHash('sha256')
-    for await (const _ of chunks(seg.size, read, local));
-    const sha256 = local.digest('hex')
+    const local = new OffThreadSha256()
+    let sha256: string
+    try {
+      for await (const _ of chunks(seg.size, read, local));
+      sha256 = await local.digest()
+    } finally {
+      local.abandon()
+    }
     const there = await this.objects.sha256(key)
     if (there !== null && there.sha256 === sha256 && there.size === seg.size) return sha256
     throw new ChainlogError('ERR_ARCHIVE_CONFLICT', `stream ${this.stream}: ${this.objects.url}/${key} (sealed segment ${seg.num}) already holds other bytes: the archive has a fork (another writer, or a diverged store); nothing was overwritten`, { stream: this.stream })
@@ -73,12 +84,22 @@ export type SegmentReader = (position: number, length: number) => Promise<Buffer
 /** Bytes per read while a sealed segment streams to the server. */
 const SEGMENT_CHUNK_BYTES = 1024 * 1024
 
-/** The segment's bytes as a stream of chunks, each hashed into `hash` as it is read. */
-function chunks(size: number, read: SegmentReader, hash: Hash): Readable {
+/**
+ * The segment's bytes as a stream of chunks, each hashed into `hash` before it is passed on; the
+ * next chunk is read and hashed while this one is sent.
+ */
+function chunks(size: number, read: SegmentReader, hash: OffThreadSha256): Readable {
+  const fetch = (at: number) => {
+    const chunk = read(at, Math.min(SEGMENT_CHUNK_BYTES, size - at)).then((b) => hash.update(b))
+    chunk.catch(() => {}) // read ahead: if the upload stops first, its failure is nobody's to report
+    return chunk
+  }
   return Readable.from((async function* () {
-    for (let at = 0; at < size; at += SEGMENT_CHUNK_BYTES) {
-      const b = await read(at, Math.min(SEGMENT_CHUNK_BYTES, size - at))
-      hash.update(b)
+    let next = size > 0 ? fetch(0) : null
+    for (let at = 0; next !== null; at += SEGMENT_CHUNK_BYTES) {
+      const b = await next
+      // Asked only now that the previous update is answered: the worker hashes chunks in order.
+      next = at + SEGMENT_CHUNK_BYTES < size ? fetch(at + SEGMENT_CHUNK_BYTES) : null
       yield b
     }
   })(), { objectMode: false })

@@ -34,6 +34,13 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3
 /** Attempts of one request before its error is reported (transient network or 5xx failures). */
 const SDK_MAX_ATTEMPTS = 3
+/**
+ * Bodies from this size on are sent with `x-amz-content-sha256: UNSIGNED-PAYLOAD` (tail chunks,
+ * indexes, dictionaries): otherwise SigV4 hashes every body on the event loop before sending it
+ * and the server hashes it again to check. Their bytes are checked by the chain on restore and
+ * verify (and a sealed segment's by the SHA-256 in its metadata); small JSON (HEAD, metadata) stays signed.
+ */
+const UNSIGNED_PAYLOAD_MIN_BYTES = 64 * 1024
 
 function parseArchiveUrl(url: unknown): ArchiveLocation {
   if (typeof url !== 'string') throw new ChainlogError('ERR_INVALID_ARGUMENT', `url: expected a string 's3://bucket/prefix', got ${describe(url)}`)
@@ -131,10 +138,12 @@ export class ObjectStore {
    */
   async put(rel: string, body: Uint8Array, cond: { ifNoneMatch: true } | { ifMatch: string }): Promise<string | null> {
     try {
-      const out = await this.client.send(new this.api.PutObjectCommand({
+      const command = new this.api.PutObjectCommand({
         Bucket: this.location.bucket, Key: this.key(rel), Body: body, ContentLength: body.length,
         ...('ifMatch' in cond ? { IfMatch: cond.ifMatch } : { IfNoneMatch: '*' }),
-      }))
+      })
+      if (body.length >= UNSIGNED_PAYLOAD_MIN_BYTES) command.middlewareStack.add(unsignedPayload, { step: 'build', name: 'chainlogUnsignedPayload' })
+      const out = await this.client.send(command)
       return out.ETag ?? ''
     } catch (err) {
       // 409 ConditionalRequestConflict: a concurrent conditional write to the same key won.
@@ -241,6 +250,15 @@ export class ObjectStore {
     }
     const message = err instanceof Error ? err.message : String(err)
     return new ChainlogError('ERR_IO', `${where} failed: ${name ?? ''}${status ? ` (HTTP ${status})` : ''} ${message}`.trim(), details)
+  }
+}
+
+/** SDK middleware (build step, before signing): the signature covers the request but not the body's hash. */
+// biome-ignore lint/suspicious/noExplicitAny: SDK middleware types of the optional SDK
+function unsignedPayload(next: (args: any) => Promise<unknown>): (args: any) => Promise<unknown> {
+  return (args) => {
+    args.request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+    return next(args)
   }
 }
 
