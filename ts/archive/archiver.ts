@@ -18,7 +18,8 @@ import { AT_KIND, MAX_PAYLOAD_BYTES } from '../core/format.ts'
 import { encodeIndex } from '../storage/offset-index.ts'
 import { ChunkShipper, type StreamProgress } from './chunk-shipper.ts'
 import { checkConditionalWrites, openArchiveInfo } from './archive-store.ts'
-import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, tailFolder, tailKey, toJson } from './layout.ts'
+import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, segmentIndexKey, segmentKey, segmentMetaKey, tailKey, toJson } from './layout.ts'
+import { newGeneration, reachedArchiveStep, redactedLocally, sweepUnnamed, TombstoneCollector, tombstoneTargets } from './archived-redaction.ts'
 import { type ArchiveClientConfig, ObjectStore } from './s3.ts'
 import type { ArchiverOptions, ArchiverStatus, ArchiveStreamStatus } from './types.ts'
 import { recordHashAt } from './record-hash.ts'
@@ -44,6 +45,8 @@ interface StreamState {
   lastShipped: Date | null
   /** IDs of the zstd dictionaries shipped (or found shipped) since start. */
   dictionaries: Set<number>
+  /** Objects HEAD does not name may be lying about (after a restart or a failed pass): swept after the next HEAD put. */
+  sweep: boolean
 }
 
 /** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
@@ -189,7 +192,7 @@ export class Archiver {
       if (s === undefined) continue
       let st = this.states.get(name)
       if (st === undefined) {
-        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null, dictionaries: new Set() }
+        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null, dictionaries: new Set(), sweep: false }
         this.states.set(name, st)
       }
       try {
@@ -198,6 +201,7 @@ export class Archiver {
       } catch (err) {
         const e = err instanceof ChainlogError ? err : new ChainlogError('ERR_IO', `stream ${name}: ${(err as Error)?.message ?? err}`, { cause: err, stream: name })
         st.lastError = e
+        st.sweep = true
         if (e.code === 'ERR_ARCHIVE_CONFLICT') throw e
         first ??= e
       }
@@ -210,11 +214,19 @@ export class Archiver {
     const shipper = new ChunkShipper(this.objects, s.name)
     // Dictionaries first, read before the synced end: every record shipped below finds its own.
     await shipDictionaries(this.store.ctx.storage, s.core, s.hash, s.name, s.dir, shipper, st.dictionaries)
+    // A redaction rewriting a segment now (odd count): let it finish (its exclusive turn in the queue).
+    if (s.rewrites % 2 === 1) await s.queue.exclusive(async () => {})
+    const rewrites = s.rewrites
     const end = s.syncedEnd()
     if (end === null) return
     const head = st.head
     let sealedCount = head?.sealed.length ?? 0
     let progress: StreamProgress | null = null
+    // Redactions met in the bytes shipped (their tombstones' targets), and the sealed segments uploaded this pass.
+    const targets: number[] = []
+    const uploaded: number[] = []
+    const generations: Record<string, string> = { ...head?.generations }
+    let regenerated = false
     // Sealed segments, in order, each whole (its bytes were synced when it was sealed).
     const segments = s.segments.slice()
     for (const seg of segments) {
@@ -224,7 +236,10 @@ export class Archiver {
         const why = s.pruned !== null && seg.num === s.pruned.firstSegment ? `segments ${sealedCount}..${seg.num - 1} were pruned locally before they were archived` : `segment ${seg.num} follows ${sealedCount - 1} with a gap`
         throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: ${why}; the archive needs every segment from 0`, { stream: s.name })
       }
-      progress = await this.shipSealed(s, seg, shipper)
+      uploaded.push(seg.num)
+      const shipped = await this.shipSealed(s, seg, shipper)
+      progress = shipped.progress
+      targets.push(...(await shipped.tombstones.targets((position, length) => s.readSegment(seg, position, length))))
       sealedCount = seg.num + 1
     }
     // The active segment's synced bytes since the last shipped position, up to a batch end.
@@ -232,46 +247,102 @@ export class Archiver {
     let tail = head?.tail !== null && head?.tail?.num === active.num ? head.tail : null
     const from = tail?.end ?? 0
     if (end.size > from && active.num === sealedCount) {
-      const cut = await batchEnd(s, active, from, end.size)
-      if (cut !== null) {
-        await shipper.putImmutable(tailKey(s.name, active.num, from, cut.end), cut.bytes, `bytes [${from}, ${cut.end}) of segment ${active.num}`)
-        tail = { num: active.num, end: cut.end }
-        progress = { nextOffset: cut.nextOffset, hash: cut.hash, lastTimestamp: cut.lastTimestamp }
+      let cut = await batchEnd(s, active, from, end.size)
+      if (cut !== null) targets.push(...tombstoneTargets(cut.bytes))
+      // A redaction in the active segment (a tombstone naming it, or its records moved under the
+      // shipped tail) re-ships the tail from 0 under a new generation: chunks are never rewritten.
+      const reship = (tail !== null && (await tailMoved(s, active, head!.nextOffset, tail.end))) || targets.some((t) => t >= active.firstOffset)
+      await this.awaitRedacted(s, targets)
+      if (reship) {
+        cut = await batchEnd(s, active, 0, end.size)
+        const gen = newGeneration((head?.seq ?? 0) + 1)
+        if (cut !== null) {
+          await shipper.putImmutable(tailKey(s.name, active.num, 0, cut.end, gen), cut.bytes, `bytes [0, ${cut.end}) of segment ${active.num}, generation ${gen}`)
+          tail = { num: active.num, end: cut.end, gen }
+          regenerated = true
+        }
+      } else if (cut !== null) {
+        await shipper.putImmutable(tailKey(s.name, active.num, from, cut.end, tail?.gen), cut.bytes, `bytes [${from}, ${cut.end}) of segment ${active.num}`)
+        tail = { num: active.num, end: cut.end, ...(tail?.gen === undefined ? {} : { gen: tail.gen }) }
       }
+      if (cut !== null) progress = { nextOffset: cut.nextOffset, hash: cut.hash, lastTimestamp: cut.lastTimestamp }
     } else if (tail !== null && active.num !== tail.num) tail = null
+    // Sealed segments archived before this pass that hold a redacted record: uploaded again under a new generation.
+    await this.awaitRedacted(s, targets)
+    const before = head?.sealed.length ?? 0
+    for (const num of new Set(targets.filter((t) => t < active.firstOffset).map((t) => s.segmentFor(t).num))) {
+      if (num >= before) continue // uploaded this pass, from the redacted file
+      const seg = s.segments.find((x) => x.num === num)
+      if (seg === undefined) throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: segment ${num} holds a redacted record but was pruned locally; its archived copy still holds the payload`, { stream: s.name })
+      const gen = newGeneration((head?.seq ?? 0) + 1)
+      await this.shipSealed(s, seg, shipper, gen)
+      generations[String(num)] = gen
+      regenerated = true
+    }
+    if (regenerated) reachedArchiveStep('generation-uploaded')
+    if (s.rewrites !== rewrites) {
+      // A redaction rewrote a segment while this pass read it: what was uploaded may hold the old bytes.
+      for (const num of uploaded) for (const key of [segmentKey(s.name, num), segmentMetaKey(s.name, num), segmentIndexKey(s.name, num)]) await this.objects.remove(key)
+      throw new ChainlogError('ERR_IO', `stream ${s.name}: a redaction rewrote a segment during the shipping pass; the next pass ships it again`, { stream: s.name })
+    }
     const note = await publishedNoteWithin(s, progress?.nextOffset ?? head?.nextOffset ?? 0, head?.note)
     if (progress === null) {
-      if (head === null || note === head.note) return // nothing new
+      if (head === null || (note === head.note && !st.sweep && !regenerated)) return // nothing new
       // Only a newer note for records already archived: HEAD again, at the same place.
       progress = { nextOffset: head.nextOffset, hash: Buffer.from(head.hash, 'hex'), lastTimestamp: head.lastTimestamp }
-      tail = head.tail
+      if (!regenerated) tail = head.tail
     }
     if (tail !== null && tail.num !== sealedCount) tail = null
+    for (const num of Object.keys(generations)) if (Number(num) >= sealedCount) delete generations[num]
     const next: ArchiveHead = {
       storeId: this.info.storeId, nextOffset: progress.nextOffset, hash: progress.hash.toString('hex'), sealed: Array.from({ length: sealedCount }, (_, i) => i),
-      tail, lastTimestamp: progress.lastTimestamp, ...(note === undefined ? {} : { note }), seq: (head?.seq ?? 0) + 1,
+      tail, ...(Object.keys(generations).length === 0 ? {} : { generations }), lastTimestamp: progress.lastTimestamp, ...(note === undefined ? {} : { note }), seq: (head?.seq ?? 0) + 1,
     }
     const etag = await this.objects.put(headKey(s.name), toJson(next), st.etag === null ? { ifNoneMatch: true } : { ifMatch: st.etag })
     if (etag === null) {
       throw new ChainlogError('ERR_ARCHIVE_CONFLICT', `stream ${s.name}: ${this.objects.url}/${headKey(s.name)} was changed by another writer since this archiver read it (seq ${head?.seq ?? 'none'}); shipping stops, nothing was overwritten`, { stream: s.name, offset: head?.nextOffset ?? 0 })
     }
-    const before = head?.sealed.length ?? 0
     st.head = next
     st.etag = etag
     st.lastShipped = new Date()
     noteArchived(s, sealedCount)
-    // Tail chunks of segments now listed sealed are superseded by the whole segment.
-    for (let n = before; n < sealedCount; n++) {
-      const { keys } = await this.objects.list(tailFolder(s.name, n))
-      for (const k of keys) await this.objects.remove(k.key)
+    if (regenerated) reachedArchiveStep('head-written')
+    // Now that HEAD names what replaces them: tail chunks of segments now sealed, generations a
+    // redaction replaced, leftovers of a pass cut short. (Only after our own HEAD put: before it,
+    // an upload of a racing writer could be taken for a leftover.)
+    if (st.sweep || regenerated || sealedCount > before) {
+      await sweepUnnamed(this.objects, s.name, next)
+      st.sweep = false
     }
   }
 
-  /** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
-  private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper): Promise<StreamProgress> {
+  /**
+   * Waits until the local copies of the redacted records are rewritten (form 3): a tombstone is
+   * synced before its redaction rewrites the segment, and shipping the old bytes would put the
+   * payload in the bucket. The redaction runs in the stream's queue: its turn ends when it is done.
+   */
+  private async awaitRedacted(s: Stream, targets: number[]): Promise<void> {
+    for (const t of targets) {
+      if (t < s.firstOffset || (await redactedLocally(s, t))) continue
+      await s.queue.exclusive(async () => {})
+      if (!(await redactedLocally(s, t))) {
+        throw new ChainlogError('ERR_IO', `stream ${s.name}: the redaction of offset ${t} is not finished locally (a writable open finishes it); the archive waits for it`, { stream: s.name, offset: t })
+      }
+    }
+  }
+
+  /** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD, and its tombstones. */
+  private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper, gen?: string): Promise<{ progress: StreamProgress; tombstones: TombstoneCollector }> {
     const index = await s.indexOf(seg)
     const last = await s.lastRecordOf(seg)
-    return shipper.shipSegment(seg, (position, length) => s.readSegment(seg, position, length), encodeIndex(index, (d) => s.core.crc32(d)), last)
+    // Its tombstones are noted as its bytes stream out (a redaction it records may be in an older segment).
+    const tombstones = new TombstoneCollector(index.slice(0, index.length))
+    const read = async (position: number, length: number) => {
+      const bytes = await s.readSegment(seg, position, length)
+      tombstones.see(position, bytes)
+      return bytes
+    }
+    return { progress: await shipper.shipSegment(seg, read, encodeIndex(index, (d) => s.core.crc32(d)), last, gen), tombstones }
   }
 
   /**
@@ -303,6 +374,7 @@ export class Archiver {
     st.head = head
     st.etag = found.etag
     st.resumed = true
+    st.sweep = true // a pass cut short before may have left objects HEAD does not name
     noteArchived(s, head.sealed.length)
   }
 }
@@ -315,6 +387,16 @@ function noteArchived(s: Stream, sealedCount: number): void {
   if (sealedCount <= s.archivedSegments) return
   s.archivedSegments = sealedCount
   s.ctx.afterRotation?.(s.name)
+}
+
+/**
+ * Whether the active segment's records moved under its shipped tail [0, end): a redaction there
+ * stored a record in another size, so the record after the archived ones no longer starts at `end`.
+ */
+async function tailMoved(s: Stream, active: Segment, nextOffset: number, end: number): Promise<boolean> {
+  const index = await s.indexOf(active)
+  const i = nextOffset - active.firstOffset
+  return (i < index.length ? index.at(i) : active.size) !== end
 }
 
 /** Bytes of the local stream that HEAD covers (for the lag in bytes). */
