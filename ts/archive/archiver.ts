@@ -270,10 +270,11 @@ export class Archiver {
     // Sealed segments archived before this pass that hold a redacted record: uploaded again under a new generation.
     await this.awaitRedacted(s, targets)
     const before = head?.sealed.length ?? 0
-    for (const num of new Set(targets.filter((t) => t < active.firstOffset).map((t) => s.segmentFor(t).num))) {
+    const pruned = targets.find((t) => t < s.firstOffset)
+    if (pruned !== undefined) throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: offset ${pruned} was redacted, then pruned locally before the archive saw it; its archived copy keeps the payload (delete that segment's objects by hand)`, { stream: s.name, offset: pruned })
+    for (const seg of new Set(targets.filter((t) => t < active.firstOffset).map((t) => s.segmentFor(t)))) {
+      const num = seg.num
       if (num >= before) continue // uploaded this pass, from the redacted file
-      const seg = s.segments.find((x) => x.num === num)
-      if (seg === undefined) throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: segment ${num} holds a redacted record but was pruned locally; its archived copy still holds the payload`, { stream: s.name })
       const gen = newGeneration((head?.seq ?? 0) + 1)
       await this.shipSealed(s, seg, shipper, gen)
       generations[String(num)] = gen
