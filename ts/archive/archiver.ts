@@ -246,12 +246,15 @@ export class Archiver {
     const active = end.segment
     let tail = head?.tail !== null && head?.tail?.num === active.num ? head.tail : null
     const from = tail?.end ?? 0
-    if (end.size > from && active.num === sealedCount) {
-      let cut = await batchEnd(s, active, from, end.size)
+    // A redaction in the active segment (its records moved under the shipped tail, or a tombstone
+    // naming a record there) re-ships the tail from 0 under a new generation: chunks are never
+    // rewritten. The bytes not yet archived start where the record at HEAD's nextOffset now is.
+    const unshipped = tail === null || active.num !== sealedCount ? from : await positionOf(s, active, head!.nextOffset)
+    if (active.num === sealedCount && (end.size > unshipped || unshipped !== from)) {
+      let reship = unshipped !== from
+      let cut = await batchEnd(s, active, unshipped, end.size)
       if (cut !== null) targets.push(...tombstoneTargets(cut.bytes))
-      // A redaction in the active segment (a tombstone naming it, or its records moved under the
-      // shipped tail) re-ships the tail from 0 under a new generation: chunks are never rewritten.
-      const reship = (tail !== null && (await tailMoved(s, active, head!.nextOffset, tail.end))) || targets.some((t) => t >= active.firstOffset)
+      reship ||= targets.some((t) => t >= active.firstOffset)
       await this.awaitRedacted(s, targets)
       if (reship) {
         cut = await batchEnd(s, active, 0, end.size)
@@ -391,13 +394,13 @@ function noteArchived(s: Stream, sealedCount: number): void {
 }
 
 /**
- * Whether the active segment's records moved under its shipped tail [0, end): a redaction there
- * stored a record in another size, so the record after the archived ones no longer starts at `end`.
+ * Where the record at `nextOffset` starts in the active segment now (its size when past the last
+ * record). Unequal to the shipped tail's end when a redaction there stored a record in another size.
  */
-async function tailMoved(s: Stream, active: Segment, nextOffset: number, end: number): Promise<boolean> {
+async function positionOf(s: Stream, active: Segment, nextOffset: number): Promise<number> {
   const index = await s.indexOf(active)
   const i = nextOffset - active.firstOffset
-  return (i < index.length ? index.at(i) : active.size) !== end
+  return i < index.length ? index.at(i) : active.size
 }
 
 /** Bytes of the local stream that HEAD covers (for the lag in bytes). */
