@@ -5,17 +5,17 @@
  * payloads), the archive restores byte-identical to the redacted store and verifies, the remote
  * reader says `redacted: true`; a process killed between uploading the new generation and
  * deleting the old objects leaves an archive that restores and verifies, and the next pass
- * deletes the old objects.
+ * deletes the old objects; tampering with the new layout is still caught.
  */
 import type { ExecutionContext } from 'ava'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Archiver, ArchiveReader, Log, restore } from '../ts/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
 import { BACKENDS } from './helpers/cores.ts'
-import { openLog, tempDir } from './helpers/log-dir.ts'
+import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { runAndKill } from './helpers/run-and-kill.ts'
 import { s3Suite } from './helpers/versitygw.ts'
 
@@ -169,4 +169,56 @@ for (const backend of BACKENDS) {
       await checkRestore(t, backend, url, dir, 's')
     })
   }
+}
+
+for (const backend of BACKENDS) {
+  s3.test(`${backend}: tampering with a redacted archive is still caught: a flipped byte in the new generation, the generation deleted, or a HEAD naming a generation that is not there${skipNote}`, async (t) => {
+    const dir = tempDir(t)
+    const url = s3.prefixUrl('tamper')
+    const log = await openLog(t, backend, dir, SEGMENT)
+    for (let i = 0; i < 12; i++) await log.append('s', i === 3 ? marker('tamper') : `e-${String(i).padStart(5, '0')}`)
+    const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 60_000 })
+    t.teardown(() => archiver.stop())
+    await archiver.sync()
+    await log.redact('s', 3)
+    await archiver.sync()
+    await archiver.stop()
+    const root = join(s3.gw.dataDir, s3.bucket, url.slice(`s3://${s3.bucket}/`.length))
+    const generation = archivedKeys(url).find((k) => /^s\/seg\/0\.g\d+-[0-9a-f]{8}\.log$/.test(k))!
+    const path = join(root, generation)
+    const original = readFileSync(path)
+    const problems = async () => {
+      const reader = await ArchiveReader.open(url, { client: s3.gw.client, backend })
+      try {
+        return (await reader.verify()).streams[0].problems
+      } finally {
+        reader.close()
+      }
+    }
+    t.deepEqual(await problems(), [], 'the redacted archive verifies')
+
+    const flipped = Buffer.from(original)
+    flipped[200] ^= 0x01
+    writeFileSync(path, flipped)
+    const flippedProblems = await problems()
+    t.is(flippedProblems.length, 1, JSON.stringify(flippedProblems))
+    t.is(flippedProblems[0].code, 'ERR_CORRUPT')
+    t.true((flippedProblems[0].offset ?? Infinity) <= 10, `the problem names an offset in segment 0: ${flippedProblems[0].offset}`)
+    t.is(codeOf(await t.throwsAsync(restore(url, join(tempDir(t, 'restored'), 'x'), { client: s3.gw.client, backend }))), 'ERR_CORRUPT')
+
+    rmSync(path)
+    const missing = await problems()
+    t.is(missing[0]?.code, 'ERR_CORRUPT')
+    t.regex(missing[0]?.message ?? '', /sealed segment 0, listed by HEAD, is missing/)
+    writeFileSync(path, original)
+    t.deepEqual(await problems(), [], 'put back, it verifies again')
+
+    // A HEAD whose generation field is not one the format allows is ERR_CORRUPT, never a crash.
+    const headPath = join(root, 's', 'HEAD.json')
+    const head = JSON.parse(readFileSync(headPath, 'utf8'))
+    writeFileSync(headPath, JSON.stringify({ ...head, generations: { 0: '../../etc/passwd' } }))
+    const bad = await problems()
+    t.is(bad[0]?.code, 'ERR_CORRUPT')
+    t.regex(bad[0]?.message ?? '', /generations/)
+  })
 }
