@@ -489,7 +489,7 @@ export declare class Log {
 	 * (durable before anything is cut), cuts after the last whole batch before the damage, and
 	 * makes the stream take appends again. A healthy stream: a no-op result. `dryRun`: says what
 	 * it would move and changes nothing (allowed on a read-only log). Damage in a sealed segment: ERR_UNSUPPORTED; a checkpoint
-	 * past the cut (records that may have been published): ERR_CHAIN_BROKEN.
+	 * record or a published tree head (`<stream>/checkpoint`, the state file) past the cut: ERR_CHAIN_BROKEN.
 	 */
 	repair(stream: string | number, options?: RepairOptions): Promise<RepairResult>;
 	/**
@@ -655,10 +655,11 @@ export interface ArchiveHeadInfo {
 	hash: Buffer;
 	/** Sealed segments archived whole (numbers 0 … sealedSegments − 1). */
 	sealedSegments: number;
-	/** The active segment's archived bytes [0, end), or null. */
+	/** The active segment's archived bytes [0, end), or null; `gen` when a redaction re-shipped them (their object keys' generation). */
 	tail: {
 		num: number;
 		end: number;
+		gen?: string;
 	} | null;
 	/** Timestamp of the record before nextOffset (0 when none). */
 	lastTimestamp: number;
@@ -703,7 +704,13 @@ export declare class Archiver {
 	private runCycle;
 	private cycle;
 	private shipStream;
-	/** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
+	/**
+	 * Waits until the local copies of the redacted records are rewritten (form 3): a tombstone is
+	 * synced before its redaction rewrites the segment, and shipping the old bytes would put the
+	 * payload in the bucket. The redaction runs in the stream's queue: its turn ends when it is done.
+	 */
+	private awaitRedacted;
+	/** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD, and its tombstones. */
 	private shipSealed;
 	/**
 	 * Reads HEAD and checks that this store may extend it: same archive, and HEAD's (nextOffset,
@@ -756,6 +763,7 @@ export declare class ArchiveReader {
 	 * metadata, which must agree with this one's firstPrevHash), zeros for segment 0.
 	 */
 	private prevHashOfSegment;
+	/** Segment metadata under the generation HEAD names (cached by key: a new generation is a new key). */
 	private meta;
 }
 /** Restores the archive at `url` into `dir` (which must not exist or be empty); returns what each stream got. */

@@ -14,11 +14,11 @@ import { ChainlogError, describe } from '../errors.ts'
 import type { Stream } from '../engine/stream.ts'
 import { type OpenStore, storeOf } from '../engine/open-stores.ts'
 import type { Segment } from '../engine/segment.ts'
-import { AT_KIND, MAX_PAYLOAD_BYTES } from '../core/format.ts'
+import { AT_KIND, AT_PREV_HASH, HASH_BYTES, MAX_PAYLOAD_BYTES } from '../core/format.ts'
 import { encodeIndex } from '../storage/offset-index.ts'
 import { ChunkShipper, type StreamProgress } from './chunk-shipper.ts'
 import { checkConditionalWrites, openArchiveInfo } from './archive-store.ts'
-import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, segmentIndexKey, segmentKey, segmentMetaKey, tailKey, toJson } from './layout.ts'
+import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, parseSegmentMeta, type SegmentMeta, segmentIndexKey, segmentKey, segmentMetaKey, tailKey, toJson } from './layout.ts'
 import { newGeneration, reachedArchiveStep, redactedLocally, sweepUnnamed, TombstoneCollector, tombstoneTargets } from './archived-redaction.ts'
 import { type ArchiveClientConfig, ObjectStore } from './s3.ts'
 import type { ArchiverOptions, ArchiverStatus, ArchiveStreamStatus } from './types.ts'
@@ -47,6 +47,8 @@ interface StreamState {
   dictionaries: Set<number>
   /** Objects HEAD does not name may be lying about (after a restart or a failed pass): swept after the next HEAD put. */
   sweep: boolean
+  /** The stream's rewrite count when the pass began: a pass that fails while a redaction rewrote a file failed because of it. */
+  rewrites: number
 }
 
 /** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
@@ -192,14 +194,16 @@ export class Archiver {
       if (s === undefined) continue
       let st = this.states.get(name)
       if (st === undefined) {
-        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null, dictionaries: new Set(), sweep: false }
+        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null, dictionaries: new Set(), sweep: false, rewrites: s.rewrites }
         this.states.set(name, st)
       }
       try {
         await this.shipStream(s, st)
         st.lastError = null
       } catch (err) {
-        const e = err instanceof ChainlogError ? err : new ChainlogError('ERR_IO', `stream ${name}: ${(err as Error)?.message ?? err}`, { cause: err, stream: name })
+        let e = err instanceof ChainlogError ? err : new ChainlogError('ERR_IO', `stream ${name}: ${(err as Error)?.message ?? err}`, { cause: err, stream: name })
+        // Reads that met a segment a redaction was rewriting: not damage, a pass to make again.
+        if (s.rewrites !== st.rewrites && e.code !== 'ERR_ARCHIVE_CONFLICT') e = rewrittenDuringPass(name, e)
         st.lastError = e
         st.sweep = true
         if (e.code === 'ERR_ARCHIVE_CONFLICT') throw e
@@ -217,6 +221,7 @@ export class Archiver {
     // A redaction rewriting a segment now (odd count): let it finish (its exclusive turn in the queue).
     if (s.rewrites % 2 === 1) await s.queue.exclusive(async () => {})
     const rewrites = s.rewrites
+    st.rewrites = rewrites
     const end = s.syncedEnd()
     if (end === null) return
     const head = st.head
@@ -237,7 +242,14 @@ export class Archiver {
         throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: ${why}; the archive needs every segment from 0`, { stream: s.name })
       }
       uploaded.push(seg.num)
-      const shipped = await this.shipSealed(s, seg, shipper)
+      const shipped = await this.shipSealed(s, seg, shipper).catch(async (err: unknown) => {
+        if (!(err instanceof ChainlogError && err.code === 'ERR_ARCHIVE_CONFLICT') || !(await this.sameHistoryLeftover(s, seg))) throw err
+        // Our own upload of these records from a pass whose HEAD never landed, before a redaction changed the file: a new generation.
+        const gen = newGeneration((head?.seq ?? 0) + 1)
+        generations[String(seg.num)] = gen
+        regenerated = true
+        return this.shipSealed(s, seg, shipper, gen)
+      })
       progress = shipped.progress
       targets.push(...(await shipped.tombstones.targets((position, length) => s.readSegment(seg, position, length))))
       sealedCount = seg.num + 1
@@ -287,7 +299,7 @@ export class Archiver {
     if (s.rewrites !== rewrites) {
       // A redaction rewrote a segment while this pass read it: what was uploaded may hold the old bytes.
       for (const num of uploaded) for (const key of [segmentKey(s.name, num), segmentMetaKey(s.name, num), segmentIndexKey(s.name, num)]) await this.objects.remove(key)
-      throw new ChainlogError('ERR_IO', `stream ${s.name}: a redaction rewrote a segment during the shipping pass; the next pass ships it again`, { stream: s.name })
+      throw rewrittenDuringPass(s.name, null)
     }
     const note = await publishedNoteWithin(s, progress?.nextOffset ?? head?.nextOffset ?? 0, head?.note)
     if (progress === null) {
@@ -318,6 +330,25 @@ export class Archiver {
       await sweepUnnamed(this.objects, s.name, next)
       st.sweep = false
     }
+  }
+
+  /**
+   * Whether the object under segment `seg`'s original keys, past HEAD and holding other bytes, is
+   * a leftover of these same records (its metadata missing: an upload never finished; or naming
+   * the same offsets and chain hashes: the bytes differ by a redaction only). Otherwise it is a fork.
+   */
+  private async sameHistoryLeftover(s: Stream, seg: Segment): Promise<boolean> {
+    const found = await this.objects.get(segmentMetaKey(s.name, seg.num))
+    if (found === null) return true
+    let meta: SegmentMeta
+    try {
+      meta = parseSegmentMeta(found.body, segmentMetaKey(s.name, seg.num), seg.num)
+    } catch {
+      return false
+    }
+    const last = await s.lastRecordOf(seg)
+    const first = await s.readSegment(seg, AT_PREV_HASH, HASH_BYTES)
+    return meta.firstOffset === seg.firstOffset && meta.nextOffset === seg.nextOffset && meta.lastHash === last.hash.toString('hex') && meta.firstPrevHash === first.toString('hex')
   }
 
   /**
@@ -391,6 +422,10 @@ function noteArchived(s: Stream, sealedCount: number): void {
   if (sealedCount <= s.archivedSegments) return
   s.archivedSegments = sealedCount
   s.ctx.afterRotation?.(s.name)
+}
+
+function rewrittenDuringPass(stream: string, cause: ChainlogError | null): ChainlogError {
+  return new ChainlogError('ERR_IO', `stream ${stream}: a redaction rewrote a segment during the shipping pass${cause === null ? '' : ` (${cause.message})`}; the next pass ships it again`, { stream, cause })
 }
 
 /**
