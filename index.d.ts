@@ -705,6 +705,12 @@ export declare class Archiver {
 	private cycle;
 	private shipStream;
 	/**
+	 * Whether the object under segment `seg`'s original keys, past HEAD and holding other bytes, is
+	 * a leftover of these same records (its metadata missing: an upload never finished; or naming
+	 * the same offsets and chain hashes: the bytes differ by a redaction only). Otherwise it is a fork.
+	 */
+	private sameHistoryLeftover;
+	/**
 	 * Waits until the local copies of the redacted records are rewritten (form 3): a tombstone is
 	 * synced before its redaction rewrites the segment, and shipping the old bytes would put the
 	 * payload in the bucket. The redaction runs in the stream's queue: its turn ends when it is done.
