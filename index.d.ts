@@ -655,10 +655,11 @@ export interface ArchiveHeadInfo {
 	hash: Buffer;
 	/** Sealed segments archived whole (numbers 0 … sealedSegments − 1). */
 	sealedSegments: number;
-	/** The active segment's archived bytes [0, end), or null. */
+	/** The active segment's archived bytes [0, end), or null; `gen` when a redaction re-shipped them (their object keys' generation). */
 	tail: {
 		num: number;
 		end: number;
+		gen?: string;
 	} | null;
 	/** Timestamp of the record before nextOffset (0 when none). */
 	lastTimestamp: number;
@@ -703,7 +704,19 @@ export declare class Archiver {
 	private runCycle;
 	private cycle;
 	private shipStream;
-	/** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
+	/**
+	 * Whether the object under segment `seg`'s original keys, past HEAD and holding other bytes, is
+	 * a leftover of these same records (its metadata missing: an upload never finished; or naming
+	 * the same offsets and chain hashes: the bytes differ by a redaction only). Otherwise it is a fork.
+	 */
+	private sameHistoryLeftover;
+	/**
+	 * Waits until the local copies of the redacted records are rewritten (form 3): a tombstone is
+	 * synced before its redaction rewrites the segment, and shipping the old bytes would put the
+	 * payload in the bucket. The redaction runs in the stream's queue: its turn ends when it is done.
+	 */
+	private awaitRedacted;
+	/** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD, and its tombstones. */
 	private shipSealed;
 	/**
 	 * Reads HEAD and checks that this store may extend it: same archive, and HEAD's (nextOffset,
@@ -756,6 +769,7 @@ export declare class ArchiveReader {
 	 * metadata, which must agree with this one's firstPrevHash), zeros for segment 0.
 	 */
 	private prevHashOfSegment;
+	/** Segment metadata under the generation HEAD names (cached by key: a new generation is a new key). */
 	private meta;
 }
 /** Restores the archive at `url` into `dir` (which must not exist or be empty); returns what each stream got. */

@@ -5,31 +5,16 @@
  * pruned local store (resuming after a reopen) and refuses one pruned before it shipped; a restore
  * of an archive whose source was pruned after shipping gives the full history.
  */
-import test from 'ava'
-import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Archiver, ArchiveReader, restore } from '../ts/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
 import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
-import { Versitygw, versitygwUnavailable } from './helpers/versitygw.ts'
+import { s3Suite } from './helpers/versitygw.ts'
 
-const why = versitygwUnavailable()
-const s3test = why === null ? test.serial : test.skip
-const skipNote = why === null ? '' : ` [SKIPPED: ${why}]`
-const BUCKET = 'chainlog-retention'
-let gw: Versitygw
-
-test.before(async () => {
-  if (why !== null) return
-  gw = await Versitygw.start()
-  gw.bucket(BUCKET)
-})
-test.after.always(async () => {
-  await gw?.stop()
-})
-
-const prefixUrl = () => `s3://${BUCKET}/r-${randomBytes(6).toString('hex')}`
+const s3 = s3Suite('chainlog-retention')
+const { test: s3test, skipNote, prefixUrl: prefixFor } = s3
+const prefixUrl = () => prefixFor('r')
 const segmentNumbers = (dir: string, stream: string) => readdirSync(join(dir, stream)).filter((f) => /^segment_\d+\.log$/.test(f)).map((f) => Number(f.slice(8, 14))).sort((a, b) => a - b)
 const ev = (i: number) => `e-${String(i).padStart(5, '0')}`
 /** Ten 73-byte records to a segment. */
@@ -43,9 +28,9 @@ for (const backend of BACKENDS) {
     for (let i = 0; i < 60; i++) await log.append('s', ev(i))
     t.deepEqual(segmentNumbers(dir, 's'), [0, 1, 2, 3, 4, 5], 'no archive yet: nothing may go')
     // The archiver ships every sealed segment; the log learns it from the HEAD it wrote.
-    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 1_000_000 })
+    const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 1_000_000 })
     await archiver.sync()
-    const reader = await ArchiveReader.open(url, { client: gw.client, backend })
+    const reader = await ArchiveReader.open(url, { client: s3.gw.client, backend })
     const head = await reader.head('s')
     reader.close()
     t.is(head?.sealedSegments, 5, 'segments 0..4 sealed; 5 is active (full, it rotates at the next append)')
@@ -61,7 +46,7 @@ for (const backend of BACKENDS) {
     log = await openLog(t, backend, dir, { ...SEGMENT })
     t.is((await log.head('s')).firstOffset, firstKept)
     for (let i = 75; i < 90; i++) await log.append('s', ev(i))
-    const again = await Archiver.start(log, { url, client: gw.client, interval: 1_000_000 })
+    const again = await Archiver.start(log, { url, client: s3.gw.client, interval: 1_000_000 })
     await again.sync()
     const status = await again.status()
     t.is(status.streams[0].lastError ?? null, null)
@@ -73,7 +58,7 @@ for (const backend of BACKENDS) {
 
     // The archive still holds everything from offset 0.
     const out = join(tempDir(t, 'restored'), 'store')
-    await restore(url, out, { client: gw.client, backend })
+    await restore(url, out, { client: s3.gw.client, backend })
     const back = await openLog(t, backend, out)
     t.is((await back.head('s')).firstOffset, 0)
     const all = (await back.read('s')).map((r) => r.payload.toString())
@@ -86,7 +71,7 @@ for (const backend of BACKENDS) {
     const log = await openLog(t, backend, dir, { ...SEGMENT })
     for (let i = 0; i < 40; i++) await log.append('s', ev(i))
     await log.prune('s', { before: 20 })
-    const archiver = await Archiver.start(log, { url: prefixUrl(), client: gw.client, interval: 1_000_000 })
+    const archiver = await Archiver.start(log, { url: prefixUrl(), client: s3.gw.client, interval: 1_000_000 })
     t.teardown(() => archiver.stop())
     const err = await archiver.sync().catch((e) => e)
     t.is(codeOf(err), 'ERR_UNSUPPORTED')

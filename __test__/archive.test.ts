@@ -1,9 +1,9 @@
-import test, { type ExecutionContext } from 'ava'
+import type { ExecutionContext } from 'ava'
 import { readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { Archiver, ArchiveReader, type ChainlogError, forkRestored, Log, restore } from '../ts/index.ts'
 import { generateKey } from '../ts/tlog/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
@@ -12,7 +12,7 @@ import type { BackendName } from '../ts/core/interface.ts'
 import { CLI, ensureBuilt } from './helpers/dist.ts'
 import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
-import { Versitygw, versitygwUnavailable } from './helpers/versitygw.ts'
+import { s3Suite } from './helpers/versitygw.ts'
 import { jsonEvents } from './helpers/json-events.ts'
 import { ObjectStore } from '../ts/archive/s3.ts'
 import { Readable } from 'node:stream'
@@ -20,26 +20,13 @@ import { Readable } from 'node:stream'
 // The archive against a real S3 server (versitygw over a temp directory, started here on
 // 127.0.0.1 and stopped after). Each test archives to its own prefix of one bucket.
 
-const why = versitygwUnavailable()
-const s3test = why === null ? test.serial : test.skip
-const skipNote = why === null ? '' : ` [SKIPPED: ${why}]`
-const BUCKET = 'chainlog-archive'
-let gw: Versitygw
-
-test.before(async () => {
-  if (why !== null) return
-  gw = await Versitygw.start()
-  gw.bucket(BUCKET)
-})
-test.after.always(async () => {
-  await gw?.stop()
-})
-
-const prefixUrl = () => `s3://${BUCKET}/t-${randomBytes(6).toString('hex')}`
+const s3 = s3Suite('chainlog-archive')
+const { test: s3test, skipNote, prefixUrl: prefixFor } = s3
+const prefixUrl = () => prefixFor('t')
 
 /** Ships what `log` has synced to `url` in one pass, then stops the archiver. */
 async function shipOnce(log: Log, url: string): Promise<void> {
-  const archiver = await Archiver.start(log, { url, client: gw.client, interval: 60_000 })
+  const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 60_000 })
   try {
     await archiver.sync()
   } finally {
@@ -49,7 +36,7 @@ async function shipOnce(log: Log, url: string): Promise<void> {
 
 /** A remote reader on `url`, closed when the test ends. */
 async function openReader(t: ExecutionContext, url: string, backend?: BackendName): Promise<ArchiveReader> {
-  const reader = await ArchiveReader.open(url, { client: gw.client, backend })
+  const reader = await ArchiveReader.open(url, { client: s3.gw.client, backend })
   t.teardown(() => reader.close())
   return reader
 }
@@ -63,7 +50,7 @@ async function remotePayloads(reader: ArchiveReader, stream: string): Promise<st
 
 /** The path of an archived object in versitygw's data directory. */
 function objectPath(url: string, key: string): string {
-  return join(gw.dataDir, BUCKET, url.slice(`s3://${BUCKET}/`.length), key)
+  return join(s3.gw.dataDir, s3.bucket, url.slice(`s3://${s3.bucket}/`.length), key)
 }
 
 /** Segment and index files of a store, by relative path (manifests and store files differ by design). */
@@ -81,7 +68,7 @@ for (const backend of BACKENDS) {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { maxSegmentBytes: 16 * 1024, checkpointEvery: 50 })
     const url = prefixUrl()
-    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 20 })
+    const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 20 })
     t.teardown(() => archiver.stop())
     const producers = Array.from({ length: 4 }, async (_, p) => {
       for (let i = 0; i < 60; i++) await log.append(p % 2 === 0 ? 'orders' : 'audit', Array.from({ length: 1 + (i % 3) }, (_, k) => `p${p}-${i}-${k}-${'x'.repeat(i * 7 % 90)}`))
@@ -102,7 +89,7 @@ for (const backend of BACKENDS) {
     await log.close()
 
     const out = join(tempDir(t, 'restored'), 'store')
-    const report = await restore(url, out, { client: gw.client, backend })
+    const report = await restore(url, out, { client: s3.gw.client, backend })
     t.deepEqual(report.streams.map((s) => s.stream), ['audit', 'orders'])
     const dst = segmentFiles(out)
     t.deepEqual([...dst.keys()].sort(), [...src.keys()].sort())
@@ -144,7 +131,7 @@ for (const backend of BACKENDS) {
     const mid = all.find((r) => r.payload.toString().endsWith('b'))!
     const toOffset = mid.offset + 1
     const out = join(tempDir(t, 'cut'), 's')
-    const rep = await restore(url, out, { client: gw.client, backend, toOffset })
+    const rep = await restore(url, out, { client: s3.gw.client, backend, toOffset })
     t.true(rep.streams[0].cut)
     // Behind the archive's HEAD: read-only (SPEC §10), readable and verifiable.
     const cut = await openLog(t, backend, out, { readOnly: true })
@@ -159,7 +146,7 @@ for (const backend of BACKENDS) {
     // To a time: everything stamped at or before it.
     const when = 1_700_000_000_000 + 41 * 1000
     const out2 = join(tempDir(t, 'time'), 's')
-    await restore(url, out2, { client: gw.client, backend, toTime: new Date(when) })
+    await restore(url, out2, { client: s3.gw.client, backend, toTime: new Date(when) })
     const timed = await openLog(t, backend, out2, { readOnly: true })
     t.true((await timed.verify()).ok)
     t.deepEqual((await timed.read('ev')).map((r) => r.payload.toString()), all.filter((r) => r.timestamp <= when).map((r) => r.payload.toString()))
@@ -174,7 +161,7 @@ for (const backend of BACKENDS) {
     await shipOnce(log, url)
     const archived = (await log.head('ev')).nextOffset
     const out = join(tempDir(t, 'behind'), 's')
-    await restore(url, out, { client: gw.client, backend, toOffset: 20 })
+    await restore(url, out, { client: s3.gw.client, backend, toOffset: 20 })
     const mark = JSON.parse(readFileSync(join(out, 'chainlog.json'), 'utf8')).restoredBehind
     t.is(mark.origin, ORIGIN)
     t.true(mark.streams.ev.nextOffset <= 20)
@@ -209,7 +196,7 @@ for (const backend of BACKENDS) {
 
     // Without a signer: forkRestored(dir, origin) is the opt-in.
     const out2 = join(tempDir(t, 'behind2'), 's')
-    await restore(url, out2, { client: gw.client, backend, toTime: 1_700_000_000_000 + 10_000 })
+    await restore(url, out2, { client: s3.gw.client, backend, toTime: 1_700_000_000_000 + 10_000 })
     t.is(codeOf(await t.throwsAsync(Log.open(out2, { backend }))), 'ERR_READ_ONLY')
     t.is(codeOf(await t.throwsAsync(forkRestored(out2, ORIGIN))), 'ERR_INVALID_ARGUMENT', "the archive's origin is not a new one")
     t.is(codeOf(await t.throwsAsync(forkRestored(out2, 'bad origin'))), 'ERR_INVALID_ARGUMENT')
@@ -223,7 +210,7 @@ for (const backend of BACKENDS) {
     t.is(codeOf(await t.throwsAsync(forkRestored(out2, 'x.example/new'))), 'ERR_INVALID_ARGUMENT', 'no mark left to lift')
     // A whole restore (to HEAD) carries no mark and opens writable.
     const whole = join(tempDir(t, 'whole'), 's')
-    await restore(url, whole, { client: gw.client, backend, toOffset: archived })
+    await restore(url, whole, { client: s3.gw.client, backend, toOffset: archived })
     t.is(JSON.parse(readFileSync(join(whole, 'chainlog.json'), 'utf8')).restoredBehind, undefined)
     await (await openLog(t, backend, whole)).close()
   })
@@ -237,14 +224,14 @@ for (const backend of BACKENDS) {
     await log.close()
     const one = join(tempDir(t, 'one'), 's')
     const two = join(tempDir(t, 'two'), 's')
-    await restore(url, one, { client: gw.client, backend })
-    await restore(url, two, { client: gw.client, backend })
+    await restore(url, one, { client: s3.gw.client, backend })
+    await restore(url, two, { client: s3.gw.client, backend })
     const l1 = await openLog(t, backend, one)
     const l2 = await openLog(t, backend, two)
     await l1.append('x', 'from one')
     await l2.append('x', 'from two')
-    const w1 = await Archiver.start(l1, { url, client: gw.client, interval: 60_000 })
-    const w2 = await Archiver.start(l2, { url, client: gw.client, interval: 60_000 })
+    const w1 = await Archiver.start(l1, { url, client: s3.gw.client, interval: 60_000 })
+    const w2 = await Archiver.start(l2, { url, client: s3.gw.client, interval: 60_000 })
     t.teardown(() => Promise.all([w1.stop(), w2.stop()]))
     await w1.sync()
     const reader = await openReader(t, url, backend)
@@ -261,7 +248,7 @@ for (const backend of BACKENDS) {
     // A store behind the archive (restored earlier) is refused too.
     const l3 = await openLog(t, backend, join(tempDir(t, 'three'), 's'))
     await fill(l3, 'x', 0, 3, 1_700_000_000_000)
-    const w3 = await Archiver.start(l3, { url, client: gw.client, interval: 60_000 })
+    const w3 = await Archiver.start(l3, { url, client: s3.gw.client, interval: 60_000 })
     t.is(codeOf(await t.throwsAsync(w3.sync())), 'ERR_ARCHIVE_CONFLICT')
   })
 
@@ -295,7 +282,7 @@ for (const backend of BACKENDS) {
     t.is(rep.streams[0].stream, 's')
     t.true(typeof rep.streams[0].problems[0].offset === 'number' && rep.streams[0].problems[0].offset! > 0)
     const bad = join(tempDir(t, 'bad'), 's')
-    t.is(codeOf(await t.throwsAsync(restore(url, bad, { client: gw.client, backend }))), 'ERR_CORRUPT')
+    t.is(codeOf(await t.throwsAsync(restore(url, bad, { client: s3.gw.client, backend }))), 'ERR_CORRUPT')
     t.false(existsSync(join(bad, 'chainlog.json')), 'a refused restore leaves no store behind')
     writeFileSync(seg1, original)
     // A deleted segment.
@@ -316,13 +303,13 @@ for (const backend of BACKENDS) {
     const lastSealed = JSON.parse(readFileSync(objectPath(url, `s/seg/${head.sealed.length - 1}.json`), 'utf8'))
     t.is(rep.streams[0].head.nextOffset, lastSealed.nextOffset)
     const longer = join(tempDir(t, 'longer'), 's')
-    t.is((await restore(url, longer, { client: gw.client, backend })).streams[0].nextOffset, lastSealed.nextOffset)
+    t.is((await restore(url, longer, { client: s3.gw.client, backend })).streams[0].nextOffset, lastSealed.nextOffset)
     // An older HEAD whose chain position is not in the archive (its hash altered) is caught.
     writeFileSync(headPath, JSON.stringify({ ...head, sealed: [0], tail: null, nextOffset: seg0.nextOffset, hash: 'cd'.repeat(32) }))
     rep = await reader.verify()
     t.false(rep.ok)
     t.is(rep.streams[0].problems[0].offset, seg0.nextOffset - 1)
-    t.is(codeOf(await t.throwsAsync(restore(url, join(tempDir(t, 'short'), 's'), { client: gw.client, backend }))), 'ERR_CHAIN_BROKEN')
+    t.is(codeOf(await t.throwsAsync(restore(url, join(tempDir(t, 'short'), 's'), { client: s3.gw.client, backend }))), 'ERR_CHAIN_BROKEN')
     // A HEAD whose hash was changed.
     writeFileSync(headPath, JSON.stringify({ ...head, hash: 'ab'.repeat(32) }))
     rep = await reader.verify()
@@ -335,38 +322,38 @@ s3test(`bad input: malformed URLs, a missing bucket, wrong credentials, a non-ch
   const log = await openLog(t, 'js', tempDir(t))
   await log.append('a', 'x')
   for (const url of ['http://x/y', 's3://', 's3://UPPER/x', 's3://ok-bucket/a//b', 's3://ok-bucket/../x', 42, null]) {
-    const e = await t.throwsAsync(Archiver.start(log, { url: url as string, client: gw.client }))
+    const e = await t.throwsAsync(Archiver.start(log, { url: url as string, client: s3.gw.client }))
     t.is(codeOf(e), 'ERR_INVALID_ARGUMENT', String(url))
   }
-  t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: 's3://no-such-bucket/x', client: gw.client }))), 'ERR_INVALID_ARGUMENT')
-  t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: prefixUrl(), client: { ...gw.client, credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' } } }))), 'ERR_INVALID_ARGUMENT')
+  t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: 's3://no-such-bucket/x', client: s3.gw.client }))), 'ERR_INVALID_ARGUMENT')
+  t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: prefixUrl(), client: { ...s3.gw.client, credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' } } }))), 'ERR_INVALID_ARGUMENT')
   const foreign = prefixUrl()
-  const prefix = foreign.slice(`s3://${BUCKET}/`.length)
+  const prefix = foreign.slice(`s3://${s3.bucket}/`.length)
   const { mkdirSync } = await import('node:fs')
-  mkdirSync(join(gw.dataDir, BUCKET, prefix), { recursive: true })
-  writeFileSync(join(gw.dataDir, BUCKET, prefix, 'photo.jpg'), 'not ours')
-  t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: foreign, client: gw.client }))), 'ERR_INVALID_ARGUMENT')
-  t.is(codeOf(await t.throwsAsync(restore(foreign, join(tempDir(t, 'r'), 's'), { client: gw.client }))), 'ERR_INVALID_ARGUMENT')
-  t.is(codeOf(await t.throwsAsync(ArchiveReader.open(foreign, { client: gw.client }))), 'ERR_INVALID_ARGUMENT')
+  mkdirSync(join(s3.gw.dataDir, s3.bucket, prefix), { recursive: true })
+  writeFileSync(join(s3.gw.dataDir, s3.bucket, prefix, 'photo.jpg'), 'not ours')
+  t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: foreign, client: s3.gw.client }))), 'ERR_INVALID_ARGUMENT')
+  t.is(codeOf(await t.throwsAsync(restore(foreign, join(tempDir(t, 'r'), 's'), { client: s3.gw.client }))), 'ERR_INVALID_ARGUMENT')
+  t.is(codeOf(await t.throwsAsync(ArchiveReader.open(foreign, { client: s3.gw.client }))), 'ERR_INVALID_ARGUMENT')
   for (const interval of [0, -1, Number.NaN, '5']) {
-    t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: prefixUrl(), client: gw.client, interval: interval as number }))), 'ERR_INVALID_ARGUMENT')
+    t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: prefixUrl(), client: s3.gw.client, interval: interval as number }))), 'ERR_INVALID_ARGUMENT')
   }
-  t.is(codeOf(await t.throwsAsync(Archiver.start({}, { url: prefixUrl(), client: gw.client }))), 'ERR_INVALID_ARGUMENT')
+  t.is(codeOf(await t.throwsAsync(Archiver.start({}, { url: prefixUrl(), client: s3.gw.client }))), 'ERR_INVALID_ARGUMENT')
   const notEmpty = tempDir(t, 'full')
   writeFileSync(join(notEmpty, 'x'), 'x')
-  t.is(codeOf(await t.throwsAsync(restore(prefixUrl(), notEmpty, { client: gw.client }))), 'ERR_INVALID_ARGUMENT')
-  for (const toOffset of [-1, 1.5, '3']) t.is(codeOf(await t.throwsAsync(restore(prefixUrl(), join(tempDir(t, 'o'), 's'), { client: gw.client, toOffset: toOffset as number }))), 'ERR_INVALID_ARGUMENT')
+  t.is(codeOf(await t.throwsAsync(restore(prefixUrl(), notEmpty, { client: s3.gw.client }))), 'ERR_INVALID_ARGUMENT')
+  for (const toOffset of [-1, 1.5, '3']) t.is(codeOf(await t.throwsAsync(restore(prefixUrl(), join(tempDir(t, 'o'), 's'), { client: s3.gw.client, toOffset: toOffset as number }))), 'ERR_INVALID_ARGUMENT')
 })
 
 for (const backend of BACKENDS) {
 s3test(`${backend}: the server stopped and restarted: the archiver reports the error and the lag, retries, and catches up without losing anything${skipNote}`, async (t) => {
   const log = await openLog(t, backend, tempDir(t))
   const url = prefixUrl()
-  const archiver = await Archiver.start(log, { url, client: { ...gw.client, maxAttempts: 1 }, interval: 20 })
+  const archiver = await Archiver.start(log, { url, client: { ...s3.gw.client, maxAttempts: 1 }, interval: 20 })
   t.teardown(() => archiver.stop())
   await fill(log, 'q', 0, 5, 1_700_000_000_000)
   await archiver.sync()
-  await gw.stopServer()
+  await s3.gw.stopServer()
   try {
     await fill(log, 'q', 5, 20, 1_700_000_000_000)
     await t.throwsAsync(archiver.sync())
@@ -376,7 +363,7 @@ s3test(`${backend}: the server stopped and restarted: the archiver reports the e
     t.true(down.streams[0].lagRecords > 0)
     t.true(down.streams[0].lagBytes > 0)
   } finally {
-    await gw.restart()
+    await s3.gw.restart()
   }
   // Retried on its own with backoff.
   for (let i = 0; i < 400 && (await archiver.status()).streams[0].lagRecords > 0; i++) await new Promise((r) => setTimeout(r, 50))
@@ -395,7 +382,7 @@ const CRASH_SEED = seedFromEnv(1515)
 /** Runs the archiving writer, SIGKILLs it `killAfterMs` after its first acknowledged append, returns the acknowledged events per stream. */
 async function runWriter(dir: string, backend: string, url: string, seed: number, killAfterMs: number): Promise<Map<string, string[]>> {
   const { lines } = await runAndKill({
-    script: WRITER, args: [dir, backend, url, JSON.stringify(gw.client), String(seed)], armed: (out) => out.includes('"firstOffset"'), killMs: killAfterMs,
+    script: WRITER, args: [dir, backend, url, JSON.stringify(s3.gw.client), String(seed)], armed: (out) => out.includes('"firstOffset"'), killMs: killAfterMs,
   })
   const acked = new Map<string, string[]>()
   for (const v of lines) if (v.stream !== undefined) acked.set(v.stream as string, [...(acked.get(v.stream as string) ?? []), ...(v.events as string[])])
@@ -413,7 +400,7 @@ for (const backend of BACKENDS) {
       const got = await runWriter(dir, backend, url, int(rand, 0, 2 ** 30), int(rand, 5, 400))
       for (const [s, ev] of got) acked.set(s, [...(acked.get(s) ?? []), ...ev])
       // What HEAD covers is in the archive and on the local chain (verify walks it all).
-      const reader = await ArchiveReader.open(url, { client: gw.client, backend })
+      const reader = await ArchiveReader.open(url, { client: s3.gw.client, backend })
       const report = await reader.verify()
       reader.close()
       t.true(report.ok, `trial ${trial}: ${JSON.stringify(report.streams.map((s) => s.problems))}`)
@@ -422,7 +409,7 @@ for (const backend of BACKENDS) {
     t.true(shippedByChildren > 0, 'the killed processes shipped records before they died')
     // Resume once more in this process: no conflict, and the archive catches up with every acknowledged event.
     const log = await openLog(t, backend, dir, { maxSegmentBytes: 4096, checkpointEvery: 9 })
-    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 60_000 })
+    const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 60_000 })
     t.teardown(() => archiver.stop())
     await log.flush()
     await archiver.sync()
@@ -483,7 +470,7 @@ for (const backend of BACKENDS) {
     const seed = backend === 'native' ? 151 : 152
     await log.append('events', jsonEvents(seed * 1_000_000, 1500))
     const url = prefixUrl()
-    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 20 })
+    const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 20 })
     t.teardown(() => archiver.stop())
     const trained = await log.trainDictionary('events', { samples: 1500 })
     const after = jsonEvents(seed * 1_000_000 + 5000, 1500)
@@ -500,7 +487,7 @@ for (const backend of BACKENDS) {
     t.true([...src.values()].some((b) => { for (let at = 0; at < b.length; at += 66 + b.readUInt32LE(at + 54)) if (b[at + 53] === 4) return true; return false }))
 
     const out = join(tempDir(t, 'restored'), 's')
-    await restore(url, out, { client: gw.client, backend })
+    await restore(url, out, { client: s3.gw.client, backend })
     const dst = segmentFiles(out)
     t.deepEqual([...dst.keys()].sort(), [...src.keys()].sort())
     for (const [k, v] of src) t.true(v.equals(dst.get(k)!), `${k} byte-identical`)
@@ -524,7 +511,7 @@ for (const backend of BACKENDS) {
     const rep = await (await openReader(t, url, backend)).verify()
     t.false(rep.ok)
     t.regex(rep.streams[0].problems[0].message, new RegExp(`zstd dictionary ${trained.id}`))
-    t.is(codeOf(await t.throwsAsync(restore(url, join(tempDir(t, 'bad'), 's'), { client: gw.client, backend }))), 'ERR_CORRUPT')
+    t.is(codeOf(await t.throwsAsync(restore(url, join(tempDir(t, 'bad'), 's'), { client: s3.gw.client, backend }))), 'ERR_CORRUPT')
   })
 }
 
@@ -538,7 +525,7 @@ for (const backend of BACKENDS) {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, options)
     const url = prefixUrl()
-    const archiver = await Archiver.start(log, { url, client: gw.client, interval: 60_000 })
+    const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 60_000 })
     t.teardown(() => archiver.stop())
     await fill(log, 's', 0, 30, FUTURE)
     await archiver.sync()
@@ -603,7 +590,7 @@ for (const backend of BACKENDS) {
     rmSync(objectPath(url, 's/HEAD.json'))
     await shipOnce(log, url)
     const out = join(tempDir(t, 'out'), 's')
-    await restore(url, out, { client: gw.client, backend })
+    await restore(url, out, { client: s3.gw.client, backend })
     for (const [k, v] of src) t.true(v.equals(readFileSync(join(out, k))), k)
     // Another history's segment 0 against the archived one: refused, nothing overwritten.
     rmSync(objectPath(url, 's/HEAD.json'))
@@ -613,7 +600,7 @@ for (const backend of BACKENDS) {
     t.is(codeOf(await t.throwsAsync(shipOnce(b, url))), 'ERR_ARCHIVE_CONFLICT')
     t.true(readFileSync(objectPath(url, 's/seg/0.log')).equals(src.get('s/segment_000000.log')!))
     // The streamed PUT itself carries If-None-Match: a racing writer's body never replaces the object.
-    const objects = await ObjectStore.open(url, gw.client)
+    const objects = await ObjectStore.open(url, s3.gw.client)
     t.teardown(() => objects.close())
     const other = Buffer.alloc(3 * 1024 * 1024, 7)
     const raced = await objects.putStream('s/seg/0.log', () => Readable.from([other]), other.length, { ifNoneMatch: true }).catch((e: unknown) => codeOf(e))
@@ -626,7 +613,7 @@ for (const backend of BACKENDS) {
 
 /** The built `chainlog` command, with the test server as its endpoint. */
 function cli(...args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CHAINLOG_S3_ENDPOINT: gw.endpoint, AWS_ACCESS_KEY_ID: gw.client.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: gw.client.credentials.secretAccessKey, AWS_REGION: 'us-east-1' } })
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CHAINLOG_S3_ENDPOINT: s3.gw.endpoint, AWS_ACCESS_KEY_ID: s3.gw.client.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.gw.client.credentials.secretAccessKey, AWS_REGION: 'us-east-1' } })
 }
 
 s3test(`CLI: archive push, status, verify, read and restore --to-offset; verify exits 1 on a tampered object${skipNote}`, async (t) => {

@@ -4,7 +4,9 @@
  * temporary directory, one server per test file. Where `go` is missing, versitygwUnavailable()
  * says why and the archive tests skip with that reason in their titles.
  */
+import test from 'ava'
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { setPriority, tmpdir } from 'node:os'
@@ -142,4 +144,39 @@ export class Versitygw {
     await this.stopServer()
     rmSync(this.dataDir, { recursive: true, force: true })
   }
+}
+
+/** A test file's S3 server: one versitygw started before its tests (with one bucket) and stopped after them, or skipped with the reason. */
+export interface S3Suite {
+  /** `test.serial` when versitygw can run here, else `test.skip`. */
+  test: typeof test.serial | typeof test.skip
+  /** Appended to test titles when they skip: why. */
+  skipNote: string
+  /** The bucket every test of the file archives to (each under its own prefix). */
+  bucket: string
+  /** The running server (set before the first test). */
+  gw: Versitygw
+  /** A fresh `s3://bucket/<tag>-<random>` prefix, one per test. */
+  prefixUrl: (tag?: string) => string
+}
+
+/** Registers the file's before/after hooks that start and stop its versitygw (the one owner of that setup). */
+export function s3Suite(bucket: string): S3Suite {
+  const why = versitygwUnavailable()
+  const suite: S3Suite = {
+    test: why === null ? test.serial : test.skip,
+    skipNote: why === null ? '' : ` [SKIPPED: ${why}]`,
+    bucket,
+    gw: undefined as unknown as Versitygw,
+    prefixUrl: (tag = 't') => `s3://${bucket}/${tag}-${randomBytes(6).toString('hex')}`,
+  }
+  test.before(async () => {
+    if (why !== null) return
+    suite.gw = await Versitygw.start()
+    suite.gw.bucket(bucket)
+  })
+  test.after.always(async () => {
+    await suite.gw?.stop()
+  })
+  return suite
 }

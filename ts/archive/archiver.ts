@@ -14,11 +14,12 @@ import { ChainlogError, describe } from '../errors.ts'
 import type { Stream } from '../engine/stream.ts'
 import { type OpenStore, storeOf } from '../engine/open-stores.ts'
 import type { Segment } from '../engine/segment.ts'
-import { AT_KIND, MAX_PAYLOAD_BYTES } from '../core/format.ts'
+import { AT_KIND, AT_PREV_HASH, HASH_BYTES, MAX_PAYLOAD_BYTES } from '../core/format.ts'
 import { encodeIndex } from '../storage/offset-index.ts'
 import { ChunkShipper, type StreamProgress } from './chunk-shipper.ts'
 import { checkConditionalWrites, openArchiveInfo } from './archive-store.ts'
-import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, tailFolder, tailKey, toJson } from './layout.ts'
+import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, parseSegmentMeta, type SegmentMeta, segmentIndexKey, segmentKey, segmentMetaKey, tailKey, toJson } from './layout.ts'
+import { newGeneration, reachedArchiveStep, redactedLocally, sweepUnnamed, TombstoneCollector, tombstoneTargets } from './archived-redaction.ts'
 import { type ArchiveClientConfig, ObjectStore } from './s3.ts'
 import type { ArchiverOptions, ArchiverStatus, ArchiveStreamStatus } from './types.ts'
 import { recordHashAt } from './record-hash.ts'
@@ -44,6 +45,10 @@ interface StreamState {
   lastShipped: Date | null
   /** IDs of the zstd dictionaries shipped (or found shipped) since start. */
   dictionaries: Set<number>
+  /** Objects HEAD does not name may be lying about (after a restart or a failed pass): swept after the next HEAD put. */
+  sweep: boolean
+  /** The stream's rewrite count when the pass began: a pass that fails while a redaction rewrote a file failed because of it. */
+  rewrites: number
 }
 
 /** Ships a live store to S3-compatible object storage (README "Beyond one machine"); create one with `Archiver.start(log, options)`. */
@@ -189,15 +194,18 @@ export class Archiver {
       if (s === undefined) continue
       let st = this.states.get(name)
       if (st === undefined) {
-        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null, dictionaries: new Set() }
+        st = { head: null, etag: null, resumed: false, lastError: null, lastShipped: null, dictionaries: new Set(), sweep: false, rewrites: s.rewrites }
         this.states.set(name, st)
       }
       try {
         await this.shipStream(s, st)
         st.lastError = null
       } catch (err) {
-        const e = err instanceof ChainlogError ? err : new ChainlogError('ERR_IO', `stream ${name}: ${(err as Error)?.message ?? err}`, { cause: err, stream: name })
+        let e = err instanceof ChainlogError ? err : new ChainlogError('ERR_IO', `stream ${name}: ${(err as Error)?.message ?? err}`, { cause: err, stream: name })
+        // Reads that met a segment a redaction was rewriting: not damage, a pass to make again.
+        if (s.rewrites !== st.rewrites && e.code !== 'ERR_ARCHIVE_CONFLICT') e = rewrittenDuringPass(name, e)
         st.lastError = e
+        st.sweep = true
         if (e.code === 'ERR_ARCHIVE_CONFLICT') throw e
         first ??= e
       }
@@ -210,11 +218,20 @@ export class Archiver {
     const shipper = new ChunkShipper(this.objects, s.name)
     // Dictionaries first, read before the synced end: every record shipped below finds its own.
     await shipDictionaries(this.store.ctx.storage, s.core, s.hash, s.name, s.dir, shipper, st.dictionaries)
+    // A redaction rewriting a segment now (odd count): let it finish (its exclusive turn in the queue).
+    if (s.rewrites % 2 === 1) await s.queue.exclusive(async () => {})
+    const rewrites = s.rewrites
+    st.rewrites = rewrites
     const end = s.syncedEnd()
     if (end === null) return
     const head = st.head
     let sealedCount = head?.sealed.length ?? 0
     let progress: StreamProgress | null = null
+    // Redactions met in the bytes shipped (their tombstones' targets), and the sealed segments uploaded this pass.
+    const targets: number[] = []
+    const uploaded: number[] = []
+    const generations: Record<string, string> = { ...head?.generations }
+    let regenerated = false
     // Sealed segments, in order, each whole (its bytes were synced when it was sealed).
     const segments = s.segments.slice()
     for (const seg of segments) {
@@ -224,54 +241,143 @@ export class Archiver {
         const why = s.pruned !== null && seg.num === s.pruned.firstSegment ? `segments ${sealedCount}..${seg.num - 1} were pruned locally before they were archived` : `segment ${seg.num} follows ${sealedCount - 1} with a gap`
         throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: ${why}; the archive needs every segment from 0`, { stream: s.name })
       }
-      progress = await this.shipSealed(s, seg, shipper)
+      uploaded.push(seg.num)
+      const shipped = await this.shipSealed(s, seg, shipper).catch(async (err: unknown) => {
+        if (!(err instanceof ChainlogError && err.code === 'ERR_ARCHIVE_CONFLICT') || !(await this.sameHistoryLeftover(s, seg))) throw err
+        // Our own upload of these records from a pass whose HEAD never landed, before a redaction changed the file: a new generation.
+        const gen = newGeneration((head?.seq ?? 0) + 1)
+        generations[String(seg.num)] = gen
+        regenerated = true
+        return this.shipSealed(s, seg, shipper, gen)
+      })
+      progress = shipped.progress
+      targets.push(...(await shipped.tombstones.targets((position, length) => s.readSegment(seg, position, length))))
       sealedCount = seg.num + 1
     }
     // The active segment's synced bytes since the last shipped position, up to a batch end.
     const active = end.segment
     let tail = head?.tail !== null && head?.tail?.num === active.num ? head.tail : null
     const from = tail?.end ?? 0
-    if (end.size > from && active.num === sealedCount) {
-      const cut = await batchEnd(s, active, from, end.size)
-      if (cut !== null) {
-        await shipper.putImmutable(tailKey(s.name, active.num, from, cut.end), cut.bytes, `bytes [${from}, ${cut.end}) of segment ${active.num}`)
-        tail = { num: active.num, end: cut.end }
-        progress = { nextOffset: cut.nextOffset, hash: cut.hash, lastTimestamp: cut.lastTimestamp }
+    // A redaction in the active segment (its records moved under the shipped tail, or a tombstone
+    // naming a record there) re-ships the tail from 0 under a new generation: chunks are never
+    // rewritten. The bytes not yet archived start where the record at HEAD's nextOffset now is.
+    const unshipped = tail === null || active.num !== sealedCount ? from : await positionOf(s, active, head!.nextOffset)
+    if (active.num === sealedCount && (end.size > unshipped || unshipped !== from)) {
+      let reship = unshipped !== from
+      let cut = await batchEnd(s, active, unshipped, end.size)
+      if (cut !== null) targets.push(...tombstoneTargets(cut.bytes))
+      reship ||= targets.some((t) => t >= active.firstOffset)
+      await this.awaitRedacted(s, targets)
+      if (reship) {
+        cut = await batchEnd(s, active, 0, end.size)
+        const gen = newGeneration((head?.seq ?? 0) + 1)
+        if (cut !== null) {
+          await shipper.putImmutable(tailKey(s.name, active.num, 0, cut.end, gen), cut.bytes, `bytes [0, ${cut.end}) of segment ${active.num}, generation ${gen}`)
+          tail = { num: active.num, end: cut.end, gen }
+          regenerated = true
+        }
+      } else if (cut !== null) {
+        await shipper.putImmutable(tailKey(s.name, active.num, from, cut.end, tail?.gen), cut.bytes, `bytes [${from}, ${cut.end}) of segment ${active.num}`)
+        tail = { num: active.num, end: cut.end, ...(tail?.gen === undefined ? {} : { gen: tail.gen }) }
       }
+      if (cut !== null) progress = { nextOffset: cut.nextOffset, hash: cut.hash, lastTimestamp: cut.lastTimestamp }
     } else if (tail !== null && active.num !== tail.num) tail = null
+    // Sealed segments archived before this pass that hold a redacted record: uploaded again under a new generation.
+    await this.awaitRedacted(s, targets)
+    const before = head?.sealed.length ?? 0
+    const pruned = targets.find((t) => t < s.firstOffset)
+    if (pruned !== undefined) throw new ChainlogError('ERR_UNSUPPORTED', `stream ${s.name}: offset ${pruned} was redacted, then pruned locally before the archive saw it; its archived copy keeps the payload (delete that segment's objects by hand)`, { stream: s.name, offset: pruned })
+    for (const seg of new Set(targets.filter((t) => t < active.firstOffset).map((t) => s.segmentFor(t)))) {
+      const num = seg.num
+      if (num >= before) continue // uploaded this pass, from the redacted file
+      const gen = newGeneration((head?.seq ?? 0) + 1)
+      await this.shipSealed(s, seg, shipper, gen)
+      generations[String(num)] = gen
+      regenerated = true
+    }
+    if (regenerated) reachedArchiveStep('generation-uploaded')
+    if (s.rewrites !== rewrites) {
+      // A redaction rewrote a segment while this pass read it: what was uploaded may hold the old bytes.
+      for (const num of uploaded) for (const key of [segmentKey(s.name, num), segmentMetaKey(s.name, num), segmentIndexKey(s.name, num)]) await this.objects.remove(key)
+      throw rewrittenDuringPass(s.name, null)
+    }
     const note = await publishedNoteWithin(s, progress?.nextOffset ?? head?.nextOffset ?? 0, head?.note)
     if (progress === null) {
-      if (head === null || note === head.note) return // nothing new
+      if (head === null || (note === head.note && !st.sweep && !regenerated)) return // nothing new
       // Only a newer note for records already archived: HEAD again, at the same place.
       progress = { nextOffset: head.nextOffset, hash: Buffer.from(head.hash, 'hex'), lastTimestamp: head.lastTimestamp }
-      tail = head.tail
+      if (!regenerated) tail = head.tail
     }
     if (tail !== null && tail.num !== sealedCount) tail = null
+    for (const num of Object.keys(generations)) if (Number(num) >= sealedCount) delete generations[num]
     const next: ArchiveHead = {
       storeId: this.info.storeId, nextOffset: progress.nextOffset, hash: progress.hash.toString('hex'), sealed: Array.from({ length: sealedCount }, (_, i) => i),
-      tail, lastTimestamp: progress.lastTimestamp, ...(note === undefined ? {} : { note }), seq: (head?.seq ?? 0) + 1,
+      tail, ...(Object.keys(generations).length === 0 ? {} : { generations }), lastTimestamp: progress.lastTimestamp, ...(note === undefined ? {} : { note }), seq: (head?.seq ?? 0) + 1,
     }
     const etag = await this.objects.put(headKey(s.name), toJson(next), st.etag === null ? { ifNoneMatch: true } : { ifMatch: st.etag })
     if (etag === null) {
       throw new ChainlogError('ERR_ARCHIVE_CONFLICT', `stream ${s.name}: ${this.objects.url}/${headKey(s.name)} was changed by another writer since this archiver read it (seq ${head?.seq ?? 'none'}); shipping stops, nothing was overwritten`, { stream: s.name, offset: head?.nextOffset ?? 0 })
     }
-    const before = head?.sealed.length ?? 0
     st.head = next
     st.etag = etag
     st.lastShipped = new Date()
     noteArchived(s, sealedCount)
-    // Tail chunks of segments now listed sealed are superseded by the whole segment.
-    for (let n = before; n < sealedCount; n++) {
-      const { keys } = await this.objects.list(tailFolder(s.name, n))
-      for (const k of keys) await this.objects.remove(k.key)
+    if (regenerated) reachedArchiveStep('head-written')
+    // Now that HEAD names what replaces them: tail chunks of segments now sealed, generations a
+    // redaction replaced, leftovers of a pass cut short. (Only after our own HEAD put: before it,
+    // an upload of a racing writer could be taken for a leftover.)
+    if (st.sweep || regenerated || sealedCount > before) {
+      await sweepUnnamed(this.objects, s.name, next)
+      st.sweep = false
     }
   }
 
-  /** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD. */
-  private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper): Promise<StreamProgress> {
+  /**
+   * Whether the object under segment `seg`'s original keys, past HEAD and holding other bytes, is
+   * a leftover of these same records (its metadata missing: an upload never finished; or naming
+   * the same offsets and chain hashes: the bytes differ by a redaction only). Otherwise it is a fork.
+   */
+  private async sameHistoryLeftover(s: Stream, seg: Segment): Promise<boolean> {
+    const found = await this.objects.get(segmentMetaKey(s.name, seg.num))
+    if (found === null) return true
+    let meta: SegmentMeta
+    try {
+      meta = parseSegmentMeta(found.body, segmentMetaKey(s.name, seg.num), seg.num)
+    } catch {
+      return false
+    }
+    const last = await s.lastRecordOf(seg)
+    const first = await s.readSegment(seg, AT_PREV_HASH, HASH_BYTES)
+    return meta.firstOffset === seg.firstOffset && meta.nextOffset === seg.nextOffset && meta.lastHash === last.hash.toString('hex') && meta.firstPrevHash === first.toString('hex')
+  }
+
+  /**
+   * Waits until the local copies of the redacted records are rewritten (form 3): a tombstone is
+   * synced before its redaction rewrites the segment, and shipping the old bytes would put the
+   * payload in the bucket. The redaction runs in the stream's queue: its turn ends when it is done.
+   */
+  private async awaitRedacted(s: Stream, targets: number[]): Promise<void> {
+    for (const t of targets) {
+      if (t < s.firstOffset || (await redactedLocally(s, t))) continue
+      await s.queue.exclusive(async () => {})
+      if (!(await redactedLocally(s, t))) {
+        throw new ChainlogError('ERR_IO', `stream ${s.name}: the redaction of offset ${t} is not finished locally (a writable open finishes it); the archive waits for it`, { stream: s.name, offset: t })
+      }
+    }
+  }
+
+  /** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD, and its tombstones. */
+  private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper, gen?: string): Promise<{ progress: StreamProgress; tombstones: TombstoneCollector }> {
     const index = await s.indexOf(seg)
     const last = await s.lastRecordOf(seg)
-    return shipper.shipSegment(seg, (position, length) => s.readSegment(seg, position, length), encodeIndex(index, (d) => s.core.crc32(d)), last)
+    // Its tombstones are noted as its bytes stream out (a redaction it records may be in an older segment).
+    const tombstones = new TombstoneCollector(index.slice(0, index.length))
+    const read = async (position: number, length: number) => {
+      const bytes = await s.readSegment(seg, position, length)
+      tombstones.see(position, bytes)
+      return bytes
+    }
+    return { progress: await shipper.shipSegment(seg, read, encodeIndex(index, (d) => s.core.crc32(d)), last, gen), tombstones }
   }
 
   /**
@@ -303,6 +409,7 @@ export class Archiver {
     st.head = head
     st.etag = found.etag
     st.resumed = true
+    st.sweep = true // a pass cut short before may have left objects HEAD does not name
     noteArchived(s, head.sealed.length)
   }
 }
@@ -315,6 +422,20 @@ function noteArchived(s: Stream, sealedCount: number): void {
   if (sealedCount <= s.archivedSegments) return
   s.archivedSegments = sealedCount
   s.ctx.afterRotation?.(s.name)
+}
+
+function rewrittenDuringPass(stream: string, cause: ChainlogError | null): ChainlogError {
+  return new ChainlogError('ERR_IO', `stream ${stream}: a redaction rewrote a segment during the shipping pass${cause === null ? '' : ` (${cause.message})`}; the next pass ships it again`, { stream, cause })
+}
+
+/**
+ * Where the record at `nextOffset` starts in the active segment now (its size when past the last
+ * record). Unequal to the shipped tail's end when a redaction there stored a record in another size.
+ */
+async function positionOf(s: Stream, active: Segment, nextOffset: number): Promise<number> {
+  const index = await s.indexOf(active)
+  const i = nextOffset - active.firstOffset
+  return i < index.length ? index.at(i) : active.size
 }
 
 /** Bytes of the local stream that HEAD covers (for the lag in bytes). */

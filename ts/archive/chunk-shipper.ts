@@ -37,21 +37,22 @@ export class ChunkShipper {
   /**
    * A sealed segment: its bytes streamed from `read` in chunks (never held whole: segments are up
    * to maxSegmentBytes), then its index (a cache: another one there is tolerated), then its metadata.
+   * `gen`: the generation of a re-upload after a redaction (layout.ts), under keys of its own.
    */
-  async shipSegment(seg: Segment, read: SegmentReader, index: Buffer, last: { hash: Buffer; timestamp: number }): Promise<StreamProgress> {
+  async shipSegment(seg: Segment, read: SegmentReader, index: Buffer, last: { hash: Buffer; timestamp: number }, gen?: string): Promise<StreamProgress> {
     const first = await read(AT_PREV_HASH, HASH_BYTES)
     const meta: SegmentMeta = {
       num: seg.num, firstOffset: seg.firstOffset, nextOffset: seg.nextOffset, size: seg.size,
-      firstPrevHash: first.toString('hex'), lastHash: last.hash.toString('hex'), lastTimestamp: last.timestamp, sha256: await this.putSegment(seg, read),
+      firstPrevHash: first.toString('hex'), lastHash: last.hash.toString('hex'), lastTimestamp: last.timestamp, sha256: await this.putSegment(seg, read, gen),
     }
-    await this.putImmutable(segmentIndexKey(this.stream, seg.num), index, `index of segment ${seg.num}`, true)
-    await this.putImmutable(segmentMetaKey(this.stream, seg.num), toJson(meta), `metadata of segment ${seg.num}`)
+    await this.putImmutable(segmentIndexKey(this.stream, seg.num, gen), index, `index of segment ${seg.num}`, true)
+    await this.putImmutable(segmentMetaKey(this.stream, seg.num, gen), toJson(meta), `metadata of segment ${seg.num}`)
     return { nextOffset: seg.nextOffset, hash: last.hash, lastTimestamp: last.timestamp }
   }
 
   /** Streams the segment once with If-None-Match: *; its SHA-256. A refusal is fine when the object there has the same SHA-256. */
-  private async putSegment(seg: Segment, read: SegmentReader): Promise<string> {
-    const key = segmentKey(this.stream, seg.num)
+  private async putSegment(seg: Segment, read: SegmentReader, gen: string | undefined): Promise<string> {
+    const key = segmentKey(this.stream, seg.num, gen)
     // Asked first: a server refusing a streamed PUT answers 412 and drops the connection while
     // the body is still being sent, so the client sees a reset rather than the 412. (A writer
     // racing in between gets that reset: ERR_IO, and the retry finds the object here.)

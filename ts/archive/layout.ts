@@ -7,7 +7,9 @@
  *   <stream>/seg/<N>.log         a sealed segment, byte-identical
  *   <stream>/seg/<N>.json        SegmentMeta
  *   <stream>/seg/<N>.log.idx     its offset index
+ *   <stream>/seg/<N>.<gen>.log, .json, .log.idx   the same after a redaction rewrote it (generation <gen>, named by HEAD)
  *   <stream>/tail/<N>/<from>-<to> synced bytes [from, to) of the active segment N
+ *   <stream>/tail/<N>.<gen>/<from>-<to> the same, re-shipped from 0 after a redaction (generation <gen>, named by HEAD)
  *   <stream>/dict/<id>.zdict     a zstd dictionary of the stream, byte-identical (before any record using it)
  *   <stream>/dict/<id>.json      DictionaryMeta (after its file: the listing)
  *   <stream>/HEAD.json           ArchiveHead (If-Match)
@@ -50,8 +52,10 @@ export interface ArchiveHead {
   hash: string
   /** Numbers of the sealed segments archived whole, ascending from 0. */
   sealed: number[]
-  /** The active segment's archived bytes [0, end); null when none. */
-  tail: { num: number; end: number } | null
+  /** The active segment's archived bytes [0, end), and their generation when a redaction re-shipped them; null when none. */
+  tail: { num: number; end: number; gen?: string } | null
+  /** Sealed segments re-uploaded after a redaction: segment number → generation in their keys (absent: the original keys). */
+  generations?: Record<string, string>
   /** Timestamp of the record before nextOffset (0 when none): lets a restore to a time skip streams. */
   lastTimestamp: number
   /** The latest signed checkpoint note, when the store signs (the trust issue fills it). */
@@ -60,11 +64,17 @@ export interface ArchiveHead {
   seq: number
 }
 
-export const segmentKey = (stream: string, num: number) => `${stream}/seg/${num}.log`
-export const segmentMetaKey = (stream: string, num: number) => `${stream}/seg/${num}.json`
-export const segmentIndexKey = (stream: string, num: number) => `${stream}/seg/${num}.log.idx`
-export const tailFolder = (stream: string, num: number) => `${stream}/tail/${num}/`
-export const tailKey = (stream: string, num: number, from: number, to: number) => `${stream}/tail/${num}/${from}-${to}`
+/** A generation's part of a key: none for the original upload, `.<gen>` after a redaction. */
+const genPart = (gen: string | undefined) => (gen === undefined ? '' : `.${gen}`)
+export const segmentKey = (stream: string, num: number, gen?: string) => `${stream}/seg/${num}${genPart(gen)}.log`
+export const segmentMetaKey = (stream: string, num: number, gen?: string) => `${stream}/seg/${num}${genPart(gen)}.json`
+export const segmentIndexKey = (stream: string, num: number, gen?: string) => `${stream}/seg/${num}${genPart(gen)}.log.idx`
+export const tailFolder = (stream: string, num: number, gen?: string) => `${stream}/tail/${num}${genPart(gen)}/`
+export const tailKey = (stream: string, num: number, from: number, to: number, gen?: string) => `${tailFolder(stream, num, gen)}${from}-${to}`
+/** The generation HEAD names for sealed segment `num` (undefined: the original keys). */
+export const sealedGeneration = (head: ArchiveHead, num: number): string | undefined => head.generations?.[String(num)]
+/** A generation: `g<seq>-<8 hex>`, the seq of the HEAD that first names it and a random part, so an attempt cut short never collides with a later one. */
+const GENERATION = /^g\d{1,15}-[0-9a-f]{8}$/
 export const headKey = (stream: string) => `${stream}/HEAD.json`
 export const dictionaryFolder = (stream: string) => `${stream}/dict/`
 export const dictionaryKey = (stream: string, id: number) => `${stream}/dict/${id}.zdict`
@@ -145,6 +155,14 @@ export function parseHead(bytes: Buffer, what: string): ArchiveHead {
   if (!Array.isArray(sealed) || !sealed.every((n, i) => n === i)) throw bad(what, 'sealed', sealed)
   const tail = o.tail as ArchiveHead['tail']
   if (tail !== null && (typeof tail !== 'object' || !isCount(tail.num) || !isCount(tail.end) || tail.num !== sealed.length)) throw bad(what, 'tail', tail)
+  if (tail !== null && tail.gen !== undefined && (typeof tail.gen !== 'string' || !GENERATION.test(tail.gen))) throw bad(what, 'tail', tail)
+  const generations = o.generations
+  if (generations !== undefined) {
+    if (typeof generations !== 'object' || generations === null || Array.isArray(generations)) throw bad(what, 'generations', generations)
+    for (const [num, gen] of Object.entries(generations)) {
+      if (!/^\d{1,15}$/.test(num) || Number(num) >= sealed.length || typeof gen !== 'string' || !GENERATION.test(gen)) throw bad(what, 'generations', generations)
+    }
+  }
   if (o.note !== undefined && typeof o.note !== 'string') throw bad(what, 'note', o.note)
   return o as unknown as ArchiveHead
 }

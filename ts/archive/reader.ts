@@ -9,14 +9,14 @@
  */
 import { ChainlogError, describe } from '../errors.ts'
 import type { ChainlogCore, HashAlgorithm } from '../core/interface.ts'
-import { KIND_CHECKPOINT, KIND_TOMBSTONE } from '../core/interface.ts'
+import { FORM_REDACTED, KIND_CHECKPOINT, KIND_TOMBSTONE } from '../core/interface.ts'
 import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
 import { loadCore } from '../core/load.ts'
 import { decodeIndex } from '../storage/offset-index.ts'
 import { streamName } from '../storage/stream-name.ts'
 import type { LogRecord, VerifyReport, StreamReport } from '../types.ts'
 import { readArchiveInfo } from './archive-store.ts'
-import { parseSegmentMeta, type SegmentMeta, segmentIndexKey, segmentKey, segmentMetaKey } from './layout.ts'
+import { type ArchiveHead, parseSegmentMeta, sealedGeneration, type SegmentMeta, segmentIndexKey, segmentKey, segmentMetaKey } from './layout.ts'
 import { archivedStreams, readHead, type StreamWalk, walkStream } from './remote-stream.ts'
 import { loadArchivedDictionaries } from './dictionaries.ts'
 import { ObjectStore } from './s3.ts'
@@ -89,11 +89,13 @@ export class ArchiveReader {
       for (let i = 0; i < d.count; i++) {
         const kind = d.kinds[i] & KIND_MASK
         if (kind === KIND_CHECKPOINT || d.offsets[i] < from) continue
-        yield {
+        const record: LogRecord = {
           offset: d.offsets[i], timestamp: d.timestamps[i], kind: kind === KIND_TOMBSTONE ? 'tombstone' : 'data',
           payload: Buffer.from(d.payloads.subarray(i === 0 ? 0 : d.payloadEnds[i - 1], d.payloadEnds[i])),
           hash: Buffer.from(d.hashes.subarray(i * 32, i * 32 + 32)), prevHash: Buffer.from(d.prevHashes.subarray(i * 32, i * 32 + 32)),
         }
+        if (d.forms[i] === FORM_REDACTED) record.redacted = true
+        yield record
       }
     }
   }
@@ -115,7 +117,7 @@ export class ArchiveReader {
     let found: SegmentMeta | null = null
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1
-      const meta = await this.meta(name, mid)
+      const meta = await this.meta(name, head, mid)
       if (offset < meta.firstOffset) hi = mid - 1
       else if (offset >= meta.nextOffset) lo = mid + 1
       else {
@@ -128,7 +130,8 @@ export class ArchiveReader {
       return undefined
     }
     await this.loadDictionaries(name)
-    const idx = await this.objects.get(segmentIndexKey(name, found.num))
+    const gen = sealedGeneration(head, found.num)
+    const idx = await this.objects.get(segmentIndexKey(name, found.num, gen))
     const check = idx === null ? null : decodeIndex(idx.body, found.size, (d) => this.core.crc32(d))
     if (check === null || !check.ok || check.positions.length !== found.nextOffset - found.firstOffset) {
       throw new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${name}: the index of segment ${found.num} is ${check === null ? 'missing' : check.ok ? 'short' : `bad (${check.reason})`}`, { stream: name, offset, segment: found.num })
@@ -138,18 +141,20 @@ export class ArchiveReader {
     const end = entry + 1 < check.positions.length ? check.positions.at(entry + 1) : found.size
     // The record and the one before it in one ranged GET, so the link between them is checked.
     const from = entry > 0 ? check.positions.at(entry - 1) : start
-    const part = await this.objects.get(segmentKey(name, found.num), { start: from, end })
+    const part = await this.objects.get(segmentKey(name, found.num, gen), { start: from, end })
     const corrupt = (why: string) => new ChainlogError('ERR_CORRUPT', `${this.objects.url}: stream ${name}: ${why}`, { stream: name, offset, segment: found.num })
     if (part === null || part.body.length !== end - from) throw corrupt(`segment ${found.num} is missing or short at byte ${from}`)
     const decode = (position: number) => this.core.decodeOne({ hash: this.hash, stream: name, data: part.body, basePosition: from, position, expectPrevHash: null, maxPayloadBytes: MAX_PAYLOAD_BYTES })
     const r = decode(start)
     if (r.offset !== offset) throw corrupt(`the index of segment ${found.num} points offset ${offset} at a record with offset ${r.offset}`)
-    const linkTo = entry > 0 ? decode(from).hash : await this.prevHashOfSegment(name, found)
+    const linkTo = entry > 0 ? decode(from).hash : await this.prevHashOfSegment(name, head, found)
     if (!r.prevHash.equals(linkTo)) {
       throw new ChainlogError('ERR_CHAIN_BROKEN', `${this.objects.url}: stream ${name} at offset ${offset}: the record's prev_hash ${r.prevHash.toString('hex').slice(0, 16)}… is not the hash of the record before it (${linkTo.toString('hex').slice(0, 16)}…)`, { stream: name, offset, segment: found.num })
     }
     if ((r.kind & KIND_MASK) === KIND_CHECKPOINT) return undefined
-    return { offset, timestamp: r.timestamp, kind: (r.kind & KIND_MASK) === KIND_TOMBSTONE ? 'tombstone' : 'data', payload: r.payload, hash: r.hash, prevHash: r.prevHash }
+    const record: LogRecord = { offset, timestamp: r.timestamp, kind: (r.kind & KIND_MASK) === KIND_TOMBSTONE ? 'tombstone' : 'data', payload: r.payload, hash: r.hash, prevHash: r.prevHash }
+    if (r.form === FORM_REDACTED) record.redacted = true
+    return record
   }
 
   /**
@@ -233,16 +238,17 @@ export class ArchiveReader {
    * What a segment's first record must link to: the previous segment's last hash (from its
    * metadata, which must agree with this one's firstPrevHash), zeros for segment 0.
    */
-  private async prevHashOfSegment(stream: string, meta: SegmentMeta): Promise<Buffer> {
-    const expected = meta.num === 0 ? ZERO_HASH : Buffer.from((await this.meta(stream, meta.num - 1)).lastHash, 'hex')
+  private async prevHashOfSegment(stream: string, head: ArchiveHead, meta: SegmentMeta): Promise<Buffer> {
+    const expected = meta.num === 0 ? ZERO_HASH : Buffer.from((await this.meta(stream, head, meta.num - 1)).lastHash, 'hex')
     if (meta.firstPrevHash !== expected.toString('hex')) {
       throw new ChainlogError('ERR_CHAIN_BROKEN', `${this.objects.url}: stream ${stream} at offset ${meta.firstOffset}: segment ${meta.num}'s metadata links to ${meta.firstPrevHash.slice(0, 16)}…, the segment before it ends at ${expected.toString('hex').slice(0, 16)}…`, { stream, offset: meta.firstOffset, segment: meta.num })
     }
     return expected
   }
 
-  private async meta(stream: string, num: number): Promise<SegmentMeta> {
-    const key = segmentMetaKey(stream, num)
+  /** Segment metadata under the generation HEAD names (cached by key: a new generation is a new key). */
+  private async meta(stream: string, head: ArchiveHead, num: number): Promise<SegmentMeta> {
+    const key = segmentMetaKey(stream, num, sealedGeneration(head, num))
     const cached = this.metas.get(key)
     if (cached !== undefined) return cached
     const o = await this.objects.get(key)

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { ChainlogError } from '../errors.ts'
 import type { ChainlogCore, HashAlgorithm, ScanResult } from '../core/interface.ts'
 import { MAX_PAYLOAD_BYTES, ZERO_HASH } from '../core/format.ts'
-import { type ArchiveHead, headKey, parseHead, parseSegmentMeta, segmentKey, segmentMetaKey, tailFolder, tailRange } from './layout.ts'
+import { type ArchiveHead, headKey, parseHead, parseSegmentMeta, sealedGeneration, segmentKey, segmentMetaKey, tailFolder, tailRange } from './layout.ts'
 import type { ObjectStore } from './s3.ts'
 import { type ArchivedDictionary, loadArchivedDictionaries } from './dictionaries.ts'
 
@@ -65,12 +65,14 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
   for (let n = head.sealed.length; sizes.has(segmentKey(stream, n)) && sizes.has(segmentMetaKey(stream, n)); n++) beyond.push(n)
   const sealed = [...head.sealed, ...beyond]
   const tailUsed = head.tail !== null && head.tail.num >= sealed.length
-  const tailChunks = tailUsed ? pickTailChunks(keys.map((k) => k.key).filter((k) => k.startsWith(tailFolder(stream, head.tail!.num))), head.tail!.end) : []
+  const tailChunks = tailUsed ? pickTailChunks(keys.map((k) => k.key).filter((k) => k.startsWith(tailFolder(stream, head.tail!.num, head.tail!.gen))), head.tail!.end) : []
   if (tailUsed && tailChunks === null) {
     throw fail('ERR_CORRUPT', head.nextOffset, `tail chunks of segment ${head.tail!.num} do not cover bytes [0, ${head.tail!.end}) that HEAD lists`)
   }
   let bytesTotal = 0
-  for (const n of sealed) bytesTotal += sizes.get(segmentKey(stream, n)) ?? 0
+  // A segment a redaction rewrote is read under the generation HEAD names (beyond HEAD: the original keys).
+  const gen = (n: number) => (n < head.sealed.length ? sealedGeneration(head, n) : undefined)
+  for (const n of sealed) bytesTotal += sizes.get(segmentKey(stream, n, gen(n))) ?? 0
   if (tailUsed) bytesTotal += head.tail!.end
   // Loaded before any scan: the core decodes form-4 records with them.
   const dictionaries = await loadArchivedDictionaries(objects, core, hash, stream)
@@ -103,10 +105,11 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
       headFound = true
     }
     for (const num of sealed) {
-      const metaObj = await objects.get(segmentMetaKey(stream, num))
-      const segObj = await objects.get(segmentKey(stream, num))
-      if (metaObj === null || segObj === null) throw fail('ERR_CORRUPT', nextOffset, `sealed segment ${num}${num < head.sealed.length ? ', listed by HEAD,' : ''} is missing from the archive (${metaObj === null ? segmentMetaKey(stream, num) : segmentKey(stream, num)})`, { segment: num })
-      const meta = parseSegmentMeta(metaObj.body, `${objects.url}/${segmentMetaKey(stream, num)}`, num)
+      const metaKey = segmentMetaKey(stream, num, gen(num))
+      const metaObj = await objects.get(metaKey)
+      const segObj = await objects.get(segmentKey(stream, num, gen(num)))
+      if (metaObj === null || segObj === null) throw fail('ERR_CORRUPT', nextOffset, `sealed segment ${num}${num < head.sealed.length ? ', listed by HEAD,' : ''} is missing from the archive (${metaObj === null ? metaKey : segmentKey(stream, num, gen(num))})`, { segment: num })
+      const meta = parseSegmentMeta(metaObj.body, `${objects.url}/${metaKey}`, num)
       const bytes = segObj.body
       if (meta.firstOffset !== nextOffset) throw fail('ERR_CORRUPT', nextOffset, `segment ${num}'s metadata starts at offset ${meta.firstOffset}`, { segment: num })
       if (createHash('sha256').update(bytes).digest('hex') !== meta.sha256 || bytes.length !== meta.size) {
@@ -147,7 +150,7 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
 }
 
 /** The chunks [0, a), [a, b), … [y, end) among `keys`, or null when they do not cover [0, end). */
-function pickTailChunks(keys: string[], end: number): string[] | null {
+export function pickTailChunks(keys: string[], end: number): string[] | null {
   const byFrom = new Map<number, Array<{ key: string; to: number }>>()
   for (const key of keys) {
     const r = tailRange(key)

@@ -94,8 +94,8 @@ export interface ArchiveHeadInfo {
   hash: Buffer
   /** Sealed segments archived whole (numbers 0 … sealedSegments − 1). */
   sealedSegments: number
-  /** The active segment's archived bytes [0, end), or null. */
-  tail: { num: number; end: number } | null
+  /** The active segment's archived bytes [0, end), or null; `gen` when a redaction re-shipped them (their object keys' generation). */
+  tail: { num: number; end: number; gen?: string } | null
   /** Timestamp of the record before nextOffset (0 when none). */
   lastTimestamp: number
   /** HEAD's write count. */
