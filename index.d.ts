@@ -489,7 +489,7 @@ export declare class Log {
 	 * (durable before anything is cut), cuts after the last whole batch before the damage, and
 	 * makes the stream take appends again. A healthy stream: a no-op result. `dryRun`: says what
 	 * it would move and changes nothing (allowed on a read-only log). Damage in a sealed segment: ERR_UNSUPPORTED; a checkpoint
-	 * past the cut (records that may have been published): ERR_CHAIN_BROKEN.
+	 * record or a published tree head (`<stream>/checkpoint`, the state file) past the cut: ERR_CHAIN_BROKEN.
 	 */
 	repair(stream: string | number, options?: RepairOptions): Promise<RepairResult>;
 	/**
