@@ -183,6 +183,23 @@ for (const backend of BACKENDS) {
     t.is(wide.streams[0].problems.find((p) => p.code === 'ERR_CHAIN_BROKEN')?.offset, before.treeSize - 1)
   })
 
+  test(`${backend}: the attack on a record whose level-0 tile is not stored: verify({ trusted }) narrows to its 256 leaves with the stored level-1 node`, async (t) => {
+    const dir = tempDir(t)
+    const key = generateKey(ORIGIN)
+    let log = await open(t, dir, { backend, hash: 'sha256', checkpointEvery: false, tlog: { origin: ORIGIN, signer: key.skey } })
+    await fill(log, 's', 0, 600)
+    const before = await log.checkpoint('s')
+    await log.close()
+    forge(await core(backend), dir, 's', 300, 'sha256')
+    rmSync(join(dir, 's', 'checkpoint'))
+    log = await open(t, dir, { backend })
+    t.true((await log.verify('s')).ok)
+    const trusted = await log.verify('s', { trusted: [before.note!], keys: [openVkey(before.note!, key)] })
+    const problem = trusted.streams[0].problems.find((p) => p.code === 'ERR_CHAIN_BROKEN')
+    t.is(problem?.offset, 256, 'the first leaf of the 256 whose level-1 node differs')
+    t.regex(problem!.message, /first 256 leaves that differ from the tile cache/)
+  })
+
   test(`${backend}: a rolled-back store fails against a newer trusted note, and at open with a state file`, async (t) => {
     const dir = tempDir(t)
     const state = join(tempDir(t, 'state'), 'tlog-state.json')
