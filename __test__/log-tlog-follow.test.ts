@@ -90,15 +90,17 @@ for (const backend of BACKENDS) {
       const before = await log.prove('s', 300)
       const deep = await log.prove('s', 40_000)
       await log.close()
-      // Lost: a level-0 tile inside the tree, and the full level-1 tile (the frontier's own tiles stay).
-      rmSync(join(dir, 's', 'tile', '0', '001'))
+      // Lost: the full level-1 tile (the frontier's own tiles stay). Full level-0 tiles are not
+      // stored at all: proofs recompute them from the records.
+      t.false(existsSync(join(dir, 's', 'tile', '0', '001')))
       rmSync(join(dir, 's', 'tile', '1', '000'))
       log = await Log.open(dir, { backend, hash: 'sha256', checkpointEvery: false, tlog })
       const again = await log.prove('s', 300)
       t.deepEqual(again.proof, before.proof)
       t.deepEqual((await log.prove('s', 40_000)).proof, deep.proof)
       t.is(again.treeSize, signed.treeSize)
-      t.true(existsSync(join(dir, 's', 'tile', '0', '001')), 'rebuilt tile saved again')
+      t.true(existsSync(join(dir, 's', 'tile', '1', '000')), 'rebuilt tile saved again')
+      t.false(existsSync(join(dir, 's', 'tile', '0', '001')), 'a level-0 tile recomputed for a proof is not stored')
       const c = await log.consistency('s', 1000)
       t.is(c.newSize, signed.treeSize)
     } finally {

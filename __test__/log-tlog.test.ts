@@ -46,7 +46,10 @@ for (const backend of BACKENDS) {
     const got = tileFiles(dir, 's')
     for (const [path, bytes] of want) {
       const m = /^(.*)\.p\/(\d+)$/.exec(path)
-      if (m === null) {
+      if (m === null && path.startsWith('tile/0/')) {
+        // Full level-0 tiles are not stored (SPEC §8: the records hold the leaves); proofs recompute them.
+        t.false(got.has(path), path)
+      } else if (m === null) {
         t.truthy(got.get(path), path)
         t.true(got.get(path)!.equals(bytes), path)
       } else {
@@ -56,7 +59,7 @@ for (const backend of BACKENDS) {
         if (part !== undefined) t.true(bytes.subarray(0, part.length).equals(part), path)
       }
     }
-    t.true(got.has('tile/0/000') && got.has('tile/0/001') && !got.has('tile/0/002'))
+    t.deepEqual([...got.keys()].filter((f) => /^tile\/0\/\d+$/.test(f)), [], 'no full level-0 tile is stored')
     // Grown and reopened: the frontier comes back and the tree goes on.
     await fill(log, 's', 600, 100)
     const all = (await log.read('s')).map((r) => hashLeaf(r.hash))
@@ -82,13 +85,14 @@ for (const backend of BACKENDS) {
     await fill(log, 's', 700, 60)
     t.true((await log.treeHead('s')).root.equals(merkleRoot(await leavesOf(log))))
     await log.close()
-    // Tiles whose last leaf is not the records' (here: the last full level-0 tile replaced by other hashes): rebuilt from the records.
-    const part = join(dir, 's', 'tile', '0', '001')
+    // Tiles that disagree with the records (here: the level-1 nodes of the full level-0 tiles, which
+    // the records' last 256 leaves are checked against, replaced by other hashes): rebuilt from the records.
+    const part = join(dir, 's', 'tile', '1', '000.part')
     writeFileSync(part, Buffer.alloc(readFileSync(part).length, 0xab))
     log = await open(t, dir, { backend, checkpointEvery: false, hash: 'sha256' })
     t.true((await log.treeHead('s')).root.equals(merkleRoot(await leavesOf(log))))
-    t.false(readFileSync(part).equals(Buffer.alloc(readFileSync(part).length, 0xab)), 'the tile cache was rewritten from the records')
     await log.close()
+    t.false(readFileSync(part).equals(Buffer.alloc(readFileSync(part).length, 0xab)), 'the tile cache was rewritten from the records')
     // Tiles gone: rebuilt.
     rmSync(join(dir, 's', 'tile'), { recursive: true })
     log = await open(t, dir, { backend, checkpointEvery: false, hash: 'sha256' })
@@ -177,6 +181,23 @@ for (const backend of BACKENDS) {
     log = await open(t, dir, { backend })
     const wide = await log.verify('s', { trusted: [before.note!] })
     t.is(wide.streams[0].problems.find((p) => p.code === 'ERR_CHAIN_BROKEN')?.offset, before.treeSize - 1)
+  })
+
+  test(`${backend}: the attack on a record whose level-0 tile is not stored: verify({ trusted }) narrows to its 256 leaves with the stored level-1 node`, async (t) => {
+    const dir = tempDir(t)
+    const key = generateKey(ORIGIN)
+    let log = await open(t, dir, { backend, hash: 'sha256', checkpointEvery: false, tlog: { origin: ORIGIN, signer: key.skey } })
+    await fill(log, 's', 0, 600)
+    const before = await log.checkpoint('s')
+    await log.close()
+    forge(await core(backend), dir, 's', 300, 'sha256')
+    rmSync(join(dir, 's', 'checkpoint'))
+    log = await open(t, dir, { backend })
+    t.true((await log.verify('s')).ok)
+    const trusted = await log.verify('s', { trusted: [before.note!], keys: [openVkey(before.note!, key)] })
+    const problem = trusted.streams[0].problems.find((p) => p.code === 'ERR_CHAIN_BROKEN')
+    t.is(problem?.offset, 256, 'the first leaf of the 256 whose level-1 node differs')
+    t.regex(problem!.message, /first 256 leaves that differ from the tile cache/)
   })
 
   test(`${backend}: a rolled-back store fails against a newer trusted note, and at open with a state file`, async (t) => {

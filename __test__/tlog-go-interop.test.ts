@@ -200,6 +200,8 @@ for (const backend of ['native', 'js'] as const) {
     const offsets = [0, 1, 99, 100, 255, 256, 300, second.treeSize - 1]
     for (const i of offsets) requests.push({ op: 'tlog-proof', msg: (await log.prove('orders', i)).text, vkeys: [vkey], origin })
     requests.push({ op: 'add-checkpoint', msg: (await log.consistency('orders', first.treeSize)).text, vkeys: [vkey], origin, oldNote: first.note })
+    // The tiles of the published tree (what export-tiles writes), by Go.
+    requests.push({ op: 'tree', leaves: chainHashes.slice(0, second.treeSize).map(b64), sizes: [second.treeSize], pairs: [] })
     const res = goCheck(requests)
     for (const [i, r] of res.slice(1).entries()) t.true(r.ok, `${JSON.stringify(requests[i + 1]).slice(0, 120)}: ${r.err}`)
     const tree = res[0]
@@ -211,18 +213,38 @@ for (const backend of ['native', 'js'] as const) {
       t.is(res[2 + k].text, `${origin}\n${c.offset}\n${tree.roots[String(c.offset)]}\n`, `the note in the checkpoint record at offset ${c.offset}`)
       t.is(res[signAt + k].signed, c.note, `Go's signature of the checkpoint at offset ${c.offset}, byte for byte`)
     })
-    // Go's tiles (tile/8/<L>/<N>[.p/<W>]) against the engine's cache (tile/<L>/<N>, the growing one <N>.part).
+    // Go's tiles (tile/8/<L>/<N>[.p/<W>]) against the engine's cache (tile/<L>/<N>, the growing one
+    // <N>.part; full level-0 tiles are not stored, SPEC §8) and, every level, against the static
+    // log export-tiles writes (tile/<L>/<N>[.p/<W>]).
     const mine = new Map<string, string>()
     const root = join(dir, 'orders')
     for (const f of readdirSync(join(root, 'tile'), { recursive: true }) as string[]) {
       const p = join(root, 'tile', f)
       if (statSync(p).isFile()) mine.set(`tile/${f}`, b64(readFileSync(p)))
     }
-    for (const [path, data] of Object.entries(tree.tiles as Record<string, string>)) {
-      const ours = path.replace(/^tile\/8\//, 'tile/').replace(/\.p\/\d+$/, '.part')
-      t.is(mine.get(ours), data, path)
+    const exportDir = mkdtempSync(join(tmpdir(), 'chainlog-go-export-'))
+    t.teardown(() => rmSync(exportDir, { recursive: true, force: true }))
+    await log.exportTiles('orders', exportDir)
+    const exported = new Map<string, string>()
+    for (const f of readdirSync(join(exportDir, 'tile'), { recursive: true }) as string[]) {
+      const p = join(exportDir, 'tile', f)
+      if (!f.startsWith('entries') && statSync(p).isFile()) exported.set(`tile/${f}`, b64(readFileSync(p)))
     }
-    t.is(mine.size, Object.keys(tree.tiles).length)
+    const goTiles = Object.entries(tree.tiles as Record<string, string>)
+    const fullLeafTile = (path: string) => /^tile\/8\/0\/\d+$/.test(path)
+    for (const [path, data] of goTiles) {
+      const ours = path.replace(/^tile\/8\//, 'tile/').replace(/\.p\/\d+$/, '.part')
+      if (fullLeafTile(path)) t.false(mine.has(ours), `${path} is not stored`)
+      else t.is(mine.get(ours), data, path)
+    }
+    t.true(goTiles.some(([path]) => fullLeafTile(path)), 'the tree has full level-0 tiles')
+    t.is(mine.size, goTiles.filter(([path]) => !fullLeafTile(path)).length)
+    const published = res[res.length - 1]
+    t.true(published.ok, published.err)
+    const goPublished = Object.entries(published.tiles as Record<string, string>)
+    for (const [path, data] of goPublished) t.is(exported.get(path.replace(/^tile\/8\//, 'tile/')), data, `export-tiles ${path}`)
+    t.true(goPublished.some(([path]) => fullLeafTile(path)))
+    t.is(exported.size, goPublished.length)
   })
 }
 

@@ -10,10 +10,19 @@
  * them is published. Until then (a stream opened from disk, before its first tree use) the tree
  * catches up by reading the chain hashes of the records it lacks, O(tail).
  *
+ * Level 0 (the leaf hashes) is not stored as full tiles (SPEC §8 allows it: the chain hash of
+ * record j is the prev_hash of record j + 1, so the records hold the leaves): one 8 KiB file per
+ * 256 records cost more than the appends themselves (docs/perf-notes.md, "Merkle tree"). Stored
+ * are the full tiles of levels ≥ 1, the growing `.part` of every level (level 0's too, written
+ * when a note is published), and the level-0 tiles below a pruned stream's start, the only copy
+ * of those leaves. A level-0 tile a proof needs comes from memory or is recomputed from its 256
+ * records.
+ *
  * The cache is never trusted over the records: at first use the right frontier is read from the
  * tiles only up to the last published note's size, and only if the tiles give that note's root
- * and their last leaf is the chain hash the records have there; every later leaf comes from the
- * records. Without a published note the tree is rebuilt from the records.
+ * and agree with the records there (the last leaf, or the level-1 node of the last 256 leaves,
+ * recomputed from the records); every later leaf comes from the records. Without a published
+ * note the tree is rebuilt from the records.
  */
 import { TREE_FRONTIER_BYTES, treeTileNodes } from '../core/interface.ts'
 import { ChainlogError } from '../errors.ts'
@@ -37,6 +46,13 @@ export interface PublishedHead {
   root: Buffer
   /** The signed note; absent when only the state file kept the head. */
   note?: string
+}
+
+/** What the records must give before the tree takes its next leaf: the root of leaves [from, to) (one leaf: that leaf). */
+interface Confirmation {
+  from: number
+  to: number
+  hash: Buffer
 }
 
 /** The tile being filled at one tile level: its index, its hashes so far, how many are on storage. */
@@ -93,8 +109,12 @@ export class StreamTree {
   private unwritten: Array<{ level: number; index: number; bytes: Buffer; hadPart: boolean }> = []
   private readonly fullCache = new Map<string, Buffer>()
   private loaded = false
-  /** The leaf hash the records must give at offset size − 1 (set when the frontier came from tiles). */
-  private leafToConfirm: Buffer | null = null
+  /** What the records must give below the tree's size before it grows (set when the frontier came from tiles). */
+  private toConfirm: Confirmation | null = null
+  /** Level-0 tiles below this leaf are stored as full tiles: a prune to it was prepared (their leaves' only copy). */
+  private keepLeavesBelow = 0
+  /** Level-0 tiles completed in memory whose `.part` this tree saved: removed at the next save. */
+  private staleLeafParts: number[] = []
   private queue: Promise<unknown> = Promise.resolve()
   /** The last note published for this stream (read from `<stream>/checkpoint` at first use). */
   published: PublishedHead | null = null
@@ -117,6 +137,7 @@ export class StreamTree {
   /** A prune moved the stream's start (null: never pruned); from now on every tile write is durable. */
   setFloor(floor: { firstOffset: number; prevHash: Buffer } | null): void {
     this.floor = floor === null ? null : { firstOffset: floor.firstOffset, lastLeaf: hashLeaf(floor.prevHash) }
+    this.keepLeavesBelow = Math.max(this.keepLeavesBelow, floor?.firstOffset ?? 0)
     this.files.durable = floor !== null
   }
 
@@ -132,8 +153,15 @@ export class StreamTree {
    * of leaves [from, firstOffset) and all upper tiles: a prune to `firstOffset` may then go ahead.
    */
   async prepareFloor(size: number, source: LeafSource, from: number, firstOffset: number): Promise<void> {
+    this.keepLeavesBelow = Math.max(this.keepLeavesBelow, firstOffset)
     await this.update(size, source, true)
     if (this.frontier.size < firstOffset) throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: the tree holds ${this.frontier.size} leaves, a prune to ${firstOffset} needs them all`, { stream: this.stream })
+    // Level 0 is not stored for kept records: the full level-0 tiles of the leaves to be pruned are
+    // written now, from the records (the tile being filled is its `.part`, saved by the update).
+    const open = this.openTiles[0]?.index ?? Infinity
+    for (let index = Math.floor(from / TILE_HASHES); index <= Math.floor((firstOffset - 1) / TILE_HASHES) && index < open; index++) {
+      if ((await this.files.readFull(0, index)) === null) await this.files.writeFull(0, index, await this.tileBytes(0, index))
+    }
     await this.files.syncTiles(Math.floor(from / TILE_HASHES), Math.floor((firstOffset - 1) / TILE_HASHES))
   }
 
@@ -164,7 +192,7 @@ export class StreamTree {
 
   /** Follows commits from now on, if the tree holds exactly the stream's `nextOffset` records. */
   attachAt(nextOffset: number): void {
-    if (this.state === null && this.leafToConfirm === null && this.frontier.size === nextOffset) this.state = frontierState(this.frontier)
+    if (this.state === null && this.toConfirm === null && this.frontier.size === nextOffset) this.state = frontierState(this.frontier)
   }
 
   private detach(): void {
@@ -196,9 +224,12 @@ export class StreamTree {
     }
   }
 
-  /** Writes the full tiles completed so far (at close: the next open resumes from them). */
+  /**
+   * Writes the full tiles completed so far and the growing tiles of levels ≥ 1 (at close: the next
+   * open resumes from them; level 0's last ≤ 255 leaves come from the records).
+   */
   save(): Promise<void> {
-    return this.exclusive(() => this.persist(false))
+    return this.exclusive(() => this.persist(false, true))
   }
 
   /** One encodeBatch call's tree output: the new compact range, the leaf hashes, the tile-level nodes. */
@@ -223,11 +254,23 @@ export class StreamTree {
       open.count += take
       at += take * HASH_BYTES
       i += take
-      if (open.count === TILE_HASHES) {
-        this.unwritten.push({ level, index: open.index, bytes: open.bytes, hadPart: open.persisted > 0 })
-        this.openTiles[level] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
-      }
+      if (open.count === TILE_HASHES) this.completeTile(level, open)
     }
+  }
+
+  /** Tile `open` of tile level `level` is full: queued for storage (level 0: kept in memory only, unless its leaves are to be pruned). */
+  private completeTile(level: number, open: OpenTile): void {
+    if (level > 0 || open.index * TILE_HASHES < this.keepLeavesBelow) this.unwritten.push({ level, index: open.index, bytes: open.bytes, hadPart: open.persisted > 0 })
+    else {
+      this.cacheFull(tileKey(0, open.index), open.bytes)
+      if (open.persisted > 0) this.staleLeafParts.push(open.index)
+    }
+    this.openTiles[level] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
+  }
+
+  private cacheFull(key: string, bytes: Buffer): void {
+    if (this.fullCache.size >= CACHED_FULL_TILES) this.fullCache.delete(this.fullCache.keys().next().value!)
+    this.fullCache.set(key, bytes)
   }
 
   /** Runs `task` after the tree's earlier tasks: one update or proof at a time. */
@@ -254,7 +297,7 @@ export class StreamTree {
       this.reset()
       if (this.writable) await this.files.removeAll()
     }
-    if (size > this.frontier.size || this.leafToConfirm !== null) {
+    if (size > this.frontier.size || this.toConfirm !== null) {
       if (!(await this.takeLeaves(size, source))) {
         if (this.floor !== null) throw this.floorBroken(`the records disagree with the tiles at leaf ${this.frontier.size - 1}`)
         // The records disagree with the tiles below the published size: the records win (and a
@@ -270,25 +313,31 @@ export class StreamTree {
     await this.persist(saveParts)
   }
 
-  /** Appends the leaves of records [size, target); false when the record before them is not the leaf the tiles hold. */
+  /** Appends the leaves of records [size, target); false when the records before them do not give what the tiles hold (toConfirm). */
   private async takeLeaves(target: number, source: LeafSource): Promise<boolean> {
     const start = this.frontier.size
-    if (this.leafToConfirm !== null && this.floor !== null && start === this.floor.firstOffset) {
+    if (this.toConfirm !== null && this.floor !== null && start === this.floor.firstOffset) {
       // The last pruned leaf has no record left: pruned.json's prevHash confirms it.
-      if (!this.leafToConfirm.equals(this.floor.lastLeaf)) return false
-      this.leafToConfirm = null
+      if (this.toConfirm.from !== start - 1 || !this.toConfirm.hash.equals(this.floor.lastLeaf)) return false
+      this.toConfirm = null
     }
-    const confirm = this.leafToConfirm
+    const confirm = this.toConfirm
+    const below: Buffer[] = []
     let agrees = true
-    await source(confirm === null ? start : start - 1, target, (first, hashes) => {
+    await source(confirm === null ? start : Math.min(start, confirm.from), target, (first, hashes) => {
       for (let at = 0, o = first; at < hashes.length && agrees; at += HASH_BYTES, o++) {
         const leaf = hashLeaf(hashes.subarray(at, at + HASH_BYTES))
-        if (o >= start) this.appendLeaf(leaf)
-        else if (leaf.equals(confirm!)) this.leafToConfirm = null
-        else agrees = false
+        if (confirm !== null && o >= confirm.from && o < confirm.to) {
+          below.push(leaf)
+          if (o === confirm.to - 1) {
+            agrees = merkleRoot(below).equals(confirm.hash)
+            if (agrees) this.toConfirm = null
+          }
+        }
+        if (o >= start && agrees) this.appendLeaf(leaf)
       }
     })
-    return agrees
+    return agrees && this.toConfirm === null
   }
 
   /** The root of the tree of the first `size` leaves (size ≤ this.size). */
@@ -328,15 +377,15 @@ export class StreamTree {
     if (cached !== undefined) return cached
     const bytes = (await this.files.readFull(level, index)) ?? (await this.rebuildTile(level, index))
     if (bytes === null) throw new ChainlogError('ERR_CORRUPT', `stream ${this.stream}: tile ${key} is missing from the tile cache`, { stream: this.stream })
-    if (this.fullCache.size >= CACHED_FULL_TILES) this.fullCache.delete(this.fullCache.keys().next().value!)
-    this.fullCache.set(key, bytes)
+    this.cacheFull(key, bytes)
     return bytes
   }
 
   /**
-   * A full tile missing from storage (tiles written in the background are not fdatasynced, so a
-   * crash can take some back): level 0 from the records' chain hashes, a higher level from the
-   * tiles below it; saved again. Null when no records were ever read through this tree.
+   * A full tile missing from storage (level 0 is not stored; tiles written in the background are
+   * not fdatasynced, so a crash can take some back): level 0 from the records' chain hashes, a
+   * higher level from the tiles below it, saved again. Null when no records were ever read
+   * through this tree.
    */
   private async rebuildTile(level: number, index: number): Promise<Buffer | null> {
     const source = this.source
@@ -356,7 +405,7 @@ export class StreamTree {
         merkleRoot(Array.from({ length: TILE_HASHES }, (_, k) => below.subarray(k * HASH_BYTES, (k + 1) * HASH_BYTES))).copy(out, j * HASH_BYTES)
       }
     }
-    if (this.writable) await this.files.writeFull(level, index, out).catch(() => {}) // a cache: the next read rebuilds it again
+    if (this.writable && level > 0) await this.files.writeFull(level, index, out).catch(() => {}) // a cache: the next read rebuilds it again
     return out
   }
 
@@ -376,8 +425,10 @@ export class StreamTree {
       const t = tileOf(node)
       keys.set(tileKey(t.level, t.index), t)
     }
+    // And the tile holding the level-1 node over the last leaf: a later open checks the records against it.
     const last = Math.floor((size - 1) / TILE_HASHES)
     keys.set(tileKey(0, last), { level: 0, index: last })
+    keys.set(tileKey(1, Math.floor(last / TILE_HASHES)), { level: 1, index: Math.floor(last / TILE_HASHES) })
     for (const t of keys.values()) {
       const open = this.openTiles[t.level]
       // Only full tiles on storage: the open ones are the `.part` files, the unwritten ones come first.
@@ -396,15 +447,16 @@ export class StreamTree {
       const open = (this.openTiles[tileLevel] ??= { index: Math.floor(index / TILE_HASHES), bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 })
       hash.copy(open.bytes, open.count * HASH_BYTES)
       open.count++
-      if (open.count === TILE_HASHES) {
-        this.unwritten.push({ level: tileLevel, index: open.index, bytes: open.bytes, hadPart: open.persisted > 0 })
-        this.openTiles[tileLevel] = { index: open.index + 1, bytes: Buffer.alloc(FULL_TILE_BYTES), count: 0, persisted: 0 }
-      }
+      if (open.count === TILE_HASHES) this.completeTile(tileLevel, open)
     })
   }
 
-  /** Writes the tiles completed since the last save, then (with `parts`) the growing ones, upper levels first. */
-  private async persist(parts: boolean): Promise<void> {
+  /**
+   * Writes the tiles completed since the last save, then (with `parts`) the growing ones, upper
+   * levels first, durably; with `upperParts` only, those of levels ≥ 1, not fdatasynced (their
+   * hashes are not counted as persisted, so a durable save writes the whole file again).
+   */
+  private async persist(parts: boolean, upperParts = false): Promise<void> {
     if (!this.writable) return
     // Full tiles are not fdatasynced here: makeDurable syncs the few a published note needs.
     while (this.unwritten.length > 0) {
@@ -412,7 +464,19 @@ export class StreamTree {
       await this.files.writeFull(t.level, t.index, t.bytes, false, t.hadPart)
       this.unwritten.shift()
     }
-    if (!parts) return
+    while (this.staleLeafParts.length > 0) {
+      await this.files.removePart(0, this.staleLeafParts[0])
+      this.staleLeafParts.shift()
+    }
+    if (!parts) {
+      if (upperParts) {
+        for (let level = this.openTiles.length - 1; level >= 1; level--) {
+          const open = this.openTiles[level]
+          if (open !== undefined && open.count > open.persisted) await this.files.writePart(level, open.index, open.bytes.subarray(0, open.count * HASH_BYTES), open.persisted)
+        }
+      }
+      return
+    }
     for (let level = this.openTiles.length - 1; level >= 0; level--) {
       const open = this.openTiles[level]
       if (open === undefined || open.count === open.persisted) continue
@@ -429,8 +493,9 @@ export class StreamTree {
     this.state = null
     this.openTiles = []
     this.unwritten = []
+    this.staleLeafParts = []
     this.fullCache.clear()
-    this.leafToConfirm = null
+    this.toConfirm = null
   }
 
   /**
@@ -462,27 +527,75 @@ export class StreamTree {
     if (extent > 0) await this.fromTiles(extent, null)
   }
 
-  /** Leaves the level-0 tiles hold from leaf 0 on without a gap (full tiles, then the `.part`), up to `size`'s tiles. */
+  /**
+   * Leaves the tiles cover from leaf 0 on without a gap, in whole level-0 tiles (level 0 itself is
+   * not stored: the level-1 tiles count them, full ones then the `.part`), up to `size`'s tiles.
+   */
   private async tileExtent(size: number): Promise<number> {
     let lo = 0
-    let hi = Math.floor(size / TILE_HASHES)
+    let hi = Math.floor(size / TILE_HASHES ** 2)
     // Full tiles are written in order: a binary search for the first missing one.
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2)
-      if ((await this.files.readFull(0, mid - 1)) !== null) lo = mid
+      if ((await this.files.readFull(1, mid - 1)) !== null) lo = mid
       else hi = mid - 1
     }
-    const part = await this.files.readPart(0, lo)
-    return lo * TILE_HASHES + (part === null ? 0 : Math.min(part.length / HASH_BYTES, TILE_HASHES - 1))
+    const part = await this.files.readPart(1, lo)
+    const leafTiles = lo * TILE_HASHES + (part === null ? 0 : Math.min(part.length / HASH_BYTES, TILE_HASHES - 1))
+    return Math.min(leafTiles, Math.floor(size / TILE_HASHES)) * TILE_HASHES
+  }
+
+  /**
+   * The hashes [0, count) of level-0 tile `index`: its `.part` or full tile when storage holds
+   * that many (then `fromRecords` is false), else recomputed from the records.
+   */
+  private async leafTile(index: number, count: number): Promise<{ bytes: Buffer; persisted: number; fromRecords: boolean } | null> {
+    const part = await this.files.readPart(0, index)
+    if (part !== null && part.length >= count * HASH_BYTES) return { bytes: part, persisted: count, fromRecords: false }
+    const full = await this.files.readFull(0, index)
+    if (full !== null) return { bytes: full, persisted: 0, fromRecords: false }
+    const source = this.source
+    if (source === null) return null
+    const bytes = Buffer.alloc(count * HASH_BYTES)
+    const from = index * TILE_HASHES
+    let taken = 0
+    await source(from, from + count, (first, hashes) => {
+      for (let at = 0; at < hashes.length; at += HASH_BYTES, taken++) hashLeaf(hashes.subarray(at, at + HASH_BYTES)).copy(bytes, (first - from) * HASH_BYTES + at)
+    })
+    return taken === count ? { bytes, persisted: 0, fromRecords: true } : null
   }
 
   /** The frontier of `size` leaves from the tiles (checked against `root` when given); false when the tiles cannot give it. */
   private async fromTiles(size: number, root: Buffer | null): Promise<boolean> {
-    const p = { size, root }
     try {
-      const nodes = MerkleFrontier.nodesFor(p.size)
-      const tiles = new Map<string, Buffer>()
       const readTile = async (level: number, index: number): Promise<Buffer | null> => (await this.files.readFull(level, index)) ?? (await this.files.readPart(level, index))
+      // The tiles being filled at that size, at each tile level; level 0's from the records when not stored.
+      const openTiles: OpenTile[] = []
+      let leavesFromRecords = false
+      for (let level = 0, hashes = size; hashes > 0; level++, hashes = Math.floor(hashes / TILE_HASHES)) {
+        const index = Math.floor(hashes / TILE_HASHES)
+        const count = hashes % TILE_HASHES
+        const open: OpenTile = { index, bytes: Buffer.alloc(FULL_TILE_BYTES), count, persisted: 0 }
+        if (count > 0) {
+          let bytes: Buffer | null
+          if (level === 0) {
+            const leaves = await this.leafTile(index, count)
+            if (leaves === null) return false
+            bytes = leaves.bytes
+            open.persisted = leaves.persisted
+            leavesFromRecords = leaves.fromRecords
+          } else {
+            const part = await this.files.readPart(level, index)
+            bytes = part !== null && part.length >= count * HASH_BYTES ? part : await this.files.readFull(level, index)
+            open.persisted = bytes === part ? count : 0
+          }
+          if (bytes === null || bytes.length < count * HASH_BYTES) return false
+          bytes.copy(open.bytes, 0, 0, count * HASH_BYTES)
+        }
+        openTiles[level] = open
+      }
+      const nodes = MerkleFrontier.nodesFor(size)
+      const tiles = new Map<string, Buffer>([[tileKey(0, openTiles[0].index), openTiles[0].bytes.subarray(0, openTiles[0].count * HASH_BYTES)]])
       for (const node of nodes) {
         const t = tileOf(node)
         const key = tileKey(t.level, t.index)
@@ -492,32 +605,33 @@ export class StreamTree {
         tiles.set(key, bytes)
       }
       const read = tileNodeReader((level, index) => tiles.get(tileKey(level, index))!)
-      const frontier = MerkleFrontier.fromHashes(p.size, nodes.map((n) => read(n.level, n.index)))
-      if (p.root !== null && !frontier.root().equals(p.root)) return false
-      // The tiles being filled at that size, at each tile level.
-      const openTiles: OpenTile[] = []
-      for (let level = 0, hashes = p.size; hashes > 0; level++, hashes = Math.floor(hashes / TILE_HASHES)) {
-        const index = Math.floor(hashes / TILE_HASHES)
-        const count = hashes % TILE_HASHES
-        const open: OpenTile = { index, bytes: Buffer.alloc(FULL_TILE_BYTES), count, persisted: 0 }
-        if (count > 0) {
-          const part = await this.files.readPart(level, index)
-          const bytes = part !== null && part.length >= count * HASH_BYTES ? part : await this.files.readFull(level, index)
-          if (bytes === null || bytes.length < count * HASH_BYTES) return false
-          bytes.copy(open.bytes, 0, 0, count * HASH_BYTES)
-          open.persisted = part !== null && part.length >= count * HASH_BYTES ? count : 0
-        }
-        openTiles[level] = open
+      const frontier = MerkleFrontier.fromHashes(size, nodes.map((n) => read(n.level, n.index)))
+      if (root !== null && !frontier.root().equals(root)) return false
+      // What ties the tiles to the records at leaf size − 1 (the chain hash there commits to every
+      // record before it): nothing more when the leaves of the last tile came from the records and
+      // the root is a published one; else the stored last leaf, or the stored level-1 node over the
+      // last 256 leaves, to be recomputed from the records.
+      const last = size - 1
+      const leafAt = (tile: Buffer): Confirmation => {
+        const slot = last % TILE_HASHES
+        return { from: last, to: size, hash: Buffer.from(tile.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES)) }
       }
-      // Leaf size − 1: the last of the open level-0 tile, or of the full tile before it.
-      const last = p.size - 1
-      const lastTile = openTiles[0].index === Math.floor(last / TILE_HASHES) ? openTiles[0].bytes : await this.files.readFull(0, Math.floor(last / TILE_HASHES))
-      if (lastTile === null) return false
-      const slot = last % TILE_HASHES
-      const leaf = Buffer.from(lastTile.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES))
+      let confirm: Confirmation | null = null
+      if (openTiles[0].count > 0 && !leavesFromRecords) confirm = leafAt(openTiles[0].bytes)
+      else if (openTiles[0].count === 0 || root === null) {
+        const stored = openTiles[0].count === 0 ? await this.files.readFull(0, Math.floor(last / TILE_HASHES)) : null
+        const block = Math.floor(size / TILE_HASHES) - 1
+        if (stored !== null) confirm = leafAt(stored)
+        else if (block >= 0) {
+          const up = await readTile(1, Math.floor(block / TILE_HASHES))
+          const slot = block % TILE_HASHES
+          if (up === null || up.length < (slot + 1) * HASH_BYTES) return false
+          confirm = { from: block * TILE_HASHES, to: (block + 1) * TILE_HASHES, hash: Buffer.from(up.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES)) }
+        }
+      }
       this.frontier = frontier
       this.openTiles = openTiles
-      this.leafToConfirm = leaf
+      this.toConfirm = confirm
       return true
     } catch (err) {
       // An unreadable or short tile: the cache is not used; the records rebuild it.

@@ -9,7 +9,7 @@ import { ChainlogError } from '../errors.ts'
 import type { Stream } from '../engine/stream.ts'
 import { FULL_TILE_BYTES, TILE_HASHES, TileFiles } from '../storage/tile-files.ts'
 import { openCheckpoint, parseCheckpoint } from '../tlog/checkpoint.ts'
-import { hashLeaf, MerkleFrontier, rootPlan } from '../tlog/merkle.ts'
+import { hashLeaf, MerkleFrontier, merkleRoot, rootPlan } from '../tlog/merkle.ts'
 import { type NoteVerifier, parseNote } from '../tlog/note.ts'
 import { tileNodeReader } from '../tlog/tiles.ts'
 import type { VerifyProblem } from '../types.ts'
@@ -144,8 +144,10 @@ export async function verifyTree(s: Stream, heads: readonly ExpectedHead[]): Pro
   }
   const tileDiff = mismatched.length === 0 ? null : await firstTileDifference(files, Buffer.concat(leafRuns))
   for (const h of mismatched) {
-    const at = tileDiff !== null && tileDiff < h.size && (await tilesGive(files, h)) ? tileDiff : h.size - 1
-    problems.push({ offset: at, code: 'ERR_CHAIN_BROKEN', message: `the records do not give the root of ${h.source} for ${h.size} records${at === h.size - 1 ? '' : ` (the first leaf that differs from the tile cache, which still gives that root, is ${at})`}` })
+    const narrowed = tileDiff !== null && tileDiff.offset < h.size && (await tilesGive(files, h)) ? tileDiff : null
+    const at = narrowed?.offset ?? h.size - 1
+    const where = narrowed === null ? '' : narrowed.exact ? ` (the first leaf that differs from the tile cache, which still gives that root, is ${at})` : ` (the first ${TILE_HASHES} leaves that differ from the tile cache, which still gives that root, start at ${at}; the cache keeps no leaf hashes there)`
+    problems.push({ offset: at, code: 'ERR_CHAIN_BROKEN', message: `the records do not give the root of ${h.source} for ${h.size} records${where}` })
   }
   return problems
 }
@@ -195,15 +197,28 @@ async function tilesGive(files: TileFiles, h: ExpectedHead): Promise<boolean> {
   }
 }
 
-/** The first leaf where `leaves` (32 bytes each, from leaf 0) and the level-0 tiles differ; null when they agree as far as both go. */
-async function firstTileDifference(files: TileFiles, leaves: Buffer): Promise<number | null> {
+/**
+ * The first leaf where `leaves` (32 bytes each, from leaf 0) and the level-0 tiles differ; where a
+ * full level-0 tile is not stored (SPEC §8), the first leaf of the first 256 whose stored level-1
+ * node differs (`exact` false). Null when they agree as far as the tiles go.
+ */
+async function firstTileDifference(files: TileFiles, leaves: Buffer): Promise<{ offset: number; exact: boolean } | null> {
   const count = leaves.length / HASH_BYTES
   for (let index = 0; index * TILE_HASHES < count; index++) {
     const bytes = (await files.readFull(0, index)) ?? (await files.readPart(0, index))
-    if (bytes === null) return null
+    if (bytes === null) {
+      const first = index * TILE_HASHES
+      if (first + TILE_HASHES > count) return null
+      const up = (await files.readFull(1, Math.floor(index / TILE_HASHES))) ?? (await files.readPart(1, Math.floor(index / TILE_HASHES)))
+      const slot = index % TILE_HASHES
+      if (up === null || up.length < (slot + 1) * HASH_BYTES) return null
+      const block = Array.from({ length: TILE_HASHES }, (_, k) => leaves.subarray((first + k) * HASH_BYTES, (first + k + 1) * HASH_BYTES))
+      if (!merkleRoot(block).equals(up.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES))) return { offset: first, exact: false }
+      continue
+    }
     for (let slot = 0; slot < TILE_HASHES && index * TILE_HASHES + slot < count && (slot + 1) * HASH_BYTES <= bytes.length; slot++) {
       const o = index * TILE_HASHES + slot
-      if (!leaves.subarray(o * HASH_BYTES, (o + 1) * HASH_BYTES).equals(bytes.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES))) return o
+      if (!leaves.subarray(o * HASH_BYTES, (o + 1) * HASH_BYTES).equals(bytes.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES))) return { offset: o, exact: true }
     }
   }
   return null

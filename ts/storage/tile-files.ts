@@ -86,6 +86,11 @@ export class TileFiles {
     if (dropPart) await this.storage.remove(this.path(level, index, true))
   }
 
+  /** Removes a `.part` tile (its tile is complete and not stored: level 0). */
+  async removePart(level: number, index: number): Promise<void> {
+    await this.storage.remove(this.path(level, index, true))
+  }
+
   /** fdatasyncs a full tile written earlier without `durable`, and queues its entry for syncDirs(). */
   async syncFull(level: number, index: number): Promise<void> {
     const path = this.path(level, index, false)

@@ -3,7 +3,6 @@
 //! as its compact range (the right frontier); a call also returns the leaf hashes and the nodes it
 //! completes at tile levels ≥ 1 (heights 8, 16, …), so that the engine can write C2SP tiles
 //! without hashing anything again.
-use sha2::{Digest, Sha256};
 
 use crate::error::{invalid, Result};
 use crate::format::HASH_BYTES;
@@ -31,21 +30,45 @@ pub fn tree_out_bytes(size: u64, n: usize) -> usize {
     TREE_FRONTIER_BYTES + (n + tile_nodes(size, n as u64) as usize) * HASH_BYTES
 }
 
-fn leaf_hash(data: &[u8]) -> Hash {
-    Sha256::new()
-        .chain_update([0u8])
-        .chain_update(data)
-        .finalize()
-        .into()
+/// SHA-256's initial state (FIPS 180-4 §5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// The digest of a message whose padded blocks are `blocks`. Leaves and nodes have fixed sizes
+/// (33 and 65 bytes), so their padding is written once here instead of by a streaming hasher:
+/// per leaf this is most of the tree's cost besides the compressions themselves.
+fn digest_blocks(blocks: &[[u8; 64]]) -> Hash {
+    let mut state = SHA256_IV;
+    for block in blocks {
+        sha2::compress256(&mut state, &[(*block).into()]);
+    }
+    let mut out = [0u8; HASH_BYTES];
+    for (o, w) in out.chunks_exact_mut(4).zip(state) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
 }
 
+/// RFC 6962 leaf hash SHA-256(0x00 ‖ data) of a 32-byte chain hash: one block.
+fn leaf_hash(data: &[u8]) -> Hash {
+    let mut block = [0u8; 64];
+    block[1..33].copy_from_slice(data);
+    block[33] = 0x80;
+    block[56..].copy_from_slice(&(33u64 * 8).to_be_bytes());
+    digest_blocks(&[block])
+}
+
+/// RFC 6962 node hash SHA-256(0x01 ‖ left ‖ right): two blocks.
 fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    Sha256::new()
-        .chain_update([1u8])
-        .chain_update(left)
-        .chain_update(right)
-        .finalize()
-        .into()
+    let mut blocks = [[0u8; 64]; 2];
+    blocks[0][0] = 1;
+    blocks[0][1..33].copy_from_slice(left);
+    blocks[0][33..].copy_from_slice(&right[..31]);
+    blocks[1][0] = right[31];
+    blocks[1][1] = 0x80;
+    blocks[1][56..].copy_from_slice(&(65u64 * 8).to_be_bytes());
+    digest_blocks(&blocks)
 }
 
 /// Refuses a compact range that is malformed or not of `size` leaves (before anything is written).
@@ -130,6 +153,28 @@ pub fn extend_tree(frontier: &[u8], size: u64, chain_hashes: &[u8], out: &mut [u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn block_hashes_are_the_streaming_hashes() {
+        for seed in 0..200u32 {
+            let a: Hash = Sha256::digest(seed.to_le_bytes()).into();
+            let b: Hash = Sha256::digest((seed + 7).to_be_bytes()).into();
+            let leaf: Hash = Sha256::new()
+                .chain_update([0u8])
+                .chain_update(a)
+                .finalize()
+                .into();
+            let node: Hash = Sha256::new()
+                .chain_update([1u8])
+                .chain_update(a)
+                .chain_update(b)
+                .finalize()
+                .into();
+            assert_eq!(leaf_hash(&a), leaf);
+            assert_eq!(node_hash(&a, &b), node);
+        }
+    }
 
     fn empty() -> Vec<u8> {
         vec![0u8; TREE_FRONTIER_BYTES]
