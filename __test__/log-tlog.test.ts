@@ -190,7 +190,7 @@ for (const backend of BACKENDS) {
     await fill(log, 's', 0, 600)
     const before = await log.checkpoint('s')
     await log.close()
-    forge(await core(backend), dir, 's', 300, 'sha256')
+    forge(await core(backend), dir, 's', 300, 'sha256', { stripNotes: true }) // the note in the checkpoint record is cut off too
     rmSync(join(dir, 's', 'checkpoint'))
     log = await open(t, dir, { backend })
     t.true((await log.verify('s')).ok)
