@@ -16,7 +16,7 @@ import type { CorruptMark } from './recovery.ts'
 import type { Segment } from './segment.ts'
 import type { StoreContext } from './store-context.ts'
 import type { StorageFile } from '../storage/storage.ts'
-import { frontierRoot, type PublishedHead } from './stream-tree.ts'
+import { frontierRoot, type SignedHead } from './stream-tree.ts'
 
 /** A checkpoint record: the framing plus its payload. */
 export const CHECKPOINT_RECORD_BYTES = RECORD_OVERHEAD + CHECKPOINT_PAYLOAD_BYTES
@@ -47,7 +47,7 @@ export interface CheckpointRequest {
 
 /** A checkpoint record as written, with the signed tree head it carries in a store that signs. */
 export interface WrittenCheckpoint extends CheckpointRecord {
-  signed?: PublishedHead & { note: string }
+  signed?: SignedHead
 }
 
 export type Request = AppendRequest | CheckpointRequest
@@ -82,7 +82,7 @@ export interface Commit {
   /** The Merkle tree outputs of the group's encodeBatch calls, in order (none when the tree does not follow commits). */
   readonly treeParts: readonly Buffer[]
   /** The last signed tree head a checkpoint record of the group carries (a store that signs). */
-  readonly signed: (PublishedHead & { note: string }) | null
+  readonly signed: SignedHead | null
 }
 
 /** What the commit path needs from a stream (Stream implements it). */
@@ -108,7 +108,7 @@ export interface CommitTarget extends StreamHead {
 /** What planning decided for one request. */
 type Outcome =
   | { req: AppendRequest; error: null; first: number; last: number; next: number; endRecord: number }
-  | { req: CheckpointRequest; error: null; offset: number; endRecord: number; signed?: PublishedHead & { note: string } }
+  | { req: CheckpointRequest; error: null; offset: number; endRecord: number; signed?: SignedHead }
   | { req: CheckpointRequest; error: null; offset: null; endRecord: -1 }
   | { req: Request; error: unknown; provisional?: boolean }
 
@@ -120,7 +120,7 @@ interface PlannedHead {
   dirty: boolean
   lastCheckpoint: number | null
   /** The last signed tree head a checkpoint of the group carries. */
-  signed: (PublishedHead & { note: string }) | null
+  signed: SignedHead | null
 }
 
 /** Commits a group; returns the calls to plan again (in order, before anything queued since). */
@@ -211,8 +211,8 @@ async function plan(target: CommitTarget, group: Request[], encoder: GroupEncode
   }
   let planned = 0
   /** Adds a checkpoint record; a signer's failure instead (SPEC §8: the records land without it). */
-  const addCheckpoint = async (): Promise<{ error: unknown; signed?: PublishedHead & { note: string } }> => {
-    let signed: (PublishedHead & { note: string }) | undefined
+  const addCheckpoint = async (): Promise<{ error: unknown; signed?: SignedHead }> => {
+    let signed: SignedHead | undefined
     try {
       signed = await encoder.addCheckpoint(head.nextOffset, head.lastTimestamp, followFailure)
     } catch (error) {
@@ -335,10 +335,10 @@ class GroupEncoder {
    * Encodes a checkpoint at `offset`; in a store that signs, carrying the signed note of the tree
    * of the records before it (returned). Throws, encoding nothing, when that note cannot be made.
    */
-  async addCheckpoint(offset: number, timestamp: number, followFailure: unknown): Promise<(PublishedHead & { note: string }) | undefined> {
+  async addCheckpoint(offset: number, timestamp: number, followFailure: unknown): Promise<SignedHead | undefined> {
     this.flushRun()
     const { core, hash } = this.target.ctx
-    let signed: (PublishedHead & { note: string }) | undefined
+    let signed: SignedHead | undefined
     if (this.signing !== undefined) {
       if (this.tree === null) {
         throw followFailure ?? new ChainlogError('ERR_IO', `stream ${this.target.name}: the Merkle tree does not follow the stream's head; no note signed`, { stream: this.target.name })

@@ -55,6 +55,9 @@ interface Confirmation {
   hash: Buffer
 }
 
+/** A tree head with the signed note a checkpoint record carries (SPEC §2, §8). */
+export type SignedHead = PublishedHead & { note: string }
+
 /** The tile being filled at one tile level: its index, its hashes so far, how many are on storage. */
 interface OpenTile {
   index: number
@@ -119,7 +122,7 @@ export class StreamTree {
   /** The last note published for this stream (read from `<stream>/checkpoint` at first use). */
   published: PublishedHead | null = null
   /** The newest signed note a checkpoint record carries (set by the commit path; published once its records are durable). */
-  lastSigned: (PublishedHead & { note: string }) | null = null
+  lastSigned: SignedHead | null = null
   /**
    * Set once the stream is pruned (SPEC §9): leaves below `firstOffset` exist only in the tiles,
    * so the tree starts from them there and never rebuilds or deletes them; `lastLeaf` is the leaf

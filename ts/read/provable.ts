@@ -10,7 +10,7 @@ import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from '../core/format.ts'
 import { ChainlogError } from '../errors.ts'
 import type { StoreContext } from '../engine/store-context.ts'
 import type { Stream } from '../engine/stream.ts'
-import { type PublishedHead, StreamTree } from '../engine/stream-tree.ts'
+import { type PublishedHead, type SignedHead, StreamTree } from '../engine/stream-tree.ts'
 import type { CheckpointSigning } from '../engine/checkpoint.ts'
 import type { TlogSigner } from '../engine/tlog-signer.ts'
 import type { TlogStateFile } from '../storage/state-file.ts'
@@ -56,9 +56,6 @@ export interface ConsistencyProof {
   text?: string
 }
 
-
-/** A tree head with the signed note a checkpoint record carries. */
-type SignedHead = PublishedHead & { note: string }
 
 const invalid = (message: string, details: Record<string, unknown> = {}) => new ChainlogError('ERR_INVALID_ARGUMENT', message, details)
 
