@@ -160,7 +160,7 @@ for (const backend of BACKENDS) {
     }
   })
 
-  s3test(`${backend}: a flipped byte late in a large sealed segment fails the restore with ERR_CORRUPT naming stream and offset, leaving no segment and no store file${skipNote}`, async (t) => {
+  s3test(`${backend}: a flipped byte late in a large sealed segment, a record claiming bytes past its segment, a short tail chunk: ERR_CORRUPT naming stream and offset, and no segment or store file left${skipNote}`, async (t) => {
     const dir = tempDir(t)
     const log = await openLog(t, backend, dir, { maxSegmentBytes: 16 * MiB, checkpointEvery: false })
     for (let i = 0; i < 12; i++) await log.append('big', randomBytes(MiB))
@@ -195,6 +195,19 @@ for (const backend of BACKENDS) {
     t.is(rep.streams[0].problems[0].offset, 0)
     writeFileSync(seg0, original)
     t.true((await reader.verify()).ok)
+    // A tail chunk shorter than its name says: ERR_CORRUPT naming it, and no file of the tail's segment.
+    const tailDir = objectPath(url, 'big/tail/1')
+    const [chunk] = readdirSync(tailDir)
+    const chunkBytes = readFileSync(join(tailDir, chunk))
+    writeFileSync(join(tailDir, chunk), chunkBytes.subarray(0, chunkBytes.length - 10))
+    const short = join(tempDir(t, 'short'), 's')
+    const err3 = await t.throwsAsync(restore(url, short, { client: s3.gw.client, backend }))
+    t.is(codeOf(err3), 'ERR_CORRUPT')
+    t.regex(err3!.message, new RegExp(`stream big at offset \\d+: tail chunk big/tail/1/${chunk} holds ${chunkBytes.length - 10} bytes`))
+    t.false(existsSync(join(short, 'big', 'segment_000001.log')))
+    t.false(existsSync(join(short, 'chainlog.json')))
+    t.false((await reader.verify()).ok)
+    writeFileSync(join(tailDir, chunk), chunkBytes)
   })
 }
 

@@ -215,19 +215,15 @@ export class ObjectStore {
 
   /** SHA-256 of the object's bytes, streamed (never held whole); null when there is none. */
   async sha256(rel: string): Promise<{ sha256: string; size: number } | null> {
-    try {
-      const out = await this.client.send(new this.api.GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel) }))
-      const h = createHash('sha256')
-      let size = 0
-      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
-        h.update(chunk)
-        size += chunk.length
-      }
-      return { sha256: h.digest('hex'), size }
-    } catch (err) {
-      if (isMissingObject(err)) return null
-      throw this.failure(err, `GET ${rel}`)
+    const body = await this.getStream(rel)
+    if (body === null) return null
+    const h = createHash('sha256')
+    let size = 0
+    for await (const chunk of body) {
+      h.update(chunk)
+      size += chunk.length
     }
+    return { sha256: h.digest('hex'), size }
   }
 
   async remove(rel: string): Promise<void> {
