@@ -193,6 +193,11 @@ for (const backend of BACKENDS) {
     const rep = await reader.verify()
     t.false(rep.ok)
     t.is(rep.streams[0].problems[0].offset, 0)
+    // A whole record appended past the listed size: ERR_CORRUPT as soon as the size is passed, before it is scanned.
+    writeFileSync(seg0, Buffer.concat([original, original.subarray(0, MiB + 66)]))
+    const err4 = await t.throwsAsync(restore(url, join(tempDir(t, 'bad4'), 's'), { client: s3.gw.client, backend }))
+    t.is(codeOf(err4), 'ERR_CORRUPT')
+    t.regex(err4!.message, /stream big at offset \d+: segment 0's bytes differ from its archived SHA-256 \(more than the \d+ bytes listed\)/)
     writeFileSync(seg0, original)
     t.true((await reader.verify()).ok)
     // A tail chunk shorter than its name says: ERR_CORRUPT naming it, and no file of the tail's segment.

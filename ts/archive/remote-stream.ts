@@ -198,6 +198,8 @@ export async function walkStream(objects: ObjectStore, core: ChainlogCore, hash:
         for await (const chunk of segBody) {
           sha.update(chunk)
           downloaded += chunk.length
+          // Longer than listed: damage whatever the bytes are, so the rest is not downloaded.
+          if (downloaded > meta.size) throw fail('ERR_CORRUPT', nextOffset, `segment ${num}'s bytes differ from its archived SHA-256 (more than the ${meta.size} bytes listed)`, { segment: num })
           yield chunk
         }
       })()
