@@ -741,7 +741,12 @@ export declare class ArchiveReader {
 	streams(): Promise<string[]>;
 	/** A stream's HEAD.json: what the archive holds of it. */
 	head(stream: string | number): Promise<ArchiveHeadInfo>;
-	/** Data records from `from` on, downloaded segment by segment with the whole chain checked from offset 0. */
+	/**
+	 * Data records from `from` on, downloaded and decoded a bounded piece at a time (never a whole
+	 * segment), with the whole chain checked from offset 0: a record is yielded once the chain up to
+	 * it checks; damage found later in the stream (or a segment whose SHA-256 differs from its
+	 * metadata) throws at that point.
+	 */
 	iterate(stream: string | number, options?: {
 		from?: number;
 	}): AsyncGenerator<LogRecord>;

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Archiver, Log } from '../ts/index.ts'
-import { Versitygw } from '../__test__/helpers/versitygw.ts'
+import { Versitygw } from '../__test__/helpers/versitygw-server.ts'
 import { binaryPayloads } from './data.ts'
 import { fmt, summarize } from './stats.ts'
 

@@ -32,12 +32,12 @@ export class ArchivedNoteCheck {
     }
   }
 
-  /** Adds the leaves of a piece's records that the note covers. */
-  async feed(core: ChainlogCore, hash: HashAlgorithm, stream: string, bytes: Buffer, scan: ScanResult): Promise<void> {
+  /** Adds the leaves of a piece's records that the note covers (`bytes` start at `basePosition` of their segment). */
+  async feed(core: ChainlogCore, hash: HashAlgorithm, stream: string, bytes: Buffer, basePosition: number, scan: ScanResult): Promise<void> {
     let n = 0
     while (n < scan.count && scan.offsets[n] < this.size) n++
     if (n === 0) return
-    const d = await core.decodeRecordsAsync({ hash, stream, data: bytes, basePosition: 0, positions: scan.positions.subarray(0, n), expectPrevHash: null, payloadsFrom: n, maxPayloadBytes: MAX_PAYLOAD_BYTES })
+    const d = await core.decodeRecordsAsync({ hash, stream, data: bytes, basePosition, positions: scan.positions.subarray(0, n), expectPrevHash: null, payloadsFrom: n, maxPayloadBytes: MAX_PAYLOAD_BYTES })
     for (let i = 0; i < n; i++) this.frontier.append(hashLeaf(d.hashes.subarray(i * 32, i * 32 + 32)))
   }
 

@@ -1,7 +1,7 @@
 /**
  * ArchiveReader (SPEC §10): reads and verifies an archive straight from the bucket, with no local
  * copy. iterate() and verify() walk a stream's objects through the core's scan with the chain
- * checked (remote-stream.ts); get() fetches one record with ranged GETs through the archived
+ * checked, streamed a bounded piece at a time (remote-stream.ts); get() fetches one record with ranged GETs through the archived
  * offset index, framing and CRC checked and its link: its prev_hash is the hash of the record
  * before it (fetched in the same GET), or for a segment's first record the previous segment's
  * last hash by their metadata. One GET cannot prove the record lies on HEAD's chain (that needs
@@ -66,7 +66,12 @@ export class ArchiveReader {
     return out
   }
 
-  /** Data records from `from` on, downloaded segment by segment with the whole chain checked from offset 0. */
+  /**
+   * Data records from `from` on, downloaded and decoded a bounded piece at a time (never a whole
+   * segment), with the whole chain checked from offset 0: a record is yielded once the chain up to
+   * it checks; damage found later in the stream (or a segment whose SHA-256 differs from its
+   * metadata) throws at that point.
+   */
   async *iterate(stream: string | number, options: { from?: number } = {}): AsyncGenerator<LogRecord> {
     const name = streamName(stream)
     const from = options.from ?? 0
@@ -84,7 +89,7 @@ export class ArchiveReader {
       const r = piece.scan
       if (r.count === 0 || r.offsets[r.count - 1] < from) continue
       const d = await this.core.decodeRecordsAsync({
-        hash: this.hash, stream: name, data: piece.bytes, basePosition: 0, positions: r.positions.subarray(0, r.count), expectPrevHash: null, payloadsFrom: 0, maxPayloadBytes: MAX_PAYLOAD_BYTES,
+        hash: this.hash, stream: name, data: piece.bytes, basePosition: piece.position, positions: r.positions.subarray(0, r.count), expectPrevHash: null, payloadsFrom: 0, maxPayloadBytes: MAX_PAYLOAD_BYTES,
       })
       for (let i = 0; i < d.count; i++) {
         const kind = d.kinds[i] & KIND_MASK
@@ -195,7 +200,7 @@ export class ArchiveReader {
         try {
           for await (const piece of walk.pieces) {
             const r = piece.scan
-            if (note instanceof ArchivedNoteCheck) await note.feed(this.core, this.hash, name, piece.bytes, r)
+            if (note instanceof ArchivedNoteCheck) await note.feed(this.core, this.hash, name, piece.bytes, piece.position, r)
             report.records += r.count
             for (let i = 0; i < r.count; i++) if ((r.kinds[i] & KIND_MASK) === KIND_CHECKPOINT) report.checkpoints++
             report.head = { nextOffset: r.nextOffset ?? report.head.nextOffset, hash: r.lastHash ?? report.head.hash }

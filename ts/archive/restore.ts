@@ -1,12 +1,15 @@
 /**
- * restore(url, dir): an archive back into a store directory (SPEC §10). Every object is checked
- * through the core's segment scan (chain included) before its bytes are written; files are
- * written with fsync and atomic renames, segment files byte-identical to the source's, each
+ * restore(url, dir): an archive back into a store directory (SPEC §10). Every object is streamed
+ * through the core's segment scan (chain included) a bounded piece at a time (remote-stream.ts),
+ * each piece appended to a temporary file as it is checked; only once the whole segment has passed
+ * its checks (chain, SHA-256, metadata) is the file fsynced and renamed into place, so memory
+ * stays at about one piece whatever the segment size, and a segment that fails leaves no file.
+ * Files are written with fsync and atomic renames, segment files byte-identical to the source's, each
  * stream's manifest and indexes beside them, and chainlog.json last, so an interrupted restore
  * never leaves a directory that opens as a store. A point-in-time restore (toOffset, toTime) cuts
  * at the last record that ends an append call's batch.
  */
-import { resolve as resolvePath } from 'node:path'
+import { join as joinPath, resolve as resolvePath } from 'node:path'
 import { ChainlogError, describe } from '../errors.ts'
 import { loadCore } from '../core/load.ts'
 import { diskStorage } from '../storage/disk-storage.ts'
@@ -15,6 +18,7 @@ import { manifestOf, type SegmentExtent, writeManifest } from '../storage/manife
 import { encodeIndex, PositionList } from '../storage/offset-index.ts'
 import { MIN_OPEN_FILES } from '../storage/open-files.ts'
 import { segmentPath } from '../storage/segment-file.ts'
+import { StagedFile } from '../storage/staged-file.ts'
 import { openStore, type RestoredBehind, streamDirectory } from '../storage/store.ts'
 import { streamName } from '../storage/stream-name.ts'
 import { readArchiveInfo } from './archive-store.ts'
@@ -63,6 +67,9 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
     await storage.makeDir(target)
     const report: RestoreReport = { streams: [] }
     const behind: RestoredBehind['streams'] = {}
+    // One segment at a time is written here as it downloads, and renamed into its stream's
+    // directory once checked (the `.tmp-` marks it as a temporary file).
+    const tempPath = joinPath(target, 'segment.tmp-restore')
     for (const { name, walk } of walks) {
       const streamDir = streamDirectory(target, name)
       const extents: SegmentExtent[] = []
@@ -70,30 +77,66 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
       let cut = false
       // Dictionaries before the segments whose records use them, as the engine writes them.
       let dictionaries: DictionaryEntry[] = []
-      for await (const piece of walk.pieces) {
-        const r = piece.scan
-        let keep = 0
-        while (keep < r.count && r.offsets[keep] < toOffset && r.timestamps[keep] <= toTime) keep++
-        while (keep > 0 && (r.kinds[keep - 1] & BATCH_CONTINUES) !== 0) keep--
-        cut = keep < r.count
-        const size = keep < r.count ? r.positions[keep] : piece.bytes.length
-        if (keep > 0) {
-          if (extents.length === 0) {
-            await storage.makeDir(streamDir)
-            for (const d of walk.dictionaries) {
-              await saveDictionary(storage, streamDir, dictionaries, d.entry, d.bytes)
-              dictionaries = [...dictionaries, d.entry]
+      // The segment being downloaded: its staged file and index so far, its records seen, and
+      // the end of its last whole append (a batch never spans segments, but may span pieces).
+      let staged: StagedFile | null = null
+      const positions = new PositionList()
+      let seen = 0
+      let kept = { size: 0, count: 0, nextOffset: 0 }
+      let firstOffset = 0
+      // The requested point lies in this segment: the rest of it is downloaded and checked, not written.
+      let past = false
+      try {
+        for await (const piece of walk.pieces) {
+          const r = piece.scan
+          if (seen === 0 && r.count > 0) firstOffset = r.offsets[0]
+          seen += r.count
+          let keep = 0
+          if (!past) {
+            while (keep < r.count && r.offsets[keep] < toOffset && r.timestamps[keep] <= toTime) keep++
+            past = keep < r.count
+          }
+          if (keep > 0) {
+            staged ??= await StagedFile.create(storage, tempPath)
+            const endOf = (i: number) => (i + 1 < r.count ? r.positions[i + 1] : piece.position + piece.bytes.length)
+            await staged.append(piece.bytes.subarray(0, endOf(keep - 1) - piece.position))
+            for (let i = 0; i < keep; i++) {
+              positions.push(r.positions[i])
+              if ((r.kinds[i] & BATCH_CONTINUES) === 0) kept = { size: endOf(i), count: positions.length, nextOffset: r.offsets[i] + 1 }
             }
           }
-          const path = segmentPath(streamDir, piece.num)
-          await storage.writeFileAtomic(path, piece.bytes.subarray(0, size))
-          await storage.writeFileAtomic(`${path}.idx`, encodeIndex(PositionList.from(r.positions.subarray(0, keep)), (d) => core.crc32(d)))
-          extents.push({ num: piece.num, firstOffset: r.offsets[0], nextOffset: r.offsets[keep - 1] + 1, size })
-          bytes += size
+          bytesDone += piece.bytes.length
+          options.onProgress?.({ bytesDone: Math.min(bytesDone, bytesTotal), bytesTotal })
+          if (!piece.segmentEnd) continue
+          // The segment has passed its checks: its records up to the last whole append go in place.
+          cut = kept.count < seen
+          if (kept.count > 0) {
+            if (extents.length === 0) {
+              await storage.makeDir(streamDir)
+              for (const d of walk.dictionaries) {
+                await saveDictionary(storage, streamDir, dictionaries, d.entry, d.bytes)
+                dictionaries = [...dictionaries, d.entry]
+              }
+            }
+            if (staged!.size > kept.size) await staged!.truncate(kept.size)
+            positions.truncate(kept.count)
+            const path = segmentPath(streamDir, piece.num)
+            await staged!.commit(path)
+            staged = null
+            await storage.writeFileAtomic(`${path}.idx`, encodeIndex(positions, (d) => core.crc32(d)))
+            extents.push({ num: piece.num, firstOffset, nextOffset: kept.nextOffset, size: kept.size })
+            bytes += kept.size
+          }
+          await staged?.discard()
+          staged = null
+          positions.truncate(0)
+          seen = 0
+          kept = { size: 0, count: 0, nextOffset: 0 }
+          if (cut) break
         }
-        bytesDone += piece.bytes.length
-        options.onProgress?.({ bytesDone: Math.min(bytesDone, bytesTotal), bytesTotal })
-        if (cut) break
+      } finally {
+        // A segment that failed its checks (or a restore that failed writing it) leaves no file.
+        await staged?.discard()
       }
       if (cut) behind[name] = { nextOffset: extents.at(-1)?.nextOffset ?? 0, archiveNextOffset: walk.head.nextOffset }
       if (extents.length === 0) continue

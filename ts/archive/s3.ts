@@ -133,6 +133,35 @@ export class ObjectStore {
   }
 
   /**
+   * The object's bytes as they arrive (never held whole), or null when there is none. The body
+   * is pulled as it is read, so a consumer that stops reading stops the download; a failure
+   * mid-body is ERR_IO, as from get(). Not retried (a body half read cannot be replayed): read it
+   * through, or `return()` the iterator to drop the connection.
+   */
+  async getStream(rel: string): Promise<AsyncGenerator<Uint8Array> | null> {
+    // biome-ignore lint/suspicious/noExplicitAny: a GetObject output of the optional SDK
+    let out: any
+    try {
+      out = await this.client.send(new this.api.GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel) }))
+    } catch (err) {
+      if (isMissingObject(err)) return null
+      throw this.failure(err, `GET ${rel}`)
+    }
+    const body = out.Body as AsyncIterable<Uint8Array> & { destroy?: () => void }
+    const failure = (err: unknown) => this.failure(err, `GET ${rel} (reading the body)`)
+    return (async function* chunks() {
+      try {
+        for await (const chunk of body) yield chunk
+      } catch (err) {
+        throw failure(err)
+      } finally {
+        // Stopped early: free the socket rather than leave the rest of the body unread.
+        body.destroy?.()
+      }
+    })()
+  }
+
+  /**
    * Writes the object only if the condition holds: `ifNoneMatch` (it must not exist) or `ifMatch`
    * (its ETag must be this). Returns the new ETag, or null when the server refused (412).
    */
@@ -186,19 +215,15 @@ export class ObjectStore {
 
   /** SHA-256 of the object's bytes, streamed (never held whole); null when there is none. */
   async sha256(rel: string): Promise<{ sha256: string; size: number } | null> {
-    try {
-      const out = await this.client.send(new this.api.GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(rel) }))
-      const h = createHash('sha256')
-      let size = 0
-      for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
-        h.update(chunk)
-        size += chunk.length
-      }
-      return { sha256: h.digest('hex'), size }
-    } catch (err) {
-      if (isMissingObject(err)) return null
-      throw this.failure(err, `GET ${rel}`)
+    const body = await this.getStream(rel)
+    if (body === null) return null
+    const h = createHash('sha256')
+    let size = 0
+    for await (const chunk of body) {
+      h.update(chunk)
+      size += chunk.length
     }
+    return { sha256: h.digest('hex'), size }
   }
 
   async remove(rel: string): Promise<void> {
