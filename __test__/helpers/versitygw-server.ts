@@ -6,7 +6,7 @@
  * (plain node processes, which ava refuses to be imported in) start their server from this file.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { setPriority, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -58,7 +58,6 @@ function accepts(port: number): Promise<boolean> {
 /** A running versitygw: its endpoint, its data directory (one folder per bucket) and how to stop or restart it. */
 export class Versitygw {
   private child: ChildProcess | null = null
-  private log = ''
 
   private constructor(
     private readonly binary: string,
@@ -94,19 +93,37 @@ export class Versitygw {
   /** (Re)starts the server process on the same port and data directory and waits until it accepts connections. */
   async restart(): Promise<void> {
     if (this.child !== null) return
-    this.log = ''
-    const child = spawn(this.binary, ['--access', ACCESS_KEY, '--secret', SECRET_KEY, '--port', `127.0.0.1:${this.port}`, 'posix', this.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // The server's output goes to a file, not a pipe: a pipe fills while this process blocks (a
+    // spawnSync of the CLI), and the server then stalls writing its log with requests unanswered.
+    const out = openSync(this.logFile, 'w')
+    let child: ChildProcess
+    try {
+      child = spawn(this.binary, ['--access', ACCESS_KEY, '--secret', SECRET_KEY, '--port', `127.0.0.1:${this.port}`, 'posix', this.dataDir], { stdio: ['ignore', out, out] })
+    } finally {
+      closeSync(out)
+    }
     this.child = child
-    child.stdout!.on('data', (d: Buffer) => (this.log += d))
-    child.stderr!.on('data', (d: Buffer) => (this.log += d))
     const deadline = Date.now() + 30_000
     while (!(await accepts(this.port))) {
       if (child.exitCode !== null) {
         this.child = null
-        throw new Error(`versitygw exited (code ${child.exitCode}) before accepting connections:\n${this.log}`)
+        throw new Error(`versitygw exited (code ${child.exitCode}) before accepting connections:\n${this.output()}`)
       }
-      if (Date.now() > deadline) throw new Error(`versitygw did not accept connections on 127.0.0.1:${this.port} within 30 s:\n${this.log}`)
+      if (Date.now() > deadline) throw new Error(`versitygw did not accept connections on 127.0.0.1:${this.port} within 30 s:\n${this.output()}`)
       await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  /** The server's log file, beside its data directory (not in it: every folder there is a bucket). */
+  private get logFile(): string {
+    return `${this.dataDir}.log`
+  }
+
+  private output(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8')
+    } catch {
+      return '(no output)'
     }
   }
 
@@ -142,6 +159,7 @@ export class Versitygw {
   async stop(): Promise<void> {
     await this.stopServer()
     rmSync(this.dataDir, { recursive: true, force: true })
+    rmSync(this.logFile, { force: true })
   }
 }
 
