@@ -217,6 +217,7 @@ fn main() {
     let ts = vec![1_764_000_000_000u64; BATCH];
     for (name, codec, dictionary, level) in [
         ("none", 0u8, 0u32, 0i64),
+        ("lz4", 1, 0, 0),
         ("zstd", 2, 0, 0),
         ("zstd + dictionary, level 1", 2, id, 1),
         ("zstd + dictionary, level 3 (default)", 2, id, 0),
