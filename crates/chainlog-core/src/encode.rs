@@ -5,9 +5,7 @@ use crate::error::{invalid, Error, Result};
 use crate::format::*;
 use crate::frame::{write_record, write_record_at, Header};
 use crate::hash::{ChainHasher, Hash, HashAlgorithm, RecordFields};
-use crate::parallel::{threads_for_work, HASHING, HASHING_AND_LZ4, HASHING_AND_ZSTD};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use crate::parallel::threads_for;
 
 #[derive(Debug, Clone, Copy)]
 pub struct EncodeInput<'a> {
@@ -175,11 +173,6 @@ struct Prepared {
 /// small payload exceeds it by less; a larger payload makes its own room).
 const COMPRESS_SLACK: usize = 1024;
 
-/// Whether the batch's records are compressed (checkpoints never are).
-fn compresses(input: &EncodeInput<'_>) -> bool {
-    input.codec != CODEC_NONE && input.kind != KIND_CHECKPOINT
-}
-
 /// Prepares the records whose lengths are `lengths`, their payloads starting at `start`.
 fn prepare(
     input: &EncodeInput<'_>,
@@ -195,7 +188,7 @@ fn prepare(
         compressed: Vec::new(),
         compressed_ends: Vec::with_capacity(n),
     };
-    let compress = compresses(input);
+    let compress = input.codec != CODEC_NONE && input.kind != KIND_CHECKPOINT;
     if compress {
         // Compressed forms are kept only when smaller than their payloads: this is enough but
         // for the slack one frame needs while it is written.
@@ -239,69 +232,52 @@ fn prepare(
     Ok(p)
 }
 
-/// Runs a batch is cut into per thread: whichever thread is free takes the next run, so a thread
-/// the OS leaves waiting (another process on the core) delays the batch by one run, not by its
-/// whole share.
-const RUNS_PER_THREAD: usize = 4;
-
 fn prepare_all(
     input: &EncodeInput<'_>,
     hasher: &ChainHasher,
     how: &Compression,
 ) -> Result<Vec<Prepared>> {
     let n = input.lengths.len();
-    let cost = match (compresses(input), input.codec) {
-        (false, _) => HASHING,
-        (true, CODEC_LZ4) => HASHING_AND_LZ4,
-        (true, _) => HASHING_AND_ZSTD,
-    };
-    let threads = threads_for_work(n, input.payloads.len(), cost);
+    let threads = threads_for(n, input.payloads.len());
     if threads <= 1 {
         return Ok(vec![prepare(input, hasher, how, input.lengths, 0)?]);
     }
     // Runs of about equal payload bytes, each at least one record.
-    let count = (threads * RUNS_PER_THREAD).min(n);
-    let per = (input.payloads.len() / count).max(1);
-    let mut runs = Vec::with_capacity(count);
+    let per = (input.payloads.len() / threads).max(1);
+    let mut runs = Vec::with_capacity(threads);
     let (mut first, mut start, mut bytes) = (0usize, 0usize, 0usize);
     for (k, &len) in input.lengths.iter().enumerate() {
         bytes += len as usize;
-        if (bytes >= per && runs.len() + 1 < count) || k + 1 == n {
+        if (bytes >= per && runs.len() + 1 < threads) || k + 1 == n {
             runs.push((first, k + 1, start));
             first = k + 1;
             start += bytes;
             bytes = 0;
         }
     }
-    let next = AtomicUsize::new(0);
-    let done: Vec<OnceLock<Result<Prepared>>> = runs.iter().map(|_| OnceLock::new()).collect();
-    let take_runs = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(&(a, b, start)) = runs.get(i) else {
-            break;
-        };
-        let _ = done[i].set(prepare(input, hasher, how, &input.lengths[a..b], start));
-    };
-    let helpers_failed = std::thread::scope(|s| {
-        // A helper that cannot be started leaves its runs to the others (no panic on spawn).
-        let helpers: Vec<_> = (1..threads)
-            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, take_runs).ok())
+    std::thread::scope(|s| {
+        // A run whose thread cannot be started is prepared here instead (no panic on spawn).
+        let handles: Vec<_> = runs[1..]
+            .iter()
+            .map(|&(a, b, start)| {
+                let job = move || prepare(input, hasher, how, &input.lengths[a..b], start);
+                std::thread::Builder::new()
+                    .spawn_scoped(s, job)
+                    .map_err(|_| (a, b, start))
+            })
             .collect();
-        take_runs();
-        helpers.into_iter().any(|h| h.join().is_err())
-    });
-    // A run is missing only when the helper preparing it panicked.
-    let mut parts = Vec::with_capacity(runs.len());
-    for run in done {
-        match run.into_inner() {
-            Some(part) => parts.push(part?),
-            None => {
-                debug_assert!(helpers_failed);
-                return Err(Error::Unsupported("an encoding thread failed".into()));
-            }
+        let (a, b, start) = runs[0];
+        let mut parts = vec![prepare(input, hasher, how, &input.lengths[a..b], start)?];
+        for h in handles {
+            parts.push(match h {
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    Err(Error::Unsupported("an encoding thread failed".into()))
+                })?,
+                Err((a, b, start)) => prepare(input, hasher, how, &input.lengths[a..b], start)?,
+            });
         }
-    }
-    Ok(parts)
+        Ok(parts)
+    })
 }
 
 pub fn encode_batch(input: &EncodeInput<'_>) -> Result<EncodeOutput> {
