@@ -169,6 +169,10 @@ struct Prepared {
     compressed_ends: Vec<usize>,
 }
 
+/// Room past a run's payload bytes for the frame being written (zstd's and LZ4's bound for a
+/// small payload exceeds it by less; a larger payload makes its own room).
+const COMPRESS_SLACK: usize = 1024;
+
 /// Prepares the records whose lengths are `lengths`, their payloads starting at `start`.
 fn prepare(
     input: &EncodeInput<'_>,
@@ -185,7 +189,12 @@ fn prepare(
         compressed_ends: Vec::with_capacity(n),
     };
     let compress = input.codec != CODEC_NONE && input.kind != KIND_CHECKPOINT;
-    let mut scratch = Vec::new();
+    if compress {
+        // Compressed forms are kept only when smaller than their payloads: this is enough but
+        // for the slack one frame needs while it is written.
+        let run_bytes = lengths.iter().map(|&len| len as usize).sum::<usize>();
+        p.compressed.reserve(run_bytes + COMPRESS_SLACK);
+    }
     let mut at = start;
     let payloads: Vec<&[u8]> = lengths
         .iter()
@@ -199,20 +208,22 @@ fn prepare(
     for payload in payloads {
         let mut form = FORM_NONE;
         if compress {
-            scratch.clear();
+            // Written in place at the end of `compressed`, dropped again when not smaller.
+            let before = p.compressed.len();
             let compressed_form = match &how.cdict {
                 Some(cdict) => {
-                    zstd_dict_compress_into(cdict, payload, &mut scratch)?;
+                    zstd_dict_compress_into(cdict, payload, &mut p.compressed)?;
                     FORM_ZSTD_DICT
                 }
                 None => {
-                    compress_into(input.codec, how.level, payload, &mut scratch)?;
+                    compress_into(input.codec, how.level, payload, &mut p.compressed)?;
                     input.codec
                 }
             };
-            if scratch.len() < payload.len() {
+            if p.compressed.len() - before < payload.len() {
                 form = compressed_form;
-                p.compressed.extend_from_slice(&scratch);
+            } else {
+                p.compressed.truncate(before);
             }
         }
         p.forms.push(form);

@@ -225,3 +225,60 @@ fn bad_dictionaries_and_training_input_are_errors() {
         "ERR_INVALID_ARGUMENT"
     );
 }
+
+/// A batch of over 1 MiB of work is prepared on several threads (parallel.rs): its bytes must be
+/// those of the same records encoded one call at a time, on one thread, including the records
+/// whose compressed form is not smaller and so are stored as they are (compressed in place, then
+/// dropped).
+#[test]
+fn a_batch_spread_over_threads_encodes_as_one_record_at_a_time() {
+    let mut payloads = events(0, 8000, "spread");
+    for (k, p) in payloads.iter_mut().enumerate().filter(|(k, _)| k % 7 == 0) {
+        // Too short to shrink: stored as form 0 between compressed records.
+        *p = (k as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .to_le_bytes()
+            .to_vec();
+    }
+    let dict = train_on(&events(5000, 2000, "spread"), 4096).unwrap();
+    let id = dictionary::load(&dict).unwrap();
+    for (codec, dictionary, level) in [
+        (CODEC_ZSTD, id, 3),
+        (CODEC_ZSTD, id, 1),
+        (CODEC_ZSTD, 0, 3),
+        (CODEC_LZ4, 0, 0),
+    ] {
+        let input = |payloads: &[u8], lengths: &[u32], first: u64, prev: Hash| {
+            encode_batch(&EncodeInput {
+                hash: HashAlgorithm::Blake3,
+                stream: b"orders",
+                first_offset: first,
+                prev_hash: prev,
+                kind: KIND_DATA,
+                codec,
+                level,
+                dictionary,
+                payloads,
+                lengths,
+                timestamps: &vec![1_700_000_000_000; lengths.len()],
+                want_hashes: false,
+                batch_ends: &[],
+            })
+            .unwrap()
+        };
+        let lengths: Vec<u32> = payloads.iter().map(|p| p.len() as u32).collect();
+        let whole = input(&payloads.concat(), &lengths, 0, ZERO_HASH);
+        let (mut one_by_one, mut prev) = (Vec::new(), ZERO_HASH);
+        for (k, p) in payloads.iter().enumerate() {
+            let r = input(p, &[p.len() as u32], k as u64, prev);
+            one_by_one.extend_from_slice(&r.bytes);
+            prev = r.last_hash;
+        }
+        assert!(
+            whole.bytes == one_by_one,
+            "codec {codec}, dictionary {dictionary}, level {level}"
+        );
+        assert_eq!(whole.last_hash, prev);
+    }
+    dictionary::unload(id).unwrap();
+}
