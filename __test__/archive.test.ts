@@ -365,8 +365,10 @@ s3test(`${backend}: the server stopped and restarted: the archiver reports the e
   } finally {
     await s3.gw.restart()
   }
-  // Retried on its own with backoff.
-  for (let i = 0; i < 400 && (await archiver.status()).streams[0].lagRecords > 0; i++) await new Promise((r) => setTimeout(r, 50))
+  // Retried on its own with backoff. The error clears when the whole pass ends, a little after
+  // its HEAD put (which ends the lag), so wait for both.
+  const caughtUp = (st: Awaited<ReturnType<typeof archiver.status>>) => st.streams[0].lagRecords === 0 && st.lastError === null
+  for (let i = 0; i < 400 && !caughtUp(await archiver.status()); i++) await new Promise((r) => setTimeout(r, 50))
   const up = await archiver.status()
   t.is(up.streams[0].lagRecords, 0)
   t.is(up.lastError, null)
