@@ -3,7 +3,7 @@ import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { Archiver, ArchiveReader, type Log, restore } from '../ts/index.ts'
+import { ArchiveReader, type Log, restore } from '../ts/index.ts'
 import { pieceSize } from '../ts/archive/remote-stream.ts'
 import { generateKey } from '../ts/tlog/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
@@ -17,18 +17,9 @@ import { s3Suite } from './helpers/versitygw.ts'
 // (versitygw on 127.0.0.1).
 
 const s3 = s3Suite('chainlog-archive-stream')
-const { test: s3test, skipNote, prefixUrl } = s3
+const { test: s3test, skipNote, prefixUrl, shipOnce } = s3
 const MiB = 1024 * 1024
 
-/** Ships what `log` has synced to `url` in one pass. */
-async function shipOnce(log: Log, url: string): Promise<void> {
-  const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 60_000 })
-  try {
-    await archiver.sync()
-  } finally {
-    await archiver.stop()
-  }
-}
 
 /** Runs `fn` with walks cut into pieces of `bytes` (the walk's internal knob; tests here are serial). */
 async function withPieceSize<T>(bytes: number, fn: () => Promise<T>): Promise<T> {

@@ -21,18 +21,9 @@ import { Readable } from 'node:stream'
 // 127.0.0.1 and stopped after). Each test archives to its own prefix of one bucket.
 
 const s3 = s3Suite('chainlog-archive')
-const { test: s3test, skipNote, prefixUrl: prefixFor } = s3
+const { test: s3test, skipNote, prefixUrl: prefixFor, shipOnce } = s3
 const prefixUrl = () => prefixFor('t')
 
-/** Ships what `log` has synced to `url` in one pass, then stops the archiver. */
-async function shipOnce(log: Log, url: string): Promise<void> {
-  const archiver = await Archiver.start(log, { url, client: s3.gw.client, interval: 60_000 })
-  try {
-    await archiver.sync()
-  } finally {
-    await archiver.stop()
-  }
-}
 
 /** A remote reader on `url`, closed when the test ends. */
 async function openReader(t: ExecutionContext, url: string, backend?: BackendName): Promise<ArchiveReader> {

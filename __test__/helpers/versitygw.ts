@@ -4,6 +4,7 @@
  */
 import test from 'ava'
 import { randomBytes } from 'node:crypto'
+import { Archiver, type Log } from '../../ts/index.ts'
 import { Versitygw, versitygwUnavailable } from './versitygw-server.ts'
 
 /** A test file's S3 server: one versitygw started before its tests (with one bucket) and stopped after them, or skipped with the reason. */
@@ -18,6 +19,8 @@ export interface S3Suite {
   gw: Versitygw
   /** A fresh `s3://bucket/<tag>-<random>` prefix, one per test. */
   prefixUrl: (tag?: string) => string
+  /** Ships what `log` has synced to `url` in one pass, then stops the archiver. */
+  shipOnce: (log: Log, url: string) => Promise<void>
 }
 
 /** Registers the file's before/after hooks that start and stop its versitygw (the one owner of that setup). */
@@ -29,6 +32,14 @@ export function s3Suite(bucket: string): S3Suite {
     bucket,
     gw: undefined as unknown as Versitygw,
     prefixUrl: (tag = 't') => `s3://${bucket}/${tag}-${randomBytes(6).toString('hex')}`,
+    shipOnce: async (log, url) => {
+      const archiver = await Archiver.start(log, { url, client: suite.gw.client, interval: 60_000 })
+      try {
+        await archiver.sync()
+      } finally {
+        await archiver.stop()
+      }
+    },
   }
   test.before(async () => {
     if (why !== null) return
