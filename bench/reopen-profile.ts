@@ -8,12 +8,12 @@
  *   node --import=tsx bench/worker.ts --workload W6 --subject native --dir DIR --prepare
  *   PROF=/tmp/w6 node --import=tsx bench/reopen-profile.ts DIR native 5
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Log } from '../ts/index.ts'
+import { appendUntilKilled } from './crash-appender.ts'
 
 const [dir, backendArg, runsArg] = process.argv.slice(2)
 if (dir === undefined) throw new Error('usage: reopen-profile.ts DIR [native|js] [runs] (a store prepared for W6)')
@@ -26,18 +26,9 @@ const warm = mkdtempSync(join(tmpdir(), 'chainlog-reopen-warm-'))
 await (await Log.open(warm, { backend })).close()
 rmSync(warm, { recursive: true, force: true })
 
-const appender = new URL('./appender.ts', import.meta.url).pathname
 const times: number[] = []
 for (let run = 0; run < runs; run++) {
-  const child = spawn(process.execPath, ['--import=tsx', appender, dir, backend], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => resolve())
-    child.once('exit', (code) => reject(new Error(`appender exited early (${code})`)))
-  })
-  await new Promise((r) => setTimeout(r, 20 + Math.random() * 100))
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGKILL')
-  await exited
+  await appendUntilKilled(dir, backend)
 
   let session: Session | undefined
   if (profileTo !== undefined) {

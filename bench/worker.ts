@@ -6,7 +6,6 @@
  *   (bench/run.ts runs it bundled, as bench/.build/worker.mjs, to skip tsx's start-up)
  *   node --import=tsx bench/worker.ts --workload W5-read --subject js --dir D --prepare
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +14,7 @@ import { Log } from '../ts/index.ts'
 import { binaryPayloads, jsonPayloads, logEvents } from './data.ts'
 import { bytesOnDisk, openSubject, type Codec, type Subject, type SubjectName } from './subjects.ts'
 import { percentile } from './stats.ts'
+import { appendUntilKilled } from './crash-appender.ts'
 import { RANDOM_GETS, W3_PRODUCERS, workload, type Workload } from './workloads.ts'
 
 const { values: args } = parseArgs({
@@ -215,18 +215,7 @@ async function reopenRun(dir: string): Promise<RunResult> {
   await (await Log.open(warm, { backend })).close()
   rmSync(warm, { recursive: true, force: true })
 
-  // Bundled by bench/run.ts (worker.mjs beside appender.mjs), or run from source through tsx.
-  const bundled = import.meta.url.endsWith('.mjs')
-  const appender = new URL(bundled ? './appender.mjs' : './appender.ts', import.meta.url).pathname
-  const child = spawn(process.execPath, [...(bundled ? [] : ['--import=tsx']), appender, dir, backend], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.once('data', () => resolve())
-    child.once('exit', (code) => reject(new Error(`appender exited early (${code})`)))
-  })
-  await new Promise((r) => setTimeout(r, 20 + Math.random() * 100))
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGKILL')
-  await exited
+  await appendUntilKilled(dir, backend)
 
   const t0 = process.hrtime.bigint()
   const log = await Log.open(dir, { backend })
