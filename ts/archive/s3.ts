@@ -30,8 +30,29 @@ export interface ArchiveLocation {
 
 /** A bucket name as S3 allows (3-63 of a-z 0-9 . -), so a typo fails here, not as a signature error. */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
-/** The largest object one PutObject takes (S3's limit; larger needs a multipart upload). */
+const MiB = 1024 * 1024
+/** The largest object one PutObject takes (S3's limit): larger ones must go multipart. */
 const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3
+/** S3's limits on one multipart upload: parts (but the last) of at least 5 MiB, at most 10,000 of them, 5 TiB in all. */
+const MIN_PART_BYTES = 5 * MiB
+const MAX_PARTS = 10_000
+const MAX_MULTIPART_BYTES = 5 * 1024 ** 4
+/**
+ * When putStream() goes multipart, and its part size (grown as needed to stay within 10,000
+ * parts). Above 256 MiB (the default maxSegmentBytes, so default segments still go in one PUT),
+ * not only above S3's 5 GiB: a part is held in memory, so the SDK retries a failed part alone
+ * rather than the archiver re-sending the whole segment on its next pass. 16 MiB parts bound that
+ * memory and the bytes one failure costs. Internal, not in the public API: tests lower both
+ * (serially, restoring them) to ship a few-MiB segment as several parts.
+ */
+export const multipartUpload = { aboveBytes: 256 * MiB, partBytes: 16 * MiB }
+/**
+ * Inactivity limit of a request's socket (no byte sent or received for this long: ERR_IO), and of
+ * opening a connection. The SDK sets none, so a server that stalls mid-body would hang a restore
+ * or a reader forever; `requestHandler` in the client settings replaces both.
+ */
+const SOCKET_TIMEOUT_MS = 60_000
+const CONNECTION_TIMEOUT_MS = 10_000
 /** Attempts of one request before its error is reported (transient network or 5xx failures). */
 const SDK_MAX_ATTEMPTS = 3
 /**
@@ -109,6 +130,7 @@ export class ObjectStore {
       // Without a logger the SDK prints to the console when a streamed upload fails, which an
       // expected 412 (an object shipped already) does: the archiver reports errors itself.
       logger: QUIET_LOGGER,
+      requestHandler: { socketTimeout: SOCKET_TIMEOUT_MS, connectionTimeout: CONNECTION_TIMEOUT_MS },
       ...config,
     }
     return new ObjectStore(new api.S3Client(settings), api, location, url, settings)
@@ -182,14 +204,16 @@ export class ObjectStore {
   }
 
   /**
-   * put() of a body too large to hold: `body()` streams its `length` bytes (a single PUT, so the
-   * condition holds for the whole object; S3 takes up to 5 GiB so). Not retried by the SDK (a
-   * stream cannot be replayed): a failure is the caller's to retry.
+   * put() of a body too large to hold: `body()` streams its `length` bytes. Up to
+   * multipartUpload.aboveBytes in a single PUT, not retried by the SDK (a stream cannot be
+   * replayed: a failure is the caller's to retry); larger, as a multipart upload (putMultipart).
+   * Either way the condition holds for the whole object: null when it is refused (412).
    */
   async putStream(rel: string, body: () => Readable, length: number, cond: { ifNoneMatch: true }): Promise<string | null> {
-    if (length > MAX_SINGLE_PUT_BYTES) {
-      throw new ChainlogError('ERR_UNSUPPORTED', `${this.url}: PUT ${rel}: ${length} bytes is more than one S3 PUT takes (${MAX_SINGLE_PUT_BYTES}); use a smaller maxSegmentBytes`)
+    if (length > MAX_MULTIPART_BYTES) {
+      throw new ChainlogError('ERR_UNSUPPORTED', `${this.url}: PUT ${rel}: ${length} bytes is more than one S3 object holds (${MAX_MULTIPART_BYTES}); use a smaller maxSegmentBytes`)
     }
+    if (length > Math.min(multipartUpload.aboveBytes, MAX_SINGLE_PUT_BYTES)) return this.putMultipart(rel, body(), length)
     try {
       this.singleAttempt ??= new this.api.S3Client({ ...this.settings, maxAttempts: 1 })
       const out = await this.singleAttempt.send(
@@ -199,6 +223,50 @@ export class ObjectStore {
     } catch (err) {
       if (statusOf(err) === 412 || statusOf(err) === 409) return null
       throw this.failure(err, `PUT ${rel}`)
+    }
+  }
+
+  /**
+   * A multipart upload of `source`'s `length` bytes, read one part at a time (only that part is
+   * held, so the SDK may retry it), completed with If-None-Match: * so an object written meanwhile
+   * is never replaced: null then. Parts are invisible until the complete; on any failure the
+   * upload is aborted, so nothing (not even billed parts) is left behind, unless the abort fails
+   * too (a lifecycle rule that aborts incomplete uploads is the safety net, README).
+   */
+  private async putMultipart(rel: string, source: Readable, length: number): Promise<string | null> {
+    const partBytes = Math.max(multipartUpload.partBytes, MIN_PART_BYTES, Math.ceil(length / MAX_PARTS / MiB) * MiB)
+    const target = { Bucket: this.location.bucket, Key: this.key(rel) }
+    let uploadId: string | undefined
+    let step = 'CreateMultipartUpload'
+    try {
+      uploadId = (await this.client.send(new this.api.CreateMultipartUploadCommand(target))).UploadId
+      const parts: Array<{ PartNumber: number; ETag: string }> = []
+      const reader = partsOf(source, partBytes)
+      let sent = 0
+      for await (const part of reader) {
+        const PartNumber = parts.length + 1
+        step = `UploadPart ${PartNumber}`
+        const command = new this.api.UploadPartCommand({ ...target, UploadId: uploadId, PartNumber, Body: part, ContentLength: part.length })
+        command.middlewareStack.add(unsignedPayload, { step: 'build', name: 'chainlogUnsignedPayload' })
+        parts.push({ PartNumber, ETag: (await this.client.send(command)).ETag })
+        sent += part.length
+      }
+      if (sent !== length) throw new ChainlogError('ERR_IO', `${this.url}: PUT ${rel}: the body gave ${sent} bytes, not the ${length} announced; the upload was aborted`)
+      step = 'CompleteMultipartUpload'
+      try {
+        const out = await this.client.send(new this.api.CompleteMultipartUploadCommand({ ...target, UploadId: uploadId, IfNoneMatch: '*', MultipartUpload: { Parts: parts } }))
+        uploadId = undefined
+        return out.ETag ?? ''
+      } catch (err) {
+        if (statusOf(err) === 412 || statusOf(err) === 409) return null
+        throw err
+      }
+    } catch (err) {
+      throw this.failure(err, `PUT ${rel} (multipart, ${step})`)
+    } finally {
+      source.destroy()
+      // Best effort: the upload is invisible either way, and its own failure is reported above.
+      if (uploadId !== undefined) await this.client.send(new this.api.AbortMultipartUploadCommand({ ...target, UploadId: uploadId })).catch(ignore)
     }
   }
 
@@ -303,4 +371,26 @@ function statusOf(err: unknown): number | undefined {
 function nameOf(err: unknown): string | undefined {
   const e = err as { name?: string; Code?: string }
   return e?.Code ?? e?.name
+}
+
+/** `source`'s bytes in parts of `partBytes` (the last one shorter), each copied out once it is whole. */
+async function* partsOf(source: Readable, partBytes: number): AsyncGenerator<Buffer> {
+  let held: Buffer[] = []
+  let heldBytes = 0
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    let rest = chunk
+    while (heldBytes + rest.length >= partBytes) {
+      const take = partBytes - heldBytes
+      held.push(rest.subarray(0, take))
+      rest = rest.subarray(take)
+      yield Buffer.concat(held, partBytes)
+      held = []
+      heldBytes = 0
+    }
+    if (rest.length > 0) {
+      held.push(rest)
+      heldBytes += rest.length
+    }
+  }
+  if (heldBytes > 0) yield Buffer.concat(held, heldBytes)
 }
