@@ -103,18 +103,22 @@ export class FaultyProxy {
       this.sockets.add(s)
       s.on('close', () => this.sockets.delete(s))
     }
+    // The response body being faulted on this connection: bytes of it passed on so far.
+    let faulted: { fault: BodyFault; passed: number } | null = null
     const end = () => {
       client.destroy()
       server.destroy()
     }
     // A side that finishes has its last bytes passed on before the other side is closed (a
     // destroy would drop what is still queued); a side that breaks breaks the other.
+    // A stalled response stays stalled even when the server closes its side after sending it all.
+    const stalled = () => faulted?.fault.kind === 'stall'
     client.on('end', () => server.end())
-    server.on('end', () => client.end())
+    server.on('end', () => stalled() || client.end())
     client.on('error', end)
-    server.on('error', end)
+    server.on('error', () => stalled() || end())
     client.on('close', () => server.end())
-    server.on('close', () => client.end())
+    server.on('close', () => stalled() || client.end())
     const exchange = new Exchanges()
 
     // Bytes of the request being cut passed upstream so far.
@@ -151,8 +155,6 @@ export class FaultyProxy {
       })
     })
 
-    // The response body being faulted on this connection: bytes of it passed on so far.
-    let faulted: { fault: BodyFault; passed: number } | null = null
     server.on('data', (data: Buffer) => {
       if (faulted === null) {
         const fault = this.bodyFault
