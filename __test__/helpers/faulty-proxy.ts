@@ -125,7 +125,7 @@ export class FaultyProxy {
     let cutting: { afterBytes: number; passed: number; done: () => void } | null = null
     client.on('data', (data: Buffer) => {
       for (const { line, at } of exchange.requestLines(data)) {
-        if (this.hold !== null && this.hold.request.test(line)) {
+        if (this.hold?.request.test(line)) {
           this.holding = true
           this.hold.reached()
         }
@@ -159,7 +159,7 @@ export class FaultyProxy {
       if (faulted === null) {
         const fault = this.bodyFault
         for (const at of exchange.responseBodies(data)) {
-          if (fault !== null && fault.request.test(at.request)) {
+          if (fault?.request.test(at.request)) {
             this.bodyFault = null
             faulted = { fault, passed: -at.bodyStart }
             break
