@@ -1,9 +1,11 @@
 import type { ExecutionContext } from 'ava'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { ArchiveReader, type Log, restore } from '../ts/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
+import { CLI, ensureBuilt } from './helpers/dist.ts'
 import { FaultyProxy } from './helpers/faulty-proxy.ts'
 import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
 import { s3Suite } from './helpers/versitygw.ts'
@@ -121,3 +123,42 @@ for (const backend of BACKENDS) {
     t.true(files.size >= 3)
   })
 }
+
+/** The built `chainlog` command against `endpoint`, run asynchronously (the proxy lives in this process's event loop). */
+function cli(endpoint: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const env = { ...process.env, CHAINLOG_S3_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: s3.gw.client.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.gw.client.credentials.secretAccessKey, AWS_REGION: 'us-east-1' }
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env }, (err, stdout, stderr) => {
+      resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr })
+    })
+  })
+}
+
+s3test(`CLI: archive verify, read and restore with the connection cut mid-segment exit 3 (I/O), not 0 and not 1 (damage)${skipNote}`, async (t) => {
+  ensureBuilt()
+  const { url, events } = await archived(t, 'js')
+  const { proxy } = await proxied(t)
+  let cut = proxy.cutBody(SEGMENT_GET(1), 20 * 1024)
+  let r = await cli(proxy.endpoint, 'archive', 'verify', url)
+  await cut
+  t.is(r.status, 3, r.stdout + r.stderr)
+  t.notRegex(r.stdout, /verify: ok/)
+  t.regex(r.stderr, /s\/seg\/1\.log/)
+  cut = proxy.cutBody(SEGMENT_GET(0), 20 * 1024)
+  r = await cli(proxy.endpoint, 'archive', 'read', url, 's')
+  await cut
+  t.is(r.status, 3, r.stderr)
+  t.true(r.stdout.trim().split('\n').filter(Boolean).length < events)
+  const out = join(tempDir(t, 'cli-out'), 'restored')
+  cut = proxy.cutBody(SEGMENT_GET(2), 20 * 1024)
+  r = await cli(proxy.endpoint, 'archive', 'restore', url, out)
+  await cut
+  t.is(r.status, 3, r.stderr)
+  t.false(filesUnder(out).some((f) => f.includes('.tmp') || f === 'chainlog.json'))
+  // Left alone: all three succeed.
+  r = await cli(proxy.endpoint, 'archive', 'verify', url)
+  t.is(r.status, 0, r.stderr)
+  r = await cli(proxy.endpoint, 'archive', 'read', url, 's')
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.trim().split('\n').length, events)
+})
