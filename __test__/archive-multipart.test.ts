@@ -110,6 +110,10 @@ s3test(`putStream multipart: If-None-Match holds on the complete (an object writ
   t.is(await racing, null)
   t.true(readFileSync(objectPath(url, 'r')).equals(first))
   t.is(await uploadsInProgress(c, url), 0)
+  // More than one S3 object holds (5 TiB): refused before any request, the body never asked for.
+  const huge = await t.throwsAsync(objects.putStream('huge', () => t.fail('read') as never, 5 * 1024 ** 4 + 1, { ifNoneMatch: true }))
+  t.is(codeOf(huge), 'ERR_UNSUPPORTED')
+  t.regex(huge?.message ?? '', /maxSegmentBytes/)
   // A body shorter than announced: ERR_IO, aborted, nothing written.
   t.is(codeOf(await t.throwsAsync(objects.putStream('short', () => Readable.from([first]), first.length + 1, { ifNoneMatch: true }))), 'ERR_IO')
   t.false(existsSync(objectPath(url, 'short')))
