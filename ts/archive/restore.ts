@@ -6,13 +6,15 @@
  * stays at about one piece whatever the segment size, and a segment that fails leaves no file.
  * Files are written with fsync and atomic renames, segment files byte-identical to the source's, each
  * stream's manifest and indexes beside them, and chainlog.json last, so an interrupted restore
- * never leaves a directory that opens as a store. A point-in-time restore (toOffset, toTime) cuts
+ * never leaves a directory that opens as a store; a restore that fails removes what it wrote, so
+ * it can be run again into the same directory. A point-in-time restore (toOffset, toTime) cuts
  * at the last record that ends an append call's batch.
  */
-import { join as joinPath, resolve as resolvePath } from 'node:path'
+import { dirname, join as joinPath, resolve as resolvePath } from 'node:path'
 import { ChainlogError, describe } from '../errors.ts'
 import { loadCore } from '../core/load.ts'
 import { diskStorage } from '../storage/disk-storage.ts'
+import type { Storage } from '../storage/storage.ts'
 import { ioError } from '../storage/durable.ts'
 import { manifestOf, type SegmentExtent, writeManifest } from '../storage/manifest.ts'
 import { encodeIndex, PositionList } from '../storage/offset-index.ts'
@@ -53,6 +55,7 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
   const core = await loadCore(options.backend ?? 'auto')
   const objects = await ObjectStore.open(url, options.client)
   let releases = () => {}
+  let made = false
   try {
     const info = await readArchiveInfo(objects)
     const names = await archivedStreams(objects)
@@ -65,6 +68,7 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
     const bytesTotal = walks.reduce((n, w) => n + w.walk.bytesTotal, 0)
     let bytesDone = 0
     await storage.makeDir(target)
+    made = true
     const report: RestoreReport = { streams: [] }
     const behind: RestoredBehind['streams'] = {}
     // One segment at a time is written here as it downloads, and renamed into its stream's
@@ -149,9 +153,24 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
     await openStore(storage, target, { hash: info.hash, readOnly: false, restoredBehind })
     await storage.syncDir(target)
     return report
+  } catch (err) {
+    // The directory was empty or absent: all it holds now is this restore's, and a retry needs it empty again.
+    if (made) await removeTree(storage, target, existing !== null).catch(() => {})
+    throw err
   } finally {
     releases()
     objects.close()
   }
 }
 
+
+/** Removes what `dir` holds, files and directories, and `dir` itself unless `keep`. */
+async function removeTree(storage: Storage, dir: string, keep: boolean): Promise<void> {
+  for (const e of (await storage.list(dir)) ?? []) {
+    const path = joinPath(dir, e.name)
+    if (e.isDirectory) await removeTree(storage, path, false)
+    else await storage.remove(path)
+  }
+  if (!keep) await storage.removeDir(dir)
+  await storage.syncDir(keep ? dir : dirname(dir))
+}

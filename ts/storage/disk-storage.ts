@@ -256,6 +256,10 @@ export function diskStorage(maxOpenFiles: number): Storage & { readonly openFile
     readFile: (path) => budget.with(() => fsp.readFile(path)),
     writeFileAtomic: (path, data) => budget.with(() => writeFileAtomic(path, data)),
     remove: (path) => fsp.rm(path, { force: true }),
+    removeDir: (dir) =>
+      fsp.rmdir(dir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err
+      }),
     rename: (from, to) => fsp.rename(from, to),
     makeDir: (dir) => budget.with(() => makeDirDurable(dir)),
     syncDir: (dir) => budget.with(() => fsyncDir(dir)),

@@ -185,6 +185,12 @@ export class MemoryStorage implements Storage {
     if (this.files.delete(path)) this.entryChanges++
   }
 
+  async removeDir(dir: string): Promise<void> {
+    for (const path of this.files.keys()) if (dirname(path) === dir) throw fsError('ENOTEMPTY', 'rmdir', dir)
+    for (const d of this.dirs) if (d !== dir && dirname(d) === dir) throw fsError('ENOTEMPTY', 'rmdir', dir)
+    if (this.dirs.delete(dir)) this.entryChanges++
+  }
+
   async rename(from: string, to: string): Promise<void> {
     const f = this.files.get(from)
     if (f === undefined) throw fsError('ENOENT', 'rename', from)

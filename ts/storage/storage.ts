@@ -55,6 +55,8 @@ export interface Storage {
   writeFileAtomic(path: string, data: Uint8Array | string): Promise<void>
   /** Removes a file; nothing when it does not exist. */
   remove(path: string): Promise<void>
+  /** Removes an empty directory; nothing when it does not exist. */
+  removeDir(dir: string): Promise<void>
   /** Renames a file over another (atomic on one file system); the caller fsyncs the directory. */
   rename(from: string, to: string): Promise<void>
   /** Creates a directory (and missing parents) and makes its entry durable. */
