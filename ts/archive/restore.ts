@@ -50,7 +50,7 @@ export async function restore(url: string, dir: string, options: RestoreOptions 
   const existing = await storage.list(target).catch((err: unknown) => {
     throw ioError(err, `cannot list ${target}`)
   })
-  if (existing !== null && existing.length > 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a directory that does not exist or is empty, ${target} holds ${existing.length} entries`)
+  if (existing !== null && existing.length > 0) throw new ChainlogError('ERR_INVALID_ARGUMENT', `dir: expected a directory that does not exist or is empty, ${target} holds ${existing.length} entries (a restore killed part-way leaves its files: remove them first)`)
 
   const core = await loadCore(options.backend ?? 'auto')
   const objects = await ObjectStore.open(url, options.client)
