@@ -15,7 +15,7 @@
  * goes, run it under `node --cpu-prof` and summarize with bench/cpu-profile-summary.mjs.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Archiver, Log } from '../ts/index.ts'
@@ -122,7 +122,8 @@ try {
       cpu[key].server.push(lastCpu.server)
     }
     results['shipping MB/s'].push(await shipping())
-    process.stderr.write(`run ${r + 1}/${runs} done\n`)
+    const ratio = (k: string) => (results[`${k} with archiver`][r] / results[`${k} without`][r]).toFixed(3)
+    process.stderr.write(`run ${r + 1}/${runs} done: W1 with/without ${ratio('W1')}, W3 ${ratio('W3')}, load average ${loadavg()[0].toFixed(2)}\n`)
   }
 } finally {
   await gw.stop()

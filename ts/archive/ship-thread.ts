@@ -10,6 +10,8 @@
  * fail with ERR_IO, and the next pass gets a new thread). It keeps the process alive only while a
  * call is in flight; close() terminates it.
  */
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { ChainlogError, type ChainlogErrorDetails, type ErrorCode } from '../errors.ts'
 import type { ArchiveClientConfig, ObjectAccess, StoredObject } from './s3.ts'
@@ -39,8 +41,17 @@ export type ShipReply = { id: number; ok: true; value: unknown } | { id: number;
 /** Bodies from this size on are moved to the thread (their memory given away); smaller ones are copied. */
 const MOVE_MIN_BYTES = 64 * 1024
 
-/** The worker module: next to this one in the sources (run under tsx), next to the bundle in dist/. */
-const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('./ship-worker.ts', import.meta.url) : new URL('./archive-ship-worker.js', import.meta.url)
+/**
+ * The thread's module: dist/archive-ship-worker.js next to the bundle (scripts/build.mjs), or
+ * ship-worker.ts next to this file when the sources run under tsx (tests, bench). A worker thread
+ * does not get tsx's loader from the process's `--import=tsx` (Node 20), so it registers it first.
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./archive-ship-worker.js', import.meta.url))
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+  const module = new URL('./ship-worker.ts', import.meta.url).href
+  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(module)}) })`, { eval: true })
+}
 
 export class ShipThread implements ObjectAccess {
   private worker: Worker | null = null
@@ -131,7 +142,7 @@ export class ShipThread implements ObjectAccess {
 
   private ensureWorker(): Worker {
     if (this.worker !== null) return this.worker
-    const w = new Worker(WORKER_URL)
+    const w = startWorker()
     w.unref()
     w.on('message', (r: ShipReply) => {
       const p = this.pending.get(r.id)
