@@ -165,4 +165,4 @@ function undocumentedDeclarations(file) {
   }
   return missing
 }
-console.log(`built dist/index.js, dist/index.cjs, dist/cli.js, dist/tlog.js, dist/tlog.cjs, dist/errors.js, dist/errors.cjs${jsOnly ? '' : ', index.d.ts, dist/index.d.cts, dist/tlog.d.ts, dist/tlog.d.cts'}`)
+console.log(`built dist/index.js, dist/index.cjs, dist/cli.js, dist/tlog.js, dist/tlog.cjs, dist/errors.js, dist/errors.cjs, dist/archive-ship-worker.js${jsOnly ? '' : ', index.d.ts, dist/index.d.cts, dist/tlog.d.ts, dist/tlog.d.cts'}`)
