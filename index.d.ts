@@ -672,6 +672,7 @@ export interface ArchiveHeadInfo {
 export declare class Archiver {
 	private readonly store;
 	private readonly objects;
+	private readonly uploadSealed;
 	private readonly info;
 	private readonly interval;
 	private readonly signal;

@@ -45,6 +45,20 @@ await log.close()
 const ESM = USAGE(`import { Log, ChainlogError } from 'chainlog'`)
 const CJS = `(async () => {\n${USAGE(`const { Log, ChainlogError } = require('chainlog')`)}})().catch((e) => { console.error(e); process.exit(1) })\n`
 
+// An archive where @aws-sdk/client-s3 is not installed (this app has none): the shipping thread
+// starts from the installed package (dist/archive-ship-worker.js, found next to the bundle, not
+// from the cwd) and answers what to install. A missing worker file would be ERR_IO instead.
+const ARCHIVE_USAGE = (load: string) => `${load}
+const log = await Log.open(process.argv[2])
+await log.append('s', 'x')
+let error = null
+try { await Archiver.start(log, { url: 's3://some-bucket/p', client: { endpoint: 'http://127.0.0.1:9' } }) } catch (e) { error = { chainlog: e instanceof ChainlogError, code: e.code, message: e.message } }
+await log.close()
+console.log(JSON.stringify(error))
+`
+const ARCHIVE_ESM = ARCHIVE_USAGE(`import { Log, Archiver, ChainlogError } from 'chainlog'`)
+const ARCHIVE_CJS = `(async () => {\n${ARCHIVE_USAGE(`const { Log, Archiver, ChainlogError } = require('chainlog')`)}})().catch((e) => { console.error(e); process.exit(1) })\n`
+
 // The \`chainlog/tlog\` subpath, imported by name from the installed package: a signed checkpoint
 // and a proof made by a store, checked with the store-free toolkit only.
 const TLOG_USAGE = (load: string) => `${load}
@@ -102,6 +116,8 @@ test.before(() => {
   writeFileSync(join(app, 'esm.mjs'), ESM)
   writeFileSync(join(app, 'cjs.cjs'), CJS)
   writeFileSync(join(app, 'tlog.mjs'), TLOG_ESM)
+  writeFileSync(join(app, 'archive.mjs'), ARCHIVE_ESM)
+  writeFileSync(join(app, 'archive.cjs'), ARCHIVE_CJS)
   writeFileSync(join(app, 'tlog.cjs'), TLOG_CJS)
   writeFileSync(join(app, 'types.mts'), TYPES_MTS)
   writeFileSync(join(app, 'types.cts'), TYPES_CTS)
@@ -128,7 +144,7 @@ const EXPECTED = { lastOffset: 2, hash: 32, payloads: ['placed', 'paid', 1800], 
 
 test.serial('the tarball holds the compiled builds, the types and the CLI, and no sources or binaries', (t) => {
   const files = packed.files.map((f) => f.path).sort()
-  for (const f of ['package.json', 'index.d.ts', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.cts', 'dist/cli.js', 'README.md', 'LICENSE']) {
+  for (const f of ['package.json', 'index.d.ts', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.cts', 'dist/cli.js', 'dist/archive-ship-worker.js', 'README.md', 'LICENSE']) {
     t.true(files.includes(f), `${f} is packed`)
   }
   const stray = files.filter((f) => /^(ts|__test__|crates|target|bench|scripts|npm|native)\//.test(f) || /\.(ts|node)$/.test(f) && !f.endsWith('.d.ts'))
@@ -144,6 +160,14 @@ test.serial('import and require both append, read and verify on the native core 
     const { result, stderr } = run(file)
     t.like(result, { backend: 'native', backendB: 'native', ...EXPECTED }, file)
     t.notRegex(stderr, /Warning/, `${file}: no warning when the native core loads`)
+  }
+})
+
+test.serial('an archive without the optional @aws-sdk/client-s3: the shipping thread loads from the package, for import and require, and says what to install', (t) => {
+  for (const file of ['archive.mjs', 'archive.cjs']) {
+    const { result } = run(file)
+    t.like(result, { chainlog: true, code: 'ERR_UNSUPPORTED' }, file)
+    t.regex(result.message, /npm install @aws-sdk\/client-s3/, file)
   }
 })
 

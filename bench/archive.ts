@@ -6,7 +6,10 @@
  * from this one invocation. Also the shipping throughput: a store shipped by one sync() (MB/s to
  * the local server, files on this machine's disk: an upper bound for a remote server).
  *
- *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N] [--w3 N] [--server-dir /dev/shm] [--server-nice N]
+ *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N] [--w3 N] [--server-dir /dev/shm] [--server-nice N] [--only w1|w3]
+ *
+ * --only w1 (or w3) runs that workload alone, without and with the archiver, and no shipping
+ * run: for a CPU profile of the appends' thread that holds nothing else.
  *
  * The archiver's own work (reads, SHA-256, HTTP) shares the CPU with the appends: on a 2-core
  * machine loaded by other work this is the figure that matters, and the one most disturbed. So
@@ -15,7 +18,7 @@
  * goes, run it under `node --cpu-prof` and summarize with bench/cpu-profile-summary.mjs.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Archiver, Log } from '../ts/index.ts'
@@ -24,13 +27,15 @@ import { binaryPayloads } from './data.ts'
 import { fmt, summarize } from './stats.ts'
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, w1: { type: 'string' }, w3: { type: 'string' }, 'server-dir': { type: 'string' }, 'server-nice': { type: 'string' } },
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, w1: { type: 'string' }, w3: { type: 'string' }, 'server-dir': { type: 'string' }, 'server-nice': { type: 'string' }, only: { type: 'string' } },
 })
 const quick = args.quick ?? false
 const runs = Number(args.runs ?? 5)
 const W1_RECORDS = Number(args.w1 ?? (quick ? 100_000 : 1_000_000))
 const W3_RECORDS = Number(args.w3 ?? (quick ? 20_000 : 100_000))
 const W3_PRODUCERS = 256
+const only = args.only
+if (only !== undefined && only !== 'w1' && only !== 'w3') throw new Error(`--only: expected w1 or w3, got ${only}`)
 const BUCKET = 'chainlog-bench'
 
 // --server-dir /dev/shm keeps the server's object files off the disk the appends fsync to: a
@@ -113,16 +118,18 @@ async function shipping(): Promise<number> {
 
 const results: Record<string, number[]> = { 'W1 without': [], 'W1 with archiver': [], 'W3 without': [], 'W3 with archiver': [], 'shipping MB/s': [] }
 try {
-  await w1(false) // warm-up
-  await w3(false)
+  if (only !== 'w3') await w1(false) // warm-up
+  if (only !== 'w1') await w3(false)
   for (let r = 0; r < runs; r++) {
     for (const [key, run] of [['W1 without', () => w1(false)], ['W1 with archiver', () => w1(true)], ['W3 without', () => w3(false)], ['W3 with archiver', () => w3(true)]] as const) {
+      if (only !== undefined && !key.toLowerCase().startsWith(only)) continue
       results[key].push(await run())
       cpu[key].node.push(lastCpu.node)
       cpu[key].server.push(lastCpu.server)
     }
-    results['shipping MB/s'].push(await shipping())
-    process.stderr.write(`run ${r + 1}/${runs} done\n`)
+    if (only === undefined) results['shipping MB/s'].push(await shipping())
+    const ratio = (k: string) => (results[`${k} with archiver`][r] / results[`${k} without`][r]).toFixed(3)
+    process.stderr.write(`run ${r + 1}/${runs} done: W1 with/without ${ratio('W1')}, W3 ${ratio('W3')}, load average ${loadavg()[0].toFixed(2)}\n`)
   }
 } finally {
   await gw.stop()
@@ -130,11 +137,12 @@ try {
 const med = (k: string) => summarize(results[k]).median
 console.log(`| figure | median | min | max | runs |\n|---|---|---|---|---|`)
 for (const [k, v] of Object.entries(results)) {
+  if (v.length === 0) continue // left out by --only
   const s = summarize(v)
   const unit = k.startsWith('shipping') ? '' : ' records/s'
   console.log(`| ${k} | ${fmt(s.median)}${unit} | ${fmt(s.min)} | ${fmt(s.max)} | ${s.runs} |`)
 }
 console.log(`\n| CPU seconds per run (median) | this process | versitygw |\n|---|---|---|`)
-for (const k of cpuKeys) console.log(`| ${k} | ${summarize(cpu[k].node).median.toFixed(2)} | ${summarize(cpu[k].server).median.toFixed(2)} |`)
+for (const k of cpuKeys) if (cpu[k].node.length > 0) console.log(`| ${k} | ${summarize(cpu[k].node).median.toFixed(2)} | ${summarize(cpu[k].server).median.toFixed(2)} |`)
 console.log(`\nW1 with/without: ${(med('W1 with archiver') / med('W1 without')).toFixed(3)}; W3 with/without: ${(med('W3 with archiver') / med('W3 without')).toFixed(3)} (target ≥ 0.95)`)
 console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; server data in ${gw.dataDir}, niced ${serverNice}; machine shared with other engineers' builds and tests`)

@@ -6,6 +6,8 @@
 //   dist/cli.js      the `chainlog` command (ESM), importing ./index.js rather than a second copy
 //   dist/tlog.js     ESM build of ts/tlog/index.ts, the store-free `chainlog/tlog` subpath (+ .cjs,
 //                    and dist/tlog.d.ts / .d.cts declarations)
+//   dist/archive-ship-worker.js  the archive's shipping thread (ts/archive/ship-worker.ts), started
+//                    by index.js and index.cjs from next to themselves
 //   dist/errors.js   ts/errors.ts alone (+ .cjs), imported by index and tlog so that both throw the
 //                    same ChainlogError class (instanceof holds across the two entry points)
 //   index.d.ts       one self-contained declaration file for ESM users (exports "import" types)
@@ -92,6 +94,8 @@ const results = await Promise.all([
   build({ ...common, entryPoints: ['ts/tlog/index.ts'], format: 'esm', outfile: 'dist/tlog.js', plugins: [sharedErrors('.js')] }),
   build({ ...common, ...cjs, entryPoints: ['ts/tlog/index.ts'], outfile: 'dist/tlog.cjs', plugins: [sharedErrors('.cjs')] }),
   build({ ...common, entryPoints: ['ts/errors.ts'], format: 'esm', outfile: 'dist/errors.js' }),
+  // The archive's shipping thread (ts/archive/ship-thread.ts starts it from next to the bundle), for both builds.
+  build({ ...common, entryPoints: ['ts/archive/ship-worker.ts'], format: 'esm', outfile: 'dist/archive-ship-worker.js' }),
   build({ ...common, ...cjs, entryPoints: ['ts/errors.ts'], outfile: 'dist/errors.cjs' }),
   build({
     ...common,
@@ -161,4 +165,4 @@ function undocumentedDeclarations(file) {
   }
   return missing
 }
-console.log(`built dist/index.js, dist/index.cjs, dist/cli.js, dist/tlog.js, dist/tlog.cjs, dist/errors.js, dist/errors.cjs${jsOnly ? '' : ', index.d.ts, dist/index.d.cts, dist/tlog.d.ts, dist/tlog.d.cts'}`)
+console.log(`built dist/index.js, dist/index.cjs, dist/cli.js, dist/tlog.js, dist/tlog.cjs, dist/errors.js, dist/errors.cjs, dist/archive-ship-worker.js${jsOnly ? '' : ', index.d.ts, dist/index.d.cts, dist/tlog.d.ts, dist/tlog.d.cts'}`)

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto'
 import { ChainlogError } from '../errors.ts'
 import type { HashAlgorithm } from '../core/interface.ts'
 import { ARCHIVE_FILE, ARCHIVE_FORMAT, type ArchiveInfo, parseArchiveInfo, PROBE_PREFIX, toJson } from './layout.ts'
-import type { ObjectStore } from './s3.ts'
+import type { ObjectAccess, ObjectStore } from './s3.ts'
 
 /** Fails with ERR_UNSUPPORTED unless the server refuses a second If-None-Match:* and a stale If-Match. */
-export async function checkConditionalWrites(objects: ObjectStore): Promise<void> {
+export async function checkConditionalWrites(objects: ObjectAccess): Promise<void> {
   const key = `${PROBE_PREFIX}${randomBytes(8).toString('hex')}`
   try {
     const first = await objects.put(key, Buffer.from('probe 1\n'), { ifNoneMatch: true })
@@ -32,7 +32,7 @@ export async function checkConditionalWrites(objects: ObjectStore): Promise<void
  * The archive's archive.json: read, or created (If-None-Match: *) in an empty prefix, with the store's tlog origin when it has one. A prefix
  * holding other objects and no archive.json is not a chainlog archive: ERR_INVALID_ARGUMENT.
  */
-export async function openArchiveInfo(objects: ObjectStore, hash: HashAlgorithm, origin: string | undefined): Promise<ArchiveInfo> {
+export async function openArchiveInfo(objects: ObjectAccess, hash: HashAlgorithm, origin: string | undefined): Promise<ArchiveInfo> {
   for (let attempt = 0; ; attempt++) {
     const found = await objects.get(ARCHIVE_FILE)
     if (found !== null) {

@@ -19,7 +19,7 @@ import { FORM_REDACTED, KIND_MASK, KIND_TOMBSTONE } from '../core/interface.ts'
 import type { Stream } from '../engine/stream.ts'
 import { type ArchiveHead, sealedGeneration, segmentIndexKey, segmentKey, segmentMetaKey, tailFolder } from './layout.ts'
 import { pickTailChunks } from './remote-stream.ts'
-import type { ObjectStore } from './s3.ts'
+import type { ObjectAccess } from './s3.ts'
 
 /** Bytes of a tombstone payload naming its target: u64 offset (engine/redaction.ts). */
 const TOMBSTONE_TARGET_BYTES = 8
@@ -38,32 +38,14 @@ export function tombstoneTargets(bytes: Uint8Array): number[] {
   return targets
 }
 
-/** Kinds read at record starts while a sealed segment streams out in order: the positions of its tombstones. */
-export class TombstoneCollector {
-  /** Record starts whose kind byte is a tombstone's, or fell past the end of the chunk it started in. */
-  private readonly positions: number[] = []
-  private next = 0
-
-  constructor(private readonly recordStarts: Float64Array) {}
-
-  /** Looks at the records starting in `chunk`, bytes [position, position + chunk.length) of the segment (chunks come in order). */
-  see(position: number, chunk: Uint8Array): void {
-    const starts = this.recordStarts
-    for (; this.next < starts.length && starts[this.next] < position + chunk.length; this.next++) {
-      const at = starts[this.next] - position + AT_KIND
-      if (at >= chunk.length || (chunk[at] & KIND_MASK) === KIND_TOMBSTONE) this.positions.push(starts[this.next])
-    }
+/** The targets of the tombstones starting at `positions` (found by the segment's upload), read from the local segment (rare: one small read each). */
+export async function tombstoneTargetsAt(positions: number[], read: (position: number, length: number) => Promise<Buffer>): Promise<number[]> {
+  const out: number[] = []
+  for (const p of positions) {
+    const header = await read(p, HEADER_BYTES + TOMBSTONE_TARGET_BYTES)
+    if ((header[AT_KIND] & KIND_MASK) === KIND_TOMBSTONE && header.readUInt32LE(AT_LENGTH) >= TOMBSTONE_TARGET_BYTES) out.push(Number(header.readBigUInt64LE(HEADER_BYTES)))
   }
-
-  /** The tombstones' targets, read from the local segment (rare: one small read each). */
-  async targets(read: (position: number, length: number) => Promise<Buffer>): Promise<number[]> {
-    const out: number[] = []
-    for (const p of this.positions) {
-      const header = await read(p, HEADER_BYTES + TOMBSTONE_TARGET_BYTES)
-      if ((header[AT_KIND] & KIND_MASK) === KIND_TOMBSTONE && header.readUInt32LE(AT_LENGTH) >= TOMBSTONE_TARGET_BYTES) out.push(Number(header.readBigUInt64LE(HEADER_BYTES)))
-    }
-    return out
-  }
+  return out
 }
 
 /** Whether the local record at `offset` is stored redacted (form 3): the local rewrite is done. */
@@ -90,7 +72,7 @@ export function reachedArchiveStep(step: 'generation-uploaded' | 'head-written')
  * Sealed segments past HEAD in the original keys are kept: they are history a stopped archiver
  * uploaded (remote-stream.ts reads them), and this one uploads the same bytes again.
  */
-export async function sweepUnnamed(objects: ObjectStore, stream: string, head: ArchiveHead): Promise<number> {
+export async function sweepUnnamed(objects: ObjectAccess, stream: string, head: ArchiveHead): Promise<number> {
   const named = new Set<string>()
   for (const n of head.sealed) {
     const gen = sealedGeneration(head, n)

@@ -9,6 +9,12 @@
  * object holding other bytes, a HEAD changed by someone else, or a HEAD not on the local chain.
  * Other failures (the server down, the network) are retried with exponential backoff; status()
  * shows the lag meanwhile.
+ *
+ * The planning (what to ship, HEAD, conflicts, redactions) runs here, beside the engine's
+ * streams; the transfers run on the shipping thread (ship-thread.ts): every S3 call, and each
+ * sealed segment read from its file, hashed and uploaded there. A store in memory (no files a
+ * thread could read) or client settings that cannot cross to a thread (a credential provider
+ * function) ship from this thread instead, as before.
  */
 import { ChainlogError, describe } from '../errors.ts'
 import type { Stream } from '../engine/stream.ts'
@@ -16,11 +22,14 @@ import { type OpenStore, storeOf } from '../engine/open-stores.ts'
 import type { Segment } from '../engine/segment.ts'
 import { AT_KIND, AT_PREV_HASH, HASH_BYTES, MAX_PAYLOAD_BYTES } from '../core/format.ts'
 import { encodeIndex } from '../storage/offset-index.ts'
-import { ChunkShipper, type StreamProgress } from './chunk-shipper.ts'
+import { ChunkShipper, type SealedUpload, type StreamProgress } from './chunk-shipper.ts'
 import { checkConditionalWrites, openArchiveInfo } from './archive-store.ts'
 import { type ArchiveHead, type ArchiveInfo, headKey, parseHead, parseSegmentMeta, type SegmentMeta, segmentIndexKey, segmentKey, segmentMetaKey, tailKey, toJson } from './layout.ts'
-import { newGeneration, reachedArchiveStep, redactedLocally, sweepUnnamed, TombstoneCollector, tombstoneTargets } from './archived-redaction.ts'
-import { type ArchiveClientConfig, ObjectStore } from './s3.ts'
+import { newGeneration, reachedArchiveStep, redactedLocally, sweepUnnamed, tombstoneTargets, tombstoneTargetsAt } from './archived-redaction.ts'
+import { type ArchiveClientConfig, type ObjectAccess, ObjectStore } from './s3.ts'
+import { ShipThread } from './ship-thread.ts'
+import { uploadSegment } from './segment-upload.ts'
+import { OffThreadSha256 } from './hash-worker.ts'
 import type { ArchiverOptions, ArchiverStatus, ArchiveStreamStatus } from './types.ts'
 import { recordHashAt } from './record-hash.ts'
 import { shipDictionaries } from './dictionaries.ts'
@@ -65,7 +74,8 @@ export class Archiver {
 
   private constructor(
     private readonly store: OpenStore,
-    private readonly objects: ObjectStore,
+    private readonly objects: ObjectAccess,
+    private readonly uploadSealed: SealedUpload,
     private readonly info: ArchiveInfo,
     private readonly interval: number,
     private readonly signal: AbortSignal | undefined,
@@ -87,11 +97,12 @@ export class Archiver {
     }
     const signal = options.signal
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ChainlogError('ERR_INVALID_ARGUMENT', `signal: expected an AbortSignal, got ${describe(signal)}`)
-    const objects = await ObjectStore.open(options.url, options.client as ArchiveClientConfig | undefined)
+    const client = options.client as ArchiveClientConfig | undefined
+    const objects = (store.ctx.storage.kind === 'disk' ? await ShipThread.open(options.url, client) : null) ?? (await ObjectStore.open(options.url, client))
     try {
       await checkConditionalWrites(objects)
       const info = await openArchiveInfo(objects, store.ctx.hash, store.ctx.options.tlog?.origin)
-      const archiver = new Archiver(store, objects, info, interval, signal)
+      const archiver = new Archiver(store, objects, sealedUpload(objects), info, interval, signal)
       if (signal?.aborted) await archiver.stop()
       else {
         signal?.addEventListener('abort', archiver.onAbort, { once: true })
@@ -99,9 +110,14 @@ export class Archiver {
       }
       return archiver
     } catch (err) {
-      objects.close()
+      await objects.close()
       throw err
     }
+  }
+
+  /** Tests: the shipping thread (null when this archiver ships from its own thread). */
+  get [Symbol.for('chainlog.archiver.shipThread')](): ShipThread | null {
+    return this.objects instanceof ShipThread ? this.objects : null
   }
 
   /** The archive's identity (archive.json). */
@@ -144,7 +160,7 @@ export class Archiver {
       if (this.timer !== null) clearTimeout(this.timer)
       this.timer = null
       await this.chain.catch(() => {})
-      this.objects.close()
+      await this.objects.close()
     })()
     return this.stopping
   }
@@ -215,7 +231,7 @@ export class Archiver {
 
   private async shipStream(s: Stream, st: StreamState): Promise<void> {
     if (!st.resumed) await this.resume(s, st)
-    const shipper = new ChunkShipper(this.objects, s.name)
+    const shipper = new ChunkShipper(this.objects, s.name, this.uploadSealed)
     // Dictionaries first, read before the synced end: every record shipped below finds its own.
     await shipDictionaries(this.store.ctx.storage, s.core, s.hash, s.name, s.dir, shipper, st.dictionaries)
     // A redaction rewriting a segment now (odd count): let it finish (its exclusive turn in the queue).
@@ -251,7 +267,7 @@ export class Archiver {
         return this.shipSealed(s, seg, shipper, gen)
       })
       progress = shipped.progress
-      targets.push(...(await shipped.tombstones.targets((position, length) => s.readSegment(seg, position, length))))
+      targets.push(...(await tombstoneTargetsAt(shipped.tombstones, (position, length) => s.readSegment(seg, position, length))))
       sealedCount = seg.num + 1
     }
     // The active segment's synced bytes since the last shipped position, up to a batch end.
@@ -367,17 +383,14 @@ export class Archiver {
   }
 
   /** Ships one sealed segment (bytes, index, metadata); its chain position for HEAD, and its tombstones. */
-  private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper, gen?: string): Promise<{ progress: StreamProgress; tombstones: TombstoneCollector }> {
+  private async shipSealed(s: Stream, seg: Segment, shipper: ChunkShipper, gen?: string): Promise<{ progress: StreamProgress; tombstones: number[] }> {
     const index = await s.indexOf(seg)
     const last = await s.lastRecordOf(seg)
-    // Its tombstones are noted as its bytes stream out (a redaction it records may be in an older segment).
-    const tombstones = new TombstoneCollector(index.slice(0, index.length))
-    const read = async (position: number, length: number) => {
-      const bytes = await s.readSegment(seg, position, length)
-      tombstones.see(position, bytes)
-      return bytes
-    }
-    return { progress: await shipper.shipSegment(seg, read, encodeIndex(index, (d) => s.core.crc32(d)), last, gen), tombstones }
+    // Its tombstones are noted as its bytes stream out (a redaction it records may be in an older
+    // segment). A copy of the positions: it may be moved to the shipping thread.
+    const recordStarts = Float64Array.from(index.slice(0, index.length))
+    const read = (position: number, length: number) => s.readSegment(seg, position, length)
+    return shipper.shipSegment(seg, read, recordStarts, encodeIndex(index, (d) => s.core.crc32(d)), last, gen)
   }
 
   /**
@@ -412,6 +425,23 @@ export class Archiver {
     st.sweep = true // a pass cut short before may have left objects HEAD does not name
     noteArchived(s, head.sealed.length)
   }
+}
+
+/** How sealed segments upload: from their files on the shipping thread, or read and sent from this one. */
+function sealedUpload(objects: ObjectAccess): SealedUpload {
+  if (objects instanceof ShipThread) {
+    return async (key, seg, recordStarts, read) => {
+      try {
+        return await objects.uploadFile(key, seg.path, seg.size, recordStarts)
+      } catch (err) {
+        // A read-only log whose writer pruned the segment: the engine's own read says so (ERR_PRUNED).
+        if (err instanceof ChainlogError && err.details.errno === 'ENOENT') await read(0, 1)
+        throw err
+      }
+    }
+  }
+  const store = objects as ObjectStore
+  return (key, seg, recordStarts, read) => uploadSegment(store, key, seg.size, read, recordStarts, () => new OffThreadSha256())
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * SHA-256 of the bytes a sealed segment uploads, computed on a worker thread: on the event loop
  * it took ~0.6 ms per MiB from the appends the archiver runs beside (docs/perf-notes.md, "The
- * archiver's cost on the append path"). Each chunk is transferred to the worker, hashed there and
+ * archiver's cost on the append path"). Used where the archiver ships from the appends' own
+ * thread (a store in memory, or client settings that cannot cross to the shipping thread,
+ * ship-thread.ts); the shipping thread hashes what it reads itself. Each chunk is transferred to the worker, hashed there and
  * transferred back before it is sent, so the digest is of exactly the bytes uploaded, and no byte
  * is copied (except a chunk that shares its memory with others, copied once to be transferable).
  *

@@ -98,8 +98,28 @@ export interface StoredObject {
 const ignore = (): void => {}
 const QUIET_LOGGER = { trace: ignore, debug: ignore, info: ignore, warn: ignore, error: ignore }
 
+/**
+ * What the archiver asks of object storage: an ObjectStore on this thread, or the shipping
+ * thread's proxy (ship-thread.ts) that runs the same calls on one.
+ */
+export interface ObjectAccess {
+  readonly url: string
+  get(rel: string): Promise<StoredObject | null>
+  put(rel: string, body: Uint8Array, cond: { ifNoneMatch: true } | { ifMatch: string }): Promise<string | null>
+  /**
+   * Writes an immutable object once (If-None-Match: *): 'written', 'same' (refused, and the object
+   * there holds these bytes: a retry) or 'different' (refused, other bytes or none by now). `body`
+   * is given away: the proxy moves its memory to the shipping thread rather than copy it.
+   */
+  putOnce(rel: string, body: Uint8Array): Promise<'written' | 'same' | 'different'>
+  exists(rel: string): Promise<boolean>
+  remove(rel: string): Promise<void>
+  list(rel: string, delimiter?: string): Promise<{ keys: Array<{ key: string; size: number }>; folders: string[] }>
+  close(): void | Promise<void>
+}
+
 /** One bucket+prefix, through the SDK. Keys given to its methods are relative to the prefix. */
-export class ObjectStore {
+export class ObjectStore implements ObjectAccess {
   /** A client that never retries, for streamed bodies (made on first use). */
   // biome-ignore lint/suspicious/noExplicitAny: an S3Client of the optional SDK
   private singleAttempt: any = null
@@ -201,6 +221,12 @@ export class ObjectStore {
       if (statusOf(err) === 412 || statusOf(err) === 409) return null
       throw this.failure(err, `PUT ${rel}`)
     }
+  }
+
+  async putOnce(rel: string, body: Uint8Array): Promise<'written' | 'same' | 'different'> {
+    if ((await this.put(rel, body, { ifNoneMatch: true })) !== null) return 'written'
+    const there = await this.get(rel)
+    return there !== null && Buffer.compare(there.body, body) === 0 ? 'same' : 'different'
   }
 
   /**
