@@ -14,12 +14,12 @@ import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { ChainlogError, type ChainlogErrorDetails, type ErrorCode } from '../errors.ts'
-import type { ArchiveClientConfig, ObjectAccess, StoredObject } from './s3.ts'
+import { type ArchiveClientConfig, multipartUpload, type ObjectAccess, type StoredObject } from './s3.ts'
 import type { SegmentUpload } from './segment-upload.ts'
 
 /** A call to the thread (ship-worker.ts answers each with a ShipReply of the same id). */
 export type ShipRequest = { id: number } & (
-  | { op: 'open'; url: string; config: ArchiveClientConfig }
+  | { op: 'open'; url: string; config: ArchiveClientConfig; multipart: typeof multipartUpload }
   | { op: 'get'; rel: string }
   | { op: 'put'; rel: string; body: Uint8Array; cond: { ifNoneMatch: true } | { ifMatch: string } }
   | { op: 'putOnce'; rel: string; body: Uint8Array }
@@ -74,7 +74,7 @@ export class ShipThread implements ObjectAccess {
     if (!plainData(config)) return null
     const thread = new ShipThread(url, config)
     try {
-      await thread.call({ op: 'open', url, config }) // bad URLs, bad settings, a missing SDK: as from ObjectStore.open
+      await thread.call({ op: 'open', url, config, multipart: { ...multipartUpload } }) // bad URLs, bad settings, a missing SDK: as from ObjectStore.open
     } catch (err) {
       await thread.close()
       throw err
@@ -161,7 +161,7 @@ export class ShipThread implements ObjectAccess {
     w.on('exit', (code) => fail(`exited (code ${code})`))
     this.worker = w
     // Every thread opens its own client first; the calls after it wait for it there.
-    if (this.nextId > 0) w.postMessage({ op: 'open', url: this.url, config: this.config, id: -1 })
+    if (this.nextId > 0) w.postMessage({ op: 'open', url: this.url, config: this.config, multipart: { ...multipartUpload }, id: -1 })
     return w
   }
 

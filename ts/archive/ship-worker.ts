@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
 import { ChainlogError } from '../errors.ts'
 import { openFileRange } from '../storage/file-range.ts'
-import { ObjectStore } from './s3.ts'
+import { multipartUpload, ObjectStore } from './s3.ts'
 import { type ChunkHash, uploadSegment } from './segment-upload.ts'
 import type { ShipReply, ShipRequest, WireError } from './ship-thread.ts'
 
@@ -24,6 +24,8 @@ port.on('message', (m: ShipRequest) => {
 
 async function handle(m: ShipRequest): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (m.op === 'open') {
+    // The process's multipart settings (tests and the bench lower them) hold on this thread too.
+    Object.assign(multipartUpload, m.multipart)
     objects = ObjectStore.open(m.url, m.config)
     objects.catch(() => {}) // reported to this request; later ones get it again
     await objects
