@@ -1,5 +1,5 @@
 /**
- * The store journal (LogOptions.journal, docs/format.md §13) under faults, both cores:
+ * The store journal (LogOptions.journal, docs/format.md §11) under faults, both cores:
  * 1. power cuts: a child appends with the journal on over 32 streams and is SIGKILLed; then the
  *    segments' journaled ranges are damaged as a power cut would leave them (cut back, zeros, a
  *    partial page, other bytes) and nothing else is touched. The reopen (journal option on or

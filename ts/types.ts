@@ -43,7 +43,7 @@ export interface LogOptions {
   retention?: RetentionOptions
   /**
    * Under sync 'always', make each round of group commits durable with one write and one
-   * fdatasync of the store journal (`journal.wal`, docs/format.md §13) instead of one fdatasync
+   * fdatasync of the store journal (`journal.wal`, docs/format.md §11) instead of one fdatasync
    * per stream's segment; segments are fdatasynced at checkpoints. Default false. Ignored by
    * Log.memory() and read-only opens (a journal left by a writer is replayed by any writable open).
    */

@@ -1,5 +1,5 @@
 /**
- * Open-time replay of the store journal (docs/format.md §13), before any stream recovers: every
+ * Open-time replay of the store journal (docs/format.md §11), before any stream recovers: every
  * valid entry, in order, whose bytes its segment lacks (shorter, zeros, other bytes) is written
  * back at its position (the file created if missing, its directory fsynced); then the touched
  * files are fdatasynced and the journal emptied durably. A torn tail of the journal is cut; a bad

@@ -1,5 +1,5 @@
 /**
- * The store journal (LogOptions.journal; docs/format.md §13): under sync 'always', one fdatasync
+ * The store journal (LogOptions.journal; docs/format.md §11): under sync 'always', one fdatasync
  * of one file makes a whole round of all streams' groups durable. A group still writes its bytes
  * to its segment as before (same bytes, same position); instead of fdatasyncing the segment it
  * hands a copy to the journal, and resolves when the round that carries it is on stable storage.

@@ -1,5 +1,5 @@
 /**
- * The store journal's file format (docs/format.md §13): `<store>/journal.wal`, a sequence of
+ * The store journal's file format (docs/format.md §11): `<store>/journal.wal`, a sequence of
  * self-checking entries, each the exact bytes one group commit wrote at one position of one
  * segment. This module encodes entries and parses a journal's bytes; it does no I/O (the engine's
  * journal.ts writes the file, journal-replay.ts reads it back at open).
