@@ -297,3 +297,45 @@ test('the journal option is validated; Log.memory() accepts it and has nothing t
   await log.close()
   t.false(readdirSync(dir).includes('journal.wal'))
 })
+
+/** The open journal of a log (engine/journal.ts), for its counters. */
+function journalOf(log: Log): { rounds: number; checkpoints: number } {
+  return (log as unknown as { ctx: { journal: { rounds: number; checkpoints: number } } }).ctx.journal
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: the journal is checkpointed (segments synced, journal emptied) past 16 MiB, before a redaction's rewrite and before a prune`, async (t) => {
+    const dir = tempDir(t)
+    const log = await Log.open(dir, { backend, journal: true, maxSegmentBytes: 256 * 1024, checkpointEvery: 50 })
+    try {
+      const event = Buffer.alloc(1024, 7)
+      // 4 streams × 5 MiB under sync 'always': the journal passes 16 MiB once at least.
+      await Promise.all(['a', 'b', 'c', 'd'].map(async (s) => {
+        for (let i = 0; i < 20; i++) await log.append(s, Array.from({ length: 256 }, () => event))
+      }))
+      t.true(journalOf(log).checkpoints >= 1, 'a checkpoint ran when the journal passed its bound')
+      t.true(statSync(join(dir, 'journal.wal')).size < 16 * 1024 * 1024 + 2 * 1024 * 1024)
+      await log.append('a', 'x')
+      t.true(statSync(join(dir, 'journal.wal')).size > 0)
+      const before = journalOf(log).checkpoints
+      await log.redact('a', 3, { reason: 'test' })
+      t.true(journalOf(log).checkpoints > before, 'a checkpoint before the rewrite')
+      await log.append('b', 'y')
+      const beforePrune = journalOf(log).checkpoints
+      const pruned = await log.prune('b', { before: 2000 })
+      t.true(pruned.segments > 0)
+      t.true(journalOf(log).checkpoints > beforePrune, 'a checkpoint before pruned.json')
+      t.true((await log.verify()).ok)
+    } finally {
+      await log.close()
+    }
+    t.is(statSync(join(dir, 'journal.wal')).size, 0)
+    const again = await Log.open(dir, { backend, journal: true })
+    try {
+      t.deepEqual(again.recovered, [], 'a clean close leaves nothing to replay')
+      t.is((await again.get('a', 3))?.payload.length, 0, 'the redaction holds')
+    } finally {
+      await again.close()
+    }
+  })
+}

@@ -43,8 +43,9 @@ export class Journal {
   /** The segment files the checkpoint in flight is syncing, and when it is done with them. */
   private syncing: { files: Set<StorageFile>; done: Promise<unknown> } | null = null
   private broken: ChainlogError | null = null
-  /** Rounds written so far (for tests and benchmarks). */
+  /** Rounds written and checkpoints made so far (for tests and benchmarks). */
   rounds = 0
+  checkpoints = 0
 
   private constructor(
     private readonly file: StorageFile,
@@ -185,6 +186,7 @@ export class Journal {
       await this.file.truncate(0)
       await this.file.datasync()
       this.size = 0
+      this.checkpoints++
     } catch (err) {
       this.syncing = null
       // The journal still holds what the segments may lack: kept, and a reopen replays it.
