@@ -245,7 +245,7 @@ for (const backend of BACKENDS) {
       const real = fs.writeSync
       let failed = 0
       // The journal's entries start with its magic "CLJ\x01": those writes fail once.
-      ;(fs as { writeSync: unknown }).writeSync = function (fd: number, data: Uint8Array, ...rest: unknown[]) {
+      ;(fs as { writeSync: unknown }).writeSync = (fd: number, data: Uint8Array, ...rest: unknown[]) => {
         if (failed === 0 && data instanceof Uint8Array && Buffer.from(data.subarray(0, 4)).toString('latin1') === 'CLJ\x01') {
           failed++
           throw Object.assign(new Error('EIO: injected'), { code: 'EIO' })

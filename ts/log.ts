@@ -731,6 +731,10 @@ function warnRecovery(root: string, e: RecoveryEvent): void {
     process.emitWarning(`chainlog ${root}: stream ${e.stream}: journal entry of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} ${e.action} (${e.reason})`, { code: RECOVERY_WARNING })
     return
   }
+  if (e.stream === '') {
+    process.emitWarning(`chainlog ${root}: journal.wal: cut a torn tail of ${e.bytes} bytes at position ${e.position} (${e.reason})`, { code: RECOVERY_WARNING })
+    return
+  }
   process.emitWarning(
     e.action === 'truncated'
       ? `chainlog ${root}: stream ${e.stream}: cut a torn tail of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} (${e.reason})`

@@ -17,7 +17,7 @@
  * journal is broken: every later round fails with that error until the store is reopened (whose
  * replay restores what the journal holds).
  */
-import { ChainlogError } from '../errors.ts'
+import type { ChainlogError } from '../errors.ts'
 import { ioError } from '../storage/durable.ts'
 import { encodeJournalEntry, journalPath } from '../storage/journal-file.ts'
 import type { Storage, StorageFile } from '../storage/storage.ts'
@@ -99,7 +99,7 @@ export class Journal {
   async release(file: StorageFile): Promise<void> {
     this.dirty.delete(file)
     const syncing = this.syncing
-    if (syncing !== null && syncing.files.has(file)) await syncing.done
+    if (syncing?.files.has(file)) await syncing.done
   }
 
   /** After a final checkpoint (close). */

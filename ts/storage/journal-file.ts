@@ -10,9 +10,9 @@
  */
 import { join } from 'node:path'
 
-export const JOURNAL_FILE = 'journal.wal'
+const JOURNAL_FILE = 'journal.wal'
 const MAGIC = Buffer.from('CLJ\x01', 'latin1')
-export const JOURNAL_HEADER_BYTES = 12
+const JOURNAL_HEADER_BYTES = 12
 /** The body's fixed fields: name length, segment number, position. */
 const BODY_FIXED_BYTES = 2 + 8 + 8
 /** Stream names are 1–128 ASCII characters (storage/stream-name.ts); anything longer is not an entry. */
