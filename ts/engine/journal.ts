@@ -42,7 +42,7 @@ export class Journal {
   private busy = false
   /** The segment files the checkpoint in flight is syncing, and when it is done with them. */
   private syncing: { files: Set<StorageFile>; done: Promise<unknown> } | null = null
-  private broken: ChainlogError | null = null
+  private _broken: ChainlogError | null = null
   /** Rounds written and checkpoints made so far (for tests and benchmarks). */
   rounds = 0
   checkpoints = 0
@@ -55,6 +55,11 @@ export class Journal {
     /** Bytes in the journal file. */
     private size: number,
   ) {}
+
+  /** Set once a failed round could not be cut back off the journal, or a checkpoint failed: every later round fails with it. */
+  get broken(): ChainlogError | null {
+    return this._broken
+  }
 
   /** Opens (creating or emptying) the journal of a store whose journal was replayed at open (journal-replay.ts). */
   static async open(storage: Storage, dir: string, crc32: (d: Uint8Array) => number, syncWindow: SyncWindow): Promise<Journal> {
@@ -75,7 +80,7 @@ export class Journal {
    * durable in the next round. The bytes are copied at once: the caller may reuse its buffer.
    */
   record(stream: string, segment: number, position: number, bytes: Uint8Array, file: StorageFile): Promise<void> {
-    if (this.broken !== null) return Promise.reject(this.broken)
+    if (this._broken !== null) return Promise.reject(this._broken)
     const entry = encodeJournalEntry(this.crc32, stream, segment, position, bytes)
     return new Promise((resolve, reject) => {
       this.waiting.push({ entry, file, resolve, reject })
@@ -85,7 +90,7 @@ export class Journal {
 
   /** Syncs every segment with journaled bytes, then empties the journal; after the rounds already asked for. */
   checkpoint(): Promise<void> {
-    if (this.broken !== null) return Promise.reject(this.broken)
+    if (this._broken !== null) return Promise.reject(this._broken)
     return new Promise((resolve, reject) => {
       this.checkpointWaiters.push({ resolve, reject })
       this.kick()
@@ -117,7 +122,7 @@ export class Journal {
   private async run(): Promise<void> {
     try {
       for (;;) {
-        if (this.checkpointWaiters.length > 0 || (this.size >= CHECKPOINT_BYTES && this.broken === null)) {
+        if (this.checkpointWaiters.length > 0 || (this.size >= CHECKPOINT_BYTES && this._broken === null)) {
           await this.checkpointNow()
           continue
         }
@@ -139,8 +144,8 @@ export class Journal {
   private async round(): Promise<void> {
     const batch = this.waiting
     this.waiting = []
-    if (this.broken !== null) {
-      for (const p of batch) p.reject(this.broken)
+    if (this._broken !== null) {
+      for (const p of batch) p.reject(this._broken)
       return
     }
     const at = this.size
@@ -154,7 +159,7 @@ export class Journal {
         await this.file.truncate(at)
         await this.file.datasync()
       } catch (cutErr) {
-        this.broken ??= ioError(cutErr, `the journal ${this.path} could not be cut back after a failed round; reopen the log to recover`)
+        this._broken ??= ioError(cutErr, `the journal ${this.path} could not be cut back after a failed round; reopen the log to recover`)
       }
       for (const p of batch) p.reject(e)
       return
@@ -170,8 +175,8 @@ export class Journal {
   private async checkpointNow(): Promise<void> {
     const waiters = this.checkpointWaiters
     this.checkpointWaiters = []
-    if (this.broken !== null) {
-      for (const w of waiters) w.reject(this.broken)
+    if (this._broken !== null) {
+      for (const w of waiters) w.reject(this._broken)
       return
     }
     const files = [...this.dirty]
@@ -191,8 +196,8 @@ export class Journal {
       this.syncing = null
       // The journal still holds what the segments may lack: kept, and a reopen replays it.
       for (const f of files) this.dirty.add(f)
-      this.broken ??= ioError(err, `the journal ${this.path}: a checkpoint (fdatasync of ${files.length} segment files, then emptying the journal) failed; reopen the log to recover`)
-      for (const w of waiters) w.reject(this.broken)
+      this._broken ??= ioError(err, `the journal ${this.path}: a checkpoint (fdatasync of ${files.length} segment files, then emptying the journal) failed; reopen the log to recover`)
+      for (const w of waiters) w.reject(this._broken)
       return
     }
     for (const w of waiters) w.resolve()

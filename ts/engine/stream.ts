@@ -558,7 +558,14 @@ export class Stream implements CheckpointSource, CommitTarget {
   async syncWrite(seg: Segment, position: number, data: Uint8Array): Promise<void> {
     const journal = this.ctx.journal
     if (journal === undefined || this.unsynced) return this.datasyncChecked(seg.handle!)
-    await journal.record(this.name, seg.num, position, data, seg.handle!)
+    try {
+      await journal.record(this.name, seg.num, position, data, seg.handle!)
+    } catch (err) {
+      // A broken journal may still hold this write's entry, which a reopen would write back:
+      // nothing else may land at these positions until then.
+      if (journal.broken !== null) this.broken ??= journal.broken
+      throw err
+    }
     await this.writeBehind.done()
   }
 
