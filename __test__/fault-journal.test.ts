@@ -339,3 +339,55 @@ for (const backend of BACKENDS) {
     }
   })
 }
+
+for (const backend of BACKENDS) {
+  test.serial(`${backend}: a failed round whose bytes cannot be cut back off the journal breaks it: its streams and later rounds fail with ERR_IO, close reports it, the reopen keeps every acknowledged record`, async (t) => {
+    const dir = tempDir(t)
+    const log = await Log.open(dir, { backend, journal: true })
+    const probe = await fs.promises.open(join(dir, 'chainlog.json'), 'r')
+    const handleProto = Object.getPrototypeOf(probe) as { truncate: (len?: number) => Promise<void> }
+    await probe.close()
+    const realTruncate = handleProto.truncate
+    const realWrite = fs.writeSync
+    let closeError: unknown = null
+    try {
+      await Promise.all([log.append('a', 'one'), log.append('b', 'one')])
+      let armed = true
+      ;(fs as { writeSync: unknown }).writeSync = (fd: number, data: Uint8Array, ...rest: unknown[]) => {
+        if (armed && data instanceof Uint8Array && Buffer.from(data.subarray(0, 4)).toString('latin1') === 'CLJ\x01') {
+          armed = false
+          // The journal's cut-back after this failure is the next truncate: it fails too.
+          handleProto.truncate = async function (this: unknown) {
+            handleProto.truncate = realTruncate
+            throw Object.assign(new Error('EIO: injected (truncate)'), { code: 'EIO' })
+          }
+          throw Object.assign(new Error('EIO: injected (write)'), { code: 'EIO' })
+        }
+        return (realWrite as (...a: unknown[]) => number).call(fs, fd, data, ...rest)
+      }
+      const failed = await log.append('a', 'two').catch((e: unknown) => e)
+      ;(fs as { writeSync: unknown }).writeSync = realWrite
+      handleProto.truncate = realTruncate
+      t.is((failed as ChainlogError).code, 'ERR_IO')
+      const again = await log.append('a', 'three').catch((e: unknown) => e)
+      t.is((again as ChainlogError).code, 'ERR_IO', 'the stream refuses appends until reopened')
+      const other = await log.append('b', 'two').catch((e: unknown) => e)
+      t.is((other as ChainlogError).code, 'ERR_IO', 'later rounds fail: the journal is broken')
+      t.regex((other as ChainlogError).message, /could not be cut back/)
+    } finally {
+      ;(fs as { writeSync: unknown }).writeSync = realWrite
+      handleProto.truncate = realTruncate
+      await log.close().catch((e: unknown) => (closeError = e))
+    }
+    t.is((closeError as ChainlogError | null)?.code, 'ERR_IO', 'close reports the broken journal')
+    const reopened = await Log.open(dir, { backend, journal: true })
+    try {
+      t.deepEqual((await reopened.read('a')).map((r) => r.payload.toString()), ['one'])
+      t.deepEqual((await reopened.read('b')).map((r) => r.payload.toString()), ['one'])
+      await reopened.append('a', 'four')
+      t.true((await reopened.verify()).ok)
+    } finally {
+      await reopened.close()
+    }
+  })
+}
