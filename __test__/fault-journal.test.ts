@@ -23,7 +23,7 @@ import { tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
 import { ChainlogError, Log } from '../ts/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
-import { parseJournal, type JournalEntry } from '../ts/storage/journal-file.ts'
+import { encodeJournalEntry, parseJournal, type JournalEntry } from '../ts/storage/journal-file.ts'
 
 const WRITER = fileURLToPath(new URL('./helpers/fault-writer.ts', import.meta.url))
 const SEED = seedFromEnv(20261205)
@@ -391,3 +391,31 @@ for (const backend of BACKENDS) {
     }
   })
 }
+
+test('journal entries for a stream that no longer exists, or for a pruned segment, are skipped with a reason and create nothing', async (t) => {
+  const dir = tempDir(t)
+  const log = await Log.open(dir, { journal: true, maxSegmentBytes: 2048, checkpointEvery: 5 })
+  for (let i = 0; i < 100; i++) await log.append('p', Buffer.alloc(100, i))
+  const pruned = await log.prune('p', { before: 60 })
+  t.true(pruned.segments > 0)
+  await log.close()
+  const c = await core('native')
+  const crc = (d: Uint8Array) => c.crc32(d)
+  writeFileSync(
+    join(dir, 'journal.wal'),
+    Buffer.concat([encodeJournalEntry(crc, 'ghost', 0, 0, Buffer.from('gone')), encodeJournalEntry(crc, 'p', 0, 0, Buffer.from('pruned'))]),
+  )
+  const again = await Log.open(dir)
+  try {
+    const skipped = again.recovered.filter((e) => e.action === 'skipped')
+    t.deepEqual(skipped.map((e) => e.stream), ['ghost', 'p'])
+    t.regex(skipped[0].reason, /no longer exists/)
+    t.regex(skipped[1].reason, /below the pruned stream's first segment/)
+    t.false(readdirSync(dir).includes('ghost'))
+    t.false(readdirSync(join(dir, 'p')).includes('segment_000000.log'))
+    t.true((await again.verify()).ok)
+  } finally {
+    await again.close()
+  }
+  t.is(statSync(join(dir, 'journal.wal')).size, 0)
+})

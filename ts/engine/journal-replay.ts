@@ -42,7 +42,7 @@ export async function replayJournal(storage: Storage, dir: string, crc32: (d: Ui
   const files = new Files(storage, readOnly)
   try {
     for (const entry of parsed.entries) {
-      const event = await replayEntry(storage, dir, entry, files)
+      const event = await replayEntry(dir, entry, files)
       if (event !== null) events.push(event)
     }
     if (readOnly) {
@@ -76,15 +76,15 @@ export async function replayJournal(storage: Storage, dir: string, crc32: (d: Ui
   return events
 }
 
-async function replayEntry(storage: Storage, dir: string, entry: JournalEntry, files: Files): Promise<RecoveryEvent | null> {
+async function replayEntry(dir: string, entry: JournalEntry, files: Files): Promise<RecoveryEvent | null> {
   const event = (action: RecoveryEvent['action'], reason: string): RecoveryEvent => ({
     stream: entry.stream, segment: entry.segment, action, position: entry.position, offset: null, bytes: entry.bytes.length, reason,
   })
   if (!isStreamName(entry.stream)) return event('skipped', 'journal entry: not a stream name')
   const streamDir = streamDirectory(dir, entry.stream)
-  if ((await storage.list(streamDir)) === null) return event('skipped', 'journal entry for a stream that no longer exists')
-  const pruned = await readPruned(storage, streamDir)
-  if (pruned.state !== null && entry.segment < pruned.state.firstSegment) return event('skipped', `journal entry for segment ${entry.segment}, below the pruned stream's first segment ${pruned.state.firstSegment}`)
+  const stream = await files.stream(streamDir)
+  if (!stream.exists) return event('skipped', 'journal entry for a stream that no longer exists')
+  if (entry.segment < stream.firstSegment) return event('skipped', `journal entry for segment ${entry.segment}, below the pruned stream's first segment ${stream.firstSegment}`)
   const f = await files.get(segmentPath(streamDir, entry.segment), streamDir)
   if (f === null) return event('replayed', 'journal entry: the segment file is missing')
   const have = await f.read(entry.position, entry.bytes.length)
@@ -104,12 +104,26 @@ async function replayEntry(storage: Storage, dir: string, entry: JournalEntry, f
 /** The segment files replay opened, kept open until all are synced. */
 class Files {
   private readonly open = new Map<string, StorageFile>()
+  /** Per stream directory: whether it exists, and its first segment (pruned.json; 0 when never pruned). */
+  private readonly streams = new Map<string, { exists: boolean; firstSegment: number }>()
   private readonly written = new Set<StorageFile>()
 
   constructor(
     private readonly storage: Storage,
     readonly readOnly: boolean,
   ) {}
+
+  /** Looked up once per stream: a journal holds many entries of each. */
+  async stream(streamDir: string): Promise<{ exists: boolean; firstSegment: number }> {
+    let known = this.streams.get(streamDir)
+    if (known === undefined) {
+      const exists = (await this.storage.list(streamDir)) !== null
+      const pruned = exists ? await readPruned(this.storage, streamDir) : null
+      known = { exists, firstSegment: pruned?.state?.firstSegment ?? 0 }
+      this.streams.set(streamDir, known)
+    }
+    return known
+  }
 
   /** The segment at `path`; a missing one is created (directory fsynced) unless read-only (null then). */
   async get(path: string, streamDir: string): Promise<StorageFile | null> {
