@@ -86,7 +86,7 @@ for (const backend of BACKENDS) {
   for (const [mode, short, long] of PLAN) {
     const [chains, trials] = [faultSize(short[0], long[0]), faultSize(short[1], long[1])]
     for (let chain = 0; chain < chains; chain++) {
-      test(`${backend}: ${trials} SIGKILLs ${mode === 'append' ? 'mid-append' : mode === 'budget' ? 'with 200 streams and 16 descriptors' : mode === 'journal' ? 'with the store journal over 32 streams' : `during ${mode}`} (chain ${chain}) lose no acknowledged record; verify passes and appends continue after each`, async (t) => {
+      test(`${backend}: ${trials} SIGKILLs ${mode === 'append' ? 'mid-append' : mode === 'budget' ? 'with 200 streams and 16 descriptors' : mode === 'journal' ? 'with the store journal over 32 streams and 16 descriptors' : `during ${mode}`} (chain ${chain}) lose no acknowledged record; verify passes and appends continue after each`, async (t) => {
         const seed = SEED + chain * 7919 + PLAN.findIndex((p) => p[0] === mode) * 104729 + (backend === 'native' ? 1 : 0)
         const rand = rng(seed)
         const dir = tempDir(t, `crash-${mode}`)
