@@ -109,7 +109,8 @@ async function reopenAndCheck(t: ExecutionContext, backend: BackendName, b: Buil
   const log = await Log.open(work, { backend })
   try {
     const ev = log.recovered.find((e) => e.segment === b.active)
-    const action = ev?.action ?? 'none'
+    // No journal here: recovery of this segment can only have cut or found damage.
+    const action = (ev?.action ?? 'none') as 'none' | 'truncated' | 'corrupt'
     const head = await log.head('s')
     if (action === 'corrupt') {
       // Valid records follow the damage: nothing cut, reads stop at it, appends are refused.

@@ -155,6 +155,8 @@ const ratios = {
   'W3m-256 native / W3m-1 native': ratio(rate('W3m-256', 'native'), rate('W3m-1', 'native')),
   'W3m-skew native / W3m-1 native': ratio(rate('W3m-skew', 'native'), rate('W3m-1', 'native')),
   'W3m-16 native/level': ratio(rate('W3m-16', 'native'), rate('W3m-16', 'level')),
+  'W3m-16 native+journal / W3m-1 native': ratio(rate('W3m-16', 'native+journal'), rate('W3m-1', 'native')),
+  'W3m-256 native+journal / W3m-1 native': ratio(rate('W3m-256', 'native+journal'), rate('W3m-1', 'native')),
 }
 const targets: [string, number | undefined, (x: number) => boolean, string][] = [
   // Issue 17 retired "W1 ≥ 60% of raw" (the format's own floor sits below it) for native/floor.

@@ -11,7 +11,8 @@ import { HASH_BYTES, RECORD_OVERHEAD } from '../ts/core/format.ts'
 import { loadCore } from '../ts/core/load.ts'
 import { Log } from '../ts/index.ts'
 
-export type SubjectName = 'native' | 'js' | 'hypercore' | 'level' | 'floor' | 'raw'
+/** 'native+journal' and 'js+journal': chainlog with the store journal on (LogOptions.journal; W3m). */
+export type SubjectName = 'native' | 'js' | 'native+journal' | 'js+journal' | 'hypercore' | 'level' | 'floor' | 'raw'
 export type Codec = 'none' | 'zstd' | 'lz4'
 
 export interface SubjectOptions {
@@ -46,6 +47,9 @@ export async function openSubject(name: SubjectName, dir: string, opts: SubjectO
     case 'native':
     case 'js':
       return openChainlog(name, dir, opts)
+    case 'native+journal':
+    case 'js+journal':
+      return openChainlog(name === 'native+journal' ? 'native' : 'js', dir, opts, true)
     case 'hypercore':
       return openHypercore(dir)
     case 'level':
@@ -57,8 +61,8 @@ export async function openSubject(name: SubjectName, dir: string, opts: SubjectO
   }
 }
 
-async function openChainlog(backend: 'native' | 'js', dir: string, opts: SubjectOptions): Promise<Subject> {
-  const log = await Log.open(dir, { backend, sync: opts.sync, compression: opts.compression ?? 'none' })
+async function openChainlog(backend: 'native' | 'js', dir: string, opts: SubjectOptions, journal = false): Promise<Subject> {
+  const log = await Log.open(dir, { backend, sync: opts.sync, compression: opts.compression ?? 'none', journal })
   return {
     async append(batch, stream = STREAM) {
       await log.append(stream, batch)

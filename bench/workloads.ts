@@ -58,8 +58,8 @@ export const WORKLOADS: Workload[] = [
   },
   ...W3M_STREAMS.map(({ id, streams, hotShare, inQuick }): Workload => ({
     id, title: `256 producers of single 256 B events, sync always, over ${streams} stream${streams > 1 ? 's' : ''}${hotShare ? ` (${hotShare * 100}% to one)` : ''}`,
-    size: 256, batch: 1, streams, hotShare, subjects: [...CHAINLOG, 'level'], quickSubjects: inQuick ? ['native'] : [], full: 100_000, quick: 5_000,
-    note: id === 'W3m-1' ? 'level: one classic-level database, a key prefix per stream, each put with sync: true' : undefined,
+    size: 256, batch: 1, streams, hotShare, subjects: [...CHAINLOG, 'native+journal', 'js+journal', 'level'], quickSubjects: inQuick ? ['native', 'native+journal'] : [], full: 100_000, quick: 5_000,
+    note: id === 'W3m-1' ? 'level: one classic-level database, a key prefix per stream, each put with sync: true; +journal: the store journal on (journal: true)' : undefined,
   })),
   {
     id: 'W4', title: '4 KiB JSON-like events, batches of 100, sync never, per codec', size: 4096, batch: 100,

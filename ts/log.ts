@@ -33,6 +33,8 @@ import { Stream } from './engine/stream.ts'
 import { StreamSet } from './engine/stream-set.ts'
 import type { StoreContext } from './engine/store-context.ts'
 import { SyncWindow } from './engine/sync-window.ts'
+import { Journal } from './engine/journal.ts'
+import { replayJournal } from './engine/journal-replay.ts'
 import { ZERO_HASH } from './core/format.ts'
 import { bytesToVerify, type EmbeddedNote, verifyStream } from './read/verify.ts'
 import { type ConsistencyProof, type InclusionProof, ProvableStreams, type TreeHead } from './read/provable.ts'
@@ -114,24 +116,30 @@ export class Log {
       lock = await storage.lock(root)
     }
     let set: StreamSet | null = null
+    let journal: Journal | undefined
     try {
       const store = await openStore(storage, root, { hash: opts.hash, readOnly: opts.readOnly })
       await admitRestoredStore(storage, root, store, opts.tlog, opts.readOnly)
       const tlog = await openTlog(storage, root, store, opts.tlog, opts.readOnly)
+      // Before any stream recovers: what the store journal acknowledged is put back in the segments.
+      const replayed = storage.kind === 'disk' ? await replayJournal(storage, root, (d) => core.crc32(d), opts.readOnly) : []
       const ctx: StoreContext = {
         dir: root, storage, core, hash: store.hash, options: opts, readOnly: opts.readOnly, payloadBuffers: new PayloadBuffers(),
         syncWindow: new SyncWindow(core, opts.maxOpenFiles),
       }
+      if (opts.journal && !opts.readOnly && storage.kind === 'disk') journal = ctx.journal = await Journal.open(storage, root, (d) => core.crc32(d), ctx.syncWindow)
       const names = await discoverStreams(storage, root)
       // Streams closed cleanly need no recovery: opened on first use. A writer removes the mark
       // before it writes anything, so a crash from here on leaves a store recovered in full.
-      const clean = (await readCleanStreams(storage, root)) ?? new Map()
+      // A replay wrote into segments the clean mark vouches for: every stream is recovered.
+      const clean = replayed.some((e) => e.action === 'replayed') ? new Map() : ((await readCleanStreams(storage, root)) ?? new Map())
       if (!opts.readOnly) await removeCleanStreams(storage, root)
       const recovered: RecoveryEvent[] = []
       const onRecovered = (events: RecoveryEvent[]) => {
         recovered.push(...events)
         for (const e of events) warnRecovery(root, e)
       }
+      onRecovered(replayed)
       set = new StreamSet(ctx, onRecovered)
       await set.load(names, clean)
       if (tlog?.state) await checkRollback(storage, set, tlog.state)
@@ -149,6 +157,7 @@ export class Log {
       return log
     } catch (err) {
       for (const s of set?.opened() ?? []) await s.closeHandles()
+      await journal?.close()
       await lock?.release()
       throw err
     }
@@ -626,12 +635,15 @@ export class Log {
             }
           }),
         )
+        // The journal's segments synced and the journal emptied before their handles close (a failure: the next open replays it).
+        if (this.ctx.journal !== undefined) await this.ctx.journal.checkpoint().catch((err) => (first ??= err))
         await this.provable.saveTrees().catch((err) => (first ??= err))
         // Everything synced and saved: the next open need not recover these streams.
         if (first === null) await writeCleanStreams(this.ctx.storage, this.ctx.dir, await this.streamSet.cleanSummary()).catch(() => {}) // a cache: without it the next open recovers every stream
       }
     } finally {
       for (const s of this.streamSet.opened()) await s.closeHandles() // also any a read in flight opened meanwhile
+      await this.ctx.journal?.close()
       const w = this.creationWaiters
       this.creationWaiters = []
       for (const f of w) f() // followers of streams that never appeared end too
@@ -715,6 +727,14 @@ export class Log {
 
 /** The warning each recovery event gives (code CHAINLOG_RECOVERY). */
 function warnRecovery(root: string, e: RecoveryEvent): void {
+  if (e.action === 'replayed' || e.action === 'skipped') {
+    process.emitWarning(`chainlog ${root}: stream ${e.stream}: journal entry of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} ${e.action} (${e.reason})`, { code: RECOVERY_WARNING })
+    return
+  }
+  if (e.stream === '') {
+    process.emitWarning(`chainlog ${root}: journal.wal: cut a torn tail of ${e.bytes} bytes at position ${e.position} (${e.reason})`, { code: RECOVERY_WARNING })
+    return
+  }
   process.emitWarning(
     e.action === 'truncated'
       ? `chainlog ${root}: stream ${e.stream}: cut a torn tail of ${e.bytes} bytes at position ${e.position} of segment ${e.segment} (${e.reason})`

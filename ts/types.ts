@@ -41,6 +41,13 @@ export interface LogOptions {
   tlog?: TlogOptions
   /** Drop each stream's oldest sealed segments past a size or an age (SPEC §9; see RetentionOptions). */
   retention?: RetentionOptions
+  /**
+   * Under sync 'always', make each round of group commits durable with one write and one
+   * fdatasync of the store journal (`journal.wal`, docs/format.md §11) instead of one fdatasync
+   * per stream's segment; segments are fdatasynced at checkpoints. Default false. Ignored by
+   * Log.memory() and read-only opens (a journal left by a writer is replayed by any writable open).
+   */
+  journal?: boolean
 }
 
 /** An Ed25519 signer kept elsewhere (KMS, HSM): sync or async. */
@@ -74,6 +81,7 @@ export interface ResolvedOptions {
   maxOpenFiles: number
   tlog: TlogOptions | null
   retention: RetentionOptions | null
+  journal: boolean
 }
 
 /**
@@ -292,8 +300,12 @@ export interface RecoveryEvent {
   stream: string
   /** Segment number of the file concerned. */
   segment: number
-  /** 'truncated': a torn tail was cut off. 'corrupt': damage found; nothing was cut. */
-  action: 'truncated' | 'corrupt'
+  /**
+   * 'truncated': a torn tail was cut off (stream '' and segment -1: the journal's own tail).
+   * 'corrupt': damage found; nothing was cut. 'replayed': a journal entry's bytes, which the
+   * segment lacked, were written back (offset null). 'skipped': a journal entry not applied (reason says why).
+   */
+  action: 'truncated' | 'corrupt' | 'replayed' | 'skipped'
   /** Byte position in the segment where the bad record starts. */
   position: number
   /** Offset of the bad record when its header could be read, else null. */

@@ -15,7 +15,7 @@ const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024
 /** Upper bound for checkpointEvery: beyond it checkpoints would be pointless anyway. */
 const MAX_CHECKPOINT_EVERY = 2 ** 32
 
-const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes', 'maxOpenFiles', 'tlog', 'retention']
+const LOG_OPTION_KEYS = ['maxSegmentBytes', 'checkpointEvery', 'compression', 'hash', 'sync', 'backend', 'readOnly', 'maxRecordBytes', 'maxOpenFiles', 'tlog', 'retention', 'journal']
 
 export function resolveLogOptions(options: unknown): ResolvedOptions {
   const o = optionsObject(options, 'Log.open options', LOG_OPTION_KEYS)
@@ -31,7 +31,8 @@ export function resolveLogOptions(options: unknown): ResolvedOptions {
   const maxOpenFiles = o.maxOpenFiles === undefined ? defaultOpenFiles() : integer(o.maxOpenFiles, 'maxOpenFiles', 0, MIN_OPEN_FILES, Number.MAX_SAFE_INTEGER)
   const tlog = o.tlog === undefined ? null : tlogOptions(o.tlog)
   const retention = o.retention === undefined ? null : retentionOptions(o.retention)
-  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes, maxOpenFiles, tlog, retention }
+  const journal = o.journal === undefined ? false : bool(o.journal, 'journal')
+  return { maxSegmentBytes, checkpointEvery, codec, level, hash, sync, backend, readOnly, maxRecordBytes, maxOpenFiles, tlog, retention, journal }
 }
 
 /** The retention option (SPEC §9): at least one bound, each a positive integer. */

@@ -9,6 +9,8 @@
  * calls. 'close': a few appends (5–60 ms after the first is acknowledged), then close() while more are in flight ("closing" is printed just
  * before close() is called, "closed" after it resolves). 'budget': 200 streams through an open-file
  * budget of 16 descriptors (maxOpenFiles), so descriptors are closed and reopened all the time.
+ * 'journal': the store journal on (journal: true), 32 streams and more producers, so a round
+ * carries several streams' groups, behind a budget of 16 descriptors.
  */
 import { Log, type LogOptions } from '../../ts/index.ts'
 import { int, payload, rng } from './random.ts'
@@ -23,12 +25,14 @@ const options: LogOptions = {
   maxSegmentBytes: mode === 'rotation' ? int(rand, 200, 600) : int(rand, 1500, 6000),
   checkpointEvery: mode === 'checkpoint' ? int(rand, 1, 3) : int(rand, 5, 40),
   ...(mode === 'budget' ? { maxOpenFiles: 16 } : {}),
+  // The journal under a descriptor budget smaller than its streams: evictions and its close-time checkpoint share it.
+  ...(mode === 'journal' ? { journal: true, maxOpenFiles: 16 } : {}),
 }
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n')
 const log = await Log.open(dir, options)
 out({ ready: true, recovered: log.recovered.map((e) => e.action) })
 
-const STREAMS = mode === 'budget' ? Array.from({ length: 200 }, (_, i) => `s${i}`) : ['a', 'b', '7']
+const STREAMS = mode === 'budget' ? Array.from({ length: 200 }, (_, i) => `s${i}`) : mode === 'journal' ? ['a', 'b', '7', ...Array.from({ length: 29 }, (_, i) => `j${i}`)] : ['a', 'b', '7']
 let stop = false
 // Mode close starts its clock at the first acknowledgement: on a loaded machine a fixed delay
 // after open can end before any append landed, and the trial would check nothing.
@@ -54,7 +58,7 @@ async function producer(id: number): Promise<void> {
   }
 }
 
-const producers = Array.from({ length: int(rand, 2, 4) }, (_, i) => producer(i))
+const producers = Array.from({ length: mode === 'journal' ? int(rand, 8, 16) : int(rand, 2, 4) }, (_, i) => producer(i))
 if (mode === 'close') {
   await acknowledged
   await new Promise((r) => setTimeout(r, int(rand, 5, 60)))

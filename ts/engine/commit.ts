@@ -99,6 +99,8 @@ export interface CommitTarget extends StreamHead {
   /** The active segment, ready for `bytes` more (created or rotated as needed). */
   prepareWrite(bytes: number): Promise<Segment>
   datasyncChecked(handle: StorageFile): Promise<void>
+  /** Makes a group's write of `data` at `position` of `segment` durable: the segment's fdatasync, or the store journal's round. */
+  syncWrite(segment: Segment, position: number, data: Uint8Array): Promise<void>
   rollback(segment: Segment, goodLength: number): Promise<void>
   applyCommit(commit: Commit): void
   /** After a commit was applied: wake followers, start background work; true: the caller should yield once. */
@@ -447,8 +449,9 @@ async function write(target: CommitTarget, encoder: GroupEncoder, outcomes: Outc
   }
   const position = seg.size
   try {
-    await seg.handle!.write(encoder.bytes(), position)
-    if (synced) await target.datasyncChecked(seg.handle!)
+    const data = encoder.bytes()
+    await seg.handle!.write(data, position)
+    if (synced) await target.syncWrite(seg, position, data)
   } catch (err) {
     await target.rollback(seg, position)
     return {

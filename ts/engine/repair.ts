@@ -70,6 +70,8 @@ export async function applyRepair(s: Stream, plan: RepairResult): Promise<Repair
   const { storage } = s.ctx
   const tail = await withFile(s, seg.path, (f) => f.read(plan.position!, plan.bytes))
   const quarantine = await writeQuarantine(storage, s.dir, segmentFileName(seg.num), plan.position, tail)
+  // No journal entry may name bytes the cut removes (a reopen would write them back).
+  await s.ctx.journal?.checkpoint()
   try {
     const f = await storage.open(seg.path, 'update')
     try {

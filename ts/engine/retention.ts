@@ -110,6 +110,8 @@ async function dropLeading(s: Stream, count: number, prepareTiles: TilePreparer)
   const before = await s.lastRecordOf(last)
   const state: PrunedState = { firstOffset: last.nextOffset, firstSegment: keptFirst.num, prevHash: before.hash, prevTimestamp: before.timestamp }
   await prepareTiles(s, state.firstOffset)
+  // No journal entry may name a segment about to go (open would skip it, with a reason).
+  await s.ctx.journal?.checkpoint()
   await writePruned(s.ctx.storage, s.dir, state)
   const bytes = gone.reduce((n, seg) => n + seg.size, 0)
   await s.dropPrunedSegments(state, gone)

@@ -5,6 +5,7 @@ import type { PayloadBuffers } from './append-input.ts'
 import type { Storage } from '../storage/storage.ts'
 import type { SyncWindow } from './sync-window.ts'
 import type { CheckpointSigning } from './checkpoint.ts'
+import type { Journal } from './journal.ts'
 
 export interface StoreContext {
   readonly dir: string
@@ -18,6 +19,8 @@ export interface StoreContext {
   readonly payloadBuffers: PayloadBuffers
   /** Gathers the fdatasyncs of appends under sync 'always' across streams into rounds. */
   readonly syncWindow: SyncWindow
+  /** The store journal (LogOptions.journal), when on: sync 'always' groups are made durable through it. */
+  journal?: Journal
   /** Called after a stream sealed a segment (the `retention` policy runs then; set by the Log). */
   afterRotation?: (stream: string) => void
   /** Signs the notes checkpoint records carry, when the store signs (SPEC §8; set by the Log). */

@@ -422,6 +422,7 @@ export class Stream implements CheckpointSource, CommitTarget {
     } catch (err) {
       throw ioError(err, `cannot fsync ${old.path} before sealing it`, { stream: this.name })
     }
+    await this.ctx.journal?.release(old.handle!)
     const seg = await this.createSegment(old.num + 1, this.nextOffset)
     this.segments.push(seg)
     this.unsynced = false
@@ -550,6 +551,25 @@ export class Stream implements CheckpointSource, CommitTarget {
   }
 
   /**
+   * Makes a group's write durable (sync 'always'): through the store journal when it is on and
+   * nothing before the write is unsynced; else (no journal, or bytes written under sync 'never' or
+   * a recovery cut before it, which no journal entry holds) the segment's own fdatasync.
+   */
+  async syncWrite(seg: Segment, position: number, data: Uint8Array): Promise<void> {
+    const journal = this.ctx.journal
+    if (journal === undefined || this.unsynced) return this.datasyncChecked(seg.handle!)
+    try {
+      await journal.record(this.name, seg.num, position, data, seg.handle!)
+    } catch (err) {
+      // A broken journal may still hold this write's entry, which a reopen would write back:
+      // nothing else may land at these positions until then.
+      if (journal.broken !== null) this.broken ??= journal.broken
+      throw err
+    }
+    await this.writeBehind.done()
+  }
+
+  /**
    * Saves the active index now and then, so the open-time tail scan stays short. The save (a
    * write and two fsyncs) runs in the background: appends do not wait for a cache file; flush,
    * rotation and close wait for it (persistIndex queues behind it).
@@ -637,6 +657,8 @@ export class Stream implements CheckpointSource, CommitTarget {
   async quiesce(): Promise<void> {
     await this.writeBehind.done()
     await this.cacheWrites.idle()
+    // The journal's entries name positions the rewrite moves: its segments synced, it is emptied first.
+    await this.ctx.journal?.checkpoint()
   }
 
   /**
