@@ -2,12 +2,12 @@ import type { ExecutionContext } from 'ava'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { ArchiveReader, type Log, restore } from '../ts/index.ts'
 import { BACKENDS } from './helpers/cores.ts'
 import { CLI, ensureBuilt } from './helpers/dist.ts'
 import { FaultyProxy } from './helpers/faulty-proxy.ts'
-import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
+import { codeOf, filesIn, openLog, tempDir } from './helpers/log-dir.ts'
 import { s3Suite } from './helpers/versitygw.ts'
 
 // Downloads that break on the network, not in the bytes: a connection cut in the middle of an
@@ -34,7 +34,7 @@ async function archived(t: ExecutionContext, backend: (typeof BACKENDS)[number])
 
 /** Every file under `dir`, by relative path. */
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)))
+  return [...filesIn(dir, []).keys()]
 }
 
 /** A proxy in front of the test server, closed when the test ends; client settings through it. */

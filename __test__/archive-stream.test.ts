@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { ArchiveReader, type Log, restore } from '../ts/index.ts'
 import { pieceSize } from '../ts/archive/remote-stream.ts'
 import { generateKey } from '../ts/tlog/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
 import { BACKENDS } from './helpers/cores.ts'
-import { codeOf, openLog, tempDir } from './helpers/log-dir.ts'
+import { codeOf, filesIn, openLog, tempDir } from './helpers/log-dir.ts'
 import { s3Suite } from './helpers/versitygw.ts'
 
 // Restore and the remote reader stream each segment a bounded piece at a time (remote-stream.ts):
@@ -34,13 +34,7 @@ async function withPieceSize<T>(bytes: number, fn: () => Promise<T>): Promise<T>
 
 /** Every file under `dir` but the store file (its ids differ by design), by relative path. */
 function storeFiles(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>()
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || e.name === 'chainlog.json') continue
-    const path = join(e.parentPath, e.name)
-    out.set(relative(dir, path), readFileSync(path))
-  }
-  return out
+  return filesIn(dir, ['chainlog.json'])
 }
 
 function segmentFiles(dir: string): Map<string, Buffer> {

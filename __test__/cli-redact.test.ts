@@ -3,11 +3,10 @@
  * errors exit 2, a damaged segment 1, a locked store 3; a refused call changes no file.
  */
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import test from 'ava'
-import { openLog, readSegment, tempDir } from './helpers/log-dir.ts'
+import { fileHashes, openLog, readSegment, tempDir } from './helpers/log-dir.ts'
 import { Log } from '../ts/index.ts'
 
 const ROOT = join(import.meta.dirname, '..')
@@ -18,11 +17,7 @@ function cli(args: string[]) {
 
 /** Every file's hash but LOCK and .clean (the clean-close marker any writable open and close rewrites). */
 function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (f.isFile() && f.name !== 'LOCK' && f.name !== '.clean') out[relative(dir, join(f.parentPath, f.name))] = createHash('sha256').update(readFileSync(join(f.parentPath, f.name))).digest('hex')
-  }
-  return out
+  return fileHashes(dir, ['LOCK', '.clean'])
 }
 
 async function store(t: Parameters<typeof tempDir>[0]): Promise<string> {

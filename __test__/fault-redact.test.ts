@@ -9,13 +9,11 @@
  * redacted payloads are in no file under the store, no temporary file is left, verify() is ok,
  * and appends continue.
  */
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
 import { count, faultSize, figures } from './helpers/faults.ts'
-import { tempDir } from './helpers/log-dir.ts'
+import { filesIn, tempDir } from './helpers/log-dir.ts'
 import { int, rng, seedFromEnv } from './helpers/random.ts'
 import { runAndKill } from './helpers/run-and-kill.ts'
 import { Log } from '../ts/index.ts'
@@ -51,12 +49,6 @@ class Expected {
   }
 }
 
-/** Every file under `dir` but the LOCK. */
-function storeFiles(dir: string): Array<[string, Buffer]> {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((f) => f.isFile() && f.name !== 'LOCK')
-    .map((f) => [relative(dir, join(f.parentPath, f.name)), readFileSync(join(f.parentPath, f.name))])
-}
 
 async function trial(t: ExecutionContext, backend: BackendName, dir: string, seed: number, expected: Expected, kill: { step: string } | { ms: number }): Promise<void> {
   const run = await runAndKill({
@@ -104,7 +96,7 @@ async function trial(t: ExecutionContext, backend: BackendName, dir: string, see
     for (const target of tombstoned) t.true(byOffset.get(target)?.redacted === true, `${where}: the tombstone's record ${target} is redacted`)
     const report = await log.verify()
     t.deepEqual(report.streams.flatMap((s) => s.problems), [], `${where}: verify`)
-    const files = storeFiles(dir)
+    const files = [...filesIn(dir)]
     t.deepEqual(files.filter(([p]) => p.includes('.tmp-')).map(([p]) => p), [], `${where}: no temporary file left`)
     for (const offset of expected.redacted) {
       const payload = expected.payloads.get(offset)

@@ -4,12 +4,12 @@
  * redaction, reads mark the record, verify (and verify against notes signed before) stays ok,
  * proofs of other records still check, and bad calls change nothing on disk.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { BACKENDS } from './helpers/cores.ts'
-import { caseName, codeOf, openLog, readSegment, segmentNumbers, STORES, tempDir, type StoreKind } from './helpers/log-dir.ts'
+import { caseName, codeOf, fileHashes, filesIn, openLog, readSegment, segmentNumbers, STORES, tempDir, type StoreKind } from './helpers/log-dir.ts'
 import { Log, type LogOptions } from '../ts/index.ts'
 import { generateKey, verifyProof } from '../ts/tlog/index.ts'
 import type { BackendName } from '../ts/core/interface.ts'
@@ -17,24 +17,9 @@ import type { BackendName } from '../ts/core/interface.ts'
 const T0 = 1_700_000_000_000
 const ORIGIN = 'example.com/redact'
 
-/** Every file under `dir` (LOCK aside) with its bytes. */
-function files(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>()
-  for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!f.isFile() || f.name === 'LOCK') continue
-    const p = join(f.parentPath, f.name)
-    out.set(relative(dir, p), readFileSync(p))
-  }
-  return out
-}
-
-function snapshot(dir: string): Record<string, string> {
-  return Object.fromEntries([...files(dir)].map(([p, b]) => [p, createHash('sha256').update(b).digest('hex')]))
-}
-
 /** The files holding `needle`, anywhere under `dir`. */
 function holding(dir: string, needle: Buffer): string[] {
-  return [...files(dir)].filter(([, b]) => b.includes(needle)).map(([p]) => p)
+  return [...filesIn(dir)].filter(([, b]) => b.includes(needle)).map(([p]) => p)
 }
 
 /** A distinctive payload no codec can shrink (random bytes around a marker). */
@@ -280,7 +265,7 @@ for (const backend of BACKENDS) {
     for (let i = 0; i < 12; i++) await log.append('s', `event-${i}`)
     const done = await log.redact('s', 1)
     await log.flush()
-    const before = snapshot(dir)
+    const before = fileHashes(dir)
     const records = await log.read('s', { limit: 100 })
     const checkpointAt = (await log.head('s')).lastCheckpoint!
     t.false(records.some((r) => r.offset === checkpointAt), 'a checkpoint sits there')
@@ -305,17 +290,17 @@ for (const backend of BACKENDS) {
       t.is(codeOf(err), code, what)
     }
     t.deepEqual(await log.redact('s', 2, { reason: 'x'.repeat(1024) }).then(() => 'ok'), 'ok', 'a reason of exactly 1 KiB is fine')
-    const after2 = snapshot(dir)
+    const after2 = fileHashes(dir)
     // Redacting an already-redacted record is a no-op: nothing written.
     t.deepEqual(await log.redact('s', 1), { offset: 1, tombstoneOffset: null })
-    t.deepEqual(snapshot(dir), after2)
+    t.deepEqual(fileHashes(dir), after2)
     t.notDeepEqual(after2, before)
     await log.close()
     t.is(codeOf(await log.redact('s', 3).catch((e) => e)), 'ERR_CLOSED')
-    const closedSnapshot = snapshot(dir)
+    const closedSnapshot = fileHashes(dir)
     const ro = await openLog(t, backend, dir, { readOnly: true })
     t.is(codeOf(await ro.redact('s', 3).catch((e) => e)), 'ERR_READ_ONLY')
-    t.deepEqual(snapshot(dir), closedSnapshot)
+    t.deepEqual(fileHashes(dir), closedSnapshot)
   })
 
   test(`${backend}: the failed calls before any write leave every file as it was`, async (t) => {
@@ -323,11 +308,11 @@ for (const backend of BACKENDS) {
     const log = await openLog(t, backend, dir, { checkpointEvery: 5 })
     for (let i = 0; i < 12; i++) await log.append('s', `event-${i}`)
     await log.flush()
-    const before = snapshot(dir)
+    const before = fileHashes(dir)
     for (const call of [() => log.redact('s', 5), () => log.redact('s', 99), () => log.redact('s', 0, { reason: 'x'.repeat(1025) })]) {
       t.is(codeOf(await call().catch((e) => e)), 'ERR_INVALID_ARGUMENT')
     }
-    t.deepEqual(snapshot(dir), before)
+    t.deepEqual(fileHashes(dir), before)
   })
 
   test(`${backend}: a record in a segment with a bad CRC elsewhere is refused (ERR_CORRUPT), nothing rewritten`, async (t) => {
@@ -340,8 +325,8 @@ for (const backend of BACKENDS) {
     seg[at] ^= 0x01 // a CRC-breaking flip in record 5 of the sealed segment 0
     writeFileSync(join(dir, 's', 'segment_000000.log'), seg)
     log = await openLog(t, backend, dir)
-    const before = snapshot(dir)
+    const before = fileHashes(dir)
     t.is(codeOf(await log.redact('s', 2).catch((e) => e)), 'ERR_CORRUPT')
-    t.deepEqual(snapshot(dir), before)
+    t.deepEqual(fileHashes(dir), before)
   })
 }

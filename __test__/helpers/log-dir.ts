@@ -98,18 +98,20 @@ export async function abandon(log: Log): Promise<void> {
   await internals.lock.release()
 }
 
-/** Every file under `dir` (but LOCK) with its SHA-256: the whole store's state, to show a call changed nothing. */
-export function fileHashes(dir: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) walk(p)
-      else if (e.name !== 'LOCK') out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex')
-    }
+/** Every file under `dir` whose name is not in `skip`, by path relative to `dir`, with its bytes. */
+export function filesIn(dir: string, skip: readonly string[] = ['LOCK']): Map<string, Buffer> {
+  const out = new Map<string, Buffer>()
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || skip.includes(e.name)) continue
+    const path = join(e.parentPath, e.name)
+    out.set(relative(dir, path), readFileSync(path))
   }
-  walk(dir)
   return out
+}
+
+/** Every file under `dir` (but those in `skip`) with its SHA-256: the whole store's state, to show a call changed nothing. */
+export function fileHashes(dir: string, skip: readonly string[] = ['LOCK']): Record<string, string> {
+  return Object.fromEntries([...filesIn(dir, skip)].map(([path, bytes]) => [path, createHash('sha256').update(bytes).digest('hex')]))
 }
 
 /**
