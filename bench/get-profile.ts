@@ -6,10 +6,9 @@
  *   node --import=tsx bench/worker.ts --workload W5-get --subject native --dir DIR --prepare
  *   PROF=/tmp/get.cpuprofile node --import=tsx bench/get-profile.ts DIR
  */
-import { writeFileSync } from 'node:fs'
-import { Session } from 'node:inspector/promises'
 import { Log } from '../ts/index.ts'
 import { RANDOM_GETS, workload } from './workloads.ts'
+import { startCpuProfile } from './cpu-profile.ts'
 
 const dir = process.argv[2]
 if (dir === undefined) throw new Error('usage: get-profile.ts DIR (a store prepared for W5-get)')
@@ -23,22 +22,12 @@ const nextIndex = () => {
 }
 for (let i = 0; i < gets / 10; i++) await log.get('bench', nextIndex())
 const profileTo = process.env.PROF
-let session: Session | undefined
-if (profileTo !== undefined) {
-  session = new Session()
-  session.connect()
-  await session.post('Profiler.enable')
-  await session.post('Profiler.setSamplingInterval', { interval: 100 })
-  await session.post('Profiler.start')
-}
+const profile = profileTo === undefined ? null : await startCpuProfile(100)
 const cpu0 = process.cpuUsage()
 const t0 = process.hrtime.bigint()
 for (let i = 0; i < gets; i++) await log.get('bench', nextIndex())
 const ns = Number(process.hrtime.bigint() - t0) / gets
 const cpu = process.cpuUsage(cpu0)
-if (session !== undefined && profileTo !== undefined) {
-  const { profile } = await session.post('Profiler.stop')
-  writeFileSync(profileTo, JSON.stringify(profile))
-}
+if (profileTo !== undefined) await profile?.stop(profileTo)
 await log.close()
 console.log(JSON.stringify({ getsPerSec: Math.round(1e9 / ns), userNsPerGet: Math.round((cpu.user * 1000) / gets), systemNsPerGet: Math.round((cpu.system * 1000) / gets) }))

@@ -8,12 +8,12 @@
  *   node --import=tsx bench/worker.ts --workload W6 --subject native --dir DIR --prepare
  *   PROF=/tmp/w6 node --import=tsx bench/reopen-profile.ts DIR native 5
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { Session } from 'node:inspector/promises'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Log } from '../ts/index.ts'
 import { appendUntilKilled } from './crash-appender.ts'
+import { startCpuProfile } from './cpu-profile.ts'
 
 const [dir, backendArg, runsArg] = process.argv.slice(2)
 if (dir === undefined) throw new Error('usage: reopen-profile.ts DIR [native|js] [runs] (a store prepared for W6)')
@@ -30,22 +30,11 @@ const times: number[] = []
 for (let run = 0; run < runs; run++) {
   await appendUntilKilled(dir, backend)
 
-  let session: Session | undefined
-  if (profileTo !== undefined) {
-    session = new Session()
-    session.connect()
-    await session.post('Profiler.enable')
-    await session.post('Profiler.setSamplingInterval', { interval: 50 })
-    await session.post('Profiler.start')
-  }
+  const profile = profileTo === undefined ? null : await startCpuProfile(50)
   const t0 = process.hrtime.bigint()
   const log = await Log.open(dir, { backend })
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  if (session !== undefined && profileTo !== undefined) {
-    const { profile } = await session.post('Profiler.stop')
-    writeFileSync(`${profileTo}-${run}.cpuprofile`, JSON.stringify(profile))
-    session.disconnect()
-  }
+  if (profileTo !== undefined) await profile?.stop(`${profileTo}-${run}.cpuprofile`)
   const recovered = log.recovered
   await log.close()
   times.push(ms)
