@@ -2,6 +2,7 @@ import type { ExecutionContext } from 'ava'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { getPriority } from 'node:os'
 import { join } from 'node:path'
 import { Archiver, Log, restore } from '../ts/index.ts'
 import type { ShipThread } from '../ts/archive/ship-thread.ts'
@@ -169,4 +170,30 @@ s3test(`calls after the shipping thread is closed are ERR_CLOSED, not a new thre
   await archiver.sync()
   await archiver.stop()
   t.is(codeOf(await t.throwsAsync(thread.exists('s/HEAD.json'))), 'ERR_CLOSED')
+})
+
+/** Nice values of this process's threads (Linux: /proc/self/task/TID/stat, field 19), by thread ID. */
+function threadNiceValues(): Map<number, number> {
+  const out = new Map<number, number>()
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+    out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
+  }
+  return out
+}
+
+s3test(`the shipping thread runs 10 nice steps below the process (Linux), so the appends win the CPU when both want it; other threads keep theirs${skipNote}`, async (t) => {
+  if (process.platform !== 'linux') return t.pass('per-thread priorities are Linux-only')
+  const before = threadNiceValues()
+  const base = getPriority(0)
+  const log = await openLog(t, 'native', tempDir(t))
+  await log.append('s', 'one')
+  const archiver = await startArchiver(t, log, prefixUrl())
+  await archiver.sync()
+  const after = threadNiceValues()
+  const lowered = [...after].filter(([tid, nice]) => !before.has(tid) && nice === Math.min(19, base + 10))
+  t.is(lowered.length, 1, 'one new thread, the shipping thread, at the lower priority')
+  for (const [tid, nice] of before) if (after.has(tid)) t.is(after.get(tid), nice, `thread ${tid} kept its priority`)
+  t.is(getPriority(0), base, 'the process (its main thread) kept its priority')
+  t.is((await archiver.status()).streams[0].lagRecords, 0)
 })

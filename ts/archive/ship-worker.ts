@@ -5,6 +5,7 @@
  * message and details; bodies it sends back are moved, not copied.
  */
 import { createHash } from 'node:crypto'
+import { getPriority, setPriority } from 'node:os'
 import { parentPort } from 'node:worker_threads'
 import { ChainlogError } from '../errors.ts'
 import { openFileRange } from '../storage/file-range.ts'
@@ -12,8 +13,12 @@ import { multipartUpload, ObjectStore } from './s3.ts'
 import { type ChunkHash, uploadSegment } from './segment-upload.ts'
 import type { ShipReply, ShipRequest, WireError } from './ship-thread.ts'
 
+/** How much lower than the process this thread runs (Linux nice steps), so it yields the CPU to the appends when both want it. */
+const NICE_STEPS = 10
+
 const port = parentPort!
 let objects: Promise<ObjectStore> | null = null
+lowerThreadPriority(NICE_STEPS)
 
 port.on('message', (m: ShipRequest) => {
   handle(m).then(
@@ -99,4 +104,19 @@ function toWire(err: unknown): WireError {
   // The cause (an SDK or fs error) stays here: only plain fields cross.
   for (const [k, v] of Object.entries(err.details)) if (k !== 'cause' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) details[k] = v
   return { code: err.code, message: err.message, details }
+}
+
+/**
+ * Lowers this thread's scheduling priority alone. Linux keeps a nice value per thread, and
+ * setpriority() for "the caller" (ID 0) sets the calling thread's only; elsewhere it would set the
+ * whole process's, so other systems (and a refusal) keep the process's priority: shipping still
+ * works, it just competes with the appends as an equal.
+ */
+function lowerThreadPriority(steps: number): void {
+  if (process.platform !== 'linux') return
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + steps))
+  } catch {
+    // not permitted here (a sandbox): keep the process's priority
+  }
 }
