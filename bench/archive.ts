@@ -17,6 +17,7 @@
  * and the server's, to tell the archiver's cost from versitygw's. For where this process's time
  * goes, run it under `node --cpu-prof` and summarize with bench/cpu-profile-summary.mjs.
  */
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -56,7 +57,8 @@ const cpu: Record<string, { node: number[]; server: number[] }> = Object.fromEnt
 async function withStore<T>(sync: 'always' | 'never', archive: boolean, fn: (log: Log) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'chainlog-bench-archive-'))
   const log = await Log.open(dir, { backend: 'native', sync })
-  const archiver = archive ? await Archiver.start(log, { url: `s3://${BUCKET}/run-${prefixes++}`, client: gw.client, interval: 1000 }) : null
+  const prefix = `run-${prefixes++}`
+  const archiver = archive ? await Archiver.start(log, { url: `s3://${BUCKET}/${prefix}`, client: gw.client, interval: 1000 }) : null
   const node0 = process.cpuUsage()
   const server0 = gw.cpuSeconds() ?? 0
   try {
@@ -68,7 +70,18 @@ async function withStore<T>(sync: 'always' | 'never', archive: boolean, fn: (log
     await archiver?.stop()
     await log.close()
     rmSync(dir, { recursive: true, force: true })
+    settle(prefix)
   }
+}
+
+/**
+ * Leaves nothing of a run to the next: its objects removed from the server's directory and every
+ * dirty page written back, so one run's writeback (the server's files above all) does not land
+ * in the next run's timed window, which is the other variant's every second run.
+ */
+function settle(prefix: string): void {
+  rmSync(join(gw.dataDir, BUCKET, prefix), { recursive: true, force: true })
+  execFileSync('sync')
 }
 
 async function w1(archive: boolean): Promise<number> {
