@@ -427,3 +427,60 @@ test('journal entries for a stream that no longer exists, or for a pruned segmen
   }
   t.is(statSync(join(dir, 'journal.wal')).size, 0)
 })
+
+for (const backend of BACKENDS) {
+  test.serial(`${backend}: a checkpoint whose segment fdatasync fails breaks the journal: later appends are ERR_IO naming it, close reports it, the journal is kept, the reopen restores every acknowledged record`, async (t) => {
+    if (process.platform !== 'linux') return t.pass('the injection tells files apart by /proc/self/fd')
+    const dir = tempDir(t)
+    const log = await Log.open(dir, { backend, journal: true })
+    const probe = await fs.promises.open(join(dir, 'chainlog.json'), 'r')
+    const handleProto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> }
+    await probe.close()
+    const realDatasync = handleProto.datasync
+    const mib = Buffer.alloc(1024 * 1024, 7)
+    const acknowledged: number[] = []
+    let injected = 0
+    let failure: unknown
+    let closeError: unknown = null
+    try {
+      for (let i = 0; i < 15; i++) acknowledged.push((await log.append('a', mib)).firstOffset)
+      t.is(journalOf(log).checkpoints, 0)
+      // From here the first fdatasync of a segment file fails: the checkpoint's, once the journal passes 16 MiB.
+      handleProto.datasync = async function (this: { fd: number }) {
+        if (injected === 0 && fs.readlinkSync(`/proc/self/fd/${this.fd}`).endsWith('.log')) {
+          injected++
+          throw Object.assign(new Error('EIO: injected (segment fdatasync)'), { code: 'EIO' })
+        }
+        return realDatasync.call(this)
+      }
+      for (let i = 0; i < 10 && failure === undefined; i++) {
+        try {
+          acknowledged.push((await log.append('a', mib)).firstOffset)
+        } catch (err) {
+          failure = err
+        }
+      }
+    } finally {
+      handleProto.datasync = realDatasync
+      await log.close().catch((e: unknown) => (closeError = e))
+    }
+    t.is(injected, 1)
+    t.is((failure as ChainlogError)?.code, 'ERR_IO')
+    t.regex((failure as ChainlogError).message, /checkpoint .* failed; reopen the log/)
+    t.is(journalOf(log).checkpoints, 0)
+    t.true(acknowledged.length >= 16, 'the appends before the failed checkpoint were acknowledged')
+    t.is((closeError as ChainlogError | null)?.code, 'ERR_IO', 'close reports the broken journal')
+    t.true(statSync(join(dir, 'journal.wal')).size >= 16 * 1024 * 1024, 'the journal was kept, not emptied')
+    const reopened = await Log.open(dir, { backend, journal: true })
+    try {
+      const records = await reopened.read('a')
+      t.deepEqual(records.map((r) => r.offset), acknowledged)
+      t.true(records.every((r) => r.payload.equals(mib)))
+      t.true((await reopened.verify()).ok)
+      await reopened.append('a', 'after')
+    } finally {
+      await reopened.close()
+    }
+    t.is(statSync(join(dir, 'journal.wal')).size, 0)
+  })
+}
