@@ -83,7 +83,15 @@ function threadCpu(): Map<string, number> {
   return byName
 }
 
+/** The main thread's user and system CPU so far, in clock ticks (/proc/self/task/PID/stat fields 14 and 15). */
+function mainThreadTicks(): { user: number; system: number } {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { user: Number(fields[11]), system: Number(fields[12]) }
+}
+
 await run(warmup)
+const ticks0 = mainThreadTicks()
 const profile = args['no-profile'] ? null : await startCpuProfile(intervalUs)
 const threads0 = threadCpu()
 const groups0 = groups
@@ -95,6 +103,9 @@ const seconds = (performance.now() - t0) / 1000
 const cpu = process.cpuUsage(cpu0)
 const threads = [...threadCpu()].map(([name, ns]) => [name, ns - (threads0.get(name) ?? 0)] as const).filter(([, ns]) => ns > 0)
 const mainNs = threads.find(([name]) => name === 'main thread')?.[1] ?? 0
+const ticks = mainThreadTicks()
+/** Clock ticks are 10 ms (USER_HZ 100): coarse, but the split of the main thread's CPU between user and kernel. */
+const mainSystemShare = (ticks.system - ticks0.system) / Math.max(1, ticks.user - ticks0.user + ticks.system - ticks0.system)
 const timedGroups = groups - groups0
 const rounds = journal ? journalRounds() - rounds0 : streams === 1 ? timedGroups : null
 const profilePath = args.save ?? join(dir, 'timed.cpuprofile')
@@ -125,6 +136,7 @@ console.log(
     groupsPerRound: rounds === null ? null : +(timedGroups / rounds).toFixed(1),
     roundMsMean: rounds === null ? null : +((seconds * 1000) / rounds).toFixed(2),
     // CPU per append of each thread (ns → µs), by name: the main thread, libuv's pool, V8's workers, the core's sync threads.
+    mainThreadSystemShare: +mainSystemShare.toFixed(2),
     threadMicrosPerAppend: Object.fromEntries(threads.sort((a, b) => b[1] - a[1]).map(([name, ns]) => [name, perAppend(ns / 1000)])),
     ...(profile === null ? {} : { profiledMainThreadMicrosPerAppend: perAppend((sampledMs - idleMs) * 1000), mainThreadIdleShare: +(idleMs / sampledMs).toFixed(2) }),
     // µs of main-thread self time per append and per group, by item of the commit path.
@@ -168,7 +180,9 @@ function summarize(path: string, topN: number) {
     const leaf = byId.get(id)!.callFrame
     if (leaf.url === '' && leaf.functionName === '(garbage collector)') return 'GC'
     if (leaf.url === '' && leaf.functionName === '(program)') return '(program): V8 and libuv outside any JS frame'
-    if (leaf.url === '' && leaf.functionName === '(idle)') return '(idle)'
+    // The binding's fdatasync only queues the request (strace -f: every fdatasync runs on a pool
+    // thread); the sampler charges it the wait until the loop marks itself idle (200–300 µs a call).
+    if (leaf.url === '' && (leaf.functionName === '(idle)' || leaf.functionName === 'fdatasync')) return '(idle)'
     // tsx transpiles with esbuild's keepNames: each closure made gets a __name() call. The bundled
     // bench worker (bench/run.ts) and dist/ do not pay it.
     const up = parent.get(id)
