@@ -287,7 +287,48 @@ function scanResult(r: RawScanResult): ScanResult {
   }
 }
 
+/** Batches of at most this many records take their positions and hashes from the OutputSlab. */
+const SLAB_MAX_RECORDS = 16
+/** Node's own Buffer pool size: what a kept 32-byte view can hold alive at the most. */
+const SLAB_BYTES = 8 * 1024
+
+/**
+ * encodeBatch's small outputs, carved from one off-heap ArrayBuffer after another. A typed array
+ * of up to 64 bytes lives on V8's heap, and one made per call (a Float64Array of a few positions,
+ * a 32-byte Buffer.allocUnsafeSlow) cost more to make and hand to Node-API (a backing store each:
+ * malloc, a registry lock, a sweep later) than hashing a 256 B record: a group of one append is
+ * the common case with many streams (docs/perf-notes.md, "W3m with the journal: what a round
+ * costs"). Carved views share a slab only with one another, never with a caller's input, and
+ * never overlap: the binding's overlap checks hold as before.
+ */
+class OutputSlab {
+  private slab = new ArrayBuffer(SLAB_BYTES)
+  private used = 0
+
+  positions(n: number): Float64Array {
+    const at = this.take(n * 8)
+    return new Float64Array(this.slab, at, n)
+  }
+
+  bytes(n: number): Buffer {
+    const at = this.take(n)
+    return Buffer.from(this.slab, at, n)
+  }
+
+  /** The offset of `bytes` fresh bytes in this.slab (which it may replace: read it after), 8-aligned (a Float64Array's elements must be). */
+  private take(bytes: number): number {
+    if (this.used + bytes > SLAB_BYTES) {
+      this.slab = new ArrayBuffer(SLAB_BYTES)
+      this.used = 0
+    }
+    const at = this.used
+    this.used += (bytes + 7) & ~7
+    return at
+  }
+}
+
 function wrap(native: RawBinding): ChainlogCore {
+  const outputSlab = new OutputSlab()
   const encodeInto = native.encodeInto
   const decoders: RecordDecoders = { make: native.recordDecoder, decodeInto: native.decodeOneInto, byKey: new Map(), last: null, lastStream: '', lastHash: '' }
   const core = {
@@ -322,9 +363,10 @@ function wrap(native: RawBinding): ChainlogCore {
       const bound = payloads.length + n * RECORD_OVERHEAD
       const sized = timestamps.length === n && bound <= BUFFER_MAX_LENGTH
       const target = into !== undefined && into.length >= bound ? into : Buffer.allocUnsafeSlow(sized ? bound : 0)
-      const positions = new Float64Array(sized ? n : 0)
-      const lastHash = Buffer.allocUnsafeSlow(HASH_BYTES)
-      const hashes = wantHashes === true ? Buffer.allocUnsafeSlow(sized ? n * HASH_BYTES : 0) : undefined
+      const small = sized && n <= SLAB_MAX_RECORDS
+      const positions = small ? outputSlab.positions(n) : new Float64Array(sized ? n : 0)
+      const lastHash = small ? outputSlab.bytes(HASH_BYTES) : Buffer.allocUnsafeSlow(HASH_BYTES)
+      const hashes = wantHashes === true ? (small ? outputSlab.bytes(n * HASH_BYTES) : Buffer.allocUnsafeSlow(sized ? n * HASH_BYTES : 0)) : undefined
       const tree = treeFrontier !== undefined ? Buffer.allocUnsafeSlow(sized && Number.isSafeInteger(firstOffset) && firstOffset >= 0 ? treeOutBytes(firstOffset, n) : 0) : undefined
       const length = call(() => encodeInto(hash, stream, firstOffset, prevHash, kind, codec, level, payloads, lengths, timestamps, target, positions, lastHash, hashes, dictionaryId, batchEnds, treeFrontier, tree))
       let out = Buffer.from(target.buffer, target.byteOffset, length)

@@ -386,13 +386,19 @@ class GroupEncoder {
     if (run === null) return
     this.run = null
     const { reqs, records } = run
+    const small = records <= SMALL_RUN_RECORDS
     let payloads = reqs[0].payloads
     let lengths = reqs[0].lengths
-    const timestamps = new Float64Array(records)
-    if (reqs.length === 1) timestamps.fill(run.timestamps[0])
-    else {
+    const timestamps = small ? smallRunTimestamps[records] : new Float64Array(records)
+    if (reqs.length === 1) {
+      timestamps.fill(run.timestamps[0])
+      if (small) {
+        smallRunLengths[records].set(lengths)
+        lengths = smallRunLengths[records]
+      }
+    } else {
       payloads = Buffer.concat(reqs.map((q) => q.payloads))
-      lengths = new Uint32Array(records)
+      lengths = small ? smallRunLengths[records] : new Uint32Array(records)
       for (let i = 0, at = 0; i < reqs.length; at += reqs[i].lengths.length, i++) {
         lengths.set(reqs[i].lengths, at)
         timestamps.fill(run.timestamps[i], at, at + reqs[i].lengths.length)
@@ -425,6 +431,22 @@ class GroupEncoder {
       this.tree = r.tree.subarray(0, TREE_FRONTIER_BYTES)
     }
   }
+}
+
+/**
+ * A run of this many records or fewer hands encodeBatch its lengths and timestamps in views of
+ * off-heap arrays made once and refilled per run (encodeBatch reads them and keeps none). Typed
+ * arrays of up to 64 bytes made per run live on V8's heap, and each one handed to the native core
+ * was first moved to a backing store of its own: with many streams a run is one append, and that
+ * move cost about as much as encoding it (docs/perf-notes.md, "W3m with the journal").
+ */
+const SMALL_RUN_RECORDS = 16
+const smallRunLengths = viewsByLength(new ArrayBuffer(SMALL_RUN_RECORDS * 4), (buffer, n) => new Uint32Array(buffer, 0, n))
+const smallRunTimestamps = viewsByLength(new ArrayBuffer(SMALL_RUN_RECORDS * 8), (buffer, n) => new Float64Array(buffer, 0, n))
+
+/** Views of `buffer` of every length from 0 to SMALL_RUN_RECORDS, indexed by length. */
+function viewsByLength<T>(buffer: ArrayBuffer, view: (buffer: ArrayBuffer, n: number) => T): T[] {
+  return Array.from({ length: SMALL_RUN_RECORDS + 1 }, (_, n) => view(buffer, n))
 }
 
 /** Where each call of a run ends (SPEC §2, atomic batches); undefined when every call is one record (the bit is then never set). */
