@@ -6,7 +6,7 @@
  */
 import { closeSync, fdatasync, fdatasyncSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { CODEC_NONE, KIND_DATA } from '../ts/core/interface.ts'
+import { CODEC_NONE, KIND_DATA, TREE_FRONTIER_BYTES } from '../ts/core/interface.ts'
 import { HASH_BYTES, RECORD_OVERHEAD } from '../ts/core/format.ts'
 import { loadCore } from '../ts/core/load.ts'
 import { Log } from '../ts/index.ts'
@@ -20,6 +20,8 @@ export interface SubjectOptions {
   compression?: Codec
   /** The floor only: an async fdatasync every this many bytes, one in flight, as the engine's write-behind (bench/w1-engine.ts). */
   writeBehindBytes?: number
+  /** The floor only: extend the stream's Merkle tree in the encode call, as the engine does (bench/w1-engine.ts). */
+  tree?: boolean
 }
 
 export interface Subject {
@@ -139,6 +141,7 @@ async function openFloor(dir: string, opts: SubjectOptions): Promise<Subject> {
   let position = 0
   let sinceSync = 0
   let syncing: Promise<void> | null = null
+  const frontier = opts.tree === true ? Buffer.alloc(TREE_FRONTIER_BYTES) : undefined
   const unsupported = async (): Promise<never> => {
     throw new Error('the floor subject only appends')
   }
@@ -154,7 +157,9 @@ async function openFloor(dir: string, opts: SubjectOptions): Promise<Subject> {
       const r = core.encodeBatch({
         hash: 'blake3', stream: STREAM, firstOffset: offset, prevHash, kind: KIND_DATA, codec: CODEC_NONE, level: 0,
         payloads: payloads.subarray(0, total), lengths, timestamps: new Float64Array(batch.length).fill(Date.now()), into: frames,
+        treeFrontier: frontier,
       })
+      if (frontier !== undefined && r.tree !== null) r.tree.copy(frontier, 0, 0, TREE_FRONTIER_BYTES) // the next batch extends the new compact range
       for (let done = 0; done < r.bytes.length; ) done += writeSync(fd, r.bytes, done, r.bytes.length - done, position + done)
       position += r.bytes.length
       offset += batch.length
