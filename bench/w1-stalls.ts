@@ -13,10 +13,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Stream } from '../ts/engine/stream.ts'
-import { Log } from '../ts/index.ts'
 import { binaryPayloads } from './data.ts'
+import { openSubject } from './subjects.ts'
 
 const SLOW_MS = 5
+const WRITE_BEHIND_BYTES = 16 * 1024 * 1024 // ts/engine/write-behind.ts
+const subject = process.argv[2] ?? 'native'
+if (subject !== 'native' && subject !== 'floor-wb-tree') throw new Error(`unknown subject ${subject}; known: native, floor-wb-tree`)
 const slow = { prepareWrite: { n: 0, ms: 0 }, rotate: { n: 0, ms: 0 } }
 
 /** Wraps an async prototype method so calls over SLOW_MS add to slow[name]. */
@@ -45,13 +48,13 @@ for (const records of [100_000, 1_000_000]) {
   slow.prepareWrite = { n: 0, ms: 0 }
   slow.rotate = { n: 0, ms: 0 }
   const dir = mkdtempSync(join(tmpdir(), 'chainlog-w1-stalls-'))
-  const log = await Log.open(dir, { backend: 'native', sync: 'never', compression: 'none' })
+  const s = subject === 'native' ? await openSubject('native', dir, { sync: 'never' }) : await openSubject('floor', dir, { sync: 'never', writeBehindBytes: WRITE_BEHIND_BYTES, tree: true })
   let slowAppends = 0
   let slowAppendMs = 0
   const t0 = performance.now()
   for (let i = 0; i < records; i += batch.length) {
     const a0 = performance.now()
-    await log.append('bench', batch)
+    await s.append(batch)
     const ms = performance.now() - a0
     if (ms > SLOW_MS) {
       slowAppends++
@@ -59,11 +62,11 @@ for (const records of [100_000, 1_000_000]) {
     }
   }
   const wallMs = performance.now() - t0
-  await log.close()
+  await s.close()
   rmSync(dir, { recursive: true, force: true })
   const r = Math.round
   result = {
-    wallMs: r(wallMs), slowAppends, slowAppendMs: r(slowAppendMs),
+    subject, wallMs: r(wallMs), slowAppends, slowAppendMs: r(slowAppendMs),
     slowPrepareWrites: slow.prepareWrite.n, slowPrepareWriteMs: r(slow.prepareWrite.ms), rotations: slow.rotate.n, rotateMs: r(slow.rotate.ms),
   }
 }
