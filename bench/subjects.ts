@@ -10,6 +10,7 @@ import { CODEC_NONE, KIND_DATA, TREE_FRONTIER_BYTES } from '../ts/core/interface
 import { HASH_BYTES, RECORD_OVERHEAD } from '../ts/core/format.ts'
 import { loadCore } from '../ts/core/load.ts'
 import { Log } from '../ts/index.ts'
+import { generateKey } from '../ts/tlog/index.ts'
 
 /** 'native+journal' and 'js+journal': chainlog with the store journal on (LogOptions.journal; W3m). */
 export type SubjectName = 'native' | 'js' | 'native+journal' | 'js+journal' | 'hypercore' | 'level' | 'floor' | 'raw'
@@ -20,7 +21,11 @@ export interface SubjectOptions {
   compression?: Codec
   /** The floor only: an async fdatasync every this many bytes, one in flight, as the engine's write-behind (bench/w1-engine.ts). */
   writeBehindBytes?: number
-  /** The floor only: extend the stream's Merkle tree in the encode call, as the engine does (bench/w1-engine.ts). */
+  /**
+   * The Merkle tree on: chainlog opened with `tlog` (its trees follow the commit path, each
+   * encodeBatch call extending them, and checkpoints carry signed notes); the floor extends the
+   * stream's tree in its encode call the same way (bench/w1-engine.ts).
+   */
   tree?: boolean
 }
 
@@ -42,6 +47,7 @@ export interface Subject {
 }
 
 const STREAM = 'bench'
+const TREE_ORIGIN = 'bench.example/tree'
 const CHUNK = 64 * 1024
 
 export async function openSubject(name: SubjectName, dir: string, opts: SubjectOptions): Promise<Subject> {
@@ -64,7 +70,8 @@ export async function openSubject(name: SubjectName, dir: string, opts: SubjectO
 }
 
 async function openChainlog(backend: 'native' | 'js', dir: string, opts: SubjectOptions, journal = false): Promise<Subject> {
-  const log = await Log.open(dir, { backend, sync: opts.sync, compression: opts.compression ?? 'none', journal })
+  const tlog = opts.tree === true ? { origin: TREE_ORIGIN, signer: generateKey(TREE_ORIGIN).skey } : undefined
+  const log = await Log.open(dir, { backend, sync: opts.sync, compression: opts.compression ?? 'none', journal, ...(tlog === undefined ? {} : { tlog }) })
   return {
     async append(batch, stream = STREAM) {
       await log.append(stream, batch)

@@ -5,11 +5,14 @@
  * record in the timed run and the other threads' (Linux: /proc/self/task/<tid>/schedstat; libuv's
  * pool, V8's helpers and the native core's threads are all named "node", so they are listed by
  * CPU, largest first; a thread that ended during the run is not counted). Subjects:
- * native; floor; floor-wb (the floor with the engine's write-behind: an async fdatasync every
- * 16 MiB); floor-tree and floor-wb-tree (the same with the Merkle tree extended in the encode call,
- * as the engine always does). Run them interleaved, several times, and compare medians:
+ * native (no `tlog`: the Merkle tree is built only when first asked for, as in `npm run bench`);
+ * native-tree (opened with `tlog`: the tree follows the commits and checkpoints carry signed
+ * notes, issue 17's "with the Merkle tree on"); floor; floor-wb (the floor with the engine's
+ * write-behind: an async fdatasync every 16 MiB); floor-tree and floor-wb-tree (the same with the
+ * Merkle tree extended in the encode call, as native-tree's engine does). Run them interleaved,
+ * several times, and compare medians:
  *
- *   for i in 1 2 3 4 5; do for s in native floor floor-wb floor-wb-tree; do node --import=tsx bench/w1-engine.ts $s; done; done
+ *   for i in 1 2 3 4 5; do for s in native native-tree floor floor-wb floor-tree; do node --import=tsx bench/w1-engine.ts $s; done; done
  *
  * `--records N`: N records in the timed run instead of 1M (a longer run shows what is paid once per
  * process, such as V8 compiling the engine's code on its helper threads, and what per record).
@@ -25,7 +28,7 @@ import { binaryPayloads } from './data.ts'
 import { openSubject } from './subjects.ts'
 
 const WRITE_BEHIND_BYTES = 16 * 1024 * 1024 // ts/engine/write-behind.ts
-const SUBJECTS = ['native', 'floor', 'floor-wb', 'floor-tree', 'floor-wb-tree']
+const SUBJECTS = ['native', 'native-tree', 'floor', 'floor-wb', 'floor-tree', 'floor-wb-tree']
 const subject = process.argv[2] ?? 'native'
 const profileAt = process.argv.indexOf('--profile')
 const profileDir = profileAt > 0 ? process.argv[profileAt + 1] : undefined
@@ -51,7 +54,7 @@ const batch = binaryPayloads(1000, 256)
 let result = {}
 for (const records of [100_000, timedRecords]) {
   const dir = mkdtempSync(join(tmpdir(), 'chainlog-w1-engine-'))
-  const s = await openSubject(subject === 'native' ? 'native' : 'floor', dir, {
+  const s = await openSubject(subject.startsWith('native') ? 'native' : 'floor', dir, {
     sync: 'never', writeBehindBytes: subject.startsWith('floor-wb') ? WRITE_BEHIND_BYTES : undefined, tree: subject.endsWith('-tree'),
   })
   const profile = records === timedRecords && profileDir !== undefined ? await startCpuProfile(200) : undefined
