@@ -5,6 +5,9 @@
 //
 //   node --cpu-prof --cpu-prof-dir=DIR --import=tsx bench/archive.ts --runs 1
 //   node bench/cpu-profile-summary.mjs DIR/*.cpuprofile
+//
+// `--functions N`: self time by function instead (name, file:line), in µs per unit of work when
+// the profile covers N of them (bench/w1-engine.ts --profile: N = 1000 batches).
 import { readFileSync } from 'node:fs'
 
 const GROUPS = [
@@ -16,8 +19,16 @@ const GROUPS = [
   ['bench and test helpers', (u) => u.includes('/bench/') || u.includes('/__test__/')],
 ]
 
-for (const file of process.argv.slice(2)) {
+const functionsAt = process.argv.indexOf('--functions')
+const units = functionsAt > 0 ? Number(process.argv[functionsAt + 1]) : 0
+const files = process.argv.slice(2).filter((_, i) => functionsAt < 2 || (i !== functionsAt - 2 && i !== functionsAt - 1))
+
+for (const file of files) {
   const p = JSON.parse(readFileSync(file, 'utf8'))
+  if (units > 0) {
+    byFunction(file, p, units)
+    continue
+  }
   const byId = new Map(p.nodes.map((n) => [n.id, n]))
   const totals = new Map()
   let all = 0
@@ -35,5 +46,24 @@ for (const file of process.argv.slice(2)) {
   for (const [g, t] of [...totals].sort((a, b) => b[1] - a[1])) {
     if (g === '(idle)') continue
     console.log(`  ${g.padEnd(66)} ${(t / 1e6).toFixed(2).padStart(7)} s  ${((100 * t) / busy).toFixed(1).padStart(5)}% of busy`)
+  }
+}
+
+/** Self time per function (µs per unit of work), the largest first, down to 1 µs. */
+function byFunction(file, p, units) {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]))
+  const totals = new Map()
+  let all = 0
+  for (let i = 0; i < p.samples.length; i++) {
+    const { url, functionName, lineNumber } = byId.get(p.samples[i]).callFrame
+    const dt = p.timeDeltas[i] ?? 0
+    const key = url === '' ? `(${functionName || 'anonymous'})` : `${functionName || '(anonymous)'} ${url.replace(/^.*\/(ts|bench|node_modules)\//, '$1/')}:${lineNumber + 1}`
+    totals.set(key, (totals.get(key) ?? 0) + dt)
+    all += dt
+  }
+  console.log(`${file}: ${(all / units).toFixed(0)} µs sampled per unit, ${((all - (totals.get('(idle)') ?? 0)) / units).toFixed(0)} not idle`)
+  for (const [key, t] of [...totals].sort((a, b) => b[1] - a[1])) {
+    if (t / units < 1) break
+    console.log(`  ${(t / units).toFixed(1).padStart(7)} µs  ${key}`)
   }
 }

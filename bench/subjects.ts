@@ -6,10 +6,11 @@
  */
 import { closeSync, fdatasync, fdatasyncSync, openSync, readSync, readdirSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { CODEC_NONE, KIND_DATA } from '../ts/core/interface.ts'
+import { CODEC_NONE, KIND_DATA, TREE_FRONTIER_BYTES } from '../ts/core/interface.ts'
 import { HASH_BYTES, RECORD_OVERHEAD } from '../ts/core/format.ts'
 import { loadCore } from '../ts/core/load.ts'
 import { Log } from '../ts/index.ts'
+import { generateKey } from '../ts/tlog/index.ts'
 
 /** 'native+journal' and 'js+journal': chainlog with the store journal on (LogOptions.journal; W3m). */
 export type SubjectName = 'native' | 'js' | 'native+journal' | 'js+journal' | 'hypercore' | 'level' | 'floor' | 'raw'
@@ -20,6 +21,12 @@ export interface SubjectOptions {
   compression?: Codec
   /** The floor only: an async fdatasync every this many bytes, one in flight, as the engine's write-behind (bench/w1-engine.ts). */
   writeBehindBytes?: number
+  /**
+   * The Merkle tree on: chainlog opened with `tlog` (its trees follow the commit path, each
+   * encodeBatch call extending them, and checkpoints carry signed notes); the floor extends the
+   * stream's tree in its encode call the same way (bench/w1-engine.ts).
+   */
+  tree?: boolean
 }
 
 export interface Subject {
@@ -40,6 +47,7 @@ export interface Subject {
 }
 
 const STREAM = 'bench'
+const TREE_ORIGIN = 'bench.example/tree'
 const CHUNK = 64 * 1024
 
 export async function openSubject(name: SubjectName, dir: string, opts: SubjectOptions): Promise<Subject> {
@@ -62,7 +70,8 @@ export async function openSubject(name: SubjectName, dir: string, opts: SubjectO
 }
 
 async function openChainlog(backend: 'native' | 'js', dir: string, opts: SubjectOptions, journal = false): Promise<Subject> {
-  const log = await Log.open(dir, { backend, sync: opts.sync, compression: opts.compression ?? 'none', journal })
+  const tlog = opts.tree === true ? { origin: TREE_ORIGIN, signer: generateKey(TREE_ORIGIN).skey } : undefined
+  const log = await Log.open(dir, { backend, sync: opts.sync, compression: opts.compression ?? 'none', journal, ...(tlog === undefined ? {} : { tlog }) })
   return {
     async append(batch, stream = STREAM) {
       await log.append(stream, batch)
@@ -139,6 +148,7 @@ async function openFloor(dir: string, opts: SubjectOptions): Promise<Subject> {
   let position = 0
   let sinceSync = 0
   let syncing: Promise<void> | null = null
+  const frontier = opts.tree === true ? Buffer.alloc(TREE_FRONTIER_BYTES) : undefined
   const unsupported = async (): Promise<never> => {
     throw new Error('the floor subject only appends')
   }
@@ -154,7 +164,9 @@ async function openFloor(dir: string, opts: SubjectOptions): Promise<Subject> {
       const r = core.encodeBatch({
         hash: 'blake3', stream: STREAM, firstOffset: offset, prevHash, kind: KIND_DATA, codec: CODEC_NONE, level: 0,
         payloads: payloads.subarray(0, total), lengths, timestamps: new Float64Array(batch.length).fill(Date.now()), into: frames,
+        treeFrontier: frontier,
       })
+      if (frontier !== undefined && r.tree !== null) r.tree.copy(frontier, 0, 0, TREE_FRONTIER_BYTES) // the next batch extends the new compact range
       for (let done = 0; done < r.bytes.length; ) done += writeSync(fd, r.bytes, done, r.bytes.length - done, position + done)
       position += r.bytes.length
       offset += batch.length

@@ -22,7 +22,7 @@ export class PositionList {
   private data: Float64Array
   length = 0
   /**
-   * Entries [0, encodedCount) as the file stores them (u64 LE), kept by entryBytes(true): the
+   * Entries [0, encodedCount) as the file stores them (u64 LE, after the header), kept by fileBytes(true): the
    * active segment's index is saved again and again as it grows, and re-encoding every entry on
    * each save cost W1 about 6% (docs/perf-notes.md). truncate and set move encodedCount back.
    */
@@ -80,23 +80,28 @@ export class PositionList {
   }
 
   /**
-   * The entries as the index file stores them (length × u64 LE), a view valid until the next call.
-   * `keep`: the bytes stay with the list, so the next call encodes only the entries added (or
-   * changed) since; otherwise they are released (a sealed list is saved once).
+   * The index file's bytes with entries [0, length) encoded (u64 LE from INDEX_HEADER_BYTES) and
+   * room for the header and the CRC, which encodeIndex writes. `keep` (the active segment's saves,
+   * one at a time): the list's own bytes, so the next call encodes only the entries added (or
+   * changed) since and a save copies nothing (copying a multi-MiB index per save cost W1 ~30 µs of
+   * main thread per batch, docs/perf-notes.md); valid until the next call. Otherwise a buffer of
+   * the caller's own (a sealed list is saved once, and an archiver may encode it while the
+   * stream's last save of the kept bytes is still being written), and the kept bytes are released.
    */
-  entryBytes(keep: boolean): Buffer {
+  fileBytes(keep: boolean): Buffer {
     const n = this.length
+    const size = INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES + INDEX_CRC_BYTES
     let bytes = this.encoded
-    if (bytes === null || bytes.length < n * INDEX_ENTRY_BYTES) {
-      // allocUnsafeSlow: offset 0, so the little-endian path below may use a Uint32Array view.
-      const grown = Buffer.allocUnsafeSlow(keep ? Math.max(n * INDEX_ENTRY_BYTES, 2 * (bytes?.length ?? 0), 4096) : n * INDEX_ENTRY_BYTES)
-      if (bytes !== null) grown.set(bytes.subarray(0, this.encodedCount * INDEX_ENTRY_BYTES))
+    if (bytes === null || bytes.length < size || !keep) {
+      // allocUnsafeSlow: offset 0, so the entries (at a multiple of 4) may use a Uint32Array view.
+      const grown = Buffer.allocUnsafeSlow(keep ? Math.max(size, 2 * (bytes?.length ?? 0), 4096) : size)
+      if (bytes !== null) grown.set(bytes.subarray(0, INDEX_HEADER_BYTES + this.encodedCount * INDEX_ENTRY_BYTES))
       bytes = grown
     }
-    encodeEntries(this.data, this.encodedCount, n, bytes)
+    encodeEntries(this.data, this.encodedCount, n, bytes.subarray(INDEX_HEADER_BYTES))
     this.encoded = keep ? bytes : null
     this.encodedCount = keep ? n : 0
-    return bytes.subarray(0, n * INDEX_ENTRY_BYTES)
+    return bytes.subarray(0, size)
   }
 
   /** A view of entries [from, to); valid until the next push. */
@@ -145,16 +150,16 @@ function encodeEntries(data: Float64Array, from: number, to: number, out: Buffer
 
 /**
  * The index file of `positions`. `keepEncoded`: the list keeps its encoded entries for the next
- * save (the active segment's index, saved as it grows); see PositionList.entryBytes.
+ * save (the active segment's index, saved as it grows), and the result is the list's own bytes:
+ * written before the list is encoded again; see PositionList.fileBytes.
  */
 export function encodeIndex(positions: PositionList, crc32: (data: Uint8Array) => number, keepEncoded = false): Buffer {
   const n = positions.length
-  const buf = Buffer.allocUnsafe(INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES + INDEX_CRC_BYTES)
+  const buf = positions.fileBytes(keepEncoded)
   buf.write(INDEX_MAGIC, 0, 'latin1')
   buf[4] = INDEX_VERSION
   buf.fill(0, 5, 8)
   buf.writeBigUInt64LE(BigInt(n), 8)
-  buf.set(positions.entryBytes(keepEncoded), INDEX_HEADER_BYTES)
   const body = INDEX_HEADER_BYTES + n * INDEX_ENTRY_BYTES
   buf.writeUInt32LE(crc32(buf.subarray(0, body)) >>> 0, body)
   return buf
