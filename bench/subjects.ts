@@ -12,8 +12,11 @@ import { loadCore } from '../ts/core/load.ts'
 import { Log } from '../ts/index.ts'
 import { generateKey } from '../ts/tlog/index.ts'
 
-/** 'native+journal' and 'js+journal': chainlog with the store journal on (LogOptions.journal; W3m). */
-export type SubjectName = 'native' | 'js' | 'native+journal' | 'js+journal' | 'hypercore' | 'level' | 'floor' | 'raw'
+/**
+ * 'native+journal' and 'js+journal': chainlog with the store journal on (LogOptions.journal; W3m).
+ * 'native+tree' and 'floor+tree': the Merkle tree on (SubjectOptions.tree; W1).
+ */
+export type SubjectName = 'native' | 'js' | 'native+journal' | 'js+journal' | 'native+tree' | 'hypercore' | 'level' | 'floor' | 'floor+tree' | 'raw'
 export type Codec = 'none' | 'zstd' | 'lz4'
 
 export interface SubjectOptions {
@@ -58,12 +61,16 @@ export async function openSubject(name: SubjectName, dir: string, opts: SubjectO
     case 'native+journal':
     case 'js+journal':
       return openChainlog(name === 'native+journal' ? 'native' : 'js', dir, opts, true)
+    case 'native+tree':
+      return openChainlog('native', dir, { ...opts, tree: true })
     case 'hypercore':
       return openHypercore(dir)
     case 'level':
       return openLevel(dir, opts)
     case 'floor':
       return openFloor(dir, opts)
+    case 'floor+tree':
+      return openFloor(dir, { ...opts, tree: true })
     case 'raw':
       return openRaw(dir, opts)
   }

@@ -44,8 +44,9 @@ const FLOOR_NOTE = 'floor: the events copied into one buffer, the native core\'s
 export const WORKLOADS: Workload[] = [
   {
     id: 'W1', title: '256 B events, batches of 1000, sync never', size: 256, batch: 1000,
-    subjects: [...CHAINLOG, 'hypercore', 'level', 'floor', 'raw'], full: 1_000_000, quick: 100_000,
-    note: `hypercore never fsyncs: compared here, under sync never, only; ${FLOOR_NOTE}`,
+    subjects: [...CHAINLOG, 'native+tree', 'hypercore', 'level', 'floor', 'floor+tree', 'raw'], full: 1_000_000, quick: 100_000,
+    quickSubjects: [...CHAINLOG, 'hypercore', 'level', 'floor', 'raw'],
+    note: `hypercore never fsyncs: compared here, under sync never, only; ${FLOOR_NOTE}; +tree: the Merkle tree on (native: the store opened with tlog, so each batch extends the tree and each checkpoint carries a signed note; floor: each encode call extends the tree)`,
   },
   {
     id: 'W2', title: '256 B events, batches of 1000, sync always', size: 256, batch: 1000,
