@@ -17,13 +17,12 @@
  * W3M_PROFILE_TIDS=1 names the other threads by id too (to match them with `perf record` output).
  * Run it under `nice -n 19 ionice -c 3` on a shared host (ionice's idle class slows the fdatasyncs).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { KIND_DATA } from '../ts/core/interface.ts'
 import { loadCore } from '../ts/core/load.ts'
-import { Log } from '../ts/index.ts'
+import { openW3mStore } from './w3m-store.ts'
 import { startCpuProfile } from './cpu-profile.ts'
 
 const { values: args, positionals } = parseArgs({
@@ -42,13 +41,7 @@ let groups = 0
 const encodeBatch = core.encodeBatch.bind(core)
 core.encodeBatch = (input) => (input.kind === KIND_DATA && groups++, encodeBatch(input))
 
-const dir = mkdtempSync(join(tmpdir(), 'chainlog-w3m-profile-'))
-const log = await Log.open(dir, { backend: 'native', sync: 'always', journal })
-/** The journal's round counter (engine/journal.ts), when it is on. */
-const journalRounds = () => (log as unknown as { ctx: { journal?: { rounds: number } } }).ctx.journal?.rounds ?? 0
-const names = Array.from({ length: streams }, (_, i) => `s${i}`)
-const event = Buffer.alloc(256, 1)
-for (const name of names) await log.append(name, [event]) // the streams exist before the clock starts
+const { dir, log, names, event, journalRounds } = await openW3mStore('chainlog-w3m-profile-', streams, journal)
 
 /** `n` appends from 256 producers, round-robin over the streams; their latencies in ms. */
 async function run(n: number): Promise<Float64Array> {

@@ -11,11 +11,9 @@
  * write and one fdatasync of journal.wal each) and `rounds` the checkpoints' datasyncMany rounds;
  * `fdatasyncsPerAppend` counts both.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { loadCore } from '../ts/core/load.ts'
-import { Log } from '../ts/index.ts'
+import { openW3mStore } from './w3m-store.ts'
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'))
 const journal = process.argv.includes('--journal')
@@ -35,13 +33,7 @@ core.datasyncMany = async (fds: number[]) => {
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'chainlog-w3m-rounds-'))
-const log = await Log.open(dir, { backend: 'native', sync: 'always', journal })
-/** The journal's round counter (engine/journal.ts), when it is on. */
-const journalRounds = () => (log as unknown as { ctx: { journal?: { rounds: number } } }).ctx.journal?.rounds ?? 0
-const names = Array.from({ length: streams }, (_, i) => `s${i}`)
-const event = Buffer.alloc(256, 1)
-for (const name of names) await log.append(name, [event]) // the streams exist before the clock starts
+const { dir, log, names, event, journalRounds } = await openW3mStore('chainlog-w3m-rounds-', streams, journal)
 rounds = []
 const journalRounds0 = journalRounds()
 let issued = 0
