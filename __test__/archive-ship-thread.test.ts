@@ -19,8 +19,8 @@ const { test: s3test, skipNote, prefixUrl } = s3
 
 const shipThreadOf = (a: Archiver) => (a as unknown as Record<symbol, ShipThread | null>)[Symbol.for('chainlog.archiver.shipThread')]
 
-async function startArchiver(t: ExecutionContext, log: Log, url: string, client: Record<string, unknown> = s3.gw.client): Promise<Archiver> {
-  const archiver = await Archiver.start(log, { url, client, interval: 60_000 })
+async function startArchiver(t: ExecutionContext, log: Log, url: string, client: Record<string, unknown> = s3.gw.client, lowPriority?: boolean): Promise<Archiver> {
+  const archiver = await Archiver.start(log, { url, client, interval: 60_000, lowPriority })
   t.teardown(() => archiver.stop())
   return archiver
 }
@@ -182,20 +182,27 @@ function threadNiceValues(): Map<number, number> {
   return out
 }
 
-s3test(`the shipping thread runs 10 nice steps below the process (Linux), so the appends win the CPU when both want it; other threads keep theirs${skipNote}`, async (t) => {
+s3test(`lowPriority: the shipping thread runs 10 nice steps below the process (Linux), so the appends win the CPU when both want it; other threads keep theirs; without it, the process's priority${skipNote}`, async (t) => {
   if (process.platform !== 'linux') return t.pass('per-thread priorities are Linux-only')
-  const before = threadNiceValues()
   const base = getPriority(0)
   if (base >= 19) return t.pass('the process already runs at the lowest priority: no thread can go below it')
-  const log = await openLog(t, 'native', tempDir(t))
-  await log.append('s', 'one')
-  const archiver = await startArchiver(t, log, prefixUrl())
-  await archiver.sync()
-  const after = threadNiceValues()
-  const lowered = [...after].filter(([tid, nice]) => !before.has(tid) && nice > base)
-  t.is(lowered.length, 1, 'one new thread, the shipping thread, below the process')
-  t.is(lowered[0]?.[1], Math.min(19, base + 10))
-  for (const [tid, nice] of before) if (after.has(tid)) t.is(after.get(tid), nice, `thread ${tid} kept its priority`)
-  t.is(getPriority(0), base, 'the process (its main thread) kept its priority')
-  t.is((await archiver.status()).streams[0].lagRecords, 0)
+  for (const lowPriority of [true, false]) {
+    const before = threadNiceValues()
+    const log = await openLog(t, 'native', tempDir(t))
+    await log.append('s', 'one')
+    const archiver = await startArchiver(t, log, prefixUrl(), s3.gw.client, lowPriority)
+    await archiver.sync()
+    const after = threadNiceValues()
+    const lowered = [...after].filter(([tid, nice]) => !before.has(tid) && nice > base)
+    if (lowPriority) {
+      t.is(lowered.length, 1, 'one new thread, the shipping thread, below the process')
+      t.is(lowered[0]?.[1], Math.min(19, base + 10))
+    } else {
+      t.is(lowered.length, 0, 'no thread below the process by default')
+    }
+    for (const [tid, nice] of before) if (after.has(tid)) t.is(after.get(tid), nice, `thread ${tid} kept its priority`)
+    t.is(getPriority(0), base, 'the process (its main thread) kept its priority')
+    t.is((await archiver.status()).streams[0].lagRecords, 0)
+    await archiver.stop()
+  }
 })

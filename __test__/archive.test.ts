@@ -330,6 +330,9 @@ s3test(`bad input: malformed URLs, a missing bucket, wrong credentials, a non-ch
     t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: prefixUrl(), client: s3.gw.client, interval: interval as number }))), 'ERR_INVALID_ARGUMENT')
   }
   t.is(codeOf(await t.throwsAsync(Archiver.start({}, { url: prefixUrl(), client: s3.gw.client }))), 'ERR_INVALID_ARGUMENT')
+  for (const lowPriority of ['yes', 1, 0]) {
+    t.is(codeOf(await t.throwsAsync(Archiver.start(log, { url: prefixUrl(), client: s3.gw.client, lowPriority: lowPriority as unknown as boolean }))), 'ERR_INVALID_ARGUMENT')
+  }
   const notEmpty = tempDir(t, 'full')
   writeFileSync(join(notEmpty, 'x'), 'x')
   t.is(codeOf(await t.throwsAsync(restore(prefixUrl(), notEmpty, { client: s3.gw.client }))), 'ERR_INVALID_ARGUMENT')

@@ -6,7 +6,7 @@
  * from this one invocation. Also the shipping throughput: a store shipped by one sync() (MB/s to
  * the local server, files on this machine's disk: an upper bound for a remote server).
  *
- *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N (2,000,000)] [--w3 N (1,000,000)] [--server-dir /dev/shm] [--server-nice N] [--only w1|w3]
+ *   npm run bench:archive [-- --runs 5] [--quick] [--w1 N (2,000,000)] [--w3 N (1,000,000)] [--server-dir /dev/shm] [--server-nice N] [--priority low|normal] [--only w1|w3]
  *
  * --only w1 (or w3) runs that workload alone, without and with the archiver, and no shipping
  * run: for a CPU profile of the appends' thread that holds nothing else.
@@ -28,7 +28,7 @@ import { binaryPayloads } from './data.ts'
 import { fmt, summarize } from './stats.ts'
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, w1: { type: 'string' }, w3: { type: 'string' }, 'server-dir': { type: 'string' }, 'server-nice': { type: 'string' }, only: { type: 'string' } },
+  options: { quick: { type: 'boolean' }, runs: { type: 'string' }, w1: { type: 'string' }, w3: { type: 'string' }, 'server-dir': { type: 'string' }, 'server-nice': { type: 'string' }, only: { type: 'string' }, priority: { type: 'string' } },
 })
 const quick = args.quick ?? false
 const runs = Number(args.runs ?? 5)
@@ -40,6 +40,10 @@ const W3_PRODUCERS = 256
 const only = args.only
 if (only !== undefined && only !== 'w1' && only !== 'w3') throw new Error(`--only: expected w1 or w3, got ${only}`)
 const BUCKET = 'chainlog-bench'
+// --priority low (the default here) starts the archiver with lowPriority: true, the shipping
+// thread 10 nice steps below the process; --priority normal with the library's default.
+if (args.priority !== undefined && args.priority !== 'low' && args.priority !== 'normal') throw new Error(`--priority: expected low or normal, got ${args.priority}`)
+const lowPriority = (args.priority ?? 'low') === 'low'
 
 // --server-dir /dev/shm keeps the server's object files off the disk the appends fsync to: a
 // remote server does not compete for the local disk, and on one machine it otherwise would.
@@ -64,7 +68,7 @@ async function withStore<T>(sync: 'always' | 'never', archive: boolean, fn: (log
   const dir = mkdtempSync(join(tmpdir(), 'chainlog-bench-archive-'))
   const log = await Log.open(dir, { backend: 'native', sync })
   const prefix = `run-${prefixes++}`
-  const archiver = archive ? await Archiver.start(log, { url: `s3://${BUCKET}/${prefix}`, client: gw.client, interval: 1000 }) : null
+  const archiver = archive ? await Archiver.start(log, { url: `s3://${BUCKET}/${prefix}`, client: gw.client, interval: 1000, lowPriority }) : null
   const node0 = process.cpuUsage()
   const server0 = gw.cpuSeconds() ?? 0
   try {
@@ -171,4 +175,4 @@ for (const k of cpuKeys) {
   console.log(`| ${k} | ${summarize(cpu[k].node).median.toFixed(2)} | ${summarize(cpu[k].server).median.toFixed(2)} | ${shipped} |`)
 }
 console.log(`\nW1 with/without: ${(med('W1 with archiver') / med('W1 without')).toFixed(3)}; W3 with/without: ${(med('W3 with archiver') / med('W3 without')).toFixed(3)} (target ≥ 0.95)`)
-console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; server data in ${gw.dataDir}, niced ${serverNice}; machine shared with other engineers' builds and tests`)
+console.log(`sizes: W1 ${W1_RECORDS} records, W3 ${W3_RECORDS} records, shipping ${((W1_RECORDS * 322) / 1e6).toFixed(0)} MB; server data in ${gw.dataDir}, niced ${serverNice}; shipping thread priority ${lowPriority ? 'low' : 'normal (the default)'}; machine shared with other engineers' builds and tests`)

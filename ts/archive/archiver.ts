@@ -90,15 +90,17 @@ export class Archiver {
     const store = storeOf(log)
     if (store === undefined) throw new ChainlogError('ERR_INVALID_ARGUMENT', `log: expected an open Log, got ${describe(log)}`)
     if (store.isClosed()) throw new ChainlogError('ERR_CLOSED', 'the log is closed; expected an open log')
-    if (typeof options !== 'object' || options === null) throw new ChainlogError('ERR_INVALID_ARGUMENT', `options: expected { url, client?, interval?, signal? }, got ${describe(options)}`)
+    if (typeof options !== 'object' || options === null) throw new ChainlogError('ERR_INVALID_ARGUMENT', `options: expected { url, client?, interval?, signal?, lowPriority? }, got ${describe(options)}`)
     const interval = options.interval ?? DEFAULT_INTERVAL_MS
     if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 10 || interval > 86_400_000) {
       throw new ChainlogError('ERR_INVALID_ARGUMENT', `interval: expected milliseconds between 10 and 86400000, got ${describe(interval)}`)
     }
     const signal = options.signal
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ChainlogError('ERR_INVALID_ARGUMENT', `signal: expected an AbortSignal, got ${describe(signal)}`)
+    const lowPriority = options.lowPriority ?? false
+    if (typeof lowPriority !== 'boolean') throw new ChainlogError('ERR_INVALID_ARGUMENT', `lowPriority: expected a boolean, got ${describe(lowPriority)}`)
     const client = options.client as ArchiveClientConfig | undefined
-    const objects = (store.ctx.storage.kind === 'disk' ? await ShipThread.open(options.url, client) : null) ?? (await ObjectStore.open(options.url, client))
+    const objects = (store.ctx.storage.kind === 'disk' ? await ShipThread.open(options.url, client, lowPriority) : null) ?? (await ObjectStore.open(options.url, client))
     try {
       await checkConditionalWrites(objects)
       const info = await openArchiveInfo(objects, store.ctx.hash, store.ctx.options.tlog?.origin)

@@ -19,7 +19,7 @@ import type { SegmentUpload } from './segment-upload.ts'
 
 /** A call to the thread (ship-worker.ts answers each with a ShipReply of the same id). */
 export type ShipRequest = { id: number } & (
-  | { op: 'open'; url: string; config: ArchiveClientConfig; multipart: typeof multipartUpload }
+  | { op: 'open'; url: string; config: ArchiveClientConfig; multipart: typeof multipartUpload; lowPriority: boolean }
   | { op: 'get'; rel: string }
   | { op: 'put'; rel: string; body: Uint8Array; cond: { ifNoneMatch: true } | { ifMatch: string } }
   | { op: 'putOnce'; rel: string; body: Uint8Array }
@@ -64,17 +64,19 @@ export class ShipThread implements ObjectAccess {
   private constructor(
     readonly url: string,
     private readonly config: ArchiveClientConfig,
+    /** ArchiverOptions.lowPriority: the thread lowers its own CPU priority when it opens. */
+    private readonly lowPriority: boolean,
   ) {}
 
   /**
    * The thread with its S3 client for `url`, or null when `config` cannot cross to a thread
    * (functions or class instances, such as a credential provider): the caller ships on its own thread then.
    */
-  static async open(url: string, config: ArchiveClientConfig = {}): Promise<ShipThread | null> {
+  static async open(url: string, config: ArchiveClientConfig = {}, lowPriority = false): Promise<ShipThread | null> {
     if (!plainData(config)) return null
-    const thread = new ShipThread(url, config)
+    const thread = new ShipThread(url, config, lowPriority)
     try {
-      await thread.call({ op: 'open', url, config, multipart: { ...multipartUpload } }) // bad URLs, bad settings, a missing SDK: as from ObjectStore.open
+      await thread.call({ op: 'open', url, config, multipart: { ...multipartUpload }, lowPriority }) // bad URLs, bad settings, a missing SDK: as from ObjectStore.open
     } catch (err) {
       await thread.close()
       throw err
@@ -161,7 +163,7 @@ export class ShipThread implements ObjectAccess {
     w.on('exit', (code) => fail(`exited (code ${code})`))
     this.worker = w
     // Every thread opens its own client first; the calls after it wait for it there.
-    if (this.nextId > 0) w.postMessage({ op: 'open', url: this.url, config: this.config, multipart: { ...multipartUpload }, id: -1 })
+    if (this.nextId > 0) w.postMessage({ op: 'open', url: this.url, config: this.config, multipart: { ...multipartUpload }, lowPriority: this.lowPriority, id: -1 })
     return w
   }
 

@@ -13,12 +13,11 @@ import { multipartUpload, ObjectStore } from './s3.ts'
 import { type ChunkHash, uploadSegment } from './segment-upload.ts'
 import type { ShipReply, ShipRequest, WireError } from './ship-thread.ts'
 
-/** How much lower than the process this thread runs (Linux nice steps), so it yields the CPU to the appends when both want it. */
+/** With ArchiverOptions.lowPriority, how much lower than the process this thread runs (Linux nice steps). */
 const NICE_STEPS = 10
 
 const port = parentPort!
 let objects: Promise<ObjectStore> | null = null
-lowerThreadPriority(NICE_STEPS)
 
 port.on('message', (m: ShipRequest) => {
   handle(m).then(
@@ -31,6 +30,7 @@ async function handle(m: ShipRequest): Promise<{ value: unknown; transfer: Array
   if (m.op === 'open') {
     // The process's multipart settings (tests and the bench lower them) hold on this thread too.
     Object.assign(multipartUpload, m.multipart)
+    if (m.lowPriority) lowerThreadPriority(NICE_STEPS)
     objects = ObjectStore.open(m.url, m.config)
     objects.catch(() => {}) // reported to this request; later ones get it again
     await objects
