@@ -581,6 +581,13 @@ export interface ArchiverOptions {
 	interval?: number;
 	/** Stops the archiver when aborted. */
 	signal?: AbortSignal;
+	/**
+	 * Run the shipping thread 10 nice steps below the process (Linux; that thread only), so the
+	 * appends win a CPU both want. Default false: while the appends keep every core busy a
+	 * low-priority archiver ships slowly and its lag, the loss bound, grows. No effect where
+	 * shipping runs on the appends' thread (Log.memory(), client settings that cannot cross).
+	 */
+	lowPriority?: boolean;
 }
 /** One stream's archiving progress. */
 export interface ArchiveStreamStatus {
